@@ -1,0 +1,1 @@
+"""Chat surfaces. Each turns platform input into an Invocation and renders Replies."""

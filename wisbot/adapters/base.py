@@ -1,0 +1,95 @@
+"""The contract between wisbot and a chat platform.
+
+Adapters never decide who is told: the services write outbox rows for the rooms of an
+audience, and the outbox worker calls :meth:`ChatAdapter.send` for each. An adapter only
+turns its platform's events into :class:`Invocation` objects, hands them to ``dispatch``
+and renders :class:`~wisbot.reply.Reply` objects, escaping user text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from wisbot.ids import Platform, RoomKey
+from wisbot.reply import Reply
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """A bound room: its directory key and its address on the platform.
+
+    e.g. ``RoomRef("matrix", "!abc:example.org", "gisc-offenbach")``.
+    """
+
+    platform: Platform
+    address: str
+    key: RoomKey | None = None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A chat identity, e.g. ``UserRef("slack", "U024BE7LH")``."""
+
+    platform: Platform
+    address: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message the platform accepted, e.g. a Matrix event id or a Slack ``ts``."""
+
+    platform: Platform
+    room: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command as a person typed it, where they typed it.
+
+    ``room`` is ``None`` for a direct message: the reply then goes to that person only.
+    """
+
+    platform: Platform
+    sender: UserRef
+    text: str
+    room: RoomRef | None = None
+    received_at: datetime | None = None
+    reply_to: MessageRef | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+Dispatch = Callable[[Invocation], Awaitable[Reply]]
+
+
+class DeliveryError(Exception):
+    """A send failed. ``retry_after`` (seconds) when the platform said when to retry;
+    ``permanent`` when retrying cannot help (room gone, bot removed, token revoked)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+@runtime_checkable
+class ChatAdapter(Protocol):
+    platform: Platform
+
+    async def start(self, dispatch: Dispatch) -> None:
+        """Connect and begin handing invocations to ``dispatch``; return once running."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
+        """Post ``reply`` to ``room``. ``key`` is stable across retries of the same
+        message, so a platform that dedupes (Matrix transaction ids) sends it once."""
+
+    async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef: ...
+
+    async def room_members(self, room: RoomRef) -> set[UserRef]:
+        """Who is in the room now (joined and invited)."""

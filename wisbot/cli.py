@@ -1,0 +1,232 @@
+"""The ``wisbot`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wisbot.errors import WisbotError
+
+app = typer.Typer(help="wisbot: the WIS IT-security incident process and GISC Watch in closed "
+                  "chat rooms.", no_args_is_help=True, rich_markup_mode="rich")
+directory_app = typer.Typer(help="Check, export and preview the directory.",
+                            no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+DirectoryOpt = Annotated[Path | None, typer.Option(
+    "--directory", "-d", help="Directory YAML (default: WISBOT_DIRECTORY or directory.yaml).")]
+
+
+def _settings(directory: Path | None = None, database_url: str | None = None):  # type: ignore[no-untyped-def]
+    from wisbot.settings import load_settings
+
+    overrides: dict[str, object] = {}
+    if directory is not None:
+        overrides["directory"] = directory
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return load_settings(**overrides)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {exc}")
+    return typer.Exit(code=2)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(directory: DirectoryOpt = None,
+        database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+        = None) -> None:
+    """Run the bot with the configured adapters (WISBOT_ADAPTERS) until stopped."""
+    try:
+        settings = _settings(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    _logging(settings.log_level)
+
+    async def main() -> None:
+        from wisbot.app import App
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with App(settings) as bot:
+            logging.getLogger("wisbot").info("wisbot running with %s", ", ".join(bot.adapters))
+            await stop.wait()
+
+    try:
+        asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact you act as.")],
+          room: Annotated[str | None, typer.Option(help="Room key you type in (default: a "
+                                                   "direct conversation).")] = None,
+          directory: DirectoryOpt = None,
+          database_url: Annotated[str | None, typer.Option()] = None) -> None:
+    """Type commands as a contact; every room's traffic is printed as [room] text."""
+    try:
+        settings = _settings(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+
+    async def main() -> None:
+        from wisbot.adapters.console import ConsoleAdapter, render_text
+        from wisbot.app import App
+
+        adapter = ConsoleAdapter()
+        async with App(settings, adapters=[adapter]) as bot:
+            contact = bot.directory.contact(as_)
+            target = bot.directory.room(room).target if room else None
+            console.print(f"wisbot shell as [bold]{contact.name}[/bold] in "
+                          f"[bold]{room or 'a direct conversation'}[/bold]. Type `help`; "
+                          "Ctrl-D to leave.")
+            while True:
+                try:
+                    line = await asyncio.to_thread(input, f"{contact.id}> ")
+                except EOFError:
+                    break
+                if not line.strip():
+                    continue
+                reply = await bot.dispatch(_inv(contact.chat_id("console") or contact.id, line,
+                                                target))
+                console.print(render_text(reply), highlight=False, markup=False)
+                await bot.outbox.drain()
+
+    def _inv(who: str, text: str, target: str | None):  # type: ignore[no-untyped-def]
+        from wisbot.adapters.base import Invocation, RoomRef, UserRef
+        from wisbot.clock import utcnow
+        from wisbot.ids import Platform
+
+        p = Platform("console")
+        return Invocation(platform=p, sender=UserRef(p, who), text=text,
+                          room=RoomRef(p, target) if target else None, received_at=utcnow())
+
+    try:
+        asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def demo() -> None:
+    """Run the scripted incident flow on a throw-away SQLite database and print every
+    room's view. Needs no terminal and no configuration."""
+    from wisbot.demo import run_demo
+
+    asyncio.run(run_demo(console))
+
+
+@directory_app.command("check")
+def directory_check(file: Path) -> None:
+    """Validate a directory file; errors name the file, the entry and the field."""
+    from wisbot.directory import load_directory
+
+    try:
+        d = load_directory(file)
+    except WisbotError as exc:
+        err.print(f"[bold red]{file} is not valid:[/bold red]")
+        for problem in getattr(exc, "problems", [str(exc)]):
+            err.print(f"  • {problem}")
+        raise typer.Exit(code=1) from None
+    console.print(f"[green]{file} is valid:[/green] {len(d.members)} Members, {len(d.centres)} "
+                  f"centres, {len(d.giscs)} GISCs, {len(d.contacts)} contacts, "
+                  f"{len(d.rooms)} rooms.")
+
+
+@directory_app.command("schema")
+def directory_schema_cmd() -> None:
+    """Print the directory's JSON Schema."""
+    from wisbot.directory import directory_schema_json
+
+    typer.echo(directory_schema_json())
+
+
+@directory_app.command("preview")
+def directory_preview(
+    centre: str,
+    share: Annotated[str, typer.Argument(help="share=secretariat|principal-gisc|all-giscs|group")],
+    anonymous: Annotated[str | None, typer.Argument(help="'anonymous' to anonymise")] = None,
+    directory: DirectoryOpt = None,
+) -> None:
+    """Show, without sending anything, which rooms an incident at CENTRE would reach and
+    what each would read."""
+    from wisbot.directory import load_directory
+    from wisbot.domain.confidentiality import Exposure, Share, Vis
+    from wisbot.services.incidents import audience
+
+    try:
+        settings = _settings(directory)
+        d = load_directory(settings.directory)
+        c = d.centre(centre)
+        level = Share.parse(share.removeprefix("share="))
+        if anonymous not in (None, "anonymous"):
+            raise WisbotError(f"expected 'anonymous' or nothing, not {anonymous!r}")
+    except (WisbotError, ValueError) as exc:
+        raise _fail(exc) from None
+    exp = Exposure(c.member, c.principal_gisc, level, anonymous == "anonymous")
+    member = d.member(c.member)
+    table = Table(title=f"Incident at {c.code}, share={level.value}"
+                  f"{' anonymous' if exp.anonymous else ''}")
+    for col in ("#", "room", "role", "platform", "reads"):
+        table.add_column(col)
+    for i, (room, vis) in enumerate(audience(d, exp), 1):
+        reads = (f"a WIS centre in the area of GISC {c.principal_gisc}"
+                 if vis is Vis.ANONYMOUS else f"{c.name} ({c.code}, {member.name})")
+        table.add_row(str(i), room.key, room.role, room.platform, reads)
+    console.print(table)
+    told = {r.key for r, _ in audience(d, exp)}
+    quiet = [r.key for r in d.rooms if r.key not in told]
+    console.print(f"Not told: {', '.join(quiet) or 'none'}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: Annotated[str | None, typer.Option()] = None,
+               revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database to the schema this wisbot needs."""
+    from sqlalchemy.engine import make_url
+
+    from wisbot.store.engine import upgrade
+
+    settings = _settings(database_url=database_url)
+    upgrade(settings.database_url, revision)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    console.print(f"[green]database {shown} is at {revision}[/green]")
+
+
+@db_app.command("current")
+def db_current(database_url: Annotated[str | None, typer.Option()] = None) -> None:
+    """Show the database's schema revision and the one this wisbot needs."""
+    from wisbot.store.engine import current_revision, head_revision, make_engine
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        console.print(f"database: {current_revision(engine) or 'none'}; needed: "
+                      f"{head_revision()}")
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,137 @@
+"""``incident``: report, update, resolve, close, reopen, share, show, list, query, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisbot.commands.dispatch import Ctx
+from wisbot.commands.registry import Arg, Command, Registry
+from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
+from wisbot.domain.severity import DEFAULT_LEVEL, severity
+from wisbot.reply import Reply, ReplyBuilder, Span, bold
+from wisbot.services.incidents import Told
+from wisbot.services.render import exposure, incident_reply
+
+SHARES = tuple(s.value for s in Share)
+SHARE_ARG = Arg("share", "option", "who may be told; required, there is no default",
+                choices=SHARES, choice_help={s.value: SHARE_HELP[s] for s in Share})
+ID = Arg("id", metavar="incident", help="an incident number, e.g. WIS-SEC-2026-7")
+
+
+def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
+    inc = told.incident
+    vis = ctx.caller.sees(exposure(inc))
+    if vis is Vis.NONE:
+        # Typed where the incident may not be shown: confirm without any detail.
+        return ReplyBuilder(f"{inc.number} – {verb}").line(
+            "This room may not see this incident; the rooms entitled to it were told."
+        ).build(private=True)
+    base = incident_reply(ctx.services.directory, inc, vis, verb)
+    lines = list(base.lines)
+    if vis is Vis.NAMED:
+        lines.append((bold("Told, in order: "),))
+        for room, room_vis in told.rooms:
+            how = "anonymised" if room_vis is Vis.ANONYMOUS else "named"
+            lines.append((bold(f"  {room.key}"),
+                          Span(text=f" ({room.role}, {room.platform}, {how})")))
+    return base.model_copy(update={"lines": tuple(lines), "private": True})
+
+
+async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    told = await ctx.services.incidents.report(
+        ctx.caller, a["centre"], Share.parse(a["share"]),
+        a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"])
+    return told_reply(ctx, told, "reported")
+
+
+def _change(kind: str, verb: str) -> Any:
+    async def handler(ctx: Ctx, a: dict[str, Any]) -> Reply:
+        told = await ctx.services.incidents.update(ctx.caller, a["id"], a.get("text") or "",
+                                                   kind=kind)
+        return told_reply(ctx, told, verb)
+
+    return handler
+
+
+async def share(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    anonymous = None if a["naming"] is None else a["naming"] == "anonymous"
+    told = await ctx.services.incidents.share(ctx.caller, a["id"], Share.parse(a["level"]),
+                                              anonymous)
+    return told_reply(ctx, told, "sharing changed")
+
+
+async def show(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.show(ctx.caller, a["id"])
+    return reply
+
+
+async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.list(ctx.caller, a["which"] or "open",
+                                                     a["centre"], a["sev"])
+    return reply
+
+
+async def query(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.query(ctx.caller, a["subject"])
+    return reply
+
+
+async def answer(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.answer(ctx.caller, a["query"], a["text"])
+    return reply
+
+
+def register(reg: Registry) -> None:
+    reg.group("incident", "report and follow IT-security incidents")
+    sev = Arg("sev", "option", "severity, default 2", required=False, int_range=(0, 5))
+    reg.add(Command(
+        ("incident", "report"),
+        f"Open an incident (default {severity(DEFAULT_LEVEL).words}). Assess who may be "
+        "told: share= is required.",
+        "incident report DE-OF-NC share=principal-gisc sev=3 Phishing mails to operators",
+        report,
+        (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG, sev,
+         Arg("anonymous", "flag", required=False,
+             help="rooms beyond the Secretariat and principal GISC read 'a WIS centre in "
+                  "the area of GISC X'"),
+         Arg("summary", "text", "what happened, in a sentence")),
+    ))
+    for kind, name, verb, text_required, helptext in (
+        ("update", "update", "updated", True, "Add an update to the timeline"),
+        ("resolved", "resolve", "resolved", False, "Mark the incident resolved"),
+        ("closed", "close", "closed", False, "Close the incident"),
+        ("reopened", "reopen", "reopened", False, "Reopen a resolved or closed incident"),
+    ):
+        args: tuple[Arg, ...] = (ID,) if name == "close" else (
+            ID, Arg("text", "text", "what changed", required=text_required))
+        reg.add(Command(("incident", name), f"{helptext}; the incident's rooms are told.",
+                        f"incident {name} WIS-SEC-2026-7" +
+                        (" Malware removed, monitoring" if name != "close" else ""),
+                        _change(kind, verb), args))
+    reg.add(Command(
+        ("incident", "share"),
+        "Change who may be told. Narrowing: the Secretariat or the affected Member; "
+        "widening: only the affected Member's focal points.",
+        "incident share WIS-SEC-2026-7 group anonymous",
+        share,
+        (ID, Arg("level", choices=SHARES, choice_help={s.value: SHARE_HELP[s] for s in Share}),
+         Arg("naming", "flag", required=False, choices=("anonymous", "named"))),
+    ))
+    reg.add(Command(("incident", "show"), "The incident and its timeline, as you may see it "
+                    "here.", "incident show WIS-SEC-2026-7", show, (ID,)))
+    reg.add(Command(
+        ("incident", "list"), "Incidents you may see here.",
+        "incident list open sev=3", list_,
+        (Arg("which", required=False, choices=("open", "all")),
+         Arg("centre", "option", required=False, metavar="code"),
+         Arg("sev", "option", "minimum severity", required=False, int_range=(0, 5))),
+    ))
+    reg.add(Command(
+        ("incident", "query"),
+        "Heard of a possible incident at a centre or Member? Shows what you may see, "
+        "else asks the WMO Secretariat.",
+        "incident query DE-OF-NC", query, (Arg("subject", metavar="centre or Member"),),
+    ))
+    reg.add(Command(("incident", "answer"), "Secretariat: answer a query; the answer is "
+                    "posted where it was asked.", "incident answer Q-3 No incident is known",
+                    answer, (Arg("query", metavar="query"), Arg("text", "text"))))

@@ -1,0 +1,47 @@
+"""``lessons``: add, list, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisbot.commands.dispatch import Ctx
+from wisbot.commands.registry import Arg, Command, Registry
+from wisbot.reply import Reply
+from wisbot.services.lessons import LESSON_SHARES
+
+
+async def add(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.lessons.add(ctx.caller, a["id"], a["share"] or "none",
+                                                  a["text"])
+    return reply
+
+
+async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.lessons.list(ctx.caller, a["id"])
+    return reply
+
+
+async def search(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.lessons.search(ctx.caller, a["words"])
+    return reply
+
+
+def register(reg: Registry) -> None:
+    reg.group("lessons", "lessons learned, shared named, anonymised or kept")
+    reg.add(Command(
+        ("lessons", "add"),
+        "After resolution, record a lesson. share=none (default) keeps it for the Member and "
+        "the Secretariat; anonymous shares it without naming the Member; named names it.",
+        "lessons add WIS-SEC-2026-7 share=anonymous Rotate VPN keys after staff changes", add,
+        (Arg("id", metavar="incident"),
+         Arg("share", "option", required=False, choices=LESSON_SHARES,
+             choice_help={"none": "only the affected Member and the Secretariat",
+                          "anonymous": "the whole group, without naming the Member",
+                          "named": "the whole group, naming the Member"}),
+         Arg("text", "text", "the lesson")),
+    ))
+    reg.add(Command(("lessons", "list"), "Lessons you may see, or those of one incident.",
+                    "lessons list WIS-SEC-2026-7", list_,
+                    (Arg("id", required=False, metavar="incident"),)))
+    reg.add(Command(("lessons", "search"), "Full-text search of the lessons you may see.",
+                    "lessons search phishing vpn", search, (Arg("words", "text"),)))

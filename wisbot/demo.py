@@ -1,0 +1,98 @@
+"""The scripted demonstration: the whole incident flow on the console, then every room's
+view, so a reader sees who was told what."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.text import Text
+
+from wisbot.adapters.console import ConsoleAdapter, render_text
+from wisbot.app import App
+from wisbot.settings import Settings
+
+EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "directory.example.yaml"
+
+SCRIPT: list[tuple[str, str | None, str, str]] = [
+    ("anna.weber", "member-de",
+     "incident report DE-OF-NC share=principal-gisc sev=3 Phishing mails with a fake WIS "
+     "portal login reached DWD operators; two accounts entered passwords",
+     "Germany's lead focal point reports; only the Secretariat, Germany's room and GISC "
+     "Offenbach are told."),
+    ("sec-desk", "secretariat",
+     "severity WIS-SEC-{year}-1 4 Stolen credentials used against the DWD message switch",
+     "The Secretariat raises the severity: the words and the action are always shown."),
+    ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
+     "Germany consents to tell the whole group, anonymously: other rooms read 'a WIS centre "
+     "in the area of GISC Offenbach'."),
+    ("hiro.sato", None, "incident query DE-OF-NC",
+     "Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
+     "reply cannot confirm anything: a query goes to the Secretariat."),
+    ("sec-desk", "secretariat",
+     "incident answer Q-1 An incident in the area of GISC Offenbach is being handled; see "
+     "the collaboration room",
+     "The Secretariat answers; the answer reaches Japan."),
+    ("anna.weber", "member-de",
+     "incident resolve WIS-SEC-{year}-1 Accounts reset, MFA enforced, no data altered",
+     "Germany resolves the incident."),
+    ("anna.weber", "member-de",
+     "lessons add WIS-SEC-{year}-1 share=anonymous Enforce MFA on every WIS portal login; "
+     "DWD staff now report look-alike domains within minutes",
+     "An anonymised lesson: the collaboration room never learns it came from Germany."),
+    ("hiro.sato", None, "lessons search MFA portal",
+     "Japan searches the lessons: anonymised, no incident number."),
+    ("wanjiru.kamau", None,
+     "incident report KE-NC share=secretariat sev=1 Suspicious scans of the KMD FTP server",
+     "Kenya reports an incident for the Secretariat's eyes only."),
+    ("gisc-offenbach", "gisc-offenbach", "incident list all",
+     "GISC Offenbach lists incidents: Kenya's is not there."),
+    ("gisc-offenbach", "gisc-offenbach", "incident show WIS-SEC-{year}-2",
+     "…and asking for it directly gets the same answer as a number that does not exist."),
+    ("gisc-offenbach", "gisc-offenbach", "incident reprot KE-NC",
+     "A typo gets a 'did you mean'."),
+    ("anna.weber", "member-de", "incident report DE-OF-NC sev=2 Odd logins",
+     "Forgetting share= gets the usage with the four levels explained, never a default."),
+]
+
+
+async def run_demo(out: Console | None = None, database_url: str | None = None,
+                   directory: Path = EXAMPLE_DIRECTORY) -> dict[str, str]:
+    """Run the scripted scenario; return each room's transcript."""
+    console = out or Console()
+    sink = io.StringIO()
+    adapter = ConsoleAdapter(out=sink, echo=False)
+    with tempfile.TemporaryDirectory(prefix="wisbot-demo-") as tmp:
+        url = database_url or f"sqlite:///{tmp}/demo.db"
+        settings = Settings(database_url=url, directory=directory, auto_migrate=True)
+        async with App(settings, adapters=[adapter]) as app:
+            year = app.clock().year
+            console.print(Rule("[bold]wisbot demo: the WIS IT-security incident process"))
+            for who, room, text, why in SCRIPT:
+                command = text.format(year=year)
+                console.print(f"\n[dim]{why}[/dim]")
+                where = room or "a direct message"
+                console.print(f"[bold cyan]{who}[/bold cyan] in [bold]{where}[/bold]: "
+                              f"[green]{command}[/green]")
+                reply = await adapter.type(who, command, room)
+                console.print(Panel(Text(render_text(reply)), title="reply to " + who,
+                                    expand=False))
+                await app.outbox.drain()
+            console.print()
+            console.print(Rule("[bold]What each room received"))
+            views: dict[str, str] = {}
+            for room in app.directory.rooms:
+                text = adapter.transcript(room.target)
+                views[room.key] = text
+                count = len(adapter.rooms.get(room.target, []))
+                body = text if text else "(nothing)"
+                console.print(Panel(Text(body), title=f"{room.key} · {room.role} · {count} message(s)",
+                                    expand=False))
+            for who, replies in adapter.direct.items():
+                console.print(Panel(Text("\n\n".join(render_text(r) for r in replies)),
+                                    title=f"direct to @{who}", expand=False))
+    return views

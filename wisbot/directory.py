@@ -1,0 +1,432 @@
+"""The directory: who is who, which centre belongs to which Member and GISC, which rooms
+exist on which platform, and who is on call. Loaded from YAML, validated by pydantic.
+
+Every validation error names the file, the entry and the field, e.g.
+``directory.yaml: centres[2] (code 'XX-NC') → principal_gisc: unknown GISC 'Ofenbach'
+(did you mean 'Offenbach'?)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wisbot.errors import DirectoryError, NotFound
+from wisbot.ids import CentreCode, ContactId, GiscName, MemberCode, Platform, RoomKey, RoomRole
+
+PLATFORMS: tuple[str, ...] = ("console", "matrix", "slack")
+_ROLE_RE = re.compile(r"^(secretariat|collaboration|duty|(gisc|area|member):[^\s:][^:]*)$")
+_CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
+
+
+def fold(name: str) -> str:
+    """Case- and accent-insensitive key: 'GISC-Brasília' and 'brasilia' meet."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Member(_Model):
+    """A WMO Member or cooperating organisation."""
+
+    code: MemberCode = Field(description="Short code, e.g. 'DE' or 'ECMWF'.")
+    name: str = Field(description="Full name, e.g. 'Germany'.")
+    aliases: tuple[str, ...] = Field(
+        default=(),
+        description="Other names that identify the Member (e.g. its service's acronym "
+        "'DWD'); withheld from anonymised text like the name itself.",
+    )
+
+
+class Centre(_Model):
+    """A WIS centre (GISC, DCPC or NC), with its one principal GISC."""
+
+    code: CentreCode = Field(description="Centre code, e.g. 'DE-OF-NC'.")
+    name: str
+    member: MemberCode
+    principal_gisc: GiscName
+    kind: Literal["GISC", "DCPC", "NC"] = "NC"
+
+
+class Gisc(_Model):
+    """One of the ~15 Global Information System Centres."""
+
+    name: GiscName = Field(description="Short name, e.g. 'Offenbach'; rendered 'GISC Offenbach'.")
+    member: MemberCode | None = None
+    services: dict[str, str] = Field(
+        default_factory=dict,
+        description="Probe endpoints by service: oaipmh, sru, portal (URLs).",
+    )
+
+    @property
+    def label(self) -> str:
+        return f"GISC {self.name}"
+
+
+class ChatIds(_Model):
+    matrix: str | None = Field(default=None, description="Matrix user id, e.g. '@anna:example.org'.")
+    slack: str | None = Field(default=None, description="Slack user id, e.g. 'U024BE7LH'.")
+    console: str | None = Field(default=None, description="Console login; defaults to the id.")
+
+
+class Contact(_Model):
+    """A person (or 24/7 desk) with roles and chat identities."""
+
+    id: ContactId
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    roles: tuple[str, ...] = Field(
+        description="'secretariat', 'gisc:<GISC>', 'member:<Member>', 'watch'.",
+    )
+    lead: bool = Field(default=False, description="Lead WIS IT security focal point of its Member.")
+    chat: ChatIds = ChatIds()
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        for role in roles:
+            if not _CONTACT_ROLE_RE.match(role):
+                raise ValueError(
+                    f"unknown role {role!r}: use secretariat, gisc:<GISC>, member:<Member> or watch"
+                )
+        return roles
+
+    def chat_id(self, platform: str) -> str | None:
+        if platform == "console":
+            return self.chat.console or self.id
+        value = getattr(self.chat, platform, None)
+        return value if isinstance(value, str) else None
+
+    @property
+    def members(self) -> tuple[MemberCode, ...]:
+        return tuple(MemberCode(r.split(":", 1)[1]) for r in self.roles if r.startswith("member:"))
+
+    @property
+    def giscs(self) -> tuple[GiscName, ...]:
+        return tuple(GiscName(r.split(":", 1)[1]) for r in self.roles if r.startswith("gisc:"))
+
+    @property
+    def is_secretariat(self) -> bool:
+        return "secretariat" in self.roles
+
+
+class Room(_Model):
+    """A room the bot posts to, with the audience its role implies."""
+
+    key: RoomKey = Field(description="Stable key used in the outbox, e.g. 'gisc-offenbach'.")
+    role: RoomRole = Field(
+        description="secretariat, collaboration, duty, gisc:<GISC>, area:<GISC>, member:<Member>.",
+    )
+    platform: Platform = Field(description="console, matrix or slack.")
+    address: str | None = Field(
+        default=None,
+        description="Matrix room id, Slack channel id; console rooms may omit it.",
+    )
+    name: str | None = None
+    closed: bool = True
+    encrypted: bool = False
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, role: str) -> str:
+        if not _ROLE_RE.match(role):
+            raise ValueError(
+                f"unknown room role {role!r}: use secretariat, collaboration, duty, "
+                "gisc:<GISC>, area:<GISC> or member:<Member>"
+            )
+        return role
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, platform: str) -> str:
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}: use one of {', '.join(PLATFORMS)}")
+        return platform
+
+    @property
+    def target(self) -> str:
+        return self.address or self.key
+
+
+class OnCallOverride(_Model):
+    role: str
+    contact: ContactId
+    start: str = Field(description="ISO date-time, UTC unless an offset is given.")
+    end: str
+
+
+class Directory(_Model):
+    """The whole closed user group."""
+
+    members: tuple[Member, ...]
+    centres: tuple[Centre, ...]
+    giscs: tuple[Gisc, ...]
+    contacts: tuple[Contact, ...]
+    rooms: tuple[Room, ...]
+    oncall: dict[str, tuple[ContactId, ...]] = Field(
+        default_factory=dict,
+        description="Ordered on-call chain per role: 'secretariat', 'gisc:<GISC>', "
+        "'member:<Member>'.",
+    )
+    oncall_overrides: tuple[OnCallOverride, ...] = ()
+    wis2: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="WIS 2.0 global services by id, e.g. {'gb-example': {'kind': 'broker', "
+        "'url': 'mqtts://...'}}.",
+    )
+
+    # ----- lookups -------------------------------------------------------------------
+    @cached_property
+    def _members(self) -> dict[str, Member]:
+        return {m.code.casefold(): m for m in self.members}
+
+    @cached_property
+    def _centres(self) -> dict[str, Centre]:
+        return {c.code.casefold(): c for c in self.centres}
+
+    @cached_property
+    def _giscs(self) -> dict[str, Gisc]:
+        return {fold(g.name): g for g in self.giscs}
+
+    @cached_property
+    def _contacts(self) -> dict[str, Contact]:
+        return {c.id: c for c in self.contacts}
+
+    @cached_property
+    def _by_chat(self) -> dict[tuple[str, str], Contact]:
+        out: dict[tuple[str, str], Contact] = {}
+        for contact in self.contacts:
+            for platform in PLATFORMS:
+                address = contact.chat_id(platform)
+                if address:
+                    out[(platform, address)] = contact
+        return out
+
+    @cached_property
+    def _rooms(self) -> dict[str, Room]:
+        return {r.key: r for r in self.rooms}
+
+    @cached_property
+    def _rooms_by_address(self) -> dict[tuple[str, str], Room]:
+        return {(r.platform, r.target): r for r in self.rooms}
+
+    def member(self, code: str) -> Member:
+        found = self._members.get(code.casefold())
+        if found is None:
+            raise NotFound(_unknown("Member", code, [m.code for m in self.members]))
+        return found
+
+    def centre(self, code: str) -> Centre:
+        found = self._centres.get(code.casefold())
+        if found is None:
+            raise NotFound(_unknown("centre", code, [c.code for c in self.centres]))
+        return found
+
+    def gisc(self, name: str) -> Gisc:
+        key = fold(name).strip().removeprefix("gisc-").removeprefix("gisc ").strip()
+        found = self._giscs.get(key)
+        if found is None:
+            raise NotFound(_unknown("GISC", name, [g.name for g in self.giscs]))
+        return found
+
+    def contact(self, contact_id: str) -> Contact:
+        found = self._contacts.get(contact_id)
+        if found is None:
+            raise NotFound(_unknown("contact", contact_id, list(self._contacts)))
+        return found
+
+    def contact_by_chat(self, platform: str, address: str) -> Contact | None:
+        return self._by_chat.get((platform, address))
+
+    def room(self, key: str) -> Room:
+        found = self._rooms.get(key)
+        if found is None:
+            raise NotFound(_unknown("room", key, list(self._rooms)))
+        return found
+
+    def room_by_address(self, platform: str, address: str) -> Room | None:
+        return self._rooms_by_address.get((platform, address))
+
+    def rooms_with_role(self, role: str) -> list[Room]:
+        return [r for r in self.rooms if r.role == role]
+
+    def centres_of(self, member: str) -> list[Centre]:
+        return [c for c in self.centres if c.member.casefold() == member.casefold()]
+
+    def contacts_of_member(self, member: str) -> list[Contact]:
+        return [c for c in self.contacts if any(m.casefold() == member.casefold()
+                                                for m in c.members)]
+
+    def contacts_with_role(self, role: str) -> list[Contact]:
+        return [c for c in self.contacts if role in c.roles]
+
+    def principal_giscs_of(self, member: str) -> set[GiscName]:
+        return {c.principal_gisc for c in self.centres_of(member)}
+
+
+def _unknown(what: str, given: str, known: Iterable[str]) -> str:
+    known = list(known)
+    folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(given.casefold(), list(folded), n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(repr(folded[c]) for c in close)}?)" if close else ""
+    return f"unknown {what} {given!r}{hint}"
+
+
+# ----- loading and cross-checks ---------------------------------------------------------
+
+def _entry_label(data: Any, loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    node = data
+    for i, step in enumerate(loc):
+        if isinstance(step, int):
+            parts[-1] = f"{parts[-1]}[{step}]"
+            if isinstance(node, list) and 0 <= step < len(node):
+                node = node[step]
+                if isinstance(node, dict) and i == 1:
+                    for ident in ("id", "key", "code", "name"):
+                        if ident in node:
+                            parts[-1] += f" ({ident} {node[ident]!r})"
+                            break
+                continue
+            node = None
+        else:
+            parts.append(str(step))
+            node = node.get(step) if isinstance(node, dict) else None
+    return ".".join(parts) if parts else "(top level)"
+
+
+def parse_directory(data: Any, source: str = "<directory>") -> Directory:
+    if not isinstance(data, dict):
+        raise DirectoryError(source, ["the file must be a mapping with members, centres, giscs, "
+                                      "contacts and rooms"])
+    try:
+        directory = Directory.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            label = _entry_label(data, err["loc"])
+            problems.append(f"{label}: {err['msg']}")
+        raise DirectoryError(source, problems) from None
+    problems = cross_check(directory)
+    if problems:
+        raise DirectoryError(source, problems)
+    return directory
+
+
+def load_directory(path: str | Path) -> Directory:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DirectoryError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DirectoryError(str(path), [f"not valid YAML: {exc}"]) from None
+    return parse_directory(data, str(path))
+
+
+def cross_check(d: Directory) -> list[str]:
+    """References between entries: every name used must exist, every key be unique."""
+    problems: list[str] = []
+
+    def dupes(kind: str, values: list[str]) -> None:
+        seen: set[str] = set()
+        for i, v in enumerate(values):
+            if v.casefold() in seen:
+                problems.append(f"{kind}[{i}]: duplicate {v!r}")
+            seen.add(v.casefold())
+
+    dupes("members", [m.code for m in d.members])
+    dupes("centres", [c.code for c in d.centres])
+    dupes("giscs", [g.name for g in d.giscs])
+    dupes("contacts", [c.id for c in d.contacts])
+    dupes("rooms", [r.key for r in d.rooms])
+    members = {m.code.casefold() for m in d.members}
+    giscs = {g.name.casefold() for g in d.giscs}
+    member_names = [m.code for m in d.members]
+    gisc_names = [g.name for g in d.giscs]
+    for i, c in enumerate(d.centres):
+        label = f"centres[{i}] (code {c.code!r})"
+        if c.member.casefold() not in members:
+            problems.append(f"{label}.member: {_unknown('Member', c.member, member_names)}")
+        if c.principal_gisc.casefold() not in giscs:
+            problems.append(
+                f"{label}.principal_gisc: {_unknown('GISC', c.principal_gisc, gisc_names)}"
+            )
+    for i, g in enumerate(d.giscs):
+        if g.member and g.member.casefold() not in members:
+            problems.append(f"giscs[{i}] (name {g.name!r}).member: "
+                            f"{_unknown('Member', g.member, member_names)}")
+    chat_seen: dict[tuple[str, str], str] = {}
+    for i, c in enumerate(d.contacts):
+        label = f"contacts[{i}] (id {c.id!r})"
+        for role in c.roles:
+            kind, _, name = role.partition(":")
+            if kind == "gisc" and name.casefold() not in giscs:
+                problems.append(f"{label}.roles: {_unknown('GISC', name, gisc_names)}")
+            if kind == "member" and name.casefold() not in members:
+                problems.append(f"{label}.roles: {_unknown('Member', name, member_names)}")
+        for platform in PLATFORMS:
+            address = c.chat_id(platform)
+            if address is None:
+                continue
+            other = chat_seen.get((platform, address))
+            if other is not None:
+                problems.append(f"{label}.chat.{platform}: {address!r} is also contact {other!r}")
+            chat_seen[(platform, address)] = c.id
+    address_seen: dict[tuple[str, str], str] = {}
+    for i, r in enumerate(d.rooms):
+        label = f"rooms[{i}] (key {r.key!r})"
+        kind, _, name = r.role.partition(":")
+        if kind in ("gisc", "area") and name.casefold() not in giscs:
+            problems.append(f"{label}.role: {_unknown('GISC', name, gisc_names)}")
+        if kind == "member" and name.casefold() not in members:
+            problems.append(f"{label}.role: {_unknown('Member', name, member_names)}")
+        if r.platform != "console" and not r.address:
+            problems.append(f"{label}.address: a {r.platform} room needs its address "
+                            "(room id or channel id)")
+        other = address_seen.get((r.platform, r.target))
+        if other is not None:
+            problems.append(f"{label}.address: {r.target!r} is also room {other!r}")
+        address_seen[(r.platform, r.target)] = r.key
+    contact_ids = {c.id for c in d.contacts}
+    for role, chain in d.oncall.items():
+        if not _CONTACT_ROLE_RE.match(role) or role == "watch":
+            problems.append(f"oncall.{role}: unknown role; use secretariat, gisc:<GISC> "
+                            "or member:<Member>")
+        for j, cid in enumerate(chain):
+            if cid not in contact_ids:
+                problems.append(f"oncall.{role}[{j}]: "
+                                f"{_unknown('contact', cid, sorted(contact_ids))}")
+    for i, o in enumerate(d.oncall_overrides):
+        if o.contact not in contact_ids:
+            problems.append(f"oncall_overrides[{i}].contact: "
+                            f"{_unknown('contact', o.contact, sorted(contact_ids))}")
+    if not d.rooms_with_role("secretariat"):
+        problems.append("rooms: no room has role 'secretariat' (every incident is told there)")
+    return problems
+
+
+def directory_schema() -> dict[str, Any]:
+    schema = Directory.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "wisbot directory"
+    return schema
+
+
+def directory_schema_json() -> str:
+    return json.dumps(directory_schema(), indent=2, sort_keys=True)

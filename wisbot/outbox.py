@@ -1,0 +1,258 @@
+"""The outbox worker: delivers outbox rows through the adapters, in order per room,
+in parallel across rooms, exactly once per (notification, room) from wisbot's side.
+
+A room is leased to one process at a time (``room_lease``), so two wisbot processes on one
+database never deliver the same row, and a room's messages keep their order. A row is
+marked delivered in its own transaction right after the send; a crash between the two
+re-sends it with the same key, which a platform that dedupes (Matrix) drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
+from wisbot.clock import Clock
+from wisbot.directory import Directory
+from wisbot.reply import Reply, ReplyBuilder
+from wisbot.services.notify import notify
+from wisbot.store.engine import Store
+from wisbot.store.tables import OutboxRow, RoomLease
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    def __init__(self, store: Store, directory: Directory, adapters: dict[str, ChatAdapter],
+                 clock: Clock, *, max_attempts: int = 8, backoff_base: float = 1.0,
+                 backoff_max: float = 300.0, poll_interval: float = 1.0,
+                 lease_seconds: float = 60.0, concurrency: int = 32,
+                 is_held: Callable[[str], bool] = lambda room_key: False) -> None:
+        self.store = store
+        self.directory = directory
+        self.adapters = adapters
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.poll_interval = poll_interval
+        self.lease = timedelta(seconds=lease_seconds)
+        self.concurrency = concurrency
+        self.is_held = is_held
+        self.holder = f"w-{secrets.token_hex(6)}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ----- life cycle -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="wisbot-outbox")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.store.tx(self._release_all)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                busy = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    # ----- one pass ---------------------------------------------------------------------
+    async def run_once(self) -> bool:
+        """Deliver what is due now; True when something was attempted."""
+        rooms = await self.store.tx(self._claim_rooms)
+        if not rooms:
+            return False
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(room_key: str) -> bool:
+            async with sem:
+                try:
+                    return await self._deliver_room(room_key)
+                finally:
+                    await self.store.tx(lambda s: self._release(s, room_key))
+
+        results = await asyncio.gather(*(one(r) for r in rooms))
+        return any(results)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Deliver until nothing is due (tests, the demo)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.run_once():
+            if loop.time() > deadline:
+                raise TimeoutError("outbox did not drain")
+
+    def _claim_rooms(self, session: Session) -> list[str]:
+        now = self.clock()
+        due = session.exec(
+            select(OutboxRow.room_key).where(OutboxRow.status == "pending",
+                                             col(OutboxRow.next_attempt_at) <= now)
+            .distinct()
+        ).all()
+        claimed: list[str] = []
+        for room_key in due:
+            if self.is_held(room_key):
+                continue
+            if self._take_lease(session, room_key, now):
+                claimed.append(room_key)
+        return claimed
+
+    def _take_lease(self, session: Session, room_key: str, now: datetime) -> bool:
+        until = now + self.lease
+        result = session.execute(
+            update(RoomLease).where(col(RoomLease.room_key) == room_key,
+                                    or_(col(RoomLease.until) < now,
+                                        col(RoomLease.holder) == self.holder))
+            .values(holder=self.holder, until=until))
+        if getattr(result, "rowcount", 0):
+            return True
+        if session.get(RoomLease, room_key) is not None:
+            return False
+        nested = session.begin_nested()
+        try:
+            session.add(RoomLease(room_key=room_key, holder=self.holder, until=until))
+            session.flush()
+            nested.commit()
+            return True
+        except Exception:  # noqa: BLE001  another process inserted it first
+            nested.rollback()
+            return False
+
+    def _release(self, session: Session, room_key: str) -> None:
+        lease = session.get(RoomLease, room_key)
+        if lease is not None and lease.holder == self.holder:
+            session.delete(lease)
+
+    def _release_all(self, session: Session) -> None:
+        for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
+            session.delete(lease)
+
+    async def _deliver_room(self, room_key: str) -> bool:
+        def due(session: Session) -> list[OutboxRow]:
+            lease = session.get(RoomLease, room_key)
+            if lease is None or lease.holder != self.holder:
+                return []
+            return list(session.exec(
+                select(OutboxRow).where(OutboxRow.room_key == room_key,
+                                        OutboxRow.status == "pending")
+                .order_by(col(OutboxRow.id)).limit(50)).all())
+
+        rows = await self.store.tx(due)
+        attempted = False
+        for row in rows:
+            if row.next_attempt_at > self.clock():
+                break  # keep the room's order: a later row waits for this one
+            attempted = True
+            if not await self._deliver(row):
+                break
+        return attempted
+
+    async def _deliver(self, row: OutboxRow) -> bool:
+        reply = Reply.model_validate(row.payload)
+        try:
+            ref = await self._send(row, reply)
+        except Exception as exc:  # noqa: BLE001  every failure is recorded, none is lost
+            await self.store.tx(lambda s: self._failed(s, row, exc))
+            return False
+        row_id = row.id
+        now = self.clock()
+
+        def done(session: Session) -> None:
+            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id)
+                            .values(status="delivered", delivered_at=now,
+                                    message_id=ref.id[:256], attempts=row.attempts + 1))
+            # Renew the lease: a long run of sends keeps the room ours.
+            session.execute(update(RoomLease).where(col(RoomLease.room_key) == row.room_key,
+                                                    col(RoomLease.holder) == self.holder)
+                            .values(until=now + self.lease))
+
+        await self.store.tx(done)
+        return True
+
+    async def _send(self, row: OutboxRow, reply: Reply) -> MessageRef:
+        if row.room_key.startswith("@"):
+            contact = self.directory.contact(row.room_key[1:])
+            for platform in self._platform_order():
+                address = contact.chat_id(platform)
+                if address and platform in self.adapters:
+                    return await self.adapters[platform].send_direct(
+                        UserRef(platform=platform, address=address), reply, key=row.key)  # type: ignore[arg-type]
+            raise DeliveryError(f"contact {contact.id} has no identity on a running adapter "
+                                f"({', '.join(self.adapters) or 'none'})", permanent=True)
+        room = self.directory.room(row.room_key)
+        adapter = self.adapters.get(room.platform)
+        if adapter is None:
+            raise DeliveryError(f"no {room.platform} adapter is running for room {room.key}")
+        return await adapter.send(RoomRef(platform=room.platform, address=room.target,
+                                          key=room.key), reply, key=row.key)
+
+    def _platform_order(self) -> Iterable[str]:
+        return [p for p in ("matrix", "slack", "console") if p in self.adapters]
+
+    def _failed(self, session: Session, row: OutboxRow, exc: BaseException) -> None:
+        fresh = session.get(OutboxRow, row.id)
+        if fresh is None or fresh.status != "pending":
+            return
+        now = self.clock()
+        fresh.attempts += 1
+        fresh.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        permanent = isinstance(exc, DeliveryError) and exc.permanent
+        retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
+        if permanent or fresh.attempts >= self.max_attempts:
+            fresh.status = "dead"
+            log.error("outbox: %s to %s is a dead letter after %d attempt(s): %s",
+                      fresh.key, fresh.room_key, fresh.attempts, fresh.last_error)
+            self._alert_dead(session, fresh, now)
+        else:
+            delay = retry_after if retry_after is not None else min(
+                self.backoff_max, self.backoff_base * 2 ** (fresh.attempts - 1))
+            fresh.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning("outbox: %s to %s failed (attempt %d, retry in %.1fs): %s",
+                        fresh.key, fresh.room_key, fresh.attempts, delay, fresh.last_error)
+        session.add(fresh)
+
+    def _alert_dead(self, session: Session, row: OutboxRow, now: datetime) -> None:
+        targets = [r for r in self.directory.rooms_with_role("secretariat")
+                   if r.key != row.room_key]
+        if not targets or row.key.startswith("dead-"):
+            log.critical("outbox: cannot alert the Secretariat about dead letter %s", row.key)
+            return
+        b = ReplyBuilder("Delivery failed: dead letter", kind="alert")
+        b.line(f"A message for {row.room_key} could not be delivered after {row.attempts} "
+               f"attempt(s) and is kept as dead letter {row.key}.")
+        b.line(f"Last error: {row.last_error}")
+        b.line("Check the room binding and the bot's access; the message is not lost.")
+        note = notify(session, kind="dead-letter", now=now, incident_id=None,
+                      deliveries=[(room, b.build()) for room in targets])
+        # Mark the alert rows so a failing alert does not alert again.
+        for alert in session.exec(select(OutboxRow)
+                                  .where(OutboxRow.notification_id == note.id)):
+            alert.key = f"dead-{alert.key}"
+            session.add(alert)

@@ -1,0 +1,72 @@
+"""Who is asking, from where, and what that lets them see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wisbot.directory import Contact, Directory, Room
+from wisbot.domain.confidentiality import (
+    Exposure,
+    Vis,
+    best_visibility,
+    person_roles,
+    role_visibility,
+    vmin,
+)
+from wisbot.errors import NotAllowed, UnknownIdentity
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A directory contact typing in ``room`` (``None``: a direct conversation)."""
+
+    contact: Contact
+    room: Room | None
+    platform: str
+    roles: frozenset[str]
+
+    @property
+    def is_secretariat(self) -> bool:
+        return self.contact.is_secretariat
+
+    def is_member_focal(self, member: str) -> bool:
+        return any(m.casefold() == member.casefold() for m in self.contact.members)
+
+    def is_gisc_focal(self, gisc: str) -> bool:
+        return any(g.casefold() == gisc.casefold() for g in self.contact.giscs)
+
+    def sees(self, exp: Exposure) -> Vis:
+        """What this caller may be shown here: the person's view, capped by the room's."""
+        person = best_visibility(self.roles, exp)
+        if self.room is None:
+            return person
+        return vmin(person, role_visibility(self.room.role, exp))
+
+    @property
+    def label(self) -> str:
+        return self.contact.name
+
+    @property
+    def where(self) -> str:
+        return self.room.key if self.room else f"@{self.contact.id}"
+
+
+def resolve_caller(directory: Directory, platform: str, sender: str,
+                   room_address: str | None) -> Caller:
+    contact = directory.contact_by_chat(platform, sender)
+    if contact is None:
+        raise UnknownIdentity(
+            f"{sender} is not in the wisbot directory, so wisbot cannot act on your "
+            "commands. Ask the WMO Secretariat focal point to add your chat identity."
+        )
+    room: Room | None = None
+    if room_address is not None:
+        room = directory.room_by_address(platform, room_address)
+        if room is None:
+            raise NotAllowed(
+                "this room is not bound in the wisbot directory, so nothing protected can be "
+                "shown here. Use your GISC's or Member's room, or a direct message."
+            )
+    principal = {g for m in contact.members for g in directory.principal_giscs_of(m)}
+    return Caller(contact=contact, room=room, platform=platform,
+                  roles=frozenset(person_roles(contact.roles, principal)))

@@ -1,0 +1,434 @@
+"""The incident process: report, update, severity, sharing, queries, show and list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text as sql
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory, Room
+from wisbot.domain.confidentiality import (
+    SHARE_HELP,
+    Exposure,
+    Share,
+    Vis,
+    cascade_rank,
+    role_visibility,
+)
+from wisbot.domain.severity import severity
+from wisbot.errors import InvalidState, NotAllowed, NotFound
+from wisbot.reply import Reply, ReplyBuilder, bold, user
+from wisbot.services.context import Caller
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.services.render import (
+    centre_label,
+    exposure,
+    incident_reply,
+    share_words,
+    timeline_lines,
+)
+from wisbot.store.engine import Store
+from wisbot.store.tables import Incident, IncidentCounter, IncidentQuery, TimelineEntry
+
+NUMBER_RE = re.compile(r"^WIS-SEC-(\d{4})-(\d{1,9})$", re.IGNORECASE)
+QUERY_RE = re.compile(r"^Q-?(\d{1,9})$", re.IGNORECASE)
+STATUSES = ("open", "resolved", "closed")
+
+
+def parse_number(text: str) -> str:
+    m = NUMBER_RE.match(text.strip())
+    if not m:
+        raise NotFound(f"{text!r} is not an incident number: they look like WIS-SEC-2026-7")
+    return f"WIS-SEC-{m.group(1)}-{int(m.group(2))}"
+
+
+def parse_query_id(text: str) -> int:
+    m = QUERY_RE.match(text.strip())
+    if not m:
+        raise NotFound(f"{text!r} is not a query number: they look like Q-3")
+    return int(m.group(1))
+
+
+def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
+    """Every bound room that may be told, with what it may read, in cascade order."""
+    told = [(room, role_visibility(room.role, exp)) for room in directory.rooms]
+    told = [(r, v) for r, v in told if v is not Vis.NONE]
+    order = {r.key: i for i, r in enumerate(directory.rooms)}
+    told.sort(key=lambda rv: (cascade_rank(rv[0].role, exp.principal_gisc), order[rv[0].key]))
+    return told
+
+
+@dataclass(frozen=True)
+class Told:
+    """The outcome of a change: the incident and the rooms told, with what they read."""
+
+    incident: Incident
+    rooms: tuple[tuple[Room, Vis], ...]
+
+
+class IncidentService:
+    def __init__(self, store: Store, directory: Directory, clock: Clock, *,
+                 paging_threshold: int = 3, on_response: ResponseHook = no_paging) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        self.paging_threshold = paging_threshold
+        self.on_response = on_response
+
+    # ----- helpers ----------------------------------------------------------------------
+    def _get(self, session: Session, number: str) -> Incident:
+        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        if inc is None:
+            raise NotFound(_hidden(number))
+        return inc
+
+    def _visible(self, session: Session, caller: Caller, number: str,
+                 minimum: Vis = Vis.ANONYMOUS) -> tuple[Incident, Vis]:
+        """The incident if the caller may see it here; the same refusal when it is
+        hidden as when it does not exist, so a refusal reveals nothing."""
+        number = parse_number(number)
+        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        if inc is None:
+            raise NotFound(_hidden(number))
+        vis = caller.sees(exposure(inc))
+        if vis.value < minimum.value:
+            raise NotFound(_hidden(number))
+        return inc, vis
+
+    def _timeline(self, session: Session, inc: Incident, caller: Caller, kind: str,
+                  text: str = "", data: dict[str, Any] | None = None) -> TimelineEntry:
+        entry = TimelineEntry(incident_id=_id(inc), at=self.clock(), actor=caller.contact.id,
+                              kind=kind, text=text, data=data or {})
+        session.add(entry)
+        return entry
+
+    def _cascade(self, session: Session, inc: Incident, kind: str, headline: str,
+                 note: str | None = None, note_by: str | None = None,
+                 rooms: Sequence[tuple[Room, Vis]] | None = None) -> tuple[tuple[Room, Vis], ...]:
+        told = list(rooms) if rooms is not None else audience(self.directory, exposure(inc))
+        deliveries = [(room, incident_reply(self.directory, inc, vis, headline, note=note,
+                                            note_by=note_by))
+                      for room, vis in told]
+        notify(session, kind=kind, now=self.clock(), incident_id=inc.id, deliveries=deliveries)
+        return tuple(told)
+
+    def _page_if_severe(self, session: Session, inc: Incident, previous: int | None) -> None:
+        if inc.severity < self.paging_threshold:
+            return
+        if previous is not None and previous >= self.paging_threshold:
+            return
+        exp = exposure(inc)
+        targets: list[tuple[str, Reply]] = []
+        for gisc in self.directory.giscs:
+            role = f"gisc:{gisc.name}"
+            vis = role_visibility(role, exp)
+            if vis is not Vis.NONE:
+                targets.append((role, incident_reply(self.directory, inc, vis,
+                                                     "needs your response")))
+        targets.append(("secretariat", incident_reply(self.directory, inc, Vis.NAMED,
+                                                      "needs your response")))
+        self.on_response(session, ResponseRequest(kind="incident", ref=inc.number,
+                                                  at=self.clock(), targets=tuple(targets)))
+
+    def _may_change(self, caller: Caller, inc: Incident, what: str) -> None:
+        if caller.is_secretariat or caller.is_member_focal(inc.member) \
+                or caller.is_gisc_focal(inc.principal_gisc):
+            return
+        raise NotAllowed(f"only the affected Member's focal points, its principal GISC "
+                         f"(GISC {inc.principal_gisc}) or the WMO Secretariat may {what} "
+                         f"{inc.number}")
+
+    # ----- commands ---------------------------------------------------------------------
+    async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
+                     anonymous: bool, summary: str) -> Told:
+        centre = self.directory.centre(centre_code)
+        if not (caller.is_secretariat or caller.is_member_focal(centre.member)):
+            raise NotAllowed(
+                f"only the focal points of {centre.member} (who operates {centre.code}) or the "
+                "WMO Secretariat may report an incident at that centre; if you heard of a "
+                f"possible incident there, use `incident query {centre.code}`"
+            )
+        severity(level)
+
+        def work(session: Session) -> Told:
+            now = self.clock()
+            seq = _next_seq(session, now.year)
+            inc = Incident(number=f"WIS-SEC-{now.year}-{seq}", year=now.year, seq=seq,
+                           centre=centre.code, member=centre.member,
+                           principal_gisc=centre.principal_gisc, share=share.value,
+                           anonymous=anonymous, severity=level, status="open", summary=summary,
+                           reported_by=caller.contact.id, created_at=now, updated_at=now)
+            session.add(inc)
+            session.flush()
+            self._timeline(session, inc, caller, "reported", summary,
+                           {"severity": level, "share": share.value, "anonymous": anonymous})
+            told = self._cascade(session, inc, "reported", "new incident reported")
+            self._page_if_severe(session, inc, None)
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
+    async def update(self, caller: Caller, number: str, text: str, *,
+                     kind: str = "update") -> Told:
+        headline = {"update": "update", "resolved": "resolved", "reopened": "reopened",
+                    "closed": "closed"}[kind]
+
+        def work(session: Session) -> Told:
+            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            self._may_change(caller, inc, {"update": "update", "resolved": "resolve",
+                                           "reopened": "reopen", "closed": "close"}[kind])
+            if kind == "closed" and not (caller.is_secretariat
+                                         or caller.is_member_focal(inc.member)):
+                raise NotAllowed(f"only the affected Member's focal points or the WMO "
+                                 f"Secretariat may close {inc.number}")
+            target = {"update": inc.status, "resolved": "resolved", "reopened": "open",
+                      "closed": "closed"}[kind]
+            if kind == "update" and inc.status == "closed":
+                raise InvalidState(f"{inc.number} is closed: reopen it first "
+                                   f"(`incident reopen {inc.number} <why>`)")
+            if kind == "resolved" and inc.status != "open":
+                raise InvalidState(f"{inc.number} is {inc.status}, not open")
+            if kind == "reopened" and inc.status == "open":
+                raise InvalidState(f"{inc.number} is already open")
+            if kind == "closed" and inc.status == "closed":
+                raise InvalidState(f"{inc.number} is already closed")
+            inc.status = target
+            inc.updated_at = self.clock()
+            session.add(inc)
+            self._timeline(session, inc, caller, kind, text)
+            told = self._cascade(session, inc, kind, headline, note=text or None,
+                                 note_by=caller.contact.id)
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
+    async def set_severity(self, caller: Caller, number: str, level: int, reason: str) -> Told:
+        severity(level)
+
+        def work(session: Session) -> Told:
+            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            self._may_change(caller, inc, "change the severity of")
+            if inc.status == "closed":
+                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            previous = inc.severity
+            inc.severity = level
+            inc.updated_at = self.clock()
+            session.add(inc)
+            self._timeline(session, inc, caller, "severity", reason,
+                           {"from": previous, "to": level})
+            headline = f"severity {previous} → {level}"
+            told = self._cascade(session, inc, "severity", headline, note=reason or None,
+                                 note_by=caller.contact.id)
+            self._page_if_severe(session, inc, previous)
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
+    async def share(self, caller: Caller, number: str, level: Share,
+                    anonymous: bool | None) -> Told:
+        def work(session: Session) -> Told:
+            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            old = exposure(inc)
+            new_anon = old.anonymous if anonymous is None else anonymous
+            new = Exposure(old.member, old.principal_gisc, level, new_anon)
+            wider = level.rank > old.share.rank or (old.anonymous and not new_anon)
+            narrower = level.rank < old.share.rank or (new_anon and not old.anonymous)
+            if not wider and not narrower:
+                raise InvalidState(f"{inc.number} is already shared as {share_words(inc)}")
+            if wider and not caller.is_member_focal(inc.member):
+                raise NotAllowed(
+                    f"only the focal points of the affected Member ({inc.member}) may widen "
+                    f"who is told about {inc.number}: it needs their consent"
+                )
+            if narrower and not (caller.is_secretariat or caller.is_member_focal(inc.member)):
+                raise NotAllowed(f"only the WMO Secretariat or the affected Member may narrow "
+                                 f"the sharing of {inc.number}")
+            before = {r.key: v for r, v in audience(self.directory, old)}
+            inc.share = level.value
+            inc.anonymous = new_anon
+            inc.updated_at = self.clock()
+            session.add(inc)
+            self._timeline(session, inc, caller, "share", share_words(inc),
+                           {"from": old.share.value, "to": level.value,
+                            "anonymous": new_anon})
+            after = audience(self.directory, new)
+            told = self._cascade(session, inc, "share", f"now shared as {share_words(inc)}",
+                                 rooms=after)
+            withdrawn = [self.directory.room(k) for k in before
+                         if k not in {r.key for r, _ in after}]
+            if withdrawn:
+                note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
+                                    kind="incident")
+                note.line("The affected Member narrowed who is told; this room will receive "
+                          "no further updates on it.")
+                notify(session, kind="withdrawn", now=self.clock(), incident_id=inc.id,
+                       deliveries=[(room, note.build()) for room in withdrawn])
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
+    async def show(self, caller: Caller, number: str) -> Reply:
+        def work(session: Session) -> Reply:
+            inc, vis = self._visible(session, caller, number)
+            entries = session.exec(select(TimelineEntry)
+                                   .where(TimelineEntry.incident_id == inc.id)
+                                   .order_by(col(TimelineEntry.id))).all()
+            reply = incident_reply(self.directory, inc, vis, "details")
+            lines = [*reply.lines, (bold("Timeline"),),
+                     *timeline_lines(self.directory, inc, vis, entries)]
+            return reply.model_copy(update={"lines": tuple(lines)})
+
+        return await self.store.tx(work)
+
+    async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
+                   sev_min: int | None = None) -> Reply:
+        if centre is not None:
+            centre = self.directory.centre(centre).code
+
+        def work(session: Session) -> Reply:
+            q = select(Incident).order_by(col(Incident.id))
+            if which == "open":
+                q = q.where(col(Incident.status) != "closed")
+            if sev_min is not None:
+                q = q.where(col(Incident.severity) >= sev_min)
+            rows: list[tuple[Incident, Vis]] = []
+            for inc in session.exec(q).all():
+                vis = caller.sees(exposure(inc))
+                if vis is Vis.NONE:
+                    continue
+                # A centre filter must not match an incident shown anonymised here:
+                # that would reveal where it is.
+                if centre is not None and (vis is not Vis.NAMED or inc.centre != centre):
+                    continue
+                rows.append((inc, vis))
+            title = f"Incidents ({which}{', centre=' + centre if centre else ''}" \
+                    f"{', sev>=' + str(sev_min) if sev_min is not None else ''})"
+            b = ReplyBuilder(title)
+            if not rows:
+                b.line("None that you may see here.")
+            for inc, vis in rows:
+                sev = severity(inc.severity)
+                b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
+                       f"{centre_label(self.directory, inc, vis)}")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def query(self, caller: Caller, subject: str) -> Reply:
+        member, centre = self._subject(subject)
+
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            q = select(Incident).where(col(Incident.status) != "closed")
+            q = q.where(Incident.member == member) if centre is None \
+                else q.where(Incident.centre == centre)
+            visible = [inc for inc in session.exec(q.order_by(col(Incident.id))).all()
+                       if caller.sees(exposure(inc)) is Vis.NAMED]
+            if visible:
+                b = ReplyBuilder(f"What you may see about {subject}")
+                for inc in visible:
+                    b.line(bold(inc.number), f" · {inc.status} · "
+                           f"{severity(inc.severity).words} · "
+                           f"{centre_label(self.directory, inc, Vis.NAMED)}")
+                b.line("Check the lessons learned too: `lessons list <number>`.")
+                return b.build()
+            # The same answer whether or not a hidden incident exists.
+            row = IncidentQuery(subject=centre or member, asker=caller.contact.id,
+                                asker_room=caller.room.key if caller.room else None,
+                                asker_platform=caller.platform, created_at=now)
+            session.add(row)
+            session.flush()
+            qid = f"Q-{row.id}"
+            ask = ReplyBuilder(f"{qid} – query about {centre or member}", kind="query")
+            ask.ref = qid
+            ask.line(f"{caller.contact.name} ({caller.where}) asks whether there is an "
+                     f"incident at ", user(subject), ".")
+            ask.line(f"Answer with `incident answer {qid} <text>`; the answer is posted "
+                     "where they asked.")
+            secretariat = self.directory.rooms_with_role("secretariat")
+            notify(session, kind="query", now=now, incident_id=None,
+                   deliveries=[(room, ask.build()) for room in secretariat])
+            self.on_response(session, ResponseRequest(kind="query", ref=qid, at=now,
+                                                      targets=(("secretariat", ask.build()),)))
+            b = ReplyBuilder(f"{qid} – query opened")
+            b.line(f"Nothing about {centre or member} that you may see here. The WMO "
+                   f"Secretariat focal point has been asked ({qid}); the answer will be "
+                   "posted here.")
+            return b.build()
+
+        return await self.store.tx(work)
+
+    def _subject(self, subject: str) -> tuple[str, str | None]:
+        try:
+            c = self.directory.centre(subject)
+            return c.member, c.code
+        except NotFound:
+            pass
+        try:
+            return self.directory.member(subject).code, None
+        except NotFound:
+            known = [c.code for c in self.directory.centres] + \
+                    [m.code for m in self.directory.members]
+            from wisbot.directory import _unknown
+
+            raise NotFound(_unknown("centre or Member", subject, known)) from None
+
+    async def answer(self, caller: Caller, query: str, text: str) -> Reply:
+        if not caller.is_secretariat:
+            raise NotAllowed("only the WMO Secretariat focal point answers queries")
+        qid = parse_query_id(query)
+
+        def work(session: Session) -> Reply:
+            row = session.get(IncidentQuery, qid)
+            if row is None:
+                raise NotFound(f"no query Q-{qid}")
+            now = self.clock()
+            row.status = "answered"
+            row.answer = text
+            row.answered_by = caller.contact.id
+            row.answered_at = now
+            session.add(row)
+            b = ReplyBuilder(f"Q-{qid} – answer from the WMO Secretariat", kind="query")
+            b.ref = f"Q-{qid}"
+            b.line("You asked about ", user(row.subject), ".")
+            b.line(bold("Answer: "), user(text))
+            reply = b.build()
+            if row.asker_room:
+                notify(session, kind="answer", now=now, incident_id=None,
+                       deliveries=[(self.directory.room(row.asker_room), reply)])
+            else:
+                notify(session, kind="answer", now=now, incident_id=None, deliveries=[],
+                       direct=[(row.asker, reply)])
+            where = row.asker_room or f"@{row.asker}"
+            return ReplyBuilder(f"Q-{qid} answered").line(f"Posted to {where}.").build()
+
+        return await self.store.tx(work)
+
+
+def _hidden(number: str) -> str:
+    return f"no incident {number} that you may see here"
+
+
+def _id(inc: Incident) -> int:
+    assert inc.id is not None
+    return inc.id
+
+
+def _next_seq(session: Session, year: int) -> int:
+    """The next number of ``year``. The counter row stays locked until commit, so
+    concurrent reports queue on it and a rolled-back report leaves no gap."""
+    value = session.execute(
+        sql("INSERT INTO incident_counter (year, last_seq) VALUES (:y, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last_seq = incident_counter.last_seq + 1 "
+            "RETURNING last_seq"),
+        {"y": year},
+    ).scalar_one()
+    return int(value)
+
+
+__all__ = ["SHARE_HELP", "STATUSES", "IncidentCounter", "IncidentService", "Told", "audience"]

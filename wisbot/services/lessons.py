@@ -1,0 +1,156 @@
+"""Lessons learned: added after resolution, shared named, anonymised or not at all."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import text as sql
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory
+from wisbot.domain.confidentiality import Vis, vmin
+from wisbot.errors import InvalidState, NotAllowed, UsageError
+from wisbot.reply import Reply, ReplyBuilder
+from wisbot.services.context import Caller
+from wisbot.services.incidents import IncidentService, parse_number
+from wisbot.services.notify import notify
+from wisbot.services.render import exposure, lesson_spans, redactor_for
+from wisbot.store.engine import Store
+from wisbot.store.tables import Incident, Lesson
+
+LESSON_SHARES = ("anonymous", "named", "none")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def lesson_role_visibility(role: str, share: str, member: str) -> Vis:
+    kind, _, name = role.partition(":")
+    own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
+    if own:
+        return Vis.NAMED
+    if share == "named":
+        return Vis.NAMED
+    if share == "anonymous":
+        return Vis.ANONYMOUS
+    return Vis.NONE
+
+
+def lesson_visibility(caller: Caller, lesson: Lesson, inc: Incident) -> Vis:
+    person = Vis.NONE
+    for role in caller.roles:
+        v = lesson_role_visibility(role, lesson.share, inc.member)
+        person = v if v.value > person.value else person
+    if caller.room is None:
+        return person
+    return vmin(person, lesson_role_visibility(caller.room.role, lesson.share, inc.member))
+
+
+class LessonService:
+    def __init__(self, store: Store, directory: Directory, clock: Clock,
+                 incidents: IncidentService) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        self.incidents = incidents
+
+    async def add(self, caller: Caller, number: str, share: str, text: str) -> Reply:
+        if share not in LESSON_SHARES:
+            raise UsageError(f"share must be one of {', '.join(LESSON_SHARES)}")
+
+        def work(session: Session) -> Reply:
+            inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED)
+            if not (caller.is_secretariat or caller.is_member_focal(inc.member)):
+                raise NotAllowed(f"only the affected Member's focal points or the WMO "
+                                 f"Secretariat may record lessons for {inc.number}")
+            if inc.status == "open":
+                raise InvalidState(f"{inc.number} is still open: lessons are recorded after "
+                                   f"resolution (`incident resolve {inc.number}`)")
+            now = self.clock()
+            lesson = Lesson(incident_id=inc.id or 0, share=share, text=text,
+                            author=caller.contact.id, created_at=now)
+            session.add(lesson)
+            session.flush()
+            deliveries = []
+            for room in self.directory.rooms:
+                vis = lesson_role_visibility(room.role, share, inc.member)
+                if vis is Vis.NONE or room.role.startswith(("gisc:", "area:", "duty")):
+                    continue
+                b = ReplyBuilder("Lesson learned", kind="lesson")
+                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                deliveries.append((room, b.build()))
+            notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
+            told = ", ".join(r.key for r, _ in deliveries)
+            return ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})") \
+                .line(f"Told: {told}.").build()
+
+        return await self.store.tx(work)
+
+    async def list(self, caller: Caller, number: str | None) -> Reply:
+        def work(session: Session) -> Reply:
+            q = select(Lesson, Incident).join(Incident, col(Incident.id) == Lesson.incident_id)
+            if number is not None:
+                inc, _ = self.incidents._visible(session, caller, parse_number(number),
+                                                 Vis.NAMED)
+                q = q.where(Lesson.incident_id == inc.id)
+            rows = session.exec(q.order_by(col(Lesson.id))).all()
+            b = ReplyBuilder(f"Lessons learned{' for ' + number if number else ''}")
+            shown = 0
+            for lesson, inc in rows:
+                vis = lesson_visibility(caller, lesson, inc)
+                # Listing by incident shows only lessons visibly joined to it.
+                if vis is Vis.NONE or (number is not None and vis is not Vis.NAMED):
+                    continue
+                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                shown += 1
+            if not shown:
+                b.line("None that you may see here.")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def search(self, caller: Caller, words: str) -> Reply:
+        terms = _WORD.findall(words)
+        if not terms:
+            raise UsageError("give at least one word to search for")
+
+        def work(session: Session) -> Reply:
+            if self.store.sqlite:
+                match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+                ids = session.execute(sql(
+                    "SELECT rowid FROM lesson_fts WHERE lesson_fts MATCH :q "
+                    "ORDER BY bm25(lesson_fts) LIMIT 200"), {"q": match}).scalars().all()
+            else:
+                ids = session.execute(sql(
+                    "SELECT id FROM lesson WHERE to_tsvector('english', text) @@ "
+                    "plainto_tsquery('english', :q) ORDER BY ts_rank(to_tsvector('english', "
+                    "text), plainto_tsquery('english', :q)) DESC, id LIMIT 200"),
+                    {"q": " ".join(terms)}).scalars().all()
+            b = ReplyBuilder(f"Lessons matching {' '.join(terms)!r}")
+            shown = 0
+            for lid in ids:
+                lesson = session.get(Lesson, lid)
+                if lesson is None:
+                    continue
+                inc = session.get(Incident, lesson.incident_id)
+                if inc is None:
+                    continue
+                vis = lesson_visibility(caller, lesson, inc)
+                if vis is Vis.NONE:
+                    continue
+                if vis is Vis.ANONYMOUS:
+                    # A match on a withheld name would reveal who the lesson is about.
+                    visible_text = redactor_for(self.directory, inc.member)(lesson.text)
+                    words_left = {w.casefold() for w in _WORD.findall(visible_text)}
+                    if not all(any(w.startswith(t.casefold()[:4]) for w in words_left)
+                               for t in terms):
+                        continue
+                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                shown += 1
+            if not shown:
+                b.line("No lessons that you may see match.")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+
+__all__ = ["LESSON_SHARES", "LessonService", "exposure"]

@@ -1,0 +1,60 @@
+"""Writing notifications: one Notification, one outbox row per room, in the caller's
+transaction. Also the hook through which paging learns that a response is needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from wisbot.directory import Room
+from wisbot.reply import Reply
+from wisbot.store.tables import Notification, OutboxRow
+
+
+def notify(session: Session, *, kind: str, now: datetime, incident_id: int | None,
+           deliveries: Sequence[tuple[Room, Reply]],
+           direct: Sequence[tuple[str, Reply]] = ()) -> Notification:
+    """Enqueue ``deliveries`` (room, reply) in order, and direct messages to contacts."""
+    note = Notification(incident_id=incident_id, kind=kind, created_at=now)
+    session.add(note)
+    session.flush()
+    for room, reply in deliveries:
+        session.add(OutboxRow(
+            notification_id=note.id, key=f"n{note.id}-{room.key}", room_key=room.key,
+            platform=room.platform, payload=reply.model_dump(mode="json"),
+            next_attempt_at=now, created_at=now,
+        ))
+    for contact_id, reply in direct:
+        session.add(OutboxRow(
+            notification_id=note.id, key=f"n{note.id}-@{contact_id}", room_key=f"@{contact_id}",
+            platform="", payload=reply.model_dump(mode="json"),
+            next_attempt_at=now, created_at=now,
+        ))
+    session.flush()
+    return note
+
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    """Something that needs a person to answer: a severe incident, a query, a handover.
+
+    ``targets`` pairs each on-call role to page (``secretariat``, ``gisc:Tokyo``...) with
+    the message that role may read.
+    """
+
+    kind: str
+    ref: str
+    at: datetime
+    targets: tuple[tuple[str, Reply], ...] = field(default_factory=tuple)
+
+
+class ResponseHook(Protocol):
+    def __call__(self, session: Session, request: ResponseRequest) -> None: ...
+
+
+def no_paging(session: Session, request: ResponseRequest) -> None:
+    """Until paging is configured, a response request is only the notification itself."""

@@ -1,0 +1,121 @@
+"""What each audience reads. Every function takes the visibility decided for that audience;
+``Vis.ANONYMOUS`` output never names the Member, its centres or its people."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wisbot.directory import Directory
+from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
+from wisbot.domain.severity import severity
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
+from wisbot.store.tables import Incident, Lesson, TimelineEntry
+
+
+def exposure(inc: Incident) -> Exposure:
+    return Exposure(member=inc.member, principal_gisc=inc.principal_gisc,
+                    share=Share.parse(inc.share), anonymous=inc.anonymous)
+
+
+def redactor_for(directory: Directory, member: str) -> Redactor:
+    terms: list[str] = [member]
+    try:
+        found = directory.member(member)
+        terms.append(found.name)
+        terms.extend(found.aliases)
+    except Exception:  # noqa: BLE001  a Member dropped from the directory still redacts its code
+        pass
+    for centre in directory.centres_of(member):
+        terms.extend([centre.code, centre.name])
+    for contact in directory.contacts_of_member(member):
+        terms.extend([contact.id, contact.name])
+        if contact.email:
+            terms.append(contact.email)
+        for platform in ("matrix", "slack"):
+            address = contact.chat_id(platform)
+            if address:
+                terms.append(address)
+    return Redactor(terms)
+
+
+def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
+    if vis is Vis.ANONYMOUS:
+        return anonymous_label(inc.principal_gisc)
+    try:
+        centre = directory.centre(inc.centre)
+        member = directory.member(inc.member)
+        return f"{centre.name} ({centre.code}, {member.name})"
+    except Exception:  # noqa: BLE001  entries removed from the directory keep their codes
+        return f"{inc.centre} ({inc.member})"
+
+
+def actor_label(directory: Directory, actor: str, inc: Incident | None, vis: Vis) -> str:
+    try:
+        contact = directory.contact(actor)
+    except Exception:  # noqa: BLE001
+        return "wisbot" if actor == "wisbot" else "a former contact"
+    if vis is Vis.ANONYMOUS and inc is not None:
+        if any(m.casefold() == inc.member.casefold() for m in contact.members):
+            return "the affected Member"
+        if contact.is_secretariat:
+            return "WMO Secretariat"
+        if contact.giscs:
+            return f"GISC {contact.giscs[0]} focal point"
+        return "a focal point"
+    return contact.name
+
+
+def text_for(directory: Directory, inc: Incident, vis: Vis, text: str) -> str:
+    return redactor_for(directory, inc.member)(text) if vis is Vis.ANONYMOUS else text
+
+
+def share_words(inc: Incident) -> str:
+    return f"{inc.share}{', anonymous' if inc.anonymous else ''}"
+
+
+def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
+                   *, note: str | None = None, note_by: str | None = None,
+                   extra: Sequence[str] = ()) -> Reply:
+    sev = severity(inc.severity)
+    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
+    b.ref = inc.number
+    b.field("Centre", centre_label(directory, inc, vis))
+    b.field("Severity", sev.words)
+    b.field("Recommended action", sev.action)
+    b.field("Status", inc.status)
+    b.field("Shared", share_words(inc))
+    b.line(bold("Summary: "), user(text_for(directory, inc, vis, inc.summary)))
+    if note:
+        who = f" ({actor_label(directory, note_by, inc, vis)})" if note_by else ""
+        b.line(bold(f"Note{who}: "), user(text_for(directory, inc, vis, note)))
+    for line in extra:
+        b.line(line)
+    return b.build()
+
+
+def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
+                   entries: Sequence[TimelineEntry]) -> list[tuple[Span, ...]]:
+    out: list[tuple[Span, ...]] = []
+    for e in entries:
+        when = e.at.strftime("%Y-%m-%d %H:%M UTC")
+        who = actor_label(directory, e.actor, inc, vis)
+        spans: list[Span] = [Span(text=f"{when} · {who} · {e.kind}")]
+        if e.text:
+            spans.append(Span(text=": "))
+            spans.append(user(text_for(directory, inc, vis, e.text)))
+        out.append(tuple(spans))
+    return out
+
+
+def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
+                 ) -> tuple[Span, ...]:
+    if vis is Vis.ANONYMOUS:
+        # No incident number: it would let a reader join the lesson to a named incident.
+        head = f"L-{lesson.id} · {anonymous_label(inc.principal_gisc)} · "
+        body = redactor_for(directory, inc.member)(lesson.text)
+    else:
+        who = actor_label(directory, lesson.author, inc, vis)
+        head = f"L-{lesson.id} · {inc.number} · {centre_label(directory, inc, vis)} · " \
+               f"{lesson.share} · {who} · "
+        body = lesson.text
+    return (Span(text=head), user(body))

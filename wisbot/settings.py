@@ -1,0 +1,76 @@
+"""Configuration, read once: ``WISBOT_*`` environment variables over an optional TOML file
+(``WISBOT_CONFIG=/etc/wisbot/wisbot.toml``) over the defaults below."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WISBOT_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///wisbot.db",
+        description="SQLAlchemy URL: a SQLite file (default) or postgresql://user@host/db.",
+    )
+    directory: Path = Field(default=Path("directory.yaml"),
+                            description="The directory YAML file.")
+    adapters: list[str] = Field(default_factory=lambda: ["console"],
+                                description="Chat adapters to run: console, matrix, slack.")
+    auto_migrate: bool = Field(default=False,
+                               description="Migrate the database at start instead of refusing.")
+    paging_threshold: int = Field(default=3, ge=0, le=5,
+                                  description="Severity from which on-call paging starts.")
+    max_text_length: int = Field(default=4000, ge=100,
+                                 description="Longest command text accepted, in characters.")
+    outbox_max_attempts: int = Field(default=8, ge=1,
+                                     description="Failed sends before a message is dead-lettered.")
+    outbox_backoff_base: float = Field(default=1.0, gt=0, description="First retry delay, s.")
+    outbox_backoff_max: float = Field(default=300.0, gt=0, description="Longest retry delay, s.")
+    outbox_poll_interval: float = Field(default=1.0, gt=0,
+                                        description="How often the outbox looks for work "
+                                        "written by other processes, s.")
+    log_level: str = "INFO"
+
+    matrix_homeserver: str | None = None
+    matrix_user_id: str | None = None
+    matrix_password: SecretStr | None = None
+    matrix_access_token: SecretStr | None = None
+    matrix_device_id: str = "WISBOT"
+
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("WISBOT_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config)))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    config = os.environ.get("WISBOT_CONFIG")
+    if config and not Path(config).is_file():
+        raise FileNotFoundError(f"WISBOT_CONFIG names {config}, which does not exist")
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Durable state: sqlmodel tables, the engine, alembic migrations."""

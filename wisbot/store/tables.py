@@ -1,0 +1,120 @@
+"""Tables. Times are timezone-aware UTC everywhere (sqlmodel stores and returns them so)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class IncidentCounter(SQLModel, table=True):
+    __tablename__ = "incident_counter"
+    year: int = Field(primary_key=True)
+    last_seq: int = 0
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incident"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(index=True, unique=True, max_length=40)
+    year: int
+    seq: int
+    centre: str = Field(max_length=64, index=True)
+    member: str = Field(max_length=64, index=True)
+    principal_gisc: str = Field(max_length=64)
+    share: str = Field(max_length=20)
+    anonymous: bool = False
+    severity: int = 2
+    status: str = Field(default="open", max_length=12, index=True)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    reported_by: str = Field(max_length=128)
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimelineEntry(SQLModel, table=True):
+    __tablename__ = "timeline"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime
+    actor: str = Field(max_length=128)
+    kind: str = Field(max_length=24)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    data: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Lesson(SQLModel, table=True):
+    __tablename__ = "lesson"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    share: str = Field(max_length=12)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str = Field(max_length=128)
+    created_at: datetime
+
+
+class IncidentQuery(SQLModel, table=True):
+    __tablename__ = "incident_query"
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=128)
+    asker: str = Field(max_length=128)
+    asker_room: str | None = Field(default=None, max_length=128)
+    asker_platform: str = Field(max_length=16)
+    status: str = Field(default="open", max_length=12)
+    created_at: datetime
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Notification(SQLModel, table=True):
+    """One thing to tell (a report, an update...), fanned out to outbox rows per room."""
+
+    __tablename__ = "notification"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    kind: str = Field(max_length=24)
+    created_at: datetime
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message to deliver to one room or person; ``key`` is its idempotency key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "room_key", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int | None = Field(default=None, foreign_key="notification.id", index=True)
+    key: str = Field(max_length=96, unique=True)
+    room_key: str = Field(max_length=128)
+    """A directory room key, or ``@<contact id>`` for a direct message."""
+    platform: str = Field(max_length=16)
+    payload: dict[str, object] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=12)
+    """pending, delivered, dead."""
+    attempts: int = 0
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None
+    message_id: str | None = Field(default=None, max_length=256)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class RoomLease(SQLModel, table=True):
+    """Which process delivers to a room now: keeps per-room order across processes."""
+
+    __tablename__ = "room_lease"
+    room_key: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=64)
+    until: datetime
+
+
+class AdapterState(SQLModel, table=True):
+    """Small durable values an adapter keeps (a Matrix sync token, for one)."""
+
+    __tablename__ = "adapter_state"
+    platform: str = Field(primary_key=True, max_length=16)
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime
