@@ -4,6 +4,7 @@ aiohttp apps on port 0."""
 from __future__ import annotations
 
 import contextlib
+import getpass
 import socket
 import subprocess
 import sys
@@ -176,7 +177,13 @@ def mosquitto(binary: str, workdir: Path, *, acl: bool) -> Iterator[dict[str, in
     """
     workdir.mkdir(parents=True, exist_ok=True)
     tcp, ws = free_port(), free_port()
-    lines = [f"listener {tcp} 127.0.0.1", f"listener {ws} 127.0.0.1", "protocol websockets"]
+    lines = [
+        # as root mosquitto would drop to user "mosquitto", who cannot read our temp files
+        f"user {getpass.getuser()}",
+        f"listener {tcp} 127.0.0.1",
+        f"listener {ws} 127.0.0.1",
+        "protocol websockets",
+    ]
     if acl:
         pwfile = workdir / "passwd"
         pwfile.write_text("")
