@@ -7,6 +7,7 @@ Metric names are those of wmo-im/wis2-metric-hierarchy (``metrics/gb.csv``, ``gc
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import math
@@ -17,6 +18,7 @@ import httpx
 
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import (
+    content_type,
     iter_body,
     open_stream,
     read_capped,
@@ -77,6 +79,12 @@ async def _get_json(
     async with open_stream(
         client, url, limits, params=params, headers={"Accept": "application/json"}
     ) as resp:
+        if resp.status_code in (400, 422, 503) and "json" in content_type(resp):
+            # Prometheus explains a refused query in a JSON body with these statuses
+            with contextlib.suppress(ValueError):
+                doc = json.loads(await read_capped(resp, limits))
+                if isinstance(doc, dict) and doc.get("status") == "error":
+                    return doc
         require_success(resp)
         require_content_type(resp, "json", "a JSON answer")
         body = await read_capped(resp, limits)
