@@ -136,7 +136,9 @@ class PyoaiRepository:
             raise self.error.NoRecordsMatchError("no records")
         end = min(self.n, cursor + batch_size)
         return [
-            self.common.Header(None, f"urn:x-wmo:md:int.wmo.wis::T{i:06d}", datetime(2024, 1, 1), [], False)
+            self.common.Header(
+                None, f"urn:x-wmo:md:int.wmo.wis::T{i:06d}", datetime(2024, 1, 1), [], False
+            )
             for i in range(cursor, end)
         ]
 
@@ -145,7 +147,9 @@ class PyoaiRepository:
 def pyoai(n: int, batch: int = 100) -> Iterator[str]:
     _, _, metadata, server = _import_pyoai()
     oai = server.BatchingServer(
-        PyoaiRepository(n), metadata_registry=metadata.MetadataRegistry(), resumption_batch_size=batch
+        PyoaiRepository(n),
+        metadata_registry=metadata.MetadataRegistry(),
+        resumption_batch_size=batch,
     )
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -276,8 +280,20 @@ def self_signed_cert(workdir: Path) -> tuple[Path, Path] | None:
     try:
         subprocess.run(
             [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert),
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
             ],
             check=True,
             capture_output=True,

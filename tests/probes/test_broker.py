@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import aiomqtt
 import pytest
 
-from .servers import missing, notification
 from wisbot.probes.base import ProbeLimits, ProbeStatus, ProbeTarget, Service, probe
+
+from .servers import missing, notification
 
 LIMITS = ProbeLimits(connect_timeout=2.0, total_timeout=8.0)
 PUBTIME = datetime.now(UTC) - timedelta(minutes=5)
@@ -56,7 +57,10 @@ async def test_open_broker_accepting_publish_is_degraded(broker_open: dict[str, 
 
 async def test_acl_broker_refuses_publish(broker_acl: dict[str, int]) -> None:
     async with publisher(broker_acl["tcp"], "publisher", 4):
-        r = await probe(target(broker_acl["tcp"], topic="origin/a/wis2/de-dwd/data/core/weather/#"), limits=LIMITS)
+        r = await probe(
+            target(broker_acl["tcp"], topic="origin/a/wis2/de-dwd/data/core/weather/#"),
+            limits=LIMITS,
+        )
     assert r.status is ProbeStatus.OK, r.reason
     assert r.figure == 4
     assert r.details["publish_check"] == "refused"

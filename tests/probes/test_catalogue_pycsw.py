@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .servers import FIXTURES
 from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe
+
+from .servers import FIXTURES
 
 RECORDS = len(list((FIXTURES / "pycsw_records").glob("*.xml")))
 

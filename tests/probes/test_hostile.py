@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe
+
 from .conftest import FAST
 from .servers import free_port, missing, self_signed_cert, serve
-from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe
 
 OAI_IDENTIFY = b"""<?xml version="1.0" encoding="UTF-8"?>
 <OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2026-01-01T00:00:00Z</responseDate>

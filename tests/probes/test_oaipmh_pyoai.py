@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from wisbot.probes.base import ProbeLimits, ProbeStatus, ProbeTarget, Service, probe
+
 from .conftest import FAST
 from .servers import pyoai
-from wisbot.probes.base import ProbeLimits, ProbeStatus, ProbeTarget, Service, probe
 
 
 def oai(url: str, **options: object) -> ProbeTarget:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe, sweep
+
 from .conftest import FAST
 from .servers import serve
-from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe, sweep
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from .conftest import FAST
-from .servers import serve
 from wisbot.probes.base import ProbeStatus, ProbeTarget, Service, probe
 from wisbot.probes.wis2 import DEFAULT_INDICATORS, GB_MESSAGES_RECEIVED
+
+from .conftest import FAST
+from .servers import serve
 
 PAYLOAD = b"BUFR" + bytes(range(256)) * 8 + b"7777"
 #: per query, the Prometheus vector a Global Monitor would answer

@@ -11,8 +11,6 @@ import jsonschema
 import pytest
 from aiohttp import web
 
-from .conftest import FAST
-from .servers import FIXTURES, serve
 from wisbot.probes.base import ProbeResult, ProbeStatus, ProbeTarget, Service, probe
 from wisbot.probes.wismon import (
     EXTENSION_KEY,
@@ -22,6 +20,9 @@ from wisbot.probes.wismon import (
     build_monitor,
     results_from_monitor,
 )
+
+from .conftest import FAST
+from .servers import FIXTURES, serve
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 PROPS = GiscProperties(
