@@ -56,7 +56,8 @@ def test_type_error_names_entry_and_field(tmp_path: Path) -> None:
     with pytest.raises(DirectoryError) as exc:
         load_directory(_write(tmp_path, data))
     problems = exc.value.problems
-    assert any(p.startswith(f"contacts[3] (id {data['contacts'][3]['id']!r}).lead") for p in problems)
+    label = f"contacts[3] (id {data['contacts'][3]['id']!r}).lead"
+    assert any(p.startswith(label) for p in problems)
     assert any("rooms[2]" in p and "platform" in p and "telegram" in p for p in problems)
 
 

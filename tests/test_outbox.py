@@ -27,7 +27,7 @@ async def test_outage_backs_off_then_delivers_in_order(make_app, clock) -> None:
     await app.outbox.drain()
     assert room_text(app, "gisc-offenbach") == ""
     assert "First" in room_text(app, "secretariat")  # other rooms are not held up
-    [row, later] = await _rows(app, room_key="gisc-offenbach")
+    [row, _second] = await _rows(app, room_key="gisc-offenbach")
     assert row.attempts == 1 and row.status == "pending"
     assert "unavailable" in (row.last_error or "")
     assert (row.next_attempt_at - clock()).total_seconds() == 1.0

@@ -54,7 +54,7 @@ def test_settings_env_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert s.slack_bot_token is not None and "xoxb" not in repr(s)
     assert s.slack_bot_token.get_secret_value() == "xoxb-secret"
     monkeypatch.setenv("WISBOT_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(FileNotFoundError, match="missing.toml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
         load_settings()
 
 
