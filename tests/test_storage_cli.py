@@ -48,7 +48,9 @@ def test_settings_env_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                     'slack_bot_token = "xoxb-secret"\n', encoding="utf-8")
     monkeypatch.setenv("WISBOT_CONFIG", str(toml))
     monkeypatch.setenv("WISBOT_PAGING_THRESHOLD", "5")
+    monkeypatch.setenv("WISBOT_ADAPTERS", "console, matrix")
     s = load_settings()
+    assert s.adapters == ["console", "matrix"]
     assert s.database_url == "sqlite:///from-toml.db"
     assert s.paging_threshold == 5  # the environment wins over the file
     assert s.slack_bot_token is not None and "xoxb" not in repr(s)

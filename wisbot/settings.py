@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -25,8 +26,9 @@ class Settings(BaseSettings):
     )
     directory: Path = Field(default=Path("directory.yaml"),
                             description="The directory YAML file.")
-    adapters: list[str] = Field(default_factory=lambda: ["console"],
-                                description="Chat adapters to run: console, matrix, slack.")
+    adapters: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console"],
+        description="Chat adapters to run, comma-separated: console, matrix, slack.")
     auto_migrate: bool = Field(default=False,
                                description="Migrate the database at start instead of refusing.")
     paging_threshold: int = Field(default=3, ge=0, le=5,
@@ -54,6 +56,13 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(
