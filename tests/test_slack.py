@@ -40,7 +40,7 @@ from tests._fake_slack import (
     slash_body,
 )
 from tests.conftest import EXAMPLE, ROOT
-from wisbot.adapters.base import DeliveryError, RoomRef
+from wisbot.adapters.base import DeliveryError, RoomRef, UserRef
 from wisbot.adapters.slack import SlackAdapter
 from wisbot.app import App
 from wisbot.clock import FakeClock
@@ -599,3 +599,25 @@ def test_manifest_declares_commands_scopes_socket_mode_and_interactivity() -> No
     assert http["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert all(c["url"].endswith("/slack/events") for c in http["features"]["slash_commands"])
     yaml.safe_load(yaml.safe_dump(manifest))
+
+
+async def test_direct_messages_open_a_dm_channel_and_post_there(start_slack: StartSlack
+                                                                ) -> None:
+    env = await start_slack()
+    ref = await env.adapter.send_direct(UserRef("slack", U("gisc-tokyo")),
+                                        text_reply("You are paged"), key="page-1-@gisc-tokyo")
+    opened = [c for c in env.fake.calls if c.method == "conversations.open"]
+    assert [c.params["users"] for c in opened] == [U("gisc-tokyo")]
+    (post,) = env.fake.posts("D" + U("gisc-tokyo"))
+    assert "You are paged" in post["text"] and ref.room == "D" + U("gisc-tokyo")
+
+
+def test_missing_tokens_are_refused_with_the_setting_to_fix() -> None:
+    from wisbot.adapters.slack import SlackConfig
+
+    with pytest.raises(ValueError, match="WISBOT_SLACK_APP_TOKEN"):
+        SlackAdapter(SlackConfig(bot_token="xoxb-x", mode="socket"))
+    with pytest.raises(ValueError, match="WISBOT_SLACK_SIGNING_SECRET"):
+        SlackAdapter(SlackConfig(bot_token="xoxb-x", mode="http"))
+    with pytest.raises(ValueError, match="WISBOT_SLACK_BOT_TOKEN"):
+        SlackAdapter.from_settings(Settings(adapters=["slack"]))
