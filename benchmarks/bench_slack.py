@@ -84,7 +84,7 @@ async def cascade(*, concurrency: int | None = None) -> tuple[float, float, int,
                 reply = await app.dispatch(Invocation(slack, reporter, text))
                 assert reply.kind != "error", reply.plain()
             started = time.perf_counter()
-            await app.outbox.drain(timeout=120)
+            await app.outbox.drain()
             total = time.perf_counter() - started
         finally:
             await app.stop()
