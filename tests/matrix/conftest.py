@@ -217,7 +217,7 @@ class World:
                              device_id="WISBOT", **kw)
 
     async def app(self, *, adapters: list[Any] | None = None, clock: Any = None,
-                  run_worker: bool = True, **settings: Any) -> Any:
+                  run_worker: bool = True, directory: Any = None, **settings: Any) -> Any:
         from wisbot.app import App
         from wisbot.clock import utcnow
         from wisbot.settings import Settings
@@ -227,7 +227,7 @@ class World:
         settings.setdefault("outbox_backoff_max", 2.0)
         s = Settings(database_url=self.db_url, directory=self.tmp / "directory.yaml",
                      **settings)
-        app = App(s, directory=self.directory, clock=clock or utcnow,
+        app = App(s, directory=directory or self.directory, clock=clock or utcnow,
                   adapters=adapters if adapters is not None else [self.adapter()],
                   run_worker=run_worker)
         await app.start()
