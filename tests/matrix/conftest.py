@@ -130,8 +130,8 @@ class Person:
         return "\n\n".join(c["body"] for c in self.notices(room_id, sender))
 
     async def wait_for(self, room_id: str, sender: str, predicate: Callable[[str], bool],
-                       timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
+                       within: float = 20.0) -> str:
+        deadline = time.monotonic() + within
         while True:
             text = self.read(room_id, sender)
             if predicate(text):
@@ -238,18 +238,19 @@ class World:
         await app.stop()
         self.apps.remove(app)
 
-    async def delivered(self, app: Any, timeout: float = 30.0) -> None:
+    async def delivered(self, app: Any, within: float = 30.0) -> None:
         """Wait until the outbox has nothing pending (every send accepted)."""
         from wisbot.store.tables import OutboxRow
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             pending = await app.store.tx(lambda s: s.exec(
                 select(OutboxRow).where(OutboxRow.status == "pending")).all())
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"still pending: {[(r.room_key, r.last_error) for r in pending]}")
+                left = [(r.room_key, r.last_error) for r in pending]
+                raise AssertionError(f"still pending: {left}")
             app.outbox.wake()
             await asyncio.sleep(0.1)
 

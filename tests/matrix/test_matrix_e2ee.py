@@ -25,7 +25,7 @@ async def test_encrypted_room_round_trip(synapse: Synapse, tmp_path: Path,
         assert state.content.get("algorithm") == "m.megolm.v1.aes-sha2"
         await anna.sync()
         await anna.say(room, "!incident report DE-OF-NC share=secretariat Encrypted report")
-        text = await anna.wait_for(room, bot, lambda t: "Encrypted report" in t, timeout=30)
+        text = await anna.wait_for(room, bot, lambda t: "Encrypted report" in t, within=30)
         assert "WIS-SEC-" in text
         # what anna read arrived encrypted and was decrypted by her own client
         got = [e for e in anna.events[room] if e.get("sender") == bot

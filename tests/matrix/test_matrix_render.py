@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("nio")
 
-from wisbot.adapters.matrix import neutralise, render, strip_reply_fallback, txn_id  # noqa: E402
-from wisbot.reply import ReplyBuilder, bold, code, user  # noqa: E402
+from wisbot.adapters.matrix import neutralise, render, strip_reply_fallback, txn_id
+from wisbot.reply import ReplyBuilder, bold, code, user
 
 
 def test_user_text_cannot_inject_html_links_or_mentions() -> None:
