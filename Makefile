@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= postgres,dev,watch,slack
+EXTRAS ?= postgres,dev,watch,slack,matrix,e2e
+# The Matrix tests start a real Synapse from the test environment.
+TEST_EXTRA_PACKAGES ?= matrix-synapse
 
 .PHONY: venv demo test lint typecheck bench clean
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wisbot needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(TEST_EXTRA_PACKAGES)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from wisbot.adapters.base import ChatAdapter
+from wisbot.adapters.base import AdapterHost, ChatAdapter, HostAware
 from wisbot.adapters.console import ConsoleAdapter
 from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
@@ -89,6 +89,11 @@ class App:
             lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
         )
+        host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
+                           holds=self.holds, wake_outbox=self.outbox.wake)
+        for adapter in self.adapters.values():
+            if isinstance(adapter, HostAware):
+                adapter.bind(host)
         for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
         if self.run_worker:
@@ -113,9 +118,16 @@ class App:
                 out.append(SlackAdapter.from_settings(
                     self.settings, directory=self.directory, holds=self.holds,
                     alert=self.alert_secretariat, on_release=self._wake_outbox))
+            elif name == "matrix":
+                try:
+                    from wisbot.adapters.matrix import MatrixAdapter
+                except ImportError as exc:  # matrix-nio is an optional extra
+                    raise ValueError("the matrix adapter needs matrix-nio: "
+                                     "pip install 'wisbot[matrix]' (or wisbot[e2e])") from exc
+                out.append(MatrixAdapter.from_settings(self.settings))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "
-                                 "configured adapters: console, slack")
+                                 "available adapters: console, matrix, slack")
         return out
 
     def _wake_outbox(self) -> None:

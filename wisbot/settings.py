@@ -51,7 +51,19 @@ class Settings(BaseSettings):
     matrix_user_id: str | None = None
     matrix_password: SecretStr | None = None
     matrix_access_token: SecretStr | None = None
-    matrix_device_id: str = "WISBOT"
+    matrix_device_id: str = Field(default="WISBOT", description="Stable device id: the "
+                                  "homeserver dedupes resent transaction ids per device.")
+    matrix_e2e: bool = Field(default=False, description="End-to-end encryption (needs "
+                             "wisbot[e2e]); encrypted rooms then work both ways.")
+    matrix_store_path: Path | None = Field(
+        default=None, description="Folder for the E2E crypto store; default: a "
+        "'matrix-store' folder beside the SQLite database (or ./matrix-store).")
+    matrix_late_after: float = Field(default=300.0, gt=0, description="A command older "
+                                     "than this (s) when processed gets a 'late' note.")
+    matrix_integrity_interval: float = Field(default=300.0, gt=0, description="How often "
+                                             "every bound room's members are re-checked, s.")
+    matrix_sync_timeout: float = Field(default=30.0, gt=0,
+                                       description="Long-poll time of one /sync, s.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
