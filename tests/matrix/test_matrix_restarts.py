@@ -108,3 +108,37 @@ def _inv(world: World, who: str, room: str, text: str):  # type: ignore[no-untyp
     return Invocation(platform="matrix", sender=UserRef("matrix", world.regs[who].user_id),
                       text=text, room=RoomRef("matrix", world.rooms[room], room),
                       received_at=utcnow())
+
+
+async def test_commands_among_more_than_a_syncs_worth_of_chatter_are_each_answered_once(
+        world: World) -> None:
+    """130 messages while the bot is down, more than one sync carries (100): the bot
+    pages back and answers each of the three commands once, in the order they were sent."""
+    p, r, bot = world.people, world.rooms, world.bot
+    sec, room = p["sec"], r["secretariat"]
+    app = await world.app()
+    await sec.say(room, "!severity")
+    await sec.wait_for(room, bot, lambda t: t != "")
+    await world.stop(app)
+    commands: list[str] = []
+    for i in range(130):
+        if i in (3, 64, 127):  # the first is only reachable by paging back
+            commands.append(await sec.say(room, "!severity"))
+        else:
+            await sec.say(room, f"chatter {i} while the bot is away")
+    app = await world.app()
+    adapter = app.adapters["matrix"]
+
+    def replies() -> list[str]:
+        return [n.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+                for n in sec.notices(room, bot)]
+
+    await sec.wait_for(room, bot, lambda _: set(commands) <= set(replies()), within=60)
+    # one more full round of the bot's sync loop: a late duplicate would show now
+    seen = adapter.sync_count
+    await sec.say(room, "!severity")
+    await sec.wait_for(room, bot, lambda _: adapter.sync_count > seen
+                       and len(replies()) == 1 + 3 + 1, within=60)
+    answered = [e for e in replies() if e in commands]
+    assert answered == commands, "each command once, in the order sent"
+    assert adapter.backfilled > 0, "the first command needed /messages"

@@ -39,6 +39,7 @@ from nio import (
     RoomMessageText,
     SyncResponse,
 )
+from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -172,7 +173,8 @@ class MatrixAdapter:
                  access_token: str | None = None, device_id: str = "WISBOT",
                  e2e: bool = False, store_path: Path | None = None,
                  late_after: float = 300.0, integrity_interval: float = 300.0,
-                 sync_timeout: float = 30.0, timeline_limit: int = 100) -> None:
+                 sync_timeout: float = 30.0, timeline_limit: int = 100,
+                 backfill_limit: int = 5000) -> None:
         if not password and not access_token:
             raise ValueError("the matrix adapter needs WISBOT_MATRIX_PASSWORD or "
                              "WISBOT_MATRIX_ACCESS_TOKEN")
@@ -186,6 +188,9 @@ class MatrixAdapter:
         self.late_after = late_after
         self.integrity_interval = integrity_interval
         self.sync_timeout_ms = int(sync_timeout * 1000)
+        self.backfill_limit = backfill_limit
+        self.backfilled = 0
+        """Events fetched with ``/messages`` after limited syncs (tests, metrics)."""
         self.filter = {**SYNC_FILTER,
                        "room": {**SYNC_FILTER["room"], "timeline": {"limit": timeline_limit}}}
         self.host: AdapterHost | None = None
@@ -343,11 +348,17 @@ class MatrixAdapter:
                                             if isinstance(e, InviteMemberEvent)])
         pending: list[_Pending] = []
         changed: set[str] = set()
+        since = self._token
         for room_id, join in resp.rooms.join.items():
-            if any(isinstance(e, RoomMemberEvent) for e in join.timeline.events) or \
+            events = list(join.timeline.events)
+            if join.timeline.limited and not initial and since and join.timeline.prev_batch:
+                # More happened in this room since the last processed batch than one sync
+                # carries: fetch the rest, so no command sent meanwhile is skipped.
+                events = await self._backfill(room_id, join.timeline.prev_batch, since) + events
+            if any(isinstance(e, RoomMemberEvent) for e in events) or \
                     any(getattr(e, "type", "") == "m.room.member" for e in join.state):
                 changed.add(room_id)
-            for event in join.timeline.events:
+            for event in events:
                 if isinstance(event, MegolmEvent):
                     log.warning("matrix: cannot decrypt %s from %s in %s", event.event_id,
                                 event.sender, room_id)
@@ -370,6 +381,33 @@ class MatrixAdapter:
         self._token = token
         self.sync_count += 1
         self.synced.set()
+
+    async def _backfill(self, room_id: str, start: str, since: str) -> list[Any]:
+        """The events of ``room_id`` between ``since`` (the last processed sync position)
+        and ``start`` (a limited timeline's ``prev_batch``), oldest first; at most
+        ``backfill_limit`` of them (the newest). A failure raises, so the whole batch is
+        retried from the same token and nothing is skipped."""
+        client = self._client()
+        chunks: list[list[Any]] = []
+        got = 0
+        token = start
+        while got < self.backfill_limit:
+            resp = await self._call("messages", client.room_messages(
+                room_id, start=token, end=since, direction=MessageDirection.back,
+                limit=min(100, self.backfill_limit - got)))
+            if not resp.chunk:
+                break
+            chunks.append(resp.chunk)
+            got += len(resp.chunk)
+            if not resp.end or resp.end == token:
+                break
+            token = resp.end
+        else:
+            log.warning("matrix: %s had more than %d events while wisbot was away; "
+                        "older ones are not processed", room_id, self.backfill_limit)
+        self.backfilled += got
+        log.info("matrix: fetched %d earlier events of %s (limited sync)", got, room_id)
+        return [e for chunk in reversed(chunks) for e in reversed(chunk)]
 
     def _command_of(self, room_id: str, event: Any) -> _Pending | None:
         ts = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
