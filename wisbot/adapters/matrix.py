@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import html
 import logging
@@ -197,6 +198,7 @@ class MatrixAdapter:
         self.client: AsyncClient | None = None
         self._dispatch: Dispatch | None = None
         self._token: str | None = None
+        self._sync_filter: str | dict[str, Any] = self.filter
         self._tasks: list[asyncio.Task[None]] = []
         self._held: dict[str, frozenset[str]] = {}
         self._warned: set[str] = set()
@@ -275,10 +277,12 @@ class MatrixAdapter:
             resp = await self._call("login", client.login(self.password,
                                                           device_name="wisbot"))
             self.device_id = resp.device_id
+        self._sync_filter = await self._upload_filter()
         self._token = await host.store.tx(lambda s: _get_state(s, TOKEN_NAME))
         self._dm_rooms = await host.store.tx(_get_dms)
+        await host.store.tx(lambda s: _prune_claims(s, host.clock()))
         first = self._token is None
-        resp = await self._call("sync", client.sync(timeout=0, sync_filter=self.filter,
+        resp = await self._call("sync", client.sync(timeout=0, sync_filter=self._sync_filter,
                                                     since=self._token, full_state=True))
         await self._process(resp, initial=first)
         await self._keys()
@@ -287,6 +291,19 @@ class MatrixAdapter:
                                            name="wisbot-matrix-integrity")]
         log.info("matrix: %s (device %s) running; %d rooms", self.user_id, self.device_id,
                  len(client.rooms))
+
+    async def _upload_filter(self) -> str | dict[str, Any]:
+        """The sync filter as a stored filter id: the homeserver then neither parses nor
+        validates it on every sync. Falls back to sending it inline."""
+        client = self._client()
+        room = self.filter["room"]
+        try:
+            resp = await self._call("upload filter", client.upload_filter(
+                presence=self.filter["presence"], room=room))
+        except MatrixError as exc:
+            log.warning("matrix: cannot store the sync filter, sending it inline: %s", exc)
+            return self.filter
+        return str(resp.filter_id)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -305,7 +322,8 @@ class MatrixAdapter:
         while True:
             try:
                 resp = await self._call("sync", client.sync(
-                    timeout=self.sync_timeout_ms, sync_filter=self.filter, since=self._token))
+                    timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
+                    since=self._token))
                 await self._process(resp, initial=False)
                 await self._keys()
                 backoff = 0.5
@@ -334,6 +352,8 @@ class MatrixAdapter:
             await asyncio.sleep(self.integrity_interval)
             try:
                 await self.check_rooms()
+                now = self._host.clock()
+                await self._host.store.tx(functools.partial(_prune_claims, now=now))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -739,11 +759,15 @@ def _claim(session: Session, event_id: str, now: datetime) -> str:
     if row is not None:
         return row.value
     session.add(AdapterState(platform=PLATFORM, name=name, value="claimed", updated_at=now))
-    # Forget claims older than a week: a sync token never goes back that far.
+    return "new"
+
+
+def _prune_claims(session: Session, now: datetime) -> None:
+    """Forget claims older than a week (a sync token never goes back that far). Runs at
+    start and with the periodic check, not in the claim on every command's path."""
     session.execute(delete(AdapterState).where(
         col(AdapterState.platform) == PLATFORM, col(AdapterState.name).startswith("ev:"),
         col(AdapterState.updated_at) < now - timedelta(days=7)))
-    return "new"
 
 
 def _done(session: Session, event_id: str, now: datetime) -> None:
