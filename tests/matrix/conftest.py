@@ -282,11 +282,25 @@ async def make_world(server: Synapse, tmp: Path, db_url: str, *,
     return World(server, regs, people, directory, data, rooms, db_url, tmp)
 
 
-@pytest.fixture
-async def world(synapse: Synapse, tmp_path: Path, sqlite_url: str) -> AsyncIterator[World]:
-    w = await make_world(synapse, tmp_path, sqlite_url)
+async def _world(server: Synapse, tmp: Path, db_url: str) -> AsyncIterator[World]:
+    w = await make_world(server, tmp, db_url)
     yield w
     for app in reversed(w.apps):
         await app.stop()
     for p in w.people.values():
         await p.close()
+
+
+@pytest.fixture
+async def world(synapse: Synapse, tmp_path: Path, sqlite_url: str) -> AsyncIterator[World]:
+    """Users, rooms and a directory on Synapse; wisbot's database on SQLite."""
+    async for w in _world(synapse, tmp_path, sqlite_url):
+        yield w
+
+
+@pytest.fixture
+async def world_db(synapse: Synapse, tmp_path: Path, db_url: str) -> AsyncIterator[World]:
+    """Like ``world``, once on SQLite and once on PostgreSQL (when
+    WISBOT_TEST_POSTGRES_URL is set): the cascade and restart tests run on both."""
+    async for w in _world(synapse, tmp_path, db_url):
+        yield w

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.matrix.conftest import World
 
 ANON = "a WIS centre in the area of GISC Offenbach"
 NAMED = "DE-OF-NC"
+
+
+@pytest.fixture
+def world(world_db: World) -> World:
+    """These tests run on SQLite and on PostgreSQL (see ``world_db``)."""
+    return world_db
 
 
 def numbers(text: str) -> set[str]:

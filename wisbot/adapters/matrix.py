@@ -203,6 +203,7 @@ class MatrixAdapter:
         self._held: dict[str, frozenset[str]] = {}
         self._warned: set[str] = set()
         self._dm_rooms: dict[str, str] = {}
+        self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
         self.sync_count = 0
@@ -534,17 +535,27 @@ class MatrixAdapter:
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
         room_id = self._dm_rooms.get(user.address)
         if room_id is None:
-            client = self._client()
-            resp = await self._call("create direct room", client.room_create(
-                is_direct=True, invite=[user.address], preset=_preset("trusted_private_chat"),
-                initial_state=([_encryption_state()] if self.e2e else [])))
-            room_id = str(resp.room_id)
-            self._dm_rooms[user.address] = room_id
-            host = self._host
-            await host.store.tx(lambda s: _set_state(s, _dm_name(user.address),
-                                                     f"{room_id} {user.address}", host.clock()))
+            # The sync loop may see the new room before room_create returns: the lock keeps
+            # its integrity check from leaving the room as "not bound" meanwhile.
+            async with self._dm_lock:
+                room_id = await self._create_direct(user.address)
         event_id = await self._send_content(room_id, render(reply), txn_id(key))
         return MessageRef(PLATFORM, room_id, event_id)
+
+    async def _create_direct(self, user_id: str) -> str:
+        known = self._dm_rooms.get(user_id)
+        if known is not None:
+            return known
+        client = self._client()
+        resp = await self._call("create direct room", client.room_create(
+            is_direct=True, invite=[user_id], preset=_preset("trusted_private_chat"),
+            initial_state=([_encryption_state()] if self.e2e else [])))
+        room_id = str(resp.room_id)
+        self._dm_rooms[user_id] = room_id
+        host = self._host
+        await host.store.tx(lambda s: _set_state(s, _dm_name(user_id), f"{room_id} {user_id}",
+                                                 host.clock()))
+        return room_id
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         return {UserRef(PLATFORM, u) for u in self._present(room.address)}
@@ -570,8 +581,9 @@ class MatrixAdapter:
         if nio_room is None:
             return
         if room is None:
-            if room_id in self._dm_rooms.values():
-                return
+            async with self._dm_lock:  # a direct room being created is not a stray one
+                if room_id in self._dm_rooms.values():
+                    return
             log.warning("matrix: leaving %s: not bound in the directory", room_id)
             with contextlib.suppress(DeliveryError):
                 await self._call("leave", client.room_leave(room_id))
