@@ -65,6 +65,8 @@ PLATFORM = Platform("matrix")
 PREFIXES = ("!", "/")
 ACK_REACTIONS = frozenset({"✅", "✅\ufe0f", "✔️", "✔", "☑️", "👍"})
 TOKEN_NAME = "sync_token"  # noqa: S105  a state row name, not a secret
+CLAIM_DAYS = timedelta(days=7)
+"""How long a handled command's claim is kept (exactly once across restarts)."""
 SYNC_FILTER: dict[str, Any] = {
     "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": False}},
     "presence": {"types": []},
@@ -409,6 +411,9 @@ class MatrixAdapter:
         ``backfill_limit`` of them (the newest). A failure raises, so the whole batch is
         retried from the same token and nothing is skipped."""
         client = self._client()
+        # Claims (exactly once) are kept a week: never reach back to what they no longer
+        # cover, even from a homeserver that ignored ``end``.
+        oldest = (self._host.clock() - CLAIM_DAYS + timedelta(days=1)).timestamp() * 1000
         chunks: list[list[Any]] = []
         got = 0
         token = start
@@ -416,11 +421,13 @@ class MatrixAdapter:
             resp = await self._call("messages", client.room_messages(
                 room_id, start=token, end=since, direction=MessageDirection.back,
                 limit=min(100, self.backfill_limit - got)))
-            if not resp.chunk:
-                break
-            chunks.append(resp.chunk)
-            got += len(resp.chunk)
-            if not resp.end or resp.end == token:
+            chunk = [e for e in resp.chunk
+                     if getattr(e, "server_timestamp", oldest) >= oldest]
+            if chunk:
+                chunks.append(chunk)
+                got += len(chunk)
+            if len(chunk) < len(resp.chunk) or not resp.chunk or not resp.end \
+                    or resp.end == token:
                 break
             token = resp.end
         else:
@@ -779,7 +786,7 @@ def _prune_claims(session: Session, now: datetime) -> None:
     start and with the periodic check, not in the claim on every command's path."""
     session.execute(delete(AdapterState).where(
         col(AdapterState.platform) == PLATFORM, col(AdapterState.name).startswith("ev:"),
-        col(AdapterState.updated_at) < now - timedelta(days=7)))
+        col(AdapterState.updated_at) < now - CLAIM_DAYS))
 
 
 def _done(session: Session, event_id: str, now: datetime) -> None:
