@@ -3,9 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= postgres,dev
+EXTRAS ?= postgres,dev,watch
 
 .PHONY: venv demo test lint typecheck bench clean
+
+include mk/probes.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wisbot needs Python 3.11+"'
@@ -19,7 +21,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/wisbot demo
 
-test: $(STAMP)
+test: $(STAMP) pycsw-env
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -47,7 +47,7 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         admin.dispose()
         missing(f"cannot create a database on {base}: {exc}")
     url = make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)

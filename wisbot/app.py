@@ -109,6 +109,7 @@ class App:
             self.store, self.directory, self.adapters, self.clock,
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
+            lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
         )
         self.deliveries = DeliveryWorker(

@@ -85,13 +85,13 @@ async def run_demo(out: Console | None = None, database_url: str | None = None,
             console.print()
             console.print(Rule("[bold]What each room received"))
             views: dict[str, str] = {}
-            for room in app.directory.rooms:
-                text = adapter.transcript(room.target)
-                views[room.key] = text
-                count = len(adapter.rooms.get(room.target, []))
+            for bound in app.directory.rooms:
+                text = adapter.transcript(bound.target)
+                views[bound.key] = text
+                count = len(adapter.rooms.get(bound.target, []))
                 body = text if text else "(nothing)"
-                console.print(Panel(Text(body), title=f"{room.key} · {room.role} · {count} message(s)",
-                                    expand=False))
+                console.print(Panel(Text(body), expand=False,
+                                    title=f"{bound.key} · {bound.role} · {count} message(s)"))
             for who, replies in adapter.direct.items():
                 console.print(Panel(Text("\n\n".join(render_text(r) for r in replies)),
                                     title=f"direct to @{who}", expand=False))

@@ -86,7 +86,8 @@ class Gisc(_Model):
 
 
 class ChatIds(_Model):
-    matrix: str | None = Field(default=None, description="Matrix user id, e.g. '@anna:example.org'.")
+    matrix: str | None = Field(default=None,
+                               description="Matrix user id, e.g. '@anna:example.org'.")
     slack: str | None = Field(default=None, description="Slack user id, e.g. 'U024BE7LH'.")
     console: str | None = Field(default=None, description="Console login; defaults to the id.")
 
@@ -474,22 +475,22 @@ def cross_check(d: Directory) -> list[str]:
             problems.append(f"giscs[{i}] (name {g.name!r}).member: "
                             f"{_unknown('Member', g.member, member_names)}")
     chat_seen: dict[tuple[str, str], str] = {}
-    for i, c in enumerate(d.contacts):
-        label = f"contacts[{i}] (id {c.id!r})"
-        for role in c.roles:
+    for i, person in enumerate(d.contacts):
+        label = f"contacts[{i}] (id {person.id!r})"
+        for role in person.roles:
             kind, _, name = role.partition(":")
             if kind == "gisc" and name.casefold() not in giscs:
                 problems.append(f"{label}.roles: {_unknown('GISC', name, gisc_names)}")
             if kind == "member" and name.casefold() not in members:
                 problems.append(f"{label}.roles: {_unknown('Member', name, member_names)}")
         for platform in PLATFORMS:
-            address = c.chat_id(platform)
+            address = person.chat_id(platform)
             if address is None:
                 continue
             other = chat_seen.get((platform, address))
             if other is not None:
                 problems.append(f"{label}.chat.{platform}: {address!r} is also contact {other!r}")
-            chat_seen[(platform, address)] = c.id
+            chat_seen[(platform, address)] = person.id
     address_seen: dict[tuple[str, str], str] = {}
     for i, r in enumerate(d.rooms):
         label = f"rooms[{i}] (key {r.key!r})"

@@ -15,7 +15,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
@@ -86,35 +87,51 @@ class OutboxWorker:
     # ----- one pass ---------------------------------------------------------------------
     async def run_once(self) -> bool:
         """Deliver what is due now; True when something was attempted."""
-        rooms = await self.store.tx(self._claim_rooms)
-        if not rooms:
+        claimed = await self.store.tx(self._claim)
+        if not claimed:
             return False
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(room_key: str) -> bool:
+        async def one(room_key: str, rows: list[OutboxRow]) -> bool:
             async with sem:
                 try:
-                    return await self._deliver_room(room_key)
+                    return await self._deliver_rows(rows)
                 finally:
                     await self.store.tx(lambda s: self._release(s, room_key))
 
-        results = await asyncio.gather(*(one(r) for r in rooms))
+        results = await asyncio.gather(*(one(k, rows) for k, rows in claimed.items()))
         return any(results)
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, max_passes: int = 1000) -> None:
         """Deliver until nothing is due (tests, the demo)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while await self.run_once():
-            if loop.time() > deadline:
-                raise TimeoutError("outbox did not drain")
+        for _ in range(max_passes):
+            if not await self.run_once():
+                return
+        raise RuntimeError("outbox did not drain")
+
+    def _claim(self, session: Session) -> dict[str, list[OutboxRow]]:
+        """Lease the rooms with due rows and load their pending rows, oldest first."""
+        rooms = self._claim_rooms(session)
+        if not rooms:
+            return {}
+        out: dict[str, list[OutboxRow]] = {k: [] for k in rooms}
+        rows = session.exec(
+            select(OutboxRow).where(col(OutboxRow.room_key).in_(rooms),
+                                    OutboxRow.status == "pending")
+            .order_by(col(OutboxRow.id))).all()
+        for row in rows:
+            if len(out[row.room_key]) < 50:
+                out[row.room_key].append(row)
+        return out
 
     def _claim_rooms(self, session: Session) -> list[str]:
         now = self.clock()
+        # Rooms in the order of their oldest due row: the cascade order (Secretariat first)
+        # is the order in which deliveries start.
         due = session.exec(
             select(OutboxRow.room_key).where(OutboxRow.status == "pending",
                                              col(OutboxRow.next_attempt_at) <= now)
-            .distinct()
+            .group_by(col(OutboxRow.room_key)).order_by(func.min(OutboxRow.id))
         ).all()
         claimed: list[str] = []
         for room_key in due:
@@ -141,7 +158,7 @@ class OutboxWorker:
             session.flush()
             nested.commit()
             return True
-        except Exception:  # noqa: BLE001  another process inserted it first
+        except IntegrityError:  # another process inserted the lease first
             nested.rollback()
             return False
 
@@ -154,17 +171,7 @@ class OutboxWorker:
         for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
             session.delete(lease)
 
-    async def _deliver_room(self, room_key: str) -> bool:
-        def due(session: Session) -> list[OutboxRow]:
-            lease = session.get(RoomLease, room_key)
-            if lease is None or lease.holder != self.holder:
-                return []
-            return list(session.exec(
-                select(OutboxRow).where(OutboxRow.room_key == room_key,
-                                        OutboxRow.status == "pending")
-                .order_by(col(OutboxRow.id)).limit(50)).all())
-
-        rows = await self.store.tx(due)
+    async def _deliver_rows(self, rows: list[OutboxRow]) -> bool:
         attempted = False
         for row in rows:
             if row.next_attempt_at > self.clock():
@@ -178,8 +185,9 @@ class OutboxWorker:
         reply = Reply.model_validate(row.payload)
         try:
             ref = await self._send(row, reply)
-        except Exception as exc:  # noqa: BLE001  every failure is recorded, none is lost
-            await self.store.tx(lambda s: self._failed(s, row, exc))
+        except Exception as exc:  # every failure is recorded, none is lost
+            error = exc
+            await self.store.tx(lambda s: self._failed(s, row, error))
             return False
         row_id = row.id
         now = self.clock()

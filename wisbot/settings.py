@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     outbox_poll_interval: float = Field(default=1.0, gt=0,
                                         description="How often the outbox looks for work "
                                         "written by other processes, s.")
+    outbox_lease_seconds: float = Field(default=60.0, gt=0,
+                                        description="How long a process holds a room for "
+                                        "delivery before another may take it over, s.")
     log_level: str = "INFO"
 
     paging_steps: str = Field(

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
 from wisbot.domain.severity import severity
+from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
 
@@ -19,12 +21,10 @@ def exposure(inc: Incident) -> Exposure:
 
 def redactor_for(directory: Directory, member: str) -> Redactor:
     terms: list[str] = [member]
-    try:
+    with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
         terms.append(found.name)
         terms.extend(found.aliases)
-    except Exception:  # noqa: BLE001  a Member dropped from the directory still redacts its code
-        pass
     for centre in directory.centres_of(member):
         terms.extend([centre.code, centre.name])
     for contact in directory.contacts_of_member(member):
@@ -45,14 +45,14 @@ def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
         centre = directory.centre(inc.centre)
         member = directory.member(inc.member)
         return f"{centre.name} ({centre.code}, {member.name})"
-    except Exception:  # noqa: BLE001  entries removed from the directory keep their codes
+    except NotFound:  # entries removed from the directory keep their codes
         return f"{inc.centre} ({inc.member})"
 
 
 def actor_label(directory: Directory, actor: str, inc: Incident | None, vis: Vis) -> str:
     try:
         contact = directory.contact(actor)
-    except Exception:  # noqa: BLE001
+    except NotFound:
         return "wisbot" if actor == "wisbot" else "a former contact"
     if vis is Vis.ANONYMOUS and inc is not None:
         if any(m.casefold() == inc.member.casefold() for m in contact.members):

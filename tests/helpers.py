@@ -1,0 +1,29 @@
+"""Helpers for reading what rooms received."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from wisbot.adapters.console import render_text
+from wisbot.directory import Directory
+from wisbot.services.render import redactor_for
+
+
+def room_text(app: Any, room_key: str) -> str:
+    room = app.directory.room(room_key)
+    return "\n\n".join(render_text(r) for r in app.console.rooms.get(room.target, []))
+
+
+def identifying_terms(directory: Directory, member: str) -> list[str]:
+    """The words an anonymised room must never contain for ``member``."""
+    redactor = redactor_for(directory, member)
+    return [t for t in redactor._terms]  # noqa: SLF001
+
+
+def leaks(text: str, terms: list[str]) -> list[str]:
+    found = []
+    for term in terms:
+        if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE):
+            found.append(term)
+    return found

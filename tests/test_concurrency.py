@@ -1,0 +1,135 @@
+"""Several wisbot processes on one database: numbers stay gap-free, messages go out once."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from wisbot.store.engine import make_engine
+from wisbot.store.tables import Incident, OutboxRow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _proc(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "tests.proc", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(p: subprocess.Popen[str], timeout: float = 120) -> str:
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, err[-3000:]
+    return out
+
+
+def test_fifty_concurrent_reports_from_two_processes_get_consecutive_numbers(db_url: str) -> None:
+    a = _proc("report", db_url, "25", "anna.weber", "DE-OF-NC")
+    b = _proc("report", db_url, "25", "jonas.keller", "CH-NC")
+    numbers = _wait(a).split() + _wait(b).split()
+    year = numbers[0].split("-")[2]
+    assert sorted(numbers, key=lambda n: int(n.rsplit("-", 1)[1])) == \
+        [f"WIS-SEC-{year}-{i}" for i in range(1, 51)]
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        rows = s.exec(select(Incident)).all()
+        assert sorted(r.seq for r in rows) == list(range(1, 51))
+        # Every report's cascade was written with it: 3 rooms each.
+        assert len(s.exec(select(OutboxRow)).all()) == 50 * 3 - 25  # CH has no member room
+    engine.dispose()
+
+
+def _pending(db_url: str) -> list[OutboxRow]:
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        rows = list(s.exec(select(OutboxRow).where(OutboxRow.status == "pending")).all())
+    engine.dispose()
+    return rows
+
+
+def _lines(log: Path) -> list[tuple[str, str, str]]:
+    if not log.exists():
+        return []
+    return [tuple(line.split("\t")) for line in log.read_text().splitlines()]  # type: ignore[misc]
+
+
+def _seed(db_url: str, n: int) -> list[str]:
+    out = _wait(_proc("report", db_url, str(n), "anna.weber", "DE-OF-NC"))
+    assert len(out.split()) == n
+    keys = [r.key for r in _pending(db_url)]
+    assert len(keys) == 3 * n
+    return keys
+
+
+def test_two_processes_never_deliver_a_message_twice(db_url: str, tmp_path: Path) -> None:
+    keys = _seed(db_url, 30)
+    log = tmp_path / "sent.log"
+    a = _proc("deliver", db_url, str(log), "0.002")
+    b = _proc("deliver", db_url, str(log), "0.002")
+    _wait(a)
+    _wait(b)
+    sent = _lines(log)
+    counts = collections.Counter(key for _, key, _ in sent)
+    assert set(counts) == set(keys)
+    assert [k for k, c in counts.items() if c > 1] == []
+    # Per room, the order of the cascade is kept.
+    by_room: dict[str, list[int]] = collections.defaultdict(list)
+    for room, key, _ in sent:
+        by_room[room].append(int(key.split("-")[0][1:]))
+    for room, ids in by_room.items():
+        assert ids == sorted(ids), room
+    assert _pending(db_url) == []
+
+
+def test_killed_mid_cascade_then_restarted_delivers_every_remaining_message_once(
+        db_url: str, tmp_path: Path) -> None:
+    """SIGKILL a delivering process part-way; a new process finishes the job. Only the one
+    message in flight at the kill may be sent again, with the same key (which Matrix
+    dedupes)."""
+    keys = _seed(db_url, 10)
+    log = tmp_path / "sent.log"
+    first = _proc("deliver", db_url, str(log), "0.05")
+    deadline = time.monotonic() + 60
+    while len(_lines(log)) < 8:
+        assert time.monotonic() < deadline, "first process delivered nothing"
+        time.sleep(0.02)
+    os.kill(first.pid, signal.SIGKILL)
+    first.communicate(timeout=30)
+    delivered_before = len(_lines(log))
+    assert delivered_before < len(keys), "the kill came too late to test anything"
+    _wait(_proc("deliver", db_url, str(log), "0"))
+    counts = collections.Counter(key for _, key, _ in _lines(log))
+    assert set(counts) == set(keys)
+    duplicated = [k for k, c in counts.items() if c > 1]
+    assert len(duplicated) <= 3  # at most the rows in flight (one per room) at the kill
+    assert _pending(db_url) == []
+
+
+async def test_restart_in_process_mid_cascade(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """A new App on the same database picks up a cascade an earlier App left half done."""
+    app1 = await make_app()
+    await app1.console.type("anna.weber", "incident report DE-OF-NC share=group Phishing",
+                            "member-de")
+    # Deliver part of it, then stop as a crash would: leases held, rows pending.
+    rows = await app1.store.tx(lambda s: app1.outbox._claim(s))  # noqa: SLF001
+    first_rooms = list(rows)[:5]
+    for key in first_rooms:
+        for row in rows[key]:
+            await app1.outbox._deliver(row)  # noqa: SLF001
+    got1 = set(app1.console.rooms)
+    assert got1 == {app1.directory.room(k).target for k in first_rooms}
+    app2 = await make_app()
+    await app2.outbox.drain()
+    assert app2.console.rooms == {}, "leases of the crashed App are respected until they expire"
+    clock.advance(seconds=61)
+    await app2.outbox.drain()
+    got2 = set(app2.console.rooms)
+    assert got1.isdisjoint(got2)
+    assert len(got1 | got2) == 20
+    assert all(len(v) == 1 for v in app2.console.rooms.values())
