@@ -584,12 +584,12 @@ def cross_check(d: Directory) -> list[str]:
         on_call += [(f"oncall_rotations[{i}]", rot.role, cid) for cid in rot.members]
     for i, o in enumerate(d.oncall_overrides):
         on_call += [(f"oncall_overrides[{i}]", o.role, o.contact)]
-    for label, role, cid in on_call:
-        contact = holders.get(cid)
+    for label, role, member_id in on_call:
+        contact = holders.get(ContactId(member_id))
         if contact is None or contact.is_secretariat:
             continue
         if role.casefold() not in {r.casefold() for r in contact.roles}:
-            problems.append(f"{label}: contact {cid!r} is on call for {role} but does not "
+            problems.append(f"{label}: contact {member_id!r} is on call for {role} but does not "
                             f"hold that role; add {role!r} to its roles (a page carries "
                             "what the role may read)")
     if not d.rooms_with_role("secretariat"):

@@ -8,6 +8,7 @@ are in UTC hours and wrap around midnight UTC.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -79,7 +80,7 @@ def parse_steps(text: str) -> tuple[Step, ...]:
         raise ValueError("paging steps: at least one step is needed, e.g. '0 page'")
     if steps[0].action is not Action.PAGE:
         raise ValueError("paging steps: the first step must be a 'page' step")
-    for a, b in zip(steps, steps[1:], strict=False):
+    for a, b in itertools.pairwise(steps):
         if b.after <= a.after:
             raise ValueError(f"paging steps: {b.label()!r} must come after {a.label()!r}")
     return tuple(steps)

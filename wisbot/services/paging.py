@@ -379,7 +379,7 @@ class PagingService:
                 p.acked_by = caller.contact.id
                 self._stop_steps(session, p)
                 took = (now - p.created_at).total_seconds()
-                met = now <= p.target_at
+                met = now <= p.target_at and p.missed_at is None
                 b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
                        f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
                        + ("within the 1-hour target." if met else "after the 1-hour target."))
@@ -481,9 +481,9 @@ class PagingService:
                 session.add(step)
                 self._fire(session, page, step, now)
                 self._reschedule(session, page)
-                b.line(f"{_ref(page)} ({role_label(page.role)}): step "
-                       f"'{self.steps[step.seq].label() if step.seq < len(self.steps) else step.action}' "
-                       "fired now.")
+                label = self.steps[step.seq].label() if step.seq < len(self.steps) \
+                    else step.action
+                b.line(f"{_ref(page)} ({role_label(page.role)}): step '{label}' fired now.")
             session.add(TimelineEntry(incident_id=_iid(inc), at=now, actor=caller.contact.id,
                                       kind="escalated", text=reason))
             if reason:
@@ -511,8 +511,7 @@ class PagingService:
                 chain, rotations, overrides = self.directory.oncall_rules(r)
                 all_overrides = [*overrides, *self._db_overrides(session, r)]
                 current = resolve_chain(now, chain, rotations, all_overrides)
-                b.line(bold(role_label(r).capitalize() if r == "secretariat"
-                            else role_label(r)), f" ({r})")
+                b.line(bold(role_label(r).removeprefix("the ")), f" ({r})")
                 b.line(f"  now ({hhmm(now)}): {self._chain_words(current)}")
                 change = next_change(now, rotations, all_overrides)
                 if change is None:
@@ -687,9 +686,12 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident,
 
 
 def page_verdict(page: Page, now: datetime) -> str:
+    """met: acknowledged before the target (and before the 'missed' step fired)."""
+    if page.missed_at is not None:
+        return "missed"
     if page.acked_at is not None:
         return "met" if page.acked_at <= page.target_at else "missed"
-    if page.missed_at is not None or now > page.target_at:
+    if now > page.target_at:
         return "missed"
     if page.status == "stopped":
         return "stopped"

@@ -27,7 +27,7 @@ from wisbot.domain.paging import TARGET, format_duration, percentile, share_with
 from wisbot.domain.severity import severity
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.notify import notify
-from wisbot.services.paging import time_to_notify
+from wisbot.services.paging import page_verdict, time_to_notify
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, ServiceHour
 from wisbot.store.tables import AdapterState, Incident
@@ -91,8 +91,7 @@ def annual_report(session: Session, year: int, now: datetime) -> AnnualReport:
                                             col(Page.created_at) < end)).all()
     tta = [(p.acked_at - p.created_at).total_seconds() for p in pages if p.acked_at]
     decided = sum(1 for p in pages if p.acked_at is not None or p.target_at <= now)
-    missed = sum(1 for p in pages if (p.acked_at is not None and p.acked_at > p.target_at)
-                 or (p.acked_at is None and p.target_at <= now))
+    missed = sum(1 for p in pages if page_verdict(p, now) == "missed")
     hours = session.exec(select(ServiceHour).where(col(ServiceHour.hour) >= start,
                                                    col(ServiceHour.hour) < end)).all()
     period_end = min(end, max(now, start))
