@@ -203,7 +203,7 @@ class OnCallRotation(_Model):
     start: str | None = Field(default=None, description="weekly: first hand-over date, "
                               "e.g. '2026-01-05' (its weekday is the hand-over day).")
     handover: str = Field(default="09:00", description="weekly: local hand-over time HH:MM.")
-    timezone: str = Field(default="UTC", description="weekly: IANA zone, e.g. Europe/Geneva.")
+    timezone: str = Field(default="UTC", description="weekly: IANA zone, e.g. Europe/Zurich.")
     shifts: tuple[Shift, ...] = ()
 
     def rule(self) -> Rotation:
@@ -355,9 +355,9 @@ class Directory(_Model):
             except NotFound:
                 if kind == "member":
                     raise
-        known = ["secretariat", *(f"gisc:{g.name}" for g in self.giscs),
-                 *(f"member:{m.code}" for m in self.members)]
-        raise NotFound(_unknown("on-call role", role, known))
+        known = ["secretariat", *(g.name for g in self.giscs), *(m.code for m in self.members)]
+        raise NotFound(_unknown("on-call role", name if sep else text, known)
+                       + "; roles are secretariat, gisc:<GISC> or member:<Member>")
 
     def oncall_rules(self, role: str) -> tuple[tuple[ContactId, ...], list[Rotation],
                                                 list[Override]]:
@@ -557,7 +557,7 @@ def cross_check(d: Directory) -> list[str]:
                 ZoneInfo(rot.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"{label}.timezone: unknown time zone {rot.timezone!r} "
-                                "(use an IANA name such as Europe/Geneva or UTC)")
+                                "(use an IANA name such as Europe/Zurich or UTC)")
         else:
             if not rot.shifts:
                 problems.append(f"{label}.shifts: a follow-the-sun rotation needs shifts")
