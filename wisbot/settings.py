@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         description="Escalation steps of a page: '<minutes> <action>' (actions: page, "
         "repeat, next, secretariat, missed); 's' or 'h' suffixes allowed.",
     )
-    paging_tick: float = Field(default=1.0, gt=0,
+    paging_tick: float = Field(default=0.5, gt=0,
                                description="How often due page steps are looked for, s.")
     paging_batch: int = Field(default=200, ge=1,
                               description="Pages claimed per scheduler transaction.")

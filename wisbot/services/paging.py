@@ -204,12 +204,16 @@ class PagingService:
 
     def _fire_due(self, session: Session, page: Page, now: datetime) -> int:
         fired = 0
-        for step in self._pending(session, page):
-            if step.due_at > now or page.status != "open":
-                break
-            self._fire(session, page, step, now)
-            fired += 1
-        self._reschedule(session, page)
+        pending = self._pending(session, page)
+        with session.no_autoflush:
+            for step in pending:
+                if step.due_at > now or page.status != "open":
+                    break
+                self._fire(session, page, step, now)
+                fired += 1
+        rest = [s for s in pending[fired:] if s.status == "pending"]
+        page.next_due_at = rest[0].due_at if rest and page.status == "open" else None
+        session.add(page)
         return fired
 
     def _reschedule(self, session: Session, page: Page) -> None:
