@@ -99,7 +99,7 @@ def test_sigkill_mid_escalation_then_restart_fires_every_step_once(sqlite_url, t
     while (time.time() - t0) * factor < 33 * 60:
         time.sleep(0.05)
     second = _proc(sqlite_url, clock, t0, factor, log)
-    out, err = second.communicate(timeout=90)
+    _out, err = second.communicate(timeout=90)
     assert second.returncode == 0, err[-3000:]
     result = _check_exactly_once(sqlite_url, log, 80)
     assert len(result["holders"]) == 3  # the in-process reporter, the killed and the restart
@@ -118,7 +118,7 @@ def test_two_processes_on_postgres_never_fire_a_step_twice(request, tmp_path):
     t0 = time.time()
     procs = [_proc(url, clock, t0, factor, log) for _ in range(2)]
     for p in procs:
-        out, err = p.communicate(timeout=90)
+        _out, err = p.communicate(timeout=90)
         assert p.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
     result = _check_exactly_once(url, log, 120)
