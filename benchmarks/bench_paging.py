@@ -46,7 +46,9 @@ def p(values: list[float], q: float) -> float:
 
 
 def line(name: str, value: float, unit: str, ratio: float, baseline: str) -> None:
-    print(f"{name}: {value:.3f} {unit} (ratio={ratio:.3f} vs {baseline})", flush=True)
+    """One result; ``baseline`` (what the ratio divides by) is printed just before it."""
+    print(f"# {name}: baseline = {baseline}", flush=True)
+    print(f"{name}: {value:.3f} {unit} (ratio={ratio:.3f} vs baseline)", flush=True)
 
 
 async def seed(store: Store, directory_path: Path, now: datetime) -> None:

@@ -21,9 +21,11 @@ directory_app = typer.Typer(help="Check, export and preview the directory.",
                             no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 report_app = typer.Typer(help="Service reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+app.add_typer(slack_app, name="slack")
 console = Console()
 err = Console(stderr=True)
 
@@ -269,6 +271,21 @@ def report_annual(
         console.print(f"[green]wrote {output}[/green]")
     else:
         typer.echo(text, nl=False)
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    request_url: Annotated[str | None, typer.Option(
+        help="HTTP mode: the public https://…/slack/events URL (default: Socket Mode).")]
+        = None,
+    name: Annotated[str, typer.Option(help="The app's and bot user's name.")] = "wisbot",
+) -> None:
+    """Print the Slack app manifest (commands, scopes, Socket Mode, interactivity),
+    generated from the command registry; deploy/slack-manifest.yaml is this output."""
+    from wisbot.adapters.slack_manifest import manifest_yaml
+    from wisbot.commands import build_registry
+
+    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
 
 
 def main() -> None:
