@@ -23,6 +23,8 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+report_app = typer.Typer(help="Service reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 app.add_typer(slack_app, name="slack")
 matrix_app = typer.Typer(help="Matrix: provision the directory's rooms.", no_args_is_help=True)
 app.add_typer(matrix_app, name="matrix")
@@ -230,6 +232,47 @@ def db_current(database_url: Annotated[str | None, typer.Option()] = None) -> No
                       f"{head_revision()}")
     finally:
         engine.dispose()
+
+
+@report_app.command("annual")
+def report_annual(
+    year: int,
+    format: Annotated[str, typer.Option("--format", "-f",
+                                        help="md (default), csv or json")] = "md",
+    database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+    = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to a file instead of stdout.")]
+    = None,
+) -> None:
+    """The annual service report: incidents by severity and month, time to notify and to
+    acknowledge (median, 90th percentile, share within 1 hour), pages that reached the
+    Secretariat step, hours covered."""
+    from wisbot.clock import utcnow
+    from wisbot.services.reports import annual_report, to_csv, to_json, to_markdown
+    from wisbot.store.engine import Store
+
+    renderers = {"md": to_markdown, "csv": to_csv, "json": to_json}
+    if format not in renderers:
+        raise _fail(ValueError(f"--format must be md, csv or json, not {format!r}"))
+    try:
+        settings = _settings(database_url=database_url)
+        store = Store(settings.database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    try:
+        store.check_migrated()
+        now = utcnow()
+        text = renderers[format](store.run(lambda s: annual_report(s, year, now)))
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"[green]wrote {output}[/green]")
+    else:
+        typer.echo(text, nl=False)
 
 
 @slack_app.command("manifest")
