@@ -44,7 +44,6 @@ from wisbot.adapters.base import DeliveryError, RoomRef, UserRef
 from wisbot.adapters.slack import SlackAdapter
 from wisbot.app import App
 from wisbot.clock import FakeClock
-from wisbot.commands.registry import Arg, Command
 from wisbot.directory import Directory
 from wisbot.reply import ReplyBuilder, text_reply, user
 from wisbot.settings import Settings
