@@ -15,6 +15,8 @@ from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
 from wisbot.outbox import OutboxWorker
+from wisbot.services.exchange import ExchangeConfig, ExchangeService
+from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.notify import ResponseHook, no_paging
@@ -32,18 +34,21 @@ class Services:
     store: Store
     incidents: IncidentService
     lessons: LessonService
+    exchange: ExchangeService
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
-                 on_response: ResponseHook = no_paging, run_worker: bool = True) -> None:
+                 on_response: ResponseHook = no_paging, run_worker: bool = True,
+                 mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
         self.on_response = on_response
         self.run_worker = run_worker
+        self.mailer = mailer
         self._adapters = adapters
         self.holds: set[str] = set()
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
@@ -75,6 +80,10 @@ class App:
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
+            exchange=ExchangeService(self.store, self.directory, self.clock,
+                                     config=ExchangeConfig.from_settings(s),
+                                     mailer=self.mailer or SmtpMailer(s),
+                                     on_response=self.on_response),
         )
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
