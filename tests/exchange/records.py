@@ -60,7 +60,8 @@ def core_record(
         scope_xml = keywords(scope if isinstance(scope, list) else [scope], thesaurus,
                              anchor=anchor)
     constraints = "".join(
-        f"<gmd:otherConstraints>{_string(v, f'{CODELISTS}#WMO_DataLicenseCode_{v}' if anchor else None)}"
+        "<gmd:otherConstraints>"
+        f"{_string(v, f'{CODELISTS}#WMO_DataLicenseCode_{v}' if anchor else None)}"
         "</gmd:otherConstraints>"
         for v in licences
     )
@@ -69,7 +70,8 @@ def core_record(
     legal = (
         "<gmd:resourceConstraints><gmd:MD_LegalConstraints>"
         '<gmd:accessConstraints><gmd:MD_RestrictionCode codeList="http://standards.iso.org/'
-        'iso/19139/resources/gmxCodelists.xml#MD_RestrictionCode" codeListValue="otherRestrictions">'
+        'iso/19139/resources/gmxCodelists.xml#MD_RestrictionCode" '
+        'codeListValue="otherRestrictions">'
         "otherRestrictions</gmd:MD_RestrictionCode></gmd:accessConstraints>"
         f"{constraints}</gmd:MD_LegalConstraints></gmd:resourceConstraints>"
     ) if constraints else ""

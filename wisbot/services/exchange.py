@@ -25,6 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
 import httpx
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
