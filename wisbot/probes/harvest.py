@@ -195,6 +195,7 @@ _XMLNS = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
 _RECORD = re.compile(rb"<" + _NAME + rb"record[\s>].*?</" + _NAME + rb"record\s*>", re.S)
 _TOKEN = re.compile(rb"<" + _NAME + rb"resumptionToken\b[^>]*?(?:/>|>(.*?)</" + _NAME
                     + rb"resumptionToken\s*>)", re.S)
+_ENTITY_REF = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.-]*;")
 _ERROR = re.compile(rb"<" + _NAME + rb"error\b[^>]*code\s*=\s*[\"']([^\"']*)[\"'][^>]*>(.*?)</",
                     re.S)
 
@@ -221,6 +222,14 @@ def _salvage(body: bytes, page: _Page, stats: HarvestStats, skip_first: int,
     for n, m in enumerate(_RECORD.finditer(body, root.end())):
         if n < skip_first:
             continue
+        entity = _ENTITY_REF.search(m.group(0))
+        if entity is not None:
+            stats.records += 1
+            name = entity.group(0).decode("utf-8", "replace")
+            stats.skip("entity-reference",
+                       f"record {n + 1} of page {stats.pages + 1}: uses entity {name} declared "
+                       "in the page's DTD (XXE or entity expansion refused)")
+            continue
         wrapped = b"<wisbot-salvage " + decls + b">" + m.group(0) + b"</wisbot-salvage>"
         try:
             el = parse_document(wrapped)
@@ -231,11 +240,7 @@ def _salvage(body: bytes, page: _Page, stats: HarvestStats, skip_first: int,
         except ProbeError as exc:
             stats.records += 1
             reason = exc.reason
-            code = "malformed-record"
-            if "entity" in reason.lower():
-                code = "entity-reference"
-                reason += " (an entity from the page's DTD: XXE or entity expansion refused)"
-            stats.skip(code, f"record {n + 1} of page {stats.pages + 1}: {reason}")
+            stats.skip("malformed-record", f"record {n + 1} of page {stats.pages + 1}: {reason}")
             continue
         rec = el.find(f"{_OAI}record")
         if rec is None:

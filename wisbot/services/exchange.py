@@ -395,7 +395,7 @@ class ExchangeService:
         def work(session: Session) -> Reply | None:
             rows = session.exec(select(ExchangeRecord).where(
                 ExchangeRecord.principal_gisc == name, ExchangeRecord.scope == GLOBAL,
-                col(ExchangeRecord.offered_at) >= start,
+                col(ExchangeRecord.offered_at) > start,
             ).order_by(col(ExchangeRecord.centre), col(ExchangeRecord.identifier))).all()
             if not rows:
                 return None
@@ -442,7 +442,7 @@ class ExchangeService:
 
         def work(session: Session) -> list[ExchangeRecord]:
             q = select(ExchangeRecord).where(ExchangeRecord.scope == GLOBAL,
-                                             col(ExchangeRecord.offered_at) >= start)
+                                             col(ExchangeRecord.offered_at) > start)
             if gisc is not None:
                 q = q.where(ExchangeRecord.principal_gisc == self.directory.gisc(gisc).name)
             return list(session.exec(q.order_by(col(ExchangeRecord.identifier))).all())
