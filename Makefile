@@ -8,6 +8,7 @@ EXTRAS ?= postgres,dev,watch
 .PHONY: venv demo test lint typecheck bench clean
 
 include mk/probes.mk
+include mk/exchange.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wisbot needs Python 3.11+"'

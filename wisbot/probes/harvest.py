@@ -123,58 +123,59 @@ def _record_of(el: Any) -> RawRecord:
     return RawRecord(ident or "", datestamp, deleted, payload)
 
 
+_RECORD_TAG = f"{_OAI}record"
+_TOKEN_TAG = f"{_OAI}resumptionToken"
+_ERROR_TAG = f"{_OAI}error"
+_LIST_TAG = f"{_OAI}ListRecords"
+
+
 async def _stream_page(client: httpx.AsyncClient, url: str, params: dict[str, str],
                        limits: ProbeLimits, page: _Page, chunks: list[bytes],
                        ) -> AsyncIterator[RawRecord]:
-    stream = SafeXMLStream()
-    depth = 0
+    # Only the three tags that matter raise events: one Python call per record, not per
+    # element (the bulk of a WMO Core record is elements the harvest never looks at).
+    stream = SafeXMLStream(events=("end",), tag=[_RECORD_TAG, _TOKEN_TAG, _ERROR_TAG])
+    checked = False
     ready: list[Any] = []
 
-    def handle(event: str, el: Any) -> None:
-        nonlocal depth
-        if event == "start":
-            if depth == 0:
-                _oai_root_check(localname(el), namespace(el))
-            depth += 1
-            return
-        depth -= 1
+    def handle(el: Any) -> None:
+        nonlocal checked
+        if not checked:
+            root = el.getroottree().getroot()
+            _oai_root_check(localname(root), namespace(root))
+            checked = True
+        parent = el.getparent()
+        parent_tag = None if parent is None else parent.tag
         tag = el.tag
-        if depth == 1 and tag == f"{_OAI}error":  # a child of the root, not of the verb
+        if tag == _RECORD_TAG and parent_tag == _LIST_TAG:
+            ready.append(el)
+        elif tag == _TOKEN_TAG and parent_tag == _LIST_TAG:
+            page.token = (el.text or "").strip()
+        elif tag == _ERROR_TAG and parent is not None and parent.getparent() is None:
             page.error_code = el.get("code", "?")
             page.error_message = (el.text or "").strip()
-            return
-        if depth != 2:
-            return
-        if tag == f"{_OAI}record":
-            ready.append(el)
-            return
-        if tag == f"{_OAI}resumptionToken":
-            page.token = (el.text or "").strip()
-        _drop(el)
-
-    def flush() -> list[RawRecord]:
-        out = [_record_of(el) for el in ready]
-        return out
 
     async with open_stream(client, url, limits, params=params) as resp:
         require_success(resp)
         require_content_type(resp, "xml", "an OAI-PMH XML answer")
         async for chunk in iter_body(resp, limits):
             chunks.append(chunk)
-            for event, el in stream.feed(chunk):
-                handle(event, el)
+            for _, el in stream.feed(chunk):
+                handle(el)
             if ready:
-                for raw in flush():
+                for el in ready:
                     page.records += 1
-                    yield raw
+                    yield _record_of(el)
                 for el in ready:
                     _drop(el)
                 ready.clear()
-    for event, el in stream.close():
-        handle(event, el)
-    for raw in flush():
+    for _, el in stream.close():
+        handle(el)
+    if not checked and stream.root is not None:
+        _oai_root_check(localname(stream.root), namespace(stream.root))
+    for el in ready:
         page.records += 1
-        yield raw
+        yield _record_of(el)
     for el in ready:
         _drop(el)
     ready.clear()

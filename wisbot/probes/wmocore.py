@@ -120,21 +120,31 @@ def _match(value: str, codes: tuple[str, ...]) -> str | None:
     return None
 
 
-def _thesaurus_terms(root: Any, thesaurus: str) -> tuple[list[str], list[str]]:
-    """(matched keywords, their raw texts) of every MD_Keywords whose thesaurus title
-    contains ``thesaurus``."""
-    raws: list[str] = []
-    anchors: list[str] = []
-    needle = thesaurus.casefold()
+def _keyword_groups(root: Any) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every MD_Keywords as (folded thesaurus title, [(keyword text, anchor code)])."""
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
     for kw in root.iter(f"{_K}MD_Keywords"):
         title_el = kw.find(f"{_K}thesaurusName/{_K}CI_Citation/{_K}title")
-        if title_el is None or needle not in _text(title_el).casefold():
+        if title_el is None:
             continue
-        for keyword in kw.findall(f"{_K}keyword"):
-            raw = _text(keyword)
-            if raw:
+        words = [(raw, _anchor_code(k)) for k in kw.iterchildren(f"{_K}keyword")
+                 if (raw := _text(k))]
+        groups.append((_text(title_el).casefold(), words))
+    return groups
+
+
+def _thesaurus_terms(groups: list[tuple[str, list[tuple[str, str]]]],
+                     thesaurus: str) -> tuple[list[str], list[str]]:
+    """(keyword texts, anchor codes) of the groups whose thesaurus title contains
+    ``thesaurus``."""
+    needle = thesaurus.casefold()
+    raws: list[str] = []
+    anchors: list[str] = []
+    for title, words in groups:
+        if needle in title:
+            for raw, anchor in words:
                 raws.append(raw)
-                anchors.append(_anchor_code(keyword))
+                anchors.append(anchor)
     return raws, anchors
 
 
@@ -145,14 +155,17 @@ def _codes(raws: list[str], anchors: list[str], codes: tuple[str, ...]) -> list[
     return out
 
 
-def _constraint_codes(root: Any, codes: tuple[str, ...]) -> list[str]:
+def _constraint_values(root: Any) -> list[tuple[str, str]]:
+    return [(_text(oc), _anchor_code(oc)) for oc in root.iter(f"{_K}otherConstraints")]
+
+
+def _constraint_codes(values: list[tuple[str, str]], codes: tuple[str, ...]) -> list[str]:
     found: list[str] = []
-    for oc in root.iter(f"{_K}otherConstraints"):
-        for candidate in (_text(oc), _anchor_code(oc)):
-            code = _match(candidate, codes) if candidate else None
-            if code:
-                found.append(code)
-                break
+    for text, anchor in values:
+        code = (_match(text, codes) if text else None) or (
+            _match(anchor, codes) if anchor else None)
+        if code:
+            found.append(code)
     return found
 
 
@@ -218,7 +231,8 @@ def parse_core(root: Any, datestamp: str | None = None) -> CoreRecord:
     title = ""
     if ident_info is not None and len(ident_info):
         title = _text(ident_info[0].find(f"{_K}citation/{_K}CI_Citation/{_K}title"))
-    raws, anchors = _thesaurus_terms(root, SCOPE_THESAURUS)
+    groups = _keyword_groups(root)
+    raws, anchors = _thesaurus_terms(groups, SCOPE_THESAURUS)
     if not raws:
         raise RecordRejected(
             "missing-scope",
@@ -236,13 +250,14 @@ def parse_core(root: Any, datestamp: str | None = None) -> CoreRecord:
         )
     scope = _single("scope", [c for c in matched if c], identifier)
     assert scope is not None
-    lic_raws, lic_anchors = _thesaurus_terms(root, LICENCE_THESAURUS)
+    constraints = _constraint_values(root)
+    lic_raws, lic_anchors = _thesaurus_terms(groups, LICENCE_THESAURUS)
     licences = [c for c in _codes(lic_raws, lic_anchors, LICENCES) if c]
-    licences += _constraint_codes(root, LICENCES)
+    licences += _constraint_codes(constraints, LICENCES)
     licence = _single("licence", licences, identifier)
-    gts_raws, gts_anchors = _thesaurus_terms(root, GTS_THESAURUS)
+    gts_raws, gts_anchors = _thesaurus_terms(groups, GTS_THESAURUS)
     categories = [c for c in _codes(gts_raws, gts_anchors, GTS_CATEGORIES) if c]
-    categories += _constraint_codes(root, GTS_CATEGORIES)
+    categories += _constraint_codes(constraints, GTS_CATEGORIES)
     gts = _single("GTS-category", categories, identifier)
     originator = _originator(root)
     if datestamp is None:
