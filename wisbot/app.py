@@ -6,22 +6,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wisbot.adapters.base import ChatAdapter
+from wisbot.adapters.base import AdapterHost, ChatAdapter, HostAware
 from wisbot.adapters.console import ConsoleAdapter
+from wisbot.channels import DeliveryWorker, senders_from_settings
 from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
+from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
+from wisbot.reply import Reply
+from wisbot.scheduler import CronJobs, PagingScheduler
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
-from wisbot.services.notify import ResponseHook, no_paging
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.services.paging import Channels, PagingService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ class Services:
     incidents: IncidentService
     lessons: LessonService
     exchange: ExchangeService
+    paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,6 +63,8 @@ class App:
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
+        self.metrics: MetricsServer | None = None
+        self.cron: CronJobs | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -73,9 +84,22 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.paging = PagingService(
+            self.store, self.directory, self.clock, steps=s.paging_steps,
+            channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
+            batch=s.paging_batch)
+        hook: ResponseHook = self.paging.on_response
+        if self.on_response is not no_paging:
+            extra_hook, pager_hook = self.on_response, self.paging.on_response
+
+            def both(session: Session, request: ResponseRequest) -> None:
+                pager_hook(session, request)
+                extra_hook(session, request)
+
+            hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=self.on_response)
+                                    on_response=hook)
         self.services = Services(
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
@@ -83,7 +107,8 @@ class App:
             exchange=ExchangeService(self.store, self.directory, self.clock,
                                      config=ExchangeConfig.from_settings(s),
                                      mailer=self.mailer or SmtpMailer(s),
-                                     on_response=self.on_response),
+                                     on_response=hook),
+            paging=self.paging,
         )
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
@@ -97,14 +122,43 @@ class App:
             lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
         )
+        host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
+                           holds=self.holds, wake_outbox=self.outbox.wake)
+        for adapter in self.adapters.values():
+            if isinstance(adapter, HostAware):
+                adapter.bind(host)
+        self.deliveries = DeliveryWorker(
+            self.store, self.clock, senders_from_settings(s),
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+        self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
+        self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
         if self.run_worker:
             self.outbox.start()
+            self.deliveries.start()
+            self.pager.start()
+            self.cron = CronJobs(annual_report=self._post_annual_report)
+            self.cron.start()
+        if s.metrics_port is not None:
+            self.metrics = MetricsServer(self.store, self._adapter_states,
+                                         host=s.metrics_host, port=s.metrics_port)
+            self.metrics.start()
+
+    def _adapter_states(self) -> dict[str, bool]:
+        return {p: bool(getattr(a, "connected", True)) for p, a in self.adapters.items()}
+
+    async def _post_annual_report(self, year: int) -> None:
+        from wisbot.services.reports import post_annual_report
+
+        assert self.store is not None
+        await post_annual_report(self.store, self.directory, self.clock, year)
+        self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
+        self.deliveries.wake()
         return reply
 
     def _configured_adapters(self) -> list[ChatAdapter]:
@@ -112,10 +166,42 @@ class App:
         for name in self.settings.adapters:
             if name == "console":
                 out.append(ConsoleAdapter())
+            elif name == "slack":
+                try:
+                    from wisbot.adapters.slack import SlackAdapter
+                except ImportError as exc:
+                    raise ValueError("the slack adapter needs the slack extras: "
+                                     "pip install 'wisbot[slack]'") from exc
+                out.append(SlackAdapter.from_settings(
+                    self.settings, directory=self.directory, holds=self.holds,
+                    alert=self.alert_secretariat, on_release=self._wake_outbox))
+            elif name == "matrix":
+                try:
+                    from wisbot.adapters.matrix import MatrixAdapter
+                except ImportError as exc:  # matrix-nio is an optional extra
+                    raise ValueError("the matrix adapter needs matrix-nio: "
+                                     "pip install 'wisbot[matrix]' (or wisbot[e2e])") from exc
+                out.append(MatrixAdapter.from_settings(self.settings))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "
-                                 "configured adapters: console")
+                                 "available adapters: console, matrix, slack")
         return out
+
+    def _wake_outbox(self) -> None:
+        if hasattr(self, "outbox"):
+            self.outbox.wake()
+
+    async def alert_secretariat(self, reply: Reply) -> None:
+        """Tell every Secretariat room (room integrity, operations alerts), via the outbox."""
+        assert self.store is not None
+        rooms = self.directory.rooms_with_role("secretariat")
+        if not rooms:
+            log.critical("no Secretariat room to alert: %s", reply.plain())
+            return
+        now = self.clock()
+        await self.store.tx(lambda s: notify(s, kind="alert", now=now, incident_id=None,
+                                             deliveries=[(room, reply) for room in rooms]))
+        self._wake_outbox()
 
     @property
     def console(self) -> ConsoleAdapter:
@@ -127,6 +213,15 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
+        if self.cron is not None:
+            self.cron.stop()
+            self.cron = None
+        if hasattr(self, "pager"):
+            await self.pager.stop()
+            await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
         for adapter in self.adapters.values():

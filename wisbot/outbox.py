@@ -10,13 +10,18 @@ re-sends it with the same key, which a platform that dedupes (Matrix) drops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
@@ -30,11 +35,29 @@ from wisbot.store.tables import OutboxRow, RoomLease
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Due:
+    """An outbox row loaded for delivery (a plain value, not an ORM object)."""
+
+    id: int
+    key: str
+    room_key: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+
+
+def _aware(value: datetime) -> datetime:
+    # Core selects bypass sqlmodel's UTC type on SQLite, which stores no offset.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class OutboxWorker:
     def __init__(self, store: Store, directory: Directory, adapters: dict[str, ChatAdapter],
                  clock: Clock, *, max_attempts: int = 8, backoff_base: float = 1.0,
                  backoff_max: float = 300.0, poll_interval: float = 1.0,
                  lease_seconds: float = 60.0, concurrency: int = 32,
+                 batch_delay: float = 0.02,
                  is_held: Callable[[str], bool] = lambda room_key: False) -> None:
         self.store = store
         self.directory = directory
@@ -46,8 +69,10 @@ class OutboxWorker:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.concurrency = concurrency
+        self.batch_delay = batch_delay
         self.is_held = is_held
         self.holder = f"w-{secrets.token_hex(6)}"
+        self._marker = _DeliveredMarker(self)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -81,6 +106,8 @@ class OutboxWorker:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                # A short pause gathers a burst of changes into one pass.
+                await asyncio.sleep(self.batch_delay)
             except TimeoutError:
                 pass
 
@@ -92,14 +119,15 @@ class OutboxWorker:
             return False
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(room_key: str, rows: list[OutboxRow]) -> bool:
+        async def one(rows: list[Due]) -> bool:
             async with sem:
-                try:
-                    return await self._deliver_rows(rows)
-                finally:
-                    await self.store.tx(lambda s: self._release(s, room_key))
+                return await self._deliver_rows(rows)
 
-        results = await asyncio.gather(*(one(k, rows) for k, rows in claimed.items()))
+        try:
+            results = await asyncio.gather(*(one(rows) for rows in claimed.values()))
+        finally:
+            rooms = list(claimed)
+            await self.store.tx(lambda s: self._release(s, rooms))
         return any(results)
 
     async def drain(self, max_passes: int = 1000) -> None:
@@ -109,17 +137,20 @@ class OutboxWorker:
                 return
         raise RuntimeError("outbox did not drain")
 
-    def _claim(self, session: Session) -> dict[str, list[OutboxRow]]:
+    def _claim(self, session: Session) -> dict[str, list[Due]]:
         """Lease the rooms with due rows and load their pending rows, oldest first."""
         rooms = self._claim_rooms(session)
         if not rooms:
             return {}
-        out: dict[str, list[OutboxRow]] = {k: [] for k in rooms}
-        rows = session.exec(
-            select(OutboxRow).where(col(OutboxRow.room_key).in_(rooms),
-                                    OutboxRow.status == "pending")
-            .order_by(col(OutboxRow.id))).all()
-        for row in rows:
+        out: dict[str, list[Due]] = {k: [] for k in rooms}
+        t = OutboxRow.__table__  # type: ignore[attr-defined]
+        rows = session.execute(
+            core_select(t.c.id, t.c.key, t.c.room_key, t.c.payload, t.c.attempts,
+                   t.c.next_attempt_at)
+            .where(t.c.room_key.in_(rooms), t.c.status == "pending").order_by(t.c.id))
+        for r in rows:
+            row = Due(id=r.id, key=r.key, room_key=r.room_key, payload=r.payload,
+                      attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at))
             if len(out[row.room_key]) < 50:
                 out[row.room_key].append(row)
         return out
@@ -128,50 +159,44 @@ class OutboxWorker:
         now = self.clock()
         # Rooms in the order of their oldest due row: the cascade order (Secretariat first)
         # is the order in which deliveries start.
-        due = session.exec(
+        due = [k for k in session.exec(
             select(OutboxRow.room_key).where(OutboxRow.status == "pending",
                                              col(OutboxRow.next_attempt_at) <= now)
             .group_by(col(OutboxRow.room_key)).order_by(func.min(OutboxRow.id))
-        ).all()
-        claimed: list[str] = []
-        for room_key in due:
-            if self.is_held(room_key):
-                continue
-            if self._take_lease(session, room_key, now):
-                claimed.append(room_key)
-        return claimed
-
-    def _take_lease(self, session: Session, room_key: str, now: datetime) -> bool:
+        ).all() if not self.is_held(k)]
+        if not due:
+            return []
         until = now + self.lease
-        result = session.execute(
-            update(RoomLease).where(col(RoomLease.room_key) == room_key,
+        taken = set(session.execute(
+            update(RoomLease).where(col(RoomLease.room_key).in_(due),
                                     or_(col(RoomLease.until) < now,
                                         col(RoomLease.holder) == self.holder))
-            .values(holder=self.holder, until=until))
-        if getattr(result, "rowcount", 0):
-            return True
-        if session.get(RoomLease, room_key) is not None:
-            return False
-        nested = session.begin_nested()
-        try:
-            session.add(RoomLease(room_key=room_key, holder=self.holder, until=until))
-            session.flush()
-            nested.commit()
-            return True
-        except IntegrityError:  # another process inserted the lease first
-            nested.rollback()
-            return False
+            .values(holder=self.holder, until=until)
+            .returning(col(RoomLease.room_key))).scalars().all())
+        free = [k for k in due if k not in taken]
+        if free:
+            existing = set(session.exec(select(RoomLease.room_key)
+                                        .where(col(RoomLease.room_key).in_(free))).all())
+            fresh = [k for k in free if k not in existing]
+            if fresh:
+                ins = (pg_insert if session.get_bind().dialect.name == "postgresql"
+                       else sqlite_insert)(RoomLease)
+                taken.update(session.execute(
+                    ins.values([{"room_key": k, "holder": self.holder, "until": until}
+                                for k in fresh])
+                    .on_conflict_do_nothing(index_elements=["room_key"])
+                    .returning(col(RoomLease.room_key))).scalars().all())
+        return [k for k in due if k in taken]
 
-    def _release(self, session: Session, room_key: str) -> None:
-        lease = session.get(RoomLease, room_key)
-        if lease is not None and lease.holder == self.holder:
-            session.delete(lease)
+    def _release(self, session: Session, room_keys: list[str]) -> None:
+        session.execute(delete(RoomLease).where(col(RoomLease.room_key).in_(room_keys),
+                                                col(RoomLease.holder) == self.holder))
 
     def _release_all(self, session: Session) -> None:
         for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
             session.delete(lease)
 
-    async def _deliver_rows(self, rows: list[OutboxRow]) -> bool:
+    async def _deliver_rows(self, rows: list[Due]) -> bool:
         attempted = False
         for row in rows:
             if row.next_attempt_at > self.clock():
@@ -181,7 +206,7 @@ class OutboxWorker:
                 break
         return attempted
 
-    async def _deliver(self, row: OutboxRow) -> bool:
+    async def _deliver(self, row: Due) -> bool:
         reply = Reply.model_validate(row.payload)
         try:
             ref = await self._send(row, reply)
@@ -189,22 +214,10 @@ class OutboxWorker:
             error = exc
             await self.store.tx(lambda s: self._failed(s, row, error))
             return False
-        row_id = row.id
-        now = self.clock()
-
-        def done(session: Session) -> None:
-            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id)
-                            .values(status="delivered", delivered_at=now,
-                                    message_id=ref.id[:256], attempts=row.attempts + 1))
-            # Renew the lease: a long run of sends keeps the room ours.
-            session.execute(update(RoomLease).where(col(RoomLease.room_key) == row.room_key,
-                                                    col(RoomLease.holder) == self.holder)
-                            .values(until=now + self.lease))
-
-        await self.store.tx(done)
+        await self._marker.mark(row, ref)
         return True
 
-    async def _send(self, row: OutboxRow, reply: Reply) -> MessageRef:
+    async def _send(self, row: Due, reply: Reply) -> MessageRef:
         if row.room_key.startswith("@"):
             contact = self.directory.contact(row.room_key[1:])
             for platform in self._platform_order():
@@ -224,7 +237,7 @@ class OutboxWorker:
     def _platform_order(self) -> Iterable[str]:
         return [p for p in ("matrix", "slack", "console") if p in self.adapters]
 
-    def _failed(self, session: Session, row: OutboxRow, exc: BaseException) -> None:
+    def _failed(self, session: Session, row: Due, exc: BaseException) -> None:
         fresh = session.get(OutboxRow, row.id)
         if fresh is None or fresh.status != "pending":
             return
@@ -264,3 +277,53 @@ class OutboxWorker:
                                   .where(OutboxRow.notification_id == note.id)):
             alert.key = f"dead-{alert.key}"
             session.add(alert)
+
+
+class _DeliveredMarker:
+    """Group commit for "delivered" marks: rooms send in parallel, and the marks that
+    arrive while a commit runs go together in the next one. Each room still waits for its
+    mark before its next send, so at most one message per room is ever in doubt."""
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self.worker = worker
+        self._pending: list[tuple[Due, MessageRef, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def mark(self, row: Due, ref: MessageRef) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, ref, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.worker.store.tx(functools.partial(self._apply, batch=batch))
+            except BaseException as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    def _apply(self, session: Session, *,
+               batch: list[tuple[Due, MessageRef, asyncio.Future[None]]]) -> None:
+        now = self.worker.clock()
+        t = OutboxRow.__table__  # type: ignore[attr-defined]
+        session.execute(
+            t.update().where(t.c.id == bindparam("row_id"))
+            .values(status="delivered", delivered_at=now, message_id=bindparam("mid"),
+                    attempts=bindparam("n")),
+            [{"row_id": row.id, "mid": ref.id[:256], "n": row.attempts + 1}
+             for row, ref, _ in batch])
+        # Renew the leases: a long run of sends keeps the rooms ours.
+        rooms = list({row.room_key for row, _, _ in batch})
+        session.execute(update(RoomLease).where(col(RoomLease.room_key).in_(rooms),
+                                                col(RoomLease.holder) == self.worker.holder)
+                        .values(until=now + self.worker.lease))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -25,8 +26,9 @@ class Settings(BaseSettings):
     )
     directory: Path = Field(default=Path("directory.yaml"),
                             description="The directory YAML file.")
-    adapters: list[str] = Field(default_factory=lambda: ["console"],
-                                description="Chat adapters to run: console, matrix, slack.")
+    adapters: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console"],
+        description="Chat adapters to run, comma-separated: console, matrix, slack.")
     auto_migrate: bool = Field(default=False,
                                description="Migrate the database at start instead of refusing.")
     paging_threshold: int = Field(default=3, ge=0, le=5,
@@ -45,21 +47,53 @@ class Settings(BaseSettings):
                                         "delivery before another may take it over, s.")
     log_level: str = "INFO"
 
+    paging_steps: str = Field(
+        default="0 page, 15 repeat, 30 next, 45 secretariat, 60 missed",
+        description="Escalation steps of a page: '<minutes> <action>' (actions: page, "
+        "repeat, next, secretariat, missed); 's' or 'h' suffixes allowed.",
+    )
+    paging_tick: float = Field(default=0.5, gt=0,
+                               description="How often due page steps are looked for, s.")
+    paging_batch: int = Field(default=200, ge=1,
+                              description="Pages claimed per scheduler transaction.")
+    paging_delivery_max_attempts: int = Field(
+        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages; "
+                                  "unset: no e-mail pages.")
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "wisbot@localhost"
+    smtp_timeout: float = 30.0
+    paging_webhook_url: str | None = Field(
+        default=None, description="Paging service webhook: every page step is POSTed as JSON.")
+    paging_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
+    paging_webhook_timeout: float = 10.0
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics binds to.")
+
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None
     matrix_password: SecretStr | None = None
     matrix_access_token: SecretStr | None = None
-    matrix_device_id: str = "WISBOT"
-
-    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail; unset: "
-                                  "no e-mail is sent (mails wait, marked failed).")
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_from: str = Field(default="wisbot@localhost", description="Sender address.")
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS.")
-    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
-    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds per SMTP exchange.")
+    matrix_device_id: str = Field(default="WISBOT", description="Stable device id: the "
+                                  "homeserver dedupes resent transaction ids per device.")
+    matrix_e2e: bool = Field(default=False, description="End-to-end encryption (needs "
+                             "wisbot[e2e]); encrypted rooms then work both ways.")
+    matrix_store_path: Path | None = Field(
+        default=None, description="Folder for the E2E crypto store; default: a "
+        "'matrix-store' folder beside the SQLite database (or ./matrix-store).")
+    matrix_late_after: float = Field(default=300.0, gt=0, description="A command older "
+                                     "than this (s) when processed gets a 'late' note.")
+    matrix_integrity_interval: float = Field(default=300.0, gt=0, description="How often "
+                                             "every bound room's members are re-checked, s.")
+    matrix_sync_timeout: float = Field(default=30.0, gt=0,
+                                       description="Long-poll time of one /sync, s.")
 
     exchange_giscs: list[str] = Field(
         default_factory=list,
@@ -92,6 +126,27 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    slack_mode: Literal["socket", "http"] = Field(
+        default="socket", description="socket: Socket Mode with the app token (no public "
+        "endpoint); http: signed requests on slack_http_host:slack_http_port/slack/events.")
+    slack_http_host: str = Field(default="127.0.0.1",
+                                 description="HTTP mode: address to listen on.")
+    slack_http_port: int = Field(default=3000, ge=0, le=65535,
+                                 description="HTTP mode: port to listen on (0: any free).")
+    slack_api_base_url: str | None = Field(
+        default=None, description="Slack Web API base URL (default https://slack.com/api/).")
+    slack_pace_seconds: float = Field(default=1.0, ge=0,
+                                      description="Least time between posts to one channel, s.")
+    slack_integrity_interval: float = Field(
+        default=600.0, ge=0, description="Seconds between room-integrity checks of the bound "
+        "channels (also on start and on every join or leave); 0: only then.")
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -40,7 +40,7 @@ class SmtpMailer:
             await aiosmtplib.send(
                 msg, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
                 password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                start_tls=s.smtp_starttls, use_tls=s.smtp_use_tls, timeout=s.smtp_timeout,
+                start_tls=s.smtp_starttls, use_tls=s.smtp_ssl, timeout=s.smtp_timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc

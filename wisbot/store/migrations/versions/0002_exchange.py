@@ -1,7 +1,7 @@
 """near-real-time exchange: record state, harvests, volumes, dispute cases
 
 Revision ID: 0002x
-Revises: 0001
+Revises: 0002p (chained after paging on merging main; was 0001)
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002x"
-down_revision = "0001"
+down_revision = "0002p"
 branch_labels = None
 depends_on = None
 
