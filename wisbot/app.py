@@ -19,6 +19,8 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler
+from wisbot.services.exchange import ExchangeConfig, ExchangeService
+from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
@@ -40,6 +42,7 @@ class Services:
     store: Store
     incidents: IncidentService
     lessons: LessonService
+    exchange: ExchangeService
     paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -47,12 +50,14 @@ class Services:
 class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
-                 on_response: ResponseHook = no_paging, run_worker: bool = True) -> None:
+                 on_response: ResponseHook = no_paging, run_worker: bool = True,
+                 mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
         self.on_response = on_response
         self.run_worker = run_worker
+        self.mailer = mailer
         self._adapters = adapters
         self.holds: set[str] = set()
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
@@ -99,6 +104,10 @@ class App:
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
+            exchange=ExchangeService(self.store, self.directory, self.clock,
+                                     config=ExchangeConfig.from_settings(s),
+                                     mailer=self.mailer or SmtpMailer(s),
+                                     on_response=hook),
             paging=self.paging,
         )
         self.registry = build_registry()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wisbot.commands import ack, escalate, incident, lessons, service_report, severity
+from wisbot.commands import ack, escalate, exchange, incident, lessons, service_report, severity
 from wisbot.commands.registry import Registry
 
 
@@ -14,4 +14,5 @@ def build_registry() -> Registry:
     service_report.register(reg)
     ack.register(reg)
     escalate.register(reg)
+    exchange.register(reg)
     return reg
