@@ -139,6 +139,8 @@ class App:
             self.deliveries.start()
             self.pager.start()
             self.cron = CronJobs(annual_report=self._post_annual_report)
+            for job in self.services.exchange.scheduled_jobs():
+                self.cron.add_daily(job.name, job.hour, job.minute, job.run)
             self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,
