@@ -39,7 +39,9 @@ def test_db_upgrade_then_start(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
     current = runner.invoke(cli, ["db", "current", "--database-url", url])
-    assert "database: 0001" in current.output
+    from wisbot.store.engine import head_revision
+
+    assert f"database: {head_revision()}" in current.output
 
 
 def test_settings_env_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,21 +6,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wisbot.adapters.base import AdapterHost, ChatAdapter, HostAware
 from wisbot.adapters.console import ConsoleAdapter
+from wisbot.channels import DeliveryWorker, senders_from_settings
 from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
+from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
+from wisbot.scheduler import CronJobs, PagingScheduler
+from wisbot.services.exchange import ExchangeConfig, ExchangeService
+from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
-from wisbot.services.notify import ResponseHook, no_paging, notify
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.services.paging import Channels, PagingService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +42,29 @@ class Services:
     store: Store
     incidents: IncidentService
     lessons: LessonService
+    exchange: ExchangeService
+    paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
-                 on_response: ResponseHook = no_paging, run_worker: bool = True) -> None:
+                 on_response: ResponseHook = no_paging, run_worker: bool = True,
+                 mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
         self.on_response = on_response
         self.run_worker = run_worker
+        self.mailer = mailer
         self._adapters = adapters
         self.holds: set[str] = set()
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
+        self.metrics: MetricsServer | None = None
+        self.cron: CronJobs | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -69,13 +84,31 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.paging = PagingService(
+            self.store, self.directory, self.clock, steps=s.paging_steps,
+            channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
+            batch=s.paging_batch)
+        hook: ResponseHook = self.paging.on_response
+        if self.on_response is not no_paging:
+            extra_hook, pager_hook = self.on_response, self.paging.on_response
+
+            def both(session: Session, request: ResponseRequest) -> None:
+                pager_hook(session, request)
+                extra_hook(session, request)
+
+            hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=self.on_response)
+                                    on_response=hook)
         self.services = Services(
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
+            exchange=ExchangeService(self.store, self.directory, self.clock,
+                                     config=ExchangeConfig.from_settings(s),
+                                     mailer=self.mailer or SmtpMailer(s),
+                                     on_response=hook),
+            paging=self.paging,
         )
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
@@ -94,14 +127,40 @@ class App:
         for adapter in self.adapters.values():
             if isinstance(adapter, HostAware):
                 adapter.bind(host)
+        self.deliveries = DeliveryWorker(
+            self.store, self.clock, senders_from_settings(s),
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+        self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
+        self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
         if self.run_worker:
             self.outbox.start()
+            self.deliveries.start()
+            self.pager.start()
+            self.cron = CronJobs(annual_report=self._post_annual_report)
+            for job in self.services.exchange.scheduled_jobs():
+                self.cron.add_daily(job.name, job.hour, job.minute, job.run)
+            self.cron.start()
+        if s.metrics_port is not None:
+            self.metrics = MetricsServer(self.store, self._adapter_states,
+                                         host=s.metrics_host, port=s.metrics_port)
+            self.metrics.start()
+
+    def _adapter_states(self) -> dict[str, bool]:
+        return {p: bool(getattr(a, "connected", True)) for p, a in self.adapters.items()}
+
+    async def _post_annual_report(self, year: int) -> None:
+        from wisbot.services.reports import post_annual_report
+
+        assert self.store is not None
+        await post_annual_report(self.store, self.directory, self.clock, year)
+        self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
+        self.deliveries.wake()
         return reply
 
     def _configured_adapters(self) -> list[ChatAdapter]:
@@ -156,6 +215,15 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
+        if self.cron is not None:
+            self.cron.stop()
+            self.cron = None
+        if hasattr(self, "pager"):
+            await self.pager.stop()
+            await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
         for adapter in self.adapters.values():

@@ -13,18 +13,29 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wisbot.domain.paging import (
+    FollowTheSun,
+    Override,
+    Rotation,
+    Weekly,
+    parse_hhmm,
+    parse_when,
+)
 from wisbot.errors import DirectoryError, NotFound
 from wisbot.ids import CentreCode, ContactId, GiscName, MemberCode, Platform, RoomKey, RoomRole
 
 PLATFORMS: tuple[str, ...] = ("console", "matrix", "slack")
-_ROLE_RE = re.compile(r"^(secretariat|collaboration|duty|(gisc|area|member):[^\s:][^:]*)$")
+_ROLE_RE = re.compile(
+    r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
 
 
@@ -58,6 +69,13 @@ class Centre(_Model):
     member: MemberCode
     principal_gisc: GiscName
     kind: Literal["GISC", "DCPC", "NC"] = "NC"
+    identifiers: tuple[str, ...] = Field(
+        default=(),
+        description="Other names by which discovery metadata identifies this centre as the "
+        "originator: GTS CCCC (e.g. 'EDZW'), WIS2 centre-id ('de-dwd'), metadata namespace "
+        "('de.dwd'), organisation name ('Deutscher Wetterdienst'). Used to attribute new "
+        "records to the centre's principal GISC.",
+    )
 
 
 class Gisc(_Model):
@@ -129,7 +147,8 @@ class Room(_Model):
 
     key: RoomKey = Field(description="Stable key used in the outbox, e.g. 'gisc-offenbach'.")
     role: RoomRole = Field(
-        description="secretariat, collaboration, duty, gisc:<GISC>, area:<GISC>, member:<Member>.",
+        description="secretariat, collaboration, duty, working-group, gisc:<GISC>, "
+        "area:<GISC>, member:<Member>.",
     )
     platform: Platform = Field(description="console, matrix or slack.")
     address: str | None = Field(
@@ -146,7 +165,7 @@ class Room(_Model):
         if not _ROLE_RE.match(role):
             raise ValueError(
                 f"unknown room role {role!r}: use secretariat, collaboration, duty, "
-                "gisc:<GISC>, area:<GISC> or member:<Member>"
+                "working-group, gisc:<GISC>, area:<GISC> or member:<Member>"
             )
         return role
 
@@ -162,11 +181,62 @@ class Room(_Model):
         return self.address or self.key
 
 
+class WorkingGroup(_Model):
+    """The working group designated to resolve WIS matters (near-real-time exchange
+    disputes are referred to it), e.g. the Inter-Commission Task Team on WIS in 2018."""
+
+    name: str = Field(description="e.g. 'Inter-Commission Task Team on WIS (ICTT-WIS)'.")
+    email: str | None = Field(default=None, description="Where referred case files are mailed.")
+    room: RoomKey | None = Field(
+        default=None, description="Key of the room (role 'working-group') that receives "
+        "referred case files.")
+
+
 class OnCallOverride(_Model):
     role: str
     contact: ContactId
     start: str = Field(description="ISO date-time, UTC unless an offset is given.")
     end: str
+
+    def rule(self) -> Override:
+        return Override(self.contact, parse_when(self.start), parse_when(self.end))
+
+
+class Shift(_Model):
+    """One follow-the-sun shift: from ``start`` (UTC, HH:MM) until the next shift starts."""
+
+    start: str = Field(description="UTC time of day the shift begins, e.g. '22:00'.")
+    contact: ContactId
+
+
+class OnCallRotation(_Model):
+    """A rotation put in front of a role's static chain.
+
+    ``weekly``: ``contacts`` take a week each, in order, the first from ``start`` (a date)
+    at ``handover`` local time in ``timezone`` (so the hand-over stays at 09:00 local
+    across daylight-saving changes). ``follow-the-sun``: ``shifts`` by UTC hour.
+    """
+
+    role: str
+    kind: Literal["weekly", "follow-the-sun"]
+    contacts: tuple[ContactId, ...] = ()
+    start: str | None = Field(default=None, description="weekly: first hand-over date, "
+                              "e.g. '2026-01-05' (its weekday is the hand-over day).")
+    handover: str = Field(default="09:00", description="weekly: local hand-over time HH:MM.")
+    timezone: str = Field(default="UTC", description="weekly: IANA zone, e.g. Europe/Zurich.")
+    shifts: tuple[Shift, ...] = ()
+
+    def rule(self) -> Rotation:
+        if self.kind == "weekly":
+            if self.start is None:
+                raise ValueError("a weekly rotation needs start: <date>")
+            return Weekly(tuple(self.contacts), date.fromisoformat(self.start),
+                          parse_hhmm(self.handover), self.timezone)
+        return FollowTheSun(tuple((parse_hhmm(s.start), s.contact) for s in self.shifts))
+
+    @property
+    def members(self) -> tuple[ContactId, ...]:
+        return self.contacts if self.kind == "weekly" else tuple(s.contact for s in self.shifts)
 
 
 class Directory(_Model):
@@ -183,11 +253,18 @@ class Directory(_Model):
         "'member:<Member>'.",
     )
     oncall_overrides: tuple[OnCallOverride, ...] = ()
+    oncall_rotations: tuple[OnCallRotation, ...] = Field(
+        default=(),
+        description="Rotations in front of a role's chain: weekly (local hand-over time) or "
+        "follow-the-sun (UTC shifts).",
+    )
     wis2: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="WIS 2.0 global services by id, e.g. {'gb-example': {'kind': 'broker', "
         "'url': 'mqtts://...'}}.",
     )
+    working_group: WorkingGroup | None = Field(
+        default=None, description="Where near-real-time exchange disputes are referred.")
 
     # ----- lookups -------------------------------------------------------------------
     @cached_property
@@ -258,6 +335,23 @@ class Directory(_Model):
             raise NotFound(_unknown("room", key, list(self._rooms)))
         return found
 
+    @cached_property
+    def _centre_keys(self) -> dict[str, Centre]:
+        out: dict[str, Centre] = {}
+        for c in self.centres:
+            for key in (c.code, *c.identifiers):
+                out.setdefault(fold(key).strip(), c)
+        return out
+
+    def centre_by_identifier(self, *keys: str) -> Centre | None:
+        """The centre that one of ``keys`` (CCCC, WIS2 centre-id, organisation name, code)
+        names, trying them in order; None when none is known."""
+        for key in keys:
+            found = self._centre_keys.get(fold(key).strip())
+            if found is not None:
+                return found
+        return None
+
     def room_by_address(self, platform: str, address: str) -> Room | None:
         return self._rooms_by_address.get((platform, address))
 
@@ -276,6 +370,53 @@ class Directory(_Model):
 
     def principal_giscs_of(self, member: str) -> set[GiscName]:
         return {c.principal_gisc for c in self.centres_of(member)}
+
+    # ----- on call --------------------------------------------------------------------
+    def oncall_role(self, role: str) -> str:
+        """The canonical spelling of an on-call role: 'Tokyo' and 'gisc:tokyo' give
+        'gisc:Tokyo', 'DE' gives 'member:DE'."""
+        text = role.strip()
+        if text.casefold() == "secretariat":
+            return "secretariat"
+        kind, sep, name = text.partition(":")
+        if not sep:
+            kind, name = "", text
+        kind = kind.casefold()
+        if kind in ("", "gisc"):
+            try:
+                return f"gisc:{self.gisc(name).name}"
+            except NotFound:
+                if kind == "gisc":
+                    raise
+        if kind in ("", "member"):
+            try:
+                return f"member:{self.member(name).code}"
+            except NotFound:
+                if kind == "member":
+                    raise
+        known = ["secretariat", *(g.name for g in self.giscs), *(m.code for m in self.members)]
+        raise NotFound(_unknown("on-call role", name if sep else text, known)
+                       + "; roles are secretariat, gisc:<GISC> or member:<Member>")
+
+    def oncall_rules(self, role: str) -> tuple[tuple[ContactId, ...], list[Rotation],
+                                                list[Override]]:
+        """The static chain, rotations and directory overrides of ``role``."""
+        key = role.casefold()
+        chain: tuple[ContactId, ...] = ()
+        for r, c in self.oncall.items():
+            if r.casefold() == key:
+                chain = c
+        rotations = [r.rule() for r in self.oncall_rotations if r.role.casefold() == key]
+        overrides = [o.rule() for o in self.oncall_overrides if o.role.casefold() == key]
+        return chain, rotations, overrides
+
+    def oncall_roles(self) -> list[str]:
+        roles = [*self.oncall, *(r.role for r in self.oncall_rotations)]
+        out: list[str] = []
+        for r in roles:
+            if r not in out:
+                out.append(r)
+        return out
 
 
 def _unknown(what: str, given: str, known: Iterable[str]) -> str:
@@ -417,6 +558,101 @@ def cross_check(d: Directory) -> list[str]:
         if o.contact not in contact_ids:
             problems.append(f"oncall_overrides[{i}].contact: "
                             f"{_unknown('contact', o.contact, sorted(contact_ids))}")
+        try:
+            rule = o.rule()
+            if rule.end <= rule.start:
+                problems.append(f"oncall_overrides[{i}]: end {o.end!r} must be after "
+                                f"start {o.start!r}")
+        except ValueError as exc:
+            problems.append(f"oncall_overrides[{i}]: {exc}")
+    for i, rot in enumerate(d.oncall_rotations):
+        label = f"oncall_rotations[{i}] (role {rot.role!r})"
+        if not _CONTACT_ROLE_RE.match(rot.role) or rot.role == "watch":
+            problems.append(f"{label}.role: unknown role; use secretariat, gisc:<GISC> "
+                            "or member:<Member>")
+        for j, cid in enumerate(rot.members):
+            if cid not in contact_ids:
+                where = f"contacts[{j}]" if rot.kind == "weekly" else f"shifts[{j}].contact"
+                problems.append(f"{label}.{where}: "
+                                f"{_unknown('contact', cid, sorted(contact_ids))}")
+        if rot.kind == "weekly":
+            if not rot.contacts:
+                problems.append(f"{label}.contacts: a weekly rotation needs contacts")
+            if rot.shifts:
+                problems.append(f"{label}.shifts: only follow-the-sun rotations have shifts")
+            if rot.start is None:
+                problems.append(f"{label}.start: a weekly rotation needs the date of its "
+                                "first hand-over, e.g. 2026-01-05")
+            else:
+                try:
+                    date.fromisoformat(rot.start)
+                except ValueError:
+                    problems.append(f"{label}.start: {rot.start!r} is not a date (YYYY-MM-DD)")
+            try:
+                parse_hhmm(rot.handover)
+            except ValueError as exc:
+                problems.append(f"{label}.handover: {exc}")
+            try:
+                ZoneInfo(rot.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"{label}.timezone: unknown time zone {rot.timezone!r} "
+                                "(use an IANA name such as Europe/Zurich or UTC)")
+        else:
+            if not rot.shifts:
+                problems.append(f"{label}.shifts: a follow-the-sun rotation needs shifts")
+            if rot.contacts:
+                problems.append(f"{label}.contacts: follow-the-sun rotations list "
+                                "shifts, not contacts")
+            starts: set[str] = set()
+            for j, shift in enumerate(rot.shifts):
+                try:
+                    parse_hhmm(shift.start)
+                except ValueError as exc:
+                    problems.append(f"{label}.shifts[{j}].start: {exc}")
+                if shift.start in starts:
+                    problems.append(f"{label}.shifts[{j}].start: two shifts start at "
+                                    f"{shift.start}")
+                starts.add(shift.start)
+    # A page carries what its role may read: whoever is on call for a role must hold it
+    # (or be Secretariat, who may read everything).
+    holders = {c.id: c for c in d.contacts}
+    on_call: list[tuple[str, str, str]] = []
+    for role, chain in d.oncall.items():
+        on_call += [(f"oncall.{role}[{j}]", role, cid) for j, cid in enumerate(chain)]
+    for i, rot in enumerate(d.oncall_rotations):
+        on_call += [(f"oncall_rotations[{i}]", rot.role, cid) for cid in rot.members]
+    for i, o in enumerate(d.oncall_overrides):
+        on_call += [(f"oncall_overrides[{i}]", o.role, o.contact)]
+    for label, role, member_id in on_call:
+        contact = holders.get(ContactId(member_id))
+        if contact is None or contact.is_secretariat:
+            continue
+        if role.casefold() not in {r.casefold() for r in contact.roles}:
+            problems.append(f"{label}: contact {member_id!r} is on call for {role} but does not "
+                            f"hold that role; add {role!r} to its roles (a page carries "
+                            "what the role may read)")
+    claimed: dict[str, str] = {}
+    for i, c in enumerate(d.centres):
+        for key in (c.code, *c.identifiers):
+            other = claimed.get(fold(key).strip())
+            if other is not None and other != c.code:
+                problems.append(f"centres[{i}] (code {c.code!r}).identifiers: {key!r} also "
+                                f"names centre {other!r}")
+            claimed.setdefault(fold(key).strip(), c.code)
+    wg = d.working_group
+    if wg is not None and wg.room is not None:
+        room_keys = {r.key: r for r in d.rooms}
+        if wg.room not in room_keys:
+            problems.append(f"working_group.room: {_unknown('room', wg.room, list(room_keys))}")
+        elif room_keys[wg.room].role != "working-group":
+            problems.append(f"working_group.room: room {wg.room!r} has role "
+                            f"{room_keys[wg.room].role!r}, not 'working-group' (its audience "
+                            "would be wrong for case files)")
+    if wg is not None and wg.room is None and not wg.email:
+        problems.append("working_group: give a room, an email, or both (referrals go there)")
+    if d.rooms_with_role("working-group") and wg is None:
+        problems.append("rooms: a 'working-group' room is bound but working_group is not "
+                        "configured (name, room, email)")
     if not d.rooms_with_role("secretariat"):
         problems.append("rooms: no room has role 'secretariat' (every incident is told there)")
     return problems

@@ -47,6 +47,36 @@ class Settings(BaseSettings):
                                         "delivery before another may take it over, s.")
     log_level: str = "INFO"
 
+    paging_steps: str = Field(
+        default="0 page, 15 repeat, 30 next, 45 secretariat, 60 missed",
+        description="Escalation steps of a page: '<minutes> <action>' (actions: page, "
+        "repeat, next, secretariat, missed); 's' or 'h' suffixes allowed.",
+    )
+    paging_tick: float = Field(default=0.5, gt=0,
+                               description="How often due page steps are looked for, s.")
+    paging_batch: int = Field(default=200, ge=1,
+                              description="Pages claimed per scheduler transaction.")
+    paging_delivery_max_attempts: int = Field(
+        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages; "
+                                  "unset: no e-mail pages.")
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "wisbot@localhost"
+    smtp_timeout: float = 30.0
+    paging_webhook_url: str | None = Field(
+        default=None, description="Paging service webhook: every page step is POSTed as JSON.")
+    paging_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
+    paging_webhook_timeout: float = 10.0
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics binds to.")
+
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None
     matrix_password: SecretStr | None = None
@@ -64,6 +94,34 @@ class Settings(BaseSettings):
                                              "every bound room's members are re-checked, s.")
     matrix_sync_timeout: float = Field(default=30.0, gt=0,
                                        description="Long-poll time of one /sync, s.")
+
+    exchange_giscs: list[str] = Field(
+        default_factory=list,
+        description="GISCs whose OAI-PMH catalogues the exchange watch harvests (default: "
+        "every GISC with an oaipmh service in the directory).")
+    exchange_first_lookback_days: int = Field(
+        default=1, ge=0, description="A source never harvested before starts this many days "
+        "back (0: the whole catalogue, once).")
+    exchange_wismon_urls: list[str] = Field(
+        default_factory=list, description="WIS Monitor JSON monitor.json documents read for "
+        "cache_24h figures (besides each GISC's 'wismon' service).")
+    exchange_max_messages_24h: float | None = Field(
+        default=500_000, description="Global Broker messages per 24 h from one centre above "
+        "which its new records need review.")
+    exchange_max_products_24h: float | None = Field(
+        default=100_000, description="cache_24h products above which review is flagged.")
+    exchange_max_bytes_24h: float | None = Field(
+        default=50e9, description="cache_24h bytes above which review is flagged.")
+    exchange_max_change_pct: float | None = Field(
+        default=100.0, description="Day-on-day change (±%) of a figure that flags review.")
+    exchange_reminder_days: float = Field(
+        default=7.0, gt=0, description="Days after which GISCs that have not answered a "
+        "consultation are reminded (and again every as many days).")
+    exchange_post_daily: bool = Field(
+        default=True, description="Post each GISC's exchange section to its room after the "
+        "daily spot run; set false once the GISC Watch daily post includes it.")
+    exchange_spot_hour: int = Field(default=5, ge=0, le=23,
+                                    description="UTC hour of the daily exchange spot run.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None

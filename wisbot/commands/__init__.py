@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wisbot.commands import incident, lessons, severity
+from wisbot.commands import ack, escalate, exchange, incident, lessons, service_report, severity
 from wisbot.commands.registry import Registry
 
 
@@ -11,4 +11,8 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    service_report.register(reg)
+    ack.register(reg)
+    escalate.register(reg)
+    exchange.register(reg)
     return reg

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
 import wisbot.store.tables  # noqa: F401  (registers the tables on the metadata)
 
 target_metadata = SQLModel.metadata
