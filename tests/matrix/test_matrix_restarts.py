@@ -111,6 +111,8 @@ async def test_restart_of_synapse_mid_cascade_loses_and_duplicates_nothing(
     delivered_rooms = rooms_where(OutboxRow.status == "delivered")
     await until("the first three rooms to get the report",
                 lambda: _eq(delivered_rooms, set(ROOMS) - later))
+    adapter = app.adapters["matrix"]
+    assert adapter.connected
     await asyncio.to_thread(world.server.stop)
     # a second change while the homeserver is down: only the outbox holds it
     await app.dispatch(_inv(world, "sec", "secretariat", f"severity {number} 4 Spreading"))
@@ -119,6 +121,8 @@ async def test_restart_of_synapse_mid_cascade_loses_and_duplicates_nothing(
     failed_rooms = rooms_where(OutboxRow.status == "pending", OutboxRow.attempts > 0)
     await until("every room's delivery to fail against the stopped homeserver",
                 lambda: _eq(failed_rooms, set(ROOMS)), within=60)
+    await until("the adapter to report the homeserver unreachable",
+                lambda: asyncio.sleep(0, not adapter.connected), within=60)
     await asyncio.to_thread(world.server.start)  # the event loop (and wisbot) keep running
     await world.delivered(app, within=120)
     copies = await _copies(world, number)
@@ -131,6 +135,8 @@ async def test_restart_of_synapse_mid_cascade_loses_and_duplicates_nothing(
     assert copies == dict.fromkeys(ROOMS, 2), copies  # the report and the change, once each
     dead = await rooms_where(OutboxRow.status == "dead")()
     assert not dead
+    await until("the adapter to sync again", lambda: asyncio.sleep(0, adapter.connected),
+                within=60)
 
 
 async def until(what: str, check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:

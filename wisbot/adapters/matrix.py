@@ -209,6 +209,9 @@ class MatrixAdapter:
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
         self.sync_count = 0
+        self.connected = False
+        """Whether the last sync reached the homeserver (the ``wisbot_adapter_connected``
+        metric)."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> MatrixAdapter:
@@ -287,6 +290,7 @@ class MatrixAdapter:
         first = self._token is None
         resp = await self._call("sync", client.sync(timeout=0, sync_filter=self._sync_filter,
                                                     since=self._token, full_state=True))
+        self.connected = True
         await self._process(resp, initial=first)
         await self._keys()
         self._tasks = [asyncio.create_task(self._sync_loop(), name="wisbot-matrix-sync"),
@@ -315,6 +319,7 @@ class MatrixAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self.connected = False
         if self.client is not None:
             await self.client.close()
             self.client = None
@@ -327,12 +332,15 @@ class MatrixAdapter:
                 resp = await self._call("sync", client.sync(
                     timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
                     since=self._token))
+                self.connected = True
                 await self._process(resp, initial=False)
                 await self._keys()
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the loop must survive anything
+                if isinstance(exc, MatrixError) and exc.errcode is None:
+                    self.connected = False  # the homeserver is unreachable
                 log.warning("matrix sync failed (retry in %.1fs): %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 15.0)
