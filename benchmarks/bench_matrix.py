@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nio import AsyncClient, RoomMessageText, SyncResponse  # noqa: E402
-from sqlmodel import select  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
 
 from tests.matrix.synapse import Synapse  # noqa: E402
 
@@ -167,15 +168,21 @@ async def wisbot_benchmarks(server: Synapse,
             platform="matrix", sender=UserRef("matrix", areg.user_id),
             text="incident report DE-OF-NC share=group sev=3 anonymous Benchmark cascade",
             room=RoomRef("matrix", room_de, "member-de"), received_at=utcnow()))
+        # The report's own messages: a sev-3 report also pages the GISC desks directly,
+        # and here (only anna has a Matrix id) each page becomes a dead-letter alert to the
+        # Secretariat room; neither is "the incident reaching the rooms".
+        report_id = await app.store.tx(lambda sess: sess.exec(
+            select(func.min(OutboxRow.notification_id))).one())
+        in_rooms = col(OutboxRow.notification_id) == report_id
         while True:
             pending = await app.store.tx(lambda sess: sess.exec(
-                select(OutboxRow).where(OutboxRow.status == "pending")).all())
+                select(OutboxRow).where(OutboxRow.status == "pending", in_rooms)).all())
             if not pending:
                 break
             await asyncio.sleep(0.005)
         cascade = time.perf_counter() - t0
         delivered = await app.store.tx(lambda sess: sess.exec(
-            select(OutboxRow).where(OutboxRow.status == "delivered")).all())
+            select(OutboxRow).where(OutboxRow.status == "delivered", in_rooms)).all())
         payloads = [(r.room_key, r.payload) for r in delivered]
     # baseline: the same messages sent one after another by a bare nio client
     from wisbot.reply import Reply
