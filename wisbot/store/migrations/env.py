@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import wisbot.store.tables  # noqa: F401  (registers the tables on the metadata)
+import wisbot.store.watch_tables  # noqa: F401
 
 target_metadata = SQLModel.metadata
 
