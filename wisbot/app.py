@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wisbot.adapters.base import ChatAdapter
 from wisbot.adapters.console import ConsoleAdapter
@@ -15,11 +16,17 @@ from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
 from wisbot.outbox import OutboxWorker
+from wisbot.scheduler import Scheduler
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
+from wisbot.services.mail import make_mailer
 from wisbot.services.notify import ResponseHook, no_paging
+from wisbot.services.watch import WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
+
+if TYPE_CHECKING:
+    from wisbot.wismon_server import WismonServer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,7 @@ class Services:
     store: Store
     incidents: IncidentService
     lessons: LessonService
+    watch: WatchService
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -49,6 +57,8 @@ class App:
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
+        self.scheduler: Scheduler | None = None
+        self.wismon: WismonServer | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -71,10 +81,17 @@ class App:
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
                                     on_response=self.on_response)
+        try:
+            watch = WatchService(self.store, self.directory, s, self.clock,
+                                 on_response=self.on_response, mailer=make_mailer(s))
+        except Exception:
+            self.store.close()
+            raise
         self.services = Services(
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
+            watch=watch,
         )
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
@@ -92,6 +109,39 @@ class App:
             await adapter.start(self.dispatch)
         if self.run_worker:
             self.outbox.start()
+        await self._start_watch()
+
+    async def _start_watch(self) -> None:
+        """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
+        s = self.settings
+        watch = self.services.watch
+        await watch.mark_installed()
+        if s.wismon_port is not None:
+            from wisbot.wismon_server import WismonServer
+
+            folder = s.wismon_dir or Path("wismon")
+            self.wismon = WismonServer(folder, s.wismon_host, s.wismon_port)
+            watch.wismon_url = await self.wismon.start()
+            log.info("WIS Monitor JSON served at %s", watch.wismon_url)
+        if not s.watch_enabled:
+            return
+        hh, mm = (int(x) for x in s.watch_daily_time.split(":"))
+        deadman = hh * 60 + mm + s.watch_deadman_minutes
+        self.scheduler = Scheduler()
+        self.scheduler.daily("watch-daily", watch.daily, hour=hh, minute=mm,
+                             misfire_grace_time=s.watch_misfire_grace_s)
+        self.scheduler.daily("watch-deadman", watch.deadman_check, hour=(deadman // 60) % 24,
+                             minute=deadman % 60, misfire_grace_time=6 * 3600)
+        self.scheduler.daily("watch-reminders", watch.remind_stalled, hour=(hh + 6) % 24,
+                             minute=mm, misfire_grace_time=12 * 3600)
+        self.scheduler.every("watch-handover", watch.handover_tick, minutes=15,
+                             misfire_grace_time=900)
+        self.scheduler.start()
+        # after a restart: tell people now if yesterday's (or today's) run is missing
+        try:
+            await watch.deadman_check()
+        except Exception:
+            log.exception("dead-man's check at start failed")
 
     async def dispatch(self, invocation: Any) -> Any:
         reply = await self.dispatcher(invocation)
@@ -118,6 +168,12 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.wismon is not None:
+            await self.wismon.stop()
+            self.wismon = None
         if hasattr(self, "outbox"):
             await self.outbox.stop()
         for adapter in self.adapters.values():

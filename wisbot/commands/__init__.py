@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wisbot.commands import incident, lessons, severity
+from wisbot.commands import incident, lessons, severity, watch
 from wisbot.commands.registry import Registry
 
 
@@ -11,4 +11,5 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    watch.register(reg)
     return reg

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ def parse_roster_csv(text: str, resolve: Callable[[str], str]) -> RosterImport:
             continue
         periods.append((line, Period(start, end, gisc)))
     ordered = sorted(periods, key=lambda lp: lp[1].start)
-    for (la, a), (lb, b) in zip(ordered, ordered[1:], strict=False):
+    for (la, a), (lb, b) in itertools.pairwise(ordered):
         if a.overlaps(b):
             problems.append(f"line {lb}: {b.start}–{b.end} overlaps line {la} "
                             f"({a.gisc}, {a.start}–{a.end})")
@@ -147,7 +148,7 @@ def gaps(periods: Sequence[Period]) -> list[tuple[date, date]]:
     """Uncovered days between the first and last period, as inclusive (start, end)."""
     out: list[tuple[date, date]] = []
     ordered = sorted(periods)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.start > a.end + timedelta(days=1):
             out.append((a.end + timedelta(days=1), b.start - timedelta(days=1)))
     return out

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import wisbot.store.tables  # noqa: F401  (registers the tables on the metadata)
-import wisbot.store.watch_tables  # noqa: F401
+import wisbot.store.tables  # registers the tables on the metadata
+import wisbot.store.watch_tables  # noqa: F401  (and the watch tables)
 
 target_metadata = SQLModel.metadata
 
