@@ -1129,6 +1129,7 @@ class WatchService:
         incoming = next((p for p in periods if p.start == h.period_start), None)
         after = rules.next_period(periods, incoming.end) if incoming else None
         h.escalated_at = now
+        h.last_reminder_at = now  # the incoming GISC reads this alert too
         h.escalated_to = after.gisc if after else "secretariat"
         session.add(h)
         b = ReplyBuilder(f"GISC Watch handover HO-{h.id} not accepted", kind="alert")
@@ -1144,7 +1145,8 @@ class WatchService:
                    "the roster has no later GISC: the Secretariat should arrange the watch.")
         reply = b.build()
         rooms = [r for r in ((self._gisc_room(after.gisc) if after else None),
-                             self._gisc_room(h.outgoing)) if r is not None]
+                             self._gisc_room(h.incoming), self._gisc_room(h.outgoing))
+                 if r is not None]
         rooms += self.directory.rooms_with_role("secretariat")
         notify(session, kind="watch-escalate", now=now, incident_id=None,
                deliveries=[(r, reply) for r in rooms])
