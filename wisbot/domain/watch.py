@@ -13,7 +13,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -353,13 +353,16 @@ class TicketChange:
     more: frozenset[str] = field(default_factory=frozenset)
 
 
-def recovery(covered: Iterable[str], failing_now: Iterable[str],
+def recovery(covered: Mapping[str, bool] | Iterable[str], failing_now: Iterable[str],
              probed_now: Iterable[str]) -> TicketChange:
-    covered_set = frozenset(covered)
+    """``covered``: the ticket's services, mapped to whether each was failing at the last
+    look (a plain iterable: all were)."""
+    last = dict(covered) if isinstance(covered, Mapping) else dict.fromkeys(covered, True)
+    covered_set = frozenset(last)
     failing = frozenset(failing_now)
     probed = frozenset(probed_now)
-    # a covered service not probed this time keeps its last known state: still failing
-    still = frozenset(s for s in covered_set if s in failing or s not in probed)
+    # a covered service not probed this time keeps its last known state
+    still = frozenset(s for s in covered_set if s in failing or (s not in probed and last[s]))
     more = failing - covered_set
     if not still and not more:
         return TicketChange(closed=True, partial=False, still_failing=still)

@@ -541,33 +541,40 @@ class WatchService:
                     impact = rules.impact_for(subject == GLOBAL, verdict, kinds)
                     finding = self._finding(subject, found, failing)
                     t = self._open_ticket(session, subject, finding, impact, BOT, auto=True,
-                                          services=sorted(failing))
+                                          services=dict.fromkeys(sorted(failing), True))
                     opened.append(_id(t))
                 continue
-            change = rules.recovery(ticket.services, failing, found)
+            before = dict(ticket.services)
+            change = rules.recovery(before, failing, found)
             if change.closed:
                 ticket.state = TicketState.DONE.value
                 ticket.closed_at = now
                 ticket.partial = False
+                ticket.services = {k: False for k in before}
                 self._event(session, ticket, BOT, "closed", "every service answers again")
                 self._tell(session, ticket, "closed: every service answers again")
-            elif change.more or change.partial != ticket.partial:
-                recovered = sorted(set(ticket.services) - change.still_failing)
-                ticket.services = sorted(change.still_failing)
+            else:
+                after = {k: k in change.still_failing for k in (set(before) | change.more)}
+                if after == before:
+                    continue
+                ticket.services = after
                 ticket.partial = change.partial
                 words = []
                 if change.more:
                     words.append("now also failing: " + ", ".join(
                         self._svc_words(k) for k in sorted(change.more)))
-                if recovered:
+                again = sorted(k for k in before if before[k] and not after[k])
+                if again:
                     words.append("answering again: " + ", ".join(
-                        self._svc_words(k) for k in recovered))
+                        self._svc_words(k) for k in again))
+                relapse = sorted(k for k in before if not before[k] and after[k])
+                if relapse:
+                    words.append("failing again: " + ", ".join(
+                        self._svc_words(k) for k in relapse))
                 text = "; ".join(words)
                 self._event(session, ticket, BOT, "partial" if change.partial else "note", text)
                 self._tell(session, ticket, ("partially open – " if ticket.partial else "")
                            + text)
-            else:
-                continue
             ticket.last_activity_at = now
             session.add(ticket)
             updated.append(_id(ticket))
@@ -619,7 +626,7 @@ class WatchService:
                deliveries=[(r, reply) for r in self._ticket_rooms(session, ticket, now)])
 
     def _open_ticket(self, session: Session, subject: str, finding: str, impact: Impact,
-                     reporter: str, *, auto: bool, services: list[str]) -> WatchTicket:
+                     reporter: str, *, auto: bool, services: dict[str, bool]) -> WatchTicket:
         now = _now_utc(self.clock)
         t = WatchTicket(subject=subject, finding=finding, impact=impact.value,
                         state=TicketState.TRIAGE.value, services=services, auto=auto,
@@ -650,7 +657,7 @@ class WatchService:
 
         def work(session: Session) -> Reply:
             t = self._open_ticket(session, subject, finding, impact, caller.contact.id,
-                                  auto=False, services=[])
+                                  auto=False, services={})
             return self._ticket_reply(t, "opened").model_copy(update={"private": True})
 
         return await self.store.tx(work)

@@ -87,7 +87,9 @@ class WatchTicket(SQLModel, table=True):
     impact: str = Field(max_length=12)
     state: str = Field(default="triage", max_length=10, index=True)
     partial: bool = False
-    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    services: dict[str, bool] = Field(default_factory=dict,
+                                      sa_column=Column(JSON, nullable=False))
+    """Services an automatic ticket covers: ``{"sru": True}`` failing, False recovered."""
     auto: bool = False
     reporter: str = Field(max_length=128)
     assignee: str | None = Field(default=None, max_length=128)
