@@ -13,7 +13,7 @@ import pytest
 
 from wisbot.directory import Directory, parse_directory
 from wisbot.domain.watch import Period
-from wisbot.probes.base import ProbeResult, ProbeStatus, ProbeTarget, Service
+from wisbot.probes.base import ProbeResult, ProbeStatus, ProbeTarget
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

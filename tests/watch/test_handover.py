@@ -70,7 +70,8 @@ async def test_handover_posts_mails_pages_and_accept_ends_the_outgoing_watch(
     exeter = room_text(app, "gisc-exeter")
     assert "GISC Watch handover HO-1: GISC Tokyo → GISC Exeter" in exeter
     assert "Note: Ticket 1 needs follow-up" in exeter
-    assert "1 | 02/03/2026 | GISC Exeter | OAI provider not active | open | Watch Operator" in exeter
+    assert "1 | 02/03/2026 | GISC Exeter | OAI provider not active | open | Watch Operator" \
+        in exeter
     assert "Duty GISC: GISC Tokyo; watch period from 01/03/2026 to 14/03/2026" in exeter
     assert "Please confirm with `watch accept`" in exeter
     assert "HO-1" in room_text(app, "collaboration")

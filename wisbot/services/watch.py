@@ -20,7 +20,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -210,7 +210,7 @@ class WatchService:
                 if service in WIS1:
                     out.append(ProbeTarget(g.name, service, url))
         for ident, entry in self.directory.wis2.items():
-            options = {k: v for k, v in entry.items() if k not in ("kind", "url")}
+            options = {k: _option(v) for k, v in entry.items() if k not in ("kind", "url")}
             out.append(ProbeTarget(ident, Service(entry["kind"]), entry["url"], options))
         if scope is None or not scope.strip():
             return out
@@ -1248,6 +1248,23 @@ def _write_docs(folder: Path, docs: dict[str, dict[str, Any]]) -> list[Path]:
     return out
 
 
+def _option(value: str) -> str | bool | int | float:
+    """Directory option strings as the probes want them: true/false, numbers, else text."""
+    low = value.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(low)
+    except ValueError:
+        pass
+    try:
+        return float(low)
+    except ValueError:
+        return value
+
+
 def _result(r: ProbeRecord) -> ProbeResult:
     return ProbeResult(r.centre, Service(r.service), r.url, ProbeStatus(r.status), r.latency_ms,
                        r.figure, r.reason, r.checked_at, dict(r.details))
@@ -1293,6 +1310,3 @@ def parse_day(text: str) -> date:
     except ValueError:
         raise UsageError(f"{text!r} is not a date: use 2026-03-01 or 01/03/2026") from None
 
-
-def iter_ok(results: Iterable[ProbeResult]) -> int:
-    return sum(1 for r in results if r.ok)
