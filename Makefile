@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= postgres,dev,watch
+EXTRAS ?= postgres,dev,watch,slack
 
 .PHONY: venv demo test lint typecheck bench clean
 

@@ -18,7 +18,7 @@ def room_text(app: Any, room_key: str) -> str:
 def identifying_terms(directory: Directory, member: str) -> list[str]:
     """The words an anonymised room must never contain for ``member``."""
     redactor = redactor_for(directory, member)
-    return [t for t in redactor._terms]  # noqa: SLF001
+    return [t for t in redactor._terms]
 
 
 def leaks(text: str, terms: list[str]) -> list[str]:

@@ -60,7 +60,7 @@ async def report(db: str, n: int, who: str, centre: str) -> None:
     settings = Settings(database_url=db, directory=EXAMPLE)
     adapter = ConsoleAdapter(echo=False)
     async with App(settings, directory=load_directory(EXAMPLE), adapters=[adapter],
-                   run_worker=False) as app:
+                   run_worker=False):
         replies = await asyncio.gather(*(
             adapter.type(who, f"incident report {centre} share=principal-gisc load {i}")
             for i in range(n)))

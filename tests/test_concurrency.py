@@ -117,11 +117,11 @@ async def test_restart_in_process_mid_cascade(make_app, clock) -> None:  # type:
     await app1.console.type("anna.weber", "incident report DE-OF-NC share=group Phishing",
                             "member-de")
     # Deliver part of it, then stop as a crash would: leases held, rows pending.
-    rows = await app1.store.tx(lambda s: app1.outbox._claim(s))  # noqa: SLF001
+    rows = await app1.store.tx(lambda s: app1.outbox._claim(s))
     first_rooms = list(rows)[:5]
     for key in first_rooms:
         for row in rows[key]:
-            await app1.outbox._deliver(row)  # noqa: SLF001
+            await app1.outbox._deliver(row)
     got1 = set(app1.console.rooms)
     assert got1 == {app1.directory.room(k).target for k in first_rooms}
     app2 = await make_app()

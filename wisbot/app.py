@@ -16,11 +16,12 @@ from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
 from wisbot.outbox import OutboxWorker
+from wisbot.reply import Reply
 from wisbot.scheduler import Scheduler
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
-from wisbot.services.notify import ResponseHook, no_paging
+from wisbot.services.notify import ResponseHook, no_paging, notify
 from wisbot.services.watch import WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
@@ -153,10 +154,35 @@ class App:
         for name in self.settings.adapters:
             if name == "console":
                 out.append(ConsoleAdapter())
+            elif name == "slack":
+                try:
+                    from wisbot.adapters.slack import SlackAdapter
+                except ImportError as exc:
+                    raise ValueError("the slack adapter needs the slack extras: "
+                                     "pip install 'wisbot[slack]'") from exc
+                out.append(SlackAdapter.from_settings(
+                    self.settings, directory=self.directory, holds=self.holds,
+                    alert=self.alert_secretariat, on_release=self._wake_outbox))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "
-                                 "configured adapters: console")
+                                 "configured adapters: console, slack")
         return out
+
+    def _wake_outbox(self) -> None:
+        if hasattr(self, "outbox"):
+            self.outbox.wake()
+
+    async def alert_secretariat(self, reply: Reply) -> None:
+        """Tell every Secretariat room (room integrity, operations alerts), via the outbox."""
+        assert self.store is not None
+        rooms = self.directory.rooms_with_role("secretariat")
+        if not rooms:
+            log.critical("no Secretariat room to alert: %s", reply.plain())
+            return
+        now = self.clock()
+        await self.store.tx(lambda s: notify(s, kind="alert", now=now, incident_id=None,
+                                             deliveries=[(room, reply) for room in rooms]))
+        self._wake_outbox()
 
     @property
     def console(self) -> ConsoleAdapter:

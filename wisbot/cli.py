@@ -23,9 +23,11 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 watch_app = typer.Typer(help="GISC Watch reports.", no_args_is_help=True)
 roster_app = typer.Typer(help="The GISC Watch roster.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(watch_app, name="watch")
 app.add_typer(roster_app, name="roster")
+app.add_typer(slack_app, name="slack")
 console = Console()
 err = Console(stderr=True)
 
@@ -328,6 +330,21 @@ def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a servi
     console.print(table)
     if any(not r.ok for r in outcome.results):
         raise typer.Exit(code=1)
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    request_url: Annotated[str | None, typer.Option(
+        help="HTTP mode: the public https://…/slack/events URL (default: Socket Mode).")]
+        = None,
+    name: Annotated[str, typer.Option(help="The app's and bot user's name.")] = "wisbot",
+) -> None:
+    """Print the Slack app manifest (commands, scopes, Socket Mode, interactivity),
+    generated from the command registry; deploy/slack-manifest.yaml is this output."""
+    from wisbot.adapters.slack_manifest import manifest_yaml
+    from wisbot.commands import build_registry
+
+    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
 
 
 def main() -> None:

@@ -10,13 +10,15 @@ re-sends it with the same key, which a platform that dedupes (Matrix) drops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
@@ -35,6 +37,7 @@ class OutboxWorker:
                  clock: Clock, *, max_attempts: int = 8, backoff_base: float = 1.0,
                  backoff_max: float = 300.0, poll_interval: float = 1.0,
                  lease_seconds: float = 60.0, concurrency: int = 32,
+                 batch_delay: float = 0.02,
                  is_held: Callable[[str], bool] = lambda room_key: False) -> None:
         self.store = store
         self.directory = directory
@@ -46,8 +49,10 @@ class OutboxWorker:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease_seconds)
         self.concurrency = concurrency
+        self.batch_delay = batch_delay
         self.is_held = is_held
         self.holder = f"w-{secrets.token_hex(6)}"
+        self._marker = _DeliveredMarker(self)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -81,6 +86,8 @@ class OutboxWorker:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                # A short pause gathers a burst of changes into one pass.
+                await asyncio.sleep(self.batch_delay)
             except TimeoutError:
                 pass
 
@@ -92,14 +99,15 @@ class OutboxWorker:
             return False
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(room_key: str, rows: list[OutboxRow]) -> bool:
+        async def one(rows: list[OutboxRow]) -> bool:
             async with sem:
-                try:
-                    return await self._deliver_rows(rows)
-                finally:
-                    await self.store.tx(lambda s: self._release(s, room_key))
+                return await self._deliver_rows(rows)
 
-        results = await asyncio.gather(*(one(k, rows) for k, rows in claimed.items()))
+        try:
+            results = await asyncio.gather(*(one(rows) for rows in claimed.values()))
+        finally:
+            rooms = list(claimed)
+            await self.store.tx(lambda s: self._release(s, rooms))
         return any(results)
 
     async def drain(self, max_passes: int = 1000) -> None:
@@ -128,44 +136,38 @@ class OutboxWorker:
         now = self.clock()
         # Rooms in the order of their oldest due row: the cascade order (Secretariat first)
         # is the order in which deliveries start.
-        due = session.exec(
+        due = [k for k in session.exec(
             select(OutboxRow.room_key).where(OutboxRow.status == "pending",
                                              col(OutboxRow.next_attempt_at) <= now)
             .group_by(col(OutboxRow.room_key)).order_by(func.min(OutboxRow.id))
-        ).all()
-        claimed: list[str] = []
-        for room_key in due:
-            if self.is_held(room_key):
-                continue
-            if self._take_lease(session, room_key, now):
-                claimed.append(room_key)
-        return claimed
-
-    def _take_lease(self, session: Session, room_key: str, now: datetime) -> bool:
+        ).all() if not self.is_held(k)]
+        if not due:
+            return []
         until = now + self.lease
-        result = session.execute(
-            update(RoomLease).where(col(RoomLease.room_key) == room_key,
+        taken = set(session.execute(
+            update(RoomLease).where(col(RoomLease.room_key).in_(due),
                                     or_(col(RoomLease.until) < now,
                                         col(RoomLease.holder) == self.holder))
-            .values(holder=self.holder, until=until))
-        if getattr(result, "rowcount", 0):
-            return True
-        if session.get(RoomLease, room_key) is not None:
-            return False
-        nested = session.begin_nested()
-        try:
-            session.add(RoomLease(room_key=room_key, holder=self.holder, until=until))
-            session.flush()
-            nested.commit()
-            return True
-        except IntegrityError:  # another process inserted the lease first
-            nested.rollback()
-            return False
+            .values(holder=self.holder, until=until)
+            .returning(col(RoomLease.room_key))).scalars().all())
+        free = [k for k in due if k not in taken]
+        if free:
+            existing = set(session.exec(select(RoomLease.room_key)
+                                        .where(col(RoomLease.room_key).in_(free))).all())
+            fresh = [k for k in free if k not in existing]
+            if fresh:
+                ins = (pg_insert if session.get_bind().dialect.name == "postgresql"
+                       else sqlite_insert)(RoomLease)
+                taken.update(session.execute(
+                    ins.values([{"room_key": k, "holder": self.holder, "until": until}
+                                for k in fresh])
+                    .on_conflict_do_nothing(index_elements=["room_key"])
+                    .returning(col(RoomLease.room_key))).scalars().all())
+        return [k for k in due if k in taken]
 
-    def _release(self, session: Session, room_key: str) -> None:
-        lease = session.get(RoomLease, room_key)
-        if lease is not None and lease.holder == self.holder:
-            session.delete(lease)
+    def _release(self, session: Session, room_keys: list[str]) -> None:
+        session.execute(delete(RoomLease).where(col(RoomLease.room_key).in_(room_keys),
+                                                col(RoomLease.holder) == self.holder))
 
     def _release_all(self, session: Session) -> None:
         for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
@@ -189,19 +191,7 @@ class OutboxWorker:
             error = exc
             await self.store.tx(lambda s: self._failed(s, row, error))
             return False
-        row_id = row.id
-        now = self.clock()
-
-        def done(session: Session) -> None:
-            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id)
-                            .values(status="delivered", delivered_at=now,
-                                    message_id=ref.id[:256], attempts=row.attempts + 1))
-            # Renew the lease: a long run of sends keeps the room ours.
-            session.execute(update(RoomLease).where(col(RoomLease.room_key) == row.room_key,
-                                                    col(RoomLease.holder) == self.holder)
-                            .values(until=now + self.lease))
-
-        await self.store.tx(done)
+        await self._marker.mark(row, ref)
         return True
 
     async def _send(self, row: OutboxRow, reply: Reply) -> MessageRef:
@@ -264,3 +254,50 @@ class OutboxWorker:
                                   .where(OutboxRow.notification_id == note.id)):
             alert.key = f"dead-{alert.key}"
             session.add(alert)
+
+
+class _DeliveredMarker:
+    """Group commit for "delivered" marks: rooms send in parallel, and the marks that
+    arrive while a commit runs go together in the next one. Each room still waits for its
+    mark before its next send, so at most one message per room is ever in doubt."""
+
+    def __init__(self, worker: OutboxWorker) -> None:
+        self.worker = worker
+        self._pending: list[tuple[OutboxRow, MessageRef, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def mark(self, row: OutboxRow, ref: MessageRef) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, ref, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self.worker.store.tx(functools.partial(self._apply, batch=batch))
+            except BaseException as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+    def _apply(self, session: Session, *,
+               batch: list[tuple[OutboxRow, MessageRef, asyncio.Future[None]]]) -> None:
+        now = self.worker.clock()
+        session.execute(update(OutboxRow), [
+            {"id": row.id, "status": "delivered", "delivered_at": now,
+             "message_id": ref.id[:256], "attempts": row.attempts + 1}
+            for row, ref, _ in batch])
+        # Renew the leases: a long run of sends keeps the rooms ours.
+        rooms = list({row.room_key for row, _, _ in batch})
+        session.execute(update(RoomLease).where(col(RoomLease.room_key).in_(rooms),
+                                                col(RoomLease.holder) == self.worker.holder)
+                        .values(until=now + self.worker.lease))

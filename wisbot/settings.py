@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -25,8 +26,9 @@ class Settings(BaseSettings):
     )
     directory: Path = Field(default=Path("directory.yaml"),
                             description="The directory YAML file.")
-    adapters: list[str] = Field(default_factory=lambda: ["console"],
-                                description="Chat adapters to run: console, matrix, slack.")
+    adapters: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["console"],
+        description="Chat adapters to run, comma-separated: console, matrix, slack.")
     auto_migrate: bool = Field(default=False,
                                description="Migrate the database at start instead of refusing.")
     paging_threshold: int = Field(default=3, ge=0, le=5,
@@ -54,6 +56,27 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
+    slack_mode: Literal["socket", "http"] = Field(
+        default="socket", description="socket: Socket Mode with the app token (no public "
+        "endpoint); http: signed requests on slack_http_host:slack_http_port/slack/events.")
+    slack_http_host: str = Field(default="127.0.0.1",
+                                 description="HTTP mode: address to listen on.")
+    slack_http_port: int = Field(default=3000, ge=0, le=65535,
+                                 description="HTTP mode: port to listen on (0: any free).")
+    slack_api_base_url: str | None = Field(
+        default=None, description="Slack Web API base URL (default https://slack.com/api/).")
+    slack_pace_seconds: float = Field(default=1.0, ge=0,
+                                      description="Least time between posts to one channel, s.")
+    slack_integrity_interval: float = Field(
+        default=600.0, ge=0, description="Seconds between room-integrity checks of the bound "
+        "channels (also on start and on every join or leave); 0: only then.")
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     # ----- GISC Watch (docs/watch.md) -------------------------------------------------
     watch_enabled: bool = Field(default=True, description="Run the GISC Watch scheduler "

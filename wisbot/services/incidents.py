@@ -111,9 +111,10 @@ class IncidentService:
                  note: str | None = None, note_by: str | None = None,
                  rooms: Sequence[tuple[Room, Vis]] | None = None) -> tuple[tuple[Room, Vis], ...]:
         told = list(rooms) if rooms is not None else audience(self.directory, exposure(inc))
-        deliveries = [(room, incident_reply(self.directory, inc, vis, headline, note=note,
-                                            note_by=note_by))
-                      for room, vis in told]
+        rendered = {vis: incident_reply(self.directory, inc, vis, headline, note=note,
+                                        note_by=note_by)
+                    for vis in {v for _, v in told}}
+        deliveries = [(room, rendered[vis]) for room, vis in told]
         notify(session, kind=kind, now=self.clock(), incident_id=inc.id, deliveries=deliveries)
         return tuple(told)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from wisbot.directory import Room
@@ -22,19 +23,27 @@ def notify(session: Session, *, kind: str, now: datetime, incident_id: int | Non
     note = Notification(incident_id=incident_id, kind=kind, created_at=now)
     session.add(note)
     session.flush()
-    for room, reply in deliveries:
-        session.add(OutboxRow(
-            notification_id=note.id, key=f"n{note.id}-{room.key}", room_key=room.key,
-            platform=room.platform, payload=reply.model_dump(mode="json"),
-            next_attempt_at=now, created_at=now,
-        ))
-    for contact_id, reply in direct:
-        session.add(OutboxRow(
-            notification_id=note.id, key=f"n{note.id}-@{contact_id}", room_key=f"@{contact_id}",
-            platform="", payload=reply.model_dump(mode="json"),
-            next_attempt_at=now, created_at=now,
-        ))
-    session.flush()
+    dumped: dict[int, dict[str, Any]] = {}  # the same Reply object is serialised once
+
+    def payload(reply: Reply) -> dict[str, Any]:
+        if id(reply) not in dumped:
+            dumped[id(reply)] = reply.model_dump(mode="json")
+        return dumped[id(reply)]
+
+    rows: list[dict[str, Any]] = [
+        {"notification_id": note.id, "key": f"n{note.id}-{room.key}", "room_key": room.key,
+         "platform": room.platform, "payload": payload(reply), "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for room, reply in deliveries
+    ]
+    rows += [
+        {"notification_id": note.id, "key": f"n{note.id}-@{contact_id}",
+         "room_key": f"@{contact_id}", "platform": "", "payload": payload(reply),
+         "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for contact_id, reply in direct
+    ]
+    if rows:
+        session.execute(insert(OutboxRow), rows)
     return note
 
 

@@ -1,0 +1,623 @@
+"""The Slack adapter end to end.
+
+Slack is a hosted service, so these tests run slack-bolt's REAL request handling (signature
+verification, slash-command, block_actions and Events API parsing, Socket Mode envelopes)
+and post to a local fake of the Slack Web API (``tests/_fake_slack.py``: aiohttp on a
+random loopback port, ``AsyncWebClient(base_url=...)`` pointed at it) that records every
+call and can answer 429 with ``Retry-After`` or an error code. Requests carry an
+``X-Slack-Signature`` computed with the signing secret, as Slack computes it. The wisbot
+side is the real App on SQLite (and PostgreSQL when configured), wired from settings the
+way ``wisbot run`` wires it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from tests._fake_slack import (
+    BOT_USER,
+    FakeSlack,
+    block_actions_payload,
+    sign,
+    slack_directory,
+    slack_id,
+    slash_body,
+)
+from tests.conftest import EXAMPLE, ROOT
+from wisbot.adapters.base import DeliveryError, RoomRef, UserRef
+from wisbot.adapters.slack import SlackAdapter
+from wisbot.app import App
+from wisbot.clock import FakeClock
+from wisbot.commands.registry import Arg, Command
+from wisbot.directory import Directory
+from wisbot.reply import ReplyBuilder, text_reply, user
+from wisbot.settings import Settings
+from wisbot.store.tables import OutboxRow
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+GISC_ROOMS = {f"gisc-{g}" for g in (
+    "beijing", "brasilia", "casablanca", "exeter", "jeddah", "melbourne", "moscow",
+    "new-delhi", "offenbach", "pretoria", "seoul", "tehran", "tokyo", "toulouse",
+    "washington")}
+ALL_ROOMS = {"secretariat", "member-de", "area-offenbach", "area-tokyo", "collaboration",
+             *GISC_ROOMS}
+EXPECTED = {
+    "secretariat": {"secretariat", "member-de"},
+    "principal-gisc": {"secretariat", "member-de", "gisc-offenbach"},
+    "all-giscs": {"secretariat", "member-de", *GISC_ROOMS},
+    "group": ALL_ROOMS,
+}
+"""The product contract's cascade table for an incident at DE-OF-NC (GISC Offenbach)."""
+
+
+def C(room: str) -> str:
+    return slack_id("C", room)
+
+
+def U(contact: str) -> str:
+    return slack_id("U", contact)
+
+
+@dataclass
+class Env:
+    app: App
+    fake: FakeSlack
+    adapter: SlackAdapter
+    http: aiohttp.ClientSession
+    clock: FakeClock
+    _n: int = 0
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.http_port}/slack/events"
+
+    async def post(self, body: str, headers: dict[str, str]) -> tuple[int, str, float]:
+        started = time.monotonic()
+        async with self.http.post(self.events_url, data=body.encode(), headers=headers) as r:
+            return r.status, await r.text(), time.monotonic() - started
+
+    async def slash(self, who: str, room: str | None, command: str, text: str, *,
+                    secret: str = SECRET, timestamp: int | None = None,
+                    ) -> tuple[int, str, float]:
+        """``who`` (a contact id, or a raw ``U…`` id) types ``command text`` in ``room``
+        (a room key; None: the direct-message channel with the bot)."""
+        self._n += 1
+        body = slash_body(command, text, user=who if who.startswith("U") else U(who),
+                          channel=C(room) if room else "DWISBOT",
+                          response_url=self.fake.response_url(f"r{self._n}"))
+        return await self.post(body, sign(secret, body, timestamp))
+
+    async def reply_to(self, who: str, room: str | None, command: str, text: str
+                       ) -> dict[str, Any]:
+        """Run a slash command; the reply that came back through its response_url."""
+        before = len(self.fake.responses)
+        status, _, _ = await self.slash(who, room, command, text)
+        assert status == 200
+        responses = await self.fake.wait_responses(before + 1)
+        return responses[before][1]
+
+    async def event(self, event: dict[str, Any]) -> int:
+        body = json.dumps({"token": "t", "team_id": "T1", "api_app_id": "AWISBOT",
+                           "type": "event_callback", "event_id": f"Ev{time.time_ns()}",
+                           "event_time": int(time.time()), "event": event})
+        headers = {**sign(SECRET, body), "Content-Type": "application/json"}
+        status, _, _ = await self.post(body, headers)
+        return status
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+StartSlack = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_slack(db_url: str, clock: FakeClock, fake_slack: FakeSlack
+                      ) -> AsyncIterator[StartSlack]:
+    """``env = await start_slack()``: the App built from settings with the Slack adapter
+    (HTTP mode on a free loopback port, or Socket Mode) against the fake Slack."""
+    apps: list[App] = []
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def factory(directory: Directory | None = None, *, adapters: tuple[str, ...] = ("slack",),
+                      mode: str = "http", **settings: Any) -> Env:
+        s = Settings(database_url=db_url, directory=EXAMPLE, adapters=list(adapters),
+                     slack_bot_token=SecretStr("xoxb-test-token"),
+                     slack_app_token=SecretStr("xapp-test-token"),
+                     slack_signing_secret=SecretStr(SECRET), slack_mode=mode,
+                     slack_http_host="127.0.0.1", slack_http_port=0,
+                     slack_api_base_url=fake_slack.api_url,
+                     **{"slack_pace_seconds": 0.0, "slack_integrity_interval": 0, **settings})
+        app = App(s, directory=directory or slack_directory(EXAMPLE), clock=clock,
+                  run_worker=False)
+        await app.start()
+        apps.append(app)
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        adapter = app.adapters["slack"]
+        assert isinstance(adapter, SlackAdapter)
+        return Env(app, fake_slack, adapter, session, clock)
+
+    yield factory
+    for session in sessions:
+        await session.close()
+    for app in reversed(apps):
+        await app.stop()
+
+
+def channels_to_rooms(directory: Directory, channels: set[str]) -> set[str]:
+    by_address = {r.target: r.key for r in directory.rooms}
+    return {by_address[c] for c in channels}
+
+
+def mrkdwn_texts(payload: Any) -> Iterator[str]:
+    """Every string Slack would parse as mrkdwn: the ``text`` fallback and mrkdwn objects
+    (plain_text objects are shown literally)."""
+    if isinstance(payload, dict):
+        if payload.get("type") == "plain_text":
+            return
+        for key, value in payload.items():
+            if key == "text" and isinstance(value, str):
+                yield value
+            elif key == "blocks" and isinstance(value, str):
+                yield from mrkdwn_texts(json.loads(value))
+            else:
+                yield from mrkdwn_texts(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            yield from mrkdwn_texts(item)
+
+
+def blocks_of(post: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = post["blocks"]
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+# ----- slash commands and the cascade ----------
+
+@pytest.mark.parametrize("level", list(EXPECTED))
+async def test_signed_slash_command_is_acked_then_cascades_to_the_right_channels_only(
+        start_slack: StartSlack, level: str) -> None:
+    env = await start_slack()
+    status, body, elapsed = await env.slash(
+        "anna.weber", "member-de", "/incident",
+        f"report DE-OF-NC share={level} sev=3 Suspicious logins on the cache")
+    assert status == 200 and body == ""  # the ack: an empty 200, well within 3 s
+    assert elapsed < 3.0
+    (_, reply), = await env.fake.wait_responses(1)
+    assert reply["response_type"] == "ephemeral"  # the caller's confirmation is theirs alone
+    assert "WIS-SEC-2026-1" in reply["text"]
+    assert not env.fake.posts()  # nothing is posted before the outbox delivers
+    await env.app.outbox.drain()
+
+    told = channels_to_rooms(env.app.directory, env.fake.posted_channels())
+    assert told == EXPECTED[level]
+    for quiet in ALL_ROOMS - EXPECTED[level]:
+        assert not env.fake.attempts(C(quiet)), f"{quiet} must not be posted to"
+    card = blocks_of(env.fake.posts(C("secretariat"))[0])
+    assert card[0]["type"] == "header" and card[0]["text"]["text"].startswith("WIS-SEC-2026-1")
+    fields = " ".join(f["text"] for f in card[1]["fields"])
+    assert "Security incident severity 3 – Systems in the same security domain" in fields
+    assert "*Recommended action*" in fields and "*Status*\nopen" in fields
+
+
+async def test_a_missing_share_gets_the_usage_ephemerally_and_tells_no_one(
+        start_slack: StartSlack) -> None:
+    env = await start_slack()
+    reply = await env.reply_to("anna.weber", "member-de", "/incident",
+                               "report DE-OF-NC Suspicious logins")
+    assert reply["response_type"] == "ephemeral"
+    assert "missing share=" in reply["text"] and "Usage: incident report" in reply["text"]
+    await env.app.outbox.drain()
+    assert not env.fake.posts()
+
+
+async def test_every_contract_slash_command_is_answered(start_slack: StartSlack) -> None:
+    env = await start_slack()
+    severity = await env.reply_to("anna.weber", None, "/severity", "")
+    assert "Security incident severity 5" in severity["text"]
+    for command in ("/watch", "/escalate", "/ack"):
+        reply = await env.reply_to("anna.weber", "member-de", command, "")
+        # Not yet in the registry: the dispatcher's usage answer, never bolt's silence.
+        assert reply["response_type"] == "ephemeral"
+        assert "unknown command" in reply["text"] or "Usage" in reply["text"]
+
+
+async def test_unknown_slack_user_is_refused_with_an_ephemeral_message(
+        start_slack: StartSlack, caplog: pytest.LogCaptureFixture) -> None:
+    env = await start_slack()
+    with caplog.at_level(logging.WARNING, "wisbot.adapters.slack"):
+        reply = await env.reply_to("USTRANGER1", "member-de", "/incident",
+                                   "report DE-OF-NC share=group A fake incident")
+    assert reply["response_type"] == "ephemeral"
+    assert "USTRANGER1 is not in the wisbot directory" in reply["text"]
+    assert "USTRANGER1" in caplog.text
+    await env.app.outbox.drain()
+    assert not env.fake.posts()
+
+
+async def test_bad_or_stale_signature_gets_401_and_runs_nothing(start_slack: StartSlack
+                                                                ) -> None:
+    env = await start_slack()
+    text = "report DE-OF-NC share=group Forged report"
+    status, _, _ = await env.slash("anna.weber", "member-de", "/incident", text,
+                                   secret="not-the-signing-secret")
+    assert status == 401
+    stale = int(time.time()) - 10 * 60  # Slack's window is five minutes
+    status, _, _ = await env.slash("anna.weber", "member-de", "/incident", text,
+                                   timestamp=stale)
+    assert status == 401
+    body = slash_body("/incident", text, user=U("anna.weber"), channel=C("member-de"),
+                      response_url=env.fake.response_url("x"))
+    status, _, _ = await env.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 401  # unsigned
+    await asyncio.sleep(0.2)
+    await env.app.outbox.drain()
+    assert env.fake.responses == [] and env.fake.posts() == []
+    # …and the same request, correctly signed, works: the 401s were the signature's doing.
+    reply = await env.reply_to("anna.weber", "member-de", "/incident", text)
+    assert "WIS-SEC-2026-1" in reply["text"]
+
+
+async def test_mixed_deployment_reaches_slack_and_console_in_one_cascade(
+        start_slack: StartSlack) -> None:
+    directory = slack_directory(EXAMPLE, console_rooms=("secretariat", "gisc-tokyo"))
+    env = await start_slack(directory, adapters=("console", "slack"))
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=all-giscs sev=2 Malware on a jump host")
+    await env.app.outbox.drain()
+    console = env.app.console
+    assert "WIS-SEC-2026-1" in console.transcript("secretariat")
+    assert "WIS-SEC-2026-1" in console.transcript("gisc-tokyo")
+    told = channels_to_rooms(env.app.directory, env.fake.posted_channels())
+    assert told == {"member-de", *GISC_ROOMS} - {"gisc-tokyo"}
+    assert not env.fake.attempts(C("secretariat"))  # console rooms are not posted to Slack
+
+
+async def test_direct_message_slash_command_has_no_room(start_slack: StartSlack) -> None:
+    env = await start_slack()
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=secretariat Phishing wave")
+    reply = await env.reply_to("anna.weber", None, "/incident", "show WIS-SEC-2026-1")
+    assert "Phishing wave" in reply["text"]
+
+
+# ----- the Acknowledge button ----------
+
+async def test_acknowledge_button_runs_the_ack_command_for_the_clicking_user(
+        start_slack: StartSlack) -> None:
+    env = await start_slack()
+    acked: list[tuple[str, str]] = []
+
+    async def ack(ctx: Any, a: dict[str, Any]) -> Any:
+        acked.append((ctx.caller.contact.id, a["target"]))
+        return text_reply(f"{a['target']} acknowledged by {ctx.caller.label}")
+
+    # The paging feature registers `ack`; here a stand-in with the same declaration shape.
+    env.app.registry.add(Command(("ack",), "Acknowledge a page.", "ack P-3", ack,
+                                 (Arg("target"),)))
+    page = ReplyBuilder("Page P-3: WIS-SEC-2026-4 needs GISC Offenbach", kind="page")
+    page.line("Severity 4 – acknowledge within the hour.").action("Acknowledge", "ack P-3")
+    await env.adapter.send(RoomRef("slack", C("gisc-offenbach"), "gisc-offenbach"),
+                           page.build(), key="page-P-3")
+    (posted,) = env.fake.posts(C("gisc-offenbach"))
+    (button,) = next(b for b in blocks_of(posted) if b["type"] == "actions")["elements"]
+    assert button["text"]["text"] == "Acknowledge" and button["value"] == "ack P-3"
+
+    async def click(who: str, name: str) -> int:
+        payload = block_actions_payload(user=who, channel=C("gisc-offenbach"), action=button,
+                                        response_url=env.fake.response_url(name))
+        body = urlencode({"payload": json.dumps(payload)})
+        status, _, _ = await env.post(body, sign(SECRET, body))
+        return status
+
+    assert await click("USTRANGER1", "stranger") == 200
+    (_, refusal), = await env.fake.wait_responses(1)
+    assert refusal["response_type"] == "ephemeral" and "not in the wisbot directory" in \
+        refusal["text"]
+    assert acked == []
+    assert await click(U("gisc-offenbach"), "desk") == 200
+    responses = await env.fake.wait_responses(2)
+    assert acked == [("gisc-offenbach", "P-3")]
+    assert "P-3 acknowledged by GISC Offenbach operations desk" in responses[1][1]["text"]
+    assert responses[1][1]["replace_original"] is False
+
+
+# ----- delivery: pacing, 429, errors ----------
+
+async def test_429_raises_retry_after_and_the_outbox_waits_that_long(
+        start_slack: StartSlack) -> None:
+    env = await start_slack()
+    env.fake.rate_limited[C("gisc-offenbach")] = [1]
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    await env.app.outbox.drain()
+    assert env.fake.posted_channels() == {C("secretariat"), C("member-de")}
+
+    def pending() -> list[OutboxRow]:
+        with Session(env.app.services.store.engine) as s:
+            return list(s.exec(select(OutboxRow).where(OutboxRow.status == "pending")))
+
+    (row,) = pending()
+    assert row.room_key == "gisc-offenbach" and "rate limited" in (row.last_error or "")
+    assert row.next_attempt_at.replace(tzinfo=None) == \
+        (env.clock() + timedelta(seconds=1)).replace(tzinfo=None)
+    await env.app.outbox.drain()
+    assert len(env.fake.attempts(C("gisc-offenbach"))) == 1  # not before Retry-After
+    env.clock.advance(seconds=1)
+    await env.app.outbox.drain()
+    assert len(env.fake.posts(C("gisc-offenbach"))) == 1
+    assert pending() == []
+
+
+async def test_adapter_send_turns_a_429_into_delivery_error_with_retry_after(
+        start_slack: StartSlack) -> None:
+    env = await start_slack()
+    env.fake.rate_limited[C("secretariat")] = [30]
+    with pytest.raises(DeliveryError) as caught:
+        await env.adapter.send(RoomRef("slack", C("secretariat"), "secretariat"),
+                               text_reply("hello"), key="k-429")
+    assert caught.value.retry_after == 30 and not caught.value.permanent
+
+
+@pytest.mark.parametrize(("code", "advice"), [
+    ("channel_not_found", "check the room's address"),
+    ("not_in_channel", "invite it"),
+    ("is_archived", "unarchive"),
+    ("token_revoked", "reinstall the app"),
+    ("invalid_auth", "WISBOT_SLACK_BOT_TOKEN"),
+])
+async def test_permanent_slack_errors_are_logged_clearly_and_dead_lettered(
+        start_slack: StartSlack, caplog: pytest.LogCaptureFixture, code: str,
+        advice: str) -> None:
+    env = await start_slack()
+    env.fake.errors[C("gisc-offenbach")] = code
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    with caplog.at_level(logging.ERROR):
+        await env.app.outbox.drain()
+    assert len(env.fake.attempts(C("gisc-offenbach"))) == 1  # permanent: not retried
+    with Session(env.app.services.store.engine) as s:
+        row = s.exec(select(OutboxRow).where(OutboxRow.room_key == "gisc-offenbach")).one()
+    assert row.status == "dead"
+    line = next(r.getMessage() for r in caplog.records if r.name == "wisbot.adapters.slack")
+    assert code in line and advice in line and "gisc-offenbach" in line
+    alerts = [p for p in env.fake.posts(C("secretariat")) if "dead letter" in p["text"]]
+    assert len(alerts) == 1 and code in alerts[0]["text"]
+
+
+async def test_pacing_is_one_message_per_interval_per_channel_in_parallel(
+        start_slack: StartSlack) -> None:
+    env = await start_slack(slack_pace_seconds=0.25)
+    channels = [C("gisc-offenbach"), C("gisc-tokyo"), C("gisc-exeter")]
+
+    async def three(channel: str) -> None:
+        for i in range(3):
+            await env.adapter.send(RoomRef("slack", channel), text_reply(f"m{i}"),
+                                   key=f"{channel}-{i}")
+
+    started = time.monotonic()
+    await asyncio.gather(*(three(c) for c in channels))
+    total = time.monotonic() - started
+    for channel in channels:
+        times = [c.at for c in env.fake.attempts(channel)]
+        assert len(times) == 3
+        assert all(b - a >= 0.24 for a, b in itertools.pairwise(times))
+    assert 0.5 <= total < 1.5  # ~2 intervals, not 3 channels × 2 intervals
+
+
+async def test_a_retried_key_is_not_posted_twice(start_slack: StartSlack) -> None:
+    env = await start_slack()
+    room = RoomRef("slack", C("secretariat"), "secretariat")
+    first = await env.adapter.send(room, text_reply("once"), key="n1-secretariat")
+    again = await env.adapter.send(room, text_reply("once"), key="n1-secretariat")
+    assert first == again and len(env.fake.posts(C("secretariat"))) == 1
+
+
+# ----- injection ----------
+
+INJECT = ("<!channel> <!here> <!everyone> <@U024BE7LH> <#C0123|general> "
+          "<https://evil.example.org|click here> @here @channel @everyone & *bold*")
+
+
+async def test_injection_in_every_text_argument_is_escaped(start_slack: StartSlack) -> None:
+    env = await start_slack()
+    steps = [
+        ("anna.weber", "/incident", f"report DE-OF-NC share=group sev=1 {INJECT}"),
+        ("anna.weber", "/incident", f"update WIS-SEC-2026-1 {INJECT}"),
+        ("sec-desk", "/severity", f"WIS-SEC-2026-1 2 {INJECT}"),
+        ("anna.weber", "/incident", f"resolve WIS-SEC-2026-1 {INJECT}"),
+        ("anna.weber", "/lessons", f"add WIS-SEC-2026-1 share=named {INJECT}"),
+        ("anna.weber", "/lessons", f"search {INJECT}"),
+        ("anna.weber", "/incident", "report <!channel> share=group x"),  # unknown centre
+        ("anna.weber", "/incident", "report DE-OF-NC share=<!here> x"),  # bad choice
+        ("anna.weber", "/incident", "<!everyone> <@U024BE7LH>"),  # unknown sub-command
+        ("anna.weber", "/incident", f"show \"{INJECT}\""),
+    ]
+    for who, command, text in steps:
+        room = "secretariat" if who == "sec-desk" else "member-de"
+        await env.reply_to(who, room, command, text)
+    await env.app.outbox.drain()
+    payloads: list[Any] = [body for _, body in env.fake.responses] + env.fake.posts()
+    texts = [t for p in payloads for t in mrkdwn_texts(p)]
+    assert len(env.fake.posts()) > 20 and len(env.fake.responses) == len(steps)
+    joined = "\n".join(texts)
+    for forbidden in ("<!", "<@", "<#", "<http"):
+        assert forbidden not in joined
+    assert not re.search(r"@(here|channel|everyone)\b", joined)
+    # The text was not dropped: it arrives escaped, readable, mentions broken.
+    assert joined.count("&lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;@U024BE7LH&gt;") \
+        >= 10
+    assert "@\u2060here" in joined and "&amp;" in joined
+    for p in env.fake.posts():
+        for block in blocks_of(p):
+            for obj in [block.get("text"), *(block.get("fields") or [])]:
+                if isinstance(obj, dict) and obj["type"] == "mrkdwn":
+                    assert obj["verbatim"] is True
+
+
+async def test_injection_in_rendered_cards_unit() -> None:
+    from wisbot.adapters.slack_render import render_blocks, render_text
+
+    b = ReplyBuilder("<!channel> title", kind="incident")
+    b.field("Centre", "<@U1> & co").line(user(INJECT)).action("<!here>", "ack <!here>")
+    reply = b.build()
+    text = render_text(reply) + json.dumps([t for t in mrkdwn_texts(
+        {"blocks": render_blocks(reply)})])
+    assert "<!" not in text and "<@" not in text
+    header = render_blocks(reply)[0]
+    assert header["type"] == "header" and header["text"]["type"] == "plain_text"
+
+
+# ----- room integrity ----------
+
+async def test_stranger_in_a_closed_channel_holds_its_posts_and_alerts_the_secretariat(
+        start_slack: StartSlack, fake_slack: FakeSlack) -> None:
+    fake_slack.members[C("gisc-offenbach")] = [U("gisc-offenbach"), U("anna.weber"),
+                                               "USTRANGER1"]
+    env = await start_slack()
+    assert env.app.holds == {"gisc-offenbach"}
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    await env.app.outbox.drain()
+    assert not env.fake.attempts(C("gisc-offenbach"))  # held, not sent, not dropped
+    alert = next(p["text"] for p in env.fake.posts(C("secretariat"))
+                 if "Room integrity" in p["text"])
+    assert "gisc-offenbach" in alert and "USTRANGER1" in alert
+    assert f"{BOT_USER}" not in alert and U("anna.weber") not in alert
+
+    # The stranger leaves: the member_left_channel event re-checks and releases the room.
+    env.fake.members[C("gisc-offenbach")] = [U("gisc-offenbach")]
+    assert await env.event({"type": "member_left_channel", "user": "USTRANGER1",
+                            "channel": C("gisc-offenbach"), "channel_type": "G",
+                            "team": "T1"}) == 200
+    await env.fake.wait_for(lambda: not env.app.holds)
+    await env.app.outbox.drain()
+    (post,) = env.fake.posts(C("gisc-offenbach"))
+    assert "WIS-SEC-2026-1" in post["text"]
+
+
+async def test_a_join_by_a_stranger_holds_the_channel(start_slack: StartSlack) -> None:
+    env = await start_slack()
+    assert env.app.holds == set()
+    env.fake.members[C("area-tokyo")] = ["USTRANGER2"]
+    assert await env.event({"type": "member_joined_channel", "user": "USTRANGER2",
+                            "channel": C("area-tokyo"), "channel_type": "G",
+                            "team": "T1"}) == 200
+    await env.fake.wait_for(lambda: "area-tokyo" in env.app.holds)
+
+
+async def test_public_channel_bound_as_closed_is_refused(start_slack: StartSlack,
+                                                         fake_slack: FakeSlack) -> None:
+    fake_slack.public = {C("collaboration"), C("area-tokyo")}
+    directory = slack_directory(EXAMPLE, open_rooms=("area-tokyo",))
+    env = await start_slack(directory)
+    assert env.app.holds == {"collaboration"}  # area-tokyo is bound as open: allowed
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=group Defacement of the portal")
+    await env.app.outbox.drain()
+    assert not env.fake.attempts(C("collaboration"))
+    assert env.fake.posts(C("area-tokyo"))
+    alert = next(p["text"] for p in env.fake.posts(C("secretariat"))
+                 if "Room integrity" in p["text"])
+    assert "collaboration" in alert and "public channel" in alert
+
+
+# ----- Socket Mode ----------
+
+async def test_socket_mode_connects_and_runs_a_slash_command(start_slack: StartSlack) -> None:
+    env = await start_slack(mode="socket")
+    await env.fake.wait_for(lambda: env.fake.socket_connected)
+    opened = [c for c in env.fake.calls if c.method == "apps.connections.open"]
+    assert opened and opened[0].token == "xapp-test-token"
+    payload = {"team_id": "T1", "channel_id": C("member-de"), "user_id": U("anna.weber"),
+               "command": "/incident", "api_app_id": "AWISBOT",
+               "text": "report DE-OF-NC share=principal-gisc sev=1 Spam relay",
+               "response_url": env.fake.response_url("socket"), "trigger_id": "1.2.3"}
+    envelope = await env.fake.push("slash_commands", payload)
+    await env.fake.wait_for(lambda: any(a.get("envelope_id") == envelope
+                                        for a in env.fake.socket_acks))
+    (_, reply), = await env.fake.wait_responses(1)
+    assert "WIS-SEC-2026-1" in reply["text"]
+    await env.app.outbox.drain()
+    assert channels_to_rooms(env.app.directory, env.fake.posted_channels()) == \
+        EXPECTED["principal-gisc"]
+
+
+# ----- manifest ----------
+
+def test_manifest_cli_output_is_the_deployed_manifest() -> None:
+    from wisbot.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["slack", "manifest"])
+    assert result.exit_code == 0, result.output
+    deployed = (ROOT / "deploy" / "slack-manifest.yaml").read_text(encoding="utf-8")
+    assert result.output == deployed, ("deploy/slack-manifest.yaml is stale: run "
+                                       "`wisbot slack manifest > deploy/slack-manifest.yaml`")
+
+
+def test_manifest_declares_commands_scopes_socket_mode_and_interactivity() -> None:
+    import yaml
+
+    from wisbot.adapters.slack_manifest import build_manifest
+    from wisbot.commands import build_registry
+
+    registry = build_registry()
+    manifest = build_manifest(registry)
+    commands = [c["command"] for c in manifest["features"]["slash_commands"]]
+    assert commands[:6] == ["/incident", "/severity", "/lessons", "/watch", "/escalate",
+                            "/ack"]
+    assert {f"/{name}" for name in registry.top_level()} <= set(commands)
+    assert all(c["should_escape"] is False for c in manifest["features"]["slash_commands"])
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert {"commands", "chat:write", "channels:read", "groups:read"} <= \
+        set(manifest["oauth_config"]["scopes"]["bot"])
+    assert "chat:write.public" not in manifest["oauth_config"]["scopes"]["bot"]
+    http = build_manifest(registry, request_url="https://bot.example.org/slack/events")
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert http["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    assert all(c["url"].endswith("/slack/events") for c in http["features"]["slash_commands"])
+    yaml.safe_load(yaml.safe_dump(manifest))
+
+
+async def test_direct_messages_open_a_dm_channel_and_post_there(start_slack: StartSlack
+                                                                ) -> None:
+    env = await start_slack()
+    ref = await env.adapter.send_direct(UserRef("slack", U("gisc-tokyo")),
+                                        text_reply("You are paged"), key="page-1-@gisc-tokyo")
+    opened = [c for c in env.fake.calls if c.method == "conversations.open"]
+    assert [c.params["users"] for c in opened] == [U("gisc-tokyo")]
+    (post,) = env.fake.posts("D" + U("gisc-tokyo"))
+    assert "You are paged" in post["text"] and ref.room == "D" + U("gisc-tokyo")
+
+
+def test_missing_tokens_are_refused_with_the_setting_to_fix() -> None:
+    from wisbot.adapters.slack import SlackConfig
+
+    with pytest.raises(ValueError, match="WISBOT_SLACK_APP_TOKEN"):
+        SlackAdapter(SlackConfig(bot_token="xoxb-x", mode="socket"))
+    with pytest.raises(ValueError, match="WISBOT_SLACK_SIGNING_SECRET"):
+        SlackAdapter(SlackConfig(bot_token="xoxb-x", mode="http"))
+    with pytest.raises(ValueError, match="WISBOT_SLACK_BOT_TOKEN"):
+        SlackAdapter.from_settings(Settings(adapters=["slack"]))

@@ -1,0 +1,3 @@
+from wisbot.cli import main
+
+main()

@@ -1,0 +1,524 @@
+"""The Slack adapter, on slack-bolt's :class:`~slack_bolt.async_app.AsyncApp`.
+
+* **Socket Mode** (default: no public endpoint, the norm on a closed network) with the
+  app-level token ``xapp-…``, or **HTTP mode** behind a reverse proxy, where bolt verifies
+  every request's signature with the signing secret (a bad or stale one gets 401).
+* One slash command per top-level command (:mod:`wisbot.adapters.slack_manifest`). Each is
+  acknowledged at once (Slack's 3-second limit), then dispatched; the reply goes back
+  through the request's ``response_url``: ephemeral when only the caller should see it,
+  in the channel otherwise. Cascades are channel messages sent by the outbox through
+  :meth:`SlackAdapter.send`.
+* Buttons (``block_actions``) run their action's command for the person who clicked.
+* Delivery: at most one message per second per channel (Slack's limit), in parallel
+  across channels; HTTP 429 gives :class:`DeliveryError` with ``retry_after`` from the
+  ``Retry-After`` header; errors that retrying cannot fix (``channel_not_found``,
+  ``not_in_channel``, ``is_archived``, token errors…) are permanent, so the outbox
+  dead-letters them at once and alerts the Secretariat. Every failure logs one line that
+  says what to do.
+* Room integrity: each bound channel's members (``conversations.members``) are checked
+  against the directory, and a public channel bound as closed is refused
+  (``conversations.info``); at start, on every join or leave, and periodically. A failing
+  channel's deliveries are held (``App.holds``), never dropped, and the Secretariat is told.
+
+All Slack Web API errors become :class:`DeliveryError` in one place, :func:`delivery_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableSet
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from wisbot.adapters.base import (
+    DeliveryError,
+    Dispatch,
+    Invocation,
+    MessageRef,
+    RoomRef,
+    UserRef,
+)
+from wisbot.adapters.slack_manifest import slash_commands
+from wisbot.adapters.slack_render import ACTION_PREFIX, render_blocks, render_text
+from wisbot.clock import utcnow
+from wisbot.commands import build_registry
+from wisbot.directory import Directory, Room
+from wisbot.ids import Platform
+from wisbot.reply import Reply, ReplyBuilder
+
+log = logging.getLogger(__name__)
+PLATFORM = Platform("slack")
+
+PERMANENT_ERRORS: dict[str, str] = {
+    "channel_not_found": "the channel does not exist or the bot cannot see it: check the "
+                         "room's address (channel id) in the directory",
+    "not_in_channel": "the bot is not a member of the channel: invite it (/invite @wisbot)",
+    "is_archived": "the channel is archived: unarchive it or bind another channel",
+    "invalid_auth": "the bot token is not valid: check WISBOT_SLACK_BOT_TOKEN",
+    "not_authed": "no bot token was sent: set WISBOT_SLACK_BOT_TOKEN",
+    "token_revoked": "the bot token was revoked: reinstall the app and set the new token",
+    "token_expired": "the bot token expired: reinstall the app and set the new token",
+    "account_inactive": "the bot's account is deactivated: reinstall the app",
+    "missing_scope": "the app lacks a scope: recreate it from deploy/slack-manifest.yaml",
+    "no_permission": "the app may not post there: check the workspace's settings",
+    "restricted_action": "a workspace setting forbids the bot to post in this channel",
+    "ekm_access_denied": "the workspace's EKM keys were revoked",
+    "team_access_not_granted": "the token has no access to this workspace",
+    "cannot_dm_bot": "that user is a bot and cannot get a direct message",
+    "user_not_found": "the Slack user id in the directory does not exist",
+    "user_disabled": "that Slack user is deactivated",
+    "invalid_blocks": "Slack rejected wisbot's message layout (a wisbot bug: report it)",
+    "msg_too_long": "the message is too long for Slack",
+}
+"""Slack error codes retrying cannot fix, with what the operator should do."""
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value[0] if isinstance(value, list | tuple) else value)
+    return None
+
+
+def delivery_error(exc: BaseException, where: str) -> DeliveryError:
+    """The one choke point from Slack's errors to :class:`DeliveryError`."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = getattr(response, "status_code", None)
+        data = getattr(response, "data", None)
+        code = data.get("error", "") if isinstance(data, dict) else ""
+        if status == 429 or code == "ratelimited":
+            raw = _header(getattr(response, "headers", None), "Retry-After")
+            try:
+                retry_after = max(0.0, float(raw)) if raw is not None else 1.0
+            except ValueError:
+                retry_after = 1.0
+            return DeliveryError(f"slack: rate limited posting to {where} (HTTP {status}, "
+                                 f"ratelimited); retrying after {retry_after:g}s",
+                                 retry_after=retry_after)
+        if code in PERMANENT_ERRORS:
+            return DeliveryError(f"slack: cannot post to {where}: {code}: "
+                                 f"{PERMANENT_ERRORS[code]}", permanent=True)
+        return DeliveryError(f"slack: posting to {where} failed: {code or f'HTTP {status}'}")
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return DeliveryError(f"slack: cannot reach the Slack API for {where}: "
+                             f"{type(exc).__name__}: {exc}")
+    return DeliveryError(f"slack: posting to {where} failed: {type(exc).__name__}: {exc}")
+
+
+class ChannelPacer:
+    """At most one message per ``interval`` seconds per channel; channels run in parallel.
+
+    ``defer`` pushes a channel's next slot out (a 429's ``Retry-After``)."""
+
+    def __init__(self, interval: float, *, monotonic: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.interval = interval
+        self.monotonic = monotonic
+        self._next: dict[str, float] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        async with self._locks[channel]:
+            wait = self._next.get(channel, 0.0) - self.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._next[channel] = max(self._next.get(channel, 0.0),
+                                          self.monotonic() + self.interval)
+
+    def defer(self, channel: str, seconds: float) -> None:
+        self._next[channel] = max(self._next.get(channel, 0.0), self.monotonic() + seconds)
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    bot_token: str
+    app_token: str | None = None
+    signing_secret: str | None = None
+    mode: Literal["socket", "http"] = "socket"
+    http_host: str = "127.0.0.1"
+    http_port: int = 3000
+    http_path: str = "/slack/events"
+    api_base_url: str | None = None
+    """Web API base, e.g. ``https://slack.com/api/`` (tests: a local fake)."""
+    pace_seconds: float = 1.0
+    integrity_interval: float = 600.0
+    """Seconds between periodic room-integrity checks; 0 turns the periodic check off."""
+
+
+Alert = Callable[[Reply], Awaitable[None]]
+
+
+class SlackAdapter:
+    """See the module docstring. ``directory``, ``holds`` and ``alert`` enable room
+    integrity: ``holds`` is the application's set of held room keys, ``alert`` tells the
+    Secretariat room."""
+
+    platform: Platform = PLATFORM
+
+    def __init__(self, config: SlackConfig, *, directory: Directory | None = None,
+                 holds: MutableSet[str] | None = None, alert: Alert | None = None,
+                 on_release: Callable[[], None] | None = None) -> None:
+        if config.mode == "socket" and not config.app_token:
+            raise ValueError("Slack Socket Mode needs the app-level token (xapp-…): set "
+                             "WISBOT_SLACK_APP_TOKEN, or WISBOT_SLACK_MODE=http")
+        if config.mode == "http" and not config.signing_secret:
+            raise ValueError("Slack HTTP mode needs the signing secret: set "
+                             "WISBOT_SLACK_SIGNING_SECRET")
+        self.config = config
+        self.directory = directory
+        self.holds = holds
+        self.alert = alert
+        self.on_release = on_release
+        self.pacer = ChannelPacer(config.pace_seconds)
+        self.dispatch: Dispatch | None = None
+        self.client: AsyncWebClient | None = None
+        self.bolt: AsyncApp | None = None
+        self.bot_user_id: str | None = None
+        self.http_port: int | None = None
+        """The bound HTTP port once started in HTTP mode (port 0 picks a free one)."""
+        self.problems: dict[str, str] = {}
+        """Room key → why the room is held (room integrity)."""
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._periodic: asyncio.Task[None] | None = None
+        self._dm_channels: dict[str, str] = {}
+        self._sent: OrderedDict[str, MessageRef] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> SlackAdapter:
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        token = secret(settings.slack_bot_token)
+        if not token:
+            raise ValueError("the Slack adapter needs the bot token (xoxb-…): set "
+                             "WISBOT_SLACK_BOT_TOKEN")
+        return cls(SlackConfig(
+            bot_token=token, app_token=secret(settings.slack_app_token),
+            signing_secret=secret(settings.slack_signing_secret), mode=settings.slack_mode,
+            http_host=settings.slack_http_host, http_port=settings.slack_http_port,
+            api_base_url=settings.slack_api_base_url, pace_seconds=settings.slack_pace_seconds,
+            integrity_interval=settings.slack_integrity_interval), **kwargs)
+
+    # ----- life cycle -------------------------------------------------------------------
+    async def start(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        cfg = self.config
+        self._session = aiohttp.ClientSession()
+        client_args: dict[str, Any] = {"token": cfg.bot_token, "session": self._session,
+                                       "timeout": 30}
+        if cfg.api_base_url:
+            client_args["base_url"] = cfg.api_base_url.rstrip("/") + "/"
+        self.client = AsyncWebClient(**client_args)
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            await self._close_session()
+            raise RuntimeError(f"Slack refused the bot token: {delivery_error(exc, 'auth.test')}"
+                               ) from None
+        except aiohttp.ClientError as exc:
+            await self._close_session()
+            raise RuntimeError(f"cannot reach the Slack API: {exc}") from None
+        self.bot_user_id = str(auth.get("user_id") or "") or None
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=cfg.signing_secret or "",
+            request_verification_enabled=cfg.mode == "http",
+            raise_error_for_unhandled_request=False,
+            logger=logging.getLogger("wisbot.adapters.slack.bolt"),
+        )
+        self._register(self.bolt)
+        if self.directory is not None:
+            await self.check_rooms()
+            if cfg.integrity_interval > 0:
+                self._periodic = asyncio.create_task(self._check_periodically(),
+                                                     name="wisbot-slack-integrity")
+        if cfg.mode == "socket":
+            self._socket = AsyncSocketModeHandler(self.bolt, cfg.app_token,
+                                                  web_client=self.client)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack: connected in Socket Mode as %s", self.bot_user_id)
+        else:
+            await self._serve_http()
+            log.info("slack: listening for signed requests on http://%s:%s%s",
+                     cfg.http_host, self.http_port, cfg.http_path)
+
+    async def _serve_http(self) -> None:
+        bolt = self.bolt
+        assert bolt is not None
+
+        async def handle(request: web.Request) -> web.Response:
+            bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+
+        web_app = web.Application(client_max_size=1024 * 1024)
+        web_app.router.add_post(self.config.http_path, handle)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.config.http_port
+
+    async def stop(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
+            await asyncio.gather(self._periodic, return_exceptions=True)
+            self._periodic = None
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._close_session()
+        self.dispatch = None
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("slack: background task %s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----- incoming: slash commands, buttons, membership events ----------------------------
+    def _register(self, bolt: AsyncApp) -> None:
+        for name in slash_commands(build_registry()):
+            bolt.command(f"/{name}")(self._on_command)
+        bolt.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$"))(self._on_action)
+        bolt.event("member_joined_channel")(self._on_membership)
+        bolt.event("member_left_channel")(self._on_membership)
+
+    def _room_of(self, channel_id: str | None) -> RoomRef | None:
+        """Direct-message channels (``D…``) are a direct conversation: no room."""
+        if not channel_id or channel_id.startswith("D"):
+            return None
+        room = self.directory.room_by_address("slack", channel_id) if self.directory else None
+        return RoomRef(platform=PLATFORM, address=channel_id, key=room.key if room else None)
+
+    def _note_unknown(self, user_id: str, where: str) -> None:
+        if self.directory is not None and self.directory.contact_by_chat("slack",
+                                                                         user_id) is None:
+            log.warning("slack: refused a command from %s in %s: not in the directory",
+                        user_id, where)
+
+    async def _run(self, inv: Invocation, respond: Any) -> None:
+        if self.dispatch is None:
+            return
+        reply = await self.dispatch(inv)
+        try:
+            await respond(text=render_text(reply), blocks=render_blocks(reply),
+                          response_type="ephemeral" if reply.private else "in_channel",
+                          replace_original=False)
+        except Exception as exc:  # the caller's reply only; the work is done
+            log.error("slack: could not answer %s in %s through response_url: %s",
+                      inv.sender.address, inv.room.address if inv.room else "a DM", exc)
+
+    async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()  # within Slack's 3 s; the work follows
+        user_id = str(body.get("user_id", ""))
+        channel = str(body.get("channel_id", "")) or None
+        command = str(body.get("command", "")).lstrip("/")
+        text = f"{command} {body.get('text') or ''}".strip()
+        self._note_unknown(user_id, channel or "a DM")
+        inv = Invocation(platform=PLATFORM, sender=UserRef(platform=PLATFORM, address=user_id),
+                         text=text, room=self._room_of(channel), received_at=utcnow(),
+                         extra={"via": "slash", "team_id": str(body.get("team_id", ""))})
+        await self._run(inv, respond)
+
+    async def _on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any],
+                         respond: Any) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id", ""))
+        channel = (body.get("channel") or {}).get("id")
+        self._note_unknown(user_id, channel or "a DM")
+        inv = Invocation(platform=PLATFORM, sender=UserRef(platform=PLATFORM, address=user_id),
+                         text=str(action.get("value", "")), room=self._room_of(channel),
+                         received_at=utcnow(), extra={"via": "button"})
+        await self._run(inv, respond)
+
+    async def _on_membership(self, event: dict[str, Any]) -> None:
+        channel = str(event.get("channel", ""))
+        room = self.directory.room_by_address("slack", channel) if self.directory else None
+        if room is not None:
+            self._spawn(self.check_room(room), f"wisbot-slack-check-{room.key}")
+
+    # ----- outgoing -------------------------------------------------------------------------
+    async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
+        return await self._post(room.address, reply, key=key, where=room.key or room.address)
+
+    async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
+        channel = self._dm_channels.get(user.address)
+        if channel is None:
+            client = self._client()
+            try:
+                opened = await client.conversations_open(users=user.address)
+            except Exception as exc:  # classified below
+                error = delivery_error(exc, f"a direct message to {user.address}")
+                log.error("%s", error)
+                raise error from None
+            channel = str((opened.get("channel") or {}).get("id", ""))
+            self._dm_channels[user.address] = channel
+        return await self._post(channel, reply, key=key, where=f"@{user.address}")
+
+    async def _post(self, channel: str, reply: Reply, *, key: str, where: str) -> MessageRef:
+        done = self._sent.get(key)
+        if done is not None:  # a retry of a send Slack already took: not twice
+            return done
+        client = self._client()
+        async with self.pacer.slot(channel):
+            try:
+                response = await client.chat_postMessage(
+                    channel=channel, text=render_text(reply), blocks=render_blocks(reply),
+                    unfurl_links=False, unfurl_media=False,
+                    metadata={"event_type": "wisbot_delivery", "event_payload": {"key": key}})
+            except Exception as exc:  # classified below
+                error = delivery_error(exc, where)
+                if error.retry_after is not None:
+                    self.pacer.defer(channel, error.retry_after)
+                    log.warning("%s", error)
+                else:
+                    log.error("%s", error)
+                raise error from None
+        ref = MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
+                         id=str(response.get("ts", "")))
+        self._sent[key] = ref
+        while len(self._sent) > 10_000:
+            self._sent.popitem(last=False)
+        return ref
+
+    def _client(self) -> AsyncWebClient:
+        if self.client is None:
+            raise DeliveryError("the Slack adapter is not started")
+        return self.client
+
+    async def room_members(self, room: RoomRef) -> set[UserRef]:
+        client = self._client()
+        members: set[UserRef] = set()
+        cursor: str | None = None
+        while True:
+            args: dict[str, Any] = {"channel": room.address, "limit": 200}
+            if cursor:
+                args["cursor"] = cursor
+            page = await client.conversations_members(**args)
+            members.update(UserRef(platform=PLATFORM, address=str(m))
+                           for m in page.get("members") or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return members
+
+    # ----- room integrity -------------------------------------------------------------------
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.integrity_interval)
+            try:
+                await self.check_rooms()
+            except Exception:
+                log.exception("slack: periodic room check failed")
+
+    async def check_rooms(self) -> dict[str, str]:
+        """Check every bound Slack channel; returns room key → problem for held rooms."""
+        if self.directory is None:
+            return {}
+        rooms = [r for r in self.directory.rooms if r.platform == "slack"]
+        await asyncio.gather(*(self.check_room(r) for r in rooms))
+        return dict(self.problems)
+
+    async def check_room(self, room: Room) -> str | None:
+        """The problem that holds ``room``, or None when it may receive protected posts."""
+        try:
+            problem = await self._problem(room)
+        except SlackApiError as exc:
+            # The bot cannot look (not a member, channel gone): deliveries will fail with a
+            # clear dead letter, so this is a warning, not a hold.
+            log.warning("slack: cannot check the members of %s (%s): %s", room.key,
+                        room.target, delivery_error(exc, room.key))
+            return self.problems.get(room.key)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack: cannot check the members of %s: %s", room.key, exc)
+            return self.problems.get(room.key)
+        before = self.problems.get(room.key)
+        if problem is not None:
+            self.problems[room.key] = problem
+            if self.holds is not None:
+                self.holds.add(room.key)
+            if problem != before:
+                log.error("slack: holding protected posts to %s (%s): %s", room.key,
+                          room.target, problem)
+                await self._alert(room, problem)
+        elif before is not None:
+            del self.problems[room.key]
+            if self.holds is not None:
+                self.holds.discard(room.key)
+            log.warning("slack: %s (%s) passes the room check again; held posts resume",
+                        room.key, room.target)
+            if self.on_release is not None:
+                self.on_release()
+        return problem
+
+    async def _problem(self, room: Room) -> str | None:
+        client = self._client()
+        info = await client.conversations_info(channel=room.target)
+        channel = info.get("channel") or {}
+        if room.closed and not (channel.get("is_private") or channel.get("is_im")
+                                or channel.get("is_mpim")):
+            return ("it is a public channel, which anyone in the workspace can join, but the "
+                    "directory binds it as a closed room: make it private (or bind a private "
+                    "channel)")
+        if not self.directory or not room.closed:
+            return None
+        members = await self.room_members(RoomRef(platform=PLATFORM, address=room.target,
+                                                  key=room.key))
+        strangers = sorted(m.address for m in members
+                           if m.address != self.bot_user_id
+                           and self.directory.contact_by_chat("slack", m.address) is None)
+        if strangers:
+            return (f"{len(strangers)} member(s) not in the directory: "
+                    f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
+        return None
+
+    async def _alert(self, room: Room, problem: str) -> None:
+        if self.alert is None:
+            return
+        b = ReplyBuilder("Room integrity: protected posts held", kind="alert")
+        b.line(f"Slack channel {room.key} ({room.target}, {room.role}): {problem}.")
+        b.line("wisbot keeps this room's messages until the channel passes the check again; "
+               "nothing is lost.")
+        try:
+            await self.alert(b.build())
+        except Exception:
+            log.exception("slack: could not alert the Secretariat about %s", room.key)

@@ -1,0 +1,139 @@
+"""Slack rendering: a neutral :class:`~wisbot.reply.Reply` as Block Kit plus a plain-text
+fallback, with every piece of text escaped for mrkdwn.
+
+Escaping (https://api.slack.com/reference/surfaces/formatting#escaping): ``&``, ``<`` and
+``>`` become entities, so no ``<!channel>``, ``<!here>``, ``<!everyone>``, ``<@U…>``,
+``<#C…>`` or ``<https://…|label>`` can be formed from text a person typed. Bare
+``@channel``, ``@here`` and ``@everyone`` get a word joiner after the ``@`` so Slack's
+automatic mention parsing cannot pick them up, and every mrkdwn text object is sent with
+``verbatim: true`` (no auto-linking of names). Only wisbot's own markup (``*bold*``,
+```code```, ``_italic_``) reaches Slack as formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from wisbot.reply import Reply, Span
+
+SECTION_LIMIT = 3000
+"""Slack's limit for a section's text."""
+HEADER_LIMIT = 150
+FIELD_LIMIT = 2000
+BUTTON_LABEL_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+MAX_BLOCKS = 50
+ACTION_PREFIX = "wisbot.action."
+"""``action_id`` of wisbot's buttons: ``wisbot.action.0``, ``wisbot.action.1``…"""
+
+_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone|group)\b)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+WORD_JOINER = "\u2060"
+
+
+def neutralise(text: str) -> str:
+    """Break ``@channel``/``@here``/``@everyone`` and drop control characters."""
+    return _BROADCAST.sub("@" + WORD_JOINER, _CONTROL.sub("", text))
+
+
+def escape(text: str) -> str:
+    """Text for a mrkdwn field: entities for ``& < >``, broadcasts broken."""
+    return neutralise(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _wrap(text: str, mark: str) -> str:
+    core = text.strip()
+    if not core:
+        return escape(text)
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()):]
+    return f"{escape(lead)}{mark}{escape(core)}{mark}{escape(trail)}"
+
+
+def span_mrkdwn(span: Span) -> str:
+    if span.style == "bold":
+        return _wrap(span.text, "*")
+    if span.style == "italic":
+        return _wrap(span.text, "_")
+    if span.style == "code":
+        return _wrap(span.text.replace("`", "'"), "`")
+    return escape(span.text)  # plain and user text alike: escaped, mentions broken
+
+
+def line_mrkdwn(line: tuple[Span, ...]) -> str:
+    return "".join(span_mrkdwn(s) for s in line)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(neutralise(text), limit), "emoji": False}
+
+
+def _sections(lines: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = _clip(line, SECTION_LIMIT)
+        if chunk and size + len(line) + 1 > SECTION_LIMIT:
+            out.append({"type": "section", "text": _mrkdwn("\n".join(chunk))})
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        out.append({"type": "section", "text": _mrkdwn("\n".join(chunk))})
+    return out
+
+
+def render_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """Block Kit: header (title), a fields section (the incident card: number in the
+    title, severity words, recommended action, status…), text sections, buttons."""
+    blocks: list[dict[str, Any]] = []
+    if reply.title:
+        blocks.append({"type": "header", "text": _plain(reply.title, HEADER_LIMIT)})
+    if reply.fields:
+        fields = [_mrkdwn(_clip(f"*{escape(label)}*\n{escape(value)}", FIELD_LIMIT))
+                  for label, value in reply.fields]
+        for i in range(0, len(fields), 10):  # Slack: at most 10 fields per section
+            blocks.append({"type": "section", "fields": fields[i:i + 10]})
+    lines = [line_mrkdwn(line) for line in reply.lines]
+    lines = [line if line.strip() else " " for line in lines]
+    blocks.extend(_sections(lines))
+    if reply.actions:
+        buttons: list[dict[str, Any]] = []
+        for i, action in enumerate(reply.actions[:25]):
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": f"{ACTION_PREFIX}{i}",
+                "text": _plain(action.label, BUTTON_LABEL_LIMIT),
+                "value": action.command[:BUTTON_VALUE_LIMIT],
+            }
+            if i == 0:
+                button["style"] = "primary"
+            buttons.append(button)
+        blocks.append({"type": "actions", "elements": buttons})
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1],
+                  {"type": "context", "elements": [_mrkdwn("(message shortened)")]}]
+    return blocks
+
+
+def render_text(reply: Reply) -> str:
+    """The ``text`` fallback (notifications, screen readers): mrkdwn, escaped alike."""
+    out: list[str] = []
+    if reply.title:
+        out.append(f"*{escape(reply.title)}*")
+    for label, value in reply.fields:
+        out.append(f"{escape(label)}: {escape(value)}")
+    out.extend(line_mrkdwn(line) for line in reply.lines)
+    for action in reply.actions:
+        out.append(f"[{escape(action.label)}: `{escape(action.command)}`]")
+    return _clip("\n".join(out), 39_000)
