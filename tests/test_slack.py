@@ -236,7 +236,12 @@ async def test_every_contract_slash_command_is_answered(start_slack: StartSlack)
     env = await start_slack()
     severity = await env.reply_to("anna.weber", None, "/severity", "")
     assert "Security incident severity 5" in severity["text"]
-    for command in ("/watch", "/escalate", "/ack"):
+    watch = await env.reply_to("anna.weber", "member-de", "/watch", "")
+    assert watch["response_type"] == "ephemeral"
+    assert "GISC Watch is for GISC focal points" in watch["text"]  # a Member, not a watcher
+    duty = await env.reply_to("gisc-tokyo", None, "/watch", "")
+    assert "Duty GISC" in duty["text"]
+    for command in ("/escalate", "/ack"):
         reply = await env.reply_to("anna.weber", "member-de", command, "")
         # Not yet in the registry: the dispatcher's usage answer, never bolt's silence.
         assert reply["response_type"] == "ephemeral"

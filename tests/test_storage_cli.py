@@ -16,7 +16,7 @@ from wisbot.app import App
 from wisbot.cli import app as cli
 from wisbot.errors import NotMigrated
 from wisbot.settings import Settings, load_settings
-from wisbot.store.engine import Store
+from wisbot.store.engine import Store, head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -39,7 +39,7 @@ def test_db_upgrade_then_start(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
     current = runner.invoke(cli, ["db", "current", "--database-url", url])
-    assert "database: 0001" in current.output
+    assert f"database: {head_revision()}" in current.output
 
 
 def test_settings_env_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
