@@ -120,6 +120,9 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
                 button["style"] = "primary"
             buttons.append(button)
         blocks.append({"type": "actions", "elements": buttons})
+    if reply.attachments:  # file upload is not wired on Slack yet: say a file exists
+        blocks.append({"type": "context", "elements": [
+            _mrkdwn(escape(" ".join(a.label() for a in reply.attachments)))]})
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1],
                   {"type": "context", "elements": [_mrkdwn("(message shortened)")]}]
@@ -136,4 +139,5 @@ def render_text(reply: Reply) -> str:
     out.extend(line_mrkdwn(line) for line in reply.lines)
     for action in reply.actions:
         out.append(f"[{escape(action.label)}: `{escape(action.command)}`]")
+    out.extend(escape(a.label()) for a in reply.attachments)
     return _clip("\n".join(out), 39_000)
