@@ -165,3 +165,21 @@ async def test_app_schedules_the_watch_jobs(watch_app: Any) -> None:
     assert daily.next_run_time is not None and daily.next_run_time.utcoffset() == timedelta(0)
     await app.stop()
     assert app.scheduler is None
+
+
+async def test_watch_probe_command_and_usage(watch_app: Any, fake_sweep: Any) -> None:
+    app = await watch_app(duty_room=True)
+    fake_sweep.set("Exeter", "portal", "fail", reason="HTTP 503 Service Unavailable")
+    reply = await app.console.type("gisc-tokyo", "watch probe Exeter", "gisc-tokyo")
+    assert reply.title == "Probe results (2/3 OK)"
+    assert "Exeter / portal: fail (–) – HTTP 503 Service Unavailable" in reply.plain()
+    assert "Tickets opened: #1" in reply.plain()
+    assert [t.centre for t in fake_sweep.calls[-1]] == ["Exeter"] * 3
+    kind = await app.console.type("gisc-tokyo", "watch probe broker", "gisc-tokyo")
+    assert kind.title == "Probe results (2/2 OK)"
+    unknown = await app.console.type("gisc-tokyo", "watch probe Ofenbach", "gisc-tokyo")
+    assert unknown.kind == "error" and "did you mean 'Offenbach'" in unknown.plain()
+    typo = await app.console.type("gisc-tokyo", "watch tikcet 1", "gisc-tokyo")
+    assert typo.kind == "error" and "Usage: watch" in typo.plain()
+    overview = await app.console.type("gisc-tokyo", "watch help", "gisc-tokyo")
+    assert "watch handover [<note>]" in overview.plain()
