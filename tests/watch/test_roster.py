@@ -147,3 +147,22 @@ def test_cli_imports_the_official_file(sqlite_url: str, tmp_path: Any,
     result = CliRunner().invoke(app, ["roster", "import", str(bad)])
     assert result.exit_code == 2
     assert "Atlantis" in result.output
+
+
+def test_directory_cross_checks_watch_urls(example_directory: Any) -> None:
+    from wisbot.directory import parse_directory
+    from wisbot.errors import DirectoryError
+
+    data = example_directory.model_dump(mode="json")
+    data["giscs"][0]["services"]["oia"] = "https://x.example.org/oai"
+    data["giscs"][1]["services"]["sru"] = "ftp://x.example.org/sru"
+    data["wis2"] = {"gb-x": {"kind": "brokr", "url": "mqtt://gb"}, "gc-x": {"kind": "cache"}}
+    with pytest.raises(DirectoryError) as e:
+        parse_directory(data, "d.yaml")
+    problems = e.value.problems
+    assert "giscs[0] (name 'Beijing').services.oia: unknown service; use oaipmh, sru, portal, " \
+           "wismon" in problems
+    assert "giscs[1] (name 'Brasilia').services.sru: 'ftp://x.example.org/sru' is not an " \
+           "http(s) URL" in problems
+    assert "wis2.gb-x.kind: 'brokr' is not one of gdc, broker, cache, monitor" in problems
+    assert "wis2.gc-x.url: missing" in problems
