@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= postgres,dev,watch,slack
+EXTRAS ?= postgres,dev,watch,slack,matrix,e2e
+# The Matrix tests start a real Synapse from the test environment.
+TEST_EXTRA_PACKAGES ?= matrix-synapse
 
 .PHONY: venv demo test lint typecheck bench clean
 
@@ -16,12 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+TEST_STAMP := $(VENV)/.installed-test
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q $(TEST_EXTRA_PACKAGES)
+	touch $(TEST_STAMP)
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/wisbot demo
 
-test: $(STAMP) pycsw-env
+test: $(TEST_STAMP) pycsw-env
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -31,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(TEST_STAMP) pycsw-env
 	$(BIN)/python benchmarks/run.py
 
 clean:

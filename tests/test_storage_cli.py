@@ -39,6 +39,7 @@ def test_db_upgrade_then_start(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
     current = runner.invoke(cli, ["db", "current", "--database-url", url])
+
     assert f"database: {head_revision()}" in current.output
 
 

@@ -9,24 +9,29 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from wisbot.adapters.base import ChatAdapter
+from wisbot.adapters.base import AdapterHost, ChatAdapter, HostAware
 from wisbot.adapters.console import ConsoleAdapter
+from wisbot.channels import DeliveryWorker, senders_from_settings
 from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
+from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
-from wisbot.scheduler import Scheduler
+from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
-from wisbot.services.notify import ResponseHook, no_paging, notify
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.services.paging import Channels, PagingService
 from wisbot.services.watch import WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wisbot.wismon_server import WismonServer
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ class Services:
     incidents: IncidentService
     lessons: LessonService
     watch: WatchService
+    paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,6 +66,8 @@ class App:
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
         self.wismon: WismonServer | None = None
+        self.metrics: MetricsServer | None = None
+        self.cron: CronJobs | None = None
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -79,12 +87,26 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.paging = PagingService(
+            self.store, self.directory, self.clock, steps=s.paging_steps,
+            channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
+            batch=s.paging_batch)
+        hook: ResponseHook = self.paging.on_response
+        if self.on_response is not no_paging:
+            extra_hook, pager_hook = self.on_response, self.paging.on_response
+
+            def both(session: Session, request: ResponseRequest) -> None:
+                pager_hook(session, request)
+                extra_hook(session, request)
+
+            hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=self.on_response)
+                                    on_response=hook)
         try:
             watch = WatchService(self.store, self.directory, s, self.clock,
-                                 on_response=self.on_response, mailer=make_mailer(s))
+                                 on_response=hook, mailer=make_mailer(s),
+                                 settle=self.paging.settle)
         except Exception:
             self.store.close()
             raise
@@ -93,6 +115,7 @@ class App:
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
             watch=watch,
+            paging=self.paging,
         )
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
@@ -106,10 +129,28 @@ class App:
             lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
         )
+        host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
+                           holds=self.holds, wake_outbox=self.outbox.wake)
+        for adapter in self.adapters.values():
+            if isinstance(adapter, HostAware):
+                adapter.bind(host)
+        self.deliveries = DeliveryWorker(
+            self.store, self.clock, senders_from_settings(s),
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+        self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
+        self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
         if self.run_worker:
             self.outbox.start()
+            self.deliveries.start()
+            self.pager.start()
+            self.cron = CronJobs(annual_report=self._post_annual_report)
+            self.cron.start()
+        if s.metrics_port is not None:
+            self.metrics = MetricsServer(self.store, self._adapter_states,
+                                         host=s.metrics_host, port=s.metrics_port)
+            self.metrics.start()
         await self._start_watch()
 
     async def _start_watch(self) -> None:
@@ -144,9 +185,20 @@ class App:
         except Exception:
             log.exception("dead-man's check at start failed")
 
+    def _adapter_states(self) -> dict[str, bool]:
+        return {p: bool(getattr(a, "connected", True)) for p, a in self.adapters.items()}
+
+    async def _post_annual_report(self, year: int) -> None:
+        from wisbot.services.reports import post_annual_report
+
+        assert self.store is not None
+        await post_annual_report(self.store, self.directory, self.clock, year)
+        self.outbox.wake()
+
     async def dispatch(self, invocation: Any) -> Any:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
+        self.deliveries.wake()
         return reply
 
     def _configured_adapters(self) -> list[ChatAdapter]:
@@ -163,9 +215,16 @@ class App:
                 out.append(SlackAdapter.from_settings(
                     self.settings, directory=self.directory, holds=self.holds,
                     alert=self.alert_secretariat, on_release=self._wake_outbox))
+            elif name == "matrix":
+                try:
+                    from wisbot.adapters.matrix import MatrixAdapter
+                except ImportError as exc:  # matrix-nio is an optional extra
+                    raise ValueError("the matrix adapter needs matrix-nio: "
+                                     "pip install 'wisbot[matrix]' (or wisbot[e2e])") from exc
+                out.append(MatrixAdapter.from_settings(self.settings))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "
-                                 "configured adapters: console, slack")
+                                 "available adapters: console, matrix, slack")
         return out
 
     def _wake_outbox(self) -> None:
@@ -200,6 +259,15 @@ class App:
         if self.wismon is not None:
             await self.wismon.stop()
             self.wismon = None
+        if self.metrics is not None:
+            self.metrics.stop()
+            self.metrics = None
+        if self.cron is not None:
+            self.cron.stop()
+            self.cron = None
+        if hasattr(self, "pager"):
+            await self.pager.stop()
+            await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
         for adapter in self.adapters.values():

@@ -27,7 +27,11 @@ slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(watch_app, name="watch")
 app.add_typer(roster_app, name="roster")
+report_app = typer.Typer(help="Service reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 app.add_typer(slack_app, name="slack")
+matrix_app = typer.Typer(help="Matrix: provision the directory's rooms.", no_args_is_help=True)
+app.add_typer(matrix_app, name="matrix")
 console = Console()
 err = Console(stderr=True)
 
@@ -332,6 +336,47 @@ def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a servi
         raise typer.Exit(code=1)
 
 
+@report_app.command("annual")
+def report_annual(
+    year: int,
+    format: Annotated[str, typer.Option("--format", "-f",
+                                        help="md (default), csv or json")] = "md",
+    database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+    = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to a file instead of stdout.")]
+    = None,
+) -> None:
+    """The annual service report: incidents by severity and month, time to notify and to
+    acknowledge (median, 90th percentile, share within 1 hour), pages that reached the
+    Secretariat step, hours covered."""
+    from wisbot.clock import utcnow
+    from wisbot.services.reports import annual_report, to_csv, to_json, to_markdown
+    from wisbot.store.engine import Store
+
+    renderers = {"md": to_markdown, "csv": to_csv, "json": to_json}
+    if format not in renderers:
+        raise _fail(ValueError(f"--format must be md, csv or json, not {format!r}"))
+    try:
+        settings = _settings(database_url=database_url)
+        store = Store(settings.database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    try:
+        store.check_migrated()
+        now = utcnow()
+        text = renderers[format](store.run(lambda s: annual_report(s, year, now)))
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"[green]wrote {output}[/green]")
+    else:
+        typer.echo(text, nl=False)
+
+
 @slack_app.command("manifest")
 def slack_manifest(
     request_url: Annotated[str | None, typer.Option(
@@ -345,6 +390,64 @@ def slack_manifest(
     from wisbot.commands import build_registry
 
     typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
+
+
+@matrix_app.command("provision")
+def matrix_provision(
+    directory: Annotated[Path, typer.Option("--directory", "-d",
+                                            help="Directory YAML; room ids are written back.")],
+) -> None:
+    """Create the directory's Matrix rooms that have no address yet (invite-only, history
+    for members only, encrypted when `encrypted: true`), invite their audience, and write
+    the room ids back into the file (the previous file is kept as FILE.bak)."""
+    import shutil
+
+    import yaml
+
+    try:
+        settings = _settings(directory)
+        if not settings.matrix_homeserver or not settings.matrix_user_id:
+            raise WisbotError("set WISBOT_MATRIX_HOMESERVER and WISBOT_MATRIX_USER_ID (and "
+                              "WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN)")
+        data = yaml.safe_load(directory.read_text(encoding="utf-8"))
+    except (WisbotError, OSError, yaml.YAMLError) as exc:
+        raise _fail(exc) from None
+
+    async def main() -> dict[str, str]:
+        from nio import AsyncClient, ErrorResponse
+
+        from wisbot.adapters.matrix import provision
+
+        hs, user = settings.matrix_homeserver, settings.matrix_user_id
+        assert hs is not None and user is not None
+        client = AsyncClient(hs, user, device_id=settings.matrix_device_id)
+        try:
+            if settings.matrix_access_token:
+                client.restore_login(user, settings.matrix_device_id,
+                                     settings.matrix_access_token.get_secret_value())
+            elif settings.matrix_password:
+                resp = await client.login(settings.matrix_password.get_secret_value(),
+                                          device_name="wisbot")
+                if isinstance(resp, ErrorResponse):
+                    raise WisbotError(f"login as {user} failed: {resp.message}")
+            else:
+                raise WisbotError("set WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN")
+            return await provision(client, data)
+        finally:
+            await client.close()
+
+    try:
+        made = asyncio.run(main())
+    except (WisbotError, ImportError) as exc:
+        raise _fail(exc) from None
+    if made:
+        shutil.copy(directory, directory.with_suffix(directory.suffix + ".bak"))
+        directory.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                             encoding="utf-8")
+    for key, room_id in made.items():
+        console.print(f"created {key}: {room_id}")
+    console.print(f"[green]{len(made)} room(s) created[/green]; {directory} updated." if made
+                  else "Every Matrix room already has an address; nothing to do.")
 
 
 def main() -> None:

@@ -13,13 +13,23 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wisbot.domain.paging import (
+    FollowTheSun,
+    Override,
+    Rotation,
+    Weekly,
+    parse_hhmm,
+    parse_when,
+)
 from wisbot.errors import DirectoryError, NotFound
 from wisbot.ids import CentreCode, ContactId, GiscName, MemberCode, Platform, RoomKey, RoomRole
 
@@ -171,6 +181,46 @@ class OnCallOverride(_Model):
     start: str = Field(description="ISO date-time, UTC unless an offset is given.")
     end: str
 
+    def rule(self) -> Override:
+        return Override(self.contact, parse_when(self.start), parse_when(self.end))
+
+
+class Shift(_Model):
+    """One follow-the-sun shift: from ``start`` (UTC, HH:MM) until the next shift starts."""
+
+    start: str = Field(description="UTC time of day the shift begins, e.g. '22:00'.")
+    contact: ContactId
+
+
+class OnCallRotation(_Model):
+    """A rotation put in front of a role's static chain.
+
+    ``weekly``: ``contacts`` take a week each, in order, the first from ``start`` (a date)
+    at ``handover`` local time in ``timezone`` (so the hand-over stays at 09:00 local
+    across daylight-saving changes). ``follow-the-sun``: ``shifts`` by UTC hour.
+    """
+
+    role: str
+    kind: Literal["weekly", "follow-the-sun"]
+    contacts: tuple[ContactId, ...] = ()
+    start: str | None = Field(default=None, description="weekly: first hand-over date, "
+                              "e.g. '2026-01-05' (its weekday is the hand-over day).")
+    handover: str = Field(default="09:00", description="weekly: local hand-over time HH:MM.")
+    timezone: str = Field(default="UTC", description="weekly: IANA zone, e.g. Europe/Zurich.")
+    shifts: tuple[Shift, ...] = ()
+
+    def rule(self) -> Rotation:
+        if self.kind == "weekly":
+            if self.start is None:
+                raise ValueError("a weekly rotation needs start: <date>")
+            return Weekly(tuple(self.contacts), date.fromisoformat(self.start),
+                          parse_hhmm(self.handover), self.timezone)
+        return FollowTheSun(tuple((parse_hhmm(s.start), s.contact) for s in self.shifts))
+
+    @property
+    def members(self) -> tuple[ContactId, ...]:
+        return self.contacts if self.kind == "weekly" else tuple(s.contact for s in self.shifts)
+
 
 class Directory(_Model):
     """The whole closed user group."""
@@ -186,6 +236,11 @@ class Directory(_Model):
         "'member:<Member>'.",
     )
     oncall_overrides: tuple[OnCallOverride, ...] = ()
+    oncall_rotations: tuple[OnCallRotation, ...] = Field(
+        default=(),
+        description="Rotations in front of a role's chain: weekly (local hand-over time) or "
+        "follow-the-sun (UTC shifts).",
+    )
     wis2: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="WIS 2.0 global services by id, e.g. {'gb-example': {'kind': 'broker', "
@@ -279,6 +334,53 @@ class Directory(_Model):
 
     def principal_giscs_of(self, member: str) -> set[GiscName]:
         return {c.principal_gisc for c in self.centres_of(member)}
+
+    # ----- on call --------------------------------------------------------------------
+    def oncall_role(self, role: str) -> str:
+        """The canonical spelling of an on-call role: 'Tokyo' and 'gisc:tokyo' give
+        'gisc:Tokyo', 'DE' gives 'member:DE'."""
+        text = role.strip()
+        if text.casefold() == "secretariat":
+            return "secretariat"
+        kind, sep, name = text.partition(":")
+        if not sep:
+            kind, name = "", text
+        kind = kind.casefold()
+        if kind in ("", "gisc"):
+            try:
+                return f"gisc:{self.gisc(name).name}"
+            except NotFound:
+                if kind == "gisc":
+                    raise
+        if kind in ("", "member"):
+            try:
+                return f"member:{self.member(name).code}"
+            except NotFound:
+                if kind == "member":
+                    raise
+        known = ["secretariat", *(g.name for g in self.giscs), *(m.code for m in self.members)]
+        raise NotFound(_unknown("on-call role", name if sep else text, known)
+                       + "; roles are secretariat, gisc:<GISC> or member:<Member>")
+
+    def oncall_rules(self, role: str) -> tuple[tuple[ContactId, ...], list[Rotation],
+                                                list[Override]]:
+        """The static chain, rotations and directory overrides of ``role``."""
+        key = role.casefold()
+        chain: tuple[ContactId, ...] = ()
+        for r, c in self.oncall.items():
+            if r.casefold() == key:
+                chain = c
+        rotations = [r.rule() for r in self.oncall_rotations if r.role.casefold() == key]
+        overrides = [o.rule() for o in self.oncall_overrides if o.role.casefold() == key]
+        return chain, rotations, overrides
+
+    def oncall_roles(self) -> list[str]:
+        roles = [*self.oncall, *(r.role for r in self.oncall_rotations)]
+        out: list[str] = []
+        for r in roles:
+            if r not in out:
+                out.append(r)
+        return out
 
 
 def _unknown(what: str, given: str, known: Iterable[str]) -> str:
@@ -420,6 +522,79 @@ def cross_check(d: Directory) -> list[str]:
         if o.contact not in contact_ids:
             problems.append(f"oncall_overrides[{i}].contact: "
                             f"{_unknown('contact', o.contact, sorted(contact_ids))}")
+        try:
+            rule = o.rule()
+            if rule.end <= rule.start:
+                problems.append(f"oncall_overrides[{i}]: end {o.end!r} must be after "
+                                f"start {o.start!r}")
+        except ValueError as exc:
+            problems.append(f"oncall_overrides[{i}]: {exc}")
+    for i, rot in enumerate(d.oncall_rotations):
+        label = f"oncall_rotations[{i}] (role {rot.role!r})"
+        if not _CONTACT_ROLE_RE.match(rot.role) or rot.role == "watch":
+            problems.append(f"{label}.role: unknown role; use secretariat, gisc:<GISC> "
+                            "or member:<Member>")
+        for j, cid in enumerate(rot.members):
+            if cid not in contact_ids:
+                where = f"contacts[{j}]" if rot.kind == "weekly" else f"shifts[{j}].contact"
+                problems.append(f"{label}.{where}: "
+                                f"{_unknown('contact', cid, sorted(contact_ids))}")
+        if rot.kind == "weekly":
+            if not rot.contacts:
+                problems.append(f"{label}.contacts: a weekly rotation needs contacts")
+            if rot.shifts:
+                problems.append(f"{label}.shifts: only follow-the-sun rotations have shifts")
+            if rot.start is None:
+                problems.append(f"{label}.start: a weekly rotation needs the date of its "
+                                "first hand-over, e.g. 2026-01-05")
+            else:
+                try:
+                    date.fromisoformat(rot.start)
+                except ValueError:
+                    problems.append(f"{label}.start: {rot.start!r} is not a date (YYYY-MM-DD)")
+            try:
+                parse_hhmm(rot.handover)
+            except ValueError as exc:
+                problems.append(f"{label}.handover: {exc}")
+            try:
+                ZoneInfo(rot.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"{label}.timezone: unknown time zone {rot.timezone!r} "
+                                "(use an IANA name such as Europe/Zurich or UTC)")
+        else:
+            if not rot.shifts:
+                problems.append(f"{label}.shifts: a follow-the-sun rotation needs shifts")
+            if rot.contacts:
+                problems.append(f"{label}.contacts: follow-the-sun rotations list "
+                                "shifts, not contacts")
+            starts: set[str] = set()
+            for j, shift in enumerate(rot.shifts):
+                try:
+                    parse_hhmm(shift.start)
+                except ValueError as exc:
+                    problems.append(f"{label}.shifts[{j}].start: {exc}")
+                if shift.start in starts:
+                    problems.append(f"{label}.shifts[{j}].start: two shifts start at "
+                                    f"{shift.start}")
+                starts.add(shift.start)
+    # A page carries what its role may read: whoever is on call for a role must hold it
+    # (or be Secretariat, who may read everything).
+    holders = {c.id: c for c in d.contacts}
+    on_call: list[tuple[str, str, str]] = []
+    for role, chain in d.oncall.items():
+        on_call += [(f"oncall.{role}[{j}]", role, cid) for j, cid in enumerate(chain)]
+    for i, rot in enumerate(d.oncall_rotations):
+        on_call += [(f"oncall_rotations[{i}]", rot.role, cid) for cid in rot.members]
+    for i, o in enumerate(d.oncall_overrides):
+        on_call += [(f"oncall_overrides[{i}]", o.role, o.contact)]
+    for label, role, member_id in on_call:
+        contact = holders.get(ContactId(member_id))
+        if contact is None or contact.is_secretariat:
+            continue
+        if role.casefold() not in {r.casefold() for r in contact.roles}:
+            problems.append(f"{label}: contact {member_id!r} is on call for {role} but does not "
+                            f"hold that role; add {role!r} to its roles (a page carries "
+                            "what the role may read)")
     for i, g in enumerate(d.giscs):
         for key, url in g.services.items():
             if key not in GISC_SERVICES:

@@ -14,9 +14,12 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -30,6 +33,23 @@ from wisbot.store.engine import Store
 from wisbot.store.tables import OutboxRow, RoomLease
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Due:
+    """An outbox row loaded for delivery (a plain value, not an ORM object)."""
+
+    id: int
+    key: str
+    room_key: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+
+
+def _aware(value: datetime) -> datetime:
+    # Core selects bypass sqlmodel's UTC type on SQLite, which stores no offset.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class OutboxWorker:
@@ -99,7 +119,7 @@ class OutboxWorker:
             return False
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(rows: list[OutboxRow]) -> bool:
+        async def one(rows: list[Due]) -> bool:
             async with sem:
                 return await self._deliver_rows(rows)
 
@@ -117,17 +137,20 @@ class OutboxWorker:
                 return
         raise RuntimeError("outbox did not drain")
 
-    def _claim(self, session: Session) -> dict[str, list[OutboxRow]]:
+    def _claim(self, session: Session) -> dict[str, list[Due]]:
         """Lease the rooms with due rows and load their pending rows, oldest first."""
         rooms = self._claim_rooms(session)
         if not rooms:
             return {}
-        out: dict[str, list[OutboxRow]] = {k: [] for k in rooms}
-        rows = session.exec(
-            select(OutboxRow).where(col(OutboxRow.room_key).in_(rooms),
-                                    OutboxRow.status == "pending")
-            .order_by(col(OutboxRow.id))).all()
-        for row in rows:
+        out: dict[str, list[Due]] = {k: [] for k in rooms}
+        t = OutboxRow.__table__  # type: ignore[attr-defined]
+        rows = session.execute(
+            core_select(t.c.id, t.c.key, t.c.room_key, t.c.payload, t.c.attempts,
+                   t.c.next_attempt_at)
+            .where(t.c.room_key.in_(rooms), t.c.status == "pending").order_by(t.c.id))
+        for r in rows:
+            row = Due(id=r.id, key=r.key, room_key=r.room_key, payload=r.payload,
+                      attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at))
             if len(out[row.room_key]) < 50:
                 out[row.room_key].append(row)
         return out
@@ -173,7 +196,7 @@ class OutboxWorker:
         for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
             session.delete(lease)
 
-    async def _deliver_rows(self, rows: list[OutboxRow]) -> bool:
+    async def _deliver_rows(self, rows: list[Due]) -> bool:
         attempted = False
         for row in rows:
             if row.next_attempt_at > self.clock():
@@ -183,7 +206,7 @@ class OutboxWorker:
                 break
         return attempted
 
-    async def _deliver(self, row: OutboxRow) -> bool:
+    async def _deliver(self, row: Due) -> bool:
         reply = Reply.model_validate(row.payload)
         try:
             ref = await self._send(row, reply)
@@ -194,7 +217,7 @@ class OutboxWorker:
         await self._marker.mark(row, ref)
         return True
 
-    async def _send(self, row: OutboxRow, reply: Reply) -> MessageRef:
+    async def _send(self, row: Due, reply: Reply) -> MessageRef:
         if row.room_key.startswith("@"):
             contact = self.directory.contact(row.room_key[1:])
             for platform in self._platform_order():
@@ -214,7 +237,7 @@ class OutboxWorker:
     def _platform_order(self) -> Iterable[str]:
         return [p for p in ("matrix", "slack", "console") if p in self.adapters]
 
-    def _failed(self, session: Session, row: OutboxRow, exc: BaseException) -> None:
+    def _failed(self, session: Session, row: Due, exc: BaseException) -> None:
         fresh = session.get(OutboxRow, row.id)
         if fresh is None or fresh.status != "pending":
             return
@@ -263,10 +286,10 @@ class _DeliveredMarker:
 
     def __init__(self, worker: OutboxWorker) -> None:
         self.worker = worker
-        self._pending: list[tuple[OutboxRow, MessageRef, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Due, MessageRef, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def mark(self, row: OutboxRow, ref: MessageRef) -> None:
+    async def mark(self, row: Due, ref: MessageRef) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, ref, future))
         if self._task is None or self._task.done():
@@ -290,12 +313,15 @@ class _DeliveredMarker:
                     future.set_result(None)
 
     def _apply(self, session: Session, *,
-               batch: list[tuple[OutboxRow, MessageRef, asyncio.Future[None]]]) -> None:
+               batch: list[tuple[Due, MessageRef, asyncio.Future[None]]]) -> None:
         now = self.worker.clock()
-        session.execute(update(OutboxRow), [
-            {"id": row.id, "status": "delivered", "delivered_at": now,
-             "message_id": ref.id[:256], "attempts": row.attempts + 1}
-            for row, ref, _ in batch])
+        t = OutboxRow.__table__  # type: ignore[attr-defined]
+        session.execute(
+            t.update().where(t.c.id == bindparam("row_id"))
+            .values(status="delivered", delivered_at=now, message_id=bindparam("mid"),
+                    attempts=bindparam("n")),
+            [{"row_id": row.id, "mid": ref.id[:256], "n": row.attempts + 1}
+             for row, ref, _ in batch])
         # Renew the leases: a long run of sends keeps the rooms ours.
         rooms = list({row.room_key for row, _, _ in batch})
         session.execute(update(RoomLease).where(col(RoomLease.room_key).in_(rooms),

@@ -1,23 +1,111 @@
-"""A small wrapper over APScheduler 3.x: jobs call services; the App starts and stops it.
+"""Background timing: the page-deadline loop and the cron-like jobs.
 
-Every job is wrapped so an exception is logged and the next run still happens. Times are
-UTC. ``misfire_grace_time`` is set per job on purpose: the daily probe run may start up to
-``watch_misfire_grace_s`` late (a restart across the slot); later than that it is skipped
-and the dead-man's switch reports the missing day instead of a silent late run.
+Page deadlines are rows (``page_step.due_at``), not in-memory timers: the loop below asks
+the database every ``tick`` seconds (or when woken) for due steps, so a restart loses
+nothing and an overdue step fires at once. Cron-like jobs (the annual service report on
+1 January) run on APScheduler 3.x; their ``misfire_grace_time`` is set deliberately:
+
+* ``annual-report``: 6 hours. A bot that was busy or paused around midnight still posts
+  the report; one that comes back later posts it only on request (``wisbot report``),
+  and a durable marker makes a second process or a restart never post it twice.
+* GISC Watch (:class:`Scheduler`, jobs added by the App): the daily probe run may start
+  up to ``watch_misfire_grace_s`` late (a restart across the slot); later than that it is
+  skipped and the dead-man's switch reports the missing day instead of a silent late run.
+  Every watch job is wrapped so an exception is logged and the next run still happens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from wisbot.services.paging import PagingService
+
 log = logging.getLogger(__name__)
+
+ANNUAL_REPORT_GRACE = 6 * 3600
+
+
+class PagingScheduler:
+    """Fires due page steps; keeps its task referenced and survives a failing pass."""
+
+    def __init__(self, paging: PagingService, *, tick: float = 1.0,
+                 on_fired: Callable[[], None] | None = None) -> None:
+        self.paging = paging
+        self.tick = tick
+        self.on_fired = on_fired
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.passes = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="wisbot-pager")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.paging.tick()
+            except Exception:
+                log.exception("pager pass failed; retrying")
+            self.passes += 1
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.tick)
+            except TimeoutError:
+                pass
+
+
+class CronJobs:
+    """APScheduler 3.x for jobs that run at a wall-clock time."""
+
+    def __init__(self, annual_report: Callable[[int], object] | None = None) -> None:
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.annual_report = annual_report
+        if annual_report is not None:
+            self.scheduler.add_job(
+                self._annual, CronTrigger(month=1, day=1, hour=0, minute=10, timezone="UTC"),
+                id="annual-report", misfire_grace_time=ANNUAL_REPORT_GRACE, coalesce=True,
+                max_instances=1, replace_existing=True)
+
+    async def _annual(self) -> None:
+        if self.annual_report is None:
+            return
+        year = datetime.now().year - 1
+        try:
+            result = self.annual_report(year)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            log.exception("annual report job failed")
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
 Job = Callable[[], Awaitable[Any]]
 
 

@@ -47,11 +47,53 @@ class Settings(BaseSettings):
                                         "delivery before another may take it over, s.")
     log_level: str = "INFO"
 
+    paging_steps: str = Field(
+        default="0 page, 15 repeat, 30 next, 45 secretariat, 60 missed",
+        description="Escalation steps of a page: '<minutes> <action>' (actions: page, "
+        "repeat, next, secretariat, missed); 's' or 'h' suffixes allowed.",
+    )
+    paging_tick: float = Field(default=0.5, gt=0,
+                               description="How often due page steps are looked for, s.")
+    paging_batch: int = Field(default=200, ge=1,
+                              description="Pages claimed per scheduler transaction.")
+    paging_delivery_max_attempts: int = Field(
+        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
+                                  "and the watch handover report; unset: no e-mail.")
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "wisbot@localhost"
+    smtp_timeout: float = 30.0
+    paging_webhook_url: str | None = Field(
+        default=None, description="Paging service webhook: every page step is POSTed as JSON.")
+    paging_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
+    paging_webhook_timeout: float = 10.0
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics binds to.")
+
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None
     matrix_password: SecretStr | None = None
     matrix_access_token: SecretStr | None = None
-    matrix_device_id: str = "WISBOT"
+    matrix_device_id: str = Field(default="WISBOT", description="Stable device id: the "
+                                  "homeserver dedupes resent transaction ids per device.")
+    matrix_e2e: bool = Field(default=False, description="End-to-end encryption (needs "
+                             "wisbot[e2e]); encrypted rooms then work both ways.")
+    matrix_store_path: Path | None = Field(
+        default=None, description="Folder for the E2E crypto store; default: a "
+        "'matrix-store' folder beside the SQLite database (or ./matrix-store).")
+    matrix_late_after: float = Field(default=300.0, gt=0, description="A command older "
+                                     "than this (s) when processed gets a 'late' note.")
+    matrix_integrity_interval: float = Field(default=300.0, gt=0, description="How often "
+                                             "every bound room's members are re-checked, s.")
+    matrix_sync_timeout: float = Field(default=30.0, gt=0,
+                                       description="Long-poll time of one /sync, s.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -131,16 +173,6 @@ class Settings(BaseSettings):
     wismon_port: int | None = Field(default=None, ge=0, le=65535,
                                     description="Port of the WIS Monitor JSON server; unset: "
                                     "no server, 0: any free port.")
-
-    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail.")
-    smtp_port: int = 587
-    smtp_from: str = "wisbot@localhost"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = Field(default=True, description="STARTTLS before sending (the "
-                                "server must offer it).")
-    smtp_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
-    smtp_timeout_s: float = 30.0
 
     @classmethod
     def settings_customise_sources(

@@ -217,11 +217,15 @@ def mosquitto(binary: str, workdir: Path, *, acl: bool) -> Iterator[dict[str, in
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", tcp), 0.2):
                 break
             time.sleep(0.05)
-        ws_ok = True
-        try:
-            socket.create_connection(("127.0.0.1", ws), 0.5).close()
-        except OSError:
-            ws_ok = False
+        # The websockets listener may come up after the TCP one on a busy machine.
+        ws_ok = False
+        ws_deadline = time.monotonic() + 5
+        while not ws_ok and time.monotonic() < ws_deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", ws), 0.5).close()
+                ws_ok = True
+            except OSError:
+                time.sleep(0.1)
         yield {"tcp": tcp, "ws": ws if ws_ok else 0}
     finally:
         proc.terminate()

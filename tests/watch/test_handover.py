@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import select
 
 from tests.helpers import room_text
-from wisbot.services.notify import ResponseRequest
+from wisbot.store.paging_tables import Page
 
 
 class Inbox:
@@ -55,9 +56,10 @@ def smtp_settings(port: int) -> dict[str, Any]:
 async def test_handover_posts_mails_pages_and_accept_ends_the_outgoing_watch(
         watch_app: Any, clock: Any, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
-    pages: list[ResponseRequest] = []
     app = await watch_app(**smtp_settings(port))
-    app.services.watch.on_response = lambda session, req: pages.append(req)
+
+    def pages(session: Any) -> list[tuple[str, str, str, str]]:
+        return [(p.kind, p.ref, p.role, p.status) for p in session.exec(select(Page)).all()]
     await app.console.type("watch-op", "watch ticket add Exeter OAI provider not active",
                            "gisc-tokyo")
     clock.advance(days=12)  # 2026-03-14, Tokyo's period ends on the 15th
@@ -76,8 +78,8 @@ async def test_handover_posts_mails_pages_and_accept_ends_the_outgoing_watch(
     assert "Please confirm with `watch accept`" in exeter
     assert "HO-1" in room_text(app, "collaboration")
     assert "HO-1" not in room_text(app, "gisc-seoul")
-    assert [(p.kind, p.ref, [t[0] for t in p.targets]) for p in pages] == \
-        [("handover", "HO-1", ["gisc:Exeter"])]
+    # the next GISC is paged (on-call chain of gisc:Exeter) until it accepts
+    assert await app.store.tx(pages) == [("handover", "HO-1", "gisc:Exeter", "open")]
 
     # the e-mail, through a real SMTP server
     for _ in range(50):
@@ -104,6 +106,7 @@ async def test_handover_posts_mails_pages_and_accept_ends_the_outgoing_watch(
     assert accepted.title == "Handover HO-1 accepted"
     assert "Open tickets to review: 1 (#1)" in accepted.plain()
     assert await app.store.tx(lambda s: w.on_watch(s, clock())) == ["Exeter"]
+    assert await app.store.tx(pages) == [("handover", "HO-1", "gisc:Exeter", "stopped")]
     await app.outbox.drain()
     assert "GISC Exeter accepted the GISC Watch from GISC Tokyo" in room_text(app, "gisc-tokyo")
 

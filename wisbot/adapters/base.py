@@ -11,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from wisbot.ids import Platform, RoomKey
 from wisbot.reply import Reply
+
+if TYPE_CHECKING:
+    from wisbot.clock import Clock
+    from wisbot.directory import Directory
+    from wisbot.store.engine import Store
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,25 @@ class ChatAdapter(Protocol):
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         """Who is in the room now (joined and invited)."""
+
+
+@dataclass
+class AdapterHost:
+    """What the application lends an adapter that keeps its own durable state or guards
+    rooms: the store (a sync token), the directory, the clock, the set of held room keys
+    (room integrity: a key in ``holds`` makes the outbox keep that room's posts waiting),
+    and a way to wake the outbox after enqueuing an alert."""
+
+    directory: Directory
+    store: Store
+    clock: Clock
+    holds: set[str]
+    wake_outbox: Callable[[], None]
+
+
+@runtime_checkable
+class HostAware(Protocol):
+    """An adapter that needs the :class:`AdapterHost`; the app calls ``bind`` before
+    ``start``."""
+
+    def bind(self, host: AdapterHost) -> None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wisbot.commands import incident, lessons, severity, watch
+from wisbot.commands import ack, escalate, incident, lessons, service_report, severity, watch
 from wisbot.commands.registry import Registry
 
 
@@ -11,5 +11,8 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    service_report.register(reg)
+    ack.register(reg)
+    escalate.register(reg)
     watch.register(reg)
     return reg

@@ -39,8 +39,8 @@ class Mailer:
             msg, sender=s.smtp_from, recipients=[*to, *cc], hostname=s.smtp_host,
             port=s.smtp_port, username=s.smtp_username,
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-            use_tls=s.smtp_tls, start_tls=s.smtp_starttls if not s.smtp_tls else False,
-            timeout=s.smtp_timeout_s,
+            use_tls=s.smtp_ssl, start_tls=s.smtp_starttls if not s.smtp_ssl else False,
+            timeout=s.smtp_timeout,
         )
         return msg_id
 

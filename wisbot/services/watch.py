@@ -78,6 +78,8 @@ SERVICE_WORDS = {
     "broker": "Global Broker", "cache": "Global Cache", "monitor": "Global Monitor",
 }
 Sweep = Callable[..., Any]
+Settle = Callable[[Session, str, str], object]
+"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
 
 
 def _now_utc(clock: Clock) -> datetime:
@@ -168,7 +170,7 @@ class WatchReport:
 class WatchService:
     def __init__(self, store: Store, directory: Directory, settings: Settings, clock: Clock,
                  *, on_response: ResponseHook = no_paging, mailer: Mailer | None = None,
-                 sweeper: Sweep = sweep) -> None:
+                 sweeper: Sweep = sweep, settle: Settle | None = None) -> None:
         self.store = store
         self.directory = directory
         self.settings = settings
@@ -176,6 +178,7 @@ class WatchService:
         self.on_response = on_response
         self.mailer = mailer
         self.sweeper = sweeper
+        self.settle = settle
         self.wismon_url: str | None = None
         """Set by the App when the monitor JSON server runs (its base URL)."""
         self.check_config()
@@ -1057,6 +1060,9 @@ class WatchService:
             h.accepted_at = now
             h.accepted_by = caller.contact.id
             session.add(h)
+            if self.settle is not None:
+                for ref in (f"HO-{h.id}", f"HO-{h.id}-next"):
+                    self.settle(session, ref, f"handover accepted by {caller.contact.id}")
             b = ReplyBuilder(f"Handover HO-{h.id} accepted", kind="watch")
             b.line(f"GISC {h.incoming} accepted the GISC Watch from GISC {h.outgoing} "
                    f"({caller.contact.name}, {now:%Y-%m-%d %H:%M} UTC). GISC {h.outgoing}'s "

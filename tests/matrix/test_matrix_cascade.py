@@ -1,0 +1,49 @@
+"""The incident cascade on a real Synapse, read from each member's own sync."""
+
+from __future__ import annotations
+
+import re
+
+from tests.matrix.conftest import World
+
+ANON = "a WIS centre in the area of GISC Offenbach"
+NAMED = "DE-OF-NC"
+
+
+def numbers(text: str) -> set[str]:
+    return set(re.findall(r"WIS-SEC-\d{4}-\d+", text))
+
+
+async def test_group_cascade_reaches_secretariat_and_three_gisc_rooms(world: World) -> None:
+    app = await world.app()
+    p, r, bot = world.people, world.rooms, world.bot
+    cmd = await p["anna"].say(r["member-de"], "!incident report DE-OF-NC share=group sev=3 "
+                              "anonymous Phishing against DWD <b>operators</b> @room")
+    reply = await p["anna"].wait_for(r["member-de"], bot, lambda t: "WIS-SEC-" in t)
+    (number,) = numbers(reply)
+    answer = [n for n in p["anna"].notices(r["member-de"], bot)
+              if n.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == cmd]
+    assert answer, "the reply is not a reply to the command"
+    await world.delivered(app)
+    sec = await p["sec"].wait_for(r["secretariat"], bot, lambda t: number in t)
+    assert NAMED in sec
+    of = await p["of"].wait_for(r["gisc-offenbach"], bot, lambda t: number in t)
+    assert NAMED in of
+    for who, room in (("tk", "gisc-tokyo"), ("ex", "gisc-exeter")):
+        text = await p[who].wait_for(r[room], bot, lambda t: number in t)
+        assert ANON in text
+        for term in ("DE-OF-NC", "Germany", "DWD"):
+            assert term not in text, (who, term)
+    collab = await p["tk"].wait_for(r["collaboration"], bot, lambda t: number in t)
+    assert ANON in collab and "Germany" not in collab
+    # user text is escaped and cannot ping the room
+    (notice,) = [n for n in p["sec"].notices(r["secretariat"], bot) if number in n["body"]]
+    assert "&lt;b&gt;operators&lt;/b&gt;" in notice["formatted_body"]
+    assert "<b>operators</b>" not in notice["formatted_body"]
+    assert "@room" not in notice["body"] and "@\u2060room" in notice["body"]
+    assert notice["m.mentions"] == {}
+    # every room got the incident exactly once
+    for who, room in (("sec", "secretariat"), ("of", "gisc-offenbach"), ("tk", "gisc-tokyo"),
+                      ("ex", "gisc-exeter"), ("of", "area-offenbach")):
+        got = [n for n in p[who].notices(r[room], bot) if number in n["body"]]
+        assert len(got) == 1, (room, len(got))

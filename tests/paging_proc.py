@@ -1,0 +1,56 @@
+"""A wisbot pager process on a shared, scaled clock: ``python -m tests.paging_proc <db>
+<start-iso> <t0> <factor> <log>``.
+
+Simulated time is ``start + (time.time() - t0) * factor`` in every process, so a restarted
+or second process continues the same timeline. Deliveries are appended to ``<log>`` by the
+file adapter of :mod:`tests.proc`. Exits when no page step and no message is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+
+from tests.proc import EXAMPLE, FileAdapter
+from wisbot.app import App
+from wisbot.directory import load_directory
+from wisbot.settings import Settings
+from wisbot.store.paging_tables import PageStep
+from wisbot.store.tables import OutboxRow
+
+
+class ScaledClock:
+    def __init__(self, start: datetime, t0: float, factor: float) -> None:
+        self.start, self.t0, self.factor = start, t0, factor
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.t0) * self.factor)
+
+
+async def run(db: str, start: str, t0: float, factor: float, log: str) -> None:
+    settings = Settings(database_url=db, directory=EXAMPLE, paging_tick=0.02,
+                        outbox_poll_interval=0.05, outbox_lease_seconds=1.0 * factor)
+    clock = ScaledClock(datetime.fromisoformat(start), t0, factor)
+    async with App(settings, directory=load_directory(EXAMPLE), clock=clock,
+                   adapters=[FileAdapter(log, 0.0)], run_worker=True) as app:
+        print("ready", flush=True)
+        assert app.store is not None
+        while True:
+            await asyncio.sleep(0.1)
+
+            def pending(s):  # type: ignore[no-untyped-def]
+                steps = s.exec(select(PageStep.id).where(PageStep.status == "pending")).first()
+                rows = s.exec(select(OutboxRow.id).where(OutboxRow.status == "pending")).first()
+                return steps is not None or rows is not None
+
+            if not await app.store.tx(pending):
+                break
+
+
+if __name__ == "__main__":
+    db, start, t0, factor, log = sys.argv[1:]
+    asyncio.run(run(db, start, float(t0), float(factor), log))

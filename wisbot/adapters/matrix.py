@@ -1,0 +1,721 @@
+"""Matrix, on matrix-nio: commands from ``!``/``/`` messages, replies as ``m.notice``.
+
+Errors: every nio call goes through :meth:`MatrixAdapter._call`, the one place where an
+``ErrorResponse`` (or a connection failure) becomes an exception::
+
+    DeliveryError                       (wisbot.adapters.base)
+    └── MatrixError                     errcode + message from the homeserver
+        ├── retry_after                 M_LIMIT_EXCEEDED: the server's retry_after_ms
+        └── permanent                   a request that can never succeed (bad content)
+
+The sync token lives in wisbot's database (``adapter_state``), so a restart resumes where
+the last processed batch ended; commands are claimed by event id there too, so each is
+handled once even when a batch is seen twice (a crash before the token was saved, or two
+processes on one account). The first-ever sync only records where "now" is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import html
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp.client_exceptions import ClientError
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    InviteMemberEvent,
+    MegolmEvent,
+    ReactionEvent,
+    RoomMemberEvent,
+    RoomMessageText,
+    SyncResponse,
+)
+from nio.exceptions import LocalProtocolError
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from wisbot.adapters.base import (
+    AdapterHost,
+    DeliveryError,
+    Dispatch,
+    Invocation,
+    MessageRef,
+    RoomRef,
+    UserRef,
+)
+from wisbot.directory import Directory, Room
+from wisbot.ids import Platform
+from wisbot.reply import Reply, ReplyBuilder, Span
+from wisbot.settings import Settings
+from wisbot.store.tables import AdapterState, OutboxRow
+
+log = logging.getLogger(__name__)
+PLATFORM = Platform("matrix")
+PREFIXES = ("!", "/")
+ACK_REACTIONS = frozenset({"✅", "✅\ufe0f", "✔️", "✔", "☑️", "👍"})
+TOKEN_NAME = "sync_token"  # noqa: S105  a state row name, not a secret
+SYNC_FILTER: dict[str, Any] = {
+    "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": False}},
+    "presence": {"types": []},
+}
+PERMANENT_ERRCODES = frozenset({"M_NOT_JSON", "M_BAD_JSON", "M_TOO_LARGE", "M_INVALID_PARAM",
+                                "M_NOT_FOUND", "M_UNRECOGNIZED"})
+
+
+# ----- rendering ------------------------------------------------------------------------
+
+_MENTION = re.compile(r"@(?=[\w.=\-/+]|\Z)")
+WORD_JOINER = "\u2060"
+
+
+def neutralise(text: str) -> str:
+    """User text as it must reach a room: ``@room`` and ``@user:server`` no longer match a
+    mention rule in any client (a word joiner after the ``@``), shown unchanged."""
+    return _MENTION.sub("@" + WORD_JOINER, text)
+
+
+def _span_html(span: Span) -> str:
+    text = neutralise(span.text) if span.style == "user" else span.text
+    esc = html.escape(text, quote=True).replace("\n", "<br>")
+    if span.style == "bold":
+        return f"<b>{esc}</b>"
+    if span.style == "code":
+        return f"<code>{esc}</code>"
+    if span.style == "italic":
+        return f"<i>{esc}</i>"
+    return esc
+
+
+def _span_plain(span: Span) -> str:
+    return neutralise(span.text) if span.style == "user" else span.text
+
+
+def render(reply: Reply) -> dict[str, Any]:
+    """An ``m.notice`` with an HTML ``formatted_body`` and a plain ``body``; every span
+    escaped; ``m.mentions`` empty, so no client or push rule pings anyone."""
+    plain: list[str] = []
+    rich: list[str] = []
+    if reply.title:
+        plain.append(reply.title)
+        rich.append(f"<b>{html.escape(reply.title)}</b>")
+    for label, value in reply.fields:
+        plain.append(f"{label}: {neutralise(value)}")
+        rich.append(f"<b>{html.escape(label)}:</b> {html.escape(neutralise(value))}")
+    for line in reply.lines:
+        plain.append("".join(_span_plain(s) for s in line))
+        rich.append("".join(_span_html(s) for s in line))
+    for action in reply.actions:
+        plain.append(f"[{action.label}: {action.command}]")
+        rich.append(f"<i>{html.escape(action.label)}</i>: "
+                    f"<code>{html.escape(action.command)}</code>")
+    if reply.ref and reply.kind == "page":
+        plain.append(f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.")
+        rich.append(f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
+                    f"{html.escape(reply.ref)}.</i>")
+    return {"msgtype": "m.notice", "body": "\n".join(plain), "format": "org.matrix.custom.html",
+            "formatted_body": "<br>".join(rich), "m.mentions": {}}
+
+
+def txn_id(key: str) -> str:
+    """A transaction id from an outbox key: stable across resends, URL-safe."""
+    return "wisbot-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the ``> <@user> quoted`` lines a client puts before a reply's own text."""
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and lines[i].startswith(">"):
+        i += 1
+    if i and i < len(lines) and lines[i] == "":
+        i += 1
+    return "\n".join(lines[i:]) if i else body
+
+
+# ----- errors ---------------------------------------------------------------------------
+
+class MatrixError(DeliveryError):
+    def __init__(self, what: str, errcode: str | None, message: str, *,
+                 retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(f"{what}: {errcode or 'error'} {message}".strip(),
+                         retry_after=retry_after, permanent=permanent)
+        self.errcode = errcode
+
+
+@dataclass
+class _Pending:
+    """A command seen in a sync, waiting to be dispatched."""
+
+    room_id: str
+    event_id: str
+    sender: str
+    text: str
+    ts: datetime
+    relates: dict[str, Any]
+
+
+class MatrixAdapter:
+    """A ``ChatAdapter`` for Matrix. Needs :meth:`bind` (the app does it) before start."""
+
+    platform: Platform = PLATFORM
+
+    def __init__(self, homeserver: str, user_id: str, *, password: str | None = None,
+                 access_token: str | None = None, device_id: str = "WISBOT",
+                 e2e: bool = False, store_path: Path | None = None,
+                 late_after: float = 300.0, integrity_interval: float = 300.0,
+                 sync_timeout: float = 30.0, timeline_limit: int = 100) -> None:
+        if not password and not access_token:
+            raise ValueError("the matrix adapter needs WISBOT_MATRIX_PASSWORD or "
+                             "WISBOT_MATRIX_ACCESS_TOKEN")
+        self.homeserver = homeserver
+        self.user_id = user_id
+        self.password = password
+        self.access_token = access_token
+        self.device_id = device_id
+        self.e2e = e2e
+        self.store_path = store_path
+        self.late_after = late_after
+        self.integrity_interval = integrity_interval
+        self.sync_timeout_ms = int(sync_timeout * 1000)
+        self.filter = {**SYNC_FILTER,
+                       "room": {**SYNC_FILTER["room"], "timeline": {"limit": timeline_limit}}}
+        self.host: AdapterHost | None = None
+        self.client: AsyncClient | None = None
+        self._dispatch: Dispatch | None = None
+        self._token: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._held: dict[str, frozenset[str]] = {}
+        self._warned: set[str] = set()
+        self._dm_rooms: dict[str, str] = {}
+        self.synced = asyncio.Event()
+        """Set after each processed sync batch (tests wait on it)."""
+        self.sync_count = 0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> MatrixAdapter:
+        if not s.matrix_homeserver or not s.matrix_user_id:
+            raise ValueError("the matrix adapter needs WISBOT_MATRIX_HOMESERVER and "
+                             "WISBOT_MATRIX_USER_ID")
+        return cls(s.matrix_homeserver, s.matrix_user_id,
+                   password=s.matrix_password.get_secret_value() if s.matrix_password else None,
+                   access_token=(s.matrix_access_token.get_secret_value()
+                                 if s.matrix_access_token else None),
+                   device_id=s.matrix_device_id, e2e=s.matrix_e2e,
+                   store_path=s.matrix_store_path or default_store_path(s.database_url),
+                   late_after=s.matrix_late_after,
+                   integrity_interval=s.matrix_integrity_interval,
+                   sync_timeout=s.matrix_sync_timeout)
+
+    def bind(self, host: AdapterHost) -> None:
+        self.host = host
+
+    @property
+    def _host(self) -> AdapterHost:
+        if self.host is None:
+            raise RuntimeError("the matrix adapter is not bound to an app")
+        return self.host
+
+    @property
+    def directory(self) -> Directory:
+        return self._host.directory
+
+    def _client(self) -> AsyncClient:
+        if self.client is None:
+            raise DeliveryError("the matrix adapter is not connected")
+        return self.client
+
+    # ----- the choke point --------------------------------------------------------------
+    async def _call(self, what: str, coro: Any) -> Any:
+        """Await a nio call; an ``ErrorResponse`` or a transport failure raises."""
+        try:
+            resp = await coro
+        except (ClientError, TimeoutError, OSError) as exc:
+            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}") from exc
+        except LocalProtocolError as exc:
+            raise MatrixError(what, None, str(exc)) from exc
+        if isinstance(resp, ErrorResponse):
+            code = resp.status_code
+            retry = (resp.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED" else None
+            raise MatrixError(what, code, resp.message or "", retry_after=retry,
+                              permanent=code in PERMANENT_ERRCODES)
+        return resp
+
+    # ----- life cycle -------------------------------------------------------------------
+    async def start(self, dispatch: Dispatch) -> None:
+        self._dispatch = dispatch
+        host = self._host
+        config = AsyncClientConfig(encryption_enabled=self.e2e, store_sync_tokens=False,
+                                   max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+        store = None
+        if self.e2e:
+            path = self.store_path or Path("matrix-store")
+            path.mkdir(parents=True, exist_ok=True)
+            store = str(path)
+        client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id,
+                             store_path=store or "", config=config)
+        self.client = client
+        if self.access_token:
+            client.restore_login(self.user_id, self.device_id, self.access_token)
+        else:
+            assert self.password is not None
+            resp = await self._call("login", client.login(self.password,
+                                                          device_name="wisbot"))
+            self.device_id = resp.device_id
+        self._token = await host.store.tx(lambda s: _get_state(s, TOKEN_NAME))
+        self._dm_rooms = await host.store.tx(_get_dms)
+        first = self._token is None
+        resp = await self._call("sync", client.sync(timeout=0, sync_filter=self.filter,
+                                                    since=self._token, full_state=True))
+        await self._process(resp, initial=first)
+        await self._keys()
+        self._tasks = [asyncio.create_task(self._sync_loop(), name="wisbot-matrix-sync"),
+                       asyncio.create_task(self._integrity_loop(),
+                                           name="wisbot-matrix-integrity")]
+        log.info("matrix: %s (device %s) running; %d rooms", self.user_id, self.device_id,
+                 len(client.rooms))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def _sync_loop(self) -> None:
+        backoff = 0.5
+        client = self._client()
+        while True:
+            try:
+                resp = await self._call("sync", client.sync(
+                    timeout=self.sync_timeout_ms, sync_filter=self.filter, since=self._token))
+                await self._process(resp, initial=False)
+                await self._keys()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must survive anything
+                log.warning("matrix sync failed (retry in %.1fs): %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 15.0)
+
+    async def _keys(self) -> None:
+        client = self._client()
+        if client.olm is None:
+            return
+        if client.should_upload_keys:
+            await self._call("keys_upload", client.keys_upload())
+        if client.should_query_keys:
+            await self._call("keys_query", client.keys_query())
+        if client.should_claim_keys:
+            await self._call("keys_claim",
+                             client.keys_claim(client.get_users_for_key_claiming()))
+        await client.send_to_device_messages()
+
+    async def _integrity_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.integrity_interval)
+            try:
+                await self.check_rooms()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("matrix: periodic room integrity check failed")
+
+    # ----- incoming ---------------------------------------------------------------------
+    async def _process(self, resp: SyncResponse, *, initial: bool) -> None:
+        client = self._client()
+        host = self._host
+        for room_id, info in resp.rooms.invite.items():
+            await self._on_invite(room_id, [e for e in info.invite_state
+                                            if isinstance(e, InviteMemberEvent)])
+        pending: list[_Pending] = []
+        changed: set[str] = set()
+        for room_id, join in resp.rooms.join.items():
+            if any(isinstance(e, RoomMemberEvent) for e in join.timeline.events) or \
+                    any(getattr(e, "type", "") == "m.room.member" for e in join.state):
+                changed.add(room_id)
+            for event in join.timeline.events:
+                if isinstance(event, MegolmEvent):
+                    log.warning("matrix: cannot decrypt %s from %s in %s", event.event_id,
+                                event.sender, room_id)
+                    continue
+                if getattr(event, "sender", None) == self.user_id:
+                    continue
+                item = self._command_of(room_id, event)
+                if item is not None:
+                    pending.append(item)
+        if initial:
+            # The first-ever sync: history stays history.
+            pending = []
+            changed = set(client.rooms)
+        for room_id in changed:
+            await self._check_room(room_id)
+        for item in pending:
+            await self._handle(item)
+        token = resp.next_batch
+        await host.store.tx(lambda s: _set_state(s, TOKEN_NAME, token, host.clock()))
+        self._token = token
+        self.sync_count += 1
+        self.synced.set()
+
+    def _command_of(self, room_id: str, event: Any) -> _Pending | None:
+        ts = datetime.fromtimestamp(event.server_timestamp / 1000, UTC)
+        if isinstance(event, ReactionEvent):
+            if event.key.strip() in ACK_REACTIONS:
+                return _Pending(room_id, event.event_id, event.sender, "", ts,
+                                {"ack_of": event.reacts_to})
+            return None
+        if not isinstance(event, RoomMessageText):
+            return None
+        content = event.source.get("content", {})
+        relates = content.get("m.relates_to") or {}
+        if relates.get("rel_type") == "m.replace":
+            return None  # edits are not new commands
+        body = event.body.strip()
+        reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+        if reply_to:
+            body = strip_reply_fallback(event.body).strip()
+            if body.lower() in ("ack", "!ack", "/ack"):
+                return _Pending(room_id, event.event_id, event.sender, "", ts,
+                                {**relates, "ack_of": reply_to})
+        if not body.startswith(PREFIXES):
+            return None
+        return _Pending(room_id, event.event_id, event.sender, body, ts, relates)
+
+    async def _on_invite(self, room_id: str, events: list[InviteMemberEvent]) -> None:
+        client = self._client()
+        mine = [e for e in events if e.state_key == self.user_id]
+        inviter = mine[-1].sender if mine else None
+        is_direct = bool(mine and mine[-1].content.get("is_direct"))
+        room = self.directory.room_by_address(PLATFORM, room_id)
+        contact = self.directory.contact_by_chat(PLATFORM, inviter) if inviter else None
+        if contact is not None and (room is not None or is_direct):
+            await self._call("join", client.join(room_id))
+            if room is None:
+                self._dm_rooms[inviter or ""] = room_id
+                user = inviter or ""
+                await self._host.store.tx(lambda s: _set_state(
+                    s, _dm_name(user), f"{room_id} {user}", self._host.clock()))
+            log.info("matrix: joined %s (%s) on %s's invitation", room_id,
+                     room.key if room else "direct", inviter)
+            return
+        why = ("the inviter is not in the directory" if contact is None
+               else "the room is not bound in the directory")
+        log.warning("matrix: refusing the invitation to %s from %s: %s", room_id, inviter, why)
+        with contextlib.suppress(DeliveryError):
+            await self._call("leave", client.room_leave(room_id))
+        b = ReplyBuilder("Matrix: invitation refused", kind="alert")
+        b.line(f"wisbot was invited to {room_id} by ", Span(text=inviter or "?", style="user"),
+               f" and refused: {why}.")
+        await self._alert(b.build())
+
+    async def _handle(self, item: _Pending) -> None:
+        host = self._host
+        state = await host.store.tx(lambda s: _claim(s, item.event_id, host.clock()))
+        if state == "done":
+            return
+        dispatch = self._dispatch
+        assert dispatch is not None
+        room = self.directory.room_by_address(PLATFORM, item.room_id)
+        direct = room is None and item.room_id in self._dm_rooms.values()
+        if room is None and not direct:
+            log.info("matrix: ignoring %s in unbound room %s", item.event_id, item.room_id)
+            await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
+            return
+        text = item.text
+        if "ack_of" in item.relates:
+            ref = await host.store.tx(lambda s: _ref_of(s, item.relates["ack_of"]))
+            if ref is None:
+                await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
+                return
+            text = f"ack {ref}"
+        inv = Invocation(platform=PLATFORM, sender=UserRef(PLATFORM, item.sender), text=text,
+                         room=(RoomRef(PLATFORM, item.room_id, room.key) if room else None),
+                         received_at=item.ts,
+                         reply_to=MessageRef(PLATFORM, item.room_id, item.event_id))
+        if room is not None and room.key in host.holds:
+            reply = _held_reply(room, self._held.get(room.key, frozenset()))
+        elif state == "claimed":
+            reply = _interrupted_reply()
+        else:
+            reply = await dispatch(inv)
+        late = host.clock() - item.ts
+        if late > timedelta(seconds=self.late_after):
+            reply = _late(reply, item.ts, late)
+        content = render(reply)
+        content["m.relates_to"] = _reply_relation(item)
+        try:
+            await self._send_content(item.room_id, content, txn_id("reply-" + item.event_id))
+        finally:
+            await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
+
+    # ----- outgoing ---------------------------------------------------------------------
+    async def _send_content(self, room_id: str, content: dict[str, Any], tx: str) -> str:
+        client = self._client()
+        resp = await self._call("send", client.room_send(
+            room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True))
+        return str(resp.event_id)
+
+    async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
+        event_id = await self._send_content(room.address, render(reply), txn_id(key))
+        return MessageRef(PLATFORM, room.address, event_id)
+
+    async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
+        room_id = self._dm_rooms.get(user.address)
+        if room_id is None:
+            client = self._client()
+            resp = await self._call("create direct room", client.room_create(
+                is_direct=True, invite=[user.address], preset=_preset("trusted_private_chat"),
+                initial_state=([_encryption_state()] if self.e2e else [])))
+            room_id = str(resp.room_id)
+            self._dm_rooms[user.address] = room_id
+            host = self._host
+            await host.store.tx(lambda s: _set_state(s, _dm_name(user.address),
+                                                     f"{room_id} {user.address}", host.clock()))
+        event_id = await self._send_content(room_id, render(reply), txn_id(key))
+        return MessageRef(PLATFORM, room_id, event_id)
+
+    async def room_members(self, room: RoomRef) -> set[UserRef]:
+        return {UserRef(PLATFORM, u) for u in self._present(room.address)}
+
+    def _present(self, room_id: str) -> set[str]:
+        nio_room = self._client().rooms.get(room_id)
+        if nio_room is None:
+            return set()
+        return (set(nio_room.users) | set(nio_room.invited_users)) - {self.user_id}
+
+    # ----- room integrity ---------------------------------------------------------------
+    async def check_rooms(self) -> None:
+        """Check every bound Matrix room the bot is in (start, periodically)."""
+        for room_id in list(self._client().rooms):
+            await self._check_room(room_id)
+
+    async def _check_room(self, room_id: str) -> None:
+        from wisbot.services.integrity import strangers
+
+        client = self._client()
+        room = self.directory.room_by_address(PLATFORM, room_id)
+        nio_room = client.rooms.get(room_id)
+        if nio_room is None:
+            return
+        if room is None:
+            if room_id in self._dm_rooms.values():
+                return
+            log.warning("matrix: leaving %s: not bound in the directory", room_id)
+            with contextlib.suppress(DeliveryError):
+                await self._call("leave", client.room_leave(room_id))
+            return
+        if not room.closed:
+            return
+        host = self._host
+        if room.key not in self._warned and (
+                nio_room.join_rule not in ("invite", "knock")
+                or nio_room.history_visibility == "world_readable"):
+            self._warned.add(room.key)
+            b = ReplyBuilder(f"Room settings: {room.key}", kind="alert")
+            b.line(f"The closed room {room.key} ({room_id}) has join rule "
+                   f"{nio_room.join_rule!r} and history visibility "
+                   f"{nio_room.history_visibility!r}.")
+            b.line("Set the join rule to invite (or knock) and the history to shared or "
+                   "joined, so nobody outside the directory can join or read it.")
+            await self._alert(b.build())
+        found = frozenset(strangers(self.directory, room, PLATFORM, self._present(room_id)))
+        before = self._held.get(room.key)
+        if found:
+            host.holds.add(room.key)
+            if before != found:
+                self._held[room.key] = found
+                b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+                b.line(f"{room.key} ({room_id}) has members or invitations that are not in "
+                       "its directory audience:")
+                for who in sorted(found):
+                    b.line("• ", Span(text=who, style="user"))
+                b.line("wisbot holds every protected post to this room until they are "
+                       "removed; nothing is lost.")
+                log.warning("matrix: room %s held: strangers %s", room.key, sorted(found))
+                await self._alert(b.build())
+        elif before is not None:
+            del self._held[room.key]
+            host.holds.discard(room.key)
+            b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
+            b.line(f"Only directory members remain in {room.key}; held posts are delivered "
+                   "now.")
+            log.info("matrix: room %s released", room.key)
+            await self._alert(b.build())
+
+    async def _alert(self, reply: Reply) -> None:
+        from wisbot.services.integrity import alert_secretariat
+
+        host = self._host
+        held = set(host.holds)
+        await host.store.tx(lambda s: alert_secretariat(
+            s, host.directory, kind="integrity", reply=reply, held=held, now=host.clock()))
+        host.wake_outbox()
+
+
+# ----- provisioning ---------------------------------------------------------------------
+
+def _preset(name: str) -> Any:
+    from nio.api import RoomPreset
+
+    return RoomPreset(name)
+
+
+def _encryption_state() -> dict[str, Any]:
+    return {"type": "m.room.encryption", "state_key": "",
+            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+
+
+async def provision(client: AsyncClient, directory_data: dict[str, Any]) -> dict[str, str]:
+    """Create every Matrix room the directory names without an address: invite-only,
+    history shared with members only, encrypted when asked; invite its audience. Returns
+    ``{room key: room id}`` and writes the ids into ``directory_data``."""
+    from wisbot.directory import parse_directory
+    from wisbot.services.integrity import invitees
+
+    rooms = [r for r in directory_data.get("rooms", []) if r.get("platform") == "matrix"]
+    todo = [r for r in rooms if not r.get("address")]
+    placeholder = {**directory_data, "rooms": [
+        {**r, "address": r.get("address") or f"!pending-{r['key']}:provision"}
+        for r in directory_data.get("rooms", [])]}
+    directory = parse_directory(placeholder, "<directory>")
+    made: dict[str, str] = {}
+    for raw in todo:
+        room = directory.room(raw["key"])
+        invite = [c.chat_id("matrix") for c in invitees(directory, room)]
+        invite = [u for u in invite if u and u != client.user_id]
+        state = [{"type": "m.room.history_visibility", "state_key": "",
+                  "content": {"history_visibility": "shared"}},
+                 {"type": "m.room.join_rules", "state_key": "",
+                  "content": {"join_rule": "invite"}},
+                 {"type": "m.room.guest_access", "state_key": "",
+                  "content": {"guest_access": "forbidden"}}]
+        if room.encrypted:
+            state.append(_encryption_state())
+        resp = await client.room_create(name=room.name or room.key, topic=f"wisbot: {room.role}",
+                                        preset=_preset("private_chat"), invite=invite,
+                                        initial_state=state)
+        if isinstance(resp, ErrorResponse):
+            raise MatrixError(f"create room {room.key}", resp.status_code, resp.message or "")
+        raw["address"] = resp.room_id
+        made[room.key] = str(resp.room_id)
+    return made
+
+
+def default_store_path(database_url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent / "matrix-store"
+    return Path("matrix-store")
+
+
+# ----- replies about the command itself -------------------------------------------------
+
+def _reply_relation(item: _Pending) -> dict[str, Any]:
+    relates = item.relates
+    if relates.get("rel_type") == "m.thread" and relates.get("event_id"):
+        return {"rel_type": "m.thread", "event_id": relates["event_id"], "is_falling_back": True,
+                "m.in_reply_to": {"event_id": item.event_id}}
+    return {"m.in_reply_to": {"event_id": item.event_id}}
+
+
+def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
+    minutes = max(1, int(late.total_seconds() // 60))
+    note = (Span(text=f"Note: this command was sent at {sent:%Y-%m-%d %H:%M} UTC and reached "
+                      f"wisbot {minutes} min late (wisbot was unavailable); it was processed "
+                      "now.", style="italic"),)
+    return reply.model_copy(update={"lines": (note, *reply.lines)})
+
+
+def _held_reply(room: Room, who: frozenset[str]) -> Reply:
+    b = ReplyBuilder("Room on hold", kind="error")
+    b.line(f"This room has members or invitations outside its directory audience "
+           f"({len(who)}); wisbot shows nothing protected here until they are removed. "
+           "The Secretariat has been told.")
+    return b.build(private=True)
+
+
+def _interrupted_reply() -> Reply:
+    b = ReplyBuilder("Command interrupted", kind="error")
+    b.line("wisbot was interrupted while handling this command and cannot tell whether it "
+           "took effect. Check with `incident list` before repeating it.")
+    return b.build(private=True)
+
+
+# ----- durable state (adapter_state rows) -----------------------------------------------
+
+def _get_state(session: Session, name: str) -> str | None:
+    row = session.get(AdapterState, (PLATFORM, name))
+    return row.value if row is not None else None
+
+
+def _set_state(session: Session, name: str, value: str, now: datetime) -> None:
+    row = session.get(AdapterState, (PLATFORM, name))
+    if row is None:
+        session.add(AdapterState(platform=PLATFORM, name=name, value=value, updated_at=now))
+    else:
+        row.value = value
+        row.updated_at = now
+        session.add(row)
+
+
+def _dm_name(user_id: str) -> str:
+    return "dm:" + hashlib.sha256(user_id.encode()).hexdigest()[:40]
+
+
+def _get_dms(session: Session) -> dict[str, str]:
+    """``{user id: direct room id}``; each row's value is ``"<room id> <user id>"``."""
+    rows = session.exec(select(AdapterState).where(AdapterState.platform == PLATFORM,
+                                                   col(AdapterState.name).startswith("dm:")))
+    out: dict[str, str] = {}
+    for r in rows:
+        room_id, _, user_id = r.value.partition(" ")
+        out[user_id] = room_id
+    return out
+
+
+def _event_name(event_id: str) -> str:
+    return "ev:" + (event_id if len(event_id) <= 61 else
+                    hashlib.sha256(event_id.encode()).hexdigest()[:40])
+
+
+def _claim(session: Session, event_id: str, now: datetime) -> str:
+    """``new`` (claimed now), ``claimed`` (an earlier run died handling it) or ``done``."""
+    name = _event_name(event_id)
+    row = session.get(AdapterState, (PLATFORM, name))
+    if row is not None:
+        return row.value
+    session.add(AdapterState(platform=PLATFORM, name=name, value="claimed", updated_at=now))
+    # Forget claims older than a week: a sync token never goes back that far.
+    session.execute(delete(AdapterState).where(
+        col(AdapterState.platform) == PLATFORM, col(AdapterState.name).startswith("ev:"),
+        col(AdapterState.updated_at) < now - timedelta(days=7)))
+    return "new"
+
+
+def _done(session: Session, event_id: str, now: datetime) -> None:
+    _set_state(session, _event_name(event_id), "done", now)
+
+
+def _ref_of(session: Session, event_id: str) -> str | None:
+    """The object (page, incident) a bot message delivered from the outbox is about."""
+    row = session.exec(select(OutboxRow).where(OutboxRow.message_id == event_id)).first()
+    if row is None:
+        return None
+    ref = row.payload.get("ref")
+    return ref if isinstance(ref, str) else None

@@ -1,0 +1,768 @@
+"""On-call paging and escalation to the 1-hour target.
+
+A :class:`~wisbot.services.notify.ResponseRequest` (a severe incident, a query, a watch
+handover) becomes one **page** per target role, created inside the caller's transaction:
+a page exists if and only if the change that asked for it committed. A page has one row
+per escalation step (``page_step.due_at``); :meth:`PagingService.tick` claims pages with a
+due step (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
+serialises writers) and fires each due step in the same transaction as everything it
+sends (direct-message outbox rows, e-mail and webhook delivery rows, Secretariat alerts),
+so a step fires exactly once across restarts and processes.
+
+Confidentiality: the page's message is the one the incident service rendered for the
+role's visibility; it is stored once and every channel sends exactly that, never a
+re-rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory, Room
+from wisbot.domain.confidentiality import Vis
+from wisbot.domain.paging import (
+    DEFAULT_STEPS,
+    TARGET,
+    Action,
+    Override,
+    Step,
+    format_duration,
+    next_change,
+    parse_steps,
+    parse_when,
+    resolve_chain,
+)
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.reply import Action as ReplyAction
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
+from wisbot.services.context import Caller
+from wisbot.services.incidents import QUERY_RE, parse_number
+from wisbot.services.notify import ResponseRequest, notify
+from wisbot.services.render import exposure, incident_reply
+from wisbot.store.engine import Store
+from wisbot.store.paging_tables import (
+    OnCallOverrideRow,
+    Page,
+    PageDelivery,
+    PageStep,
+    ServiceHour,
+)
+from wisbot.store.tables import Incident, Notification, OutboxRow, TimelineEntry
+
+log = logging.getLogger(__name__)
+PAGE_RE_PREFIX = "P-"
+MAX_OVERRIDE = timedelta(days=92)
+
+
+def parse_page_id(text: str) -> int | None:
+    t = text.strip().upper()
+    if t.startswith(PAGE_RE_PREFIX) and t[2:].isdigit():
+        return int(t[2:])
+    return None
+
+
+def role_label(role: str) -> str:
+    kind, _, name = role.partition(":")
+    if kind == "secretariat":
+        return "the WMO Secretariat"
+    if kind == "gisc":
+        return f"GISC {name}"
+    if kind == "member":
+        return f"Member {name}"
+    return role
+
+
+def hhmm(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Which extra channels a step uses besides the direct message."""
+
+    email: bool = False
+    webhook_url: str | None = None
+
+
+class PagingService:
+    def __init__(self, store: Store, directory: Directory, clock: Clock, *,
+                 steps: str | Sequence[Step] = DEFAULT_STEPS, channels: Channels = Channels(),
+                 batch: int = 200, holder: str | None = None) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        self.steps: tuple[Step, ...] = parse_steps(steps) if isinstance(steps, str) \
+            else tuple(steps)
+        self.channels = channels
+        self.batch = batch
+        self.holder = holder or f"p-{secrets.token_hex(6)}"
+        self._last_hour: datetime | None = None
+        self.on_fired: list[Any] = []
+        """Callbacks run (without arguments) after a transaction that fired steps commits."""
+
+    # ----- on-call resolution ---------------------------------------------------------
+    def chain_at(self, session: Session, role: str, at: datetime) -> list[str]:
+        chain, rotations, overrides = self.directory.oncall_rules(role)
+        return resolve_chain(at, chain, rotations, [*overrides, *self._db_overrides(session,
+                                                                                    role)])
+
+    def _db_overrides(self, session: Session, role: str) -> list[Override]:
+        rows = session.exec(select(OnCallOverrideRow).where(
+            OnCallOverrideRow.role == role, col(OnCallOverrideRow.removed_at).is_(None))).all()
+        return [Override(r.contact, r.start, r.end) for r in rows]
+
+    # ----- the hook -------------------------------------------------------------------
+    def on_response(self, session: Session, request: ResponseRequest) -> None:
+        """Create the pages of ``request`` in the caller's transaction and fire step 0."""
+        incident_id: int | None = None
+        if request.kind == "incident":
+            inc = session.exec(select(Incident).where(Incident.number == request.ref)).first()
+            incident_id = inc.id if inc is not None else None
+        for role, reply in request.targets:
+            try:
+                role = self.directory.oncall_role(role)
+            except NotFound:
+                log.warning("paging: %s names unknown role %s", request.ref, role)
+            self._open_page(session, kind=request.kind, ref=request.ref,
+                            incident_id=incident_id, role=role, reply=reply, at=request.at)
+
+    def _open_page(self, session: Session, *, kind: str, ref: str, incident_id: int | None,
+                   role: str, reply: Reply, at: datetime) -> Page | None:
+        existing = session.exec(select(Page).where(Page.ref == ref, Page.role == role,
+                                                   Page.status == "open")).first()
+        if existing is not None:
+            return None
+        chain = self.chain_at(session, role, at)
+        page = Page(kind=kind, ref=ref, incident_id=incident_id, role=role,
+                    payload=reply.model_dump(mode="json"), chain=chain, pos=0,
+                    status="open", created_at=at, target_at=at + TARGET,
+                    next_due_at=at)
+        session.add(page)
+        session.flush()
+        for i, step in enumerate(self.steps):
+            session.add(PageStep(page_id=_pid(page), seq=i, action=step.action.value,
+                                 due_at=at + step.after))
+        session.flush()
+        self._fire_due(session, page, self.clock())
+        return page
+
+    # ----- the scheduler's work -------------------------------------------------------
+    async def tick(self) -> int:
+        """Fire every step due now; the number fired."""
+        total = 0
+        while True:
+            fired, more = await self.store.tx(self.tick_once)
+            total += fired
+            if not more:
+                break
+        if total:
+            for callback in self.on_fired:
+                callback()
+        return total
+
+    def tick_once(self, session: Session) -> tuple[int, bool]:
+        """One transaction: claim up to ``batch`` pages with a due step and fire them."""
+        now = self.clock()
+        self._heartbeat(session, now)
+        q = (select(Page).where(Page.status == "open", col(Page.next_due_at) <= now)
+             .order_by(col(Page.next_due_at), col(Page.id)).limit(self.batch))
+        if not self.store.sqlite:
+            q = q.with_for_update(skip_locked=True)
+        pages = session.exec(q).all()
+        fired = 0
+        for page in pages:
+            fired += self._fire_due(session, page, now)
+        return fired, len(pages) == self.batch
+
+    def _heartbeat(self, session: Session, now: datetime) -> None:
+        hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if hour == self._last_hour:
+            return
+        if session.get(ServiceHour, hour) is None:
+            nested = session.begin_nested()
+            try:
+                session.add(ServiceHour(hour=hour))
+                session.flush()
+                nested.commit()
+            except Exception:
+                nested.rollback()
+        self._last_hour = hour
+
+    def _pending(self, session: Session, page: Page) -> list[PageStep]:
+        return list(session.exec(select(PageStep).where(PageStep.page_id == page.id,
+                                                        PageStep.status == "pending")
+                                 .order_by(col(PageStep.seq))).all())
+
+    def _fire_due(self, session: Session, page: Page, now: datetime) -> int:
+        fired = 0
+        pending = self._pending(session, page)
+        with session.no_autoflush:
+            for step in pending:
+                if step.due_at > now or page.status != "open":
+                    break
+                self._fire(session, page, step, now)
+                fired += 1
+        rest = [s for s in pending[fired:] if s.status == "pending"]
+        page.next_due_at = rest[0].due_at if rest and page.status == "open" else None
+        session.add(page)
+        return fired
+
+    def _reschedule(self, session: Session, page: Page) -> None:
+        pending = self._pending(session, page) if page.status == "open" else []
+        page.next_due_at = pending[0].due_at if pending else None
+        session.add(page)
+
+    def _fire(self, session: Session, page: Page, step: PageStep, now: datetime) -> None:
+        if page.incident_id is not None:
+            inc = session.get(Incident, page.incident_id)
+            if inc is not None and inc.status != "open":
+                self._stop(session, page, f"incident {inc.status}")
+                return
+        action = Action(step.action)
+        contacts: list[str] = []
+        note: Notification | None = None
+        if action in (Action.PAGE, Action.REPEAT, Action.NEXT):
+            if action is Action.NEXT:
+                if page.pos + 1 < len(page.chain):
+                    page.pos += 1
+                    contacts = [page.chain[page.pos]]
+                else:
+                    contacts = list(page.chain)  # chain exhausted: everyone on it again
+            elif page.chain:
+                contacts = [page.chain[min(page.pos, len(page.chain) - 1)]]
+            if contacts:
+                note = self._send_page(session, page, step, contacts, now)
+            else:
+                note = self._alert(session, page, now, "nobody is on call",
+                                   f"{_ref(page)} for {role_label(page.role)} could not be "
+                                   "sent: the role has nobody on call. Set an on-call chain "
+                                   "or `escalate override`.")
+        elif action is Action.SECRETARIAT:
+            page.secretariat_alerted_at = now
+            left = page.target_at - now
+            note = self._alert(session, page, now, "1-hour target at risk",
+                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} is "
+                               f"not acknowledged after "
+                               f"{format_duration((now - page.created_at).total_seconds())}; "
+                               f"the 1-hour target ends in "
+                               f"{format_duration(max(left.total_seconds(), 0))} "
+                               f"({hhmm(page.target_at)}).")
+        elif action is Action.MISSED:
+            page.missed_at = now
+            note = self._alert(session, page, now, "1-hour target missed",
+                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} was "
+                               "not acknowledged within the 1-hour target; recorded for the "
+                               "service report.")
+            if page.incident_id is not None:
+                session.add(TimelineEntry(incident_id=page.incident_id, at=now, actor="wisbot",
+                                          kind="target-missed",
+                                          text=f"{_ref(page)} ({role_label(page.role)}) not "
+                                               "acknowledged within 1 hour"))
+        step.status = "fired"
+        step.fired_at = now
+        step.fired_by = self.holder
+        step.contacts = contacts
+        step.notification_id = note.id if note is not None else None
+        session.add(step)
+        session.add(page)
+
+    def _page_reply(self, page: Page, step: PageStep) -> Reply:
+        base = Reply.model_validate(page.payload)
+        action = Action(step.action)
+        intro = {Action.PAGE: "You are on call", Action.REPEAT: "Reminder: you are on call",
+                 Action.NEXT: "Escalated to you: you are next on call"}.get(action,
+                                                                            "You are on call")
+        header: tuple[Span, ...] = (
+            bold(f"{_ref(page)}: "),
+            Span(text=f"{intro} for {role_label(page.role)}. Acknowledge with "),
+            Span(text=f"ack {_ref(page)}", style="code"),
+            Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
+        )
+        title = f"{_ref(page)} · {base.title or page.ref}"
+        return base.model_copy(update={
+            "title": title, "lines": (header, *base.lines), "kind": "page", "ref": _ref(page),
+            "actions": (*base.actions, ReplyAction(label="Acknowledge",
+                                                   command=f"ack {_ref(page)}")),
+            "private": False,
+        })
+
+    def _send_page(self, session: Session, page: Page, step: PageStep, contacts: list[str],
+                   now: datetime) -> Notification:
+        reply = self._page_reply(page, step)
+        note = notify(session, kind="page", now=now, incident_id=page.incident_id,
+                      deliveries=[], direct=[(c, reply) for c in contacts])
+        body = reply.model_dump(mode="json")
+        for cid in contacts:
+            try:
+                contact = self.directory.contact(cid)
+            except NotFound:
+                continue
+            if self.channels.email and contact.email:
+                session.add(PageDelivery(
+                    page_id=_pid(page), step_id=_sid(step), key=f"{_ref(page)}.{step.seq}."
+                    f"email.{cid}"[:128], channel="email", contact_id=cid,
+                    address=contact.email, payload=body, next_attempt_at=now, created_at=now))
+        if self.channels.webhook_url:
+            hook = {"page": _ref(page), "step": step.seq, "action": step.action,
+                    "role": page.role, "ref": page.ref, "contacts": contacts,
+                    "created_at": page.created_at.isoformat(),
+                    "target_at": page.target_at.isoformat(), "message": body,
+                    "text": reply.plain()}
+            session.add(PageDelivery(
+                page_id=_pid(page), step_id=_sid(step), key=f"{_ref(page)}.{step.seq}.webhook",
+                channel="webhook", contact_id=None, address=self.channels.webhook_url,
+                payload=hook, next_attempt_at=now, created_at=now))
+        return note
+
+    def _secretariat_rooms(self) -> list[Room]:
+        return self.directory.rooms_with_role("secretariat")
+
+    def _alert(self, session: Session, page: Page, now: datetime, headline: str,
+               text: str) -> Notification:
+        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert")
+        b.ref = _ref(page)
+        b.line(text)
+        b.action("Acknowledge", f"ack {_ref(page)}")
+        return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
+                      deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
+
+    def settle(self, session: Session, ref: str, reason: str) -> int:
+        """Stop every open page about ``ref`` (answered elsewhere, e.g. a watch handover
+        accepted with ``watch accept``); returns how many were stopped."""
+        pages = session.exec(select(Page).where(Page.ref == ref, Page.status == "open")).all()
+        for page in pages:
+            self._stop(session, page, reason)
+        return len(pages)
+
+    def _stop(self, session: Session, page: Page, reason: str) -> None:
+        page.status = "stopped"
+        page.stopped_reason = reason
+        page.next_due_at = None
+        session.execute(update(PageStep).where(col(PageStep.page_id) == page.id,
+                                               col(PageStep.status) == "pending")
+                        .values(status="skipped"))
+        session.add(page)
+
+    # ----- acknowledge ----------------------------------------------------------------
+    def _may_ack(self, session: Session, caller: Caller, page: Page, now: datetime) -> bool:
+        if caller.is_secretariat:
+            return True
+        cid = caller.contact.id
+        if cid in page.chain or cid in self.chain_at(session, page.role, now):
+            return True
+        return page.role.casefold() in {r.casefold() for r in caller.contact.roles}
+
+    def _lock(self, q: Any) -> Any:
+        return q if self.store.sqlite else q.with_for_update()
+
+    async def ack(self, caller: Caller, ref: str) -> Reply:
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            pages = self._pages_for(session, caller, ref)
+            open_pages = [p for p in pages if p.status == "open"]
+            if not open_pages:
+                acked = [p for p in pages if p.status == "acked"
+                         and self._may_ack(session, caller, p, now)]
+                if acked:
+                    p = acked[0]
+                    raise InvalidState(f"{_ref(p)} was already acknowledged by "
+                                       f"{self._name(p.acked_by)} at "
+                                       f"{hhmm(p.acked_at or now)}")
+                raise NotFound(f"no open page for {ref.strip()} that you may acknowledge")
+            mine = [p for p in open_pages if self._may_ack(session, caller, p, now)]
+            if not mine:
+                raise NotAllowed(
+                    f"you are not on the on-call chain that {ref.strip()} pages, so you "
+                    "cannot acknowledge it; the contacts on that chain or the WMO "
+                    "Secretariat can. See `escalate oncall` for who is on call.")
+            b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page")
+            for p in mine:
+                p.status = "acked"
+                p.acked_at = now
+                p.acked_by = caller.contact.id
+                self._stop_steps(session, p)
+                took = (now - p.created_at).total_seconds()
+                met = now <= p.target_at and p.missed_at is None
+                b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
+                       f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
+                       + ("within the 1-hour target." if met else "after the 1-hour target."))
+                if p.incident_id is not None:
+                    session.add(TimelineEntry(incident_id=p.incident_id, at=now,
+                                              actor=caller.contact.id, kind="ack",
+                                              text=f"{_ref(p)} ({role_label(p.role)}) "
+                                                   f"acknowledged after "
+                                                   f"{format_duration(took)}"))
+                self._tell_chain(session, p, caller, now)
+            b.line("The page is stopped for everyone on the chain.")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    def _stop_steps(self, session: Session, page: Page) -> None:
+        page.next_due_at = None
+        session.execute(update(PageStep).where(col(PageStep.page_id) == page.id,
+                                               col(PageStep.status) == "pending")
+                        .values(status="skipped"))
+        session.add(page)
+
+    def _tell_chain(self, session: Session, page: Page, caller: Caller, now: datetime) -> None:
+        """Whoever was already paged learns that the page is answered."""
+        paged: list[str] = []
+        for step in session.exec(select(PageStep).where(PageStep.page_id == page.id,
+                                                        PageStep.status == "fired")):
+            paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
+        if not paged:
+            return
+        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page")
+        b.ref = _ref(page)
+        b.line(f"{_ref(page)} for {role_label(page.role)} was acknowledged by "
+               f"{caller.contact.name} at {hhmm(now)}; you are no longer paged for it.")
+        notify(session, kind="page-acked", now=now, incident_id=page.incident_id,
+               deliveries=[], direct=[(c, b.build()) for c in paged])
+
+    def _name(self, contact_id: str | None) -> str:
+        if contact_id is None:
+            return "someone"
+        try:
+            return self.directory.contact(contact_id).name
+        except NotFound:
+            return contact_id
+
+    def _pages_for(self, session: Session, caller: Caller, ref: str) -> list[Page]:
+        """Pages named by ``P-n``, an incident number the caller may see, or ``Q-n``."""
+        page_id = parse_page_id(ref)
+        if page_id is not None:
+            page = session.exec(self._lock(select(Page).where(Page.id == page_id))).first()
+            if page is None:
+                raise NotFound(f"no page P-{page_id}")
+            return [page]
+        if QUERY_RE.match(ref.strip()):
+            qref = f"Q-{int(QUERY_RE.match(ref.strip()).group(1))}"  # type: ignore[union-attr]
+            return list(session.exec(self._lock(select(Page).where(Page.ref == qref)
+                                                .order_by(col(Page.id)))).all())
+        inc = self._visible_incident(session, caller, ref, Vis.ANONYMOUS)
+        return list(session.exec(self._lock(select(Page).where(Page.incident_id == inc.id)
+                                            .order_by(col(Page.id)))).all())
+
+    def _visible_incident(self, session: Session, caller: Caller, ref: str,
+                          minimum: Vis) -> Incident:
+        number = parse_number(ref)
+        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        if inc is None or caller.sees(exposure(inc)).value < minimum.value:
+            raise NotFound(f"no incident {number} that you may see here")
+        return inc
+
+    # ----- escalate -------------------------------------------------------------------
+    async def escalate(self, caller: Caller, number: str, reason: str) -> Reply:
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS)
+            if not (caller.is_secretariat or caller.contact.members or caller.contact.giscs):
+                raise NotAllowed("only focal points (Secretariat, GISC, Member) may escalate")
+            if inc.status == "closed":
+                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            pages = list(session.exec(self._lock(select(Page).where(
+                Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
+            b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
+            if not pages:
+                reply = incident_reply(self.directory, inc, Vis.NAMED,
+                                       "escalated: needs your response")
+                page = self._open_page(session, kind="escalation", ref=inc.number,
+                                       incident_id=inc.id, role="secretariat", reply=reply,
+                                       at=now)
+                if page is not None:
+                    b.line(f"No page was open: {_ref(page)} now pages the WMO Secretariat "
+                           "on-call chain.")
+            for page in pages:
+                pending = self._pending(session, page)
+                if not pending:
+                    b.line(f"{_ref(page)} ({role_label(page.role)}) has no further step.")
+                    continue
+                step = pending[0]
+                step.due_at = now
+                step.escalated_by = caller.contact.id
+                session.add(step)
+                self._fire(session, page, step, now)
+                self._reschedule(session, page)
+                label = self.steps[step.seq].label() if step.seq < len(self.steps) \
+                    else step.action
+                b.line(f"{_ref(page)} ({role_label(page.role)}): step '{label}' fired now.")
+            session.add(TimelineEntry(incident_id=_iid(inc), at=now, actor=caller.contact.id,
+                                      kind="escalated", text=reason))
+            if reason:
+                b.line(bold("Reason: "), user(reason))
+            return b.build(private=True)
+
+        reply = await self.store.tx(work)
+        for callback in self.on_fired:
+            callback()
+        return reply
+
+    # ----- who is on call -------------------------------------------------------------
+    async def oncall(self, caller: Caller, role: str | None) -> Reply:
+        if role:
+            roles = [self.directory.oncall_role(role)]
+        else:
+            known = {r.casefold(): r for r in self.directory.oncall_roles()}
+            roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
+            roles = roles or ["secretariat"]
+
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            b = ReplyBuilder("On call")
+            for r in roles:
+                chain, rotations, overrides = self.directory.oncall_rules(r)
+                all_overrides = [*overrides, *self._db_overrides(session, r)]
+                current = resolve_chain(now, chain, rotations, all_overrides)
+                b.line(bold(role_label(r).removeprefix("the ")), f" ({r})")
+                b.line(f"  now ({hhmm(now)}): {self._chain_words(current)}")
+                change = next_change(now, rotations, all_overrides)
+                if change is None:
+                    b.line("  next: no change scheduled (no rotation or override)")
+                else:
+                    upcoming = resolve_chain(change, chain, rotations, all_overrides)
+                    b.line(f"  next from {hhmm(change)}: {self._chain_words(upcoming)}")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    def _chain_words(self, chain: Sequence[str]) -> str:
+        if not chain:
+            return "nobody"
+        return " → ".join(f"{self._name(c)} ({c})" for c in chain)
+
+    async def set_override(self, caller: Caller, role: str, contact_id: str, start: str,
+                           end: str, reason: str) -> Reply:
+        role = self.directory.oncall_role(role)
+        contact = self.directory.contact(contact_id)
+        if not (caller.is_secretariat
+                or role.casefold() in {r.casefold() for r in caller.contact.roles}):
+            raise NotAllowed(f"only the WMO Secretariat or {role_label(role)}'s own focal "
+                             f"points may change who is on call for {role}")
+        if not (contact.is_secretariat
+                or role.casefold() in {r.casefold() for r in contact.roles}):
+            raise NotAllowed(f"{contact.id} does not hold the role {role}, so may not read "
+                             f"its pages; choose one of its focal points")
+        now = self.clock()
+        try:
+            begins = now if start.lower() == "now" else parse_when(start)
+            ends = parse_when(end)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if ends <= begins:
+            raise UsageError(f"the override must end after it starts ({hhmm(begins)})")
+        if ends - begins > MAX_OVERRIDE:
+            raise UsageError("an override lasts at most 92 days; change the directory's "
+                             "chain or rotation for longer")
+
+        def work(session: Session) -> Reply:
+            row = OnCallOverrideRow(role=role, contact=contact.id, start=begins, end=ends,
+                                    reason=reason, created_by=caller.contact.id,
+                                    created_at=now)
+            session.add(row)
+            session.flush()
+            b = ReplyBuilder(f"O-{row.id} – on-call override set")
+            b.line(f"{contact.name} ({contact.id}) is first on call for {role_label(role)} "
+                   f"from {hhmm(begins)} to {hhmm(ends)}.")
+            b.line(f"Remove it with `escalate override remove O-{row.id}`.")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def list_overrides(self, caller: Caller) -> Reply:
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            rows = session.exec(select(OnCallOverrideRow).where(
+                col(OnCallOverrideRow.removed_at).is_(None), col(OnCallOverrideRow.end) > now)
+                .order_by(col(OnCallOverrideRow.start))).all()
+            b = ReplyBuilder("On-call overrides")
+            for o in self.directory.oncall_overrides:
+                rule = o.rule()
+                if rule.end > now:
+                    b.line(f"directory · {o.role} · {self._name(o.contact)} · "
+                           f"{hhmm(rule.start)} → {hhmm(rule.end)}")
+            for r in rows:
+                b.line(f"O-{r.id} · {r.role} · {self._name(r.contact)} · {hhmm(r.start)} → "
+                       f"{hhmm(r.end)}", *((" · ", user(r.reason)) if r.reason else ()))
+            if len(b._lines) == 0:
+                b.line("None current or upcoming.")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def remove_override(self, caller: Caller, ident: str) -> Reply:
+        text = ident.strip().upper().removeprefix("O-")
+        if not text.isdigit():
+            raise UsageError(f"{ident!r} is not an override number: they look like O-3")
+
+        def work(session: Session) -> Reply:
+            row = session.get(OnCallOverrideRow, int(text))
+            if row is None or row.removed_at is not None:
+                raise NotFound(f"no override O-{text}")
+            if not (caller.is_secretariat or caller.contact.id == row.created_by):
+                raise NotAllowed("only the WMO Secretariat or whoever set it may remove an "
+                                 "override")
+            row.removed_at = self.clock()
+            session.add(row)
+            return ReplyBuilder(f"O-{row.id} removed").line(
+                f"{self._name(row.contact)} is no longer first on call for {row.role}."
+            ).build(private=True)
+
+        return await self.store.tx(work)
+
+    # ----- evidence -------------------------------------------------------------------
+    async def evidence(self, caller: Caller, number: str) -> Reply:
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            inc = self._visible_incident(session, caller, number, Vis.NAMED)
+            if not (caller.is_secretariat or caller.is_member_focal(inc.member)
+                    or caller.is_gisc_focal(inc.principal_gisc)):
+                raise NotAllowed(f"the service evidence of {inc.number} is for the WMO "
+                                 f"Secretariat, the affected Member and its principal GISC")
+            return evidence_reply(session, self.directory, inc, now)
+
+        return await self.store.tx(work)
+
+
+def evidence_reply(session: Session, directory: Directory, inc: Incident,
+                   now: datetime) -> Reply:
+    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report")
+    b.ref = inc.number
+    b.field("Reported", hhmm(inc.created_at))
+    notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
+                         .order_by(col(Notification.id))).all()
+    by_note: dict[int, list[OutboxRow]] = {}
+    ids = [n.id for n in notes if n.id is not None]
+    if ids:
+        for row in session.exec(select(OutboxRow).where(col(OutboxRow.notification_id)
+                                                        .in_(ids)).order_by(col(OutboxRow.id))):
+            by_note.setdefault(row.notification_id or 0, []).append(row)
+    ttn = time_to_notify(session, inc)
+    b.line(bold("Notifications"))
+    for n in notes:
+        for row in by_note.get(n.id or 0, []):
+            b.line(f"  {hhmm(n.created_at)} · {n.kind} → {_where(directory, row)} · "
+                   f"{_delivery_words(row.status, row.delivered_at, n.created_at)}")
+    pages = session.exec(select(Page).where(Page.incident_id == inc.id)
+                         .order_by(col(Page.id))).all()
+    b.line(bold("Pages"))
+    if not pages:
+        b.line("  none (severity below the paging threshold and no escalation)")
+    verdicts: list[str] = []
+    for p in pages:
+        verdict = page_verdict(p, now)
+        verdicts.append(verdict)
+        acked = (f"acknowledged by {_name(directory, p.acked_by)} at {hhmm(p.acked_at)} "
+                 f"(after {format_duration((p.acked_at - p.created_at).total_seconds())})"
+                 if p.acked_at else f"{p.status}, not acknowledged")
+        b.line(bold(f"  {_ref(p)}"), f" · {role_label(p.role)} · created {hhmm(p.created_at)}"
+               f" · {acked} · target {verdict}"
+               + (" · reached the Secretariat step" if p.secretariat_alerted_at else ""))
+        steps = session.exec(select(PageStep).where(PageStep.page_id == p.id)
+                             .order_by(col(PageStep.seq))).all()
+        deliveries = session.exec(select(PageDelivery).where(PageDelivery.page_id == p.id)
+                                  .order_by(col(PageDelivery.id))).all()
+        for s in steps:
+            if s.status != "fired":
+                continue
+            parts = [f"    {hhmm(s.fired_at or s.due_at)} · {s.action}"
+                     + (f" (escalated by {_name(directory, s.escalated_by)})"
+                        if s.escalated_by else "")]
+            for row in by_note.get(s.notification_id or -1, []):
+                parts.append(f"{_where(directory, row)}: "
+                             f"{_delivery_words(row.status, row.delivered_at, s.fired_at)}")
+            for d in deliveries:
+                if d.step_id == s.id:
+                    who = f" {d.contact_id}" if d.contact_id else ""
+                    parts.append(f"{d.channel}{who}: "
+                                 f"{_delivery_words(d.status, d.delivered_at, s.fired_at)}")
+            b.line(" · ".join(parts))
+    if any(v == "missed" for v in verdicts) or (ttn is not None and ttn > TARGET.total_seconds()):
+        overall = "missed"
+    elif any(v == "pending" for v in verdicts) or (ttn is None and notes):
+        overall = "pending"
+    else:
+        overall = "met"
+    b.line(bold("1-hour target: "), overall
+           + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
+    return b.build(private=True)
+
+
+def page_verdict(page: Page, now: datetime) -> str:
+    """met: acknowledged before the target (and before the 'missed' step fired)."""
+    if page.missed_at is not None:
+        return "missed"
+    if page.acked_at is not None:
+        return "met" if page.acked_at <= page.target_at else "missed"
+    if now > page.target_at:
+        return "missed"
+    if page.status == "stopped":
+        return "stopped"
+    return "pending"
+
+
+def time_to_notify(session: Session, inc: Incident) -> float | None:
+    """Seconds from the report to the delivery of its notification to every room told."""
+    first = session.exec(select(Notification).where(Notification.incident_id == inc.id,
+                                                    Notification.kind == "reported")
+                         .order_by(col(Notification.id))).first()
+    if first is None:
+        return None
+    rows = session.exec(select(OutboxRow).where(OutboxRow.notification_id == first.id)).all()
+    if not rows or any(r.delivered_at is None for r in rows):
+        return None
+    last = max(r.delivered_at for r in rows if r.delivered_at is not None)
+    return max((last - inc.created_at).total_seconds(), 0.0)
+
+
+def _delivery_words(status: str, delivered_at: datetime | None, sent: datetime | None) -> str:
+    if delivered_at is not None:
+        lag = (delivered_at - sent).total_seconds() if sent else 0.0
+        return f"delivered {hhmm(delivered_at)} (+{format_duration(max(lag, 0.0))})"
+    return {"dead": "FAILED (dead letter)", "pending": "not yet delivered"}.get(status, status)
+
+
+def _where(directory: Directory, row: OutboxRow) -> str:
+    if row.room_key.startswith("@"):
+        return f"{row.room_key} (direct)"
+    try:
+        return f"{row.room_key} ({directory.room(row.room_key).platform})"
+    except NotFound:
+        return row.room_key
+
+
+def _name(directory: Directory, contact_id: str | None) -> str:
+    if contact_id is None:
+        return "someone"
+    try:
+        return directory.contact(contact_id).name
+    except NotFound:
+        return contact_id
+
+
+def _ref(page: Page) -> str:
+    return f"P-{page.id}"
+
+
+def _pid(page: Page) -> int:
+    assert page.id is not None
+    return page.id
+
+
+def _sid(step: PageStep) -> int:
+    assert step.id is not None
+    return step.id
+
+
+def _iid(inc: Incident) -> int:
+    assert inc.id is not None
+    return inc.id

@@ -1,0 +1,211 @@
+"""The annual service report: incidents handled and the service level achieved.
+
+Aggregates only — no incident numbers, centres or Members — so the report may go to every
+GISC focal point and the collaboration room, as the service definition asks.
+
+* time to notify: from an incident's report to the delivery of that report to every
+  room told;
+* time to acknowledge: from a page's creation to its acknowledgement; the share within
+  the 1-hour target counts every page whose target has passed or that was acknowledged;
+* hours covered: UTC hours in which a wisbot pager was running, out of the hours of the
+  year so far.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory
+from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
+from wisbot.domain.severity import severity
+from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.services.notify import notify
+from wisbot.services.paging import page_verdict, time_to_notify
+from wisbot.store.engine import Store
+from wisbot.store.paging_tables import Page, ServiceHour
+from wisbot.store.tables import AdapterState, Incident
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass
+class Timing:
+    count: int
+    median_s: float | None
+    p90_s: float | None
+    within_1h: float | None
+
+
+@dataclass
+class AnnualReport:
+    year: int
+    generated_at: str
+    incidents: int
+    by_severity: dict[int, int]
+    by_month: dict[int, dict[int, int]]
+    """month (1-12) → severity → count."""
+    time_to_notify: Timing
+    time_to_acknowledge: Timing
+    pages: int
+    pages_acknowledged: int
+    pages_secretariat_step: int
+    pages_target_missed: int
+    hours_covered: int
+    hours_in_period: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float | None:
+        return self.hours_covered / self.hours_in_period if self.hours_in_period else None
+
+
+def _timing(values: list[float], denominator: int | None = None) -> Timing:
+    within = share_within(values, TARGET.total_seconds())
+    if denominator:
+        within = sum(1 for v in values if v <= TARGET.total_seconds()) / denominator
+    return Timing(len(values), percentile(values, 0.5), percentile(values, 0.9), within)
+
+
+def annual_report(session: Session, year: int, now: datetime) -> AnnualReport:
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    incidents = session.exec(select(Incident).where(col(Incident.created_at) >= start,
+                                                    col(Incident.created_at) < end)).all()
+    by_severity = {level: 0 for level in range(6)}
+    by_month = {m: {level: 0 for level in range(6)} for m in range(1, 13)}
+    ttn: list[float] = []
+    for inc in incidents:
+        by_severity[inc.severity] += 1
+        by_month[inc.created_at.month][inc.severity] += 1
+        t = time_to_notify(session, inc)
+        if t is not None:
+            ttn.append(t)
+    pages = session.exec(select(Page).where(col(Page.created_at) >= start,
+                                            col(Page.created_at) < end)).all()
+    tta = [(p.acked_at - p.created_at).total_seconds() for p in pages if p.acked_at]
+    decided = sum(1 for p in pages if p.acked_at is not None or p.target_at <= now)
+    missed = sum(1 for p in pages if page_verdict(p, now) == "missed")
+    hours = session.exec(select(ServiceHour).where(col(ServiceHour.hour) >= start,
+                                                   col(ServiceHour.hour) < end)).all()
+    period_end = min(end, max(now, start))
+    period_hours = int((period_end - start).total_seconds() // 3600)
+    if period_end > start and (period_end - start).total_seconds() % 3600:
+        period_hours += 1
+    return AnnualReport(
+        year=year, generated_at=now.astimezone(UTC).isoformat(timespec="seconds"),
+        incidents=len(incidents), by_severity=by_severity, by_month=by_month,
+        time_to_notify=_timing(ttn), time_to_acknowledge=_timing(tta, decided),
+        pages=len(pages), pages_acknowledged=len(tta),
+        pages_secretariat_step=sum(1 for p in pages if p.secretariat_alerted_at),
+        pages_target_missed=missed, hours_covered=len(hours), hours_in_period=period_hours,
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def _timing_words(t: Timing) -> str:
+    return (f"median {format_duration(t.median_s)}, 90th percentile "
+            f"{format_duration(t.p90_s)}, within 1 hour {_pct(t.within_1h)} (n={t.count})")
+
+
+def to_markdown(r: AnnualReport) -> str:
+    out = [f"# WIS IT-security incident service — annual report {r.year}", "",
+           f"Generated {r.generated_at}.", "",
+           f"- Incidents handled: **{r.incidents}**",
+           f"- Time to notify: {_timing_words(r.time_to_notify)}",
+           f"- Time to acknowledge a page: {_timing_words(r.time_to_acknowledge)}",
+           f"- Pages: {r.pages}, acknowledged {r.pages_acknowledged}, reached the "
+           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
+           f"{r.pages_target_missed}",
+           f"- Hours covered: {r.hours_covered} of {r.hours_in_period} "
+           f"({_pct(r.coverage)})", "",
+           "## Incidents by severity", "", "| severity | incidents |", "|---|---|"]
+    for level, n in r.by_severity.items():
+        out.append(f"| {severity(level).words} | {n} |")
+    out += ["", "## Incidents by month and severity", "",
+            "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
+            "|---|" + "---|" * 7]
+    for month, row in r.by_month.items():
+        out.append(f"| {MONTHS[month - 1]} | " + " | ".join(str(row[s]) for s in range(6))
+                   + f" | {sum(row.values())} |")
+    return "\n".join(out) + "\n"
+
+
+def to_csv(r: AnnualReport) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "key", "value"])
+    w.writerow(["summary", "year", r.year])
+    w.writerow(["summary", "incidents", r.incidents])
+    for name, t in (("time_to_notify", r.time_to_notify),
+                    ("time_to_acknowledge", r.time_to_acknowledge)):
+        w.writerow([name, "count", t.count])
+        w.writerow([name, "median_s", "" if t.median_s is None else round(t.median_s, 1)])
+        w.writerow([name, "p90_s", "" if t.p90_s is None else round(t.p90_s, 1)])
+        w.writerow([name, "within_1h", "" if t.within_1h is None else round(t.within_1h, 4)])
+    for key in ("pages", "pages_acknowledged", "pages_secretariat_step",
+                "pages_target_missed", "hours_covered", "hours_in_period"):
+        w.writerow(["pages" if key.startswith("pages") else "hours", key, getattr(r, key)])
+    for level, n in r.by_severity.items():
+        w.writerow(["by_severity", level, n])
+    for month, row in r.by_month.items():
+        for level, n in row.items():
+            w.writerow(["by_month", f"{r.year}-{month:02d}/sev{level}", n])
+    return buf.getvalue()
+
+
+def to_json(r: AnnualReport) -> str:
+    data = asdict(r)
+    data["coverage"] = r.coverage
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def to_reply(r: AnnualReport) -> Reply:
+    b = ReplyBuilder(f"Service report {r.year}", kind="report")
+    b.field("Incidents", str(r.incidents))
+    b.field("Hours covered", f"{r.hours_covered} of {r.hours_in_period} ({_pct(r.coverage)})")
+    b.line(bold("Time to notify: "), _timing_words(r.time_to_notify))
+    b.line(bold("Time to acknowledge: "), _timing_words(r.time_to_acknowledge))
+    b.line(bold("Pages: "), f"{r.pages}, acknowledged {r.pages_acknowledged}, reached the "
+           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
+           f"{r.pages_target_missed}")
+    b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items()))
+    b.line(bold("By month (sev 0–5):"))
+    for month, row in r.by_month.items():
+        if sum(row.values()):
+            b.line(f"  {MONTHS[month - 1]}: " + " ".join(str(row[s]) for s in range(6))
+                   + f" (total {sum(row.values())})")
+    if not r.incidents:
+        b.line("No incidents recorded this year.")
+    return b.build()
+
+
+async def post_annual_report(store: Store, directory: Directory, clock: Clock,
+                             year: int) -> bool:
+    """Post the report to the Secretariat and collaboration rooms once (a durable marker
+    keeps a restart or a second process from posting it again); True when posted."""
+
+    def work(session: Session) -> bool:
+        now = clock()
+        marker = session.get(AdapterState, ("wisbot", f"annual-report-{year}"))
+        if marker is not None:
+            return False
+        session.add(AdapterState(platform="wisbot", name=f"annual-report-{year}",
+                                 value=now.isoformat(), updated_at=now))
+        reply = to_reply(annual_report(session, year, now))
+        rooms = [*directory.rooms_with_role("secretariat"),
+                 *directory.rooms_with_role("collaboration")]
+        notify(session, kind="annual-report", now=now, incident_id=None,
+               deliveries=[(room, reply) for room in rooms])
+        return True
+
+    return await store.tx(work)
