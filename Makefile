@@ -10,6 +10,7 @@ TEST_EXTRA_PACKAGES ?= matrix-synapse
 .PHONY: venv demo test lint typecheck bench clean
 
 include mk/probes.mk
+include mk/exchange.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wisbot needs Python 3.11+"'

@@ -44,7 +44,6 @@ from wisbot.adapters.base import DeliveryError, RoomRef, UserRef
 from wisbot.adapters.slack import SlackAdapter
 from wisbot.app import App
 from wisbot.clock import FakeClock
-from wisbot.commands.registry import Arg, Command
 from wisbot.directory import Directory
 from wisbot.reply import ReplyBuilder, text_reply, user
 from wisbot.settings import Settings
@@ -166,8 +165,14 @@ async def start_slack(db_url: str, clock: FakeClock, fake_slack: FakeSlack
 
 
 def channels_to_rooms(directory: Directory, channels: set[str]) -> set[str]:
+    """Bound rooms posted to; direct-message channels (``D…``: pages) are left out."""
     by_address = {r.target: r.key for r in directory.rooms}
-    return {by_address[c] for c in channels}
+    return {by_address[c] for c in channels if not c.startswith("D")}
+
+
+def paged_contacts(directory: Directory, channels: set[str]) -> set[str]:
+    by_user = {U(c.id): c.id for c in directory.contacts}
+    return {by_user[c[1:]] for c in channels if c.startswith("D")}
 
 
 def mrkdwn_texts(payload: Any) -> Iterator[str]:
@@ -212,6 +217,13 @@ async def test_signed_slash_command_is_acked_then_cascades_to_the_right_channels
 
     told = channels_to_rooms(env.app.directory, env.fake.posted_channels())
     assert told == EXPECTED[level]
+    # Severity 3 pages the on-call focal points, by direct message, of the roles told only.
+    paged = paged_contacts(env.app.directory, env.fake.posted_channels())
+    assert "sec-desk" in paged
+    gisc_desks = {c for c in paged if c.startswith("gisc-")}
+    expected_desks = {"secretariat": set(), "principal-gisc": {"gisc-offenbach"}}.get(
+        level, set(GISC_ROOMS))
+    assert gisc_desks == expected_desks
     for quiet in ALL_ROOMS - EXPECTED[level]:
         assert not env.fake.attempts(C(quiet)), f"{quiet} must not be posted to"
     card = blocks_of(env.fake.posts(C("secretariat"))[0])
@@ -311,41 +323,37 @@ async def test_direct_message_slash_command_has_no_room(start_slack: StartSlack)
 
 async def test_acknowledge_button_runs_the_ack_command_for_the_clicking_user(
         start_slack: StartSlack) -> None:
+    """A real page (severity 4 reaches GISC Offenbach's desk by direct message) carries an
+    Acknowledge button; a stranger's click is refused, the desk's click acknowledges it."""
     env = await start_slack()
-    acked: list[tuple[str, str]] = []
-
-    async def ack(ctx: Any, a: dict[str, Any]) -> Any:
-        acked.append((ctx.caller.contact.id, a["target"]))
-        return text_reply(f"{a['target']} acknowledged by {ctx.caller.label}")
-
-    # The paging feature registers `ack`; here a stand-in with the same declaration shape.
-    env.app.registry.add(Command(("ack",), "Acknowledge a page.", "ack P-3", ack,
-                                 (Arg("target"),)))
-    page = ReplyBuilder("Page P-3: WIS-SEC-2026-4 needs GISC Offenbach", kind="page")
-    page.line("Severity 4 – acknowledge within the hour.").action("Acknowledge", "ack P-3")
-    await env.adapter.send(RoomRef("slack", C("gisc-offenbach"), "gisc-offenbach"),
-                           page.build(), key="page-P-3")
-    (posted,) = env.fake.posts(C("gisc-offenbach"))
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc sev=4 Credentials stolen")
+    await env.app.outbox.drain()
+    desk_dm = "D" + U("gisc-offenbach")
+    (posted,) = env.fake.posts(desk_dm)
     (button,) = next(b for b in blocks_of(posted) if b["type"] == "actions")["elements"]
-    assert button["text"]["text"] == "Acknowledge" and button["value"] == "ack P-3"
+    assert button["text"]["text"] == "Acknowledge" and button["value"].startswith("ack P-")
+    page = button["value"].removeprefix("ack ")
 
     async def click(who: str, name: str) -> int:
-        payload = block_actions_payload(user=who, channel=C("gisc-offenbach"), action=button,
+        payload = block_actions_payload(user=who, channel=desk_dm, action=button,
                                         response_url=env.fake.response_url(name))
         body = urlencode({"payload": json.dumps(payload)})
         status, _, _ = await env.post(body, sign(SECRET, body))
         return status
 
     assert await click("USTRANGER1", "stranger") == 200
-    (_, refusal), = await env.fake.wait_responses(1)
+    refusal = (await env.fake.wait_responses(2))[1][1]
     assert refusal["response_type"] == "ephemeral" and "not in the wisbot directory" in \
         refusal["text"]
-    assert acked == []
     assert await click(U("gisc-offenbach"), "desk") == 200
-    responses = await env.fake.wait_responses(2)
-    assert acked == [("gisc-offenbach", "P-3")]
-    assert "P-3 acknowledged by GISC Offenbach operations desk" in responses[1][1]["text"]
-    assert responses[1][1]["replace_original"] is False
+    responses = await env.fake.wait_responses(3)
+    assert "acknowledged" in responses[2][1]["text"].lower()
+    assert page in responses[2][1]["text"]
+    assert responses[2][1]["replace_original"] is False
+    evidence = await env.reply_to("sec-desk", "secretariat", "/incident",
+                                  "evidence WIS-SEC-2026-1")
+    assert "GISC Offenbach operations desk" in evidence["text"]
 
 
 # ----- delivery: pacing, 429, errors ----------

@@ -20,6 +20,8 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.services.exchange import ExchangeConfig, ExchangeService
+from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -46,6 +48,7 @@ class Services:
     incidents: IncidentService
     lessons: LessonService
     watch: WatchService
+    exchange: ExchangeService
     paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -53,12 +56,14 @@ class Services:
 class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
-                 on_response: ResponseHook = no_paging, run_worker: bool = True) -> None:
+                 on_response: ResponseHook = no_paging, run_worker: bool = True,
+                 mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
         self.on_response = on_response
         self.run_worker = run_worker
+        self.mailer = mailer
         self._adapters = adapters
         self.holds: set[str] = set()
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
@@ -115,6 +120,10 @@ class App:
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
             watch=watch,
+            exchange=ExchangeService(self.store, self.directory, self.clock,
+                                     config=ExchangeConfig.from_settings(s),
+                                     mailer=self.mailer or SmtpMailer(s),
+                                     on_response=hook),
             paging=self.paging,
         )
         self.registry = build_registry()
@@ -146,6 +155,8 @@ class App:
             self.deliveries.start()
             self.pager.start()
             self.cron = CronJobs(annual_report=self._post_annual_report)
+            for job in self.services.exchange.scheduled_jobs():
+                self.cron.add_daily(job.name, job.hour, job.minute, job.run)
             self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,

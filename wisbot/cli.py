@@ -7,13 +7,18 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from wisbot.errors import WisbotError
+
+if TYPE_CHECKING:
+    from wisbot.services.exchange import ExchangeService
+    from wisbot.settings import Settings
+    from wisbot.store.engine import Store
 
 app = typer.Typer(help="wisbot: the WIS IT-security incident process and GISC Watch in closed "
                   "chat rooms.", no_args_is_help=True, rich_markup_mode="rich")
@@ -27,6 +32,9 @@ slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(watch_app, name="watch")
 app.add_typer(roster_app, name="roster")
+exchange_app = typer.Typer(help="Near-real-time exchange: spot new global-exchange records, "
+                           "dispute case files.", no_args_is_help=True)
+app.add_typer(exchange_app, name="exchange")
 report_app = typer.Typer(help="Service reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 app.add_typer(slack_app, name="slack")
@@ -448,6 +456,102 @@ def matrix_provision(
         console.print(f"created {key}: {room_id}")
     console.print(f"[green]{len(made)} room(s) created[/green]; {directory} updated." if made
                   else "Every Matrix room already has an address; nothing to do.")
+
+
+def _exchange_service(settings: Settings) -> tuple[Store, ExchangeService]:
+    from wisbot.clock import utcnow
+    from wisbot.directory import load_directory
+    from wisbot.services.exchange import ExchangeConfig, ExchangeService
+    from wisbot.services.exchange_mail import SmtpMailer
+    from wisbot.store.engine import Store
+
+    directory = load_directory(settings.directory)
+    store = Store(settings.database_url)
+    try:
+        store.check_migrated()
+    except Exception:
+        store.close()
+        raise
+    svc = ExchangeService(store, directory, utcnow,
+                          config=ExchangeConfig.from_settings(settings),
+                          mailer=SmtpMailer(settings))
+    return store, svc
+
+
+@exchange_app.command("report")
+def exchange_report(
+    case: str,
+    format: Annotated[str, typer.Option("--format", "-f", help="md (Markdown) or text.")] = "md",
+    directory: DirectoryOpt = None,
+    database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+    = None,
+) -> None:
+    """Print the case file of an exchange dispute: record, figures, positions, timeline."""
+    if format not in ("md", "text"):
+        raise _fail(WisbotError(f"--format must be md or text, not {format!r}"))
+    try:
+        settings = _settings(directory, database_url)
+        store, svc = _exchange_service(settings)
+    except Exception as exc:
+        raise _fail(exc) from None
+
+    async def main() -> str:
+        text: str = await svc.report_markdown(case)
+        return text
+
+    try:
+        text = asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if format == "text":
+        text = "\n".join(line.lstrip("#").strip() if line.startswith("#") else line
+                         for line in text.splitlines()) + "\n"
+    typer.echo(text, nl=False)
+
+
+@exchange_app.command("spot")
+def exchange_spot(
+    gisc: Annotated[list[str] | None, typer.Option("--gisc", "-g", help="Harvest only these "
+                                                   "GISCs' catalogues (repeatable).")] = None,
+    post: Annotated[bool, typer.Option(help="Also queue each GISC's section for its room.")]
+    = False,
+    directory: DirectoryOpt = None,
+    database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+    = None,
+) -> None:
+    """Harvest the records added or changed since the last run, keep their state, read the
+    volume figures, and print each GISC's new global-exchange records (the daily section)."""
+    try:
+        settings = _settings(directory, database_url)
+        store, svc = _exchange_service(settings)
+    except Exception as exc:
+        raise _fail(exc) from None
+    _logging(settings.log_level)
+
+    async def main() -> None:
+        from wisbot.adapters.console import render_text
+
+        report = await svc.spot(gisc or None)
+        for line in report.lines():
+            console.print(line, highlight=False, markup=False)
+        for g in svc.directory.giscs:
+            section = await svc.daily_section(g.name)
+            if section is not None:
+                console.print("")
+                console.print(render_text(section), highlight=False, markup=False)
+        if post:
+            posted = await svc.post_daily_sections()
+            console.print(f"queued for the rooms of: {', '.join(posted) or 'none'} "
+                          "(the running bot delivers them)")
+
+    try:
+        asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
 
 
 def main() -> None:

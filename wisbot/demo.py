@@ -27,6 +27,9 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
     ("sec-desk", "secretariat",
      "severity WIS-SEC-{year}-1 4 Stolen credentials used against the DWD message switch",
      "The Secretariat raises the severity: the words and the action are always shown."),
+    ("gisc-offenbach", "gisc-offenbach", "ack P-1",
+     "Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
+     "the 1-hour target."),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
      "Germany consents to tell the whole group, anonymously: other rooms read 'a WIS centre "
      "in the area of GISC Offenbach'."),
@@ -46,6 +49,9 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
      "An anonymised lesson: the collaboration room never learns it came from Germany."),
     ("hiro.sato", None, "lessons search MFA portal",
      "Japan searches the lessons: anonymised, no incident number."),
+    ("sec-desk", "secretariat", "incident evidence WIS-SEC-{year}-1",
+     "The Secretariat checks the service-target evidence: who was told and paged, when, "
+     "and whether the 1-hour target was met."),
     ("wanjiru.kamau", None,
      "incident report KE-NC share=secretariat sev=1 Suspicious scans of the KMD FTP server",
      "Kenya reports an incident for the Secretariat's eyes only."),

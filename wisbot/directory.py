@@ -37,7 +37,8 @@ PLATFORMS: tuple[str, ...] = ("console", "matrix", "slack")
 GISC_SERVICES: tuple[str, ...] = ("oaipmh", "sru", "portal", "wismon")
 """The WIS 1.0 services GISC Watch probes per GISC (``wismon``: its monitor.json)."""
 WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
-_ROLE_RE = re.compile(r"^(secretariat|collaboration|duty|(gisc|area|member):[^\s:][^:]*)$")
+_ROLE_RE = re.compile(
+    r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
 
 
@@ -71,6 +72,13 @@ class Centre(_Model):
     member: MemberCode
     principal_gisc: GiscName
     kind: Literal["GISC", "DCPC", "NC"] = "NC"
+    identifiers: tuple[str, ...] = Field(
+        default=(),
+        description="Other names by which discovery metadata identifies this centre as the "
+        "originator: GTS CCCC (e.g. 'EDZW'), WIS2 centre-id ('de-dwd'), metadata namespace "
+        "('de.dwd'), organisation name ('Deutscher Wetterdienst'). Used to attribute new "
+        "records to the centre's principal GISC.",
+    )
 
 
 class Gisc(_Model):
@@ -142,7 +150,8 @@ class Room(_Model):
 
     key: RoomKey = Field(description="Stable key used in the outbox, e.g. 'gisc-offenbach'.")
     role: RoomRole = Field(
-        description="secretariat, collaboration, duty, gisc:<GISC>, area:<GISC>, member:<Member>.",
+        description="secretariat, collaboration, duty, working-group, gisc:<GISC>, "
+        "area:<GISC>, member:<Member>.",
     )
     platform: Platform = Field(description="console, matrix or slack.")
     address: str | None = Field(
@@ -159,7 +168,7 @@ class Room(_Model):
         if not _ROLE_RE.match(role):
             raise ValueError(
                 f"unknown room role {role!r}: use secretariat, collaboration, duty, "
-                "gisc:<GISC>, area:<GISC> or member:<Member>"
+                "working-group, gisc:<GISC>, area:<GISC> or member:<Member>"
             )
         return role
 
@@ -173,6 +182,17 @@ class Room(_Model):
     @property
     def target(self) -> str:
         return self.address or self.key
+
+
+class WorkingGroup(_Model):
+    """The working group designated to resolve WIS matters (near-real-time exchange
+    disputes are referred to it), e.g. the Inter-Commission Task Team on WIS in 2018."""
+
+    name: str = Field(description="e.g. 'Inter-Commission Task Team on WIS (ICTT-WIS)'.")
+    email: str | None = Field(default=None, description="Where referred case files are mailed.")
+    room: RoomKey | None = Field(
+        default=None, description="Key of the room (role 'working-group') that receives "
+        "referred case files.")
 
 
 class OnCallOverride(_Model):
@@ -246,6 +266,8 @@ class Directory(_Model):
         description="WIS 2.0 global services by id, e.g. {'gb-example': {'kind': 'broker', "
         "'url': 'mqtts://...'}}.",
     )
+    working_group: WorkingGroup | None = Field(
+        default=None, description="Where near-real-time exchange disputes are referred.")
 
     # ----- lookups -------------------------------------------------------------------
     @cached_property
@@ -315,6 +337,23 @@ class Directory(_Model):
         if found is None:
             raise NotFound(_unknown("room", key, list(self._rooms)))
         return found
+
+    @cached_property
+    def _centre_keys(self) -> dict[str, Centre]:
+        out: dict[str, Centre] = {}
+        for c in self.centres:
+            for key in (c.code, *c.identifiers):
+                out.setdefault(fold(key).strip(), c)
+        return out
+
+    def centre_by_identifier(self, *keys: str) -> Centre | None:
+        """The centre that one of ``keys`` (CCCC, WIS2 centre-id, organisation name, code)
+        names, trying them in order; None when none is known."""
+        for key in keys:
+            found = self._centre_keys.get(fold(key).strip())
+            if found is not None:
+                return found
+        return None
 
     def room_by_address(self, platform: str, address: str) -> Room | None:
         return self._rooms_by_address.get((platform, address))
@@ -595,6 +634,28 @@ def cross_check(d: Directory) -> list[str]:
             problems.append(f"{label}: contact {member_id!r} is on call for {role} but does not "
                             f"hold that role; add {role!r} to its roles (a page carries "
                             "what the role may read)")
+    claimed: dict[str, str] = {}
+    for i, c in enumerate(d.centres):
+        for key in (c.code, *c.identifiers):
+            other = claimed.get(fold(key).strip())
+            if other is not None and other != c.code:
+                problems.append(f"centres[{i}] (code {c.code!r}).identifiers: {key!r} also "
+                                f"names centre {other!r}")
+            claimed.setdefault(fold(key).strip(), c.code)
+    wg = d.working_group
+    if wg is not None and wg.room is not None:
+        room_keys = {r.key: r for r in d.rooms}
+        if wg.room not in room_keys:
+            problems.append(f"working_group.room: {_unknown('room', wg.room, list(room_keys))}")
+        elif room_keys[wg.room].role != "working-group":
+            problems.append(f"working_group.room: room {wg.room!r} has role "
+                            f"{room_keys[wg.room].role!r}, not 'working-group' (its audience "
+                            "would be wrong for case files)")
+    if wg is not None and wg.room is None and not wg.email:
+        problems.append("working_group: give a room, an email, or both (referrals go there)")
+    if d.rooms_with_role("working-group") and wg is None:
+        problems.append("rooms: a 'working-group' room is bound but working_group is not "
+                        "configured (name, room, email)")
     for i, g in enumerate(d.giscs):
         for key, url in g.services.items():
             if key not in GISC_SERVICES:

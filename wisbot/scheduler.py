@@ -87,6 +87,21 @@ class CronJobs:
                 id="annual-report", misfire_grace_time=ANNUAL_REPORT_GRACE, coalesce=True,
                 max_instances=1, replace_existing=True)
 
+    def add_daily(self, job_id: str, hour: int, minute: int,
+                  run: Callable[[], Awaitable[object]], *, grace: float = 6 * 3600) -> None:
+        """A job every day at hour:minute UTC. A run missed by less than ``grace``
+        seconds (the bot was down at that time) still happens once when it comes back."""
+
+        async def job() -> None:
+            try:
+                await run()
+            except Exception:
+                log.exception("daily job %s failed", job_id)
+
+        self.scheduler.add_job(job, CronTrigger(hour=hour, minute=minute, timezone="UTC"),
+                               id=job_id, misfire_grace_time=int(grace), coalesce=True,
+                               max_instances=1, replace_existing=True)
+
     async def _annual(self) -> None:
         if self.annual_report is None:
             return

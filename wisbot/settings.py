@@ -95,6 +95,34 @@ class Settings(BaseSettings):
     matrix_sync_timeout: float = Field(default=30.0, gt=0,
                                        description="Long-poll time of one /sync, s.")
 
+    exchange_giscs: list[str] = Field(
+        default_factory=list,
+        description="GISCs whose OAI-PMH catalogues the exchange watch harvests (default: "
+        "every GISC with an oaipmh service in the directory).")
+    exchange_first_lookback_days: int = Field(
+        default=1, ge=0, description="A source never harvested before starts this many days "
+        "back (0: the whole catalogue, once).")
+    exchange_wismon_urls: list[str] = Field(
+        default_factory=list, description="WIS Monitor JSON monitor.json documents read for "
+        "cache_24h figures (besides each GISC's 'wismon' service).")
+    exchange_max_messages_24h: float | None = Field(
+        default=500_000, description="Global Broker messages per 24 h from one centre above "
+        "which its new records need review.")
+    exchange_max_products_24h: float | None = Field(
+        default=100_000, description="cache_24h products above which review is flagged.")
+    exchange_max_bytes_24h: float | None = Field(
+        default=50e9, description="cache_24h bytes above which review is flagged.")
+    exchange_max_change_pct: float | None = Field(
+        default=100.0, description="Day-on-day change (±%) of a figure that flags review.")
+    exchange_reminder_days: float = Field(
+        default=7.0, gt=0, description="Days after which GISCs that have not answered a "
+        "consultation are reminded (and again every as many days).")
+    exchange_post_daily: bool = Field(
+        default=True, description="Post each GISC's exchange section to its room after the "
+        "daily spot run; set false once the GISC Watch daily post includes it.")
+    exchange_spot_hour: int = Field(default=5, ge=0, le=23,
+                                    description="UTC hour of the daily exchange spot run.")
+
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

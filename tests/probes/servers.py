@@ -40,8 +40,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def pycsw(workdir: Path, maxrecords: int = 3) -> Iterator[str]:
-    """pycsw 2.6.2 loaded with the fixture records; yields its base URL (``/csw``)."""
+def pycsw(workdir: Path, maxrecords: int = 3, records: Path | None = None) -> Iterator[str]:
+    """pycsw 2.6.2 loaded with the fixture records (or every ``*.xml`` in ``records``);
+    yields its base URL (``/csw``)."""
     proc = subprocess.Popen(
         [
             str(PYCSW_PYTHON),
@@ -49,7 +50,7 @@ def pycsw(workdir: Path, maxrecords: int = 3) -> Iterator[str]:
             "--port",
             "0",
             "--records",
-            str(FIXTURES / "pycsw_records"),
+            str(records or FIXTURES / "pycsw_records"),
             "--workdir",
             str(workdir),
             "--maxrecords",

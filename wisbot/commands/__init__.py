@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wisbot.commands import ack, escalate, incident, lessons, service_report, severity, watch
+from wisbot.commands import (
+    ack,
+    escalate,
+    exchange,
+    incident,
+    lessons,
+    service_report,
+    severity,
+    watch,
+)
 from wisbot.commands.registry import Registry
 
 
@@ -14,5 +23,6 @@ def build_registry() -> Registry:
     service_report.register(reg)
     ack.register(reg)
     escalate.register(reg)
+    exchange.register(reg)
     watch.register(reg)
     return reg

@@ -6,8 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
 import wisbot.store.tables  # registers the tables on the metadata
-import wisbot.store.watch_tables  # noqa: F401  (and the watch tables)
+import wisbot.store.watch_tables  # noqa: F401  (GISC Watch tables, 0002w)
 
 target_metadata = SQLModel.metadata
 

@@ -1,14 +1,14 @@
-"""merge the paging (0002p) and GISC Watch (0002w) branches
+"""merge the paging → exchange (0002p, 0002x) and GISC Watch (0002w) branches
 
-Revision ID: 0003m
-Revises: 0002p, 0002w
+Revision ID: 0004m
+Revises: 0002x, 0002w
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
-revision = "0003m"
-down_revision = ("0002p", "0002w")
+revision = "0004m"
+down_revision = ("0002x", "0002w")
 branch_labels = None
 depends_on = None
 

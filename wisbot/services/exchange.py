@@ -1,0 +1,1035 @@
+"""Near-real-time exchange: spotting records newly offered for global exchange, their
+volume figures, and the three-stage dispute procedure (Guide §7.7, Manual Annex 6).
+
+Spotting (:meth:`ExchangeService.spot`): per configured GISC, OAI-PMH ``ListRecords``
+``from=`` the last run (WMO Core 1.3, ``iso19139``); per Global Discovery Catalogue, the
+items updated since the last run (``wmo:dataPolicy``). Each record's state is kept in
+``exchange_record``; a record first seen with scope GlobalExchange (WIS2: core), or whose
+scope changes to it, is *offered* now. Volume figures (WIS Monitor JSON ``cache_24h``,
+Global Monitor ``wmo_wis2_gb_messages_received_total`` by ``centre_id`` over 24 h) are kept
+per centre and UTC day for the day-on-day change.
+
+The daily post's seam is :meth:`ExchangeService.daily_section`: the records offered to one
+GISC's area, with figures, flagged above the thresholds; ``None`` when there is nothing.
+
+Dispute cases (``WIS-NRT-<year>-<n>``) are owned by the provider's principal GISC. Their
+contents go to the GISC rooms, the Secretariat room, the provider Member's own room and
+focal points, and (once referred) the working group; never to the collaboration, area or
+duty rooms, since they concern a named provider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import text as sql
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Centre, Directory, Room, fold
+from wisbot.domain.exchange import (
+    GLOBAL,
+    Figure,
+    Stage,
+    Tally,
+    Thresholds,
+    case_number,
+    check_transition,
+    offer_reason,
+    parse_case_number,
+    parse_scope,
+    reminders_due,
+    review_flags,
+    tally,
+)
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.probes.errors import ProbeError
+from wisbot.probes.harvest import HarvestStats, harvest_core, iter_gdc_records
+from wisbot.probes.http import describe_http_error, make_client
+from wisbot.probes.model import ProbeLimits
+from wisbot.probes.wis2 import GB_MESSAGES_RECEIVED, _get_json, _vector
+from wisbot.probes.wismon import fetch_monitor
+from wisbot.probes.wmocore import CoreRecord
+from wisbot.reply import Reply, ReplyBuilder, bold, code, user
+from wisbot.services.context import Caller
+from wisbot.services.exchange_mail import Mailer, MailError
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.settings import Settings
+from wisbot.store.engine import Store
+from wisbot.store.exchange_tables import (
+    ExchangeCase,
+    ExchangeCaseEvent,
+    ExchangeHarvest,
+    ExchangeMail,
+    ExchangePosition,
+    ExchangeRecord,
+    ExchangeVolume,
+)
+
+log = logging.getLogger(__name__)
+BATCH = 500
+MAX_LISTED = 40
+MESSAGES_QUERY = f"sum by (centre_id) (increase({GB_MESSAGES_RECEIVED}[24h]))"
+MAIL_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    reminder_every: timedelta = timedelta(days=7)
+    giscs: tuple[str, ...] = ()
+    first_lookback: timedelta = timedelta(days=1)
+    wismon_urls: tuple[str, ...] = ()
+    limits: ProbeLimits = field(default_factory=ProbeLimits)
+    spot_hour: int = 5
+    post_daily: bool = True
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> ExchangeConfig:
+        return cls(
+            thresholds=Thresholds(messages_24h=s.exchange_max_messages_24h,
+                                  products_24h=s.exchange_max_products_24h,
+                                  bytes_24h=s.exchange_max_bytes_24h,
+                                  change_pct=s.exchange_max_change_pct),
+            reminder_every=timedelta(days=s.exchange_reminder_days),
+            giscs=tuple(s.exchange_giscs),
+            first_lookback=timedelta(days=s.exchange_first_lookback_days),
+            wismon_urls=tuple(s.exchange_wismon_urls),
+            spot_hour=s.exchange_spot_hour,
+            post_daily=s.exchange_post_daily,
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    kind: str  # "oai" | "gdc"
+    url: str
+
+
+@dataclass
+class SpotReport:
+    """What one spotting run did, per source, and which records it offered."""
+
+    at: datetime
+    harvests: list[tuple[Source, str, HarvestStats]] = field(default_factory=list)
+    offered: int = 0
+    unattributed: int = 0
+    figures: int = 0
+    figure_errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for src, status, st in self.harvests:
+            skipped = ", ".join(f"{k} {v}" for k, v in sorted(st.skipped.items())) or "none"
+            line = (f"{src.key}: {status}, {st.pages} pages, {st.records} records, "
+                    f"{st.parsed} parsed, skipped: {skipped}")
+            if st.stopped:
+                line += f"; stopped: {st.stopped}"
+            out.append(line)
+        out.append(f"offered for global exchange: {self.offered}; from centres not in the "
+                   f"directory: {self.unattributed}; volume figures: {self.figures}")
+        out.extend(f"figures: {e}" for e in self.figure_errors)
+        return out
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A daily job for the scheduler: ``run`` at ``hour``:``minute`` UTC."""
+
+    name: str
+    hour: int
+    minute: int
+    run: Callable[[], Awaitable[object]]
+
+
+def _day(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d")
+
+
+def _when(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
+
+
+def _id(row: ExchangeCase) -> int:
+    assert row.id is not None
+    return row.id
+
+
+def _next_seq(session: Session, year: int) -> int:
+    value = session.execute(
+        sql("INSERT INTO exchange_counter (year, last_seq) VALUES (:y, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last_seq = exchange_counter.last_seq + 1 "
+            "RETURNING last_seq"),
+        {"y": year},
+    ).scalar_one()
+    return int(value)
+
+
+class ExchangeService:
+    def __init__(self, store: Store, directory: Directory, clock: Clock, *,
+                 config: ExchangeConfig | None = None, mailer: Mailer | None = None,
+                 on_response: ResponseHook = no_paging) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        self.config = config or ExchangeConfig()
+        self.mailer = mailer
+        self.on_response = on_response
+
+    # ===== spotting ==========================================================================
+
+    def sources(self, giscs: Sequence[str] | None = None) -> list[Source]:
+        wanted = {fold(g).removeprefix("gisc ").removeprefix("gisc-")
+                  for g in (giscs or self.config.giscs)}
+        out: list[Source] = []
+        for g in self.directory.giscs:
+            url = g.services.get("oaipmh")
+            if url and (not wanted or fold(g.name) in wanted):
+                out.append(Source(f"oai:{g.name}", "oai", url))
+        if not giscs:
+            for ident, svc in sorted(self.directory.wis2.items()):
+                if svc.get("kind") == "gdc" and svc.get("url"):
+                    out.append(Source(f"gdc:{ident}", "gdc", svc["url"]))
+        return out
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        async with make_client(self.config.limits) as client:
+            yield client
+
+    async def spot(self, giscs: Sequence[str] | None = None) -> SpotReport:
+        """Harvest every source since its last run, update the record states, read the
+        volume figures. Never raises for a source's failure: it is in the report."""
+        now = self.clock()
+        report = SpotReport(at=now)
+        async with self._client() as client:
+            for src in self.sources(giscs):
+                await self._harvest(client, src, now, report)
+            await self._collect_figures(client, now, report)
+        for line in report.lines():
+            log.info("exchange spot: %s", line)
+        return report
+
+    async def _harvest(self, client: httpx.AsyncClient, src: Source, now: datetime,
+                       report: SpotReport) -> None:
+        def state(session: Session) -> ExchangeHarvest | None:
+            return session.get(ExchangeHarvest, src.key)
+
+        previous = await self.store.tx(state)
+        since: datetime | None
+        if previous is not None and previous.next_from is not None:
+            since = previous.next_from
+        else:
+            lookback = self.config.first_lookback
+            since = None if lookback <= timedelta(0) else now - lookback
+        stats = HarvestStats(source=src.key)
+        status = "ok"
+        batch: list[CoreRecord] = []
+        limits = self.config.limits
+        try:
+            records = (harvest_core(client, src.url, limits, from_=since, stats=stats)
+                       if src.kind == "oai" else
+                       iter_gdc_records(client, src.url, limits, since=since, stats=stats))
+            async for rec in records:
+                batch.append(rec)
+                if len(batch) >= BATCH:
+                    await self._apply(batch, src, now, report)
+                    batch = []
+        except ProbeError as exc:
+            status, stats.stopped = "fail", exc.reason
+        except httpx.HTTPError as exc:
+            status, stats.stopped = "fail", describe_http_error(exc, limits)
+        except TimeoutError:
+            status, stats.stopped = "fail", "timed out"
+        if batch:
+            await self._apply(batch, src, now, report)
+        if status == "ok" and stats.stopped:
+            status = "partial"
+        report.harvests.append((src, status, stats))
+        complete = status == "ok"
+
+        def save(session: Session) -> None:
+            row = session.get(ExchangeHarvest, src.key)
+            if row is None:
+                row = ExchangeHarvest(source=src.key, last_run_at=now, status=status)
+                session.add(row)
+            row.last_run_at = now
+            row.status = status
+            row.stats = stats.as_json()
+            if complete:  # else the next run starts where this one did
+                row.next_from = now
+            elif row.next_from is None:
+                row.next_from = since
+
+        await self.store.tx(save)
+
+    async def _apply(self, records: list[CoreRecord], src: Source, now: datetime,
+                     report: SpotReport) -> None:
+        unique = {r.identifier: r for r in records}
+
+        def work(session: Session) -> tuple[int, int]:
+            rows = session.exec(select(ExchangeRecord).where(
+                col(ExchangeRecord.identifier).in_(list(unique)))).all()
+            known = {r.identifier: r for r in rows}
+            offered = unattributed = 0
+            for rec in unique.values():
+                centre = self.directory.centre_by_identifier(*rec.centre_keys)
+                row = known.get(rec.identifier)
+                reason = offer_reason(row.scope if row else None, rec.scope,
+                                      known=row is not None)
+                if row is None:
+                    row = ExchangeRecord(identifier=rec.identifier, source=rec.source,
+                                         title=rec.title, scope=rec.scope,
+                                         harvested_from=src.key, first_seen_at=now,
+                                         updated_at=now)
+                    session.add(row)
+                elif row.scope != rec.scope:
+                    row.previous_scope = row.scope
+                row.title = rec.title
+                row.scope = rec.scope
+                row.licence = rec.licence
+                row.gts_category = rec.gts_category
+                row.data_policy = rec.data_policy
+                row.originator = (rec.originator or "")[:255] or None
+                row.centre = centre.code if centre else None
+                row.principal_gisc = centre.principal_gisc if centre else None
+                row.datestamp = (rec.datestamp or "")[:40] or None
+                row.harvested_from = src.key
+                row.updated_at = now
+                if reason is not None:
+                    row.offered_at = now
+                    offered += 1
+                    if centre is None:
+                        unattributed += 1
+            return offered, unattributed
+
+        offered, unattributed = await self.store.tx(work)
+        report.offered += offered
+        report.unattributed += unattributed
+
+    async def _collect_figures(self, client: httpx.AsyncClient, now: datetime,
+                               report: SpotReport) -> None:
+        limits = self.config.limits
+        found: list[tuple[str, str, float, str]] = []
+        urls = list(self.config.wismon_urls)
+        urls += [g.services["wismon"] for g in self.directory.giscs if g.services.get("wismon")]
+        for url in dict.fromkeys(urls):
+            try:
+                doc = await fetch_monitor(client, url, limits)
+            except (ProbeError, httpx.HTTPError) as exc:
+                why = exc.reason if isinstance(exc, ProbeError) else describe_http_error(
+                    exc, limits)
+                report.figure_errors.append(f"{url}: {why}")
+                continue
+            centre = self.directory.centre_by_identifier(str(doc["centre"]))
+            cache = doc["metrics"].get("cache_24h")
+            if centre is None or not isinstance(cache, dict):
+                continue
+            for key, metric in (("number_of_products_all", "products_24h"),
+                                ("bytes_of_cache_all", "bytes_24h")):
+                value = cache.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool) \
+                        and value >= 0:
+                    found.append((centre.code, metric, float(value), url))
+        for ident, svc in sorted(self.directory.wis2.items()):
+            if svc.get("kind") != "monitor" or not svc.get("url"):
+                continue
+            api = f"{svc['url'].rstrip('/')}/api/v1/query"
+            try:
+                doc = await _get_json(client, api, limits, params={"query": MESSAGES_QUERY})
+                samples = _vector(doc, MESSAGES_QUERY)
+            except (ProbeError, httpx.HTTPError) as exc:
+                why = exc.reason if isinstance(exc, ProbeError) else describe_http_error(
+                    exc, limits)
+                report.figure_errors.append(f"{ident}: {why}")
+                continue
+            for labels, value in samples:
+                centre = self.directory.centre_by_identifier(labels.get("centre_id", ""))
+                if centre is not None:
+                    found.append((centre.code, "messages_24h", value, f"monitor:{ident}"))
+
+        def work(session: Session) -> None:
+            day = _day(now)
+            for centre_code, metric, value, source in found:
+                row = session.exec(select(ExchangeVolume).where(
+                    ExchangeVolume.centre == centre_code, ExchangeVolume.metric == metric,
+                    ExchangeVolume.day == day)).first()
+                if row is None:
+                    session.add(ExchangeVolume(centre=centre_code, metric=metric, day=day,
+                                               value=value, source=source[:255], at=now))
+                else:
+                    row.value, row.source, row.at = value, source[:255], now
+
+        await self.store.tx(work)
+        report.figures += len(found)
+
+    def _figures(self, session: Session, centre: str, now: datetime) -> list[Figure]:
+        today, yesterday = _day(now), _day(now - timedelta(days=1))
+        rows = session.exec(select(ExchangeVolume).where(
+            ExchangeVolume.centre == centre,
+            col(ExchangeVolume.day).in_([today, yesterday]))).all()
+        by = {(r.metric, r.day): r for r in rows}
+        out: list[Figure] = []
+        for metric in ("messages_24h", "products_24h", "bytes_24h"):
+            cur = by.get((metric, today))
+            if cur is None:
+                continue
+            prev = by.get((metric, yesterday))
+            out.append(Figure(metric, cur.value, prev.value if prev else None, cur.source))
+        return out
+
+    async def daily_section(self, gisc: str, since: datetime | None = None) -> Reply | None:
+        """The records offered for global exchange (WIS2: core) from centres in ``gisc``'s
+        area since ``since`` (default: the last 24 h), with their centre's figures; those
+        above the thresholds are flagged as needing review. None when there are none."""
+        name = self.directory.gisc(gisc).name
+        now = self.clock()
+        start = since or now - timedelta(days=1)
+
+        def work(session: Session) -> Reply | None:
+            rows = session.exec(select(ExchangeRecord).where(
+                ExchangeRecord.principal_gisc == name, ExchangeRecord.scope == GLOBAL,
+                col(ExchangeRecord.offered_at) > start,
+            ).order_by(col(ExchangeRecord.centre), col(ExchangeRecord.identifier))).all()
+            if not rows:
+                return None
+            by_centre: dict[str, list[ExchangeRecord]] = {}
+            for r in rows:
+                by_centre.setdefault(r.centre or "?", []).append(r)
+            review = 0
+            b = ReplyBuilder(f"GISC {name} – {len(rows)} new record"
+                             f"{'s' if len(rows) != 1 else ''} offered for global exchange",
+                             kind="exchange")
+            b.line(f"Offered since {_when(start)} by centres in the area of GISC {name} "
+                   "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).")
+            listed = 0
+            for centre_code, recs in by_centre.items():
+                figures = self._figures(session, centre_code, now)
+                flags = review_flags(figures, self.config.thresholds)
+                b.line(bold(self._centre_label(centre_code)))
+                if figures:
+                    for fig in figures:
+                        b.line(f"  {fig.words()}")
+                else:
+                    b.line("  no volume figures for this centre yet")
+                if flags:
+                    review += len(recs)
+                    b.line(bold("  ⚠ needs review: "), "; ".join(flags))
+                for r in recs:
+                    if listed >= MAX_LISTED:
+                        break
+                    listed += 1
+                    b.line("  • ", code(r.identifier), " – ", user(r.title), f" ({_facts(r)})")
+            if listed < len(rows):
+                b.line(f"… and {len(rows) - listed} more: `wisbot exchange spot --gisc "
+                       f"\"{name}\"` lists them all.")
+            b.field("Need review", str(review))
+            b.line("To discuss a record with its provider: ",
+                   code("escalate exchange <metadata-id> <centre> <concern>"))
+            return b.build()
+
+        return await self.store.tx(work)
+
+    async def offered(self, gisc: str | None = None,
+                      since: datetime | None = None) -> list[ExchangeRecord]:
+        start = since or self.clock() - timedelta(days=1)
+
+        def work(session: Session) -> list[ExchangeRecord]:
+            q = select(ExchangeRecord).where(ExchangeRecord.scope == GLOBAL,
+                                             col(ExchangeRecord.offered_at) > start)
+            if gisc is not None:
+                q = q.where(ExchangeRecord.principal_gisc == self.directory.gisc(gisc).name)
+            return list(session.exec(q.order_by(col(ExchangeRecord.identifier))).all())
+
+        return await self.store.tx(work)
+
+    async def post_daily_sections(self, since: datetime | None = None) -> list[str]:
+        """Post each GISC's section to its ``gisc:<G>`` rooms (until the watch daily post
+        includes :meth:`daily_section`); the GISCs posted to."""
+        sections: list[tuple[str, Reply]] = []
+        for g in self.directory.giscs:
+            section = await self.daily_section(g.name, since)
+            if section is not None:
+                sections.append((g.name, section))
+        if not sections:
+            return []
+
+        def work(session: Session) -> None:
+            deliveries = [(room, reply) for name, reply in sections
+                          for room in self.directory.rooms_with_role(f"gisc:{name}")]
+            notify(session, kind="exchange-daily", now=self.clock(), incident_id=None,
+                   deliveries=deliveries)
+
+        await self.store.tx(work)
+        return [name for name, _ in sections]
+
+    async def run_daily(self) -> SpotReport:
+        """The scheduled job: spot, post the sections (unless the watch post does), remind,
+        send pending mail."""
+        report = await self.spot()
+        if self.config.post_daily:
+            await self.post_daily_sections()
+        await self.remind_due()
+        await self.deliver_mail()
+        return report
+
+    def scheduled_jobs(self) -> list[ScheduledJob]:
+        return [ScheduledJob("exchange-daily", self.config.spot_hour, 0, self.run_daily)]
+
+    def _centre_label(self, code_: str) -> str:
+        try:
+            c = self.directory.centre(code_)
+            member = self.directory.member(c.member)
+        except NotFound:
+            return code_
+        return f"{c.name} ({c.code}, {member.name})"
+
+    # ===== dispute cases =====================================================================
+
+    def _centre(self, text: str) -> Centre:
+        found = self.directory.centre_by_identifier(text)
+        return found if found is not None else self.directory.centre(text)
+
+    def _room_check(self, caller: Caller, case: ExchangeCase | None) -> None:
+        room = caller.room
+        if room is None:
+            return
+        kind, _, name = room.role.partition(":")
+        if kind in ("secretariat", "gisc"):
+            return
+        if kind == "member" and (case is None or name.casefold() == case.member.casefold()):
+            return
+        if kind == "working-group" and (case is None or case.referred_at is not None):
+            return
+        raise NotAllowed(
+            f"exchange dispute cases concern a named provider, so they are not shown in "
+            f"{room.key} (a {room.role} room). Use your GISC's room, the Secretariat room "
+            "or a direct message with wisbot."
+        )
+
+    def _may_see(self, caller: Caller, case: ExchangeCase) -> bool:
+        return (caller.is_secretariat or bool(caller.contact.giscs)
+                or caller.is_member_focal(case.member))
+
+    def _get(self, session: Session, caller: Caller | None, number: str) -> ExchangeCase:
+        number = parse_case_number(number)
+        case = session.exec(select(ExchangeCase).where(ExchangeCase.number == number)).first()
+        if case is None or (caller is not None and not self._may_see(caller, case)):
+            raise NotFound(f"no exchange dispute case {number} that you may see "
+                           "(`escalate exchange list` shows them)")
+        if caller is not None:
+            self._room_check(caller, case)
+        return case
+
+    def _may_run(self, caller: Caller, case: ExchangeCase, what: str) -> None:
+        if caller.is_secretariat or caller.is_gisc_focal(case.owner_gisc):
+            return
+        raise NotAllowed(f"only GISC {case.owner_gisc}'s focal points (the provider's "
+                         f"principal GISC, which owns {case.number}) or the WMO Secretariat "
+                         f"may {what}")
+
+    def _event(self, session: Session, case: ExchangeCase, actor: str, kind: str,
+               text: str = "", gisc: str | None = None,
+               data: dict[str, object] | None = None) -> None:
+        session.add(ExchangeCaseEvent(case_id=_id(case), at=self.clock(), actor=actor,
+                                      kind=kind, gisc=gisc, text=text, data=data or {}))
+
+    def _case_rooms(self, case: ExchangeCase, *, all_giscs: bool) -> list[Room]:
+        roles = ["secretariat", f"member:{case.member}"]
+        rooms: list[Room] = []
+        for room in self.directory.rooms:
+            kind, _, name = room.role.partition(":")
+            if room.role in roles or (kind == "member"
+                                      and name.casefold() == case.member.casefold()):
+                rooms.append(room)
+            elif kind == "gisc" and (all_giscs or fold(name) == fold(case.owner_gisc)):
+                rooms.append(room)
+        order = {"secretariat": 0, "gisc": 1, "member": 2}
+        rooms.sort(key=lambda r: (order.get(r.role.partition(":")[0], 3),
+                                  0 if fold(r.role.partition(":")[2]) == fold(case.owner_gisc)
+                                  else 1))
+        return rooms
+
+    def _member_contacts(self, case: ExchangeCase) -> list[str]:
+        people = self.directory.contacts_of_member(case.member)
+        people.sort(key=lambda c: not c.lead)
+        return [c.id for c in people]
+
+    def _consulted(self, case: ExchangeCase) -> list[str]:
+        return [g.name for g in self.directory.giscs if fold(g.name) != fold(case.owner_gisc)]
+
+    def _positions(self, session: Session, case: ExchangeCase) -> list[ExchangePosition]:
+        return list(session.exec(select(ExchangePosition).where(
+            ExchangePosition.case_id == _id(case)).order_by(col(ExchangePosition.id))).all())
+
+    def _tally(self, session: Session, case: ExchangeCase) -> Tally:
+        current = {p.gisc: p.position for p in self._positions(session, case) if p.current}
+        return tally(self._consulted(case), current)
+
+    def _case_reply(self, session: Session, case: ExchangeCase, headline: str, *,
+                    note: str | None = None, full: bool = False) -> Reply:
+        b = ReplyBuilder(f"{case.number} – {headline}", kind="exchange")
+        b.ref = case.number
+        b.field("Record", case.metadata_id)
+        b.field("Title", case.title)
+        b.field("Provider", self._centre_label(case.provider_centre))
+        b.field("Owner", f"GISC {case.owner_gisc} (principal GISC of the provider)")
+        b.field("Scope", case.scope)
+        b.field("Stage", Stage(case.stage).words)
+        b.line(bold("Concern: "), user(case.concern))
+        if note:
+            b.line(bold("Note: "), user(note))
+        figures = case.figures.get("figures")
+        if isinstance(figures, list) and figures:
+            b.line(bold("Figures when opened: "), "; ".join(str(f) for f in figures))
+        if case.stage != Stage.DISCUSSION.value and case.consulted_at is not None:
+            t = self._tally(session, case)
+            b.line(bold("Tally: "), t.words())
+            if full:
+                for p in self._positions(session, case):
+                    was = "" if p.current else " (replaced by a later answer)"
+                    b.line(f"  {_when(p.at)} · GISC {p.gisc} · {p.position}{was}",
+                           *((": ", user(p.reason)) if p.reason else ()))
+                if t.awaiting:
+                    b.line("  not answered: " + ", ".join(f"GISC {g}" for g in t.awaiting))
+        if case.outcome:
+            b.line(bold(f"Outcome ({case.outcome_kind}): "), user(case.outcome))
+        if full:
+            b.line(bold("Timeline:"))
+            for e in self._events(session, case):
+                who = self._actor(e.actor)
+                b.line(f"  {_when(e.at)} · {who} · {e.kind}",
+                       *((": ", user(e.text)) if e.text else ()))
+        return b.build()
+
+    def _events(self, session: Session, case: ExchangeCase) -> list[ExchangeCaseEvent]:
+        return list(session.exec(select(ExchangeCaseEvent).where(
+            ExchangeCaseEvent.case_id == _id(case)).order_by(col(ExchangeCaseEvent.id))).all())
+
+    def _actor(self, actor: str) -> str:
+        if actor == "wisbot":
+            return "wisbot"
+        try:
+            return self.directory.contact(actor).name
+        except NotFound:
+            return "a former contact"
+
+    def _tell(self, session: Session, case: ExchangeCase, kind: str, reply: Reply, *,
+              all_giscs: bool, member_direct: bool = False,
+              extra: Sequence[tuple[Room, Reply]] = ()) -> None:
+        deliveries = [(room, reply) for room in self._case_rooms(case, all_giscs=all_giscs)]
+        deliveries.extend(extra)
+        direct = [(cid, reply) for cid in self._member_contacts(case)] if member_direct else []
+        notify(session, kind=kind, now=self.clock(), incident_id=None, deliveries=deliveries,
+               direct=direct)
+
+    async def open_case(self, caller: Caller, metadata_id: str, provider: str,
+                        scope: str | None, concern: str) -> Reply:
+        centre = self._centre(provider)
+        owner = centre.principal_gisc
+        if not (caller.is_secretariat or caller.is_gisc_focal(owner)):
+            raise NotAllowed(
+                f"only GISC {owner}'s focal points (the principal GISC of {centre.code}) or "
+                "the WMO Secretariat may open an exchange dispute about its records"
+            )
+        self._room_check(caller, None)
+        if not concern.strip():
+            raise UsageError("say what the concern is (volume, frequency, load on WIS)")
+        metadata_id = metadata_id.strip()
+        if not metadata_id or len(metadata_id) > 255:
+            raise UsageError("give the record's metadata identifier (at most 255 characters)")
+
+        def work(session: Session) -> Reply:
+            now = self.clock()
+            rec = session.exec(select(ExchangeRecord).where(
+                ExchangeRecord.identifier == metadata_id)).first()
+            case_scope = parse_scope(scope) if scope else (rec.scope if rec else GLOBAL)
+            figures = self._figures(session, centre.code, now)
+            record_json: dict[str, object] = {"identifier": metadata_id, "seen": rec is not None}
+            if rec is not None:
+                record_json.update(title=rec.title, scope=rec.scope, licence=rec.licence,
+                                   gts_category=rec.gts_category, data_policy=rec.data_policy,
+                                   originator=rec.originator, centre=rec.centre,
+                                   first_seen_at=_when(rec.first_seen_at),
+                                   offered_at=_when(rec.offered_at),
+                                   harvested_from=rec.harvested_from)
+            seq = _next_seq(session, now.year)
+            case = ExchangeCase(
+                number=case_number(now.year, seq), year=now.year, seq=seq,
+                metadata_id=metadata_id, title=rec.title if rec else metadata_id,
+                provider_centre=centre.code, member=centre.member, owner_gisc=owner,
+                scope=case_scope, concern=concern.strip(), stage=Stage.DISCUSSION.value,
+                record=record_json,
+                figures={"figures": [f.words() for f in figures],
+                         "flags": review_flags(figures, self.config.thresholds),
+                         "values": [{"metric": f.metric, "value": f.value,
+                                     "previous": f.previous, "source": f.source}
+                                    for f in figures]},
+                opened_by=caller.contact.id, opened_at=now, updated_at=now)
+            session.add(case)
+            session.flush()
+            self._event(session, case, caller.contact.id, "opened", case.concern,
+                        data={"scope": case_scope})
+            reply = self._case_reply(session, case, "exchange dispute opened (stage 1)",
+                                     note=f"GISC {owner} discusses with {centre.member} whether "
+                                          "routine exchange of all of it is needed. Outcome: "
+                                          f"`escalate exchange {case.number} agreed <text>` or "
+                                          f"`escalate exchange {case.number} consult`.")
+            self._tell(session, case, "exchange-opened", reply, all_giscs=False,
+                       member_direct=True)
+            self.on_response(session, ResponseRequest(
+                kind="exchange", ref=case.number, at=now,
+                targets=((f"member:{case.member}", reply),)))
+            return reply.model_copy(update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def consult(self, caller: Caller, number: str) -> Reply:
+        def work(session: Session) -> Reply:
+            case = self._get(session, caller, number)
+            self._may_run(caller, case, "start the consultation")
+            case.stage = check_transition(case.number, Stage(case.stage), "consult").value
+            now = self.clock()
+            case.consulted_at = case.updated_at = now
+            self._event(session, case, caller.contact.id, "consult",
+                        "the provider maintains its position; the other GISCs are consulted")
+            asked = self._consulted(case)
+            ask = self._case_reply(
+                session, case, "your GISC is consulted (stage 2)",
+                note=f"The provider maintains that this exchange is appropriate. Does your "
+                     f"GISC accept it for near-real-time exchange? Answer once with "
+                     f"`escalate exchange {case.number} accept [reason]` or "
+                     f"`escalate exchange {case.number} object <reason>`; a later answer "
+                     "replaces the earlier one.")
+            status = self._case_reply(session, case, "consultation started (stage 2)",
+                                      note=f"{len(asked)} GISCs asked.")
+            asked_rooms = [(room, ask) for g in asked
+                           for room in self.directory.rooms_with_role(f"gisc:{g}")]
+            own = [room for room in self._case_rooms(case, all_giscs=False)]
+            notify(session, kind="exchange-consult", now=now, incident_id=None,
+                   deliveries=[(room, status) for room in own] + asked_rooms,
+                   direct=[(cid, status) for cid in self._member_contacts(case)])
+            self.on_response(session, ResponseRequest(
+                kind="exchange", ref=case.number, at=now,
+                targets=tuple((f"gisc:{g}", ask) for g in asked)))
+            return status.model_copy(update={"private": True})
+
+        return await self.store.tx(work)
+
+    def _voting_gisc(self, caller: Caller) -> str:
+        giscs = list(caller.contact.giscs)
+        if not giscs:
+            member = ", ".join(caller.contact.members)
+            who = f"a focal point of Member {member}" if member else (
+                "the WMO Secretariat" if caller.is_secretariat else "not a GISC focal point")
+            raise NotAllowed(f"only GISCs answer a consultation; you are {who}, not a "
+                             "GISC's focal point")
+        room = caller.room
+        if room is not None and room.role.startswith("gisc:"):
+            name = room.role.split(":", 1)[1]
+            if caller.is_gisc_focal(name):
+                return self.directory.gisc(name).name
+        if len(giscs) == 1:
+            return self.directory.gisc(giscs[0]).name
+        raise UsageError(f"you are a focal point of several GISCs ({', '.join(giscs)}): "
+                         "answer in that GISC's room")
+
+    async def answer(self, caller: Caller, number: str, position: str, reason: str) -> Reply:
+        if position not in ("accept", "object"):
+            raise UsageError("answer accept or object")
+        gisc = self._voting_gisc(caller)
+
+        def work(session: Session) -> Reply:
+            case = self._get(session, caller, number)
+            if fold(gisc) == fold(case.owner_gisc):
+                raise NotAllowed(f"GISC {gisc} owns {case.number}; the other GISCs answer the "
+                                 "consultation")
+            check_transition(case.number, Stage(case.stage), position)
+            now = self.clock()
+            earlier = [p for p in self._positions(session, case) if p.gisc == gisc and p.current]
+            for p in earlier:
+                p.current = False
+            session.add(ExchangePosition(case_id=_id(case), gisc=gisc, position=position,
+                                         reason=reason.strip(), by=caller.contact.id, at=now))
+            session.flush()
+            case.updated_at = now
+            was = f" (replaces its earlier '{earlier[-1].position}')" if earlier else ""
+            self._event(session, case, caller.contact.id,
+                        "answer changed" if earlier else "answer",
+                        f"GISC {gisc}: {position}{was}" + (f" – {reason.strip()}"
+                                                           if reason.strip() else ""),
+                        gisc=gisc, data={"position": position})
+            t = self._tally(session, case)
+            verb = "accepts" if position == "accept" else "objects"
+            reply = self._case_reply(session, case, f"GISC {gisc} {verb}{was}",
+                                     note=reason.strip() or None)
+            self._tell(session, case, "exchange-answer", reply, all_giscs=False)
+            return ReplyBuilder(f"{case.number} – GISC {gisc} {verb}{was}").line(
+                bold("Tally: "), t.words()).build(private=True)
+
+        return await self.store.tx(work)
+
+    async def agreed(self, caller: Caller, number: str, text: str) -> Reply:
+        if not text.strip():
+            raise UsageError("say what was agreed, e.g. `agreed hourly subset only`")
+        return await self._close(caller, number, "agreed", text, "agreed with the provider")
+
+    async def resolve(self, caller: Caller, number: str, outcome: str) -> Reply:
+        if not outcome.strip():
+            raise UsageError("give the working group's conclusion, as reported to the "
+                             "constituent body")
+        return await self._close(caller, number, "resolve", outcome, "resolved")
+
+    async def _close(self, caller: Caller, number: str, action: str, text: str,
+                     headline: str) -> Reply:
+        def work(session: Session) -> Reply:
+            case = self._get(session, caller, number)
+            self._may_run(caller, case, f"record the outcome ({action})")
+            case.stage = check_transition(case.number, Stage(case.stage), action).value
+            now = self.clock()
+            case.closed_at = case.updated_at = now
+            case.outcome_kind = "agreed" if action == "agreed" else "resolved"
+            case.outcome = text.strip()
+            self._event(session, case, caller.contact.id, action, text.strip())
+            reply = self._case_reply(session, case, f"closed: {headline}")
+            extra = []
+            if case.referred_at is not None:
+                extra = [(room, reply) for room in self.directory.rooms_with_role(
+                    "working-group")]
+            self._tell(session, case, f"exchange-{action}", reply,
+                       all_giscs=case.consulted_at is not None, member_direct=True, extra=extra)
+            return reply.model_copy(update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def refer(self, caller: Caller, number: str, note: str = "") -> Reply:
+        wg = self.directory.working_group
+        if wg is None:
+            raise InvalidState("no working group is configured in the directory "
+                               "(working_group: name, room, email): nowhere to refer to")
+
+        def work(session: Session) -> Reply:
+            case = self._get(session, caller, number)
+            self._may_run(caller, case, "refer the case to the working group")
+            case.stage = check_transition(case.number, Stage(case.stage), "refer").value
+            now = self.clock()
+            case.referred_at = case.updated_at = now
+            where = ", ".join(x for x in (wg.room and f"room {wg.room}", wg.email) if x)
+            self._event(session, case, caller.contact.id, "refer",
+                        f"referred to {wg.name} ({where})" + (f": {note}" if note else ""))
+            session.flush()
+            file = self._case_reply(session, case, f"referred to {wg.name} (stage 3)",
+                                    note=note or None, full=True)
+            extra = []
+            if wg.room:
+                extra = [(self.directory.room(wg.room), file)]
+            self._tell(session, case, "exchange-refer", file, all_giscs=True,
+                       member_direct=True, extra=extra)
+            if wg.email:
+                session.add(ExchangeMail(
+                    case_id=_id(case), to=wg.email,
+                    subject=f"[WIS] {case.number}: near-real-time exchange of {case.metadata_id}"
+                            f" referred to {wg.name}"[:255],
+                    body=self._markdown(session, case), created_at=now))
+            return file.model_copy(update={"private": True})
+
+        reply = await self.store.tx(work)
+        await self.deliver_mail()
+        return reply
+
+    async def deliver_mail(self) -> tuple[int, int]:
+        """Send pending mails (and retry failed ones, up to a limit): (sent, failed)."""
+        def pending(session: Session) -> list[ExchangeMail]:
+            return list(session.exec(select(ExchangeMail).where(
+                col(ExchangeMail.status).in_(["pending", "failed"]),
+                ExchangeMail.attempts < MAIL_ATTEMPTS).order_by(col(ExchangeMail.id))).all())
+
+        sent = failed = 0
+        for mail in await self.store.tx(pending):
+            error: str | None = None
+            if self.mailer is None:
+                error = "no mailer configured"
+            else:
+                try:
+                    await self.mailer.send(mail.to, mail.subject, mail.body)
+                except MailError as exc:
+                    error = str(exc)
+            if error:
+                failed += 1
+                log.warning("exchange mail %s to %s not sent: %s", mail.id, mail.to, error)
+            else:
+                sent += 1
+
+            def done(session: Session, mail_id: int | None = mail.id,
+                     error: str | None = error) -> None:
+                row = session.get(ExchangeMail, mail_id)
+                if row is None:
+                    return
+                row.attempts += 1
+                row.status = "failed" if error else "sent"
+                row.last_error = error
+                if not error:
+                    row.sent_at = self.clock()
+                case = session.get(ExchangeCase, row.case_id)
+                if case is not None:
+                    self._event(session, case, "wisbot", "mail failed" if error else "mailed",
+                                f"case file to {row.to}" + (f": {error}" if error else ""))
+
+            await self.store.tx(done)
+        return sent, failed
+
+    async def remind_due(self) -> int:
+        """Remind GISCs that have not answered a consultation after the set days."""
+        every = self.config.reminder_every
+
+        def work(session: Session) -> int:
+            now = self.clock()
+            sent = 0
+            cases = session.exec(select(ExchangeCase).where(
+                ExchangeCase.stage == Stage.CONSULTATION.value)).all()
+            for case in cases:
+                if case.consulted_at is None:
+                    continue
+                t = self._tally(session, case)
+                last: dict[str, datetime] = {}
+                for e in self._events(session, case):
+                    if e.kind == "reminder" and e.gisc:
+                        last[e.gisc] = e.at
+                due = reminders_due(t.awaiting, case.consulted_at, last, now, every)
+                if not due:
+                    continue
+                deliveries: list[tuple[Room, Reply]] = []
+                for gisc in due:
+                    reply = self._case_reply(
+                        session, case, f"reminder: GISC {gisc} has not answered",
+                        note=f"Consulted {_when(case.consulted_at)}. Answer with "
+                             f"`escalate exchange {case.number} accept|object [reason]`.")
+                    deliveries += [(room, reply) for room in
+                                   self.directory.rooms_with_role(f"gisc:{gisc}")]
+                    self._event(session, case, "wisbot", "reminder",
+                                f"GISC {gisc} reminded", gisc=gisc)
+                    sent += 1
+                notify(session, kind="exchange-reminder", now=now, incident_id=None,
+                       deliveries=deliveries)
+            return sent
+
+        return await self.store.tx(work)
+
+    async def show(self, caller: Caller, number: str) -> Reply:
+        def work(session: Session) -> Reply:
+            case = self._get(session, caller, number)
+            return self._case_reply(session, case, "case file", full=True).model_copy(
+                update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def list(self, caller: Caller, which: str = "open") -> Reply:
+        self._room_check(caller, None)
+        if not (caller.is_secretariat or caller.contact.giscs or caller.contact.members):
+            raise NotAllowed("exchange dispute cases are for GISC and Member focal points "
+                             "and the WMO Secretariat")
+
+        def work(session: Session) -> Reply:
+            q = select(ExchangeCase).order_by(col(ExchangeCase.id))
+            if which == "open":
+                q = q.where(ExchangeCase.stage != Stage.CLOSED.value)
+            rows = [c for c in session.exec(q).all() if self._may_see(caller, c)]
+            room = caller.room
+            if room is not None and room.role.startswith("member:"):
+                rows = [c for c in rows if fold(c.member) == fold(room.role.split(":", 1)[1])]
+            if room is not None and room.role == "working-group":
+                rows = [c for c in rows if c.referred_at is not None]
+            b = ReplyBuilder(f"Exchange dispute cases ({which}): {len(rows)}")
+            for c in rows:
+                line = (f"{c.number} · {Stage(c.stage).words} · {c.provider_centre} · "
+                        f"GISC {c.owner_gisc} · ")
+                extra = ""
+                if c.stage == Stage.CONSULTATION.value:
+                    extra = f" · {self._tally(session, c).words()}"
+                b.line(line, code(c.metadata_id), extra)
+            if not rows:
+                b.line("none")
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def report_markdown(self, number: str) -> str:
+        """The case file as Markdown (CLI; the operator's view, not a chat audience's)."""
+        def work(session: Session) -> str:
+            return self._markdown(session, self._get(session, None, number))
+
+        return await self.store.tx(work)
+
+    def _markdown(self, session: Session, case: ExchangeCase) -> str:
+        def esc(text: str) -> str:
+            return text.replace("|", "\\|").replace("\n", " ")
+
+        out = [f"# {case.number}: near-real-time exchange of `{case.metadata_id}`", ""]
+        out += [
+            "| | |", "|---|---|",
+            f"| Record | `{esc(case.metadata_id)}` |",
+            f"| Title | {esc(case.title)} |",
+            f"| Provider | {esc(self._centre_label(case.provider_centre))} |",
+            f"| Owner | GISC {case.owner_gisc} (principal GISC) |",
+            f"| Scope | {case.scope} |",
+            f"| Stage | {Stage(case.stage).words} |",
+            f"| Opened | {_when(case.opened_at)} by {esc(self._actor(case.opened_by))} |",
+            f"| Consultation | {_when(case.consulted_at)} |",
+            f"| Referred | {_when(case.referred_at)} |",
+            f"| Closed | {_when(case.closed_at)} |",
+            "", "## Concern", "", case.concern, "",
+        ]
+        if case.outcome:
+            out += [f"## Outcome ({case.outcome_kind})", "", case.outcome, ""]
+        out += ["## Record", ""]
+        for key, value in case.record.items():
+            out.append(f"- {key}: {value}")
+        out += ["", "## Figures when opened", ""]
+        figures = case.figures.get("figures")
+        flags = case.figures.get("flags")
+        if isinstance(figures, list) and figures:
+            out += [f"- {f}" for f in figures]
+        else:
+            out.append("- none available")
+        if isinstance(flags, list) and flags:
+            out += [f"- needs review: {f}" for f in flags]
+        out += ["", "## Positions of the GISCs", ""]
+        if case.consulted_at is None:
+            out.append("Not consulted.")
+        else:
+            t = self._tally(session, case)
+            out += [f"Tally: {t.words()}.", "", "| GISC | answer | reason | when | current |",
+                    "|---|---|---|---|---|"]
+            for p in self._positions(session, case):
+                out.append(f"| {p.gisc} | {p.position} | {esc(p.reason)} | {_when(p.at)} | "
+                           f"{'yes' if p.current else 'replaced'} |")
+            if t.awaiting:
+                out += ["", "Not answered: " + ", ".join(f"GISC {g}" for g in t.awaiting)]
+        out += ["", "## Timeline", "", "| when | who | what | note |", "|---|---|---|---|"]
+        for e in self._events(session, case):
+            out.append(f"| {_when(e.at)} | {esc(self._actor(e.actor))} | {e.kind} | "
+                       f"{esc(e.text)} |")
+        return "\n".join(out) + "\n"
+
+
+def _facts(r: ExchangeRecord) -> str:
+    parts = [r.scope if r.data_policy is None else f"wmo:dataPolicy {r.data_policy}"]
+    if r.licence:
+        parts.append(r.licence)
+    if r.gts_category:
+        parts.append(r.gts_category)
+    if r.previous_scope and r.previous_scope != r.scope:
+        parts.append(f"was {r.previous_scope}")
+    else:
+        parts.append("new")
+    return "; ".join(parts)
+
+
+__all__ = ["ExchangeConfig", "ExchangeService", "ScheduledJob", "Source", "SpotReport"]
+
