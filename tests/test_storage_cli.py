@@ -16,7 +16,7 @@ from wisbot.app import App
 from wisbot.cli import app as cli
 from wisbot.errors import NotMigrated
 from wisbot.settings import Settings, load_settings
-from wisbot.store.engine import Store, head_revision
+from wisbot.store.engine import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -39,6 +39,7 @@ def test_db_upgrade_then_start(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
     current = runner.invoke(cli, ["db", "current", "--database-url", url])
+    from wisbot.store.engine import head_revision
 
     assert f"database: {head_revision()}" in current.output
 
