@@ -1,0 +1,53 @@
+"""Red-team findings: each test shows a way protected content reached a reader it must not
+reach, or let a reader infer a hidden incident or an anonymised Member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import identifying_terms, leaks, room_text
+from wisbot.adapters.console import render_text
+
+SUMMARY = "Ransomware at DWD reached the DE-OF-NC message switch; Anna Weber isolated it"
+
+
+def last_text(app: Any, room_key: str) -> str:
+    replies = app.console.rooms.get(app.directory.room(room_key).target, [])
+    return render_text(replies[-1]) if replies else ""
+
+
+# ----- narrowing must also stop what is still queued for the rooms that lose access -----
+
+async def test_narrowing_withdraws_deliveries_still_queued_for_rooms_that_lose_access(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    app.holds.add("collaboration")  # e.g. a room-integrity hold: its rows wait
+    await c.type("anna.weber", f"incident report DE-OF-NC share=group {SUMMARY}", "member-de")
+    await c.type("anna.weber", "incident update WIS-SEC-2026-1 Backups restored by DWD",
+                 "member-de")
+    await app.outbox.drain()
+    assert room_text(app, "collaboration") == ""
+    # The Member withdraws consent: Secretariat only.
+    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 secretariat", "member-de")
+    assert r.kind == "incident", r.plain()
+    app.holds.discard("collaboration")
+    await app.outbox.drain()
+    text = room_text(app, "collaboration")
+    assert "Ransomware" not in text and "Backups restored" not in text, text
+    assert leaks(text, identifying_terms(app.directory, "DE")) == [], text
+
+
+async def test_anonymising_withdraws_named_deliveries_still_queued(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    app.holds.add("area-tokyo")
+    await c.type("anna.weber", f"incident report DE-OF-NC share=group {SUMMARY}", "member-de")
+    await app.outbox.drain()
+    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group anonymous", "member-de")
+    assert r.kind == "incident", r.plain()
+    app.holds.discard("area-tokyo")
+    await app.outbox.drain()
+    text = room_text(app, "area-tokyo")
+    assert "a WIS centre in the area of GISC Offenbach" in text  # it still hears, anonymised
+    assert leaks(text, identifying_terms(app.directory, "DE")) == [], text
