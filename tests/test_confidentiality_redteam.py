@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers import identifying_terms, leaks, room_text
 from wisbot.adapters.console import render_text
 
@@ -51,3 +53,22 @@ async def test_anonymising_withdraws_named_deliveries_still_queued(make_app) -> 
     text = room_text(app, "area-tokyo")
     assert "a WIS centre in the area of GISC Offenbach" in text  # it still hears, anonymised
     assert leaks(text, identifying_terms(app.directory, "DE")) == [], text
+
+
+# ----- lesson search must not match a withheld term -----
+
+@pytest.mark.parametrize("words", ["DE", "phishing DE"])
+async def test_lesson_search_does_not_match_a_withheld_code(make_app, words: str) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=group anonymous Phishing",
+                 "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
+    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Phishing against "
+                 "DE staff was detected by the SOC", "member-de")
+    # The lesson is there, anonymised, for a search on visible words ...
+    seen = (await c.type("hiro.sato", "lessons search phishing SOC", "collaboration")).plain()
+    assert "detected by the SOC" in seen
+    # ... but a hit on the withheld code would tell the reader it is about DE.
+    hit = (await c.type("hiro.sato", f"lessons search {words}", "collaboration")).plain()
+    assert "detected by the SOC" not in hit, hit

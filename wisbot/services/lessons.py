@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
@@ -138,11 +139,10 @@ class LessonService:
                 if vis is Vis.NONE:
                     continue
                 if vis is Vis.ANONYMOUS:
-                    # A match on a withheld name would reveal who the lesson is about.
+                    # A match on a withheld name would reveal who the lesson is about: the
+                    # text the reader sees must match by itself, with the same matcher.
                     visible_text = redactor_for(self.directory, inc.member)(lesson.text)
-                    words_left = {w.casefold() for w in _WORD.findall(visible_text)}
-                    if not all(any(w.startswith(t.casefold()[:4]) for w in words_left)
-                               for t in terms):
+                    if not self._matches(session, visible_text, terms):
                         continue
                 b.line(*lesson_spans(self.directory, lesson, inc, vis))
                 shown += 1
@@ -151,6 +151,23 @@ class LessonService:
             return b.build(private=True)
 
         return await self.store.tx(work)
+
+    def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
+        """Whether ``text`` alone matches the search, as the full-text index would."""
+        if self.store.sqlite:
+            session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
+                                "USING fts5(text, tokenize='porter unicode61')"))
+            session.execute(sql("DELETE FROM temp.lesson_probe"))
+            session.execute(sql("INSERT INTO temp.lesson_probe(rowid, text) VALUES (1, :t)"),
+                            {"t": text})
+            match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+            hit = session.execute(sql("SELECT rowid FROM temp.lesson_probe "
+                                      "WHERE lesson_probe MATCH :q"), {"q": match}).first()
+            session.execute(sql("DELETE FROM temp.lesson_probe"))
+            return hit is not None
+        return bool(session.execute(sql(
+            "SELECT to_tsvector('english', :t) @@ plainto_tsquery('english', :q)"),
+            {"t": text, "q": " ".join(terms)}).scalar())
 
 
 __all__ = ["LESSON_SHARES", "LessonService", "exposure"]
