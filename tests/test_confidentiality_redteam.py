@@ -72,3 +72,49 @@ async def test_lesson_search_does_not_match_a_withheld_code(make_app, words: str
     # ... but a hit on the withheld code would tell the reader it is about DE.
     hit = (await c.type("hiro.sato", f"lessons search {words}", "collaboration")).plain()
     assert "detected by the SOC" not in hit, hit
+
+
+# ----- a named lesson must not join an incident the room may not see named -----
+
+async def test_named_lesson_does_not_give_the_number_of_an_anonymised_incident(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", f"incident report DE-OF-NC share=group anonymous {SUMMARY}",
+                 "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
+    r = await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Keep offline "
+                     "backups", "member-de")
+    assert "named" in r.plain()
+    await app.outbox.drain()
+    # The collaboration room read WIS-SEC-2026-1 anonymised; the named lesson must not
+    # tell it that WIS-SEC-2026-1 is Germany's.
+    lesson = last_text(app, "collaboration")
+    assert "Keep offline backups" in lesson
+    assert "WIS-SEC-2026-1" not in lesson, lesson
+    for who, room in (("hiro.sato", "collaboration"), ("gisc-tokyo", "gisc-tokyo"),
+                      ("hiro.sato", None)):
+        for cmd in ("lessons list", "lessons search backups"):
+            text = (await c.type(who, cmd, room)).plain()
+            assert "Keep offline backups" in text
+            assert "WIS-SEC-2026-1" not in text, f"{who} {cmd}: {text}"
+    # Where the incident is seen named, the lesson keeps its number.
+    own = (await c.type("anna.weber", "lessons list", "member-de")).plain()
+    assert "WIS-SEC-2026-1" in own
+
+
+async def test_named_lesson_of_a_secretariat_only_incident_keeps_the_number_hidden(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat Odd logins",
+                 "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
+    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Use MFA everywhere",
+                 "member-de")
+    await app.outbox.drain()
+    text = room_text(app, "collaboration")
+    assert "Use MFA everywhere" in text  # the Member chose to share it, named
+    assert "WIS-SEC-2026-1" not in text, text  # but not the protected incident number
+    listed = (await c.type("gisc-tokyo", "lessons list", "gisc-tokyo")).plain()
+    assert "Use MFA everywhere" in listed and "WIS-SEC-2026-1" not in listed

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
-from wisbot.domain.confidentiality import Vis, vmin
+from wisbot.domain.confidentiality import Vis, role_visibility, vmin
 from wisbot.errors import InvalidState, NotAllowed, UsageError
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.context import Caller
@@ -77,7 +77,8 @@ class LessonService:
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:", "duty")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     role_visibility(room.role, exposure(inc))))
                 deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
             told = ", ".join(r.key for r, _ in deliveries)
@@ -101,7 +102,8 @@ class LessonService:
                 # Listing by incident shows only lessons visibly joined to it.
                 if vis is Vis.NONE or (number is not None and vis is not Vis.NAMED):
                     continue
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
                 b.line("None that you may see here.")
@@ -144,7 +146,8 @@ class LessonService:
                     visible_text = redactor_for(self.directory, inc.member)(lesson.text)
                     if not self._matches(session, visible_text, terms):
                         continue
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
                 b.line("No lessons that you may see match.")

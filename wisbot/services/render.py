@@ -108,14 +108,19 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
 
 
 def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
-                 ) -> tuple[Span, ...]:
+                 incident_vis: Vis) -> tuple[Span, ...]:
+    """``vis``: what the reader may see of the lesson; ``incident_vis``: of its incident."""
     if vis is Vis.ANONYMOUS:
         # No incident number: it would let a reader join the lesson to a named incident.
         head = f"L-{lesson.id} · {anonymous_label(inc.principal_gisc)} · "
         body = redactor_for(directory, inc.member)(lesson.text)
     else:
         who = actor_label(directory, lesson.author, inc, vis)
-        head = f"L-{lesson.id} · {inc.number} · {centre_label(directory, inc, vis)} · " \
+        # A named lesson names the Member, not the incident: its number is shown only to
+        # readers who may see the incident named (else it would de-anonymise it, or give
+        # away the protected number of an incident the reader may not see).
+        number = f"{inc.number} · " if incident_vis is Vis.NAMED else ""
+        head = f"L-{lesson.id} · {number}{centre_label(directory, inc, vis)} · " \
                f"{lesson.share} · {who} · "
         body = lesson.text
     return (Span(text=head), user(body))
