@@ -3,6 +3,7 @@ reach, or let a reader infer a hidden incident or an anonymised Member."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -11,6 +12,11 @@ from tests.helpers import identifying_terms, leaks, room_text
 from wisbot.adapters.console import render_text
 
 SUMMARY = "Ransomware at DWD reached the DE-OF-NC message switch; Anna Weber isolated it"
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, as a reader takes them (full-width folded, case ignored)."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
 def last_text(app: Any, room_key: str) -> str:
@@ -118,3 +124,34 @@ async def test_named_lesson_of_a_secretariat_only_incident_keeps_the_number_hidd
     assert "WIS-SEC-2026-1" not in text, text  # but not the protected incident number
     listed = (await c.type("gisc-tokyo", "lessons list", "gisc-tokyo")).plain()
     assert "Use MFA everywhere" in listed and "WIS-SEC-2026-1" not in listed
+
+
+# ----- redaction gaps -----
+
+@pytest.mark.parametrize(("written", "withheld"), [
+    ("host dwd01 was wiped", "dwd01"),                       # a digit after the alias
+    ("the DWD_backup share was hit", "DWD_backup"),          # an underscore after it
+    ("the de_of_nc switch", "de_of_nc"),                     # the code spelt with _
+    ("the DEOFNC switch", "DEOFNC"),                         # ... or without separators
+    ("found by Anna\u00a0Weber", "Anna\u00a0Weber"),         # a no-break space
+    ("found by anna_weber", "anna_weber"),
+    ("Ger\u200bmany was told", "Ger\u200bmany"),             # a zero-width space
+    ("\uff24\uff37\uff24 staff", "\uff24\uff37\uff24"),      # full-width letters
+    ("G\u0435rmany was told", "G\u0435rmany"),               # Cyrillic e
+    ("the Deutscher\nWetterdienst", "Deutscher\nWetterdienst"),
+])
+async def test_redactor_withholds_spelling_variants(make_app, written: str,
+                                                    withheld: str) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", f"incident report DE-OF-NC share=group anonymous Breach: "
+                 f"{written}", "member-de")
+    await app.outbox.drain()
+    for key in ("collaboration", "gisc-tokyo", "area-tokyo"):
+        text = room_text(app, key)
+        assert "a WIS centre in the area of GISC Offenbach" in text
+        assert squash(withheld) not in squash(text), f"{key}: {text}"
+    shown = (await c.type("hiro.sato", "incident show WIS-SEC-2026-1", "collaboration")).plain()
+    assert squash(withheld) not in squash(shown), shown
+    # The Secretariat and the Member still read what was written.
+    assert squash(written) in squash(room_text(app, "secretariat"))
