@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests import test_slack
+from tests._fake_slack import FakeSlack, sign, slash_body
 from tests.helpers import identifying_terms, leaks, room_text
+from tests.test_slack import SECRET, C, StartSlack, U
 from wisbot.adapters.console import render_text
+
+# The Slack fixtures (the app against the fake Slack Web API).
+fake_slack = test_slack.fake_slack
+start_slack = test_slack.start_slack
 
 SUMMARY = "Ransomware at DWD reached the DE-OF-NC message switch; Anna Weber isolated it"
 
@@ -155,3 +162,45 @@ async def test_redactor_withholds_spelling_variants(make_app, written: str,
     assert squash(withheld) not in squash(shown), shown
     # The Secretariat and the Member still read what was written.
     assert squash(written) in squash(room_text(app, "secretariat"))
+
+
+# ----- Slack: replies that anyone else in the conversation would read -----
+
+async def _slack_reply(env: Any, who: str, channel: str, text: str) -> dict[str, Any]:
+    env._n += 1
+    body = slash_body("/incident", text, user=U(who), channel=channel,
+                      response_url=env.fake.response_url(f"r{env._n}"))
+    before = len(env.fake.responses)
+    status, _, _ = await env.post(body, sign(SECRET, body))
+    assert status == 200
+    responses = await env.fake.wait_responses(before + 1)
+    reply: dict[str, Any] = responses[before][1]
+    return reply
+
+
+async def test_slack_reply_in_a_direct_conversation_is_ephemeral(
+        start_slack: StartSlack) -> None:
+    """A slash command typed in a DM with *another person* (a ``D…`` channel, like the
+    bot's own DM) is answered with the caller's own view: posted in the channel, the
+    other person would read a Secretariat-only incident."""
+    env = await start_slack()
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=secretariat Phishing wave")
+    reply = await _slack_reply(env, "anna.weber", "DANNAWITHHIRO", "show WIS-SEC-2026-1")
+    assert "Phishing wave" in reply["text"]
+    assert reply["response_type"] == "ephemeral", reply
+
+
+async def test_slack_reply_in_a_held_channel_is_ephemeral(start_slack: StartSlack,
+                                                          fake_slack: FakeSlack) -> None:
+    """A stranger in a closed channel stops protected posts there: also the answers to
+    commands typed in it."""
+    fake_slack.members[C("gisc-offenbach")] = [U("gisc-offenbach"), "USTRANGER1"]
+    env = await start_slack()
+    assert env.app.holds == {"gisc-offenbach"}
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    reply = await env.reply_to("gisc-offenbach", "gisc-offenbach", "/incident",
+                               "show WIS-SEC-2026-1")
+    assert "Brute force" in reply["text"]
+    assert reply["response_type"] == "ephemeral", reply
