@@ -7,12 +7,15 @@ import unicodedata
 from typing import Any
 
 import pytest
+import yaml
 
 from tests import test_slack
 from tests._fake_slack import FakeSlack, sign, slash_body
+from tests.conftest import EXAMPLE
 from tests.helpers import identifying_terms, leaks, room_text
 from tests.test_slack import SECRET, C, StartSlack, U
 from wisbot.adapters.console import render_text
+from wisbot.directory import Directory, parse_directory
 
 # The Slack fixtures (the app against the fake Slack Web API).
 fake_slack = test_slack.fake_slack
@@ -204,3 +207,33 @@ async def test_slack_reply_in_a_held_channel_is_ephemeral(start_slack: StartSlac
                                "show WIS-SEC-2026-1")
     assert "Brute force" in reply["text"]
     assert reply["response_type"] == "ephemeral", reply
+
+
+# ----- the duty room reads probe posts, not lessons -----
+
+def _with_duty_room() -> Directory:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["contacts"].append({"id": "watch.op", "name": "Pat Watch", "roles": ["watch"]})
+    data["rooms"].append({"key": "duty", "role": "duty", "platform": "console",
+                          "name": "GISC Watch duty operators"})
+    return parse_directory(data, "example + duty room")
+
+
+async def test_duty_room_is_not_shown_lessons(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(_with_duty_room())
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=group Phishing", "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
+    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Block macros",
+                 "member-de")
+    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Train staff",
+                 "member-de")
+    await app.outbox.drain()
+    assert room_text(app, "duty") == ""  # lessons are not posted there ...
+    for who in ("watch.op", "gisc-offenbach", "sec-desk"):
+        for cmd in ("lessons list", "lessons search macros staff", "lessons search staff"):
+            text = (await c.type(who, cmd, "duty")).plain()
+            # ... nor shown to whoever asks there: every operator in the room reads it.
+            assert "Block macros" not in text and "Train staff" not in text, f"{who} {cmd}"
+    # The collaboration room still has them.
+    assert "Block macros" in (await c.type("watch.op", "lessons list", "collaboration")).plain()

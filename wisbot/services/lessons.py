@@ -29,6 +29,8 @@ def lesson_role_visibility(role: str, share: str, member: str) -> Vis:
     own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
     if own:
         return Vis.NAMED
+    if kind not in ("member", "gisc", "area", "collaboration"):
+        return Vis.NONE  # e.g. the duty room: watch operators read probe posts, not lessons
     if share == "named":
         return Vis.NAMED
     if share == "anonymous":
@@ -74,7 +76,7 @@ class LessonService:
             deliveries = []
             for room in self.directory.rooms:
                 vis = lesson_role_visibility(room.role, share, inc.member)
-                if vis is Vis.NONE or room.role.startswith(("gisc:", "area:", "duty")):
+                if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,
