@@ -237,3 +237,30 @@ async def test_duty_room_is_not_shown_lessons(make_app) -> None:  # type: ignore
             assert "Block macros" not in text and "Train staff" not in text, f"{who} {cmd}"
     # The collaboration room still has them.
     assert "Block macros" in (await c.type("watch.op", "lessons list", "collaboration")).plain()
+
+
+# ----- room integrity: a directory contact outside a room's audience is a stranger there --
+
+@pytest.mark.parametrize(("room", "intruder"), [
+    ("member-de", "hiro.sato"),        # Japan's focal point in Germany's own room
+    ("gisc-offenbach", "gisc-tokyo"),  # another GISC's desk in the principal GISC's room
+    ("area-tokyo", "anna.weber"),      # a Member of GISC Offenbach's area
+])
+async def test_room_check_holds_a_room_with_a_contact_outside_its_audience(
+        start_slack: StartSlack, fake_slack: FakeSlack, room: str, intruder: str) -> None:
+    legit = {"member-de": "anna.weber", "gisc-offenbach": "gisc-offenbach",
+             "area-tokyo": "hiro.sato"}[room]
+    fake_slack.members[C(room)] = [U(legit), U("sec-maria"), U(intruder)]
+    # Rooms whose audience is right are not held.
+    fake_slack.members[C("area-offenbach")] = [U("gisc-offenbach"), U("anna.weber"),
+                                               U("jonas.keller"), U("wanjiru.kamau")]
+    fake_slack.members[C("collaboration")] = [U("hiro.sato"), U("anna.weber")]
+    env = await start_slack()
+    assert env.app.holds == {room}
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=group Brute force on SSH")
+    await env.app.outbox.drain()
+    assert not env.fake.attempts(C(room))  # held, not sent, not dropped
+    alert = next(p["text"] for p in env.fake.posts(C("secretariat"))
+                 if "Room integrity" in p["text"])
+    assert room in alert and U(intruder) in alert and U(legit) not in alert
