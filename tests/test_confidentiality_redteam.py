@@ -264,3 +264,28 @@ async def test_room_check_holds_a_room_with_a_contact_outside_its_audience(
     alert = next(p["text"] for p in env.fake.posts(C("secretariat"))
                  if "Room integrity" in p["text"])
     assert room in alert and U(intruder) in alert and U(legit) not in alert
+
+
+# ----- the short names a reader knows a Member by -----
+
+@pytest.mark.parametrize(("reporter", "centre", "written", "withheld"), [
+    ("sec-desk", "RU-GISC", "Roshydromet mail relay abused", "Roshydromet"),
+    ("sec-desk", "GB-GISC", "the Met Office firewall logged it", "Met Office"),
+    ("jonas.keller", "CH-NC", "the MeteoSwiss SOC was alerted", "MeteoSwiss"),
+    ("jonas.keller", "CH-NC", "write to soc@meteoswiss.example.org", "meteoswiss"),
+    ("anna.weber", "DE-OF-NC", "Weber isolated the host", "Weber"),
+    ("wanjiru.kamau", "KE-NC", "Kamau's laptop was the entry point", "Kamau"),
+])
+async def test_redactor_withholds_organisation_short_names_and_surnames(
+        make_app, reporter: str, centre: str, written: str, withheld: str) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    r = await c.type(reporter, f"incident report {centre} share=group anonymous {written}",
+                     "secretariat" if reporter == "sec-desk" else None)
+    assert r.kind == "incident", r.plain()
+    await app.outbox.drain()
+    for key in ("collaboration", "gisc-tokyo", "area-tokyo"):
+        text = room_text(app, key)
+        assert "a WIS centre in the area of GISC" in text
+        assert squash(withheld) not in squash(text), f"{key}: {text}"
+    assert written in room_text(app, "secretariat")

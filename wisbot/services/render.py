@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 from wisbot.directory import Directory
@@ -19,6 +20,9 @@ def exposure(inc: Incident) -> Exposure:
                     share=Share.parse(inc.share), anonymous=inc.anonymous)
 
 
+_BRACKETS = re.compile(r"\s*\([^)]*\)")
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
@@ -27,10 +31,18 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
         terms.extend(found.aliases)
     for centre in directory.centres_of(member):
         terms.extend([centre.code, centre.name])
+        # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
+        # brackets alone.
+        terms.append(_BRACKETS.sub("", centre.name))
     for contact in directory.contacts_of_member(member):
         terms.extend([contact.id, contact.name])
+        words = contact.name.split()
+        if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
+            terms.append(words[-1])  # a person is named by their surname alone too
         if contact.email:
-            terms.append(contact.email)
+            local, _, domain = contact.email.partition("@")
+            # it@meteoswiss.example.org: the organisation's mail domain names it.
+            terms.extend([contact.email, local, domain.split(".")[0]])
         for platform in ("matrix", "slack"):
             address = contact.chat_id(platform)
             if address:
