@@ -289,3 +289,24 @@ async def test_redactor_withholds_organisation_short_names_and_surnames(
         assert "a WIS centre in the area of GISC" in text
         assert squash(withheld) not in squash(text), f"{key}: {text}"
     assert written in room_text(app, "secretariat")
+
+
+# ----- a named lesson needs the affected Member's consent -----
+
+async def test_only_the_affected_member_may_share_a_lesson_named(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("wanjiru.kamau", "incident report KE-NC share=secretariat Scans of KMD FTP")
+    await c.type("wanjiru.kamau", "incident resolve WIS-SEC-2026-1")
+    await app.outbox.drain()
+    r = await c.type("sec-desk", "lessons add WIS-SEC-2026-1 share=named Close FTP",
+                     "secretariat")
+    assert r.kind == "error" and "consent" in r.plain(), r.plain()
+    await app.outbox.drain()
+    assert "Close FTP" not in room_text(app, "collaboration")
+    # The Secretariat may still record it anonymised or kept, the Member named.
+    ok = await c.type("sec-desk", "lessons add WIS-SEC-2026-1 share=anonymous Close FTP",
+                      "secretariat")
+    assert "recorded" in ok.plain()
+    own = await c.type("wanjiru.kamau", "lessons add WIS-SEC-2026-1 share=named Use SFTP")
+    assert "recorded" in own.plain()

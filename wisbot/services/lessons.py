@@ -65,6 +65,11 @@ class LessonService:
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)):
                 raise NotAllowed(f"only the affected Member's focal points or the WMO "
                                  f"Secretariat may record lessons for {inc.number}")
+            if share == "named" and not caller.is_member_focal(inc.member):
+                raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
+                                 f"may share a lesson of {inc.number} named: it names them, so "
+                                 "it needs their consent. Record it share=anonymous or "
+                                 "share=none.")
             if inc.status == "open":
                 raise InvalidState(f"{inc.number} is still open: lessons are recorded after "
                                    f"resolution (`incident resolve {inc.number}`)")
