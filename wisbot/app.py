@@ -210,7 +210,20 @@ class App:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
+        if not reply.private and not self._may_post_in(invocation):
+            # The answer is the caller's alone: in a direct conversation it is the person's
+            # own view (another person may be in that conversation), and a held room has
+            # a stranger in it.
+            reply = reply.model_copy(update={"private": True})
         return reply
+
+    def _may_post_in(self, invocation: Any) -> bool:
+        """Whether a reply may be posted for everyone in the room the command came from."""
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        return room is not None and room.key not in self.holds
 
     def _configured_adapters(self) -> list[ChatAdapter]:
         out: list[ChatAdapter] = []

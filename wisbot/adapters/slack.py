@@ -16,9 +16,11 @@
   dead-letters them at once and alerts the Secretariat. Every failure logs one line that
   says what to do.
 * Room integrity: each bound channel's members (``conversations.members``) are checked
-  against the directory, and a public channel bound as closed is refused
-  (``conversations.info``); at start, on every join or leave, and periodically. A failing
-  channel's deliveries are held (``App.holds``), never dropped, and the Secretariat is told.
+  against the directory and the room's audience (a contact outside it is a stranger
+  there too: :func:`wisbot.services.context.may_be_in_room`), and a public channel bound
+  as closed is refused (``conversations.info``); at start, on every join or leave, and
+  periodically. A failing channel's deliveries are held (``App.holds``), never dropped,
+  and the Secretariat is told.
 
 All Slack Web API errors become :class:`DeliveryError` in one place, :func:`delivery_error`.
 """
@@ -58,6 +60,7 @@ from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
 from wisbot.reply import Reply, ReplyBuilder
+from wisbot.services.context import may_be_in_room
 
 log = logging.getLogger(__name__)
 PLATFORM = Platform("slack")
@@ -503,13 +506,27 @@ class SlackAdapter:
             return None
         members = await self.room_members(RoomRef(platform=PLATFORM, address=room.target,
                                                   key=room.key))
-        strangers = sorted(m.address for m in members
-                           if m.address != self.bot_user_id
-                           and self.directory.contact_by_chat("slack", m.address) is None)
+        strangers: list[str] = []
+        outsiders: list[str] = []
+        for m in members:
+            if m.address == self.bot_user_id:
+                continue
+            contact = self.directory.contact_by_chat("slack", m.address)
+            if contact is None:
+                strangers.append(m.address)
+            elif not may_be_in_room(self.directory, contact, room.role):
+                outsiders.append(m.address)
+        problems = []
         if strangers:
-            return (f"{len(strangers)} member(s) not in the directory: "
-                    f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
-        return None
+            strangers.sort()
+            problems.append(f"{len(strangers)} member(s) not in the directory: "
+                            f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
+        if outsiders:
+            outsiders.sort()
+            problems.append(f"{len(outsiders)} member(s) in the directory but outside this "
+                            f"room's audience ({room.role}): {', '.join(outsiders[:10])}"
+                            f"{' …' if len(outsiders) > 10 else ''}")
+        return "; ".join(problems) or None
 
     async def _alert(self, room: Room, problem: str) -> None:
         if self.alert is None:

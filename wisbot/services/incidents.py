@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text as sql
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -33,7 +34,14 @@ from wisbot.services.render import (
     timeline_lines,
 )
 from wisbot.store.engine import Store
-from wisbot.store.tables import Incident, IncidentCounter, IncidentQuery, TimelineEntry
+from wisbot.store.tables import (
+    Incident,
+    IncidentCounter,
+    IncidentQuery,
+    Notification,
+    OutboxRow,
+    TimelineEntry,
+)
 
 NUMBER_RE = re.compile(r"^WIS-SEC-(\d{4})-(\d{1,9})$", re.IGNORECASE)
 QUERY_RE = re.compile(r"^Q-?(\d{1,9})$", re.IGNORECASE)
@@ -258,6 +266,13 @@ class IncidentService:
                            {"from": old.share.value, "to": level.value,
                             "anonymous": new_anon})
             after = audience(self.directory, new)
+            # What is still queued for a room that now may read less was written for the
+            # old consent: withdraw it (the cascade below tells the room what it may read).
+            after_vis = {r.key: v for r, v in after}
+            lowered = [k for k, v in before.items()
+                       if after_vis.get(k, Vis.NONE).value < v.value]
+            if lowered:
+                _withdraw_pending(session, _id(inc), lowered)
             told = self._cascade(session, inc, "share", f"now shared as {share_words(inc)}",
                                  rooms=after)
             withdrawn = [self.directory.room(k) for k in before
@@ -413,6 +428,17 @@ class IncidentService:
 
 def _hidden(number: str) -> str:
     return f"no incident {number} that you may see here"
+
+
+def _withdraw_pending(session: Session, incident_id: int, room_keys: Sequence[str]) -> None:
+    """Undelivered incident messages for ``room_keys`` are not sent (status withdrawn)."""
+    notes = select(Notification.id).where(Notification.incident_id == incident_id,
+                                          col(Notification.kind) != "lesson")
+    session.execute(sql_update(OutboxRow)
+                    .where(col(OutboxRow.status) == "pending",
+                           col(OutboxRow.room_key).in_(room_keys),
+                           col(OutboxRow.notification_id).in_(notes))
+                    .values(status="withdrawn"))
 
 
 def _id(inc: Incident) -> int:
