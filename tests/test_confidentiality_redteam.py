@@ -310,3 +310,41 @@ async def test_only_the_affected_member_may_share_a_lesson_named(make_app) -> No
     assert "recorded" in ok.plain()
     own = await c.type("wanjiru.kamau", "lessons add WIS-SEC-2026-1 share=named Use SFTP")
     assert "recorded" in own.plain()
+
+
+async def test_pages_follow_narrowing_and_anonymising(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """A page repeats every 15 minutes: after the Member narrows or anonymises, a repeat
+    must not carry more than the paged role may now read, and a role that lost access is
+    no longer paged at all."""
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=3 DWD switch "
+                 "breached", "member-de")
+    await app.outbox.drain()
+    assert "DE-OF-NC" in c.direct["gisc-tokyo"][-1].plain()
+    before_tokyo, before_exeter = len(c.direct["gisc-tokyo"]), len(c.direct["gisc-exeter"])
+    await c.type("anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
+    await c.type("anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
+    clock.advance(minutes=16)
+    await app.services.paging.tick()
+    await app.outbox.drain()
+    assert len(c.direct["gisc-tokyo"]) == before_tokyo, "GISC Tokyo lost access: no repeat"
+    assert len(c.direct["gisc-exeter"]) == before_exeter
+    repeat = c.direct["gisc-offenbach"][-1].plain()
+    assert repeat.count("Reminder") == 1 and "DE-OF-NC" in repeat
+
+
+async def test_page_repeat_after_anonymising_is_anonymised(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=3 DWD switch "
+                 "breached", "member-de")
+    await c.type("anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
+    clock.advance(minutes=16)
+    await app.services.paging.tick()
+    await app.outbox.drain()
+    repeat = c.direct["gisc-tokyo"][-1].plain()
+    assert "Reminder" in repeat
+    assert "a WIS centre in the area of GISC Offenbach" in repeat
+    for term in ("DE-OF-NC", "Germany", "DWD"):
+        assert term not in repeat
