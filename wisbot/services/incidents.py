@@ -280,7 +280,9 @@ class IncidentService:
             if withdrawn:
                 note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
                                     kind="incident")
-                note.line("The affected Member narrowed who is told; this room will receive "
+                who = ("The affected Member" if caller.is_member_focal(inc.member)
+                       else "The WMO Secretariat")
+                note.line(f"{who} narrowed who is told; this room will receive "
                           "no further updates on it.")
                 notify(session, kind="withdrawn", now=self.clock(), incident_id=inc.id,
                        deliveries=[(room, note.build()) for room in withdrawn])
