@@ -156,7 +156,9 @@ class App:
             self.pager.start()
             self.cron = CronJobs(annual_report=self._post_annual_report)
             for job in self.services.exchange.scheduled_jobs():
-                self.cron.add_daily(job.name, job.hour, job.minute, job.run)
+                # Missed by less than 6 h (the bot was down then): run once on return.
+                self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
+                                misfire_grace_time=6 * 3600)
             self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,

@@ -75,52 +75,6 @@ class PagingScheduler:
                 pass
 
 
-class CronJobs:
-    """APScheduler 3.x for jobs that run at a wall-clock time."""
-
-    def __init__(self, annual_report: Callable[[int], object] | None = None) -> None:
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.annual_report = annual_report
-        if annual_report is not None:
-            self.scheduler.add_job(
-                self._annual, CronTrigger(month=1, day=1, hour=0, minute=10, timezone="UTC"),
-                id="annual-report", misfire_grace_time=ANNUAL_REPORT_GRACE, coalesce=True,
-                max_instances=1, replace_existing=True)
-
-    def add_daily(self, job_id: str, hour: int, minute: int,
-                  run: Callable[[], Awaitable[object]], *, grace: float = 6 * 3600) -> None:
-        """A job every day at hour:minute UTC. A run missed by less than ``grace``
-        seconds (the bot was down at that time) still happens once when it comes back."""
-
-        async def job() -> None:
-            try:
-                await run()
-            except Exception:
-                log.exception("daily job %s failed", job_id)
-
-        self.scheduler.add_job(job, CronTrigger(hour=hour, minute=minute, timezone="UTC"),
-                               id=job_id, misfire_grace_time=int(grace), coalesce=True,
-                               max_instances=1, replace_existing=True)
-
-    async def _annual(self) -> None:
-        if self.annual_report is None:
-            return
-        year = datetime.now().year - 1
-        try:
-            result = self.annual_report(year)
-            if asyncio.iscoroutine(result):
-                await result
-        except Exception:
-            log.exception("annual report job failed")
-
-    def start(self) -> None:
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-
 Job = Callable[[], Awaitable[Any]]
 
 
@@ -161,3 +115,32 @@ class Scheduler:
     def stop(self) -> None:
         if self._sched.running:
             self._sched.shutdown(wait=False)
+
+
+class CronJobs(Scheduler):
+    """The bot's own wall-clock jobs: the annual service report and the daily jobs the
+    services declare (e.g. the exchange spotting)."""
+
+    def __init__(self, annual_report: Callable[[int], object] | None = None) -> None:
+        super().__init__()
+        self.annual_report = annual_report
+        if annual_report is not None:
+            self._sched.add_job(
+                self._annual, CronTrigger(month=1, day=1, hour=0, minute=10, timezone="UTC"),
+                id="annual-report", misfire_grace_time=ANNUAL_REPORT_GRACE, coalesce=True,
+                max_instances=1, replace_existing=True)
+
+    @property
+    def scheduler(self) -> AsyncIOScheduler:
+        return self._sched
+
+    async def _annual(self) -> None:
+        if self.annual_report is None:
+            return
+        year = datetime.now().year - 1
+        try:
+            result = self.annual_report(year)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            log.exception("annual report job failed")
