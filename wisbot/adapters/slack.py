@@ -15,6 +15,13 @@
   ``not_in_channel``, ``is_archived``, token errors…) are permanent, so the outbox
   dead-letters them at once and alerts the Secretariat. Every failure logs one line that
   says what to do.
+* Files (the watch chart): a Reply's attachments are uploaded after its message, to the
+  same channel in the message's thread, with Slack's external upload
+  (``files.getUploadURLExternal`` → POST of the bytes → ``files.completeUploadExternal``,
+  i.e. slack_sdk's ``files_upload_v2``; scope ``files:write``). A failed upload is a
+  :class:`DeliveryError` like a failed post; the adapter remembers what it already posted
+  and uploaded per delivery key, so the outbox's retry re-attempts only the missing
+  upload, never the message text.
 * Room integrity: each bound channel's members (``conversations.members``) are checked
   against the directory and the room's audience (a contact outside it is a stranger
   there too: :func:`wisbot.services.context.may_be_in_room`), and a public channel bound
@@ -59,7 +66,7 @@ from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
-from wisbot.reply import Reply, ReplyBuilder
+from wisbot.reply import Attachment, Reply, ReplyBuilder
 from wisbot.services.context import may_be_in_room
 
 log = logging.getLogger(__name__)
@@ -171,6 +178,12 @@ class SlackConfig:
 Alert = Callable[[Reply], Awaitable[None]]
 
 
+def _remember(done: OrderedDict[str, Any], key: str, value: Any, limit: int = 10_000) -> None:
+    done[key] = value
+    while len(done) > limit:
+        done.popitem(last=False)
+
+
 class SlackAdapter:
     """See the module docstring. ``directory``, ``holds`` and ``alert`` enable room
     integrity: ``holds`` is the application's set of held room keys, ``alert`` tells the
@@ -208,6 +221,9 @@ class SlackAdapter:
         self._periodic: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
         self._sent: OrderedDict[str, MessageRef] = OrderedDict()
+        """Delivery key → the message Slack took (a retry does not post it again)."""
+        self._uploaded: OrderedDict[str, str] = OrderedDict()
+        """``key#n`` → Slack file id of the key's n-th attachment, once shared."""
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> SlackAdapter:
@@ -399,30 +415,61 @@ class SlackAdapter:
         return await self._post(channel, reply, key=key, where=f"@{user.address}")
 
     async def _post(self, channel: str, reply: Reply, *, key: str, where: str) -> MessageRef:
-        done = self._sent.get(key)
-        if done is not None:  # a retry of a send Slack already took: not twice
-            return done
+        ref = self._sent.get(key)
+        if ref is None:
+            ref = await self._post_message(channel, reply, key=key, where=where)
+            _remember(self._sent, key, ref)
+        # else: a retry of a send Slack already took: the text is not posted twice
+        for n, attachment in enumerate(reply.attachments):
+            file_key = f"{key}#{n}"
+            if file_key in self._uploaded:
+                continue
+            file_id = await self._upload(ref, attachment, where=where)
+            _remember(self._uploaded, file_key, file_id)
+        return ref
+
+    def _failure(self, exc: BaseException, channel: str, where: str) -> DeliveryError:
+        error = delivery_error(exc, where)
+        if error.retry_after is not None:
+            self.pacer.defer(channel, error.retry_after)
+            log.warning("%s", error)
+        else:
+            log.error("%s", error)
+        return error
+
+    async def _post_message(self, channel: str, reply: Reply, *, key: str, where: str
+                            ) -> MessageRef:
         client = self._client()
+        files_follow = bool(reply.attachments)
         async with self.pacer.slot(channel):
             try:
                 response = await client.chat_postMessage(
-                    channel=channel, text=render_text(reply), blocks=render_blocks(reply),
+                    channel=channel, text=render_text(reply, files_follow=files_follow),
+                    blocks=render_blocks(reply, files_follow=files_follow),
                     unfurl_links=False, unfurl_media=False,
                     metadata={"event_type": "wisbot_delivery", "event_payload": {"key": key}})
-            except Exception as exc:  # classified below
-                error = delivery_error(exc, where)
-                if error.retry_after is not None:
-                    self.pacer.defer(channel, error.retry_after)
-                    log.warning("%s", error)
-                else:
-                    log.error("%s", error)
-                raise error from None
-        ref = MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
-                         id=str(response.get("ts", "")))
-        self._sent[key] = ref
-        while len(self._sent) > 10_000:
-            self._sent.popitem(last=False)
-        return ref
+            except Exception as exc:  # classified in _failure
+                raise self._failure(exc, channel, where) from None
+        return MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
+                          id=str(response.get("ts", "")))
+
+    async def _upload(self, message: MessageRef, attachment: Attachment, *, where: str) -> str:
+        """Share ``attachment`` in ``message``'s thread; the Slack file id."""
+        client = self._client()
+        channel = message.room
+        async with self.pacer.slot(channel):  # the file shows as a post in the channel
+            try:
+                response = await client.files_upload_v2(
+                    channel=channel, thread_ts=message.id or None,
+                    filename=attachment.name, title=attachment.name,
+                    content=attachment.content())
+            except Exception as exc:  # classified in _failure
+                raise self._failure(exc, channel, f"{where} (file {attachment.name})"
+                                    ) from None
+        shared = response.get("file") or {}
+        log.info("slack: uploaded %s (%d bytes) to %s", attachment.name, attachment.size,
+                 where)
+        return str(shared.get("id", "")) if isinstance(shared, dict) else ""
 
     def _client(self) -> AsyncWebClient:
         if self.client is None:
