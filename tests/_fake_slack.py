@@ -184,7 +184,8 @@ class FakeSlack:
             if self.post_delay:
                 await asyncio.sleep(self.post_delay)
             params["_ok"] = True
-            return ok({"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}"})
+            params["_ts"] = f"1700000000.{next(self._ts):06d}"
+            return ok({"ok": True, "channel": channel, "ts": params["_ts"]})
         if method == "conversations.open":
             return ok({"ok": True, "channel": {"id": "D" + str(params.get("users", ""))}})
         if method == "conversations.info":

@@ -82,7 +82,8 @@ PERMANENT_ERRORS: dict[str, str] = {
     "token_revoked": "the bot token was revoked: reinstall the app and set the new token",
     "token_expired": "the bot token expired: reinstall the app and set the new token",
     "account_inactive": "the bot's account is deactivated: reinstall the app",
-    "missing_scope": "the app lacks a scope: recreate it from deploy/slack-manifest.yaml",
+    "missing_scope": "the app lacks a scope (files:write for the watch chart, if the app "
+                     "predates it): update it from deploy/slack-manifest.yaml and reinstall",
     "no_permission": "the app may not post there: check the workspace's settings",
     "restricted_action": "a workspace setting forbids the bot to post in this channel",
     "ekm_access_denied": "the workspace's EKM keys were revoked",
@@ -105,8 +106,12 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def delivery_error(exc: BaseException, where: str) -> DeliveryError:
-    """The one choke point from Slack's errors to :class:`DeliveryError`."""
+def delivery_error(exc: BaseException, where: str, *, file: str | None = None
+                   ) -> DeliveryError:
+    """The one choke point from Slack's errors to :class:`DeliveryError`; ``file``: the
+    error is of uploading that file to ``where``, not of posting a message."""
+    verb, doing = (f"upload {file} to", f"uploading {file} to") if file else ("post to",
+                                                                               "posting to")
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = getattr(response, "status_code", None)
@@ -118,17 +123,18 @@ def delivery_error(exc: BaseException, where: str) -> DeliveryError:
                 retry_after = max(0.0, float(raw)) if raw is not None else 1.0
             except ValueError:
                 retry_after = 1.0
-            return DeliveryError(f"slack: rate limited posting to {where} (HTTP {status}, "
+            return DeliveryError(f"slack: rate limited {doing} {where} (HTTP {status}, "
                                  f"ratelimited); retrying after {retry_after:g}s",
                                  retry_after=retry_after)
         if code in PERMANENT_ERRORS:
-            return DeliveryError(f"slack: cannot post to {where}: {code}: "
+            return DeliveryError(f"slack: cannot {verb} {where}: {code}: "
                                  f"{PERMANENT_ERRORS[code]}", permanent=True)
-        return DeliveryError(f"slack: posting to {where} failed: {code or f'HTTP {status}'}")
+        return DeliveryError(f"slack: {doing} {where} failed: {code or f'HTTP {status}'}")
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-        return DeliveryError(f"slack: cannot reach the Slack API for {where}: "
+        upload = f" (uploading {file})" if file else ""
+        return DeliveryError(f"slack: cannot reach the Slack API for {where}{upload}: "
                              f"{type(exc).__name__}: {exc}")
-    return DeliveryError(f"slack: posting to {where} failed: {type(exc).__name__}: {exc}")
+    return DeliveryError(f"slack: {doing} {where} failed: {type(exc).__name__}: {exc}")
 
 
 class ChannelPacer:
@@ -428,8 +434,9 @@ class SlackAdapter:
             _remember(self._uploaded, file_key, file_id)
         return ref
 
-    def _failure(self, exc: BaseException, channel: str, where: str) -> DeliveryError:
-        error = delivery_error(exc, where)
+    def _failure(self, exc: BaseException, channel: str, where: str, *,
+                 file: str | None = None) -> DeliveryError:
+        error = delivery_error(exc, where, file=file)
         if error.retry_after is not None:
             self.pacer.defer(channel, error.retry_after)
             log.warning("%s", error)
@@ -464,8 +471,7 @@ class SlackAdapter:
                     filename=attachment.name, title=attachment.name,
                     content=attachment.content())
             except Exception as exc:  # classified in _failure
-                raise self._failure(exc, channel, f"{where} (file {attachment.name})"
-                                    ) from None
+                raise self._failure(exc, channel, where, file=attachment.name) from None
         shared = response.get("file") or {}
         log.info("slack: uploaded %s (%d bytes) to %s", attachment.name, attachment.size,
                  where)
