@@ -216,6 +216,12 @@ def directory_preview(
     told = {r.key for r, _ in audience(d, exp)}
     quiet = [r.key for r in d.rooms if r.key not in told]
     console.print(f"Not told: {', '.join(quiet) or 'none'}")
+    if exp.anonymous:
+        from wisbot.commands.incident import anonymity_warning
+
+        warning = anonymity_warning(d, c.principal_gisc)
+        if warning:
+            console.print(f"[bold yellow]Warning:[/bold yellow] {warning}")
 
 
 @db_app.command("upgrade")
