@@ -107,7 +107,7 @@ class App:
             hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=hook)
+                                    on_response=hook, settle=self.paging.settle)
         try:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),

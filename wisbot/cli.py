@@ -66,6 +66,9 @@ def _fail(exc: Exception) -> typer.Exit:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their start-up chatter at INFO drowns wisbot's own lines.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @app.command()
@@ -216,6 +219,12 @@ def directory_preview(
     told = {r.key for r, _ in audience(d, exp)}
     quiet = [r.key for r in d.rooms if r.key not in told]
     console.print(f"Not told: {', '.join(quiet) or 'none'}")
+    if exp.anonymous:
+        from wisbot.commands.incident import anonymity_warning
+
+        warning = anonymity_warning(d, c.principal_gisc)
+        if warning:
+            console.print(f"[bold yellow]Warning:[/bold yellow] {warning}")
 
 
 @db_app.command("upgrade")

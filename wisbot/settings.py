@@ -18,7 +18,7 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WISBOT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="WISBOT_", extra="forbid")
 
     database_url: str = Field(
         default="sqlite:///wisbot.db",

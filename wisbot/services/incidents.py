@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,10 @@ def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     return told
 
 
+Settle = Callable[[Session, str, str], int]
+"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+
+
 @dataclass(frozen=True)
 class Told:
     """The outcome of a change: the incident and the rooms told, with what they read."""
@@ -81,12 +85,14 @@ class Told:
 
 class IncidentService:
     def __init__(self, store: Store, directory: Directory, clock: Clock, *,
-                 paging_threshold: int = 3, on_response: ResponseHook = no_paging) -> None:
+                 paging_threshold: int = 3, on_response: ResponseHook = no_paging,
+                 settle: Settle | None = None) -> None:
         self.store = store
         self.directory = directory
         self.clock = clock
         self.paging_threshold = paging_threshold
         self.on_response = on_response
+        self.settle = settle
 
     # ----- helpers ----------------------------------------------------------------------
     def _get(self, session: Session, number: str) -> Incident:
@@ -407,6 +413,9 @@ class IncidentService:
                 raise NotFound(f"no query Q-{qid}")
             now = self.clock()
             row.status = "answered"
+            if self.settle is not None:
+                # The answer is the response the query's page asked for.
+                self.settle(session, f"Q-{qid}", f"answered by {caller.contact.id}")
             row.answer = text
             row.answered_by = caller.contact.id
             row.answered_at = now
