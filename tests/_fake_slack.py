@@ -349,4 +349,9 @@ def slack_directory(example: Path, *, console_rooms: tuple[str, ...] = (),
             room["closed"] = False
         rooms.append(room)
     data["rooms"] = rooms
+    group = data.get("working_group") or {}
+    if group.get("room") and group["room"] not in {r["key"] for r in rooms}:
+        group.pop("room")  # left out by only_rooms: referrals go by e-mail only
+        if not group.get("email"):
+            data.pop("working_group")
     return parse_directory(data, "slack test directory")
