@@ -37,6 +37,7 @@ def seventeen_rooms() -> object:
     data["rooms"] = [r for r in data["rooms"] if r["role"].split(":")[0] in
                      ("secretariat", "gisc", "collaboration")]
     assert len(data["rooms"]) == 17
+    data.pop("working_group", None)
     return parse_directory(data)
 
 
@@ -71,7 +72,8 @@ async def load(tmp: str, n: int) -> tuple[float, list[float], int]:
                 reports += 1
                 text = f"incident report DE-OF-NC share=group sev=2 Load test incident {i}"
             elif kind == 1:
-                text = f"severity {number} {i % 3 + 1} reason {i}"
+                # Below the paging threshold: paging has its own benchmark.
+                text = f"severity {number} {i % 3} reason {i}"
             elif kind == 2:
                 text = f"incident update {number} progress note {i}"
             else:

@@ -77,7 +77,8 @@ async def cascade(*, concurrency: int | None = None) -> tuple[float, float, int,
                 app.outbox.concurrency = concurrency
             slack = Platform("slack")
             reporter = UserRef(slack, slack_id("U", "anna.weber"))
-            for text in ("incident report DE-OF-NC share=group sev=3 Credential stuffing "
+            # Below the paging threshold: paging (direct messages) has its own benchmark.
+            for text in ("incident report DE-OF-NC share=group sev=2 Credential stuffing "
                          "against the GISC portals",
                          "incident update WIS-SEC-2026-1 Blocked at the perimeter; rotate "
                          "the portal passwords"):

@@ -3,9 +3,11 @@
 Slack is a hosted service, so the Slack tests run slack-bolt's real request handling
 against this fake: an aiohttp server on a random loopback port (``127.0.0.1:0``) that
 answers the Web API methods wisbot uses (``auth.test``, ``chat.postMessage``,
-``conversations.open|info|members``, ``apps.connections.open``), the ``response_url``
-webhooks of slash commands and buttons, and a Socket Mode websocket. It records every call
-and can answer ``429`` with ``Retry-After`` or a Slack error code per channel.
+``conversations.open|info|members``, ``apps.connections.open``), the external file upload
+(``files.getUploadURLExternal`` → an upload_url on this server → the POST of the bytes →
+``files.completeUploadExternal``), the ``response_url`` webhooks of slash commands and
+buttons, and a Socket Mode websocket. It records every call and can answer ``429`` with
+``Retry-After`` or a Slack error code per channel.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass
+class SharedFile:
+    """A file shared by ``files.completeUploadExternal``: its bytes are those POSTed to
+    its upload_url."""
+
+    id: str
+    filename: str
+    length: int
+    content: bytes
+    title: str
+    channel: str
+    thread_ts: str | None
+    initial_comment: str | None
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -53,6 +70,15 @@ class FakeSlack:
         """Channel → Retry-After values: each post to it takes one and answers 429."""
         self.post_delay = 0.0
         """Seconds chat.postMessage takes (the benchmark: a realistic round trip)."""
+        self.complete_errors: list[str] = []
+        """Slack error codes files.completeUploadExternal answers, one per call, first."""
+        self.upload_status: list[int] = []
+        """HTTP statuses the upload POST answers, one per upload, first."""
+        self.uploads: dict[str, dict[str, Any]] = {}
+        """file id → filename, length and (once POSTed) the bytes of a pending upload."""
+        self.files: list[SharedFile] = []
+        """Files shared into a channel (completeUploadExternal accepted)."""
+        self._file_ids = itertools.count(1)
         self.socket_acks: list[dict[str, Any]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -65,6 +91,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/ws", self._ws)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -99,6 +126,9 @@ class FakeSlack:
 
     def posted_channels(self) -> set[str]:
         return {p["channel"] for p in self.posts()}
+
+    def files_in(self, channel: str | None = None) -> list[SharedFile]:
+        return [f for f in self.files if channel is None or f.channel == channel]
 
     async def wait_for(self, predicate: Any, within: float = 10.0) -> None:
         deadline = time.monotonic() + within
@@ -154,7 +184,8 @@ class FakeSlack:
             if self.post_delay:
                 await asyncio.sleep(self.post_delay)
             params["_ok"] = True
-            return ok({"ok": True, "channel": channel, "ts": f"1700000000.{next(self._ts):06d}"})
+            params["_ts"] = f"1700000000.{next(self._ts):06d}"
+            return ok({"ok": True, "channel": channel, "ts": params["_ts"]})
         if method == "conversations.open":
             return ok({"ok": True, "channel": {"id": "D" + str(params.get("users", ""))}})
         if method == "conversations.info":
@@ -173,9 +204,56 @@ class FakeSlack:
             more = start + 2 < len(everyone)
             return ok({"ok": True, "members": page,
                        "response_metadata": {"next_cursor": str(start + 2) if more else ""}})
+        if method == "files.getUploadURLExternal":
+            filename, length = str(params.get("filename", "")), params.get("length")
+            if not filename or length is None:
+                return ok({"ok": False, "error": "invalid_arguments"})
+            file_id = f"F{next(self._file_ids):08d}"
+            self.uploads[file_id] = {"filename": filename, "length": int(length)}
+            return ok({"ok": True, "file_id": file_id,
+                       "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}"})
+        if method == "files.completeUploadExternal":
+            if self.complete_errors:
+                return ok({"ok": False, "error": self.complete_errors.pop(0)})
+            channel = str(params.get("channel_id", ""))
+            if channel in self.errors:
+                return ok({"ok": False, "error": self.errors[channel]})
+            raw_files = params.get("files")
+            files = json.loads(raw_files) if isinstance(raw_files, str) else raw_files or []
+            shared = []
+            for entry in files:
+                pending = self.uploads.get(str(entry.get("id")))
+                if pending is None or "content" not in pending:
+                    return ok({"ok": False, "error": "file_not_found"})
+                shared.append(SharedFile(
+                    id=str(entry["id"]), filename=pending["filename"],
+                    length=pending["length"], content=pending["content"],
+                    title=str(entry.get("title") or pending["filename"]), channel=channel,
+                    thread_ts=params.get("thread_ts"),
+                    initial_comment=params.get("initial_comment")))
+            self.files.extend(shared)
+            return ok({"ok": True, "files": [{"id": f.id, "name": f.filename,
+                                              "title": f.title, "size": len(f.content)}
+                                             for f in shared]})
         if method == "apps.connections.open":
             return ok({"ok": True, "url": f"ws://127.0.0.1:{self.port}/ws"})
         return ok({"ok": False, "error": "unknown_method"}, status=404)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload_url: Slack answers 200 ``OK - <length>`` and keeps the bytes."""
+        file_id = request.match_info["file_id"]
+        content = await request.read()
+        self.calls.append(Call("upload", {"file_id": file_id, "length": len(content)}, None))
+        self._note()
+        if self.upload_status:
+            status = self.upload_status.pop(0)
+            if status != 200:
+                return web.Response(status=status, text="upload failed")
+        pending = self.uploads.get(file_id)
+        if pending is None:
+            return web.Response(status=404, text="unknown upload")
+        pending["content"] = content
+        return web.Response(text=f"OK - {len(content)}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["name"], await request.json()))
@@ -271,4 +349,9 @@ def slack_directory(example: Path, *, console_rooms: tuple[str, ...] = (),
             room["closed"] = False
         rooms.append(room)
     data["rooms"] = rooms
+    group = data.get("working_group") or {}
+    if group.get("room") and group["room"] not in {r["key"] for r in rooms}:
+        group.pop("room")  # left out by only_rooms: referrals go by e-mail only
+        if not group.get("email"):
+            data.pop("working_group")
     return parse_directory(data, "slack test directory")

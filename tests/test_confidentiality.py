@@ -176,3 +176,14 @@ async def test_lessons_none_stays_with_member_and_secretariat(make_app) -> None:
     assert "Keep this internal" not in (await c.type("hiro.sato", "lessons list")).plain()
     assert "Keep this internal" in (await c.type("sec-desk", "lessons list",
                                                  "secretariat")).plain()
+
+
+async def test_reporter_is_warned_when_the_area_has_one_member(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    thin = (await c.type("hiro.sato", "incident report JP-TK-NC share=group anonymous Scan",
+                         "gisc-tokyo")).plain()
+    assert "GISC Tokyo's area has only one Member" in thin
+    wide = (await c.type("anna.weber", "incident report DE-OF-NC share=group anonymous Scan",
+                         "member-de")).plain()
+    assert "only one Member" not in wide

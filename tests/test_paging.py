@@ -275,3 +275,20 @@ def test_bad_steps_are_refused_with_the_reason():
         parse_steps("0 page, 5 nudge")
     with pytest.raises(ValueError, match="must come after"):
         parse_steps("0 page, 30 repeat, 15 next")
+
+
+async def test_answering_a_query_stops_its_page(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("hiro.sato", "incident query KE-NC")
+    await app.outbox.drain()
+    paged = {who for who, replies in c.direct.items() if any("Q-1" in r.plain() for r in replies)}
+    assert paged, "the query pages the Secretariat's on-call contact"
+    before = {who: len(c.direct[who]) for who in paged}
+    await c.type("sec-desk", "incident answer Q-1 Nothing known", "secretariat")
+    clock.advance(minutes=20)
+    await app.services.paging.tick()
+    await app.outbox.drain()
+    for who in paged:
+        reminders = [r for r in c.direct[who][before[who]:] if "Reminder" in r.plain()]
+        assert reminders == [], f"{who} was reminded of an answered query"

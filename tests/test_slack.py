@@ -4,7 +4,10 @@ Slack is a hosted service, so these tests run slack-bolt's REAL request handling
 verification, slash-command, block_actions and Events API parsing, Socket Mode envelopes)
 and post to a local fake of the Slack Web API (``tests/_fake_slack.py``: aiohttp on a
 random loopback port, ``AsyncWebClient(base_url=...)`` pointed at it) that records every
-call and can answer 429 with ``Retry-After`` or an error code. Requests carry an
+call and can answer 429 with ``Retry-After`` or an error code, and implements Slack's
+external file upload (``files.getUploadURLExternal``, the POST of the bytes to the upload_url
+it hands out — on the fake itself —, ``files.completeUploadExternal``) so attachments are
+really uploaded by slack_sdk's ``files_upload_v2``. Requests carry an
 ``X-Slack-Signature`` computed with the signing secret, as Slack computes it. The wisbot
 side is the real App on SQLite (and PostgreSQL when configured), wired from settings the
 way ``wisbot run`` wires it.
@@ -17,7 +20,9 @@ import itertools
 import json
 import logging
 import re
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,12 +45,13 @@ from tests._fake_slack import (
     slash_body,
 )
 from tests.conftest import EXAMPLE, ROOT
+from tests.watch.conftest import MARCH, THREE, WIS2, FakeSweep, watch_directory
 from wisbot.adapters.base import DeliveryError, RoomRef, UserRef
 from wisbot.adapters.slack import SlackAdapter
 from wisbot.app import App
 from wisbot.clock import FakeClock
-from wisbot.directory import Directory
-from wisbot.reply import ReplyBuilder, text_reply, user
+from wisbot.directory import Directory, parse_directory
+from wisbot.reply import Attachment, ReplyBuilder, text_reply, user
 from wisbot.settings import Settings
 from wisbot.store.tables import OutboxRow
 
@@ -248,7 +254,12 @@ async def test_every_contract_slash_command_is_answered(start_slack: StartSlack)
     env = await start_slack()
     severity = await env.reply_to("anna.weber", None, "/severity", "")
     assert "Security incident severity 5" in severity["text"]
-    for command in ("/watch", "/escalate", "/ack"):
+    watch = await env.reply_to("anna.weber", "member-de", "/watch", "")
+    assert watch["response_type"] == "ephemeral"
+    assert "GISC Watch is for GISC focal points" in watch["text"]  # a Member, not a watcher
+    duty = await env.reply_to("gisc-tokyo", None, "/watch", "")
+    assert "Duty GISC" in duty["text"]
+    for command in ("/escalate", "/ack"):
         reply = await env.reply_to("anna.weber", "member-de", command, "")
         # Not yet in the registry: the dispatcher's usage answer, never bolt's silence.
         assert reply["response_type"] == "ephemeral"
@@ -442,6 +453,148 @@ async def test_a_retried_key_is_not_posted_twice(start_slack: StartSlack) -> Non
     assert first == again and len(env.fake.posts(C("secretariat"))) == 1
 
 
+# ----- files: the watch chart ----------
+
+def tiny_png(width: int = 4, height: int = 3) -> bytes:
+    """A valid RGB PNG, made here (no image library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = b"".join(b"\x00" + bytes([30 * x % 256, 90, 200]) * 1 * width
+                    for x in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def chart_reply(png: bytes) -> Any:
+    b = ReplyBuilder("GISC Watch daily report", kind="watch")
+    b.line("All services OK")
+    b.attach(Attachment.from_bytes("chart.png", "image/png", png))
+    return b.build()
+
+
+async def test_a_reply_with_a_png_is_posted_then_the_file_uploaded_in_its_thread(
+        start_slack: StartSlack) -> None:
+    """The local fake Web API sees getUploadURLExternal, the POST of the bytes to its
+    upload_url and completeUploadExternal for the message's channel and thread."""
+    env = await start_slack()
+    png = tiny_png()
+    ref = await env.adapter.send(RoomRef("slack", C("secretariat"), "secretariat"),
+                                 chart_reply(png), key="watch-daily-1-secretariat")
+    (post,) = env.fake.posts(C("secretariat"))
+    assert post["_ts"] == ref.id and "GISC Watch daily report" in post["text"]
+    assert "Attached in this message's thread: chart.png" in post["text"]
+    (shared,) = env.fake.files_in(C("secretariat"))
+    assert shared.content == png and shared.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shared.length == len(png)
+    assert (shared.filename, shared.title, shared.thread_ts) == ("chart.png", "chart.png", ref.id)
+    methods = [c.method for c in env.fake.calls if c.method.startswith(("files.", "upload"))]
+    assert methods == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
+    assert env.fake.files == [shared]  # no other channel got a file
+    # the same key again (an outbox retry after success): neither text nor file twice
+    assert await env.adapter.send(RoomRef("slack", C("secretariat"), "secretariat"),
+                                  chart_reply(png), key="watch-daily-1-secretariat") == ref
+    assert len(env.fake.posts(C("secretariat"))) == 1 and len(env.fake.files) == 1
+
+
+def slack_watch_directory(*, duty_room: bool) -> Directory:
+    """The example directory on Slack with the watch contacts and scripted probe URLs;
+    ``duty_room``: plus a ``duty`` channel on Slack."""
+    d = watch_directory(slack_directory(EXAMPLE), services=THREE, wis2=WIS2)
+    if not duty_room:
+        return d
+    data: dict[str, Any] = d.model_dump(mode="json")
+    data["rooms"].append({"key": "duty", "role": "duty", "platform": "slack",
+                          "address": C("duty"), "name": "GISC Watch duty"})
+    return parse_directory(data, "slack watch test directory")
+
+
+async def start_watch(start_slack: StartSlack, *, duty_room: bool) -> Env:
+    env = await start_slack(slack_watch_directory(duty_room=duty_room), watch_enabled=False)
+    sweep = FakeSweep()
+    for gisc, figure in (("Tokyo", 10_000), ("Exeter", 9_800), ("Offenbach", 10_100)):
+        sweep.set(gisc, "oaipmh", figure=figure)
+    env.app.services.watch.sweeper = sweep
+    await env.app.services.watch.import_roster(MARCH)
+    return env
+
+
+@pytest.mark.parametrize(("duty_room", "told"), [
+    (True, {"duty"}),
+    # no duty room: the GISC on watch (Tokyo) and Offenbach, which has not handed over yet
+    (False, {"gisc-tokyo", "gisc-offenbach"}),
+])
+async def test_the_daily_watch_post_uploads_the_chart_to_the_watch_channels_only(
+        start_slack: StartSlack, duty_room: bool, told: set[str]) -> None:
+    """The daily run on the fake clock; Slack is the local fake Web API."""
+    env = await start_watch(start_slack, duty_room=duty_room)
+    outcome = await env.app.services.watch.daily()
+    assert outcome is not None and outcome.reply is not None
+    (chart,) = outcome.reply.attachments
+    await env.app.outbox.drain()
+
+    reports = [p for p in env.fake.posts() if "GISC Watch daily report" in p["text"]]
+    assert channels_to_rooms(env.app.directory, {p["channel"] for p in reports}) == told
+    assert len(reports) == len(told)
+    shared = env.fake.files
+    assert channels_to_rooms(env.app.directory, {f.channel for f in shared}) == told
+    assert len(shared) == len(told)
+    for f in shared:
+        assert f.content == chart.content() and f.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(f.content) > 10_000 and f.title == "chart.png"
+        (report,) = [p for p in reports if p["channel"] == f.channel]
+        assert f.thread_ts == report["_ts"]  # in the thread of that channel's own post
+
+
+@pytest.mark.parametrize("failure", ["complete", "upload"])
+async def test_a_failed_upload_is_retried_by_the_outbox_without_reposting_the_text(
+        start_slack: StartSlack, failure: str) -> None:
+    """The local fake Web API fails completeUploadExternal (a Slack error) or the POST of
+    the bytes (HTTP 500) once."""
+    env = await start_watch(start_slack, duty_room=True)
+    if failure == "complete":
+        env.fake.complete_errors.append("internal_error")
+    else:
+        env.fake.upload_status.append(500)
+    outcome = await env.app.services.watch.daily()
+    assert outcome is not None and outcome.reply is not None
+    await env.app.outbox.drain()
+
+    def duty_row() -> OutboxRow:
+        with Session(env.app.services.store.engine) as s:
+            return s.exec(select(OutboxRow).where(OutboxRow.room_key == "duty")).one()
+
+    row = duty_row()
+    assert row.status == "pending" and row.attempts == 1
+    assert "chart.png" in (row.last_error or "")
+    assert len(env.fake.posts(C("duty"))) == 1 and env.fake.files == []
+    env.clock.advance(seconds=5)  # past the first backoff
+    await env.app.outbox.drain()
+    assert duty_row().status == "delivered"
+    (post,) = env.fake.posts(C("duty"))  # the text exactly once
+    assert len(env.fake.attempts(C("duty"))) == 1
+    (shared,) = env.fake.files_in(C("duty"))
+    assert shared.content == outcome.reply.attachments[0].content()
+    assert shared.thread_ts == post["_ts"]
+    asked = [c for c in env.fake.calls if c.method == "files.getUploadURLExternal"]
+    assert len(asked) == 2  # the upload, and only the upload, was tried again
+
+
+async def test_a_permanent_upload_error_dead_letters_after_one_post(
+        start_slack: StartSlack) -> None:
+    """``missing_scope`` from the local fake (the app was made before files:write)."""
+    env = await start_slack()
+    env.fake.complete_errors.append("missing_scope")
+    with pytest.raises(DeliveryError) as caught:
+        await env.adapter.send(RoomRef("slack", C("secretariat"), "secretariat"),
+                               chart_reply(tiny_png()), key="k-scope")
+    assert caught.value.permanent and "missing_scope" in str(caught.value)
+    assert "chart.png" in str(caught.value)
+    assert len(env.fake.posts(C("secretariat"))) == 1 and env.fake.files == []
+
+
 # ----- injection ----------
 
 INJECT = ("<!channel> <!here> <!everyone> <@U024BE7LH> <#C0123|general> "
@@ -599,7 +752,7 @@ def test_manifest_declares_commands_scopes_socket_mode_and_interactivity() -> No
     assert all(c["should_escape"] is False for c in manifest["features"]["slash_commands"])
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
-    assert {"commands", "chat:write", "channels:read", "groups:read"} <= \
+    assert {"commands", "chat:write", "channels:read", "groups:read", "files:write"} <= \
         set(manifest["oauth_config"]["scopes"]["bot"])
     assert "chat:write.public" not in manifest["oauth_config"]["scopes"]["bot"]
     http = build_manifest(registry, request_url="https://bot.example.org/slack/events")

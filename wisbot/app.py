@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -18,18 +19,22 @@ from wisbot.directory import Directory, load_directory
 from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
-from wisbot.scheduler import CronJobs, PagingScheduler
+from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
+from wisbot.services.mail import make_mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.paging import Channels, PagingService
+from wisbot.services.watch import WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
 
 if TYPE_CHECKING:
     from sqlmodel import Session
+
+    from wisbot.wismon_server import WismonServer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ class Services:
     store: Store
     incidents: IncidentService
     lessons: LessonService
+    watch: WatchService
     exchange: ExchangeService
     paging: PagingService | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +69,8 @@ class App:
         """Room keys whose deliveries wait (room integrity): held, never dropped."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
+        self.scheduler: Scheduler | None = None
+        self.wismon: WismonServer | None = None
         self.metrics: MetricsServer | None = None
         self.cron: CronJobs | None = None
 
@@ -99,11 +107,19 @@ class App:
             hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=hook)
+                                    on_response=hook, settle=self.paging.settle)
+        try:
+            watch = WatchService(self.store, self.directory, s, self.clock,
+                                 on_response=hook, mailer=make_mailer(s),
+                                 settle=self.paging.settle)
+        except Exception:
+            self.store.close()
+            raise
         self.services = Services(
             directory=self.directory, settings=s, clock=self.clock, store=self.store,
             incidents=incidents,
             lessons=LessonService(self.store, self.directory, self.clock, incidents),
+            watch=watch,
             exchange=ExchangeService(self.store, self.directory, self.clock,
                                      config=ExchangeConfig.from_settings(s),
                                      mailer=self.mailer or SmtpMailer(s),
@@ -140,12 +156,47 @@ class App:
             self.pager.start()
             self.cron = CronJobs(annual_report=self._post_annual_report)
             for job in self.services.exchange.scheduled_jobs():
-                self.cron.add_daily(job.name, job.hour, job.minute, job.run)
+                # Missed by less than 6 h (the bot was down then): run once on return.
+                self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
+                                misfire_grace_time=6 * 3600)
             self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,
                                          host=s.metrics_host, port=s.metrics_port)
             self.metrics.start()
+        await self._start_watch()
+
+    async def _start_watch(self) -> None:
+        """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
+        s = self.settings
+        watch = self.services.watch
+        await watch.mark_installed()
+        if s.wismon_port is not None:
+            from wisbot.wismon_server import WismonServer
+
+            folder = s.wismon_dir or Path("wismon")
+            self.wismon = WismonServer(folder, s.wismon_host, s.wismon_port)
+            watch.wismon_url = await self.wismon.start()
+            log.info("WIS Monitor JSON served at %s", watch.wismon_url)
+        if not s.watch_enabled:
+            return
+        hh, mm = (int(x) for x in s.watch_daily_time.split(":"))
+        deadman = hh * 60 + mm + s.watch_deadman_minutes
+        self.scheduler = Scheduler()
+        self.scheduler.daily("watch-daily", watch.daily, hour=hh, minute=mm,
+                             misfire_grace_time=s.watch_misfire_grace_s)
+        self.scheduler.daily("watch-deadman", watch.deadman_check, hour=(deadman // 60) % 24,
+                             minute=deadman % 60, misfire_grace_time=6 * 3600)
+        self.scheduler.daily("watch-reminders", watch.remind_stalled, hour=(hh + 6) % 24,
+                             minute=mm, misfire_grace_time=12 * 3600)
+        self.scheduler.every("watch-handover", watch.handover_tick, minutes=15,
+                             misfire_grace_time=900)
+        self.scheduler.start()
+        # after a restart: tell people now if yesterday's (or today's) run is missing
+        try:
+            await watch.deadman_check()
+        except Exception:
+            log.exception("dead-man's check at start failed")
 
     def _adapter_states(self) -> dict[str, bool]:
         return {p: bool(getattr(a, "connected", True)) for p, a in self.adapters.items()}
@@ -161,7 +212,20 @@ class App:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
+        if not reply.private and not self._may_post_in(invocation):
+            # The answer is the caller's alone: in a direct conversation it is the person's
+            # own view (another person may be in that conversation), and a held room has
+            # a stranger in it.
+            reply = reply.model_copy(update={"private": True})
         return reply
+
+    def _may_post_in(self, invocation: Any) -> bool:
+        """Whether a reply may be posted for everyone in the room the command came from."""
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        return room is not None and room.key not in self.holds
 
     def _configured_adapters(self) -> list[ChatAdapter]:
         out: list[ChatAdapter] = []
@@ -215,6 +279,12 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.wismon is not None:
+            await self.wismon.stop()
+            self.wismon = None
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None

@@ -25,9 +25,13 @@ app = typer.Typer(help="wisbot: the WIS IT-security incident process and GISC Wa
 directory_app = typer.Typer(help="Check, export and preview the directory.",
                             no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+watch_app = typer.Typer(help="GISC Watch reports.", no_args_is_help=True)
+roster_app = typer.Typer(help="The GISC Watch roster.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(watch_app, name="watch")
+app.add_typer(roster_app, name="roster")
 exchange_app = typer.Typer(help="Near-real-time exchange: spot new global-exchange records, "
                            "dispute case files.", no_args_is_help=True)
 app.add_typer(exchange_app, name="exchange")
@@ -62,6 +66,9 @@ def _fail(exc: Exception) -> typer.Exit:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their start-up chatter at INFO drowns wisbot's own lines.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @app.command()
@@ -212,6 +219,12 @@ def directory_preview(
     told = {r.key for r, _ in audience(d, exp)}
     quiet = [r.key for r in d.rooms if r.key not in told]
     console.print(f"Not told: {', '.join(quiet) or 'none'}")
+    if exp.anonymous:
+        from wisbot.commands.incident import anonymity_warning
+
+        warning = anonymity_warning(d, c.principal_gisc)
+        if warning:
+            console.print(f"[bold yellow]Warning:[/bold yellow] {warning}")
 
 
 @db_app.command("upgrade")
@@ -240,6 +253,104 @@ def db_current(database_url: Annotated[str | None, typer.Option()] = None) -> No
                       f"{head_revision()}")
     finally:
         engine.dispose()
+
+
+def _offline_app(directory: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    """An App with no chat adapter, no outbox worker and no scheduler: for CLI commands
+    that read or change the store (messages they cause wait in the outbox for `run`)."""
+    from wisbot.app import App
+
+    settings = _settings(directory, database_url).model_copy(update={"watch_enabled": False,
+                                                                     "wismon_port": None})
+    return App(settings, adapters=[], run_worker=False)
+
+
+@watch_app.command("report")
+def watch_report(
+    start: Annotated[str | None, typer.Option("--from", help="First day, 2026-03-01 or "
+                                              "01/03/2026 (default: the current period).")]
+    = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (default: today or the "
+                                            "period's end).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or csv.")] = "md",
+    directory: DirectoryOpt = None,
+    database_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print the GISC Watch summary report (template table, footer, Global Services at the
+    start and end of the period, ticket activity) as Markdown or CSV."""
+    from wisbot.services.watch import parse_day
+
+    if fmt not in ("md", "csv"):
+        raise _fail(ValueError(f"--format must be md or csv, not {fmt!r}"))
+
+    async def main() -> str:
+        async with _offline_app(directory, database_url) as bot:
+            rep = await bot.services.watch.report(parse_day(start) if start else None,
+                                                  parse_day(end) if end else None)
+            text: str = rep.markdown() if fmt == "md" else rep.csv()
+            return text
+
+    try:
+        typer.echo(asyncio.run(main()), nl=False)
+    except WisbotError as exc:
+        raise _fail(exc) from None
+
+
+@roster_app.command("import")
+def roster_import(file: Path, directory: DirectoryOpt = None,
+                  database_url: Annotated[str | None, typer.Option()] = None) -> None:
+    """Import the official roster CSV (gisc_name,start_date,end_date) as published."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(ValueError(f"cannot read {file}: {exc.strerror}")) from None
+
+    from wisbot.domain.watch import RosterImport
+
+    async def main() -> RosterImport:
+        async with _offline_app(directory, database_url) as bot:
+            done: RosterImport = await bot.services.watch.import_roster(text, source=file.name)
+            return done
+
+    try:
+        result = asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.periods:
+        console.print(f"[green]imported {len(result.periods)} periods[/green], "
+                      f"{result.periods[0].start} to {result.periods[-1].end}")
+
+
+@app.command("probe")
+def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a service kind "
+                                                            "or a WIS 2.0 service id.")] = None,
+              directory: DirectoryOpt = None,
+              database_url: Annotated[str | None, typer.Option()] = None) -> None:
+    """Probe now and print the results (they are stored like `watch probe`'s)."""
+
+    from wisbot.services.watch import RunOutcome
+
+    async def main() -> RunOutcome:
+        async with _offline_app(directory, database_url) as bot:
+            done: RunOutcome = await bot.services.watch.run("manual", target)
+            return done
+
+    try:
+        outcome = asyncio.run(main())
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    table = Table(title="Probe results")
+    for col in ("centre", "service", "status", "latency", "figure", "reason"):
+        table.add_column(col)
+    for r in outcome.results:
+        table.add_row(r.centre, r.service.value, r.status.value,
+                      f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–",
+                      f"{r.figure:,.0f}" if r.figure is not None else "–", r.reason or "")
+    console.print(table)
+    if any(not r.ok for r in outcome.results):
+        raise typer.Exit(code=1)
 
 
 @report_app.command("annual")

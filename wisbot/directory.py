@@ -34,6 +34,9 @@ from wisbot.errors import DirectoryError, NotFound
 from wisbot.ids import CentreCode, ContactId, GiscName, MemberCode, Platform, RoomKey, RoomRole
 
 PLATFORMS: tuple[str, ...] = ("console", "matrix", "slack")
+GISC_SERVICES: tuple[str, ...] = ("oaipmh", "sru", "portal", "wismon")
+"""The WIS 1.0 services GISC Watch probes per GISC (``wismon``: its monitor.json)."""
+WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
 _ROLE_RE = re.compile(
     r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
@@ -85,7 +88,7 @@ class Gisc(_Model):
     member: MemberCode | None = None
     services: dict[str, str] = Field(
         default_factory=dict,
-        description="Probe endpoints by service: oaipmh, sru, portal (URLs).",
+        description="Probe endpoints by service: oaipmh, sru, portal, wismon (URLs).",
     )
 
     @property
@@ -653,6 +656,21 @@ def cross_check(d: Directory) -> list[str]:
     if d.rooms_with_role("working-group") and wg is None:
         problems.append("rooms: a 'working-group' room is bound but working_group is not "
                         "configured (name, room, email)")
+    for i, g in enumerate(d.giscs):
+        for key, url in g.services.items():
+            if key not in GISC_SERVICES:
+                problems.append(f"giscs[{i}] (name {g.name!r}).services.{key}: unknown service; "
+                                f"use {', '.join(GISC_SERVICES)}")
+            elif not re.match(r"^https?://", url):
+                problems.append(f"giscs[{i}] (name {g.name!r}).services.{key}: {url!r} is not "
+                                "an http(s) URL")
+    for ident, entry in d.wis2.items():
+        wis2_kind = entry.get("kind")
+        if wis2_kind not in WIS2_KINDS:
+            problems.append(f"wis2.{ident}.kind: {wis2_kind!r} is not one of "
+                            f"{', '.join(WIS2_KINDS)}")
+        if not entry.get("url"):
+            problems.append(f"wis2.{ident}.url: missing")
     if not d.rooms_with_role("secretariat"):
         problems.append("rooms: no room has role 'secretariat' (every incident is told there)")
     return problems

@@ -6,6 +6,7 @@ additionally have mentions neutralised.
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,8 +28,30 @@ class Action(BaseModel):
     command: str
 
 
+class Attachment(BaseModel):
+    """A file sent with a message (the watch chart): ``data`` is base64 so a Reply stays
+    JSON in the outbox. Surfaces that cannot upload show :meth:`label` instead."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    mime: str
+    data: str
+    size: int
+
+    @classmethod
+    def from_bytes(cls, name: str, mime: str, raw: bytes) -> Attachment:
+        return cls(name=name, mime=mime, data=base64.b64encode(raw).decode("ascii"),
+                   size=len(raw))
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.data)
+
+    def label(self) -> str:
+        return f"[attachment {self.name}, {self.size} bytes]"
+
+
 class Reply(BaseModel):
-    """A message: a title, lines of spans, optional card fields and actions."""
+    """A message: a title, lines of spans, optional card fields, actions and files."""
 
     model_config = ConfigDict(frozen=True)
     title: str | None = None
@@ -41,6 +64,7 @@ class Reply(BaseModel):
     """``info``, ``error``, ``incident``, ``page``, ``alert``: lets a surface pick a style."""
     ref: str | None = Field(default=None)
     """The object the message is about (incident number, page id): reactions map to it."""
+    attachments: tuple[Attachment, ...] = ()
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -53,6 +77,8 @@ class Reply(BaseModel):
             out.append("".join(span.text for span in line))
         for action in self.actions:
             out.append(f"[{action.label}: {action.command}]")
+        for attachment in self.attachments:
+            out.append(attachment.label())
         return "\n".join(out)
 
 
@@ -65,6 +91,7 @@ class ReplyBuilder:
         self._lines: list[tuple[Span, ...]] = []
         self._fields: list[tuple[str, str]] = []
         self._actions: list[Action] = []
+        self._attachments: list[Attachment] = []
         self.ref: str | None = None
 
     def line(self, *parts: str | Span) -> ReplyBuilder:
@@ -79,6 +106,10 @@ class ReplyBuilder:
         self._actions.append(Action(label=label, command=command))
         return self
 
+    def attach(self, attachment: Attachment) -> ReplyBuilder:
+        self._attachments.append(attachment)
+        return self
+
     def build(self, *, private: bool = False) -> Reply:
         return Reply(
             title=self.title,
@@ -88,6 +119,7 @@ class ReplyBuilder:
             private=private,
             kind=self.kind,
             ref=self.ref,
+            attachments=tuple(self._attachments),
         )
 
 

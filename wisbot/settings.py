@@ -18,7 +18,7 @@ from pydantic_settings import (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WISBOT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="WISBOT_", extra="forbid")
 
     database_url: str = Field(
         default="sqlite:///wisbot.db",
@@ -58,8 +58,8 @@ class Settings(BaseSettings):
                               description="Pages claimed per scheduler transaction.")
     paging_delivery_max_attempts: int = Field(
         default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
-    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages; "
-                                  "unset: no e-mail pages.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
+                                  "and the watch handover report; unset: no e-mail.")
     smtp_port: int = 25
     smtp_starttls: bool = False
     smtp_ssl: bool = False
@@ -147,6 +147,60 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    # ----- GISC Watch (docs/watch.md) -------------------------------------------------
+    watch_enabled: bool = Field(default=True, description="Run the GISC Watch scheduler "
+                                "jobs (daily probes, dead-man's switch, reminders).")
+    watch_daily_time: str = Field(default="00:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                  description="UTC time (HH:MM) of the daily probe run.")
+    watch_deadman_minutes: int = Field(default=120, ge=10, le=23 * 60,
+                                       description="How long after the daily time a run "
+                                       "must have finished before the dead-man's switch "
+                                       "tells the Secretariat and duty rooms, min.")
+    watch_misfire_grace_s: int = Field(default=3600, ge=60,
+                                       description="A daily run missed by a restart still "
+                                       "starts within this many seconds; later, the "
+                                       "dead-man's switch reports it instead, s.")
+    watch_retention_days: int = Field(default=90, ge=31,
+                                      description="Days of probe results kept (at least "
+                                      "31: the one month of history GISC Watch needs).")
+    watch_concurrency: int = Field(default=16, ge=1, le=256,
+                                   description="Probes run at once in a sweep.")
+    watch_probe_timeout_s: float = Field(default=30.0, gt=0,
+                                         description="Total time one probe may take, s.")
+    watch_outlier_ratio: float = Field(default=0.5, gt=0, lt=1,
+                                       description="A GISC's record count below ratio × or "
+                                       "above 1/ratio × the others' median is flagged.")
+    watch_change_pct: float = Field(default=20.0, gt=0,
+                                    description="Day-on-day change flagged, percent.")
+    watch_collapse_pct: float = Field(default=80.0, gt=0, le=100,
+                                      description="Broker message-count drop flagged, percent.")
+    watch_stalled_days: int = Field(default=14, ge=1,
+                                    description="Ticket reminders after this many quiet days.")
+    watch_handover_remind_hours: float = Field(default=24.0, gt=0,
+                                               description="Reminder interval to an incoming "
+                                               "GISC that has not accepted, h.")
+    watch_handover_deadline_hours: float = Field(default=72.0, gt=0,
+                                                 description="No acceptance this long after "
+                                                 "the report (or the period start, if "
+                                                 "later): the GISC after the next is "
+                                                 "contacted, h.")
+    watch_escalation_contact: str | None = Field(default=None, description="Directory "
+                                                 "contact id of the ET-WISOP chair.")
+    watch_escalation_room: str | None = Field(default=None, description="Room key where "
+                                              "ET-WISOP escalations are posted.")
+    watch_ops_email: str | None = Field(default=None, description="The GISC operations "
+                                        "mailing list, copied on handover e-mails.")
+    wismon_dir: Path | None = Field(default=None, description="Folder the daily "
+                                    "monitor.json, events.json, centres.json are written to.")
+    wismon_centre: str | None = Field(default=None, description="The GISC this wisbot "
+                                      "publishes monitor.json for (a directory GISC name).")
+    wismon_host: str = Field(default="127.0.0.1", description="Address the WIS Monitor "
+                             "JSON server listens on (loopback by default; put a reverse "
+                             "proxy in front to publish).")
+    wismon_port: int | None = Field(default=None, ge=0, le=65535,
+                                    description="Port of the WIS Monitor JSON server; unset: "
+                                    "no server, 0: any free port.")
 
     @classmethod
     def settings_customise_sources(

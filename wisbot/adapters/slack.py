@@ -15,10 +15,19 @@
   ``not_in_channel``, ``is_archived``, token errors…) are permanent, so the outbox
   dead-letters them at once and alerts the Secretariat. Every failure logs one line that
   says what to do.
+* Files (the watch chart): a Reply's attachments are uploaded after its message, to the
+  same channel in the message's thread, with Slack's external upload
+  (``files.getUploadURLExternal`` → POST of the bytes → ``files.completeUploadExternal``,
+  i.e. slack_sdk's ``files_upload_v2``; scope ``files:write``). A failed upload is a
+  :class:`DeliveryError` like a failed post; the adapter remembers what it already posted
+  and uploaded per delivery key, so the outbox's retry re-attempts only the missing
+  upload, never the message text.
 * Room integrity: each bound channel's members (``conversations.members``) are checked
-  against the directory, and a public channel bound as closed is refused
-  (``conversations.info``); at start, on every join or leave, and periodically. A failing
-  channel's deliveries are held (``App.holds``), never dropped, and the Secretariat is told.
+  against the directory and the room's audience (a contact outside it is a stranger
+  there too: :func:`wisbot.services.context.may_be_in_room`), and a public channel bound
+  as closed is refused (``conversations.info``); at start, on every join or leave, and
+  periodically. A failing channel's deliveries are held (``App.holds``), never dropped,
+  and the Secretariat is told.
 
 All Slack Web API errors become :class:`DeliveryError` in one place, :func:`delivery_error`.
 """
@@ -57,7 +66,8 @@ from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
-from wisbot.reply import Reply, ReplyBuilder
+from wisbot.reply import Attachment, Reply, ReplyBuilder
+from wisbot.services.context import may_be_in_room
 
 log = logging.getLogger(__name__)
 PLATFORM = Platform("slack")
@@ -72,7 +82,8 @@ PERMANENT_ERRORS: dict[str, str] = {
     "token_revoked": "the bot token was revoked: reinstall the app and set the new token",
     "token_expired": "the bot token expired: reinstall the app and set the new token",
     "account_inactive": "the bot's account is deactivated: reinstall the app",
-    "missing_scope": "the app lacks a scope: recreate it from deploy/slack-manifest.yaml",
+    "missing_scope": "the app lacks a scope (files:write for the watch chart, if the app "
+                     "predates it): update it from deploy/slack-manifest.yaml and reinstall",
     "no_permission": "the app may not post there: check the workspace's settings",
     "restricted_action": "a workspace setting forbids the bot to post in this channel",
     "ekm_access_denied": "the workspace's EKM keys were revoked",
@@ -95,8 +106,12 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
-def delivery_error(exc: BaseException, where: str) -> DeliveryError:
-    """The one choke point from Slack's errors to :class:`DeliveryError`."""
+def delivery_error(exc: BaseException, where: str, *, file: str | None = None
+                   ) -> DeliveryError:
+    """The one choke point from Slack's errors to :class:`DeliveryError`; ``file``: the
+    error is of uploading that file to ``where``, not of posting a message."""
+    verb, doing = (f"upload {file} to", f"uploading {file} to") if file else ("post to",
+                                                                               "posting to")
     if isinstance(exc, SlackApiError):
         response = exc.response
         status = getattr(response, "status_code", None)
@@ -108,17 +123,18 @@ def delivery_error(exc: BaseException, where: str) -> DeliveryError:
                 retry_after = max(0.0, float(raw)) if raw is not None else 1.0
             except ValueError:
                 retry_after = 1.0
-            return DeliveryError(f"slack: rate limited posting to {where} (HTTP {status}, "
+            return DeliveryError(f"slack: rate limited {doing} {where} (HTTP {status}, "
                                  f"ratelimited); retrying after {retry_after:g}s",
                                  retry_after=retry_after)
         if code in PERMANENT_ERRORS:
-            return DeliveryError(f"slack: cannot post to {where}: {code}: "
+            return DeliveryError(f"slack: cannot {verb} {where}: {code}: "
                                  f"{PERMANENT_ERRORS[code]}", permanent=True)
-        return DeliveryError(f"slack: posting to {where} failed: {code or f'HTTP {status}'}")
+        return DeliveryError(f"slack: {doing} {where} failed: {code or f'HTTP {status}'}")
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-        return DeliveryError(f"slack: cannot reach the Slack API for {where}: "
+        upload = f" (uploading {file})" if file else ""
+        return DeliveryError(f"slack: cannot reach the Slack API for {where}{upload}: "
                              f"{type(exc).__name__}: {exc}")
-    return DeliveryError(f"slack: posting to {where} failed: {type(exc).__name__}: {exc}")
+    return DeliveryError(f"slack: {doing} {where} failed: {type(exc).__name__}: {exc}")
 
 
 class ChannelPacer:
@@ -168,6 +184,12 @@ class SlackConfig:
 Alert = Callable[[Reply], Awaitable[None]]
 
 
+def _remember(done: OrderedDict[str, Any], key: str, value: Any, limit: int = 10_000) -> None:
+    done[key] = value
+    while len(done) > limit:
+        done.popitem(last=False)
+
+
 class SlackAdapter:
     """See the module docstring. ``directory``, ``holds`` and ``alert`` enable room
     integrity: ``holds`` is the application's set of held room keys, ``alert`` tells the
@@ -205,6 +227,9 @@ class SlackAdapter:
         self._periodic: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
         self._sent: OrderedDict[str, MessageRef] = OrderedDict()
+        """Delivery key → the message Slack took (a retry does not post it again)."""
+        self._uploaded: OrderedDict[str, str] = OrderedDict()
+        """``key#n`` → Slack file id of the key's n-th attachment, once shared."""
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> SlackAdapter:
@@ -396,30 +421,61 @@ class SlackAdapter:
         return await self._post(channel, reply, key=key, where=f"@{user.address}")
 
     async def _post(self, channel: str, reply: Reply, *, key: str, where: str) -> MessageRef:
-        done = self._sent.get(key)
-        if done is not None:  # a retry of a send Slack already took: not twice
-            return done
+        ref = self._sent.get(key)
+        if ref is None:
+            ref = await self._post_message(channel, reply, key=key, where=where)
+            _remember(self._sent, key, ref)
+        # else: a retry of a send Slack already took: the text is not posted twice
+        for n, attachment in enumerate(reply.attachments):
+            file_key = f"{key}#{n}"
+            if file_key in self._uploaded:
+                continue
+            file_id = await self._upload(ref, attachment, where=where)
+            _remember(self._uploaded, file_key, file_id)
+        return ref
+
+    def _failure(self, exc: BaseException, channel: str, where: str, *,
+                 file: str | None = None) -> DeliveryError:
+        error = delivery_error(exc, where, file=file)
+        if error.retry_after is not None:
+            self.pacer.defer(channel, error.retry_after)
+            log.warning("%s", error)
+        else:
+            log.error("%s", error)
+        return error
+
+    async def _post_message(self, channel: str, reply: Reply, *, key: str, where: str
+                            ) -> MessageRef:
         client = self._client()
+        files_follow = bool(reply.attachments)
         async with self.pacer.slot(channel):
             try:
                 response = await client.chat_postMessage(
-                    channel=channel, text=render_text(reply), blocks=render_blocks(reply),
+                    channel=channel, text=render_text(reply, files_follow=files_follow),
+                    blocks=render_blocks(reply, files_follow=files_follow),
                     unfurl_links=False, unfurl_media=False,
                     metadata={"event_type": "wisbot_delivery", "event_payload": {"key": key}})
-            except Exception as exc:  # classified below
-                error = delivery_error(exc, where)
-                if error.retry_after is not None:
-                    self.pacer.defer(channel, error.retry_after)
-                    log.warning("%s", error)
-                else:
-                    log.error("%s", error)
-                raise error from None
-        ref = MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
-                         id=str(response.get("ts", "")))
-        self._sent[key] = ref
-        while len(self._sent) > 10_000:
-            self._sent.popitem(last=False)
-        return ref
+            except Exception as exc:  # classified in _failure
+                raise self._failure(exc, channel, where) from None
+        return MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
+                          id=str(response.get("ts", "")))
+
+    async def _upload(self, message: MessageRef, attachment: Attachment, *, where: str) -> str:
+        """Share ``attachment`` in ``message``'s thread; the Slack file id."""
+        client = self._client()
+        channel = message.room
+        async with self.pacer.slot(channel):  # the file shows as a post in the channel
+            try:
+                response = await client.files_upload_v2(
+                    channel=channel, thread_ts=message.id or None,
+                    filename=attachment.name, title=attachment.name,
+                    content=attachment.content())
+            except Exception as exc:  # classified in _failure
+                raise self._failure(exc, channel, where, file=attachment.name) from None
+        shared = response.get("file") or {}
+        log.info("slack: uploaded %s (%d bytes) to %s", attachment.name, attachment.size,
+                 where)
+        return str(shared.get("id", "")) if isinstance(shared, dict) else ""
 
     def _client(self) -> AsyncWebClient:
         if self.client is None:
@@ -503,13 +559,27 @@ class SlackAdapter:
             return None
         members = await self.room_members(RoomRef(platform=PLATFORM, address=room.target,
                                                   key=room.key))
-        strangers = sorted(m.address for m in members
-                           if m.address != self.bot_user_id
-                           and self.directory.contact_by_chat("slack", m.address) is None)
+        strangers: list[str] = []
+        outsiders: list[str] = []
+        for m in members:
+            if m.address == self.bot_user_id:
+                continue
+            contact = self.directory.contact_by_chat("slack", m.address)
+            if contact is None:
+                strangers.append(m.address)
+            elif not may_be_in_room(self.directory, contact, room.role):
+                outsiders.append(m.address)
+        problems = []
         if strangers:
-            return (f"{len(strangers)} member(s) not in the directory: "
-                    f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
-        return None
+            strangers.sort()
+            problems.append(f"{len(strangers)} member(s) not in the directory: "
+                            f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
+        if outsiders:
+            outsiders.sort()
+            problems.append(f"{len(outsiders)} member(s) in the directory but outside this "
+                            f"room's audience ({room.role}): {', '.join(outsiders[:10])}"
+                            f"{' …' if len(outsiders) > 10 else ''}")
+        return "; ".join(problems) or None
 
     async def _alert(self, room: Room, problem: str) -> None:
         if self.alert is None:

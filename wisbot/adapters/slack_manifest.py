@@ -37,6 +37,7 @@ BOT_SCOPES = (
     "channels:read",     # conversations.info / conversations.members of public channels
     "groups:read",       # … of private channels
     "im:write",          # conversations.open: direct messages for pages
+    "files:write",       # files.getUploadURLExternal/completeUploadExternal: the watch chart
     "users:read",        # user ids in events
 )
 BOT_EVENTS = ("member_joined_channel", "member_left_channel")

@@ -93,9 +93,20 @@ def _sections(lines: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def render_blocks(reply: Reply) -> list[dict[str, Any]]:
+def attachment_note(reply: Reply, *, files_follow: bool) -> str:
+    """What the message says of its files: uploaded in its thread (``files_follow``, the
+    adapter's channel posts), or only named (a ``response_url`` answer cannot carry
+    files)."""
+    if files_follow:
+        names = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in reply.attachments)
+        return f"Attached in this message's thread: {names}"
+    return " ".join(a.label() for a in reply.attachments)
+
+
+def render_blocks(reply: Reply, *, files_follow: bool = False) -> list[dict[str, Any]]:
     """Block Kit: header (title), a fields section (the incident card: number in the
-    title, severity words, recommended action, status…), text sections, buttons."""
+    title, severity words, recommended action, status…), text sections, buttons, and a
+    note of the attachments (``files_follow``: the adapter uploads them in the thread)."""
     blocks: list[dict[str, Any]] = []
     if reply.title:
         blocks.append({"type": "header", "text": _plain(reply.title, HEADER_LIMIT)})
@@ -120,13 +131,16 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
                 button["style"] = "primary"
             buttons.append(button)
         blocks.append({"type": "actions", "elements": buttons})
+    if reply.attachments:
+        blocks.append({"type": "context", "elements": [
+            _mrkdwn(escape(attachment_note(reply, files_follow=files_follow)))]})
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1],
                   {"type": "context", "elements": [_mrkdwn("(message shortened)")]}]
     return blocks
 
 
-def render_text(reply: Reply) -> str:
+def render_text(reply: Reply, *, files_follow: bool = False) -> str:
     """The ``text`` fallback (notifications, screen readers): mrkdwn, escaped alike."""
     out: list[str] = []
     if reply.title:
@@ -136,4 +150,6 @@ def render_text(reply: Reply) -> str:
     out.extend(line_mrkdwn(line) for line in reply.lines)
     for action in reply.actions:
         out.append(f"[{escape(action.label)}: `{escape(action.command)}`]")
+    if reply.attachments:
+        out.append(escape(attachment_note(reply, files_follow=files_follow)))
     return _clip("\n".join(out), 39_000)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wisbot.commands import ack, escalate, exchange, incident, lessons, service_report, severity
+from wisbot.commands import (
+    ack,
+    escalate,
+    exchange,
+    incident,
+    lessons,
+    service_report,
+    severity,
+    watch,
+)
 from wisbot.commands.registry import Registry
 
 
@@ -15,4 +24,5 @@ def build_registry() -> Registry:
     ack.register(reg)
     escalate.register(reg)
     exchange.register(reg)
+    watch.register(reg)
     return reg

@@ -6,6 +6,7 @@ from typing import Any
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
+from wisbot.directory import Directory
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Span, bold
@@ -34,7 +35,21 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
             how = "anonymised" if room_vis is Vis.ANONYMOUS else "named"
             lines.append((bold(f"  {room.key}"),
                           Span(text=f" ({room.role}, {room.platform}, {how})")))
+        warning = anonymity_warning(ctx.services.directory, inc.principal_gisc) \
+            if inc.anonymous else None
+        if warning:
+            lines.append((bold("Warning: "), Span(text=warning)))
     return base.model_copy(update={"lines": tuple(lines), "private": True})
+
+
+def anonymity_warning(directory: Directory, gisc: str) -> str | None:
+    """Anonymity is thin when the GISC's area holds a single Member: the label names it."""
+    members = {c.member for c in directory.centres if c.principal_gisc == gisc}
+    if len(members) > 1:
+        return None
+    return (f"GISC {gisc}'s area has only one Member in the directory, so 'a WIS centre in "
+            f"the area of GISC {gisc}' identifies it to those who know the area. Consider "
+            "a narrower share.")
 
 
 async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:

@@ -37,7 +37,8 @@ def register(reg: Registry) -> None:
          Arg("share", "option", required=False, choices=LESSON_SHARES,
              choice_help={"none": "only the affected Member and the Secretariat",
                           "anonymous": "the whole group, without naming the Member",
-                          "named": "the whole group, naming the Member"}),
+                          "named": "the whole group, naming the Member (only its "
+                                   "focal points may choose it)"}),
          Arg("text", "text", "the lesson")),
     ))
     reg.add(Command(("lessons", "list"), "Lessons you may see, or those of one incident.",

@@ -7,6 +7,7 @@ and the room's role. Adapters never choose.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -130,26 +131,84 @@ def anonymous_label(principal_gisc: str) -> str:
     return f"a WIS centre in the area of GISC {principal_gisc}"
 
 
+# Letters that read as Latin ones (Cyrillic, Greek): "Gеrmany" with a Cyrillic e is
+# still Germany to a reader.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "е": "e", "ё": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x",
+    "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "к": "k",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "ο": "o", "ι": "i",
+    "κ": "k", "ν": "v", "ρ": "p", "υ": "u", "χ": "x", "α": "a",
+})
+
+
+def _fold(ch: str) -> str:
+    """One character as a reader takes it: compatibility forms (full-width, ligatures,
+    no-break spaces), accents, look-alikes and case folded away; invisible format
+    characters (zero-width spaces, soft hyphens) dropped."""
+    if unicodedata.category(ch) == "Cf":
+        return ""
+    decomposed = unicodedata.normalize("NFKD", ch.translate(_LOOKALIKES))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _skeleton(text: str) -> tuple[str, list[int]]:
+    """``text`` folded, and for each folded character the index it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        for c in _fold(ch):
+            out.append(c)
+            where.append(i)
+    return "".join(out), where
+
+
 class Redactor:
-    """Removes the names and codes that identify a Member from text shown anonymised."""
+    """Removes the names and codes that identify a Member from text shown anonymised.
+
+    A term matches however it is spelt: any case, accents, full-width or look-alike
+    letters, invisible characters, and any separators (or none) between its parts
+    (``DE-OF-NC``, ``de_of_nc``, ``DEOFNC``; ``Anna Weber``, ``anna.weber``). It is
+    bounded by letters only, so ``dwd01`` and ``DWD_backup`` are caught too.
+    """
 
     def __init__(self, identifying: Iterable[str], replacement: str = "[withheld]") -> None:
         terms = sorted({t.strip() for t in identifying if t and len(t.strip()) >= 2},
                        key=len, reverse=True)
         self.replacement = replacement
+        alternatives: list[tuple[int, str]] = []
+        for term in terms:
+            parts = re.findall(r"[^\W_]+", _skeleton(term)[0])
+            if parts:
+                alternatives.append((sum(map(len, parts)),
+                                     r"[\W_]*".join(re.escape(p) for p in parts)))
+        alternatives.sort(key=lambda a: a[0], reverse=True)
         self._pattern = (
-            re.compile("|".join(rf"(?<!\w){re.escape(t)}(?!\w)" for t in terms), re.IGNORECASE)
-            if terms else None
+            re.compile(r"(?<![^\W\d_])(?:" + "|".join(a for _, a in alternatives)
+                       + r")(?![^\W\d_])", re.IGNORECASE)
+            if alternatives else None
         )
         self._terms = tuple(t.casefold() for t in terms)
 
-    def __call__(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(self.replacement, text)
-
-    def leaks(self, text: str) -> list[str]:
-        """The identifying terms still present in ``text`` as whole words."""
+    def _spans(self, text: str) -> list[tuple[int, int]]:
         if self._pattern is None:
             return []
-        return [m.group(0) for m in self._pattern.finditer(text)]
+        folded, where = _skeleton(text)
+        return [(where[m.start()], where[m.end() - 1] + 1)
+                for m in self._pattern.finditer(folded) if m.end() > m.start()]
+
+    def __call__(self, text: str) -> str:
+        out: list[str] = []
+        last = 0
+        for start, end in self._spans(text):
+            out.append(text[last:start])
+            out.append(self.replacement)
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+    def leaks(self, text: str) -> list[str]:
+        """The identifying terms still present in ``text``."""
+        return [text[start:end] for start, end in self._spans(text)]

@@ -51,6 +51,28 @@ class Caller:
         return self.room.key if self.room else f"@{self.contact.id}"
 
 
+def may_be_in_room(directory: Directory, contact: Contact, room_role: str) -> bool:
+    """Whether ``contact`` may be a member of a room with ``room_role`` (room integrity):
+    everyone in a room reads what it is told, so a directory contact outside the room's
+    audience is a stranger there. The Secretariat may read every room; the duty room gets
+    probe posts only. A GISC's room also admits the focal points of the Member that
+    operates that GISC (its operations desk is that Member's staff)."""
+    if contact.is_secretariat:
+        return True
+    kind, _, name = room_role.partition(":")
+    if kind == "duty":
+        return True
+    principal = {g for m in contact.members for g in directory.principal_giscs_of(m)}
+    if room_role.casefold() in {r.casefold() for r in person_roles(contact.roles, principal)}:
+        return True
+    if kind == "gisc":
+        operator = next((g.member for g in directory.giscs
+                         if g.name.casefold() == name.casefold()), None)
+        return operator is not None and any(m.casefold() == operator.casefold()
+                                            for m in contact.members)
+    return False
+
+
 def resolve_caller(directory: Directory, platform: str, sender: str,
                    room_address: str | None) -> Caller:
     contact = directory.contact_by_chat(platform, sender)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text as sql
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -33,7 +34,14 @@ from wisbot.services.render import (
     timeline_lines,
 )
 from wisbot.store.engine import Store
-from wisbot.store.tables import Incident, IncidentCounter, IncidentQuery, TimelineEntry
+from wisbot.store.tables import (
+    Incident,
+    IncidentCounter,
+    IncidentQuery,
+    Notification,
+    OutboxRow,
+    TimelineEntry,
+)
 
 NUMBER_RE = re.compile(r"^WIS-SEC-(\d{4})-(\d{1,9})$", re.IGNORECASE)
 QUERY_RE = re.compile(r"^Q-?(\d{1,9})$", re.IGNORECASE)
@@ -63,6 +71,10 @@ def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     return told
 
 
+Settle = Callable[[Session, str, str], int]
+"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+
+
 @dataclass(frozen=True)
 class Told:
     """The outcome of a change: the incident and the rooms told, with what they read."""
@@ -73,12 +85,14 @@ class Told:
 
 class IncidentService:
     def __init__(self, store: Store, directory: Directory, clock: Clock, *,
-                 paging_threshold: int = 3, on_response: ResponseHook = no_paging) -> None:
+                 paging_threshold: int = 3, on_response: ResponseHook = no_paging,
+                 settle: Settle | None = None) -> None:
         self.store = store
         self.directory = directory
         self.clock = clock
         self.paging_threshold = paging_threshold
         self.on_response = on_response
+        self.settle = settle
 
     # ----- helpers ----------------------------------------------------------------------
     def _get(self, session: Session, number: str) -> Incident:
@@ -258,6 +272,13 @@ class IncidentService:
                            {"from": old.share.value, "to": level.value,
                             "anonymous": new_anon})
             after = audience(self.directory, new)
+            # What is still queued for a room that now may read less was written for the
+            # old consent: withdraw it (the cascade below tells the room what it may read).
+            after_vis = {r.key: v for r, v in after}
+            lowered = [k for k, v in before.items()
+                       if after_vis.get(k, Vis.NONE).value < v.value]
+            if lowered:
+                _withdraw_pending(session, _id(inc), lowered)
             told = self._cascade(session, inc, "share", f"now shared as {share_words(inc)}",
                                  rooms=after)
             withdrawn = [self.directory.room(k) for k in before
@@ -265,7 +286,9 @@ class IncidentService:
             if withdrawn:
                 note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
                                     kind="incident")
-                note.line("The affected Member narrowed who is told; this room will receive "
+                who = ("The affected Member" if caller.is_member_focal(inc.member)
+                       else "The WMO Secretariat")
+                note.line(f"{who} narrowed who is told; this room will receive "
                           "no further updates on it.")
                 notify(session, kind="withdrawn", now=self.clock(), incident_id=inc.id,
                        deliveries=[(room, note.build()) for room in withdrawn])
@@ -390,6 +413,9 @@ class IncidentService:
                 raise NotFound(f"no query Q-{qid}")
             now = self.clock()
             row.status = "answered"
+            if self.settle is not None:
+                # The answer is the response the query's page asked for.
+                self.settle(session, f"Q-{qid}", f"answered by {caller.contact.id}")
             row.answer = text
             row.answered_by = caller.contact.id
             row.answered_at = now
@@ -413,6 +439,17 @@ class IncidentService:
 
 def _hidden(number: str) -> str:
     return f"no incident {number} that you may see here"
+
+
+def _withdraw_pending(session: Session, incident_id: int, room_keys: Sequence[str]) -> None:
+    """Undelivered incident messages for ``room_keys`` are not sent (status withdrawn)."""
+    notes = select(Notification.id).where(Notification.incident_id == incident_id,
+                                          col(Notification.kind) != "lesson")
+    session.execute(sql_update(OutboxRow)
+                    .where(col(OutboxRow.status) == "pending",
+                           col(OutboxRow.room_key).in_(room_keys),
+                           col(OutboxRow.notification_id).in_(notes))
+                    .values(status="withdrawn"))
 
 
 def _id(inc: Incident) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
-from wisbot.domain.confidentiality import Vis, vmin
+from wisbot.domain.confidentiality import Vis, role_visibility, vmin
 from wisbot.errors import InvalidState, NotAllowed, UsageError
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.context import Caller
@@ -28,6 +29,8 @@ def lesson_role_visibility(role: str, share: str, member: str) -> Vis:
     own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
     if own:
         return Vis.NAMED
+    if kind not in ("member", "gisc", "area", "collaboration"):
+        return Vis.NONE  # e.g. the duty room: watch operators read probe posts, not lessons
     if share == "named":
         return Vis.NAMED
     if share == "anonymous":
@@ -62,6 +65,11 @@ class LessonService:
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)):
                 raise NotAllowed(f"only the affected Member's focal points or the WMO "
                                  f"Secretariat may record lessons for {inc.number}")
+            if share == "named" and not caller.is_member_focal(inc.member):
+                raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
+                                 f"may share a lesson of {inc.number} named: it names them, so "
+                                 "it needs their consent. Record it share=anonymous or "
+                                 "share=none.")
             if inc.status == "open":
                 raise InvalidState(f"{inc.number} is still open: lessons are recorded after "
                                    f"resolution (`incident resolve {inc.number}`)")
@@ -73,10 +81,11 @@ class LessonService:
             deliveries = []
             for room in self.directory.rooms:
                 vis = lesson_role_visibility(room.role, share, inc.member)
-                if vis is Vis.NONE or room.role.startswith(("gisc:", "area:", "duty")):
+                if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     role_visibility(room.role, exposure(inc))))
                 deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
             told = ", ".join(r.key for r, _ in deliveries)
@@ -100,7 +109,8 @@ class LessonService:
                 # Listing by incident shows only lessons visibly joined to it.
                 if vis is Vis.NONE or (number is not None and vis is not Vis.NAMED):
                     continue
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
                 b.line("None that you may see here.")
@@ -138,19 +148,36 @@ class LessonService:
                 if vis is Vis.NONE:
                     continue
                 if vis is Vis.ANONYMOUS:
-                    # A match on a withheld name would reveal who the lesson is about.
+                    # A match on a withheld name would reveal who the lesson is about: the
+                    # text the reader sees must match by itself, with the same matcher.
                     visible_text = redactor_for(self.directory, inc.member)(lesson.text)
-                    words_left = {w.casefold() for w in _WORD.findall(visible_text)}
-                    if not all(any(w.startswith(t.casefold()[:4]) for w in words_left)
-                               for t in terms):
+                    if not self._matches(session, visible_text, terms):
                         continue
-                b.line(*lesson_spans(self.directory, lesson, inc, vis))
+                b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                     caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
                 b.line("No lessons that you may see match.")
             return b.build(private=True)
 
         return await self.store.tx(work)
+
+    def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
+        """Whether ``text`` alone matches the search, as the full-text index would."""
+        if self.store.sqlite:
+            session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
+                                "USING fts5(text, tokenize='porter unicode61')"))
+            session.execute(sql("DELETE FROM temp.lesson_probe"))
+            session.execute(sql("INSERT INTO temp.lesson_probe(rowid, text) VALUES (1, :t)"),
+                            {"t": text})
+            match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+            hit = session.execute(sql("SELECT rowid FROM temp.lesson_probe "
+                                      "WHERE lesson_probe MATCH :q"), {"q": match}).first()
+            session.execute(sql("DELETE FROM temp.lesson_probe"))
+            return hit is not None
+        return bool(session.execute(sql(
+            "SELECT to_tsvector('english', :t) @@ plainto_tsquery('english', :q)"),
+            {"t": text, "q": " ".join(terms)}).scalar())
 
 
 __all__ = ["LESSON_SHARES", "LessonService", "exposure"]

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
-from wisbot.domain.confidentiality import Vis
+from wisbot.domain.confidentiality import Vis, role_visibility
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
     TARGET,
@@ -227,6 +227,8 @@ class PagingService:
             if inc is not None and inc.status != "open":
                 self._stop(session, page, f"incident {inc.status}")
                 return
+            if inc is not None and not self._refresh_for_role(session, page, inc):
+                return
         action = Action(step.action)
         contacts: list[str] = []
         note: Notification | None = None
@@ -274,6 +276,18 @@ class PagingService:
         step.notification_id = note.id if note is not None else None
         session.add(step)
         session.add(page)
+
+    def _refresh_for_role(self, session: Session, page: Page, inc: Incident) -> bool:
+        """Re-render an incident page for what its role may read now: sharing may have
+        been narrowed or anonymised since the page was opened. False: the role may no
+        longer see the incident, and the page is stopped."""
+        vis = role_visibility(page.role, exposure(inc))
+        if vis is Vis.NONE:
+            self._stop(session, page, "no longer shared with this role")
+            return False
+        page.payload = incident_reply(self.directory, inc, vis,
+                                      "needs your response").model_dump(mode="json")
+        return True
 
     def _page_reply(self, page: Page, step: PageStep) -> Reply:
         base = Reply.model_validate(page.payload)
@@ -334,6 +348,14 @@ class PagingService:
         b.action("Acknowledge", f"ack {_ref(page)}")
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
                       deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
+
+    def settle(self, session: Session, ref: str, reason: str) -> int:
+        """Stop every open page about ``ref`` (answered elsewhere, e.g. a watch handover
+        accepted with ``watch accept``); returns how many were stopped."""
+        pages = session.exec(select(Page).where(Page.ref == ref, Page.status == "open")).all()
+        for page in pages:
+            self._stop(session, page, reason)
+        return len(pages)
 
     def _stop(self, session: Session, page: Page, reason: str) -> None:
         page.status = "stopped"

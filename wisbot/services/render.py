@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 from wisbot.directory import Directory
@@ -19,6 +20,9 @@ def exposure(inc: Incident) -> Exposure:
                     share=Share.parse(inc.share), anonymous=inc.anonymous)
 
 
+_BRACKETS = re.compile(r"\s*\([^)]*\)")
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
@@ -27,10 +31,18 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
         terms.extend(found.aliases)
     for centre in directory.centres_of(member):
         terms.extend([centre.code, centre.name])
+        # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
+        # brackets alone.
+        terms.append(_BRACKETS.sub("", centre.name))
     for contact in directory.contacts_of_member(member):
         terms.extend([contact.id, contact.name])
+        words = contact.name.split()
+        if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
+            terms.append(words[-1])  # a person is named by their surname alone too
         if contact.email:
-            terms.append(contact.email)
+            local, _, domain = contact.email.partition("@")
+            # it@meteoswiss.example.org: the organisation's mail domain names it.
+            terms.extend([contact.email, local, domain.split(".")[0]])
         for platform in ("matrix", "slack"):
             address = contact.chat_id(platform)
             if address:
@@ -108,14 +120,19 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
 
 
 def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
-                 ) -> tuple[Span, ...]:
+                 incident_vis: Vis) -> tuple[Span, ...]:
+    """``vis``: what the reader may see of the lesson; ``incident_vis``: of its incident."""
     if vis is Vis.ANONYMOUS:
         # No incident number: it would let a reader join the lesson to a named incident.
         head = f"L-{lesson.id} · {anonymous_label(inc.principal_gisc)} · "
         body = redactor_for(directory, inc.member)(lesson.text)
     else:
         who = actor_label(directory, lesson.author, inc, vis)
-        head = f"L-{lesson.id} · {inc.number} · {centre_label(directory, inc, vis)} · " \
+        # A named lesson names the Member, not the incident: its number is shown only to
+        # readers who may see the incident named (else it would de-anonymise it, or give
+        # away the protected number of an incident the reader may not see).
+        number = f"{inc.number} · " if incident_vis is Vis.NAMED else ""
+        head = f"L-{lesson.id} · {number}{centre_label(directory, inc, vis)} · " \
                f"{lesson.share} · {who} · "
         body = lesson.text
     return (Span(text=head), user(body))

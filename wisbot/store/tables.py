@@ -92,7 +92,7 @@ class OutboxRow(SQLModel, table=True):
     platform: str = Field(max_length=16)
     payload: dict[str, object] = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=12)
-    """pending, delivered, dead."""
+    """pending, delivered, dead, withdrawn (its incident was narrowed before delivery)."""
     attempts: int = 0
     next_attempt_at: datetime
     created_at: datetime

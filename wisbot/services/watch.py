@@ -1,0 +1,1318 @@
+"""GISC Watch: probe runs and history, the daily post, the dead-man's switch, watch tickets,
+the roster, handover, escalation, reports and WIS Monitor JSON.
+
+Rules live in :mod:`wisbot.domain.watch`; probes in :mod:`wisbot.probes`. Every change and
+the notifications it causes are written in one transaction (``notify``); e-mail and files
+are written after the commit.
+
+Who is told: watch posts go to the ``duty`` room when the directory has one, else to the
+room of each GISC on watch (the roster's duty GISC, and the outgoing GISC until the
+handover is accepted). A ticket is told to its GISC's own room and the duty rooms, never
+to other GISCs' rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory, Room
+from wisbot.domain import watch as rules
+from wisbot.domain.watch import (
+    IMPACTS,
+    STATE_WORDS,
+    HandoverStep,
+    Impact,
+    Period,
+    ProbeVerdict,
+    RosterImport,
+    TicketState,
+    fmt_day,
+    utc_day,
+)
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
+from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
+from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
+from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold, code, user
+from wisbot.services.chart import Point, chart_png
+from wisbot.services.context import Caller
+from wisbot.services.mail import Mailer
+from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.settings import Settings
+from wisbot.store.engine import Store
+from wisbot.store.watch_tables import (
+    Handover,
+    ProbeRecord,
+    ProbeRun,
+    RosterEntry,
+    WatchMark,
+    WatchTicket,
+    WatchTicketEvent,
+)
+
+log = logging.getLogger(__name__)
+
+GLOBAL = "WIS2"
+"""The subject of tickets about the WIS 2.0 global services."""
+BOT = "wisbot"
+BOT_REPORTER = "wisbot (GISC Watch probes)"
+WIS1 = (Service.OAIPMH, Service.SRU, Service.PORTAL, Service.WISMON)
+SERVICE_WORDS = {
+    "oaipmh": "OAI-PMH provider", "sru": "SRU search", "portal": "HTTP portal",
+    "wismon": "WIS Monitor JSON", "gdc": "Global Discovery Catalogue",
+    "broker": "Global Broker", "cache": "Global Cache", "monitor": "Global Monitor",
+}
+Sweep = Callable[..., Any]
+Settle = Callable[[Session, str, str], object]
+"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+
+
+def _now_utc(clock: Clock) -> datetime:
+    return clock().astimezone(UTC)
+
+
+def subject_label(subject: str) -> str:
+    return "WIS 2.0 Global Services" if subject == GLOBAL else f"GISC {subject}"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    results: tuple[ProbeResult, ...]
+    anomalies: tuple[Anomaly, ...] = ()
+    opened: tuple[int, ...] = ()
+    updated: tuple[int, ...] = ()
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    id: int
+    day: date
+    gisc: str
+    result: str
+    status: str
+    reporter: str
+
+
+@dataclass(frozen=True)
+class GlobalFigure:
+    service: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class WatchReport:
+    start: date
+    end: date
+    duty: tuple[str, ...]
+    rows: tuple[ReportRow, ...]
+    figures: tuple[GlobalFigure, ...]
+    activity: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def footer(self) -> str:
+        duty = ", ".join(f"GISC {g}" for g in self.duty) or "none on the roster"
+        return (f"Duty GISC: {duty}; watch period from {fmt_day(self.start)} "
+                f"to {fmt_day(self.end)}")
+
+    def markdown(self) -> str:
+        out = [f"# GISC Watch report {fmt_day(self.start)} – {fmt_day(self.end)}", "",
+               "| ID | date | GISC | result | status | reporter |",
+               "|---|---|---|---|---|---|"]
+        for r in self.rows:
+            cells = [str(r.id), fmt_day(r.day), r.gisc, r.result, r.status, r.reporter]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        if not self.rows:
+            out.append("| – | – | – | no tickets in the period | – | – |")
+        out += ["", self.footer, "", "## Global Services (start → end of period)", ""]
+        if self.figures:
+            out += ["| service | start | end |", "|---|---|---|"]
+            out += [f"| {f.service} | {f.start} | {f.end} |" for f in self.figures]
+        else:
+            out.append("No WIS 2.0 global service was probed in the period.")
+        out += ["", "## Ticket activity", ""]
+        out += [f"- {k}: {v}" for k, v in self.activity.items()]
+        return "\n".join(out) + "\n"
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["ID", "date", "GISC", "result", "status", "reporter"])
+        for r in self.rows:
+            w.writerow([r.id, fmt_day(r.day), r.gisc, r.result, r.status, r.reporter])
+        w.writerow([])
+        w.writerow(["duty GISC", "; ".join(f"GISC {g}" for g in self.duty)])
+        w.writerow(["watch period", fmt_day(self.start), fmt_day(self.end)])
+        for f in self.figures:
+            w.writerow(["global service", f.service, f.start, f.end])
+        for k, v in self.activity.items():
+            w.writerow(["ticket activity", k, v])
+        return buf.getvalue()
+
+
+class WatchService:
+    def __init__(self, store: Store, directory: Directory, settings: Settings, clock: Clock,
+                 *, on_response: ResponseHook = no_paging, mailer: Mailer | None = None,
+                 sweeper: Sweep = sweep, settle: Settle | None = None) -> None:
+        self.store = store
+        self.directory = directory
+        self.settings = settings
+        self.clock = clock
+        self.on_response = on_response
+        self.mailer = mailer
+        self.sweeper = sweeper
+        self.settle = settle
+        self.wismon_url: str | None = None
+        """Set by the App when the monitor JSON server runs (its base URL)."""
+        self.check_config()
+
+    def check_config(self) -> None:
+        """Cross-check the watch settings against the directory; clear errors at start."""
+        s = self.settings
+        if s.watch_escalation_contact:
+            self.directory.contact(s.watch_escalation_contact)
+        if s.watch_escalation_room:
+            self.directory.room(s.watch_escalation_room)
+        if s.wismon_centre:
+            self.directory.gisc(s.wismon_centre)
+        for ident, entry in self.directory.wis2.items():
+            kind = entry.get("kind", "")
+            if kind not in ("gdc", "broker", "cache", "monitor"):
+                raise NotFound(f"wis2.{ident}.kind must be gdc, broker, cache or monitor, "
+                               f"not {kind!r}")
+            if not entry.get("url"):
+                raise NotFound(f"wis2.{ident}.url is missing")
+
+    # ----- targets -------------------------------------------------------------------------
+    def targets(self, scope: str | None = None) -> list[ProbeTarget]:
+        """All probe targets, or those of one GISC, one service kind or one WIS2 id."""
+        out: list[ProbeTarget] = []
+        for g in self.directory.giscs:
+            for key, url in g.services.items():
+                try:
+                    service = Service(key)
+                except ValueError:
+                    continue
+                if service in WIS1:
+                    out.append(ProbeTarget(g.name, service, url))
+        for ident, entry in self.directory.wis2.items():
+            options = {k: _option(v) for k, v in entry.items() if k not in ("kind", "url")}
+            out.append(ProbeTarget(ident, Service(entry["kind"]), entry["url"], options))
+        if scope is None or not scope.strip():
+            return out
+        word = scope.strip()
+        if word.lower() in {s.value for s in Service}:
+            return [t for t in out if t.service.value == word.lower()]
+        if word in self.directory.wis2:
+            return [t for t in out if t.centre == word]
+        if word.casefold() in ("wis2", "global"):
+            return [t for t in out if t.service not in WIS1]
+        gisc = self.directory.gisc(word)
+        return [t for t in out if t.centre == gisc.name]
+
+    def _is_global(self, t: ProbeTarget | ProbeResult) -> bool:
+        return t.service not in WIS1
+
+    # ----- rooms ---------------------------------------------------------------------------
+    def _gisc_room(self, gisc: str) -> Room | None:
+        rooms = self.directory.rooms_with_role(f"gisc:{gisc}")
+        return rooms[0] if rooms else None
+
+    def _duty_rooms(self, session: Session, now: datetime) -> list[Room]:
+        duty = self.directory.rooms_with_role("duty")
+        if duty:
+            return duty
+        rooms: list[Room] = []
+        for gisc in self.on_watch(session, now):
+            room = self._gisc_room(gisc)
+            if room is not None and room not in rooms:
+                rooms.append(room)
+        return rooms or self.directory.rooms_with_role("secretariat")
+
+    def _ticket_rooms(self, session: Session, ticket: WatchTicket, now: datetime) -> list[Room]:
+        rooms: list[Room] = []
+        if ticket.subject != GLOBAL:
+            room = self._gisc_room(ticket.subject)
+            if room is not None:
+                rooms.append(room)
+        for room in self._duty_rooms(session, now):
+            if room not in rooms:
+                rooms.append(room)
+        return rooms
+
+    # ----- roster --------------------------------------------------------------------------
+    def _periods(self, session: Session) -> list[Period]:
+        rows = session.exec(select(RosterEntry).order_by(col(RosterEntry.start_date))).all()
+        return [Period(r.start_date, r.end_date, r.gisc) for r in rows]
+
+    def _resolve_gisc(self, name: str) -> str:
+        try:
+            return self.directory.gisc(name).name
+        except NotFound as exc:
+            raise LookupError(str(exc)) from None
+
+    async def import_roster(self, text: str, source: str = "import") -> RosterImport:
+        """Import the official roster CSV: its periods replace those they overlap."""
+        try:
+            parsed = rules.parse_roster_csv(text, self._resolve_gisc)
+        except rules.RosterError as exc:
+            raise UsageError("the roster file cannot be imported: "
+                             + "; ".join(exc.problems)) from None
+
+        def work(session: Session) -> RosterImport:
+            if parsed.periods:
+                first = parsed.periods[0].start
+                last = parsed.periods[-1].end
+                session.execute(delete(RosterEntry).where(
+                    col(RosterEntry.start_date) <= last, col(RosterEntry.end_date) >= first))
+            for p in parsed.periods:
+                session.add(RosterEntry(gisc=p.gisc, start_date=p.start, end_date=p.end,
+                                        source=source[:64]))
+            return parsed
+
+        return await self.store.tx(work)
+
+    async def set_roster(self, caller: Caller, start: date, end: date, gisc: str) -> Reply:
+        if not caller.is_secretariat:
+            raise NotAllowed("only the WMO Secretariat may change the GISC Watch roster")
+        name = self.directory.gisc(gisc).name
+        if end < start:
+            raise UsageError(f"the period ends ({end}) before it starts ({start})")
+        new = Period(start, end, name)
+
+        def work(session: Session) -> Reply:
+            periods = rules.with_override(self._periods(session), new)
+            session.execute(delete(RosterEntry))
+            for p in periods:
+                session.add(RosterEntry(gisc=p.gisc, start_date=p.start, end_date=p.end,
+                                        source=f"set by {caller.contact.id}"[:64]))
+            text = (f"GISC Watch roster: GISC {name} is on duty from {fmt_day(start)} to "
+                    f"{fmt_day(end)} (00:00–23:59 UTC), set by {caller.contact.name}.")
+            rooms = list(self.directory.rooms_with_role("secretariat"))
+            room = self._gisc_room(name)
+            if room is not None:
+                rooms.append(room)
+            b = ReplyBuilder("GISC Watch roster changed").line(text)
+            notify(session, kind="watch-roster", now=_now_utc(self.clock), incident_id=None,
+                   deliveries=[(r, b.build()) for r in rooms])
+            return ReplyBuilder("Roster set").line(text).build(private=True)
+
+        return await self.store.tx(work)
+
+    async def periods(self) -> list[Period]:
+        return await self.store.tx(self._periods)
+
+    async def roster(self, year: int | None) -> Reply:
+        now = _now_utc(self.clock)
+        year = year or now.year
+        periods = await self.periods()
+        shown = [p for p in periods if p.start.year == year or p.end.year == year]
+        b = ReplyBuilder(f"GISC Watch roster {year}")
+        current = rules.period_at(periods, now)
+        if not shown:
+            b.line(f"No roster periods in {year}. Import the official file with "
+                   "`wisbot roster import <file.csv>`.")
+        for p in shown:
+            mark = "  ◀ now" if p == current else ""
+            b.line(code(f"{fmt_day(p.start)} – {fmt_day(p.end)}"), Span(text=f"  GISC {p.gisc}"
+                                                                       f"{mark}"))
+        for a, z in rules.gaps(shown):
+            b.line(bold("Gap: "), Span(text=f"no duty GISC from {fmt_day(a)} to {fmt_day(z)}"))
+        return b.build(private=True)
+
+    def on_watch(self, session: Session, now: datetime) -> list[str]:
+        """The roster's duty GISC, then the outgoing GISC while its handover to it is not
+        accepted (the 2025 practice: the outgoing GISC keeps the watch until then)."""
+        periods = self._periods(session)
+        current = rules.period_at(periods, now)
+        if current is None:
+            return []
+        out = [current.gisc]
+        earlier = [p for p in periods if p.end < current.start]
+        if earlier:
+            prev = max(earlier)
+            if prev.end + timedelta(days=1) == current.start and prev.gisc != current.gisc:
+                accepted = session.exec(select(Handover).where(
+                    Handover.incoming == current.gisc,
+                    Handover.period_start == current.start,
+                    col(Handover.accepted_at).is_not(None))).first()
+                if accepted is None:
+                    out.append(prev.gisc)
+        return out
+
+    # ----- probes and the daily run --------------------------------------------------------
+    def _limits(self) -> ProbeLimits:
+        total = self.settings.watch_probe_timeout_s
+        return ProbeLimits(connect_timeout=min(5.0, total), read_timeout=min(10.0, total),
+                           total_timeout=total)
+
+    async def run(self, trigger: str = "manual", scope: str | None = None,
+                  *, post: bool | None = None) -> RunOutcome:
+        """Probe, store, update tickets; the daily run also posts, charts and publishes."""
+        targets = self.targets(scope)
+        daily = trigger == "daily"
+        post = daily if post is None else post
+        started = _now_utc(self.clock)
+
+        def begin(session: Session) -> int:
+            run = ProbeRun(day=utc_day(started), trigger=trigger, scope=scope or "",
+                           started_at=started)
+            session.add(run)
+            session.flush()
+            assert run.id is not None
+            return run.id
+
+        run_id = await self.store.tx(begin)
+        results = tuple(await self.sweeper(targets, concurrency=self.settings.watch_concurrency,
+                                           limits=self._limits(), now=self.clock))
+
+        def record(session: Session) -> tuple[list[int], list[int], dict[tuple[str, str], float]]:
+            for r in results:
+                session.add(ProbeRecord(run_id=run_id, centre=r.centre, service=r.service.value,
+                                        url=r.url, status=r.status.value, latency_ms=r.latency_ms,
+                                        figure=r.figure, reason=r.reason, checked_at=r.checked_at,
+                                        details=_jsonable(r.details)))
+            opened, updated = self._tickets_from_probes(session, results)
+            previous = self._previous_figures(session, run_id, started)
+            return opened, updated, previous
+
+        opened, updated, previous = await self.store.tx(record)
+        anomalies = tuple(self._anomalies(results, previous))
+        reply: Reply | None = None
+        if post:
+            points = await self.store.tx(lambda s: self._history(s, started - timedelta(days=30)))
+            png = await asyncio.to_thread(
+                chart_png, points, title=f"GISC Watch, 30 days to {started:%Y-%m-%d}")
+            reply = self._daily_reply(started, results, previous, anomalies, opened, png)
+        finished = _now_utc(self.clock)
+        retention = timedelta(days=self.settings.watch_retention_days)
+
+        def finish(session: Session) -> None:
+            run = session.get(ProbeRun, run_id)
+            assert run is not None
+            run.finished_at = finished
+            run.results = len(results)
+            run.failures = sum(1 for r in results if r.status is ProbeStatus.FAIL)
+            if reply is not None:
+                rooms = self._duty_rooms(session, finished)
+                notify(session, kind="watch-daily", now=finished, incident_id=None,
+                       deliveries=[(room, reply) for room in rooms])
+            if daily:
+                self._purge(session, finished - retention)
+
+        await self.store.tx(finish)
+        if daily and self.settings.wismon_dir is not None:
+            try:
+                await self.write_wismon(self.settings.wismon_dir)
+            except OSError:
+                log.exception("writing WIS Monitor JSON to %s failed", self.settings.wismon_dir)
+        return RunOutcome(run_id, results, anomalies, tuple(opened), tuple(updated), reply)
+
+    async def daily(self) -> RunOutcome | None:
+        """The scheduled job: one daily run per UTC day (a second call the same day is a
+        no-op, so a restart or two processes never post twice)."""
+        today = utc_day(_now_utc(self.clock))
+
+        def claim(session: Session) -> bool:
+            key = f"daily:{today.isoformat()}"
+            if session.get(WatchMark, key) is not None:
+                return False
+            session.add(WatchMark(key=key, at=_now_utc(self.clock)))
+            return True
+
+        if not await self.store.tx(claim):
+            return None
+        return await self.run("daily")
+
+    def _purge(self, session: Session, before: datetime) -> None:
+        old = select(ProbeRun.id).where(col(ProbeRun.started_at) < before)
+        session.execute(delete(ProbeRecord).where(col(ProbeRecord.run_id).in_(old)))
+        session.execute(delete(ProbeRecord).where(col(ProbeRecord.checked_at) < before))
+        session.execute(delete(ProbeRun).where(col(ProbeRun.started_at) < before))
+
+    def _previous_figures(self, session: Session, run_id: int,
+                          started: datetime) -> dict[tuple[str, str], float]:
+        """Figures of the last daily run of an earlier UTC day (for the day-on-day change)."""
+        prev = session.exec(select(ProbeRun).where(
+            ProbeRun.trigger == "daily", col(ProbeRun.day) < utc_day(started),
+            col(ProbeRun.id) != run_id).order_by(col(ProbeRun.day).desc(),
+                                                 col(ProbeRun.id).desc())).first()
+        if prev is None:
+            return {}
+        rows = session.exec(select(ProbeRecord).where(ProbeRecord.run_id == prev.id)).all()
+        return {(r.centre, r.service): r.figure for r in rows if r.figure is not None}
+
+    def _history(self, session: Session, since: datetime) -> list[Point]:
+        rows = session.exec(select(ProbeRecord).where(
+            col(ProbeRecord.checked_at) >= since).order_by(col(ProbeRecord.checked_at))).all()
+        return [Point(r.checked_at.date(), r.centre, r.service, r.status == "ok", r.figure)
+                for r in rows]
+
+    def _anomalies(self, results: Sequence[ProbeResult],
+                   previous: dict[tuple[str, str], float]) -> list[Anomaly]:
+        s = self.settings
+        out: list[Anomaly] = []
+        for service in (Service.OAIPMH, Service.SRU):
+            now = {r.centre: r.figure for r in results
+                   if r.service is service and r.figure is not None}
+            before = {c: v for (c, svc), v in previous.items() if svc == service.value}
+            out += record_count_outliers(now, s.watch_outlier_ratio, service=service)
+            out += day_on_day(before, now, s.watch_change_pct, service=service)
+        now_b = {r.centre: r.figure for r in results
+                 if r.service is Service.BROKER and r.figure is not None}
+        before_b = {c: v for (c, svc), v in previous.items() if svc == Service.BROKER.value}
+        out += broker_collapse(before_b, now_b, s.watch_collapse_pct)
+        return out
+
+    def _daily_reply(self, when: datetime, results: Sequence[ProbeResult],
+                     previous: dict[tuple[str, str], float], anomalies: Sequence[Anomaly],
+                     opened: Sequence[int], png: bytes | None) -> Reply:
+        ok = sum(1 for r in results if r.status is ProbeStatus.OK)
+        b = ReplyBuilder(f"GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{len(results)} OK)",
+                         kind="watch")
+        b.line(code(f"{'GISC / service':<34} {'status':<9} {'latency':>9} {'count':>10} "
+                    f"{'change':>8}"))
+        for r in sorted(results, key=lambda x: (self._is_global(x), x.centre, x.service.value)):
+            who = r.centre if self._is_global(r) else f"GISC {r.centre}"
+            latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
+            count = f"{r.figure:,.0f}" if r.figure is not None else "–"
+            before = previous.get((r.centre, r.service.value))
+            if r.figure is None or before is None:
+                change = "–"
+            elif before == 0:
+                change = "new" if r.figure else "0%"
+            else:
+                change = f"{(r.figure - before) / before * 100:+.0f}%"
+            label = f"{who} / {r.service.value}"
+            b.line(code(f"{label[:34]:<34} {r.status.value:<9} {latency:>9} {count:>10} "
+                        f"{change:>8}"))
+            if r.reason and r.status is not ProbeStatus.OK:
+                b.line(Span(text="    ↳ "), user(r.reason[:300]))
+        if anomalies:
+            b.line(bold(f"Anomalies ({len(anomalies)}):"))
+            for a in anomalies:
+                b.line(Span(text=f"  • [{a.kind.value}] "), user(a.message))
+        else:
+            b.line(bold("Anomalies: "), Span(text="none"))
+        if opened:
+            b.line(bold("Tickets opened: "), Span(text=", ".join(f"#{n}" for n in opened)))
+        if png is not None:
+            b.attach(Attachment.from_bytes("chart.png", "image/png", png))
+        else:
+            b.line("(no chart: matplotlib is not installed – install wisbot[watch])")
+        return b.build()
+
+    # ----- tickets from probes -------------------------------------------------------------
+    def _tickets_from_probes(self, session: Session, results: Sequence[ProbeResult],
+                             ) -> tuple[list[int], list[int]]:
+        now = _now_utc(self.clock)
+        by_subject: dict[str, dict[str, ProbeResult]] = {}
+        kinds: dict[str, str] = {}
+        for r in results:
+            subject = GLOBAL if self._is_global(r) else r.centre
+            key = f"{r.centre}:{r.service.value}" if subject == GLOBAL else r.service.value
+            kinds[key] = r.service.value
+            by_subject.setdefault(subject, {})[key] = r
+        opened: list[int] = []
+        updated: list[int] = []
+        for subject, found in by_subject.items():
+            failing = {k for k, r in found.items() if r.status is ProbeStatus.FAIL}
+            ticket = session.exec(select(WatchTicket).where(
+                WatchTicket.subject == subject, col(WatchTicket.auto).is_(True),
+                WatchTicket.state != TicketState.DONE.value)
+                .order_by(col(WatchTicket.id).desc())).first()
+            if ticket is None:
+                if failing:
+                    verdict = ProbeVerdict(frozenset(failing), frozenset(found))
+                    impact = rules.impact_for(subject == GLOBAL, verdict, kinds)
+                    finding = self._finding(subject, found, failing)
+                    t = self._open_ticket(session, subject, finding, impact, BOT, auto=True,
+                                          services=dict.fromkeys(sorted(failing), True))
+                    opened.append(_id(t))
+                continue
+            before = dict(ticket.services)
+            change = rules.recovery(before, failing, found)
+            if change.closed:
+                ticket.state = TicketState.DONE.value
+                ticket.closed_at = now
+                ticket.partial = False
+                ticket.services = {k: False for k in before}
+                self._event(session, ticket, BOT, "closed", "every service answers again")
+                self._tell(session, ticket, "closed: every service answers again")
+            else:
+                after = {k: k in change.still_failing for k in (set(before) | change.more)}
+                if after == before:
+                    continue
+                ticket.services = after
+                ticket.partial = change.partial
+                words = []
+                if change.more:
+                    words.append("now also failing: " + ", ".join(
+                        self._svc_words(k) for k in sorted(change.more)))
+                again = sorted(k for k in before if before[k] and not after[k])
+                if again:
+                    words.append("answering again: " + ", ".join(
+                        self._svc_words(k) for k in again))
+                relapse = sorted(k for k in before if not before[k] and after[k])
+                if relapse:
+                    words.append("failing again: " + ", ".join(
+                        self._svc_words(k) for k in relapse))
+                text = "; ".join(words)
+                self._event(session, ticket, BOT, "partial" if change.partial else "note", text)
+                self._tell(session, ticket, ("partially open – " if ticket.partial else "")
+                           + text)
+            ticket.last_activity_at = now
+            session.add(ticket)
+            updated.append(_id(ticket))
+        return opened, updated
+
+    @staticmethod
+    def _svc_words(key: str) -> str:
+        centre, _, svc = key.rpartition(":")
+        words = SERVICE_WORDS.get(svc, svc)
+        return f"{words} {centre}" if centre else words
+
+    def _finding(self, subject: str, found: dict[str, ProbeResult], failing: set[str]) -> str:
+        if subject != GLOBAL and failing == set(found):
+            return f"GISC {subject} unreachable: no service answers"
+        parts = []
+        for key in sorted(failing):
+            reason = found[key].reason or "failed"
+            parts.append(f"{self._svc_words(key)} not active ({reason[:160]})")
+        return "; ".join(parts)
+
+    # ----- tickets -------------------------------------------------------------------------
+    def _event(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
+               text: str = "") -> None:
+        session.add(WatchTicketEvent(ticket_id=_id(ticket), at=_now_utc(self.clock),
+                                     actor=actor, kind=kind, text=text))
+
+    def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
+        impact = Impact(ticket.impact)
+        state = TicketState(ticket.state)
+        b = ReplyBuilder(f"Watch ticket #{ticket.id} – {headline}", kind="watch")
+        b.ref = f"W-{ticket.id}"
+        b.field("GISC", subject_label(ticket.subject))
+        b.field("Impact", rules.target_words(impact))
+        b.field("Status", f"{STATE_WORDS[state]} ({rules.report_status(state, ticket.partial)})")
+        if ticket.assignee:
+            b.field("Assigned to", ticket.assignee)
+        info = IMPACTS[impact]
+        b.field("Respond by", (ticket.created_at + info.respond).strftime("%Y-%m-%d %H:%M UTC"))
+        if info.resolve:
+            b.field("Resolve by",
+                    (ticket.created_at + info.resolve).strftime("%Y-%m-%d %H:%M UTC"))
+        b.line(bold("Finding: "), user(ticket.finding))
+        return b.build()
+
+    def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
+        now = _now_utc(self.clock)
+        reply = self._ticket_reply(ticket, headline)
+        notify(session, kind="watch-ticket", now=now, incident_id=None,
+               deliveries=[(r, reply) for r in self._ticket_rooms(session, ticket, now)])
+
+    def _open_ticket(self, session: Session, subject: str, finding: str, impact: Impact,
+                     reporter: str, *, auto: bool, services: dict[str, bool]) -> WatchTicket:
+        now = _now_utc(self.clock)
+        t = WatchTicket(subject=subject, finding=finding, impact=impact.value,
+                        state=TicketState.TRIAGE.value, services=services, auto=auto,
+                        reporter=reporter, created_at=now, last_activity_at=now)
+        session.add(t)
+        session.flush()
+        self._event(session, t, reporter, "opened", finding)
+        self._tell(session, t, "new ticket")
+        return t
+
+    def _may_work_tickets(self, caller: Caller) -> None:
+        if caller.is_secretariat or "watch" in caller.contact.roles or caller.contact.giscs:
+            return
+        raise NotAllowed("watch tickets are kept by GISC focal points, watch operators and "
+                         "the WMO Secretariat")
+
+    def _get_ticket(self, session: Session, number: int) -> WatchTicket:
+        t = session.get(WatchTicket, number)
+        if t is None:
+            raise NotFound(f"no watch ticket #{number}; `watch` lists the open ones")
+        return t
+
+    async def add_ticket(self, caller: Caller, gisc: str, finding: str,
+                         impact: Impact = Impact.MEDIUM) -> Reply:
+        self._may_work_tickets(caller)
+        subject = GLOBAL if gisc.casefold() in ("wis2", "global") else \
+            self.directory.gisc(gisc).name
+
+        def work(session: Session) -> Reply:
+            t = self._open_ticket(session, subject, finding, impact, caller.contact.id,
+                                  auto=False, services={})
+            return self._ticket_reply(t, "opened").model_copy(update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def move_ticket(self, caller: Caller, number: int, to: TicketState,
+                          note: str = "") -> Reply:
+        self._may_work_tickets(caller)
+
+        def work(session: Session) -> Reply:
+            t = self._get_ticket(session, number)
+            now = _now_utc(self.clock)
+            try:
+                rules.move(TicketState(t.state), to)
+            except rules.WorkflowError as exc:
+                raise InvalidState(f"ticket #{number}: {exc}") from None
+            reopened = t.state == TicketState.DONE.value
+            t.state = to.value
+            t.last_activity_at = now
+            if t.responded_at is None and to is not TicketState.TRIAGE:
+                t.responded_at = now
+            t.closed_at = now if to is TicketState.DONE else None
+            if reopened:
+                t.partial = False
+            words = f"moved to {STATE_WORDS[to]}"
+            self._event(session, t, caller.contact.id,
+                        "closed" if to is TicketState.DONE else
+                        "reopened" if reopened else "moved", note or words)
+            session.add(t)
+            self._tell(session, t, words + (f" by {caller.contact.name}: {note}" if note else
+                                            f" by {caller.contact.name}"))
+            return self._ticket_reply(t, words).model_copy(update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def assign_ticket(self, caller: Caller, number: int, who: str) -> Reply:
+        self._may_work_tickets(caller)
+        try:
+            assignee = f"GISC {self.directory.gisc(who).name}"
+        except NotFound:
+            try:
+                assignee = self.directory.contact(who).name
+            except NotFound:
+                raise NotFound(f"{who!r} is neither a GISC nor a directory contact") from None
+
+        def work(session: Session) -> Reply:
+            t = self._get_ticket(session, number)
+            now = _now_utc(self.clock)
+            t.assignee = assignee
+            t.last_activity_at = now
+            if t.state == TicketState.TRIAGE.value:
+                t.state = TicketState.TODO.value
+            if t.responded_at is None:
+                t.responded_at = now
+            self._event(session, t, caller.contact.id, "assigned", assignee)
+            session.add(t)
+            self._tell(session, t, f"assigned to {assignee}")
+            return self._ticket_reply(t, f"assigned to {assignee}").model_copy(
+                update={"private": True})
+
+        return await self.store.tx(work)
+
+    async def show_ticket(self, number: int) -> Reply:
+        def work(session: Session) -> Reply:
+            t = self._get_ticket(session, number)
+            events = session.exec(select(WatchTicketEvent).where(
+                WatchTicketEvent.ticket_id == number).order_by(col(WatchTicketEvent.id))).all()
+            base = self._ticket_reply(t, "details")
+            lines = list(base.lines)
+            for e in events:
+                lines.append((Span(text=f"{e.at:%Y-%m-%d %H:%M} · {e.actor} · {e.kind}: "),
+                              user(e.text)))
+            return base.model_copy(update={"lines": tuple(lines), "private": True})
+
+        return await self.store.tx(work)
+
+    async def remind_stalled(self) -> list[int]:
+        """Remind the GISC concerned of every ticket quiet for more than the set days."""
+        after = timedelta(days=self.settings.watch_stalled_days)
+
+        def work(session: Session) -> list[int]:
+            now = _now_utc(self.clock)
+            reminded: list[int] = []
+            for t in session.exec(select(WatchTicket).where(
+                    WatchTicket.state != TicketState.DONE.value)).all():
+                if not rules.stalled(t.last_activity_at, now, t.last_reminder_at, after):
+                    continue
+                quiet = (now - t.last_activity_at).days
+                t.last_reminder_at = now
+                session.add(t)
+                self._event(session, t, BOT, "reminder", f"no activity for {quiet} days")
+                self._tell(session, t, f"reminder: no activity for {quiet} days – please "
+                                       "update it (`watch ticket <n> progress|review|done`)")
+                reminded.append(_id(t))
+            return reminded
+
+        return await self.store.tx(work)
+
+    # ----- dead-man's switch ---------------------------------------------------------------
+    def _daily_at(self, day: date) -> datetime:
+        hh, mm = (int(x) for x in self.settings.watch_daily_time.split(":"))
+        return datetime.combine(day, time(hh, mm), tzinfo=UTC)
+
+    async def mark_installed(self) -> None:
+        def work(session: Session) -> None:
+            if session.get(WatchMark, "installed") is None:
+                session.add(WatchMark(key="installed", at=_now_utc(self.clock)))
+
+        await self.store.tx(work)
+
+    async def deadman_check(self) -> list[str]:
+        """If the last day's run (due ``watch_deadman_minutes`` after the daily time) did not
+        happen or did not finish, tell the Secretariat and duty rooms, once per day."""
+        now = _now_utc(self.clock)
+        grace = timedelta(minutes=self.settings.watch_deadman_minutes)
+        day = utc_day(now)
+        if now < self._daily_at(day) + grace:
+            day -= timedelta(days=1)
+
+        def work(session: Session) -> list[str]:
+            installed = session.get(WatchMark, "installed")
+            if installed is not None and self._daily_at(day) < installed.at:
+                return []
+            key = f"deadman:{day.isoformat()}"
+            if session.get(WatchMark, key) is not None:
+                return []
+            runs = session.exec(select(ProbeRun).where(ProbeRun.trigger == "daily",
+                                                       ProbeRun.day == day)).all()
+            if any(r.finished_at is not None for r in runs):
+                return []
+            if runs:
+                what = (f"the daily GISC Watch run of {day} started at "
+                        f"{runs[0].started_at:%H:%M} UTC and did not finish")
+            else:
+                what = (f"the daily GISC Watch run of {day} (due {self.settings.watch_daily_time}"
+                        " UTC) did not happen")
+            b = ReplyBuilder("GISC Watch dead-man's switch", kind="alert")
+            b.line(f"Alert: {what}. Check that wisbot and its scheduler are running, then "
+                   "run `watch probe` by hand.")
+            rooms = list(self.directory.rooms_with_role("secretariat"))
+            for room in self._duty_rooms(session, now):
+                if room not in rooms:
+                    rooms.append(room)
+            notify(session, kind="watch-deadman", now=now, incident_id=None,
+                   deliveries=[(r, b.build()) for r in rooms])
+            session.add(WatchMark(key=key, at=now))
+            return [r.key for r in rooms]
+
+        return await self.store.tx(work)
+
+    # ----- summary -------------------------------------------------------------------------
+    async def summary(self) -> Reply:
+        now = _now_utc(self.clock)
+
+        def work(session: Session) -> Reply:
+            periods = self._periods(session)
+            current = rules.period_at(periods, now)
+            watching = self.on_watch(session, now)
+            b = ReplyBuilder("GISC Watch", kind="watch")
+            if current is None:
+                nxt = rules.next_period(periods, utc_day(now))
+                b.field("Duty GISC", "none: the roster has no period for "
+                        f"{utc_day(now)}" + (f" (next: GISC {nxt.gisc} from "
+                                             f"{fmt_day(nxt.start)})" if nxt else ""))
+            else:
+                b.field("Duty GISC", f"GISC {current.gisc}")
+                b.field("Watch period", f"{fmt_day(current.start)} – {fmt_day(current.end)}"
+                        " (00:00–23:59 UTC)")
+                if len(watching) > 1:
+                    b.field("Also on watch", f"GISC {watching[1]} until GISC {current.gisc} "
+                            "accepts the handover")
+            run = session.exec(select(ProbeRun).where(col(ProbeRun.finished_at).is_not(None))
+                               .order_by(col(ProbeRun.id).desc())).first()
+            if run is None:
+                b.line("No probe run yet: `watch probe`.")
+            else:
+                rows = session.exec(select(ProbeRecord).where(
+                    ProbeRecord.run_id == run.id)).all()
+                counts = {s.value: sum(1 for r in rows if r.status == s.value)
+                          for s in ProbeStatus}
+                b.line(bold("Last probe run: "), Span(
+                    text=f"{run.finished_at:%Y-%m-%d %H:%M} UTC ({run.trigger}): "
+                         f"{counts['ok']} ok, {counts['degraded']} degraded, "
+                         f"{counts['fail']} failing"))
+                for r in rows:
+                    if r.status != "ok":
+                        b.line(Span(text=f"  • {r.centre} / {r.service}: {r.status} – "),
+                               user((r.reason or "")[:200]))
+            tickets = session.exec(select(WatchTicket).where(
+                WatchTicket.state != TicketState.DONE.value)
+                .order_by(col(WatchTicket.id))).all()
+            b.line(bold(f"Open tickets: {len(tickets)}"))
+            for t in tickets[:20]:
+                st = TicketState(t.state)
+                b.line(Span(text=f"  #{t.id} {subject_label(t.subject)} · "
+                                 f"{IMPACTS[Impact(t.impact)].words} · {STATE_WORDS[st]} · "),
+                       user(t.finding[:160]))
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    # ----- reports -------------------------------------------------------------------------
+    async def report(self, start: date | None = None, end: date | None = None) -> WatchReport:
+        now = _now_utc(self.clock)
+
+        def work(session: Session) -> WatchReport:
+            periods = self._periods(session)
+            s, e = start, end
+            if s is None:
+                current = rules.period_at(periods, now)
+                s = current.start if current else utc_day(now) - timedelta(days=14)
+            if e is None:
+                current = rules.period_at(periods, datetime.combine(s, time(), tzinfo=UTC))
+                e = min(current.end, utc_day(now)) if current else utc_day(now)
+            if e < s:
+                raise UsageError(f"the report ends ({e}) before it starts ({s})")
+            lo = datetime.combine(s, time(), tzinfo=UTC)
+            hi = datetime.combine(e + timedelta(days=1), time(), tzinfo=UTC)
+            duty = tuple(dict.fromkeys(p.gisc for p in periods if p.start <= e and p.end >= s))
+            tickets = session.exec(select(WatchTicket).where(
+                col(WatchTicket.created_at) < hi).order_by(col(WatchTicket.id))).all()
+            rows = []
+            for t in tickets:
+                if t.closed_at is not None and t.closed_at < lo:
+                    continue
+                reporter = BOT_REPORTER if t.reporter == BOT else self._contact_name(t.reporter)
+                rows.append(ReportRow(_id(t), t.created_at.date(), subject_label(t.subject),
+                                      t.finding, rules.report_status(TicketState(t.state),
+                                                                     t.partial), reporter))
+            figures = self._global_figures(session, lo, hi)
+            events = session.exec(select(WatchTicketEvent).where(
+                col(WatchTicketEvent.at) >= lo, col(WatchTicketEvent.at) < hi)).all()
+            activity = {
+                "opened": sum(1 for ev in events if ev.kind == "opened"),
+                "assigned": sum(1 for ev in events if ev.kind == "assigned"),
+                "closed": sum(1 for ev in events if ev.kind == "closed"),
+                "reminders sent": sum(1 for ev in events if ev.kind == "reminder"),
+                "still open": sum(1 for r in rows if r.status != "closed"),
+            }
+            return WatchReport(s, e, duty, tuple(rows), figures, activity)
+
+        return await self.store.tx(work)
+
+    def _contact_name(self, contact_id: str) -> str:
+        try:
+            return self.directory.contact(contact_id).name
+        except NotFound:
+            return contact_id
+
+    def _global_figures(self, session: Session, lo: datetime,
+                        hi: datetime) -> tuple[GlobalFigure, ...]:
+        rows = session.exec(select(ProbeRecord).where(
+            col(ProbeRecord.checked_at) >= lo, col(ProbeRecord.checked_at) < hi,
+            col(ProbeRecord.service).in_([s.value for s in Service if s not in WIS1]))
+            .order_by(col(ProbeRecord.checked_at), col(ProbeRecord.id))).all()
+        first: dict[tuple[str, str], ProbeRecord] = {}
+        last: dict[tuple[str, str], ProbeRecord] = {}
+        for r in rows:
+            first.setdefault((r.centre, r.service), r)
+            last[(r.centre, r.service)] = r
+        out = []
+        for key in sorted(first):
+            label = f"{SERVICE_WORDS.get(key[1], key[1])} {key[0]}"
+            out.append(GlobalFigure(label, _figure_words(first[key]), _figure_words(last[key])))
+        return tuple(out)
+
+    def report_reply(self, rep: WatchReport, title: str = "GISC Watch report") -> Reply:
+        b = ReplyBuilder(f"{title} {fmt_day(rep.start)} – {fmt_day(rep.end)}", kind="watch")
+        b.line(code("ID | date | GISC | result | status | reporter"))
+        for r in rep.rows:
+            b.line(Span(text=f"{r.id} | {fmt_day(r.day)} | {r.gisc} | "), user(r.result),
+                   Span(text=f" | {r.status} | {r.reporter}"))
+        if not rep.rows:
+            b.line("(no tickets in the period)")
+        b.line(bold(rep.footer))
+        b.line(bold("Global Services (start → end): "))
+        for f in rep.figures:
+            b.line(Span(text=f"  {f.service}: {f.start} → {f.end}"))
+        if not rep.figures:
+            b.line("  none probed in the period")
+        b.line(bold("Ticket activity: "), Span(text=", ".join(
+            f"{k} {v}" for k, v in rep.activity.items())))
+        return b.build()
+
+    # ----- handover ------------------------------------------------------------------------
+    async def handover(self, caller: Caller, note: str = "") -> tuple[Reply, str | None]:
+        """The outgoing duty GISC hands over: report to the next GISC's room and the
+        collaboration room, a page (or reminder) to the next GISC, e-mail when configured.
+        Returns the reply and, if e-mail failed, why."""
+        now = _now_utc(self.clock)
+        periods = await self.periods()
+        current = rules.period_at(periods, now)
+        if current is None:
+            raise InvalidState("no duty GISC on the roster today: nothing to hand over")
+        earlier = [p for p in periods if p.end < current.start]
+        prev = max(earlier) if earlier else None
+        mine = {g.casefold() for g in caller.contact.giscs}
+        if current.gisc.casefold() in mine or (caller.is_secretariat and
+                                               not (prev and prev.gisc.casefold() in mine)):
+            outgoing, nxt = current, rules.next_period(periods, current.end)
+        elif prev is not None and prev.gisc.casefold() in mine:
+            outgoing, nxt = prev, current  # late: the incoming period has begun
+        else:
+            raise NotAllowed(f"only the duty GISC (GISC {current.gisc}) hands over the watch")
+        if nxt is None:
+            raise InvalidState("the roster has no next period: ask the Secretariat to set one "
+                               "(`watch roster set <from> <to> <GISC>`)")
+        rep = await self.report(outgoing.start, min(outgoing.end, utc_day(now)))
+        text = rep.markdown()
+
+        def work(session: Session) -> tuple[int, Reply]:
+            h = Handover(outgoing=outgoing.gisc, incoming=nxt.gisc, period_start=nxt.start,
+                         sent_at=now, sent_by=caller.contact.id, note=note, report=text)
+            session.add(h)
+            session.flush()
+            reply = self._handover_reply(h, rep)
+            rooms = [r for r in (self._gisc_room(nxt.gisc),) if r is not None]
+            rooms += self.directory.rooms_with_role("collaboration")
+            notify(session, kind="watch-handover", now=now, incident_id=None,
+                   deliveries=[(r, reply) for r in rooms])
+            self.on_response(session, ResponseRequest(
+                kind="handover", ref=f"HO-{h.id}", at=now,
+                targets=((f"gisc:{nxt.gisc}", reply),)))
+            return _id(h), reply
+
+        hid, reply = await self.store.tx(work)
+        mail_problem = await self._mail_handover(hid, outgoing, nxt, text, note)
+        b = ReplyBuilder(f"Handover HO-{hid} sent to GISC {nxt.gisc}")
+        b.line(f"The report went to GISC {nxt.gisc}'s room and the collaboration room. "
+               f"GISC {outgoing.gisc} stays on watch until GISC {nxt.gisc} types "
+               "`watch accept`.")
+        b.line(mail_problem or "E-mailed to the next GISC, copied to the GISC operations list "
+               "and the WMO Secretariat.")
+        _ = reply
+        return b.build(private=True), mail_problem
+
+    def _handover_reply(self, h: Handover, rep: WatchReport) -> Reply:
+        base = self.report_reply(rep, f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
+                                      f"GISC {h.incoming}, report")
+        lines = list(base.lines)
+        if h.note:
+            lines.insert(0, (bold("Note: "), user(h.note)))
+        lines.append((bold(f"GISC {h.incoming}: "),
+                      Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. "
+                                "Please confirm with `watch accept` and review the open "
+                                "tickets.")))
+        return base.model_copy(update={"lines": tuple(lines), "ref": f"HO-{h.id}",
+                                       "actions": ()})
+
+    def _emails(self, role: str) -> list[str]:
+        return [c.email for c in self.directory.contacts_with_role(role) if c.email]
+
+    async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, text: str,
+                             note: str) -> str | None:
+        if self.mailer is None:
+            return "Not e-mailed: no SMTP server is configured (smtp_host)."
+        to = self._emails(f"gisc:{nxt.gisc}")
+        if not to:
+            return f"Not e-mailed: GISC {nxt.gisc} has no contact e-mail in the directory."
+        cc = [e for e in [self.settings.watch_ops_email, *self._emails("secretariat")] if e]
+        body = (f"GISC {outgoing.gisc} hands the GISC Watch over to GISC {nxt.gisc} "
+                f"(period starting {fmt_day(nxt.start)}).\n\n"
+                + (f"Note: {note}\n\n" if note else "") + text +
+                f"\nPlease confirm by typing `watch accept` in GISC {nxt.gisc}'s room.\n")
+        try:
+            await self.mailer.send(to=to, cc=cc, subject=f"GISC Watch handover HO-{hid}: GISC "
+                                   f"{outgoing.gisc} to GISC {nxt.gisc}", body=body)
+        except Exception as exc:  # SMTP errors of every kind: the handover itself stands
+            log.warning("handover e-mail HO-%s failed: %s", hid, exc)
+            return f"Not e-mailed: the SMTP server refused or failed ({type(exc).__name__})."
+
+        def done(session: Session) -> None:
+            h = session.get(Handover, hid)
+            if h is not None:
+                h.emailed = True
+                session.add(h)
+
+        await self.store.tx(done)
+        return None
+
+    async def accept(self, caller: Caller) -> Reply:
+        now = _now_utc(self.clock)
+        mine = {g.casefold() for g in caller.contact.giscs}
+
+        def work(session: Session) -> Reply:
+            pending = [h for h in session.exec(select(Handover).where(
+                col(Handover.accepted_at).is_(None)).order_by(col(Handover.id).desc())).all()
+                if h.incoming.casefold() in mine]
+            if not pending:
+                current = rules.period_at(self._periods(session), now)
+                if current is not None and current.gisc.casefold() in mine:
+                    return ReplyBuilder("No handover report to accept").line(
+                        f"No handover report has arrived for GISC {current.gisc}; your watch "
+                        f"started {fmt_day(current.start)} 00:00 UTC anyway. Review the open "
+                        "tickets with `watch`.").build(private=True)
+                raise InvalidState("there is no handover waiting for your GISC to accept")
+            h = pending[0]
+            h.accepted_at = now
+            h.accepted_by = caller.contact.id
+            session.add(h)
+            if self.settle is not None:
+                for ref in (f"HO-{h.id}", f"HO-{h.id}-next"):
+                    self.settle(session, ref, f"handover accepted by {caller.contact.id}")
+            b = ReplyBuilder(f"Handover HO-{h.id} accepted", kind="watch")
+            b.line(f"GISC {h.incoming} accepted the GISC Watch from GISC {h.outgoing} "
+                   f"({caller.contact.name}, {now:%Y-%m-%d %H:%M} UTC). GISC {h.outgoing}'s "
+                   "watch ends.")
+            rooms = [r for r in (self._gisc_room(h.outgoing),) if r is not None]
+            rooms += self.directory.rooms_with_role("collaboration")
+            notify(session, kind="watch-accept", now=now, incident_id=None,
+                   deliveries=[(r, b.build()) for r in rooms])
+            opened = session.exec(select(WatchTicket).where(
+                WatchTicket.state != TicketState.DONE.value)).all()
+            b.line(f"Open tickets to review: {len(opened)}" + (
+                " (" + ", ".join(f"#{t.id}" for t in opened[:20]) + ")" if opened else ""))
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def handover_tick(self) -> list[str]:
+        """Reminders, escalation past the deadline, and the period-start notice. Returns
+        what it did (for logs and tests)."""
+        now = _now_utc(self.clock)
+        s = self.settings
+        remind = timedelta(hours=s.watch_handover_remind_hours)
+        deadline = timedelta(hours=s.watch_handover_deadline_hours)
+
+        def work(session: Session) -> list[str]:
+            done: list[str] = []
+            periods = self._periods(session)
+            current = rules.period_at(periods, now)
+            if current is not None:
+                key = f"period-start:{current.start.isoformat()}:{current.gisc}"
+                if session.get(WatchMark, key) is None:
+                    session.add(WatchMark(key=key, at=now))
+                    got = session.exec(select(Handover).where(
+                        Handover.incoming == current.gisc,
+                        Handover.period_start == current.start)).first()
+                    b = ReplyBuilder(f"GISC Watch: GISC {current.gisc} is on duty", kind="watch")
+                    b.line(f"The watch period of GISC {current.gisc} runs {fmt_day(current.start)}"
+                           f" – {fmt_day(current.end)} (00:00–23:59 UTC) and has started"
+                           + (", handover report received." if got else
+                              ", although no handover report has arrived yet."))
+                    room = self._gisc_room(current.gisc)
+                    if room is not None:
+                        notify(session, kind="watch-period", now=now, incident_id=None,
+                               deliveries=[(room, b.build())])
+                    done.append(f"period-start {current.gisc}")
+            for h in session.exec(select(Handover).where(
+                    col(Handover.accepted_at).is_(None))).all():
+                step = rules.handover_step(
+                    now=now, sent_at=h.sent_at,
+                    period_start=datetime.combine(h.period_start, time(), tzinfo=UTC),
+                    accepted=False, last_reminder=h.last_reminder_at,
+                    escalated=h.escalated_at is not None, remind_after=remind,
+                    deadline_after=deadline)
+                if step is HandoverStep.ESCALATE:
+                    self._escalate_handover(session, h, periods, now)
+                    done.append(f"escalate HO-{h.id} to {h.escalated_to}")
+                elif step is HandoverStep.REMIND:
+                    h.reminders += 1
+                    h.last_reminder_at = now
+                    session.add(h)
+                    b = ReplyBuilder(f"Reminder: GISC Watch handover HO-{h.id}", kind="watch")
+                    b.line(f"GISC {h.outgoing} sent the handover report on "
+                           f"{h.sent_at:%Y-%m-%d %H:%M} UTC. GISC {h.incoming}, please "
+                           f"confirm with `watch accept`; GISC {h.outgoing} stays on watch "
+                           "until you do.")
+                    room = self._gisc_room(h.incoming)
+                    if room is not None:
+                        notify(session, kind="watch-reminder", now=now, incident_id=None,
+                               deliveries=[(room, b.build())])
+                    done.append(f"remind HO-{h.id}")
+            return done
+
+        return await self.store.tx(work)
+
+    def _escalate_handover(self, session: Session, h: Handover, periods: Sequence[Period],
+                           now: datetime) -> None:
+        incoming = next((p for p in periods if p.start == h.period_start), None)
+        after = rules.next_period(periods, incoming.end) if incoming else None
+        h.escalated_at = now
+        h.last_reminder_at = now  # the incoming GISC reads this alert too
+        h.escalated_to = after.gisc if after else "secretariat"
+        session.add(h)
+        b = ReplyBuilder(f"GISC Watch handover HO-{h.id} not accepted", kind="alert")
+        b.ref = f"HO-{h.id}"
+        if after is not None:
+            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} "
+                   f"(report sent {h.sent_at:%Y-%m-%d %H:%M} UTC). GISC {after.gisc}, next "
+                   f"on the roster after GISC {h.incoming}: please agree a revised handover "
+                   f"date with GISC {h.outgoing}; the remaining period can be split (the "
+                   "Secretariat sets it with `watch roster set <from> <to> <GISC>`).")
+        else:
+            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} and "
+                   "the roster has no later GISC: the Secretariat should arrange the watch.")
+        reply = b.build()
+        rooms = [r for r in ((self._gisc_room(after.gisc) if after else None),
+                             self._gisc_room(h.incoming), self._gisc_room(h.outgoing))
+                 if r is not None]
+        rooms += self.directory.rooms_with_role("secretariat")
+        notify(session, kind="watch-escalate", now=now, incident_id=None,
+               deliveries=[(r, reply) for r in rooms])
+        if after is not None:
+            self.on_response(session, ResponseRequest(
+                kind="handover", ref=f"HO-{h.id}-next", at=now,
+                targets=((f"gisc:{after.gisc}", reply),)))
+
+    # ----- escalation ----------------------------------------------------------------------
+    async def escalate(self, caller: Caller, text: str) -> Reply:
+        s = self.settings
+        if not (caller.is_secretariat or caller.contact.giscs
+                or "watch" in caller.contact.roles):
+            raise NotAllowed("GISC Watch escalation is for GISC focal points, watch operators "
+                             "and the WMO Secretariat")
+        if not s.watch_escalation_contact and not s.watch_escalation_room:
+            raise InvalidState("no ET-WISOP chair is configured (settings "
+                               "watch_escalation_contact / watch_escalation_room)")
+        now = _now_utc(self.clock)
+        b = ReplyBuilder("GISC Watch escalation to the ET-WISOP chair", kind="alert")
+        b.field("From", f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
+                                                     if caller.contact.giscs else ""))
+        b.line(user(text))
+        reply = b.build()
+
+        def work(session: Session) -> list[str]:
+            rooms = [self.directory.room(s.watch_escalation_room)] \
+                if s.watch_escalation_room else []
+            direct = [(s.watch_escalation_contact, reply)] if s.watch_escalation_contact else []
+            notify(session, kind="watch-escalation", now=now, incident_id=None,
+                   deliveries=[(r, reply) for r in rooms], direct=direct)
+            return [r.key for r in rooms] + [f"@{c}" for c, _ in direct]
+
+        told = await self.store.tx(work)
+        return ReplyBuilder("Escalated").line(
+            "Sent to the ET-WISOP chair: " + ", ".join(told)).build(private=True)
+
+    # ----- WIS Monitor JSON ----------------------------------------------------------------
+    async def wismon_documents(self) -> dict[str, dict[str, Any]]:
+        now = _now_utc(self.clock)
+        centre = self.directory.gisc(self.settings.wismon_centre).name \
+            if self.settings.wismon_centre else None
+
+        def work(session: Session) -> tuple[list[ProbeResult], list[ProbeResult]]:
+            since = now - timedelta(days=31)
+            rows = session.exec(select(ProbeRecord).where(
+                col(ProbeRecord.checked_at) >= since)
+                .order_by(col(ProbeRecord.checked_at))).all()
+            hist = [_result(r) for r in rows]
+            latest: dict[tuple[str, str], ProbeResult] = {}
+            for r in hist:
+                latest[(r.centre, r.service.value)] = r
+            return hist, list(latest.values())
+
+        hist, latest = await self.store.tx(work)
+        name = centre or (self.directory.giscs[0].name if self.directory.giscs else "wisbot")
+        gisc = self.directory.gisc(name)
+        base = self.wismon_url or ""
+        props = GiscProperties(
+            catalogue_url=gisc.services.get("portal", ""),
+            oai_url=gisc.services.get("oaipmh", ""),
+            monitor_url=f"{base}/monitor.json" if base else None,
+            events_url=f"{base}/events.json" if base else None,
+            centres_inAoR_url=f"{base}/centres.json" if base else None,
+        )
+        return {
+            "monitor.json": build_monitor(gisc.name, latest, props, timestamp=now),
+            "events.json": build_events(gisc.name, [r for r in hist if r.centre == gisc.name],
+                                        timestamp=now),
+            "centres.json": build_centres(gisc.name, latest, timestamp=now),
+        }
+
+    async def write_wismon(self, folder: Path) -> list[Path]:
+        docs = await self.wismon_documents()
+        return await asyncio.to_thread(_write_docs, folder, docs)
+
+
+def _write_docs(folder: Path, docs: dict[str, dict[str, Any]]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, doc in docs.items():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(dumps(doc))
+            os.replace(tmp, folder / name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        out.append(folder / name)
+    return out
+
+
+def _option(value: str) -> str | bool | int | float:
+    """Directory option strings as the probes want them: true/false, numbers, else text."""
+    low = value.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(low)
+    except ValueError:
+        pass
+    try:
+        return float(low)
+    except ValueError:
+        return value
+
+
+def _result(r: ProbeRecord) -> ProbeResult:
+    return ProbeResult(r.centre, Service(r.service), r.url, ProbeStatus(r.status), r.latency_ms,
+                       r.figure, r.reason, r.checked_at, dict(r.details))
+
+
+def _figure_words(r: ProbeRecord) -> str:
+    when = r.checked_at.strftime("%d/%m %H:%M")
+    if r.status == "fail":
+        return f"unreachable ({when})"
+    fig = f"{r.figure:,.0f}" if r.figure is not None else "reachable"
+    return f"{fig} ({r.status}, {when})"
+
+
+def _jsonable(details: Any) -> dict[str, object]:
+    import json
+
+    out: dict[str, object] = {}
+    for k, v in dict(details).items():
+        if k == "document":
+            continue  # an ingested monitor.json is summarised, not stored whole
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            v = str(v)
+        out[str(k)] = v
+    return out
+
+
+def _id(obj: Any) -> int:
+    value = obj.id
+    assert isinstance(value, int)
+    return value
+
+
+def parse_day(text: str) -> date:
+    """A date as typed: 2026-03-01 or 01/03/2026 (the report template's DD/MM/YYYY)."""
+    raw = text.strip()
+    try:
+        if "/" in raw:
+            d, m, y = (int(x) for x in raw.split("/"))
+            return date(y, m, d)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date: use 2026-03-01 or 01/03/2026") from None
+
