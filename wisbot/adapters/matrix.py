@@ -8,6 +8,13 @@ Errors: every nio call goes through :meth:`MatrixAdapter._call`, the one place w
         ├── retry_after                 M_LIMIT_EXCEEDED: the server's retry_after_ms
         └── permanent                   a request that can never succeed (bad content)
 
+Files (the watch chart): a Reply's attachments follow its notice, each uploaded to the
+homeserver's media repository and sent as an ``m.image`` (PNG, JPEG, GIF) or ``m.file``
+replying to the notice; in an encrypted room the bytes are encrypted before the upload
+and the event carries the ``file`` (key, iv, hashes) instead of a ``url``. Each event's
+transaction id comes from the delivery key and the attachment's index, and the adapter
+remembers per key what it already sent, so a retry re-attempts only what is missing.
+
 The sync token lives in wisbot's database (``adapter_state``), so a restart resumes where
 the last processed batch ended; commands are claimed by event id there too, so each is
 handled once even when a batch is seen twice (a crash before the token was saved, or two
@@ -21,8 +28,11 @@ import contextlib
 import functools
 import hashlib
 import html
+import io
 import logging
 import re
+import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +66,7 @@ from wisbot.adapters.base import (
 )
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
-from wisbot.reply import Reply, ReplyBuilder, Span
+from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
 
@@ -125,8 +135,45 @@ def render(reply: Reply) -> dict[str, Any]:
         plain.append(f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.")
         rich.append(f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
                     f"{html.escape(reply.ref)}.</i>")
+    if reply.attachments:
+        names = ", ".join(a.name for a in reply.attachments)
+        plain.append(f"Attached below: {names}")
+        rich.append(f"<i>Attached below: {html.escape(names)}</i>")
     return {"msgtype": "m.notice", "body": "\n".join(plain), "format": "org.matrix.custom.html",
             "formatted_body": "<br>".join(rich), "m.mentions": {}}
+
+
+IMAGE_MIMES = frozenset({"image/png", "image/jpeg", "image/gif"})
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(raw: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk (the first, at a fixed offset)."""
+    if len(raw) < 24 or raw[:8] != PNG_MAGIC or raw[12:16] != b"IHDR":
+        return None
+    w, h = struct.unpack(">II", raw[16:24])
+    return int(w), int(h)
+
+
+def render_file(attachment: Attachment, notice_id: str, *, url: str | None = None,
+                file: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``m.image``/``m.file`` event for an uploaded attachment, replying to the notice:
+    ``url`` (an ``mxc://`` URI) in a plain room, ``file`` (an EncryptedFile) in an
+    encrypted one."""
+    info: dict[str, Any] = {"mimetype": attachment.mime, "size": attachment.size}
+    if attachment.mime == "image/png":
+        dims = png_size(attachment.content())
+        if dims is not None:
+            info["w"], info["h"] = dims
+    content: dict[str, Any] = {
+        "msgtype": "m.image" if attachment.mime in IMAGE_MIMES else "m.file",
+        "body": attachment.name, "filename": attachment.name, "info": info,
+        "m.mentions": {}, "m.relates_to": {"m.in_reply_to": {"event_id": notice_id}}}
+    if file is not None:
+        content["file"] = file
+    else:
+        content["url"] = url
+    return content
 
 
 def txn_id(key: str) -> str:
@@ -212,6 +259,9 @@ class MatrixAdapter:
         self.connected = False
         """Whether the last sync reached the homeserver (the ``wisbot_adapter_connected``
         metric)."""
+        self._sent: OrderedDict[str, str] = OrderedDict()
+        """Delivery key (or ``key#n`` for its n-th attachment) → the event the homeserver
+        took, for replies with attachments: a retry sends only what is missing."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> MatrixAdapter:
@@ -255,10 +305,13 @@ class MatrixAdapter:
             raise MatrixError(what, None, f"homeserver unreachable: {exc!r}") from exc
         except LocalProtocolError as exc:
             raise MatrixError(what, None, str(exc)) from exc
-        if isinstance(resp, ErrorResponse):
-            code = resp.status_code
-            retry = (resp.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED" else None
-            raise MatrixError(what, code, resp.message or "", retry_after=retry,
+        # ``upload`` answers (response, decryption info): the response is checked
+        first = resp[0] if isinstance(resp, tuple) and resp else resp
+        if isinstance(first, ErrorResponse):
+            code = first.status_code
+            retry = ((first.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED"
+                     else None)
+            raise MatrixError(what, code, first.message or "", retry_after=retry,
                               permanent=code in PERMANENT_ERRCODES)
         return resp
 
@@ -532,7 +585,7 @@ class MatrixAdapter:
         content = render(reply)
         content["m.relates_to"] = _reply_relation(item)
         try:
-            await self._send_content(item.room_id, content, txn_id("reply-" + item.event_id))
+            await self._deliver(item.room_id, content, reply, "reply-" + item.event_id)
         finally:
             await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
 
@@ -543,8 +596,48 @@ class MatrixAdapter:
             room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True))
         return str(resp.event_id)
 
+    async def _deliver(self, room_id: str, content: dict[str, Any], reply: Reply,
+                       key: str) -> str:
+        """The notice, then each attachment replying to it; the notice's event id."""
+        if not reply.attachments:
+            return await self._send_content(room_id, content, txn_id(key))
+        notice = self._sent.get(key)
+        if notice is None:
+            notice = await self._send_content(room_id, content, txn_id(key))
+            _remember(self._sent, key, notice)
+        for n, attachment in enumerate(reply.attachments):
+            file_key = f"{key}#{n}"
+            if file_key in self._sent:
+                continue
+            event_id = await self._send_file(room_id, attachment, notice, file_key)
+            _remember(self._sent, file_key, event_id)
+        return notice
+
+    async def _send_file(self, room_id: str, attachment: Attachment, notice_id: str,
+                         file_key: str) -> str:
+        """Upload ``attachment`` (encrypted in an encrypted room) and send its event."""
+        client = self._client()
+        nio_room = client.rooms.get(room_id)
+        encrypt = bool(nio_room is not None and nio_room.encrypted)
+        raw = attachment.content()
+        what = f"upload {attachment.name} to {room_id}"
+        resp, keys = await self._call(what, client.upload(
+            io.BytesIO(raw), content_type=attachment.mime, filename=attachment.name,
+            encrypt=encrypt, filesize=len(raw)))
+        uri = str(resp.content_uri)
+        if encrypt:
+            if not keys:
+                raise MatrixError(what, None, "no decryption keys for the encrypted upload")
+            content = render_file(attachment, notice_id, file={**keys, "url": uri})
+        else:
+            content = render_file(attachment, notice_id, url=uri)
+        event_id = await self._send_content(room_id, content, txn_id(file_key))
+        log.info("matrix: uploaded %s (%d bytes%s) to %s as %s", attachment.name,
+                 attachment.size, ", encrypted" if encrypt else "", room_id, uri)
+        return event_id
+
     async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
-        event_id = await self._send_content(room.address, render(reply), txn_id(key))
+        event_id = await self._deliver(room.address, render(reply), reply, key)
         return MessageRef(PLATFORM, room.address, event_id)
 
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
@@ -554,7 +647,7 @@ class MatrixAdapter:
             # its integrity check from leaving the room as "not bound" meanwhile.
             async with self._dm_lock:
                 room_id = await self._create_direct(user.address)
-        event_id = await self._send_content(room_id, render(reply), txn_id(key))
+        event_id = await self._deliver(room_id, render(reply), reply, key)
         return MessageRef(PLATFORM, room_id, event_id)
 
     async def _create_direct(self, user_id: str) -> str:
@@ -649,6 +742,12 @@ class MatrixAdapter:
         await host.store.tx(lambda s: alert_secretariat(
             s, host.directory, kind="integrity", reply=reply, held=held, now=host.clock()))
         host.wake_outbox()
+
+
+def _remember(done: OrderedDict[str, str], key: str, value: str, limit: int = 10_000) -> None:
+    done[key] = value
+    while len(done) > limit:
+        done.popitem(last=False)
 
 
 # ----- provisioning ---------------------------------------------------------------------
