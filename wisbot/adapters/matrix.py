@@ -618,7 +618,11 @@ class MatrixAdapter:
         """Upload ``attachment`` (encrypted in an encrypted room) and send its event."""
         client = self._client()
         nio_room = client.rooms.get(room_id)
-        encrypt = bool(nio_room is not None and nio_room.encrypted)
+        bound = self.directory.room_by_address(PLATFORM, room_id)
+        # never plaintext media for a room meant to be encrypted, even before a sync
+        # has shown its m.room.encryption state
+        encrypt = bool((nio_room is not None and nio_room.encrypted)
+                       or (bound is not None and bound.encrypted))
         raw = attachment.content()
         what = f"upload {attachment.name} to {room_id}"
         resp, keys = await self._call(what, client.upload(
