@@ -16,9 +16,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import Text, bindparam, cast, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -42,7 +41,7 @@ class Due:
     id: int
     key: str
     room_key: str
-    payload: dict[str, Any]
+    reply: Reply
     attempts: int
     next_attempt_at: datetime
 
@@ -144,12 +143,17 @@ class OutboxWorker:
             return {}
         out: dict[str, list[Due]] = {k: [] for k in rooms}
         t = OutboxRow.__table__  # type: ignore[attr-defined]
+        parsed: dict[str, Reply] = {}
         rows = session.execute(
-            core_select(t.c.id, t.c.key, t.c.room_key, t.c.payload, t.c.attempts,
+            core_select(t.c.id, t.c.key, t.c.room_key, cast(t.c.payload, Text), t.c.attempts,
                    t.c.next_attempt_at)
             .where(t.c.room_key.in_(rooms), t.c.status == "pending").order_by(t.c.id))
         for r in rows:
-            row = Due(id=r.id, key=r.key, room_key=r.room_key, payload=r.payload,
+            # A cascade stores one message in many rows: parse each distinct one once.
+            text = r[3]
+            if text not in parsed:
+                parsed[text] = Reply.model_validate_json(text)
+            row = Due(id=r.id, key=r.key, room_key=r.room_key, reply=parsed[text],
                       attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at))
             if len(out[row.room_key]) < 50:
                 out[row.room_key].append(row)
@@ -207,7 +211,7 @@ class OutboxWorker:
         return attempted
 
     async def _deliver(self, row: Due) -> bool:
-        reply = Reply.model_validate(row.payload)
+        reply = row.reply
         try:
             ref = await self._send(row, reply)
         except Exception as exc:  # every failure is recorded, none is lost

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from wisbot.directory import Room
 from wisbot.reply import Reply
+from wisbot.store.engine import Encoded
 from wisbot.store.tables import Notification, OutboxRow
 
 
@@ -23,11 +24,11 @@ def notify(session: Session, *, kind: str, now: datetime, incident_id: int | Non
     note = Notification(incident_id=incident_id, kind=kind, created_at=now)
     session.add(note)
     session.flush()
-    dumped: dict[int, dict[str, Any]] = {}  # the same Reply object is serialised once
+    dumped: dict[int, Encoded] = {}  # the same Reply object is serialised once
 
-    def payload(reply: Reply) -> dict[str, Any]:
+    def payload(reply: Reply) -> Encoded:
         if id(reply) not in dumped:
-            dumped[id(reply)] = reply.model_dump(mode="json")
+            dumped[id(reply)] = Encoded(reply.model_dump_json())
         return dumped[id(reply)]
 
     rows: list[dict[str, Any]] = [

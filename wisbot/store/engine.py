@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -45,13 +46,25 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+class Encoded(str):
+    """A JSON document already serialised: stored as is, not encoded again (one cascade
+    writes the same message to many rows)."""
+
+
+def _json_dumps(value: Any) -> str:
+    if isinstance(value, Encoded):
+        return str(value)
+    return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               json_serializer=_json_dumps)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -71,7 +84,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                         json_serializer=_json_dumps)
 
 
 def alembic_config(url: str) -> Config:
