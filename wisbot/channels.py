@@ -28,6 +28,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
+from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import PageDelivery
@@ -103,8 +104,10 @@ class WebhookSender:
             response.raise_for_status()
 
 
-class DeliveryWorker:
+class DeliveryWorker(WakeableLoop):
     """Delivers due ``page_delivery`` rows through the configured senders."""
+
+    name = "wisbot-page-delivery"
 
     def __init__(self, store: Store, clock: Clock, senders: dict[str, Sender], *,
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_max: float = 300.0,
@@ -116,43 +119,10 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.poll_interval = poll_interval
+        super().__init__(poll_interval)
         self.lease = timedelta(seconds=lease_seconds)
         self.batch = batch
         self.holder = f"d-{secrets.token_hex(6)}"
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="wisbot-page-delivery")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                busy = await self.run_once()
-            except Exception:
-                log.exception("page delivery pass failed; retrying")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
 
     def _claim(self, session: Session) -> list[PageDelivery]:
         now = self.clock()

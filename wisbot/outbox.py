@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory
+from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.notify import notify
 from wisbot.store.engine import Store
@@ -51,7 +52,9 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class OutboxWorker:
+class OutboxWorker(WakeableLoop):
+    name = "wisbot-outbox"
+
     def __init__(self, store: Store, directory: Directory, adapters: dict[str, ChatAdapter],
                  clock: Clock, *, max_attempts: int = 8, backoff_base: float = 1.0,
                  backoff_max: float = 300.0, poll_interval: float = 1.0,
@@ -65,50 +68,17 @@ class OutboxWorker:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.poll_interval = poll_interval
+        super().__init__(poll_interval)
         self.lease = timedelta(seconds=lease_seconds)
         self.concurrency = concurrency
-        self.batch_delay = batch_delay
+        self.wake_delay = batch_delay
         self.is_held = is_held
         self.holder = f"w-{secrets.token_hex(6)}"
         self._marker = _DeliveredMarker(self)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    # ----- life cycle -------------------------------------------------------------------
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="wisbot-outbox")
 
     async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await super().stop()
         await self.store.tx(self._release_all)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                busy = await self.run_once()
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                # A short pause gathers a burst of changes into one pass.
-                await asyncio.sleep(self.batch_delay)
-            except TimeoutError:
-                pass
 
     # ----- one pass ---------------------------------------------------------------------
     async def run_once(self) -> bool:

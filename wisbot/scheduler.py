@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from wisbot.loop import WakeableLoop
 from wisbot.services.paging import PagingService
 
 log = logging.getLogger(__name__)
@@ -33,46 +34,25 @@ log = logging.getLogger(__name__)
 ANNUAL_REPORT_GRACE = 6 * 3600
 
 
-class PagingScheduler:
-    """Fires due page steps; keeps its task referenced and survives a failing pass."""
+class PagingScheduler(WakeableLoop):
+    """Fires due page steps every ``tick`` seconds, or at once when woken."""
+
+    name = "wisbot-pager"
 
     def __init__(self, paging: PagingService, *, tick: float = 1.0,
                  on_fired: Callable[[], None] | None = None) -> None:
+        super().__init__(tick)
         self.paging = paging
         self.tick = tick
         self.on_fired = on_fired
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self.passes = 0
 
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="wisbot-pager")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                await self.paging.tick()
-            except Exception:
-                log.exception("pager pass failed; retrying")
+    async def run_once(self) -> bool:
+        try:
+            await self.paging.tick()
+        finally:
             self.passes += 1
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.tick)
-            except TimeoutError:
-                pass
+        return False  # tick() already fired everything due; wait for the next tick
 
 
 Job = Callable[[], Awaitable[Any]]
