@@ -139,3 +139,24 @@ def test_shell_reads_commands_from_stdin(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[gisc-offenbach] WIS-SEC-" in proc.stdout
     assert "Test from the shell" in proc.stdout
+
+
+def test_adapters_json_list_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/matrix.md, docs/slack.md and deploy/compose.yaml once gave the JSON form.
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_ADAPTERS", '["console", "matrix"]')
+    assert load_settings().adapters == ["console", "matrix"]
+    monkeypatch.setenv("WISBOT_ADAPTERS", "matrix,slack")
+    assert load_settings().adapters == ["matrix", "slack"]
+
+
+def test_run_with_an_unknown_adapter_is_a_clean_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_ADAPTERS", "telex")
+    monkeypatch.setenv("WISBOT_DIRECTORY", str(EXAMPLE))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert runner.invoke(cli, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    result = runner.invoke(cli, ["run", "--database-url", url])
+    assert result.exit_code == 2, result.output
+    assert "adapter 'telex' is not available" in result.output

@@ -95,7 +95,7 @@ def run(directory: DirectoryOpt = None,
 
     try:
         asyncio.run(main())
-    except WisbotError as exc:
+    except (WisbotError, ValueError) as exc:  # ValueError: an adapter's settings are wrong
         raise _fail(exc) from None
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -145,7 +146,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
+            text = value.strip()
+            if text.startswith("["):  # the JSON list form, WISBOT_ADAPTERS='["matrix"]'
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    raise ValueError("adapters: not a JSON list; give the names "
+                                     "comma-separated, e.g. console,matrix") from None
+                return [str(v).strip() for v in parsed if str(v).strip()]
+            return [v.strip() for v in text.split(",") if v.strip()]
         return value
 
     # ----- GISC Watch (docs/watch.md) -------------------------------------------------
