@@ -160,3 +160,13 @@ def test_run_with_an_unknown_adapter_is_a_clean_error(
     result = runner.invoke(cli, ["run", "--database-url", url])
     assert result.exit_code == 2, result.output
     assert "adapter 'telex' is not available" in result.output
+
+
+def test_run_logging_quiets_matrix_nio() -> None:
+    import logging
+
+    from wisbot.cli import _logging
+
+    _logging("INFO")
+    assert logging.getLogger("nio").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("nio.rooms").getEffectiveLevel() == logging.WARNING
