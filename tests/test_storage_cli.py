@@ -170,3 +170,17 @@ def test_run_logging_quiets_matrix_nio() -> None:
     _logging("INFO")
     assert logging.getLogger("nio").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("nio.rooms").getEffectiveLevel() == logging.WARNING
+
+
+def test_exchange_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_EXCHANGE_GISCS", "Offenbach, Tokyo")
+    monkeypatch.setenv("WISBOT_EXCHANGE_WISMON_URLS",
+                       '["http://127.0.0.1:1/a/monitor.json", "http://127.0.0.1:1/b/monitor.json"]')
+    s = load_settings()
+    assert s.exchange_giscs == ["Offenbach", "Tokyo"]
+    assert s.exchange_wismon_urls == ["http://127.0.0.1:1/a/monitor.json",
+                                      "http://127.0.0.1:1/b/monitor.json"]
+    monkeypatch.setenv("WISBOT_EXCHANGE_GISCS", "[Offenbach")
+    with pytest.raises(ValueError, match="comma-separated"):
+        load_settings()
