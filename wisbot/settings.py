@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     exchange_giscs: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="GISCs whose OAI-PMH catalogues the exchange watch harvests "
-        "(environment: comma-separated; default: every GISC with an oaipmh service in the directory).")
+        "(environment: comma-separated; default: every GISC with an oaipmh service in "
+        "the directory).")
     exchange_first_lookback_days: int = Field(
         default=1, ge=0, description="A source never harvested before starts this many days "
         "back (0: the whole catalogue, once).")
