@@ -184,3 +184,24 @@ def test_exchange_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WISBOT_EXCHANGE_GISCS", "[Offenbach")
     with pytest.raises(ValueError, match="comma-separated"):
         load_settings()
+
+
+async def test_start_warns_of_rooms_no_adapter_serves(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    matrix_room = tmp_path / "dir.yaml"
+    matrix_room.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
+        "- key: member-de\n  role: member:DE\n  platform: console",
+        "- key: member-de\n  role: member:DE\n  platform: matrix\n  address: '!de:localhost'"),
+        encoding="utf-8")
+    app = App(Settings(database_url=f"sqlite:///{tmp_path}/w.db", directory=matrix_room,
+                       auto_migrate=True, adapters=["console"], watch_enabled=False))
+    with caplog.at_level(logging.WARNING, logger="wisbot.app"):
+        await app.start()
+        try:
+            warnings = [r.getMessage() for r in caplog.records if r.name == "wisbot.app"]
+        finally:
+            await app.stop()
+    assert any("1 room(s) are on matrix" in w and "member-de" in w for w in warnings), warnings
+    assert not any("on console" in w for w in warnings), warnings
