@@ -139,3 +139,69 @@ def test_shell_reads_commands_from_stdin(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[gisc-offenbach] WIS-SEC-" in proc.stdout
     assert "Test from the shell" in proc.stdout
+
+
+def test_adapters_json_list_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/matrix.md, docs/slack.md and deploy/compose.yaml once gave the JSON form.
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_ADAPTERS", '["console", "matrix"]')
+    assert load_settings().adapters == ["console", "matrix"]
+    monkeypatch.setenv("WISBOT_ADAPTERS", "matrix,slack")
+    assert load_settings().adapters == ["matrix", "slack"]
+
+
+def test_run_with_an_unknown_adapter_is_a_clean_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_ADAPTERS", "telex")
+    monkeypatch.setenv("WISBOT_DIRECTORY", str(EXAMPLE))
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert runner.invoke(cli, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    result = runner.invoke(cli, ["run", "--database-url", url])
+    assert result.exit_code == 2, result.output
+    assert "adapter 'telex' is not available" in result.output
+
+
+def test_run_logging_quiets_matrix_nio() -> None:
+    import logging
+
+    from wisbot.cli import _logging
+
+    _logging("INFO")
+    assert logging.getLogger("nio").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("nio.rooms").getEffectiveLevel() == logging.WARNING
+
+
+def test_exchange_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WISBOT_CONFIG", raising=False)
+    monkeypatch.setenv("WISBOT_EXCHANGE_GISCS", "Offenbach, Tokyo")
+    monkeypatch.setenv("WISBOT_EXCHANGE_WISMON_URLS",
+                       '["http://127.0.0.1:1/a/monitor.json", "http://127.0.0.1:1/b/monitor.json"]')
+    s = load_settings()
+    assert s.exchange_giscs == ["Offenbach", "Tokyo"]
+    assert s.exchange_wismon_urls == ["http://127.0.0.1:1/a/monitor.json",
+                                      "http://127.0.0.1:1/b/monitor.json"]
+    monkeypatch.setenv("WISBOT_EXCHANGE_GISCS", "[Offenbach")
+    with pytest.raises(ValueError, match="comma-separated"):
+        load_settings()
+
+
+async def test_start_warns_of_rooms_no_adapter_serves(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    matrix_room = tmp_path / "dir.yaml"
+    matrix_room.write_text(EXAMPLE.read_text(encoding="utf-8").replace(
+        "- key: member-de\n  role: member:DE\n  platform: console",
+        "- key: member-de\n  role: member:DE\n  platform: matrix\n  address: '!de:localhost'"),
+        encoding="utf-8")
+    app = App(Settings(database_url=f"sqlite:///{tmp_path}/w.db", directory=matrix_room,
+                       auto_migrate=True, adapters=["console"], watch_enabled=False))
+    with caplog.at_level(logging.WARNING, logger="wisbot.app"):
+        await app.start()
+        try:
+            warnings = [r.getMessage() for r in caplog.records if r.name == "wisbot.app"]
+        finally:
+            await app.stop()
+    assert any("1 room(s) are on matrix" in w and "member-de" in w for w in warnings), warnings
+    assert not any("on console" in w for w in warnings), warnings

@@ -131,6 +131,8 @@ class App:
                                      max_length=s.max_text_length)
         adapters = self._adapters if self._adapters is not None else self._configured_adapters()
         self.adapters = {a.platform: a for a in adapters}
+        if self._adapters is None:
+            self._warn_unserved_rooms()
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
@@ -226,6 +228,18 @@ class App:
             return False
         room = self.directory.room_by_address(ref.platform, ref.address)
         return room is not None and room.key not in self.holds
+
+    def _warn_unserved_rooms(self) -> None:
+        """A room whose platform no running adapter serves gets no cascade: say so at start
+        rather than only in dead letters later."""
+        unserved: dict[str, list[str]] = {}
+        for room in self.directory.rooms:
+            if room.platform not in self.adapters:
+                unserved.setdefault(room.platform, []).append(room.key)
+        for platform, keys in sorted(unserved.items()):
+            log.warning("%d room(s) are on %s, which WISBOT_ADAPTERS (%s) does not run: %s; "
+                        "deliveries to them fail (retried, then dead letters)", len(keys), platform,
+                        ",".join(self.adapters) or "none", ", ".join(keys))
 
     def _configured_adapters(self) -> list[ChatAdapter]:
         out: list[ChatAdapter] = []

@@ -66,8 +66,9 @@ def _fail(exc: Exception) -> typer.Exit:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Their start-up chatter at INFO drowns wisbot's own lines.
-    for noisy in ("alembic", "apscheduler"):
+    # Their start-up chatter at INFO drowns wisbot's own lines (matrix-nio logs a line per
+    # state event of every room at each start).
+    for noisy in ("alembic", "apscheduler", "nio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -95,7 +96,7 @@ def run(directory: DirectoryOpt = None,
 
     try:
         asyncio.run(main())
-    except WisbotError as exc:
+    except (WisbotError, ValueError) as exc:  # ValueError: an adapter's settings are wrong
         raise _fail(exc) from None
 
 

@@ -475,6 +475,10 @@ def load_directory(path: str | Path) -> Directory:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DirectoryError(str(path), [
+            f"cannot read: {exc.strerror} (name the directory file with WISBOT_DIRECTORY "
+            "or --directory; deploy/directory.example.yaml is a complete example)"]) from None
     except OSError as exc:
         raise DirectoryError(str(path), [f"cannot read: {exc.strerror}"]) from None
     try:

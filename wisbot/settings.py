@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -95,16 +96,17 @@ class Settings(BaseSettings):
     matrix_sync_timeout: float = Field(default=30.0, gt=0,
                                        description="Long-poll time of one /sync, s.")
 
-    exchange_giscs: list[str] = Field(
+    exchange_giscs: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="GISCs whose OAI-PMH catalogues the exchange watch harvests (default: "
-        "every GISC with an oaipmh service in the directory).")
+        description="GISCs whose OAI-PMH catalogues the exchange watch harvests "
+        "(environment: comma-separated; default: every GISC with an oaipmh service in "
+        "the directory).")
     exchange_first_lookback_days: int = Field(
         default=1, ge=0, description="A source never harvested before starts this many days "
         "back (0: the whole catalogue, once).")
-    exchange_wismon_urls: list[str] = Field(
+    exchange_wismon_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="WIS Monitor JSON monitor.json documents read for "
-        "cache_24h figures (besides each GISC's 'wismon' service).")
+        "cache_24h figures (besides each GISC's 'wismon' service; environment: comma-separated).")
     exchange_max_messages_24h: float | None = Field(
         default=500_000, description="Global Broker messages per 24 h from one centre above "
         "which its new records need review.")
@@ -141,11 +143,19 @@ class Settings(BaseSettings):
         default=600.0, ge=0, description="Seconds between room-integrity checks of the bound "
         "channels (also on start and on every join or leave); 0: only then.")
 
-    @field_validator("adapters", mode="before")
+    @field_validator("adapters", "exchange_giscs", "exchange_wismon_urls", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
+            text = value.strip()
+            if text.startswith("["):  # the JSON list form, WISBOT_ADAPTERS='["matrix"]'
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    raise ValueError("not a JSON list; give the values comma-separated, "
+                                     "e.g. console,matrix") from None
+                return [str(v).strip() for v in parsed if str(v).strip()]
+            return [v.strip() for v in text.split(",") if v.strip()]
         return value
 
     # ----- GISC Watch (docs/watch.md) -------------------------------------------------

@@ -161,6 +161,9 @@ async def test_full_three_stage_case(make_app: Any, clock: FakeClock,
     assert "| Washington | accept |  |" in md and "| replaced |" in md
     assert md.count("| wisbot | reminder |") == 22
     assert "| wisbot | mailed | case file to ictt-wis@example.org |" in md
+    # the record's fields read as words, not Python reprs
+    record = md.split("## Record", 1)[1].split("##", 1)[0]
+    assert "None" not in record and "True" not in record, record
 
 
 async def test_agreement_closes_stage_one(make_app: Any, clock: FakeClock) -> None:

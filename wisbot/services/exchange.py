@@ -989,7 +989,9 @@ class ExchangeService:
             out += [f"## Outcome ({case.outcome_kind})", "", case.outcome, ""]
         out += ["## Record", ""]
         for key, value in case.record.items():
-            out.append(f"- {key}: {value}")
+            shown = ("—" if value is None or value == ""
+                     else "yes" if value is True else "no" if value is False else value)
+            out.append(f"- {key}: {esc(str(shown))}")
         out += ["", "## Figures when opened", ""]
         figures = case.figures.get("figures")
         flags = case.figures.get("flags")
