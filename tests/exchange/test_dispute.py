@@ -240,3 +240,21 @@ async def test_bad_input_gets_usage(make_app: Any) -> None:
     out = await say(app, "gisc-offenbach", "escalate exchange WIS-NRT-2026-9 consul",
                     "gisc-offenbach")
     assert "unknown case action 'consul' (did you mean consult?)" in out
+
+
+async def test_opening_and_consulting_page_the_provider_and_the_gisc(
+        make_app: Any, clock: FakeClock) -> None:
+    """Stage 1 pages the provider Member's on-call focal point; stage 2 pages the GISCs
+    asked; answering does not need the page, but acknowledging it stops it."""
+    app = await make_app()
+    await say(app, "gisc-offenbach", f"escalate exchange {RECORD} DE-OF-NC too frequent",
+              "gisc-offenbach")
+    await app.outbox.drain()
+    pages = [r.plain() for r in app.console.direct["anna.weber"] if r.kind == "page"]
+    assert pages and CASE in pages[0] and "ack P-" in pages[0]
+    await say(app, "gisc-offenbach", f"escalate exchange {CASE} consult", "gisc-offenbach")
+    await app.outbox.drain()
+    tokyo = [r.plain() for r in app.console.direct["gisc-tokyo"] if r.kind == "page"]
+    assert tokyo and CASE in tokyo[-1]
+    # The collaboration room hears nothing of a case about a named provider.
+    assert CASE not in room_text(app, "collaboration")
