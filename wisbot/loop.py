@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 
 log = logging.getLogger(__name__)
 
 
-class WakeableLoop:
+class WakeableLoop(ABC):
     """Runs :meth:`run_once` until stopped: again at once when a pass did work, else after
     ``poll_interval`` seconds or as soon as :meth:`wake` is called. A pass that raises is
     logged and the loop goes on, so one bad row never stops delivery."""
@@ -23,9 +24,9 @@ class WakeableLoop:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
+    @abstractmethod
     async def run_once(self) -> bool:
         """One pass; True when it did something and another may be due at once."""
-        raise NotImplementedError
 
     def start(self) -> None:
         if self._task is None:
