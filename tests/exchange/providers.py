@@ -5,17 +5,14 @@ Monitor (Prometheus API) and a Global Discovery Catalogue. All on 127.0.0.1, por
 from __future__ import annotations
 
 import contextlib
-import threading
-import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from wsgiref.simple_server import make_server
 
 from aiohttp import web
 from lxml import etree
 
-from tests.probes.servers import _import_pyoai, _Quiet, serve
+from tests.probes.servers import _import_pyoai, serve, serve_oai_wsgi
 
 OAI_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
@@ -79,20 +76,8 @@ def pyoai_records(store: RecordStore, batch: int = 100) -> Iterator[str]:
     oai = server.BatchingServer(PyoaiRecords(store), metadata_registry=registry,
                                 resumption_batch_size=batch)
 
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-        body = oai.handleRequest({k: v[0] for k, v in query.items()})
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
-        return [body]
-
-    httpd = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/oai"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_oai_wsgi(oai) as url:
+        yield url
 
 
 def strip_decl(xml: str) -> str:

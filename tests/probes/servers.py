@@ -153,10 +153,17 @@ def pyoai(n: int, batch: int = 100) -> Iterator[str]:
         resumption_batch_size=batch,
     )
 
+    with serve_oai_wsgi(oai) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_oai_wsgi(oai: Any) -> Iterator[str]:
+    """Serve a pyoai server object over HTTP on a free loopback port; yields its URL."""
+
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
-        kw = {k: v[0] for k, v in query.items()}
-        body = oai.handleRequest(kw)
+        body = oai.handleRequest({k: v[0] for k, v in query.items()})
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
         return [body]
 
