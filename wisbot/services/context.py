@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.confidentiality import (
-    Exposure,
-    Vis,
-    best_visibility,
-    person_roles,
-    role_visibility,
-    vmin,
-)
+from wisbot.domain.audience import may_sit_in, person_roles, roles_see, room_sees
+from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.errors import NotAllowed, UnknownIdentity
 
 
@@ -37,10 +31,10 @@ class Caller:
 
     def sees(self, exp: Exposure) -> Vis:
         """What this caller may be shown here: the person's view, capped by the room's."""
-        person = best_visibility(self.roles, exp)
+        person = roles_see(self.roles, exp)
         if self.room is None:
             return person
-        return vmin(person, role_visibility(self.room.role, exp))
+        return vmin(person, room_sees(self.room.role, exp))
 
     @property
     def label(self) -> str:
@@ -52,25 +46,8 @@ class Caller:
 
 
 def may_be_in_room(directory: Directory, contact: Contact, room_role: str) -> bool:
-    """Whether ``contact`` may be a member of a room with ``room_role`` (room integrity):
-    everyone in a room reads what it is told, so a directory contact outside the room's
-    audience is a stranger there. The Secretariat may read every room; the duty room gets
-    probe posts only. A GISC's room also admits the focal points of the Member that
-    operates that GISC (its operations desk is that Member's staff)."""
-    if contact.is_secretariat:
-        return True
-    kind, _, name = room_role.partition(":")
-    if kind == "duty":
-        return True
-    principal = {g for m in contact.members for g in directory.principal_giscs_of(m)}
-    if room_role.casefold() in {r.casefold() for r in person_roles(contact.roles, principal)}:
-        return True
-    if kind == "gisc":
-        operator = next((g.member for g in directory.giscs
-                         if g.name.casefold() == name.casefold()), None)
-        return operator is not None and any(m.casefold() == operator.casefold()
-                                            for m in contact.members)
-    return False
+    """Whether ``contact`` may be a member of a room with ``room_role``: the one rule."""
+    return may_sit_in(directory, contact, room_role)
 
 
 def resolve_caller(directory: Directory, platform: str, sender: str,
@@ -89,6 +66,5 @@ def resolve_caller(directory: Directory, platform: str, sender: str,
                 "this room is not bound in the wisbot directory, so nothing protected can be "
                 "shown here. Use your GISC's or Member's room, or a direct message."
             )
-    principal = {g for m in contact.members for g in directory.principal_giscs_of(m)}
     return Caller(contact=contact, room=room, platform=platform,
-                  roles=frozenset(person_roles(contact.roles, principal)))
+                  roles=person_roles(directory, contact))

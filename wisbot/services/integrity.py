@@ -15,19 +15,14 @@ from datetime import datetime
 from sqlmodel import Session
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.confidentiality import person_roles
+from wisbot.domain.audience import may_sit_in
 from wisbot.reply import Reply
 from wisbot.services.notify import notify
 
 
 def may_be_in(directory: Directory, contact: Contact, room: Room) -> bool:
-    """Whether ``contact`` belongs to ``room``'s audience."""
-    if contact.is_secretariat:
-        return True
-    if room.role == "duty":
-        return "watch" in contact.roles
-    principal = {g for m in contact.members for g in directory.principal_giscs_of(m)}
-    return room.role in person_roles(contact.roles, principal)
+    """Whether ``contact`` belongs to ``room``'s audience (the one rule)."""
+    return may_sit_in(directory, contact, room.role)
 
 
 def invitees(directory: Directory, room: Room) -> list[Contact]:
