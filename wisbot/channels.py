@@ -17,7 +17,7 @@ import logging
 import secrets
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -50,7 +50,7 @@ class SmtpSender:
     starttls: bool = False
     use_ssl: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
 
     def message(self, row: PageDelivery) -> EmailMessage:
@@ -88,7 +88,7 @@ class SmtpSender:
 class WebhookSender:
     """JSON POST; a non-2xx answer is a failure (retried)."""
 
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
     transport: httpx.AsyncBaseTransport | None = None
 

@@ -1,23 +1,50 @@
 """The neutral message every surface renders: spans of text with a style.
 
-Adapters escape every span for their platform; ``user`` spans are text a person typed and
-additionally have mentions neutralised.
+Adapters escape every span for their platform; ``user`` spans are text a person typed:
+:func:`neutral` is applied to them when the span is made (and when a stored one is read),
+so no renderer can show a person's words as a line of the bot's own; adapters additionally
+neutralise mentions and their platform's formatting.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Style = Literal["plain", "bold", "code", "user", "italic"]
+
+LINE_BREAK_MARK = " ⏎ "
+"""What a line break in a person's text becomes: visibly theirs, never a new line."""
+_BREAKS = re.compile(r"(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])+")
+
+
+def neutral(text: str) -> str:
+    """A person's text made unable to pass for the bot's: line breaks become a visible
+    mark, and invisible format characters (bidi overrides and isolates U+202A-202E and
+    U+2066-2069, marks, zero-width characters, tags) and other control characters go."""
+    text = _BREAKS.sub(LINE_BREAK_MARK, text)
+    return "".join(
+        " " if ch == "\t" else ch for ch in text
+        if ch == "\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co")
+    )
 
 
 class Span(BaseModel):
     model_config = ConfigDict(frozen=True)
     text: str
     style: Style = "plain"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _neutral_user_text(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("style") == "user" \
+                and isinstance(data.get("text"), str):
+            return {**data, "text": neutral(data["text"])}
+        return data
 
 
 class Action(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text as sql
@@ -86,7 +87,10 @@ class Told:
 class IncidentService:
     def __init__(self, store: Store, directory: Directory, clock: Clock, *,
                  paging_threshold: int = 3, on_response: ResponseHook = no_paging,
-                 settle: Settle | None = None) -> None:
+                 settle: Settle | None = None, query_limit: int = 5,
+                 query_window: timedelta = timedelta(hours=1)) -> None:
+        self.query_limit = query_limit
+        self.query_window = query_window
         self.store = store
         self.directory = directory
         self.clock = clock
@@ -362,6 +366,7 @@ class IncidentService:
                 b.line("Check the lessons learned too: `lessons list <number>`.")
                 return b.build()
             # The same answer whether or not a hidden incident exists.
+            self._check_query_rate(session, caller, now)
             row = IncidentQuery(subject=centre or member, asker=caller.contact.id,
                                 asker_room=caller.room.key if caller.room else None,
                                 asker_platform=caller.platform, created_at=now)
@@ -386,6 +391,23 @@ class IncidentService:
             return b.build()
 
         return await self.store.tx(work)
+
+    def _check_query_rate(self, session: Session, caller: Caller, now: datetime) -> None:
+        """Each query pages the Secretariat: one person may open only so many per window."""
+        since = now - self.query_window
+        rows = session.exec(select(IncidentQuery.created_at).where(
+            IncidentQuery.asker == caller.contact.id,
+            col(IncidentQuery.created_at) > since)
+            .order_by(col(IncidentQuery.created_at))).all()
+        if len(rows) < self.query_limit:
+            return
+        free = rows[len(rows) - self.query_limit] + self.query_window
+        raise NotAllowed(
+            f"you have opened {len(rows)} queries in the last "
+            f"{_minutes(self.query_window)} (the limit is {self.query_limit}, each one pages "
+            f"the WMO Secretariat); you may ask again after "
+            f"{free.astimezone(UTC).strftime('%H:%M UTC')}. Urgent? Report the incident "
+            "or call the Secretariat desk.")
 
     def _subject(self, subject: str) -> tuple[str, str | None]:
         try:
@@ -435,6 +457,11 @@ class IncidentService:
             return ReplyBuilder(f"Q-{qid} answered").line(f"Posted to {where}.").build()
 
         return await self.store.tx(work)
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return "hour" if minutes == 60 else f"{minutes} minutes"
 
 
 def _hidden(number: str) -> str:
