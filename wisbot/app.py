@@ -21,6 +21,7 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.services.consent import room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
@@ -217,20 +218,26 @@ class App:
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
-        if not reply.private and not self._may_post_in(invocation):
-            # The answer is the caller's alone: in a direct conversation it is the person's
-            # own view (another person may be in that conversation), and a held room has
-            # a stranger in it.
+        if not reply.private and not await self._may_post_in(invocation, reply):
+            # The one reply rule: the answer is the caller's alone unless everyone the room
+            # admits may read all of it. In a direct conversation it is the person's own
+            # view (another person may be in that conversation); a held room has a
+            # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
 
-    def _may_post_in(self, invocation: Any) -> bool:
-        """Whether a reply may be posted for everyone in the room the command came from."""
+    async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
+        """Whether ``reply`` may be posted for everyone in the room the command came from."""
         ref = invocation.room
         if ref is None:
             return False
         room = self.directory.room_by_address(ref.platform, ref.address)
-        return room is not None and room.key not in self.holds
+        if room is None or room.key in self.holds:
+            return False
+        if not reply.reveals:
+            return True
+        assert self.store is not None
+        return await self.store.tx(lambda s: room_may_read(s, room, reply))
 
     def _warn_unserved_rooms(self) -> None:
         """A room whose platform no running adapter serves gets no cascade: say so at start

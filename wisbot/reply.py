@@ -77,6 +77,19 @@ class Attachment(BaseModel):
         return f"[attachment {self.name}, {self.size} bytes]"
 
 
+class Reveal(BaseModel):
+    """Something a reply shows that not every room may read: an incident (its number at
+    least, ``named``: its Member too) or a matter of some roles only (a page, an on-call
+    override). Where the command was typed, the reply is posted for the room only if the
+    room may read every one (:mod:`wisbot.services.consent`); otherwise it is private."""
+
+    model_config = ConfigDict(frozen=True)
+    incident: str | None = None
+    named: bool = True
+    roles: tuple[str, ...] = ()
+    """Without ``incident``: the room roles that may read it (the Secretariat always may)."""
+
+
 class Reply(BaseModel):
     """A message: a title, lines of spans, optional card fields, actions and files."""
 
@@ -92,6 +105,8 @@ class Reply(BaseModel):
     ref: str | None = Field(default=None)
     """The object the message is about (incident number, page id): reactions map to it."""
     attachments: tuple[Attachment, ...] = ()
+    reveals: tuple[Reveal, ...] = ()
+    """What the reply shows that a room might not be allowed to read (the one reply rule)."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -119,7 +134,14 @@ class ReplyBuilder:
         self._fields: list[tuple[str, str]] = []
         self._actions: list[Action] = []
         self._attachments: list[Attachment] = []
+        self._reveals: list[Reveal] = []
         self.ref: str | None = None
+
+    def reveal(self, incident: str | None = None, *, named: bool = True,
+               roles: tuple[str, ...] = ()) -> ReplyBuilder:
+        """Declare what the reply shows (the one reply rule decides where it is posted)."""
+        self._reveals.append(Reveal(incident=incident, named=named, roles=roles))
+        return self
 
     def line(self, *parts: str | Span) -> ReplyBuilder:
         self._lines.append(tuple(p if isinstance(p, Span) else Span(text=p) for p in parts))
@@ -147,6 +169,7 @@ class ReplyBuilder:
             kind=self.kind,
             ref=self.ref,
             attachments=tuple(self._attachments),
+            reveals=tuple(self._reveals),
         )
 
 

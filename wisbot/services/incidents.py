@@ -24,7 +24,7 @@ from wisbot.domain.confidentiality import (
 )
 from wisbot.domain.severity import severity
 from wisbot.errors import InvalidState, NotAllowed, NotFound
-from wisbot.reply import Reply, ReplyBuilder, bold, user
+from wisbot.reply import Reply, ReplyBuilder, Reveal, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
@@ -309,7 +309,8 @@ class IncidentService:
             reply = incident_reply(self.directory, inc, vis, "details")
             lines = [*reply.lines, (bold("Timeline"),),
                      *timeline_lines(self.directory, inc, vis, entries)]
-            return reply.model_copy(update={"lines": tuple(lines)})
+            return reply.model_copy(update={"lines": tuple(lines), "reveals": (
+                Reveal(incident=inc.number, named=vis is Vis.NAMED),)})
 
         return await self.store.tx(work)
 
@@ -340,6 +341,7 @@ class IncidentService:
             if not rows:
                 b.line("None that you may see here.")
             for inc, vis in rows:
+                b.reveal(inc.number, named=vis is Vis.NAMED)
                 sev = severity(inc.severity)
                 b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
                        f"{centre_label(self.directory, inc, vis)}")
@@ -360,6 +362,7 @@ class IncidentService:
             if visible:
                 b = ReplyBuilder(f"What you may see about {subject}")
                 for inc in visible:
+                    b.reveal(inc.number)
                     b.line(bold(inc.number), f" · {inc.status} · "
                            f"{severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
