@@ -21,7 +21,7 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
-from wisbot.services.consent import room_may_read
+from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
@@ -137,12 +137,14 @@ class App:
         self.adapters = {a.platform: a for a in adapters}
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
             lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
+            may_deliver=self.consent.outbox_row,
         )
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
@@ -151,7 +153,8 @@ class App:
                 adapter.bind(host)
         self.deliveries = DeliveryWorker(
             self.store, self.clock, senders_from_settings(s),
-            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
+            may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():

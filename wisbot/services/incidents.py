@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text as sql
-from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -25,6 +24,7 @@ from wisbot.domain.confidentiality import (
 from wisbot.domain.severity import severity
 from wisbot.errors import InvalidState, NotAllowed, NotFound
 from wisbot.reply import Reply, ReplyBuilder, Reveal, bold, user
+from wisbot.services.consent import withdraw_for_consent
 from wisbot.services.context import Caller
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
@@ -39,8 +39,6 @@ from wisbot.store.tables import (
     Incident,
     IncidentCounter,
     IncidentQuery,
-    Notification,
-    OutboxRow,
     TimelineEntry,
 )
 
@@ -281,8 +279,8 @@ class IncidentService:
             after_vis = {r.key: v for r, v in after}
             lowered = [k for k, v in before.items()
                        if after_vis.get(k, Vis.NONE).value < v.value]
-            if lowered:
-                _withdraw_pending(session, _id(inc), lowered)
+            session.flush()
+            withdraw_for_consent(session, self.directory, inc, lowered)
             told = self._cascade(session, inc, "share", f"now shared as {share_words(inc)}",
                                  rooms=after)
             withdrawn = [self.directory.room(k) for k in before
@@ -469,17 +467,6 @@ def _minutes(span: timedelta) -> str:
 
 def _hidden(number: str) -> str:
     return f"no incident {number} that you may see here"
-
-
-def _withdraw_pending(session: Session, incident_id: int, room_keys: Sequence[str]) -> None:
-    """Undelivered incident messages for ``room_keys`` are not sent (status withdrawn)."""
-    notes = select(Notification.id).where(Notification.incident_id == incident_id,
-                                          col(Notification.kind) != "lesson")
-    session.execute(sql_update(OutboxRow)
-                    .where(col(OutboxRow.status) == "pending",
-                           col(OutboxRow.room_key).in_(room_keys),
-                           col(OutboxRow.notification_id).in_(notes))
-                    .values(status="withdrawn"))
 
 
 def _id(inc: Incident) -> int:
