@@ -41,7 +41,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableSet
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
@@ -167,9 +167,9 @@ class ChannelPacer:
 
 @dataclass(frozen=True)
 class SlackConfig:
-    bot_token: str
-    app_token: str | None = None
-    signing_secret: str | None = None
+    bot_token: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
     mode: Literal["socket", "http"] = "socket"
     http_host: str = "127.0.0.1"
     http_port: int = 3000

@@ -107,6 +107,8 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     sev = severity(inc.severity)
     b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
     b.ref = inc.number
+    # Checked again when the message leaves: consent may have narrowed since.
+    b.reveal(inc.number, named=vis is Vis.NAMED)
     b.field("Centre", centre_label(directory, inc, vis))
     b.field("Severity", sev.words)
     b.field("Recommended action", sev.action)
