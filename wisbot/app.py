@@ -24,6 +24,7 @@ from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
 from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -67,8 +68,9 @@ class App:
         self.run_worker = run_worker
         self.mailer = mailer
         self._adapters = adapters
-        self.holds: set[str] = set()
-        """Room keys whose deliveries wait (room integrity): held, never dropped."""
+        self.holds: HoldRegistry
+        """Room keys whose deliveries wait (room integrity): held, never dropped; stored
+        in the database, so a restart or another process sees them."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
@@ -94,6 +96,8 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.holds = HoldRegistry(self.store, self.directory, self.clock)
+        await self.holds.refresh()
         self.paging = PagingService(
             self.store, self.directory, self.clock, steps=s.paging_steps,
             channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
@@ -143,7 +147,7 @@ class App:
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
             lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds,
+            is_held=self.holds.is_held,
             may_deliver=self.consent.outbox_row,
         )
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
@@ -158,7 +162,13 @@ class App:
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+        for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
+        self.holds.start()
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
@@ -218,6 +228,8 @@ class App:
         self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
+        if self._held_room(invocation):
+            return held_reply()  # a held room answers no command
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
@@ -228,6 +240,13 @@ class App:
             # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
+
+    def _held_room(self, invocation: Any) -> bool:
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        return room is not None and room.key in self.holds
 
     async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
         """Whether ``reply`` may be posted for everyone in the room the command came from."""
@@ -323,6 +342,8 @@ class App:
             await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
+        if hasattr(self, "holds"):
+            await self.holds.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
