@@ -67,7 +67,8 @@ class Mailer(Protocol):
 class FindsSent(Protocol):
     """An adapter that can find a message it may already have posted (Slack: by the key
     in the message metadata): asked before a row whose last try had an unknown outcome is
-    posted again."""
+    sent again. A message it finds is remembered, so that send does not post it again
+    (it only completes what is missing, such as attachments)."""
 
     async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None: ...
 
@@ -415,15 +416,13 @@ class OutboxWorker(WakeableLoop):
             platform, adapter, target = self._route(row)
             async with self._pacer(platform).slot():
                 self._check(lease)
-                ref = None
                 if (lease.doubt or row.failures) and isinstance(target, RoomRef) \
                         and isinstance(adapter, FindsSent):
-                    ref = await self._guarded(lease, adapter.find_sent(target, row.key))
-                    if ref is not None:
+                    found = await self._guarded(lease, adapter.find_sent(target, row.key))
+                    if found is not None:
                         log.info("outbox: %s was already in %s: not posted again",
                                  row.key, row.room_key)
-                if ref is None:
-                    ref = await self._guarded(lease, self._send(adapter, target, row))
+                ref = await self._guarded(lease, self._send(adapter, target, row))
         except Fenced:
             raise
         except Exception as exc:
@@ -719,10 +718,10 @@ async def outbox_rows(store: Store, *, status: str | None = None,
     return await store.tx(q)
 
 
-def retry_dead(session: Session, now: datetime, *, row_id: int | None = None,
+def retry_dead(session: Session, *, row_id: int | None = None,
                room_key: str | None = None) -> list[OutboxRow]:
-    """Put dead letters back in the queue (as new: no failures, due now). Their order in
-    the room is their original one."""
+    """Put dead letters back in the queue (as new: no failures, due at once, whatever
+    the clock of the machine that asks). Their order in the room is their original one."""
     stmt = select(OutboxRow).where(OutboxRow.status == "dead")
     if row_id is not None:
         stmt = stmt.where(OutboxRow.id == row_id)
@@ -733,6 +732,6 @@ def retry_dead(session: Session, now: datetime, *, row_id: int | None = None,
         row.status = "pending"
         row.failures = 0
         row.first_failed_at = None
-        row.next_attempt_at = now
+        row.next_attempt_at = row.created_at
         session.add(row)
     return rows
