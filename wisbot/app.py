@@ -144,12 +144,16 @@ class App:
         self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
-            max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
-            backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
-            lease_seconds=s.outbox_lease_seconds,
-            is_held=self.holds.is_held,
+            give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
+            backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
+            poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
+            concurrency=s.outbox_concurrency, is_held=self.holds.is_held,
             may_deliver=self.consent.outbox_row,
+            mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
+        if s.outbox_max_attempts is not None:
+            log.warning("outbox_max_attempts is ignored: giving up is time-based "
+                        "(outbox_give_up_hours=%g)", s.outbox_give_up_hours)
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
         for adapter in self.adapters.values():

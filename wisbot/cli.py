@@ -40,6 +40,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(slack_app, name="slack")
 matrix_app = typer.Typer(help="Matrix: provision the directory's rooms.", no_args_is_help=True)
 app.add_typer(matrix_app, name="matrix")
+outbox_app = typer.Typer(help="The outbox: dead letters and pending messages; resend or "
+                         "discard them.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 err = Console(stderr=True)
 
@@ -650,6 +653,171 @@ def exchange_spot(
         raise _fail(exc) from None
     finally:
         store.close()
+
+
+# ----- outbox ---------------------------------------------------------------------------
+
+DatabaseOpt = Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+
+
+def _outbox_store(directory: Path | None, database_url: str | None) -> Store:
+    from wisbot.store.engine import Store
+
+    settings = _settings(directory, database_url)
+    store = Store(settings.database_url)
+    try:
+        store.check_migrated()
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def _age(then: object) -> str:
+    from datetime import UTC, datetime
+
+    if not isinstance(then, datetime):
+        return ""
+    seconds = (datetime.now(UTC) - (then if then.tzinfo else then.replace(tzinfo=UTC))
+               ).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{max(0, seconds):.0f} s"
+
+
+def _outbox_run(directory: Path | None, database_url: str | None, fn):  # type: ignore[no-untyped-def]
+    """Run ``fn(session)`` in one transaction; a clear error (exit 2) on bad input."""
+    try:
+        store = _outbox_store(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    try:
+        return store.run(fn)
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str, typer.Option(help="dead, pending, delivered, discarded or all.")]
+    = "dead",
+    room: Annotated[str | None, typer.Option(help="Only this room key (or @contact).")]
+    = None,
+    limit: Annotated[int, typer.Option(help="At most this many, oldest first.")] = 200,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """List outbox messages (dead letters by default): id, room, key, tries, age, error.
+    Never their content."""
+    from sqlmodel import col, select
+
+    from wisbot.store.tables import OutboxRow
+
+    if status not in ("dead", "pending", "delivered", "discarded", "all"):
+        raise _fail(WisbotError(f"--status must be dead, pending, delivered, discarded or "
+                                f"all, not {status!r}"))
+
+    def q(session):  # type: ignore[no-untyped-def]
+        stmt = select(OutboxRow)
+        if status != "all":
+            stmt = stmt.where(OutboxRow.status == status)
+        if room:
+            stmt = stmt.where(OutboxRow.room_key == room)
+        return list(session.exec(stmt.order_by(col(OutboxRow.id)).limit(limit)).all())
+
+    rows = _outbox_run(directory, database_url, q)
+    table = Table("id", "status", "room", "key", "attempts", "failures", "age", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.status, r.room_key, r.key, str(r.attempts),
+                      str(r.failures), _age(r.created_at), (r.last_error or "")[:120])
+    console.print(table)
+    console.print(f"{len(rows)} message(s)" + (f" (limit {limit})" if len(rows) >= limit
+                                                else ""))
+
+
+def _outbox_row(session, row_id: int):  # type: ignore[no-untyped-def]
+    from wisbot.store.tables import OutboxRow
+
+    row = session.get(OutboxRow, row_id)
+    if row is None:
+        raise WisbotError(f"no outbox message with id {row_id}: see `wisbot outbox list`")
+    return row
+
+
+@outbox_app.command("show")
+def outbox_show(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The id from `outbox list`.")],
+    content: Annotated[bool, typer.Option(help="Also print the message itself (it may be "
+                                          "protected: mind who sees your terminal).")]
+    = False,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """One outbox message: room, key, status, tries, error, age (content with --content)."""
+    from wisbot.reply import Reply
+
+    r = _outbox_run(directory, database_url, lambda s: _outbox_row(s, row_id))
+    for name, value in (("id", r.id), ("status", r.status), ("room", r.room_key),
+                        ("key", r.key), ("notification", r.notification_id),
+                        ("attempts", r.attempts), ("failures", r.failures),
+                        ("created", f"{r.created_at} ({_age(r.created_at)} ago)"),
+                        ("first failure", r.first_failed_at or "-"),
+                        ("next try", r.next_attempt_at if r.status == "pending" else "-"),
+                        ("delivered", r.delivered_at or "-"),
+                        ("message id", r.message_id or "-"),
+                        ("last error", r.last_error or "-")):
+        console.print(f"{name + ':':15} {value}", highlight=False, markup=False)
+    if content:
+        console.print("")
+        console.print(Reply.model_validate(r.payload).plain(), highlight=False, markup=False)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    row_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="A dead letter's id.")]
+    = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead letter (with "
+                                           "--room: of that room).")] = False,
+    room: Annotated[str | None, typer.Option(help="With --all-dead: only this room.")]
+    = None,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """Queue dead letters again (the running bot sends them, with their original key)."""
+    from wisbot.outbox import retry_dead
+
+    if (row_id is None) == (not all_dead) or (room and not all_dead):
+        raise _fail(WisbotError("give a dead letter's ID, or --all-dead [--room KEY]"))
+
+    def run(session):  # type: ignore[no-untyped-def]
+        if row_id is not None:
+            row = _outbox_row(session, row_id)
+            if row.status != "dead":
+                raise WisbotError(f"message {row_id} is {row.status}, not a dead letter")
+        return len(retry_dead(session, row_id=row_id, room_key=room))
+
+    n = _outbox_run(directory, database_url, run)
+    console.print(f"{n} dead letter(s) queued again; the running bot delivers them.")
+
+
+@outbox_app.command("discard")
+def outbox_discard(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="A dead or pending message's "
+                                          "id.")],
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """Never send this message (it is kept, with status discarded)."""
+    def run(session):  # type: ignore[no-untyped-def]
+        row = _outbox_row(session, row_id)
+        if row.status not in ("dead", "pending"):
+            raise WisbotError(f"message {row_id} is {row.status}: only a dead or pending "
+                              "message can be discarded")
+        row.status = "discarded"
+        session.add(row)
+        return row.key
+
+    key = _outbox_run(directory, database_url, run)
+    console.print(f"message {row_id} ({key}) discarded.")
 
 
 def main() -> None:

@@ -72,14 +72,21 @@ Dispatch = Callable[[Invocation], Awaitable[Reply]]
 
 
 class DeliveryError(Exception):
-    """A send failed. ``retry_after`` (seconds) when the platform said when to retry;
-    ``permanent`` when retrying cannot help (room gone, bot removed, token revoked)."""
+    """A send failed. ``retry_after`` (seconds): a rate limit, the platform said when to
+    retry; ``transient``: the platform was unreachable or failed (timeout, 5xx) and the
+    message may or may not have arrived; ``no_access``: the bot may not post in that room
+    now (removed, not invited) and its queue waits for a fix; ``permanent``: this message
+    can never be sent (bad content, unknown user). The outbox waits on the first three
+    without counting an attempt and gives up at once only on the last."""
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, transient: bool = False,
+                 no_access: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.transient = transient
+        self.no_access = no_access
 
 
 @runtime_checkable

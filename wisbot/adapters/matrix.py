@@ -5,7 +5,10 @@ Errors: every nio call goes through :meth:`MatrixAdapter._call`, the one place w
 
     DeliveryError                       (wisbot.adapters.base)
     └── MatrixError                     errcode + message from the homeserver
-        ├── retry_after                 M_LIMIT_EXCEEDED: the server's retry_after_ms
+        ├── retry_after                 M_LIMIT_EXCEEDED / HTTP 429: the server's
+        │                               retry_after_ms
+        ├── transient                   unreachable, timeout, HTTP 5xx: wait and retry
+        ├── no_access                   M_FORBIDDEN: the bot may not post in the room
         └── permanent                   a request that can never succeed (bad content)
 
 Files (the watch chart): a Reply's attachments follow its notice, each uploaded to the
@@ -204,9 +207,11 @@ def strip_reply_fallback(body: str) -> str:
 
 class MatrixError(DeliveryError):
     def __init__(self, what: str, errcode: str | None, message: str, *,
-                 retry_after: float | None = None, permanent: bool = False) -> None:
+                 retry_after: float | None = None, permanent: bool = False,
+                 transient: bool = False, no_access: bool = False) -> None:
         super().__init__(f"{what}: {errcode or 'error'} {message}".strip(),
-                         retry_after=retry_after, permanent=permanent)
+                         retry_after=retry_after, permanent=permanent,
+                         transient=transient, no_access=no_access)
         self.errcode = errcode
 
 
@@ -304,7 +309,7 @@ class MatrixAdapter:
 
     def _client(self) -> AsyncClient:
         if self.client is None:
-            raise DeliveryError("the matrix adapter is not connected")
+            raise DeliveryError("the matrix adapter is not connected", transient=True)
         return self.client
 
     # ----- the choke point --------------------------------------------------------------
@@ -313,17 +318,22 @@ class MatrixAdapter:
         try:
             resp = await coro
         except (ClientError, TimeoutError, OSError) as exc:
-            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}") from exc
+            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}",
+                              transient=True) from exc
         except LocalProtocolError as exc:
             raise MatrixError(what, None, str(exc)) from exc
         # ``upload`` answers (response, decryption info): the response is checked
         first = resp[0] if isinstance(resp, tuple) and resp else resp
         if isinstance(first, ErrorResponse):
             code = first.status_code
-            retry = ((first.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED"
-                     else None)
+            transport = getattr(first, "transport_response", None)
+            status = getattr(transport, "status", None)
+            limited = code == "M_LIMIT_EXCEEDED" or status == 429
+            retry = (first.retry_after_ms or 1000) / 1000 if limited else None
             raise MatrixError(what, code, first.message or "", retry_after=retry,
-                              permanent=code in PERMANENT_ERRCODES)
+                              permanent=code in PERMANENT_ERRCODES,
+                              no_access=code == "M_FORBIDDEN",
+                              transient=isinstance(status, int) and status >= 500)
         return resp
 
     # ----- life cycle -------------------------------------------------------------------
