@@ -65,6 +65,11 @@ class Reply(BaseModel):
     ref: str | None = Field(default=None)
     """The object the message is about (incident number, page id): reactions map to it."""
     attachments: tuple[Attachment, ...] = ()
+    reply_to: str | None = None
+    """The platform id of the message this answers (a command): the surface threads the
+    answer under it. ``None`` for everything that answers nobody."""
+    thread: str | None = None
+    """The thread the answered message was in (its root's platform id), if any."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
