@@ -291,3 +291,70 @@ async def test_a_command_interrupted_by_a_stop_is_answered_once_after_restart(
     (interrupted,) = answers(sec, room, bot, asked)
     assert "interrupted" in interrupted
     assert len(answers(sec, room, bot, queued)) == 1
+
+
+async def say_patiently(person: Person, room_id: str, text: str) -> str:
+    """Send as a person's client does under a rate limit: wait what the server says."""
+    from nio import RoomSendError, RoomSendResponse
+
+    while True:
+        resp = await person.client.room_send(room_id, "m.room.message",
+                                             {"msgtype": "m.text", "body": text})
+        if isinstance(resp, RoomSendResponse):
+            return str(resp.event_id)
+        assert isinstance(resp, RoomSendError) and resp.status_code == "M_LIMIT_EXCEEDED", resp
+        await asyncio.sleep((resp.retry_after_ms or 1000) / 1000)
+
+
+async def test_quick_commands_under_default_rate_limits_are_all_answered(
+        synapse_default_limits: Any, tmp_path: Any, sqlite_url: str) -> None:
+    """Synapse's default rc_message: 15 commands typed quickly in five rooms; the bot's
+    answers meet the limit, wait in the outbox and all arrive, each once."""
+    from tests.matrix.conftest import make_world
+
+    world = await make_world(synapse_default_limits, tmp_path, sqlite_url)
+    try:
+        p, r, bot = world.people, world.rooms, world.bot
+        await world.app(outbox_max_attempts=1000)
+        where = (("sec", "secretariat"), ("of", "gisc-offenbach"), ("tk", "gisc-tokyo"),
+                 ("ex", "gisc-exeter"), ("anna", "member-de"))
+        asked: dict[str, list[str]] = {room: [] for _, room in where}
+        for _ in range(3):
+            for who, room in where:
+                asked[room].append(await say_patiently(p[who], r[room], "!severity"))
+        for who, room in where:
+            person = p[who]
+            await person.wait_for(r[room], bot, lambda _, room=room, person=person: all(
+                answers(person, r[room], bot, e) for e in asked[room]), within=120)
+        for who, room in where:
+            for event in asked[room]:
+                assert len(answers(p[who], r[room], bot, event)) == 1
+    finally:
+        for a in reversed(world.apps):
+            await a.stop()
+        for person in world.people.values():
+            await person.close()
+
+
+def test_parts_stay_under_the_event_limit_and_lose_no_character() -> None:
+    """Without a homeserver: the split itself, with text that HTML escaping inflates."""
+    import json
+
+    from wisbot.adapters.matrix import render_parts
+    from wisbot.reply import ReplyBuilder
+
+    b = ReplyBuilder("Long answer")
+    for i in range(800):
+        b.line(f"line {i:04d} <&> of a long answer")
+    b.line("tail:" + "".join(f"[{i:05d}]" for i in range(9_000)))
+    b.line("<>&\"'" * 9_000)
+    parts = render_parts(b.build(), mention="@gisc-offenbach:wisbot.test")
+    assert len(parts) > 3
+    assert max(len(json.dumps(p, ensure_ascii=False).encode()) for p in parts) < 32 * 1024
+    joined = "".join(p["body"].split("\n", 1)[1] for p in parts[1:])
+    joined = parts[0]["body"].split("\n", 2)[2] + joined  # the first also names the reader
+    assert [int(m) for m in re.findall(r"\[(\d{5})\]", joined)] == list(range(9_000))
+    assert "<>&\"'" * 9_000 in joined
+    assert all(f"line {i:04d} <&>" in joined for i in range(800))
+    assert parts[0]["m.mentions"] == {"user_ids": ["@gisc-offenbach:wisbot.test"]}
+    assert all(p["m.mentions"] == {} and p["msgtype"] == "m.notice" for p in parts[1:])

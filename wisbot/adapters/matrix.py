@@ -184,14 +184,20 @@ def _size(plain: str, rich: str) -> int:
     return len(plain.encode()) + len(rich.encode())
 
 
+def _escaped(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
 def _cut(text: str, limit: int) -> list[str]:
-    """``text`` in pieces of at most ``limit`` UTF-8 bytes, at a line or space if one is
-    near the end of a piece."""
+    """A line too long for one event, in pieces that each fill one (plain and escaped
+    together at most ``limit`` bytes), at a space if one is near the end of a piece."""
     out: list[str] = []
-    while len(text.encode()) > limit:
-        piece = text.encode()[:limit].decode(errors="ignore")
-        cut = max(piece.rfind("\n"), piece.rfind(" "))
-        if cut > len(piece) // 2:
+    while _size(text, _escaped(text)) > limit:
+        piece = text.encode()[:limit // 2].decode(errors="ignore")
+        while _size(piece, _escaped(piece)) > limit:
+            piece = piece[:len(piece) * 3 // 4]
+        cut = piece.rfind(" ")
+        if cut > len(piece) * 3 // 4:
             piece = piece[:cut + 1]
         out.append(piece)
         text = text[len(piece):]
@@ -206,13 +212,12 @@ def render_parts(reply: Reply, *, mention: str | None = None,
     segs = _segments(reply)
     if sum(_size(p, r) for p, r in segs) <= limit:
         return [_content([p for p, _ in segs], [r for _, r in segs], mention)]
-    # HTML escaping can make a line up to six times longer than its plain text
     small: list[tuple[str, str]] = []
     for p, r in segs:
         if _size(p, r) <= limit:
             small.append((p, r))
-        else:
-            small += [(c, html.escape(c).replace("\n", "<br>")) for c in _cut(p, limit // 7)]
+        else:  # its formatting is lost, its text is not
+            small += [(c, _escaped(c)) for c in _cut(p, limit - 64)]
     parts: list[list[tuple[str, str]]] = [[]]
     used = 0
     for p, r in small:
@@ -465,7 +470,7 @@ class MatrixAdapter:
         # Commands being handled stay claimed: another run answers them "interrupted".
         for task in [*self._tasks, *self._workers.values()]:
             task.cancel()
-        for task in self._workers.values():
+        for task in list(self._workers.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers.clear()
@@ -770,8 +775,8 @@ class MatrixAdapter:
         told = False
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=min(self.progress_after,
-                                                                 CLAIM_HEARTBEAT))
+                done, _ = await asyncio.wait({task}, timeout=(
+                    CLAIM_HEARTBEAT if told else min(self.progress_after, CLAIM_HEARTBEAT)))
                 if done:
                     return task.result()
                 await host.store.tx(functools.partial(_touch, event_id=item.event_id,
