@@ -634,7 +634,7 @@ class MatrixAdapter:
         if reply_to:
             body = strip_reply_fallback(event.body).strip()
             if body.lower() in ("ack", "!ack", "/ack"):
-                return _Pending(room_id, event.event_id, event.sender, "", ts,
+                return _Pending(room_id, event.event_id, event.sender, "ack", ts,
                                 {**relates, "ack_of": reply_to})
         if not body.startswith(PREFIXES):
             return None
