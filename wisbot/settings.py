@@ -67,12 +67,25 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "wisbot@localhost"
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(default=30.0, gt=0,
+                                description="Longest wait for one SMTP operation, s.")
     paging_webhook_url: str | None = Field(
         default=None, description="Paging service webhook: every page step is POSTed as JSON.")
     paging_webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
-    paging_webhook_timeout: float = 10.0
+    paging_webhook_timeout: float = Field(default=10.0, gt=0,
+                                          description="Longest wait for one webhook read "
+                                          "or write, s.")
+    # ----- overall deadlines (one slow peer delays only itself; docs/paging.md) -------
+    smtp_deadline: float = Field(default=60.0, gt=0,
+                                 description="Longest a whole SMTP exchange may take (connect "
+                                 "to QUIT), s; a server trickling bytes is cut off then.")
+    paging_webhook_deadline: float = Field(default=30.0, gt=0,
+                                           description="Longest a whole webhook POST may "
+                                           "take (connect to the end of the answer), s.")
+    paging_delivery_concurrency: int = Field(default=16, ge=1, le=256,
+                                             description="E-mail/webhook page sends in "
+                                             "flight at once; each is its own task.")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
