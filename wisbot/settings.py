@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         "daily spot run; set false once the GISC Watch daily post includes it.")
     exchange_spot_hour: int = Field(default=5, ge=0, le=23,
                                     description="UTC hour of the daily exchange spot run.")
+    exchange_harvest_deadline_s: float = Field(
+        default=900.0, gt=0, description="Longest one source's harvest may take in a run, "
+        "s; a harvest cut there goes on from its page at the next run.")
+    exchange_harvest_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Catalogue harvests run at once.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
