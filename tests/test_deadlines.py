@@ -242,3 +242,55 @@ async def test_dripping_webhook_does_not_delay_another_pages_post(
     await eventually(lambda: any(p["role"] == "gisc:Offenbach" for p in hook.posts))
     await eventually(lambda: app.deliveries.in_flight == 0)
     assert {r.key: r.status for r in await _rows(app, "webhook")}[slow.key] == "delivered"
+
+
+async def test_probe_sweep_with_a_dripping_endpoint_finishes_within_its_bound() -> None:
+    """GISC Watch: one portal trickling its page a byte at a time fails at the probe's total
+    timeout; the other centres are probed meanwhile, not after it."""
+    from tests.probes.servers import serve
+    from wisbot.probes.base import ProbeLimits, ProbeStatus, ProbeTarget, Service, sweep
+
+    dripping = 0
+    served_while_dripping: list[bool] = []
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal dripping
+        response = web.StreamResponse(status=200)
+        response.content_type = "text/html"
+        await response.prepare(request)
+        dripping += 1
+        try:
+            await response.write(b"<html><body>")
+            while True:
+                await response.write(b" ")
+                await asyncio.sleep(DRIP)
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            dripping -= 1
+        return response
+
+    async def fast(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.3)
+        served_while_dripping.append(dripping == 1)
+        return web.Response(text="<html><body>WIS portal</body></html>",
+                            content_type="text/html")
+
+    web_app = web.Application()
+    web_app.router.add_get("/slow", slow)
+    web_app.router.add_get("/fast/{n}", fast)
+    limits = ProbeLimits(connect_timeout=2.0, read_timeout=30.0, total_timeout=2.0)
+    async with serve(web_app) as base:
+        targets = [ProbeTarget("GISC Offenbach", Service.PORTAL, f"{base}/slow")]
+        targets += [ProbeTarget(f"GISC {n}", Service.PORTAL, f"{base}/fast/{n}")
+                    for n in range(6)]
+        started = time.monotonic()
+        results = await asyncio.wait_for(sweep(targets, concurrency=4, limits=limits), 30)
+        elapsed = time.monotonic() - started
+        await eventually(lambda: dripping == 0)  # the trickling connection was dropped
+    assert results[0].status is ProbeStatus.FAIL
+    assert "total timeout" in (results[0].reason or "")
+    assert all(r.status is ProbeStatus.OK for r in results[1:])
+    assert served_while_dripping == [True] * 6
+    # bound: one total timeout (the other probes ran beside it) plus scheduling slack
+    assert elapsed < limits.total_timeout + 3.0
