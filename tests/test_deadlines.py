@@ -294,3 +294,56 @@ async def test_probe_sweep_with_a_dripping_endpoint_finishes_within_its_bound() 
     assert served_while_dripping == [True] * 6
     # bound: one total timeout (the other probes ran beside it) plus scheduling slack
     assert elapsed < limits.total_timeout + 3.0
+
+
+async def test_webhook_outage_longer_than_max_attempts_loses_nothing(make_app, clock):
+    """A paging service answering 503 (with Retry-After) for far more tries than
+    max_attempts: the page is kept and delivered once it recovers; it becomes a dead letter
+    only after paging_delivery_give_up_hours of outage."""
+    state = {"down": True}
+    posts: list[dict[str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        if state["down"]:
+            return web.Response(status=503, headers={"Retry-After": "120"})
+        posts.append(body)
+        return web.json_response({"ok": True})
+
+    web_app = web.Application()
+    web_app.router.add_post("/hook", handle)
+    from tests.probes.servers import serve
+
+    async with serve(web_app) as base:
+        app = await make_app(paging_webhook_url=f"{base}/hook", paging_delivery_max_attempts=2,
+                             paging_delivery_give_up_hours=2)
+        await app.console.type("sec-desk", "incident report KE-NC share=secretariat sev=3 x",
+                               "secretariat")
+        for _ in range(12):  # an hour of outage, six times max_attempts
+            await app.deliveries.drain()
+            clock.advance(minutes=5)
+        (row,) = await _rows(app, "webhook")
+        assert row.status == "pending" and row.attempts >= 12
+        assert "503" in (row.last_error or "")
+        state["down"] = False
+        clock.advance(minutes=5)
+        await app.deliveries.drain()
+        assert len(posts) == 1
+        (row,) = await _rows(app, "webhook")
+        assert row.status == "delivered"
+
+        # a second page meets an outage that outlasts the give-up time: then a dead letter
+        state["down"] = True
+        await app.console.type("sec-desk", "incident report KE-NC share=secretariat sev=3 y",
+                               "secretariat")
+        await app.deliveries.drain()
+        first_try = {r.key for r in await _rows(app, "webhook") if r.status == "pending"}
+        assert len(first_try) == 1
+        clock.advance(minutes=61)
+        await app.deliveries.drain()
+        assert all(r.status == "pending" for r in await _rows(app, "webhook")
+                   if r.key in first_try)
+        clock.advance(minutes=60)
+        await app.deliveries.drain()
+        (dead,) = [r for r in await _rows(app, "webhook") if r.key in first_try]
+        assert dead.status == "dead"

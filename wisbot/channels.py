@@ -4,7 +4,11 @@ A row is claimed for a short lease (``claimed_by``/``claimed_until``, taken unde
 lock on PostgreSQL, under SQLite's write lock otherwise), sent, and marked delivered in
 its own transaction. A crash between send and mark re-sends with the same key: the
 e-mail's ``Message-ID`` and the webhook's ``Idempotency-Key`` header, so receivers dedupe.
-Failures back off exponentially; after ``max_attempts`` the row is a dead letter.
+A receiver's refusal (HTTP 4xx, SMTP 5xx) backs off exponentially and after ``max_attempts``
+tries the row is a dead letter. An outage (connection refused or dropped, a deadline, HTTP
+5xx/429, SMTP 4xx) is not the receiver's verdict: it waits, backing off with the row's age
+(honouring ``Retry-After``) and gives up only after ``give_up_hours`` — a server down for ten
+minutes loses no page.
 
 One slow peer delays only itself: every send runs under an overall deadline (the whole
 SMTP or HTTP exchange, so a server trickling a byte a second is cut off, which per-read
@@ -21,11 +25,12 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Protocol
 
+import aiosmtplib
 import httpx
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -33,11 +38,12 @@ from sqlmodel import Session, col, select
 from wisbot.clock import Clock
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply
-from wisbot.services.mail import send_within
+from wisbot.services.mail import SmtpDeadline, send_within
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import PageDelivery
 
 log = logging.getLogger(__name__)
+MAX_RETRY_AFTER = 3600.0
 
 
 class Sender(Protocol):
@@ -122,7 +128,8 @@ class DeliveryWorker(WakeableLoop):
     def __init__(self, store: Store, clock: Clock, senders: dict[str, Sender], *,
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_max: float = 300.0,
                  poll_interval: float = 1.0, lease_seconds: float = 120.0,
-                 concurrency: int = 16, stop_grace: float = 5.0) -> None:
+                 concurrency: int = 16, stop_grace: float = 5.0,
+                 give_up_hours: float = 24.0) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
@@ -138,6 +145,7 @@ class DeliveryWorker(WakeableLoop):
         self.lease = timedelta(seconds=max(lease_seconds, longest + 30.0))
         self.concurrency = concurrency
         self.stop_grace = stop_grace
+        self.give_up = timedelta(hours=give_up_hours)
         self.holder = f"d-{secrets.token_hex(6)}"
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -235,21 +243,67 @@ class DeliveryWorker(WakeableLoop):
             if error is None:
                 fresh.status = "delivered"
                 fresh.delivered_at = now
+                session.add(fresh)
+                return
+            fresh.last_error = f"{type(error).__name__}: {error}"[:2000]
+            wait = outage_wait(error)
+            age = now - _aware(fresh.created_at)
+            if wait is None:
+                dead = fresh.attempts >= self.max_attempts
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (fresh.attempts - 1))
             else:
-                fresh.last_error = f"{type(error).__name__}: {error}"[:2000]
-                if fresh.attempts >= self.max_attempts:
-                    fresh.status = "dead"
-                    log.error("page delivery %s to %s is a dead letter: %s", fresh.key,
-                              fresh.address, fresh.last_error)
-                else:
-                    delay = min(self.backoff_max,
-                                self.backoff_base * 2 ** (fresh.attempts - 1))
-                    fresh.next_attempt_at = now + timedelta(seconds=delay)
-                    log.warning("page delivery %s failed (attempt %d, retry in %.0fs): %s",
-                                fresh.key, fresh.attempts, delay, fresh.last_error)
+                dead = age >= self.give_up
+                # grows with the outage (about ×1.5 a try), so a long one is not hammered
+                delay = max(wait, min(self.backoff_max,
+                                      max(self.backoff_base, age.total_seconds() / 2)))
+            if dead:
+                fresh.status = "dead"
+                log.error("page delivery %s to %s is a dead letter: %s", fresh.key,
+                          fresh.address, fresh.last_error)
+            else:
+                fresh.next_attempt_at = now + timedelta(seconds=delay)
+                log.warning("page delivery %s failed (%s, try %d, again in %.0fs): %s",
+                            fresh.key, "refused" if wait is None else "outage",
+                            fresh.attempts, delay, fresh.last_error)
             session.add(fresh)
 
         await self.store.tx(mark)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    raw = response.headers.get("retry-after", "").strip()
+    if not raw:
+        return 0.0
+    if raw.isdigit():
+        return min(float(raw), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(0.0, (_aware(when) - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER)
+
+
+def outage_wait(error: BaseException) -> float | None:
+    """None when the receiver refused the send (it counts towards the dead letter); else
+    the send met an outage, and the least wait the receiver asked for (0: none)."""
+    if isinstance(error, httpx.HTTPStatusError):
+        code = error.response.status_code
+        if code in (408, 425, 429) or code >= 500:
+            return _retry_after(error.response)
+        return None
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        return 0.0 if codes and all(400 <= c < 500 for c in codes) else None
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return 0.0 if 400 <= error.code < 500 else None
+    if isinstance(error, DeliveryTimeout | SmtpDeadline | httpx.TransportError | OSError
+                  | TimeoutError):
+        return 0.0
+    return None
 
 
 def senders_from_settings(settings: Any) -> dict[str, Sender]:

@@ -58,7 +58,11 @@ class Settings(BaseSettings):
     paging_batch: int = Field(default=200, ge=1,
                               description="Pages claimed per scheduler transaction.")
     paging_delivery_max_attempts: int = Field(
-        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+        default=8, ge=1, description="E-mail/webhook sends the receiver refused (HTTP 4xx, "
+        "SMTP 5xx) before a dead letter.")
+    paging_delivery_give_up_hours: float = Field(
+        default=24.0, gt=0, description="An e-mail/webhook send that meets only outages "
+        "(no connection, a deadline, HTTP 5xx/429, SMTP 4xx) is retried this long, h.")
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
                                   "and the watch handover report; unset: no e-mail.")
     smtp_port: int = 25
