@@ -166,3 +166,44 @@ async def test_oversize_page_is_skipped_past_and_the_next_run_goes_on_after_it(
         assert row.resume is None and row.status == "ok"
         # complete now: the next run asks from when the interrupted list began
         assert row.next_from == T0
+
+
+async def test_gdc_item_over_the_cap_is_skipped_past(make_app: Any, clock: FakeClock) -> None:
+    """A Global Discovery Catalogue page over the cap is asked again with a smaller limit;
+    the one item over the cap alone is skipped (counted), the items after it harvested."""
+    def item(n: int, pad: int = 0) -> dict[str, Any]:
+        return {"id": f"urn:wmo:md:de-dwd:item-{n}", "type": "Feature",
+                "properties": {"title": f"item {n}" + " " * pad, "updated":
+                               "2026-03-02T07:00:00Z", "wmo:dataPolicy": "core"}}
+
+    items = [item(0), item(1), item(2), item(3, pad=2 * CAP), item(4), item(5)]
+    asked: list[tuple[int, int]] = []
+
+    async def items_page(request: web.Request) -> web.Response:
+        limit = int(request.query.get("limit", "10"))
+        offset = int(request.query.get("offset", "0"))
+        asked.append((offset, limit))
+        links = []
+        if offset + limit < len(items):
+            links.append({"rel": "next", "href": f"{request.url.origin()}{request.path}"
+                                                 f"?offset={offset + limit}&limit={limit}"})
+        return web.json_response({"type": "FeatureCollection",
+                                  "features": items[offset:offset + limit], "links": links})
+
+    web_app = web.Application()
+    web_app.router.add_get("/gdc/collections/wis2-discovery-metadata/items", items_page)
+    async with serve(web_app) as base:
+        app = await make_app(directory(wis2={"gdc-test": {"kind": "gdc",
+                                                          "url": f"{base}/gdc"}}))
+        bounded(app, limits=ProbeLimits(max_bytes=CAP))
+        report = await asyncio.wait_for(app.services.exchange.spot(), 60)
+    (_, status, stats), = report.harvests
+    assert status == "ok"
+    assert dict(stats.skipped) == {"oversize-item": 1}
+    assert stats.parsed == 5
+    assert (3, 1) in asked and (4, 1) in asked  # item 3 alone, then on after it
+
+    def ids(session: Any) -> list[str]:
+        return sorted(r.identifier for r in session.exec(select(ExchangeRecord)).all())
+
+    assert await app.store.tx(ids) == [f"urn:wmo:md:de-dwd:item-{n}" for n in (0, 1, 2, 4, 5)]

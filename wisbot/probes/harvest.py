@@ -40,6 +40,7 @@ from wisbot.probes.http import (
     read_capped,
     require_content_type,
     require_success,
+    with_params,
 )
 from wisbot.probes.model import ProbeLimits
 from wisbot.probes.oaipmh import (
@@ -494,20 +495,27 @@ async def iter_gdc_records(
     page_size: int = 500,
     time_filter: str = "datetime",
     stats: HarvestStats | None = None,
+    resume: Mapping[str, str] | None = None,
 ) -> AsyncGenerator[CoreRecord, None]:
     """New or updated WCMP2 records of a Global Discovery Catalogue since ``since``.
 
     The query asks the catalogue to filter (``datetime=<since>/..`` by default, or
     ``updated=<since>/..`` with ``time_filter="updated"``) and follows ``rel=next`` links;
     items whose ``updated``/``created`` is before ``since`` are dropped here too, since
-    catalogues differ in what their filter means.
+    catalogues differ in what their filter means. A page over the size cap is asked again
+    with half the ``limit``, down to one item, and an item over the cap alone is skipped
+    (``offset`` + 1, counted as ``oversize-item``). ``stats.resume`` holds the URL of the
+    page in progress; ``resume=`` goes on from it.
     """
     stats = stats if stats is not None else HarvestStats(source=url)
-    params: Mapping[str, str] | None = {"limit": str(page_size), "f": "json"}
-    if since is not None and params is not None:
-        params = {**params, time_filter: f"{_iso(since)}/.."}
-    next_url: str | None = gdc_items_url(url)
+    params: dict[str, str] = {"limit": str(page_size), "f": "json"}
+    if since is not None:
+        params[time_filter] = f"{_iso(since)}/.."
+    next_url: str | None = str(with_params(gdc_items_url(url), params))
+    if resume and resume.get("url"):
+        next_url = resume["url"]
     seen: set[str] = set()
+    shrunk = 0
     while next_url:
         if stats.pages >= limits.max_pages:
             stats.stopped = f"catalogue did not end within {limits.max_pages} pages"
@@ -516,14 +524,32 @@ async def iter_gdc_records(
             stats.stopped = f"next link {next_url} came back; paging stopped"
             return
         seen.add(next_url)
+        stats.resume = {"url": next_url} if stats.pages else None
         try:
-            async with open_stream(client, next_url, limits, params=params,
+            async with open_stream(client, next_url, limits,
                                    headers={"Accept": "application/geo+json, application/json"}
                                    ) as resp:
                 require_success(resp)
                 require_content_type(resp, "json", "a JSON answer")
                 body = await read_capped(resp, limits)
             doc = json.loads(body)
+        except ResponseTooLarge as exc:
+            smaller = _smaller_page(next_url)
+            if smaller is None or shrunk >= MAX_SHRINK:
+                if stats.pages == 0:
+                    raise ProbeError(f"catalogue items: {exc.reason}") from exc
+                stats.stopped = f"page {stats.pages + 1}: {exc.reason}"
+                return
+            shrunk += 1
+            next_url, skipped = smaller
+            if skipped:
+                stats.records += 1
+                stats.skip("oversize-item", f"page {stats.pages + 1}: one item alone is over "
+                           f"the {limits.max_bytes:,}-byte cap; skipped past")
+            else:
+                stats.quirks.append(f"page {stats.pages + 1} over the {limits.max_bytes:,}-byte"
+                                    " cap: asked again with half the limit")
+            continue
         except (ProbeError, ValueError, httpx.HTTPError) as exc:
             reason = exc.reason if isinstance(exc, ProbeError) else f"{type(exc).__name__}: {exc}"
             if stats.pages == 0:
@@ -531,6 +557,7 @@ async def iter_gdc_records(
             stats.stopped = f"page {stats.pages + 1}: {reason}"
             return
         stats.pages += 1
+        shrunk = 0
         if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
             if stats.pages == 1:
                 raise ProbeError("catalogue answer is not a FeatureCollection")
@@ -548,11 +575,31 @@ async def iter_gdc_records(
                 continue
             stats.parsed += 1
             yield record
-        params = None
         next_url = None
         for link in doc.get("links") or []:
             if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
                 next_url = str(link["href"])
                 break
         if not doc["features"]:
-            return
+            next_url = None
+    stats.resume = None
+
+
+MAX_SHRINK = 64
+
+
+def _smaller_page(url: str) -> tuple[str, bool] | None:
+    """The same page with half its ``limit``, or at ``limit=1`` the page after the item
+    (``offset`` + 1; True: an item is skipped); None when the URL does not page by limit."""
+    u = httpx.URL(url)
+    query = dict(u.params)
+    raw = query.get("limit", "")
+    if not raw.isdigit():
+        return None
+    limit = int(raw)
+    if limit > 1:
+        query["limit"] = str(limit // 2)
+        return str(u.copy_with(params=query)), False
+    offset = query.get("offset", "0")
+    query["offset"] = str((int(offset) if offset.isdigit() else 0) + 1)
+    return str(u.copy_with(params=query)), True

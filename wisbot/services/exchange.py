@@ -277,7 +277,8 @@ class ExchangeService:
         records = (harvest_core(client, src.url, limits, from_=since, stats=stats,
                                 resume=resume)
                    if src.kind == "oai" else
-                   iter_gdc_records(client, src.url, limits, since=since, stats=stats))
+                   iter_gdc_records(client, src.url, limits, since=since, stats=stats,
+                                    resume=resume))
         # The deadline bounds the network side only: a batch being written is never cut.
         stop_at = asyncio.get_running_loop().time() + deadline
         try:
