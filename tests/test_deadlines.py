@@ -347,3 +347,31 @@ async def test_webhook_outage_longer_than_max_attempts_loses_nothing(make_app, c
         await app.deliveries.drain()
         (dead,) = [r for r in await _rows(app, "webhook") if r.key in first_try]
         assert dead.status == "dead"
+
+
+async def test_stopping_mid_send_releases_the_row_for_another_process(
+        make_app, clock, dripping_smtp):
+    """Shutdown while an e-mail hangs: the send is cancelled after the grace, its claim is
+    released at once (no lease to wait out), and another worker sends it, once."""
+    from wisbot.channels import DeliveryWorker, senders_from_settings
+
+    drip, port = dripping_smtp
+    app = await make_app(smtp_host="127.0.0.1", smtp_port=port, smtp_deadline=30.0)
+    app.deliveries.poll_interval = 0.05
+    app.deliveries.stop_grace = 0.2
+    app.deliveries.start()
+    await app.console.type("anna.weber", DE_REPORT, "member-de")
+    app.deliveries.wake()
+    await eventually(lambda: drip.dripping == 1)
+    await asyncio.wait_for(app.deliveries.stop(), 5)
+    await eventually(lambda: drip.dripping == 0)
+    slow = next(r for r in await _rows(app, "email") if r.address == SLOW_MAIL)
+    assert slow.status == "pending" and slow.claimed_by is None and slow.attempts == 0
+
+    drip.slow.clear()
+    other = DeliveryWorker(app.store, clock, senders_from_settings(app.settings))
+    assert other.holder != app.deliveries.holder
+    await other.drain()
+    assert len(drip.to(SLOW_MAIL)) == 1
+    slow = next(r for r in await _rows(app, "email") if r.address == SLOW_MAIL)
+    assert slow.status == "delivered" and slow.attempts == 1
