@@ -68,6 +68,9 @@ class FakeSlack:
         """Channel → Slack error code chat.postMessage answers (e.g. channel_not_found)."""
         self.rate_limited: dict[str, list[float]] = {}
         """Channel → Retry-After values: each post to it takes one and answers 429."""
+        self.members_failures: dict[str, list[str]] = {}
+        """Channel → failures conversations.members answers, one per call, first:
+        ``"429"`` (rate limited, Retry-After 1) or a Slack error code."""
         self.post_delay = 0.0
         """Seconds chat.postMessage takes (the benchmark: a realistic round trip)."""
         self.complete_errors: list[str] = []
@@ -197,6 +200,13 @@ class FakeSlack:
                                                "is_archived": False}})
         if method == "conversations.members":
             channel = str(params.get("channel", ""))
+            failures = self.members_failures.get(channel)
+            if failures:
+                failure = failures.pop(0)
+                if failure == "429":
+                    return ok({"ok": False, "error": "ratelimited"}, status=429,
+                              headers={"Retry-After": "1"})
+                return ok({"ok": False, "error": failure})
             everyone = [BOT_USER, *self.members.get(channel, [])]
             # Pages of two, so the adapter must follow next_cursor.
             start = int(params.get("cursor") or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,10 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -65,8 +68,9 @@ class App:
         self.run_worker = run_worker
         self.mailer = mailer
         self._adapters = adapters
-        self.holds: set[str] = set()
-        """Room keys whose deliveries wait (room integrity): held, never dropped."""
+        self.holds: HoldRegistry
+        """Room keys whose deliveries wait (room integrity): held, never dropped; stored
+        in the database, so a restart or another process sees them."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
@@ -92,6 +96,8 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.holds = HoldRegistry(self.store, self.directory, self.clock)
+        await self.holds.refresh()
         self.paging = PagingService(
             self.store, self.directory, self.clock, steps=s.paging_steps,
             channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
@@ -107,7 +113,9 @@ class App:
             hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=hook, settle=self.paging.settle)
+                                    on_response=hook, settle=self.paging.settle,
+                                    query_limit=s.query_limit,
+                                    query_window=timedelta(minutes=s.query_window_minutes))
         try:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),
@@ -133,12 +141,14 @@ class App:
         self.adapters = {a.platform: a for a in adapters}
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
             lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds,
+            is_held=self.holds.is_held,
+            may_deliver=self.consent.outbox_row,
         )
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
@@ -149,11 +159,18 @@ class App:
             self.store, self.clock, senders_from_settings(s),
             max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
             concurrency=s.paging_delivery_concurrency,
-            give_up_hours=s.paging_delivery_give_up_hours)
+            give_up_hours=s.paging_delivery_give_up_hours,
+            may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+        for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
+        self.holds.start()
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
@@ -213,23 +230,38 @@ class App:
         self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
+        if self._held_room(invocation):
+            return held_reply()  # a held room answers no command
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
-        if not reply.private and not self._may_post_in(invocation):
-            # The answer is the caller's alone: in a direct conversation it is the person's
-            # own view (another person may be in that conversation), and a held room has
-            # a stranger in it.
+        if not reply.private and not await self._may_post_in(invocation, reply):
+            # The one reply rule: the answer is the caller's alone unless everyone the room
+            # admits may read all of it. In a direct conversation it is the person's own
+            # view (another person may be in that conversation); a held room has a
+            # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
 
-    def _may_post_in(self, invocation: Any) -> bool:
-        """Whether a reply may be posted for everyone in the room the command came from."""
+    def _held_room(self, invocation: Any) -> bool:
         ref = invocation.room
         if ref is None:
             return False
         room = self.directory.room_by_address(ref.platform, ref.address)
-        return room is not None and room.key not in self.holds
+        return room is not None and room.key in self.holds
+
+    async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
+        """Whether ``reply`` may be posted for everyone in the room the command came from."""
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        if room is None or room.key in self.holds:
+            return False
+        if not reply.reveals:
+            return True
+        assert self.store is not None
+        return await self.store.tx(lambda s: room_may_read(s, room, reply))
 
     def _warn_unserved_rooms(self) -> None:
         """A room whose platform no running adapter serves gets no cascade: say so at start
@@ -312,6 +344,8 @@ class App:
             await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
+        if hasattr(self, "holds"):
+            await self.holds.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

@@ -24,7 +24,8 @@ import hmac
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
@@ -65,7 +66,7 @@ class SmtpSender:
     starttls: bool = False
     use_ssl: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     deadline: float = 60.0
 
@@ -94,7 +95,7 @@ class WebhookSender:
     """JSON POST; a non-2xx answer is a failure (retried). ``timeout`` bounds each read or
     write, ``deadline`` the whole request and answer."""
 
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
     deadline: float = 30.0
     transport: httpx.AsyncBaseTransport | None = None
@@ -129,9 +130,13 @@ class DeliveryWorker(WakeableLoop):
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_max: float = 300.0,
                  poll_interval: float = 1.0, lease_seconds: float = 120.0,
                  concurrency: int = 16, stop_grace: float = 5.0,
-                 give_up_hours: float = 24.0) -> None:
+                 give_up_hours: float = 24.0,
+                 may_deliver: Callable[[PageDelivery], Awaitable[bool]] | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        self.may_deliver = may_deliver
+        """The last consent check before a send (``ConsentGate.page_delivery``): False
+        withdraws the row."""
         self.store = store
         self.clock = clock
         self.senders = senders
@@ -221,6 +226,8 @@ class DeliveryWorker(WakeableLoop):
             await self.store.tx(release)
 
     async def _deliver(self, row: PageDelivery) -> None:
+        if self.may_deliver is not None and not await self.may_deliver(row):
+            return  # withdrawn: consent no longer allows it
         sender = self.senders.get(row.channel)
         error: BaseException | None = None
         if sender is None:

@@ -414,12 +414,20 @@ def slack_manifest(
 def matrix_provision(
     directory: Annotated[Path, typer.Option("--directory", "-d",
                                             help="Directory YAML; room ids are written back.")],
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Where each room id is written as soon as the room exists "
+        "(default: DIRECTORY.matrix-rooms.yaml beside the directory, or in the current "
+        "folder when the directory's folder is read-only).")] = None,
+    tighten: Annotated[bool, typer.Option(
+        "--tighten", help="Also make rooms that already have an address closed: only the "
+        "bot invites and changes settings, invite-only, history from each member's join, "
+        "no guests.")] = False,
 ) -> None:
-    """Create the directory's Matrix rooms that have no address yet (invite-only, history
-    for members only, encrypted when `encrypted: true`), invite their audience, and write
-    the room ids back into the file (the previous file is kept as FILE.bak)."""
-    import shutil
-
+    """Create the directory's Matrix rooms that have no address yet (closed: only the bot
+    may invite or change settings, history for members from their own join, no guests;
+    encrypted when `encrypted: true`), invite their audience, and write the room ids back
+    into the file. Each id is first written to a state file the moment its room exists, so
+    a run that fails half-way can simply be run again; rate limits are waited out."""
     import yaml
 
     try:
@@ -428,17 +436,36 @@ def matrix_provision(
             raise WisbotError("set WISBOT_MATRIX_HOMESERVER and WISBOT_MATRIX_USER_ID (and "
                               "WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN)")
         data = yaml.safe_load(directory.read_text(encoding="utf-8"))
+        state_path = state or _provision_state_path(directory)
+        known = _read_room_ids(state_path)
     except (WisbotError, OSError, yaml.YAMLError) as exc:
         raise _fail(exc) from None
+    # ids a failed earlier run stored but could not write into the directory
+    restored = 0
+    for raw in data.get("rooms", []):
+        if raw.get("platform") == "matrix" and not raw.get("address") and raw["key"] in known:
+            raw["address"] = known[raw["key"]]
+            restored += 1
+    if restored:
+        console.print(f"{restored} room id(s) taken from {state_path}")
+
+    def store_id(key: str, room_id: str) -> None:
+        known[key] = room_id
+        _write_atomic(state_path, yaml.safe_dump(known, sort_keys=True))
+
+    def progress(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
 
     async def main() -> dict[str, str]:
-        from nio import AsyncClient, ErrorResponse
+        from nio import AsyncClient, AsyncClientConfig, ErrorResponse
 
         from wisbot.adapters.matrix import provision
 
         hs, user = settings.matrix_homeserver, settings.matrix_user_id
         assert hs is not None and user is not None
-        client = AsyncClient(hs, user, device_id=settings.matrix_device_id)
+        # 429s come back to provision (which waits and says so), not retried silently
+        config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=3)
+        client = AsyncClient(hs, user, device_id=settings.matrix_device_id, config=config)
         try:
             if settings.matrix_access_token:
                 client.restore_login(user, settings.matrix_device_id,
@@ -450,22 +477,83 @@ def matrix_provision(
                     raise WisbotError(f"login as {user} failed: {resp.message}")
             else:
                 raise WisbotError("set WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN")
-            return await provision(client, data)
+            return await provision(client, data, on_room=store_id, progress=progress,
+                                   tighten_existing=tighten)
         finally:
             await client.close()
 
     try:
         made = asyncio.run(main())
-    except (WisbotError, ImportError) as exc:
+    except (WisbotError, ImportError, OSError) as exc:
         raise _fail(exc) from None
-    if made:
-        shutil.copy(directory, directory.with_suffix(directory.suffix + ".bak"))
-        directory.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                             encoding="utf-8")
-    for key, room_id in made.items():
-        console.print(f"created {key}: {room_id}")
-    console.print(f"[green]{len(made)} room(s) created[/green]; {directory} updated." if made
-                  else "Every Matrix room already has an address; nothing to do.")
+    except Exception as exc:
+        from wisbot.adapters.base import DeliveryError
+
+        if not isinstance(exc, DeliveryError):
+            raise
+        raise _fail(WisbotError(f"{exc}; the ids of the rooms made so far are in "
+                                f"{state_path}: run the command again to continue")) from None
+    if not made and not restored:
+        console.print("Every Matrix room already has an address; nothing to do.")
+        return
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    try:
+        _write_in_place(directory, text)
+    except OSError as exc:
+        rooms = yaml.safe_dump({"rooms": data.get("rooms", [])}, sort_keys=False,
+                               allow_unicode=True)
+        console.print(f"[yellow]cannot write {directory} ({exc.strerror or exc}); the room "
+                      f"ids are in {state_path}. Replace the directory's rooms with:"
+                      "[/yellow]")
+        console.print(rooms, markup=False, highlight=False)
+        return
+    console.print(f"[green]{len(made)} room(s) created or completed[/green]; {directory} "
+                  "updated.")
+
+
+def _provision_state_path(directory: Path) -> Path:
+    import os
+
+    name = directory.name + ".matrix-rooms.yaml"
+    folder = directory.resolve().parent
+    return folder / name if os.access(folder, os.W_OK) else Path.cwd() / name
+
+
+def _read_room_ids(path: Path) -> dict[str, str]:
+    import yaml
+
+    if not path.exists():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise WisbotError(f"{path} is not a room key → room id mapping")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    """Replace the file atomically when its folder is writable; else (a bind-mounted file,
+    a read-only folder) write the file itself; no backup file beside it."""
+    try:
+        _write_atomic(path, text)
+    except OSError:
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(text)
 
 
 def _exchange_service(settings: Settings) -> tuple[Store, ExchangeService]:

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +33,7 @@ from wisbot.store.engine import Store
 from wisbot.store.tables import OutboxRow, RoomLease
 
 log = logging.getLogger(__name__)
+MayDeliver = Callable[[int, str, Reply], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ class OutboxWorker(WakeableLoop):
                  backoff_max: float = 300.0, poll_interval: float = 1.0,
                  lease_seconds: float = 60.0, concurrency: int = 32,
                  batch_delay: float = 0.02,
-                 is_held: Callable[[str], bool] = lambda room_key: False) -> None:
+                 is_held: Callable[[str], bool] = lambda room_key: False,
+                 may_deliver: MayDeliver | None = None) -> None:
+        self.may_deliver = may_deliver
+        """The last consent check before a send (``ConsentGate.outbox_row``): False
+        withdraws the row."""
         self.store = store
         self.directory = directory
         self.adapters = adapters
@@ -182,6 +187,9 @@ class OutboxWorker(WakeableLoop):
 
     async def _deliver(self, row: Due) -> bool:
         reply = row.reply
+        if self.may_deliver is not None and not await self.may_deliver(row.id, row.room_key,
+                                                                         reply):
+            return True  # withdrawn, never sent: the room's next row may go
         try:
             ref = await self._send(row, reply)
         except Exception as exc:  # every failure is recorded, none is lost

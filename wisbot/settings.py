@@ -47,6 +47,11 @@ class Settings(BaseSettings):
                                         description="How long a process holds a room for "
                                         "delivery before another may take it over, s.")
     log_level: str = "INFO"
+    query_limit: int = Field(default=5, ge=1, description="`incident query` requests one "
+                             "person may send the WMO Secretariat per query_window_minutes "
+                             "(each one pages the Secretariat).")
+    query_window_minutes: int = Field(default=60, ge=1,
+                                      description="The window of query_limit, minutes.")
 
     paging_steps: str = Field(
         default="0 page, 15 repeat, 30 next, 45 secretariat, 60 missed",

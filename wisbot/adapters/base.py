@@ -19,6 +19,7 @@ from wisbot.reply import Reply
 if TYPE_CHECKING:
     from wisbot.clock import Clock
     from wisbot.directory import Directory
+    from wisbot.services.holds import HoldRegistry
     from wisbot.store.engine import Store
 
 
@@ -103,14 +104,14 @@ class ChatAdapter(Protocol):
 @dataclass
 class AdapterHost:
     """What the application lends an adapter that keeps its own durable state or guards
-    rooms: the store (a sync token), the directory, the clock, the set of held room keys
-    (room integrity: a key in ``holds`` makes the outbox keep that room's posts waiting),
-    and a way to wake the outbox after enqueuing an alert."""
+    rooms: the store (a sync token), the directory, the clock, the hold registry (room
+    integrity: a held room's posts wait in the outbox and its commands are refused; stored
+    in the database), and a way to wake the outbox after enqueuing an alert."""
 
     directory: Directory
     store: Store
     clock: Clock
-    holds: set[str]
+    holds: HoldRegistry
     wake_outbox: Callable[[], None]
 
 

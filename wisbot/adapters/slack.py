@@ -26,8 +26,10 @@
   against the directory and the room's audience (a contact outside it is a stranger
   there too: :func:`wisbot.services.context.may_be_in_room`), and a public channel bound
   as closed is refused (``conversations.info``); at start, on every join or leave, and
-  periodically. A failing channel's deliveries are held (``App.holds``), never dropped,
-  and the Secretariat is told.
+  periodically. A failing channel's deliveries are held (the hold registry, stored in
+  the database), never dropped, and the Secretariat is told. Fail closed: until its
+  first check passes, and while ``conversations.info``/``members`` fail or are rate
+  limited (retried with backoff), a closed channel is held.
 
 All Slack Web API errors become :class:`DeliveryError` in one place, :func:`delivery_error`.
 """
@@ -39,10 +41,10 @@ import logging
 import re
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableSet
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -68,6 +70,9 @@ from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder
 from wisbot.services.context import may_be_in_room
+
+if TYPE_CHECKING:
+    from wisbot.services.holds import HoldRegistry
 
 log = logging.getLogger(__name__)
 PLATFORM = Platform("slack")
@@ -167,9 +172,9 @@ class ChannelPacer:
 
 @dataclass(frozen=True)
 class SlackConfig:
-    bot_token: str
-    app_token: str | None = None
-    signing_secret: str | None = None
+    bot_token: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
     mode: Literal["socket", "http"] = "socket"
     http_host: str = "127.0.0.1"
     http_port: int = 3000
@@ -192,13 +197,13 @@ def _remember(done: OrderedDict[str, Any], key: str, value: Any, limit: int = 10
 
 class SlackAdapter:
     """See the module docstring. ``directory``, ``holds`` and ``alert`` enable room
-    integrity: ``holds`` is the application's set of held room keys, ``alert`` tells the
-    Secretariat room."""
+    integrity: ``holds`` is the application's hold registry (stored holds), ``alert``
+    tells the Secretariat room."""
 
     platform: Platform = PLATFORM
 
     def __init__(self, config: SlackConfig, *, directory: Directory | None = None,
-                 holds: MutableSet[str] | None = None, alert: Alert | None = None,
+                 holds: HoldRegistry | None = None, alert: Alert | None = None,
                  on_release: Callable[[], None] | None = None) -> None:
         if config.mode == "socket" and not config.app_token:
             raise ValueError("Slack Socket Mode needs the app-level token (xapp-…): set "
@@ -226,6 +231,8 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._periodic: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
+        self._retries: dict[str, float] = {}
+        self._rechecks: dict[str, asyncio.Task[None]] = {}
         self._sent: OrderedDict[str, MessageRef] = OrderedDict()
         """Delivery key → the message Slack took (a retry does not post it again)."""
         self._uploaded: OrderedDict[str, str] = OrderedDict()
@@ -313,6 +320,11 @@ class SlackAdapter:
             self._periodic.cancel()
             await asyncio.gather(self._periodic, return_exceptions=True)
             self._periodic = None
+        rechecks = list(self._rechecks.values())
+        self._rechecks.clear()
+        for task in rechecks:
+            task.cancel()
+        await asyncio.gather(*rechecks, return_exceptions=True)
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -477,6 +489,11 @@ class SlackAdapter:
                  where)
         return str(shared.get("id", "")) if isinstance(shared, dict) else ""
 
+    @property
+    def checks_rooms(self) -> bool:
+        """Whether this adapter checks its closed rooms (the app holds them until then)."""
+        return self.directory is not None and self.holds is not None
+
     def _client(self) -> AsyncWebClient:
         if self.client is None:
             raise DeliveryError("the Slack adapter is not started")
@@ -515,36 +532,67 @@ class SlackAdapter:
         return dict(self.problems)
 
     async def check_room(self, room: Room) -> str | None:
-        """The problem that holds ``room``, or None when it may receive protected posts."""
+        """The problem that holds ``room``, or None when it may receive protected posts.
+
+        Fails closed: when Slack cannot be asked (rate limit, API or network error) the
+        room stays held (``api-error``) and is asked again with backoff."""
+        if not room.closed:
+            # An open room has no membership rule, but a public channel bound as closed
+            # is looked at below; open rooms are never held.
+            return None
         try:
             problem = await self._problem(room)
-        except SlackApiError as exc:
-            # The bot cannot look (not a member, channel gone): deliveries will fail with a
-            # clear dead letter, so this is a warning, not a hold.
-            log.warning("slack: cannot check the members of %s (%s): %s", room.key,
-                        room.target, delivery_error(exc, room.key))
-            return self.problems.get(room.key)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("slack: cannot check the members of %s: %s", room.key, exc)
-            return self.problems.get(room.key)
-        before = self.problems.get(room.key)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = delivery_error(exc, room.key)
+            reason = "no-access" if error.permanent else "api-error"
+            why = f"wisbot cannot check the channel's members: {error}"
+            log.warning("slack: holding %s (%s): %s", room.key, room.target, why)
+            self.problems[room.key] = why
+            if self.holds is not None:
+                before = await self.holds.hold(room.key, reason, why)
+                if reason == "no-access" and (before is None or before.reason != reason):
+                    await self._alert(room, why)
+            self._retry_later(room)
+            return why
+        self._retries.pop(room.key, None)
+        before_problem = self.problems.get(room.key)
         if problem is not None:
             self.problems[room.key] = problem
+            reason = "weak-settings" if problem.startswith("it is a public") else "stranger"
+            stored = None
             if self.holds is not None:
-                self.holds.add(room.key)
-            if problem != before:
+                stored = await self.holds.hold(room.key, reason, problem)
+            if (stored is None or stored.detail != problem) and problem != before_problem:
                 log.error("slack: holding protected posts to %s (%s): %s", room.key,
                           room.target, problem)
                 await self._alert(room, problem)
-        elif before is not None:
-            del self.problems[room.key]
-            if self.holds is not None:
-                self.holds.discard(room.key)
-            log.warning("slack: %s (%s) passes the room check again; held posts resume",
-                        room.key, room.target)
-            if self.on_release is not None:
+        else:
+            self.problems.pop(room.key, None)
+            stored = await self.holds.passed(room.key) if self.holds is not None else None
+            if stored is not None and stored.reason not in ("unchecked", "api-error"):
+                log.warning("slack: %s (%s) passes the room check again; held posts resume",
+                            room.key, room.target)
+            if stored is not None and self.on_release is not None:
                 self.on_release()
         return problem
+
+    def _retry_later(self, room: Room) -> None:
+        """Ask again after 2, 4, 8 … (at most 300) seconds while the check cannot run."""
+        delay = min(300.0, self._retries.get(room.key, 1.0) * 2)
+        self._retries[room.key] = delay
+        if room.key in self._rechecks or self.dispatch is None:
+            return
+
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            del self._rechecks[room.key]
+            try:
+                await self.check_room(room)
+            except Exception:
+                log.exception("slack: re-checking %s failed", room.key)
+
+        self._rechecks[room.key] = asyncio.create_task(
+            again(), name=f"wisbot-slack-recheck-{room.key}")
 
     async def _problem(self, room: Room) -> str | None:
         client = self._client()
