@@ -93,9 +93,24 @@ async def test_dripping_catalogue_does_not_stop_the_others(make_app: Any,
     drip = Catalogue({}, drip={None})
     tokyo = Catalogue({None: oai_page([core_record(gts_id("SMJP01RJTD"), "SYNOP Japan")],
                                       None)})
-    async with _serve(drip) as slow, _serve(tokyo) as fast:
-        app = await make_app(directory({"Offenbach": slow.url, "Tokyo": fast.url}))
-        bounded(app, harvest_deadline=2.0)
+    async def monitor_json(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200)
+        response.content_type = "application/json"
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+            await response.write(b'{"centre": ')
+            while True:
+                await response.write(b" ")
+                await asyncio.sleep(DRIP)
+        return response
+
+    figures = web.Application()
+    figures.router.add_get("/monitor.json", monitor_json)
+    async with _serve(drip) as slow, _serve(tokyo) as fast, serve(figures) as wismon:
+        app = await make_app(directory({"Offenbach": slow.url, "Tokyo": fast.url},
+                                       wismon={"Tokyo": f"{wismon}/monitor.json"}))
+        bounded(app, harvest_deadline=2.0,
+                limits=ProbeLimits(read_timeout=30.0, total_timeout=2.0))
         # a generous outer bound: without a per-GISC deadline the run never ends
         report = await asyncio.wait_for(app.services.exchange.run_daily(), 60)
         assert drip.dripping == 0  # the dripping connection was dropped, not left open
@@ -106,6 +121,8 @@ async def test_dripping_catalogue_does_not_stop_the_others(make_app: Any,
     status, stats = by_source["oai:Offenbach"]
     assert status == "timeout"
     assert "no end within 2 s (overall deadline)" in (stats.stopped or "")
+    assert report.figure_errors == [f"{wismon}/monitor.json: no complete answer within 2 s "
+                                    "(overall deadline)"]
 
     def offered(session: Any) -> list[str]:
         return [r.identifier for r in session.exec(select(ExchangeRecord)).all()]
