@@ -375,3 +375,24 @@ async def test_stopping_mid_send_releases_the_row_for_another_process(
     assert len(drip.to(SLOW_MAIL)) == 1
     slow = next(r for r in await _rows(app, "email") if r.address == SLOW_MAIL)
     assert slow.status == "delivered" and slow.attempts == 1
+
+
+async def test_handover_and_case_file_mail_are_bounded_too(dripping_smtp):
+    """The watch handover e-mail and the exchange case file use the same SMTP bound: a
+    trickling server is dropped at smtp_deadline with a clear error."""
+    from wisbot.services.exchange_mail import MailError, SmtpMailer
+    from wisbot.services.mail import Mailer, SmtpDeadline
+    from wisbot.settings import Settings
+
+    drip, port = dripping_smtp
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_deadline=1.5)
+    with pytest.raises(SmtpDeadline, match=r"within 1.5 s \(overall deadline\)"):
+        await asyncio.wait_for(Mailer(settings).send(to=[SLOW_MAIL], cc=[], subject="HO-1",
+                                                     body="handover"), 30)
+    with pytest.raises(MailError, match=r"within 1.5 s \(overall deadline\)"):
+        await asyncio.wait_for(SmtpMailer(settings).send(SLOW_MAIL, "WIS-NRT-2026-1",
+                                                         "case file"), 30)
+    await eventually(lambda: drip.dripping == 0)
+    assert drip.cut == 2 and drip.messages == []
+    await Mailer(settings).send(to=[FAST_MAIL], cc=[], subject="HO-2", body="handover")
+    assert [m["Subject"] for m in drip.to(FAST_MAIL)] == ["HO-2"]
