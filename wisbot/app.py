@@ -3,6 +3,7 @@ services, commands, adapters and the outbox worker, and takes them down in order
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,11 @@ from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
+from wisbot.leader import Leadership, SplitAdapter, new_holder
 from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
-from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.incidents import IncidentService
@@ -57,7 +59,7 @@ class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
                  on_response: ResponseHook = no_paging, run_worker: bool = True,
-                 mailer: Mailer | None = None) -> None:
+                 mailer: Mailer | None = None, elect: bool | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
@@ -73,6 +75,14 @@ class App:
         self.wismon: WismonServer | None = None
         self.metrics: MetricsServer | None = None
         self.cron: CronJobs | None = None
+        self.elect = run_worker if elect is None else elect
+        """Take part in the leader election (``wisbot run``); otherwise this process leads
+        alone from the start (tests, tools)."""
+        self.holder = new_holder()
+        self.leadership: Leadership | None = None
+        self.leading = False
+        """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
+        self._role = asyncio.Lock()
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -138,7 +148,7 @@ class App:
             max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
             lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds,
+            is_held=lambda key: key in self.holds or self._leader_only(key),
         )
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
@@ -150,29 +160,106 @@ class App:
             max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
+        # Always on, leader or not: sending, the outbox, page delivery and the pager
+        # (all safe across processes).
         for adapter in self.adapters.values():
-            await adapter.start(self.dispatch)
+            if isinstance(adapter, SplitAdapter):
+                await adapter.start_outbound()
+            else:
+                await adapter.start(self.dispatch)
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
             self.pager.start()
-            self.cron = CronJobs(annual_report=self._post_annual_report)
-            for job in self.services.exchange.scheduled_jobs():
-                # Missed by less than 6 h (the bot was down then): run once on return.
-                self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
-                                misfire_grace_time=6 * 3600)
-            self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,
                                          host=s.metrics_host, port=s.metrics_port)
             self.metrics.start()
-        await self._start_watch()
+        await self.services.watch.mark_installed()
+        if not self.elect:
+            self.jobs = JobRuns(self.store, self.clock, holder=self.holder)
+            await self._lead(0)
+            return
+        self.leadership = Leadership(
+            s.database_url, on_elected=self._lead, on_deposed=self._follow,
+            lease=s.leader_lease_seconds, renew=s.leader_renew_seconds,
+            max_skew=s.max_clock_skew, holder=self.holder)
+        self.jobs = JobRuns(self.store, self.clock, holder=self.holder,
+                            fence=self.leadership.holds)
+        try:
+            await self.leadership.start()
+        except BaseException:
+            self.leadership = None
+            await self.stop()
+            raise
+
+    # ----- the leader's part ------------------------------------------------------------
+    async def _lead(self, epoch: int) -> None:
+        """Start the singletons: chat inbound (sync, sockets, E2E device), the cron jobs,
+        the GISC Watch jobs."""
+        async with self._role:
+            if self.leading:
+                return
+            self.leading = True
+            log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
+            for adapter in self.adapters.values():
+                if isinstance(adapter, SplitAdapter):
+                    await adapter.start(self.dispatch)
+            if self.run_worker:
+                self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
+                                     clock=self.clock)
+                for job in self.services.exchange.scheduled_jobs():
+                    # Missed by less than 6 h (the bot was down then): run once on return.
+                    self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
+                                    misfire_grace_time=6 * 3600)
+                self.cron.start()
+            await self._start_watch()
+        self._wake_outbox()
+
+    async def _follow(self, reason: str = "") -> None:
+        """Stop the singletons (the lead was lost, or the app stops); sending goes on."""
+        async with self._role:
+            if not self.leading:
+                return
+            self.leading = False
+            if self.scheduler is not None:
+                self.scheduler.stop()
+                self.scheduler = None
+            if self.cron is not None:
+                self.cron.stop()
+                self.cron = None
+            if self.wismon is not None:
+                await self.wismon.stop()
+                self.wismon = None
+            for adapter in self.adapters.values():
+                if isinstance(adapter, SplitAdapter):
+                    try:
+                        await adapter.stop_inbound()
+                    except Exception:
+                        log.exception("stopping the %s adapter's inbound side failed",
+                                      adapter.platform)
+
+    def _leader_only(self, room_key: str) -> bool:
+        """Rows only the leader may send (Matrix E2E rooms: the crypto store is the
+        leader's); a follower leaves them waiting."""
+        if self.leading:
+            return False
+        room = None
+        if not room_key.startswith("@"):
+            try:
+                room = self.directory.room(room_key)
+            except Exception:
+                return False
+            adapters = [self.adapters.get(room.platform)]
+        else:
+            adapters = list(self.adapters.values())
+        return any(isinstance(a, SplitAdapter) and not a.follower_sends(room)
+                   for a in adapters)
 
     async def _start_watch(self) -> None:
         """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
         s = self.settings
         watch = self.services.watch
-        await watch.mark_installed()
         if s.wismon_port is not None:
             from wisbot.wismon_server import WismonServer
 
@@ -184,7 +271,7 @@ class App:
             return
         hh, mm = (int(x) for x in s.watch_daily_time.split(":"))
         deadman = hh * 60 + mm + s.watch_deadman_minutes
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(self.jobs, clock=self.clock)
         self.scheduler.daily("watch-daily", watch.daily, hour=hh, minute=mm,
                              misfire_grace_time=s.watch_misfire_grace_s)
         self.scheduler.daily("watch-deadman", watch.deadman_check, hour=(deadman // 60) % 24,
@@ -293,18 +380,13 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
-        if self.scheduler is not None:
-            self.scheduler.stop()
-            self.scheduler = None
-        if self.wismon is not None:
-            await self.wismon.stop()
-            self.wismon = None
+        if self.leadership is not None:
+            await self.leadership.stop()  # stops the leader's part, hands the lease over
+            self.leadership = None
+        await self._follow("stopping")
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None
-        if self.cron is not None:
-            self.cron.stop()
-            self.cron = None
         if hasattr(self, "pager"):
             await self.pager.stop()
             await self.deliveries.stop()

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=60.0, gt=0,
                                         description="How long a process holds a room for "
                                         "delivery before another may take it over, s.")
+    leader_lease_seconds: float = Field(default=15.0, gt=0,
+                                        description="How long the leader lease lasts without "
+                                        "renewal; a follower takes over after it, s.")
+    leader_renew_seconds: float = Field(default=3.0, gt=0,
+                                        description="How often the leader renews its lease "
+                                        "and a follower looks for an expired one, s.")
+    max_clock_skew: float = Field(default=5.0, gt=0,
+                                  description="Largest difference between this machine's "
+                                  "clock and the database's that wisbot accepts, s.")
     log_level: str = "INFO"
 
     paging_steps: str = Field(
