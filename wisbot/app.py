@@ -214,6 +214,7 @@ class App:
                                     misfire_grace_time=6 * 3600)
                 self.cron.start()
             await self._start_watch()
+            log.info("leading (epoch %d): chat inbound and scheduled jobs running", epoch)
         self._wake_outbox()
 
     async def _follow(self, reason: str = "") -> None:
