@@ -258,3 +258,82 @@ async def test_app_start_refuses_a_skewed_clock_with_a_clear_error(
     with pytest.raises(ClockSkew, match="WISBOT_MAX_CLOCK_SKEW"):
         await app.start()
     assert app.store is None  # everything started was taken down again
+
+
+class SplitConsole(ConsoleAdapter):
+    """A console whose inbound side is a singleton, like Matrix sync: the follower only
+    sends, and never to the room standing for an E2E room (``secretariat`` here)."""
+
+    def __init__(self) -> None:
+        super().__init__(echo=False)
+        self.inbound = False
+        self.outbound = False
+
+    async def start_outbound(self) -> None:
+        self.outbound = True
+
+    async def start(self, dispatch: Any) -> None:
+        await super().start(dispatch)
+        self.inbound = True
+
+    async def stop_inbound(self) -> None:
+        self.dispatch = None
+        self.inbound = False
+
+    async def stop(self) -> None:
+        await self.stop_inbound()
+        self.outbound = False
+
+    def follower_sends(self, room: Any) -> bool:
+        return room is not None and room.key != "secretariat"
+
+
+async def test_the_follower_sends_what_it_may_and_the_leader_the_rest(
+        pg_url: str, example_directory: Any) -> None:
+    adapters = [SplitConsole(), SplitConsole()]
+    apps = [App(_settings(pg_url, outbox_poll_interval=0.1), directory=example_directory,
+                adapters=[a], run_worker=True) for a in adapters]
+    for app in apps:
+        await app.start()
+    first, second = apps
+    try:
+        assert [(a.inbound, a.outbound) for a in adapters] == [(True, True), (False, True)]
+        with pytest.raises(RuntimeError):  # no chat inbound on the follower
+            await second.console.type("anna.weber", "help", "member-de")
+        await first.outbox.stop()  # the leader's worker is busy elsewhere: the follower's runs
+        reply = await first.console.type(
+            "anna.weber", "incident report DE-OF-NC share=group sev=2 Split", "member-de")
+        assert reply.ref
+        deadline = time.monotonic() + 10
+        while "collaboration" not in second.console.rooms:
+            assert time.monotonic() < deadline, "the follower did not deliver"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert "secretariat" not in second.console.rooms  # left for the leader
+        assert "member-de" in second.console.rooms
+        await first.stop()
+        assert adapters[0].inbound is False
+        deadline = time.monotonic() + 10
+        while "secretariat" not in second.console.rooms:
+            assert time.monotonic() < deadline, "the new leader did not deliver the rest"
+            await asyncio.sleep(0.05)
+        assert second.leading and adapters[1].inbound
+        assert [r.ref for r in second.console.rooms["secretariat"]] == [reply.ref]
+    finally:
+        for app in apps:
+            await app.stop()
+
+
+async def test_a_leader_part_that_cannot_start_fails_the_start_with_its_error(
+        sqlite_url: str, example_directory: Any) -> None:
+    class Refused(SplitConsole):
+        async def start(self, dispatch: Any) -> None:
+            raise ValueError("the homeserver refused the login")
+
+    adapter = Refused()
+    app = App(_settings(sqlite_url), directory=example_directory, adapters=[adapter],
+              run_worker=True)
+    with pytest.raises(ValueError, match="refused the login"):
+        await app.start()
+    assert app.store is None and not adapter.outbound
+    assert lease_row(sqlite_url).holder == ""  # not left holding the lease

@@ -83,6 +83,7 @@ class App:
         self.leading = False
         """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
         self._role = asyncio.Lock()
+        self._stopping = False
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -235,7 +236,10 @@ class App:
             for adapter in self.adapters.values():
                 if isinstance(adapter, SplitAdapter):
                     try:
-                        await adapter.stop_inbound()
+                        if self._stopping:
+                            await adapter.stop()  # no send-only login on the way out
+                        else:
+                            await adapter.stop_inbound()
                     except Exception:
                         log.exception("stopping the %s adapter's inbound side failed",
                                       adapter.platform)
@@ -381,6 +385,7 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
+        self._stopping = True
         if self.leadership is not None:
             await self.leadership.stop()  # stops the leader's part, hands the lease over
             self.leadership = None
@@ -400,3 +405,4 @@ class App:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         self.store.close()
         self.store = None
+        self._stopping = False

@@ -155,13 +155,13 @@ class Leadership:
         self._store = Store(self.url, workers=2)
         try:
             await self._check_skew(at_start=True)
-            await self._tick()
+            await self._tick(strict=True)
+            if self._up is not None:
+                await self._up  # a leader's part that cannot start fails the start
         except BaseException:
             self._store.close()
             self._store = None
             raise
-        if self._up is not None:
-            await self._up
         self._task = asyncio.create_task(self._loop(), name="wisbot-leader")
 
     async def stop(self) -> None:
@@ -209,7 +209,7 @@ class Leadership:
                 log.exception("leader: election pass failed")
 
     # ----- one pass ---------------------------------------------------------------------
-    async def _tick(self) -> None:
+    async def _tick(self, *, strict: bool = False) -> None:
         began = time.monotonic()
         if self.is_leader and not self.sqlite and began >= self._fence_at:
             await self._depose(f"the lease was not renewed for "
@@ -231,7 +231,8 @@ class Leadership:
                 self.is_leader = True
                 log.warning("leader: this replica (%s) now leads, epoch %d", self.holder,
                             epoch)
-                self._up = asyncio.create_task(self._elected(epoch), name="wisbot-lead")
+                self._up = asyncio.create_task(self._elected(epoch, strict),
+                                               name="wisbot-lead")
         elif self.is_leader:
             await self._depose("another replica holds the lease")
 
@@ -263,15 +264,18 @@ class Leadership:
             index_elements=["holder"], set_={"role": role, "seen_at": now}))
         return held is not None, int(held or 0)
 
-    async def _elected(self, epoch: int) -> None:
+    async def _elected(self, epoch: int, strict: bool = False) -> None:
         try:
             await self.on_elected(epoch)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("leader: starting the leader's part failed; giving up the lead")
+            if not strict:
+                log.exception("leader: starting the leader's part failed; giving up the lead")
             await self._depose("the leader's part failed to start")
             await self._give_up()
+            if strict:
+                raise
 
     async def _depose(self, reason: str) -> None:
         if not self.is_leader:

@@ -324,6 +324,7 @@ class MatrixAdapter:
     async def start_outbound(self) -> None:
         """Send only (a replica that does not lead): the same account and device, so a
         message resent after a failover keeps its transaction id and is taken once."""
+        self.outbound_only = True
         config = AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False,
                                    max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
         client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id,
@@ -339,12 +340,13 @@ class MatrixAdapter:
                 raise
         self._dm_rooms = await self._host.store.tx(_get_dms)
         self.client = client
-        self.outbound_only = True
         log.info("matrix: %s (device %s) sending only", self.user_id, self.device_id)
 
     async def stop_inbound(self) -> None:
-        """Back to sending only: the sync loop stops and the crypto store is closed."""
+        """Back to sending only: the sync loop stops and the crypto store is closed (a
+        failed login here is tried again at the next send)."""
         await self.stop()
+        self.outbound_only = True
         await self.start_outbound()
 
     def follower_sends(self, room: Room | None) -> bool:
@@ -353,6 +355,8 @@ class MatrixAdapter:
         return room is not None and not room.encrypted
 
     async def _refuse_encrypted(self, room_id: str) -> None:
+        if self.client is None:
+            await self.start_outbound()
         known = self._encrypted.get(room_id)
         if known is None:
             client = self._client()
