@@ -59,6 +59,15 @@ class Settings(BaseSettings):
                                         "its rooms this fast, s.")
     outbox_concurrency: int = Field(default=32, ge=1,
                                     description="Rooms served (leased) at once by a process.")
+    leader_lease_seconds: float = Field(default=15.0, gt=0,
+                                        description="How long the leader lease lasts without "
+                                        "renewal; a follower takes over after it, s.")
+    leader_renew_seconds: float = Field(default=3.0, gt=0,
+                                        description="How often the leader renews its lease "
+                                        "and a follower looks for an expired one, s.")
+    max_clock_skew: float = Field(default=5.0, gt=0,
+                                  description="Largest difference between this machine's "
+                                  "clock and the database's that wisbot accepts, s.")
     log_level: str = "INFO"
     query_limit: int = Field(default=5, ge=1, description="`incident query` requests one "
                              "person may send the WMO Secretariat per query_window_minutes "

@@ -53,6 +53,7 @@ from nio import (
     MegolmEvent,
     PowerLevelsEvent,
     ReactionEvent,
+    RoomGetStateEventResponse,
     RoomGuestAccessEvent,
     RoomHistoryVisibilityEvent,
     RoomJoinRulesEvent,
@@ -374,6 +375,10 @@ class MatrixAdapter:
         self.connected = False
         """Whether the last sync reached the homeserver (the ``wisbot_adapter_connected``
         metric)."""
+        self.outbound_only = False
+        """A follower replica: logged in on the same device, sending only (no sync, no
+        crypto store); rooms found encrypted are refused, they wait for the leader."""
+        self._encrypted: dict[str, bool] = {}
         self._sent: OrderedDict[str, str] = OrderedDict()
         """Delivery key (or ``key#n`` for its n-th attachment) → the event the homeserver
         took, for replies with attachments: a retry sends only what is missing."""
@@ -436,7 +441,62 @@ class MatrixAdapter:
         return resp
 
     # ----- life cycle -------------------------------------------------------------------
+    async def start_outbound(self) -> None:
+        """Send only (a replica that does not lead): the same account and device, so a
+        message resent after a failover keeps its transaction id and is taken once."""
+        self.outbound_only = True
+        config = AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False,
+                                   max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
+        client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id,
+                             config=config)
+        if self.access_token:
+            client.restore_login(self.user_id, self.device_id, self.access_token)
+        else:
+            assert self.password is not None
+            try:
+                await self._call("login", client.login(self.password, device_name="wisbot"))
+            except BaseException:
+                await client.close()
+                raise
+        self._dm_rooms = await self._host.store.tx(_get_dms)
+        self.client = client
+        log.info("matrix: %s (device %s) sending only", self.user_id, self.device_id)
+
+    async def stop_inbound(self) -> None:
+        """Back to sending only: the sync loop stops and the crypto store is closed (a
+        failed login here is tried again at the next send)."""
+        await self.stop()
+        self.outbound_only = True
+        await self.start_outbound()
+
+    def follower_sends(self, room: Room | None) -> bool:
+        """E2E rooms and direct chats (created by the leader, encrypted with e2e) are the
+        leader's alone: only it holds the crypto store."""
+        return room is not None and not room.encrypted
+
+    async def _refuse_encrypted(self, room_id: str) -> None:
+        if self.client is None:
+            await self.start_outbound()
+        known = self._encrypted.get(room_id)
+        if known is None:
+            client = self._client()
+            resp = await client.room_get_state_event(room_id, "m.room.encryption")
+            known = isinstance(resp, RoomGetStateEventResponse) and bool(resp.content)
+            self._encrypted[room_id] = known
+        if known:
+            raise DeliveryError(f"{room_id} is encrypted: only the leading replica sends "
+                                "there", retry_after=15.0)
+
     async def start(self, dispatch: Dispatch) -> None:
+        outbound = self.client if self.outbound_only else None
+        self.outbound_only = False
+        try:
+            await self._start(dispatch)
+        finally:
+            if outbound is not None:
+                await outbound.close()
+
+    async def _start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
         host = self._host
         config = AsyncClientConfig(encryption_enabled=self.e2e, store_sync_tokens=False,
@@ -1000,10 +1060,15 @@ class MatrixAdapter:
         return event_id
 
     async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
+        if self.outbound_only:
+            await self._refuse_encrypted(room.address)
         event_id = await self._told_if_lost(room.address, reply, key, None)
         return MessageRef(PLATFORM, room.address, event_id)
 
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
+        if self.outbound_only:
+            raise DeliveryError("direct chats are served by the leading replica",
+                                retry_after=15.0)
         room_id = await self._direct_room(user.address)
         mention = user.address if is_page(reply) else None
         event_id = await self._told_if_lost(room_id, reply, key, mention)

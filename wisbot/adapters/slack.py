@@ -286,8 +286,20 @@ class SlackAdapter:
             integrity_interval=settings.slack_integrity_interval), **kwargs)
 
     # ----- life cycle -------------------------------------------------------------------
-    async def start(self, dispatch: Dispatch) -> None:
-        self.dispatch = dispatch
+    async def start_outbound(self) -> None:
+        """Send only (a replica that does not lead): the Web API client, no Socket Mode,
+        no HTTP endpoint, no integrity checks."""
+        if self.client is None:
+            await self._connect()
+
+    async def stop_inbound(self) -> None:
+        """Back to sending only (the lead was lost)."""
+        await self._stop_inbound()
+
+    def follower_sends(self, room: Any) -> bool:
+        return True  # the Web API is stateless
+
+    async def _connect(self) -> None:
         cfg = self.config
         # slack_sdk applies its own timeout only to sessions it makes: this one needs it.
         self._session = aiohttp.ClientSession(
@@ -307,6 +319,12 @@ class SlackAdapter:
             await self._close_session()
             raise RuntimeError(f"cannot reach the Slack API: {exc}") from None
         self.bot_user_id = str(auth.get("user_id") or "") or None
+
+    async def start(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        cfg = self.config
+        if self.client is None:
+            await self._connect()
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=cfg.signing_secret or "",
@@ -349,6 +367,11 @@ class SlackAdapter:
         self.http_port = sockets[0].getsockname()[1] if sockets else self.config.http_port
 
     async def stop(self) -> None:
+        await self._stop_inbound()
+        await self._close_session()
+        self.client = None
+
+    async def _stop_inbound(self) -> None:
         if self._periodic is not None:
             self._periodic.cancel()
             await asyncio.gather(self._periodic, return_exceptions=True)
@@ -366,7 +389,6 @@ class SlackAdapter:
             self._runner = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._close_session()
         self.dispatch = None
 
     async def _close_session(self) -> None:

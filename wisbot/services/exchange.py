@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import text as sql
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -85,6 +87,8 @@ BATCH = 500
 MAX_LISTED = 40
 MESSAGES_QUERY = f"sum by (centre_id) (increase({GB_MESSAGES_RECEIVED}[24h]))"
 MAIL_ATTEMPTS = 5
+MAIL_STALE = timedelta(hours=1)
+"""A mail still ``sending`` after this was cut off by a crash: it is sent again."""
 
 
 @dataclass(frozen=True)
@@ -948,14 +952,36 @@ class ExchangeService:
         return reply
 
     async def deliver_mail(self) -> tuple[int, int]:
-        """Send pending mails (and retry failed ones, up to a limit): (sent, failed)."""
-        def pending(session: Session) -> list[ExchangeMail]:
-            return list(session.exec(select(ExchangeMail).where(
-                col(ExchangeMail.status).in_(["pending", "failed"]),
-                ExchangeMail.attempts < MAIL_ATTEMPTS).order_by(col(ExchangeMail.id))).all())
+        """Send pending mails (and retry failed ones, up to a limit): (sent, failed).
+
+        Each mail is claimed (``sending``) in its own transaction before it is sent, so two
+        callers at once (a ``refer`` and the daily job, or two replicas) send it once. A
+        mail left ``sending`` by a process that died mid-send is taken again after
+        :data:`MAIL_STALE`."""
+        def pending(session: Session) -> list[int]:
+            stale = self.clock() - MAIL_STALE
+            return [i for i in session.exec(select(ExchangeMail.id).where(
+                (col(ExchangeMail.status).in_(["pending", "failed"])
+                 | ((col(ExchangeMail.status) == "sending")
+                    & (col(ExchangeMail.sent_at) < stale))),
+                ExchangeMail.attempts < MAIL_ATTEMPTS).order_by(col(ExchangeMail.id))).all()
+                    if i is not None]
+
+        def claim(session: Session, mail_id: int) -> ExchangeMail | None:
+            now = self.clock()
+            got = session.execute(update(ExchangeMail).where(
+                col(ExchangeMail.id) == mail_id, col(ExchangeMail.attempts) < MAIL_ATTEMPTS,
+                col(ExchangeMail.status).in_(["pending", "failed"])
+                | ((col(ExchangeMail.status) == "sending")
+                   & (col(ExchangeMail.sent_at) < now - MAIL_STALE)))
+                .values(status="sending", sent_at=now)).rowcount  # type: ignore[attr-defined]
+            return session.get(ExchangeMail, mail_id) if got == 1 else None
 
         sent = failed = 0
-        for mail in await self.store.tx(pending):
+        for mail_id in await self.store.tx(pending):
+            mail = await self.store.tx(functools.partial(claim, mail_id=mail_id))
+            if mail is None:
+                continue  # another caller has it
             error: str | None = None
             if self.mailer is None:
                 error = "no mailer configured"

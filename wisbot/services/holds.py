@@ -20,8 +20,7 @@ from collections.abc import Iterable, Iterator, MutableSet
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 
 UNCHECKED = "unchecked"
 API_ERROR = "api-error"
+CLEAR = "clear"
+"""A stored passing check: the row stays so that another process (a follower that runs
+no checks of its own) knows the room was checked, not merely never held."""
 WEAK_REASONS = frozenset({UNCHECKED, API_ERROR})
 """Reasons that say only "not known to be clean": a real finding is never replaced by one."""
 
@@ -55,37 +57,49 @@ class HoldRegistry(MutableSet[str]):
         self.clock = clock
         self.ttl = ttl
         self._rows: dict[str, Hold] = {}
+        self._cleared: set[str] = set()
+        self._guarded: set[str] = set()
         self._unchecked: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.refreshed_at = float("-inf")
 
     # ----- what the outbox and the dispatcher ask ----------------------------------------
     def is_held(self, room_key: str) -> bool:
-        return room_key in self._unchecked or room_key in self._rows
+        return (room_key in self._unchecked or room_key in self._rows
+                or (room_key in self._guarded and room_key not in self._cleared))
+
+    def guard(self, platforms: Iterable[str]) -> None:
+        """The closed rooms of ``platforms`` (whose adapters check membership) count as
+        held until a stored check has passed, in any process: a follower that checks
+        nothing itself never delivers to a room no leader has checked."""
+        self._guarded = {k for p in platforms for k in self.closed_rooms(p)}
 
     def hold_of(self, room_key: str) -> Hold | None:
         if room_key in self._rows:
             return self._rows[room_key]
-        if room_key in self._unchecked:
+        if room_key in self._unchecked or (room_key in self._guarded
+                                           and room_key not in self._cleared):
             return Hold(room_key, UNCHECKED, "")
         return None
 
     def __contains__(self, room_key: object) -> bool:
         return isinstance(room_key, str) and self.is_held(room_key)
 
+    def _held(self) -> set[str]:
+        return self._unchecked | set(self._rows) | (self._guarded - self._cleared)
+
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._unchecked | set(self._rows)))
+        return iter(sorted(self._held()))
 
     def __len__(self) -> int:
-        return len(self._unchecked | set(self._rows))
+        return len(self._held())
 
     def __repr__(self) -> str:
         return f"HoldRegistry({sorted(self)!r})"
 
     # ----- the cache --------------------------------------------------------------------
     async def refresh(self) -> None:
-        rows = await self.store.tx(_load)
-        self._rows = rows
+        self._rows, self._cleared = await self.store.tx(_load)
         self.refreshed_at = time.monotonic()
 
     def start(self) -> None:
@@ -119,8 +133,8 @@ class HoldRegistry(MutableSet[str]):
             return
         self._unchecked |= keys
         now = self.clock()
-        self._rows = await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
-                                                         keep=True))
+        self._rows, self._cleared = await self.store.tx(
+            lambda s: _mark(s, keys, UNCHECKED, "", now, keep=True))
 
     async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
         """Store a hold; returns the hold it replaces (None when the room was not held
@@ -129,8 +143,8 @@ class HoldRegistry(MutableSet[str]):
         now = self.clock()
         keep = reason in WEAK_REASONS
         before = self._rows.get(room_key)
-        self._rows = await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
-                                                         keep=keep))
+        self._rows, self._cleared = await self.store.tx(
+            lambda s: _mark(s, {room_key}, reason, detail, now, keep=keep))
         self._unchecked.discard(room_key)
         return before
 
@@ -138,18 +152,20 @@ class HoldRegistry(MutableSet[str]):
         """The room's check passed: release it; returns the hold it had (if stored)."""
         before = self._rows.get(room_key)
         self._unchecked.discard(room_key)
-        self._rows = await self.store.tx(lambda s: _release(s, {room_key}))
+        now = self.clock()
+        self._rows, self._cleared = await self.store.tx(lambda s: _release(s, {room_key}, now))
         return before
 
     # ----- MutableSet (tests, command line) ----------------------------------------------
     def add(self, room_key: str) -> None:
         now = self.clock()
-        self._rows = self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
-                                                    keep=False))
+        self._rows, self._cleared = self.store.run(
+            lambda s: _mark(s, {room_key}, "manual", "", now, keep=False))
 
     def discard(self, room_key: str) -> None:
         self._unchecked.discard(room_key)
-        self._rows = self.store.run(lambda s: _release(s, {room_key}))
+        now = self.clock()
+        self._rows, self._cleared = self.store.run(lambda s: _release(s, {room_key}, now))
 
     def update(self, room_keys: Iterable[str]) -> None:
         for key in room_keys:
@@ -160,20 +176,27 @@ class HoldRegistry(MutableSet[str]):
             self.discard(key)
 
 
-def _load(session: Session) -> dict[str, Hold]:
-    return {r.room_key: Hold(r.room_key, r.reason, r.detail)
-            for r in session.exec(select(RoomHold))}
+def _load(session: Session) -> tuple[dict[str, Hold], set[str]]:
+    """The holds, and the rooms whose last stored check passed."""
+    holds: dict[str, Hold] = {}
+    cleared: set[str] = set()
+    for r in session.exec(select(RoomHold)):
+        if r.reason == CLEAR:
+            cleared.add(r.room_key)
+        else:
+            holds[r.room_key] = Hold(r.room_key, r.reason, r.detail)
+    return holds, cleared
 
 
 def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datetime, *,
-          keep: bool) -> dict[str, Hold]:
+          keep: bool) -> tuple[dict[str, Hold], set[str]]:
     """Upsert holds; ``keep``: leave an existing row as it is (a weaker reason)."""
     for key in sorted(keys):
         row = session.get(RoomHold, key)
         if row is None:
             session.add(RoomHold(room_key=key, reason=reason, detail=detail, since=now,
                                  checked_at=now))
-        elif not keep or row.reason in WEAK_REASONS:
+        elif not keep or row.reason in WEAK_REASONS or row.reason == CLEAR:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
             row.checked_at = now
@@ -182,8 +205,19 @@ def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datet
     return _load(session)
 
 
-def _release(session: Session, keys: set[str]) -> dict[str, Hold]:
-    session.execute(delete(RoomHold).where(col(RoomHold.room_key).in_(sorted(keys))))
+def _release(session: Session, keys: set[str],
+             now: datetime) -> tuple[dict[str, Hold], set[str]]:
+    for key in sorted(keys):
+        row = session.get(RoomHold, key)
+        if row is None:
+            session.add(RoomHold(room_key=key, reason=CLEAR, detail="", since=now,
+                                 checked_at=now))
+        else:
+            if row.reason != CLEAR:
+                row.reason, row.detail, row.since = CLEAR, "", now
+            row.checked_at = now
+            session.add(row)
+    session.flush()
     return _load(session)
 
 
