@@ -26,8 +26,8 @@ _BRACKETS = re.compile(r"\s*\([^)]*\)")
 def identifying_terms(directory: Directory, member: str) -> list[str]:
     """Everything the directory knows that names ``member``: its code, name and aliases
     (acronyms, native names, cities), its centres' codes, names and ``identifiers`` (GTS
-    CCCC, WIS2 centre-ids, namespaces), and its people (names, surnames, ids, chat ids,
-    e-mails and their domains, phone numbers)."""
+    CCCC, WIS2 centre-ids, namespaces), and people (names, surnames, ids, chat ids,
+    e-mails and their domains, phone numbers) of every Member."""
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
@@ -38,7 +38,12 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
         # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
         # brackets alone.
         terms.append(_BRACKETS.sub("", centre.name))
-    for contact in directory.contacts_of_member(member):
+    # People: the Member's own, and every other Member's focal points too (a person
+    # who moved, or who worked with the Member, still points at it; anonymised text
+    # names no Member's people at all).
+    for contact in directory.contacts:
+        if not contact.members:
+            continue
         terms.extend([contact.id, contact.name])
         words = contact.name.split()
         if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
