@@ -23,11 +23,10 @@ def exposure(inc: Incident) -> Exposure:
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
 
 
-def identifying_terms(directory: Directory, member: str) -> list[str]:
-    """Everything the directory knows that names ``member``: its code, name and aliases
-    (acronyms, native names, cities), its centres' codes, names and ``identifiers`` (GTS
-    CCCC, WIS2 centre-ids, namespaces), and its people (names, surnames, ids, chat ids,
-    e-mails and their domains, phone numbers)."""
+def member_terms(directory: Directory, member: str) -> list[str]:
+    """What names ``member`` itself: its code, name and aliases (acronyms, native names,
+    cities), its centres' codes, names and ``identifiers`` (GTS CCCC, WIS2 centre-ids,
+    namespaces)."""
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
@@ -38,7 +37,17 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
         # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
         # brackets alone.
         terms.append(_BRACKETS.sub("", centre.name))
-    for contact in directory.contacts_of_member(member):
+    return terms
+
+
+def people_terms(directory: Directory) -> list[str]:
+    """The people of every Member (names, surnames, ids, chat ids, e-mails and their
+    domains, phone numbers): anonymised text names none of them, since a person who moved,
+    or who worked with the Member, still points at it."""
+    terms: list[str] = []
+    for contact in directory.contacts:
+        if not contact.members:
+            continue
         terms.extend([contact.id, contact.name])
         words = contact.name.split()
         if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
@@ -56,13 +65,25 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
     return terms
 
 
+def identifying_terms(directory: Directory, member: str) -> list[str]:
+    """Everything the directory knows that an anonymised text about ``member`` withholds."""
+    return member_terms(directory, member) + people_terms(directory)
+
+
+_PEOPLE = "\x00people"
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
-    """The Member's Redactor, built once per loaded directory (a reload builds anew)."""
+    """The Member's Redactor, built once per loaded directory (a reload builds anew); the
+    people of every Member are one shared Redactor, built once."""
     cache = directory.redactors
+    people = cache.get(_PEOPLE)
+    if people is None:
+        people = cache[_PEOPLE] = Redactor(people_terms(directory))
     key = member.casefold()
     found = cache.get(key)
     if found is None:
-        found = cache[key] = Redactor(identifying_terms(directory, member))
+        found = cache[key] = Redactor(member_terms(directory, member), shared=people)
     return found
 
 
