@@ -144,7 +144,7 @@ class App:
             backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
             lease_seconds=s.outbox_lease_seconds,
             is_held=lambda key: key in self.holds,
-            may_deliver=self.consent.outbox_row,
+            may_deliver=self.consent.outbox_rows,
         )
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)

@@ -13,7 +13,8 @@ import asyncio
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,11 @@ from wisbot.store.engine import Store
 from wisbot.store.tables import OutboxRow, RoomLease
 
 log = logging.getLogger(__name__)
-MayDeliver = Callable[[int, str, Reply], Awaitable[bool]]
+MayDeliver = Callable[[Sequence[tuple[int, str, Reply]]], Awaitable[set[int]]]
+"""The consent check before sending (``ConsentGate.outbox_rows``): the ids of the rows
+(id, room key, reply) it withdrew."""
+RECHECK_AFTER = 1.0
+"""Seconds after which a row's consent check is made again just before its send."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,6 @@ class OutboxWorker(WakeableLoop):
                  is_held: Callable[[str], bool] = lambda room_key: False,
                  may_deliver: MayDeliver | None = None) -> None:
         self.may_deliver = may_deliver
-        """The last consent check before a send (``ConsentGate.outbox_row``): False
-        withdraws the row."""
         self.store = store
         self.directory = directory
         self.adapters = adapters
@@ -91,11 +94,19 @@ class OutboxWorker(WakeableLoop):
         claimed = await self.store.tx(self._claim)
         if not claimed:
             return False
+        withdrawn: set[int] = set()
+        checked_at = time.monotonic()
+        if self.may_deliver is not None:
+            # Consent is checked in one call just before the sends start (so they start in
+            # cascade order); a row whose send starts later than RECHECK_AFTER is checked
+            # again just before it.
+            withdrawn = await self.may_deliver([(r.id, r.room_key, r.reply)
+                                                for rows in claimed.values() for r in rows])
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(rows: list[Due]) -> bool:
             async with sem:
-                return await self._deliver_rows(rows)
+                return await self._deliver_rows(rows, withdrawn, checked_at)
 
         try:
             results = await asyncio.gather(*(one(rows) for rows in claimed.values()))
@@ -175,21 +186,25 @@ class OutboxWorker(WakeableLoop):
         for lease in session.exec(select(RoomLease).where(RoomLease.holder == self.holder)):
             session.delete(lease)
 
-    async def _deliver_rows(self, rows: list[Due]) -> bool:
+    async def _deliver_rows(self, rows: list[Due], withdrawn: set[int] | None = None,
+                            checked_at: float = -RECHECK_AFTER) -> bool:
         attempted = False
         for row in rows:
             if row.next_attempt_at > self.clock():
                 break  # keep the room's order: a later row waits for this one
             attempted = True
+            if withdrawn is not None and row.id in withdrawn:
+                continue  # consent no longer allows it: withdrawn, never sent
+            if self.may_deliver is not None \
+                    and time.monotonic() - checked_at > RECHECK_AFTER \
+                    and await self.may_deliver([(row.id, row.room_key, row.reply)]):
+                continue
             if not await self._deliver(row):
                 break
         return attempted
 
     async def _deliver(self, row: Due) -> bool:
         reply = row.reply
-        if self.may_deliver is not None and not await self.may_deliver(row.id, row.room_key,
-                                                                         reply):
-            return True  # withdrawn, never sent: the room's next row may go
         try:
             ref = await self._send(row, reply)
         except Exception as exc:  # every failure is recorded, none is lost

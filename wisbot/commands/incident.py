@@ -93,6 +93,17 @@ async def query(ctx: Ctx, a: dict[str, Any]) -> Reply:
     return reply
 
 
+async def confirm(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.confirm(ctx.caller, a["id"], a["n"])
+    return reply
+
+
+async def anon_text(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.anon_text(ctx.caller, a["id"], a["n"],
+                                                          a["text"])
+    return reply
+
+
 async def answer(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.incidents.answer(ctx.caller, a["query"], a["text"])
     return reply
@@ -148,6 +159,22 @@ def register(reg: Registry) -> None:
         "Heard of a possible incident at a centre or Member? Shows what you may see, "
         "else asks the WMO Secretariat.",
         "incident query DE-OF-NC", query, (Arg("subject", metavar="centre or Member"),),
+    ))
+    reg.add(Command(
+        ("incident", "confirm"),
+        "Affected Member: confirm the wording anonymised rooms will read of your summary, "
+        "an update or a lesson (review #n, or all waiting). Until then they read none of it.",
+        "incident confirm WIS-SEC-2026-7 2", confirm,
+        (ID, Arg("n", required=False, metavar="n", int_range=(1, 10**6),
+                 help="the review number from the request (default: every one waiting)")),
+    ))
+    reg.add(Command(
+        ("incident", "anon-text"),
+        "Affected Member: give anonymised rooms your own wording instead of review #n's.",
+        "incident anon-text WIS-SEC-2026-7 2 Phishing mails reached a centre's operators",
+        anon_text,
+        (ID, Arg("n", metavar="n", int_range=(1, 10**6), help="the review number"),
+         Arg("text", "text", "what anonymised rooms read")),
     ))
     reg.add(Command(("incident", "answer"), "Secretariat: answer a query; the answer is "
                     "posted where it was asked.", "incident answer Q-3 No incident is known",
