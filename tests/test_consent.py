@@ -360,3 +360,22 @@ async def test_widening_to_anonymised_rooms_asks_for_reviews_of_earlier_text(
     for room in ANON_ROOMS:
         text = room_seen(app, room)
         assert "webshell" not in text and "Contained" not in text, room
+
+
+async def test_a_second_process_narrowing_is_honoured_after_a_restart(make_app: Any) -> None:
+    """Process A queued the posts and stopped; process B (another wisbot on the same
+    database) narrowed; a restarted A sends nothing the new sharing forbids."""
+    first = await make_app()
+    await first.console.type("anna.weber", PRINCIPAL, "member-de")
+    await first.stop()
+    second = await make_app()
+    r = await second.console.type("sec-desk", "incident share WIS-SEC-2026-1 secretariat",
+                                  "secretariat")
+    assert r.kind != "error", r.plain()
+    await second.stop()
+    restarted = await make_app()
+    await restarted.outbox.drain()
+    for word in SECRET_WORDS:
+        assert word not in room_seen(restarted, "gisc-offenbach"), word
+        assert word not in seen_by(restarted, "gisc-offenbach"), word
+    assert "webshell" in room_seen(restarted, "secretariat")
