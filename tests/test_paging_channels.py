@@ -54,12 +54,13 @@ class Receiver:
     def __init__(self) -> None:
         self.posts: list[tuple[dict[str, str], bytes]] = []
         self.fail_next = 0
+        self.fail_status = 503
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         if self.fail_next:
             self.fail_next -= 1
-            return web.Response(status=503)
+            return web.Response(status=self.fail_status)
         self.posts.append((dict(request.headers), body))
         return web.json_response({"ok": True})
 
@@ -109,6 +110,8 @@ async def test_email_and_webhook_pages_stay_anonymised_for_other_giscs(
 
 
 async def test_failed_webhook_is_retried_then_dead_lettered(make_app, clock, webhook):
+    """A 503 (an outage) is retried; a receiver that refuses (400) every try makes a dead
+    letter after max_attempts."""
     receiver, url = webhook
     app = await make_app(paging_webhook_url=url, paging_delivery_max_attempts=3)
     await app.console.type("sec-desk", "incident report KE-NC share=secretariat sev=3 x",
@@ -120,6 +123,7 @@ async def test_failed_webhook_is_retried_then_dead_lettered(make_app, clock, web
     await app.deliveries.drain()
     assert len(receiver.posts) == 1
     receiver.fail_next = 10
+    receiver.fail_status = 400
     clock.advance(minutes=15)
     await app.paging.tick()
     for _ in range(3):
@@ -218,13 +222,18 @@ async def test_evidence_shows_every_message_and_the_verdict(make_app, clock):
 async def test_stats_and_annual_report_cli(make_app, clock, db_url, monkeypatch):
     app = await make_app()
     await _flow(app, clock)
-    text = render_text(await app.console.type("gisc-tokyo", "incident stats 2026"))
+    # Live figures are the Secretariat's (here in a direct chat) ...
+    text = render_text(await app.console.type("sec-desk", "incident stats 2026"))
     assert "Incidents: 2" in text
     assert "Pages: 4, acknowledged 3, reached the Secretariat step 2, 1-hour target missed 1" \
         in text
     assert "Mar: 0 0 0 1 0 0" in text and "Apr: 0 0 0 0 0 1" in text
     assert "within 1 hour 75.0 %" in text  # 3 of 4 pages acknowledged in time
     assert "WIS-SEC" not in text and "DE-OF-NC" not in text  # aggregates only
+    # ... a GISC gets the figures of the incidents it may see (Tokyo: its own one).
+    mine = render_text(await app.console.type("gisc-tokyo", "incident stats 2026"))
+    assert "incidents you may see here" in mine and "Incidents: 1" in mine, mine
+    assert "Mar: 0 0 0 1 0 0" not in mine
     runner = CliRunner()
     result = runner.invoke(cli_app, ["report", "annual", "2026", "--format", "json",
                                      "--database-url", db_url])

@@ -3,6 +3,7 @@ services, commands, adapters and the outbox worker, and takes them down in order
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,13 +18,15 @@ from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, load_directory
+from wisbot.leader import Leadership, SplitAdapter, new_holder
 from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
-from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
 from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -59,7 +62,7 @@ class App:
     def __init__(self, settings: Settings, *, directory: Directory | None = None,
                  clock: Clock = utcnow, adapters: list[ChatAdapter] | None = None,
                  on_response: ResponseHook = no_paging, run_worker: bool = True,
-                 mailer: Mailer | None = None) -> None:
+                 mailer: Mailer | None = None, elect: bool | None = None) -> None:
         self.settings = settings
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
@@ -67,14 +70,24 @@ class App:
         self.run_worker = run_worker
         self.mailer = mailer
         self._adapters = adapters
-        self.holds: set[str] = set()
-        """Room keys whose deliveries wait (room integrity): held, never dropped."""
+        self.holds: HoldRegistry
+        """Room keys whose deliveries wait (room integrity): held, never dropped; stored
+        in the database, so a restart or another process sees them."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
         self.wismon: WismonServer | None = None
         self.metrics: MetricsServer | None = None
         self.cron: CronJobs | None = None
+        self.elect = run_worker if elect is None else elect
+        """Take part in the leader election (``wisbot run``); otherwise this process leads
+        alone from the start (tests, tools)."""
+        self.holder = new_holder()
+        self.leadership: Leadership | None = None
+        self.leading = False
+        """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
+        self._role = asyncio.Lock()
+        self._stopping = False
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -94,6 +107,8 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.holds = HoldRegistry(self.store, self.directory, self.clock)
+        await self.holds.refresh()
         self.paging = PagingService(
             self.store, self.directory, self.clock, steps=s.paging_steps,
             channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
@@ -135,17 +150,25 @@ class App:
                                      max_length=s.max_text_length)
         adapters = self._adapters if self._adapters is not None else self._configured_adapters()
         self.adapters = {a.platform: a for a in adapters}
+        # Fail closed in every process, the followers' included: a closed room of a platform
+        # whose adapter checks membership waits until a stored check has passed.
+        self.holds.guard(a.platform for a in adapters if getattr(a, "checks_rooms", False))
         if self._adapters is None:
             self._warn_unserved_rooms()
         self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
-            max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
-            backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
-            lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds,
-            may_deliver=self.consent.outbox_rows,
+            give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
+            backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
+            poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
+            concurrency=s.outbox_concurrency,
+            is_held=lambda key: self.holds.is_held(key) or self._leader_only(key),
+            may_deliver=self.consent.outbox_row,
+            mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
+        if s.outbox_max_attempts is not None:
+            log.warning("outbox_max_attempts is ignored: giving up is time-based "
+                        "(outbox_give_up_hours=%g)", s.outbox_give_up_hours)
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
         for adapter in self.adapters.values():
@@ -154,32 +177,121 @@ class App:
         self.deliveries = DeliveryWorker(
             self.store, self.clock, senders_from_settings(s),
             max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
+            concurrency=s.paging_delivery_concurrency,
+            give_up_hours=s.paging_delivery_give_up_hours,
             may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
+        # Always on, leader or not: sending, the outbox, page delivery and the pager
+        # (all safe across processes).
         for adapter in self.adapters.values():
-            await adapter.start(self.dispatch)
+            if isinstance(adapter, SplitAdapter):
+                await adapter.start_outbound()
+            else:
+                await adapter.start(self.dispatch)
+        self.holds.start()
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
             self.pager.start()
-            self.cron = CronJobs(annual_report=self._post_annual_report)
-            for job in self.services.exchange.scheduled_jobs():
-                # Missed by less than 6 h (the bot was down then): run once on return.
-                self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
-                                misfire_grace_time=6 * 3600)
-            self.cron.start()
         if s.metrics_port is not None:
             self.metrics = MetricsServer(self.store, self._adapter_states,
                                          host=s.metrics_host, port=s.metrics_port)
             self.metrics.start()
-        await self._start_watch()
+        await self.services.watch.mark_installed()
+        if not self.elect:
+            self.jobs = JobRuns(self.store, self.clock, holder=self.holder)
+            await self._lead(0)
+            return
+        self.leadership = Leadership(
+            s.database_url, on_elected=self._lead, on_deposed=self._follow,
+            lease=s.leader_lease_seconds, renew=s.leader_renew_seconds,
+            max_skew=s.max_clock_skew, holder=self.holder)
+        self.jobs = JobRuns(self.store, self.clock, holder=self.holder,
+                            fence=self.leadership.holds)
+        try:
+            await self.leadership.start()
+        except BaseException:
+            self.leadership = None
+            await self.stop()
+            raise
+
+    # ----- the leader's part ------------------------------------------------------------
+    async def _lead(self, epoch: int) -> None:
+        """Start the singletons: chat inbound (sync, sockets, E2E device), the cron jobs,
+        the GISC Watch jobs."""
+        async with self._role:
+            if self.leading:
+                return
+            self.leading = True
+            log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
+            for adapter in self.adapters.values():
+                if getattr(adapter, "checks_rooms", False):
+                    # Fail closed: held until the adapter's first check passes, which runs
+                    # in its start, before this process delivers anything there.
+                    await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            for adapter in self.adapters.values():
+                if isinstance(adapter, SplitAdapter):
+                    await adapter.start(self.dispatch)
+            if self.run_worker:
+                self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
+                                     clock=self.clock)
+                for job in self.services.exchange.scheduled_jobs():
+                    # Missed by less than 6 h (the bot was down then): run once on return.
+                    self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
+                                    misfire_grace_time=6 * 3600)
+                self.cron.start()
+            await self._start_watch()
+            log.info("leading (epoch %d): chat inbound and scheduled jobs running", epoch)
+        self._wake_outbox()
+
+    async def _follow(self, reason: str = "") -> None:
+        """Stop the singletons (the lead was lost, or the app stops); sending goes on."""
+        async with self._role:
+            if not self.leading:
+                return
+            self.leading = False
+            if self.scheduler is not None:
+                self.scheduler.stop()
+                self.scheduler = None
+            if self.cron is not None:
+                self.cron.stop()
+                self.cron = None
+            if self.wismon is not None:
+                await self.wismon.stop()
+                self.wismon = None
+            for adapter in self.adapters.values():
+                if isinstance(adapter, SplitAdapter):
+                    try:
+                        if self._stopping:
+                            await adapter.stop()  # no send-only login on the way out
+                        else:
+                            await adapter.stop_inbound()
+                    except Exception:
+                        log.exception("stopping the %s adapter's inbound side failed",
+                                      adapter.platform)
+
+    def _leader_only(self, room_key: str) -> bool:
+        """Rows only the leader may send (Matrix E2E rooms: the crypto store is the
+        leader's); a follower leaves them waiting."""
+        if self.leading:
+            return False
+        room = None
+        if not room_key.startswith("@"):
+            try:
+                room = self.directory.room(room_key)
+            except Exception:
+                return False
+            adapters = [self.adapters.get(room.platform)]
+        else:
+            adapters = list(self.adapters.values())
+        return any(isinstance(a, SplitAdapter) and not a.follower_sends(room)
+                   for a in adapters)
 
     async def _start_watch(self) -> None:
         """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
         s = self.settings
         watch = self.services.watch
-        await watch.mark_installed()
         if s.wismon_port is not None:
             from wisbot.wismon_server import WismonServer
 
@@ -191,7 +303,7 @@ class App:
             return
         hh, mm = (int(x) for x in s.watch_daily_time.split(":"))
         deadman = hh * 60 + mm + s.watch_deadman_minutes
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(self.jobs, clock=self.clock)
         self.scheduler.daily("watch-daily", watch.daily, hour=hh, minute=mm,
                              misfire_grace_time=s.watch_misfire_grace_s)
         self.scheduler.daily("watch-deadman", watch.deadman_check, hour=(deadman // 60) % 24,
@@ -218,6 +330,8 @@ class App:
         self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
+        if self._held_room(invocation):
+            return held_reply()  # a held room answers no command
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
@@ -228,6 +342,13 @@ class App:
             # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
+
+    def _held_room(self, invocation: Any) -> bool:
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        return room is not None and room.key in self.holds
 
     async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
         """Whether ``reply`` may be posted for everyone in the room the command came from."""
@@ -306,23 +427,21 @@ class App:
     async def stop(self) -> None:
         if self.store is None:
             return
-        if self.scheduler is not None:
-            self.scheduler.stop()
-            self.scheduler = None
-        if self.wismon is not None:
-            await self.wismon.stop()
-            self.wismon = None
+        self._stopping = True
+        if self.leadership is not None:
+            await self.leadership.stop()  # stops the leader's part, hands the lease over
+            self.leadership = None
+        await self._follow("stopping")
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None
-        if self.cron is not None:
-            self.cron.stop()
-            self.cron = None
         if hasattr(self, "pager"):
             await self.pager.stop()
             await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
+        if hasattr(self, "holds"):
+            await self.holds.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -330,3 +449,4 @@ class App:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         self.store.close()
         self.store = None
+        self._stopping = False

@@ -36,16 +36,38 @@ class Settings(BaseSettings):
                                   description="Severity from which on-call paging starts.")
     max_text_length: int = Field(default=4000, ge=100,
                                  description="Longest command text accepted, in characters.")
-    outbox_max_attempts: int = Field(default=8, ge=1,
-                                     description="Failed sends before a message is dead-lettered.")
+    outbox_give_up_hours: float = Field(
+        default=24.0, gt=0, description="A message still failing this long after its first "
+        "failed try becomes a dead letter (kept; `wisbot outbox retry` resends it). Rate "
+        "limits, outages and lost rooms only wait until then; a permanent error (bad "
+        "content, unknown user) gives up at once, h.")
+    outbox_max_attempts: int | None = Field(
+        default=None, ge=1, description="Ignored: giving up is time-based "
+        "(outbox_give_up_hours). Kept so older configuration files still load.")
     outbox_backoff_base: float = Field(default=1.0, gt=0, description="First retry delay, s.")
     outbox_backoff_max: float = Field(default=300.0, gt=0, description="Longest retry delay, s.")
+    outbox_blocked_retry_seconds: float = Field(
+        default=300.0, gt=0, description="How often a room the bot lost access to is "
+        "retried (it is reported once to the Secretariat), s.")
     outbox_poll_interval: float = Field(default=1.0, gt=0,
                                         description="How often the outbox looks for work "
                                         "written by other processes, s.")
-    outbox_lease_seconds: float = Field(default=60.0, gt=0,
-                                        description="How long a process holds a room for "
-                                        "delivery before another may take it over, s.")
+    outbox_lease_seconds: float = Field(default=10.0, gt=0,
+                                        description="How long a room's lease lasts on the "
+                                        "database's clock; renewed every third of it while "
+                                        "the room is served, so a process that dies frees "
+                                        "its rooms this fast, s.")
+    outbox_concurrency: int = Field(default=32, ge=1,
+                                    description="Rooms served (leased) at once by a process.")
+    leader_lease_seconds: float = Field(default=15.0, gt=0,
+                                        description="How long the leader lease lasts without "
+                                        "renewal; a follower takes over after it, s.")
+    leader_renew_seconds: float = Field(default=3.0, gt=0,
+                                        description="How often the leader renews its lease "
+                                        "and a follower looks for an expired one, s.")
+    max_clock_skew: float = Field(default=5.0, gt=0,
+                                  description="Largest difference between this machine's "
+                                  "clock and the database's that wisbot accepts, s.")
     log_level: str = "INFO"
     query_limit: int = Field(default=5, ge=1, description="`incident query` requests one "
                              "person may send the WMO Secretariat per query_window_minutes "
@@ -63,7 +85,11 @@ class Settings(BaseSettings):
     paging_batch: int = Field(default=200, ge=1,
                               description="Pages claimed per scheduler transaction.")
     paging_delivery_max_attempts: int = Field(
-        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+        default=8, ge=1, description="E-mail/webhook sends the receiver refused (HTTP 4xx, "
+        "SMTP 5xx) before a dead letter.")
+    paging_delivery_give_up_hours: float = Field(
+        default=24.0, gt=0, description="An e-mail/webhook send that meets only outages "
+        "(no connection, a deadline, HTTP 5xx/429, SMTP 4xx) is retried this long, h.")
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
                                   "and the watch handover report; unset: no e-mail.")
     smtp_port: int = 25
@@ -72,12 +98,25 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "wisbot@localhost"
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(default=30.0, gt=0,
+                                description="Longest wait for one SMTP operation, s.")
     paging_webhook_url: str | None = Field(
         default=None, description="Paging service webhook: every page step is POSTed as JSON.")
     paging_webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
-    paging_webhook_timeout: float = 10.0
+    paging_webhook_timeout: float = Field(default=10.0, gt=0,
+                                          description="Longest wait for one webhook read "
+                                          "or write, s.")
+    # ----- overall deadlines (one slow peer delays only itself; docs/paging.md) -------
+    smtp_deadline: float = Field(default=60.0, gt=0,
+                                 description="Longest a whole SMTP exchange may take (connect "
+                                 "to QUIT), s; a server trickling bytes is cut off then.")
+    paging_webhook_deadline: float = Field(default=30.0, gt=0,
+                                           description="Longest a whole webhook POST may "
+                                           "take (connect to the end of the answer), s.")
+    paging_delivery_concurrency: int = Field(default=16, ge=1, le=256,
+                                             description="E-mail/webhook page sends in "
+                                             "flight at once; each is its own task.")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
@@ -129,6 +168,11 @@ class Settings(BaseSettings):
         "daily spot run; set false once the GISC Watch daily post includes it.")
     exchange_spot_hour: int = Field(default=5, ge=0, le=23,
                                     description="UTC hour of the daily exchange spot run.")
+    exchange_harvest_deadline_s: float = Field(
+        default=900.0, gt=0, description="Longest one source's harvest may take in a run, "
+        "s; a harvest cut there goes on from its page at the next run.")
+    exchange_harvest_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Catalogue harvests run at once.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None

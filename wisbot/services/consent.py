@@ -21,7 +21,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.audience import person_roles, person_sees, room_sees
+from wisbot.domain.audience import lesson_seen_by, person_roles, person_sees, room_sees
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, user
@@ -113,6 +113,10 @@ class ConsentGate:
     def __init__(self, store: Store, directory: Directory) -> None:
         self.store = store
         self.directory = directory
+
+    async def outbox_row(self, row_id: int, room_key: str, reply: Reply) -> bool:
+        """The check just before one outbox row is sent: False when it was withdrawn."""
+        return row_id not in await self.outbox_rows([(row_id, room_key, reply)])
 
     async def outbox_rows(self, rows: Sequence[tuple[int, str, Reply]]) -> set[int]:
         """Of outbox rows (id, room key, reply) about to be sent, withdraw those the
@@ -362,15 +366,13 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
     exp = exposure(inc)
     deliveries: list[tuple[Room, Reply]] = []
     if review.subject == "lesson" and review.lesson_id is not None:
-        from wisbot.services.lessons import lesson_role_visibility
-
         lesson = session.get(Lesson, review.lesson_id)
         if lesson is None:
             return []
         lesson.anon_text = wording
         session.add(lesson)
         for room in directory.rooms:
-            if lesson_role_visibility(room.role, lesson.share, inc.member) is Vis.ANONYMOUS \
+            if lesson_seen_by(room.role, lesson.share, inc.member) is Vis.ANONYMOUS \
                     and not room.role.startswith(("gisc:", "area:")):
                 b = ReplyBuilder("Lesson learned", kind="lesson")
                 b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,

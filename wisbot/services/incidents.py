@@ -13,13 +13,13 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
+from wisbot.domain.audience import role_sees, room_sees
 from wisbot.domain.confidentiality import (
     SHARE_HELP,
     Exposure,
     Share,
     Vis,
     cascade_rank,
-    role_visibility,
 )
 from wisbot.domain.severity import severity
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
@@ -71,7 +71,7 @@ def parse_query_id(text: str) -> int:
 
 def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     """Every bound room that may be told, with what it may read, in cascade order."""
-    told = [(room, role_visibility(room.role, exp)) for room in directory.rooms]
+    told = [(room, room_sees(room.role, exp)) for room in directory.rooms]
     told = [(r, v) for r, v in told if v is not Vis.NONE]
     order = {r.key: i for i, r in enumerate(directory.rooms)}
     told.sort(key=lambda rv: (cascade_rank(rv[0].role, exp.principal_gisc), order[rv[0].key]))
@@ -151,7 +151,7 @@ class IncidentService:
         targets: list[tuple[str, Reply]] = []
         for gisc in self.directory.giscs:
             role = f"gisc:{gisc.name}"
-            vis = role_visibility(role, exp)
+            vis = role_sees(role, exp)
             if vis is not Vis.NONE:
                 targets.append((role, incident_reply(self.directory, inc, vis,
                                                      "needs your response")))

@@ -29,7 +29,8 @@ from sqlmodel import Session, col, select
 from wisbot.adapters.base import MessageRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
-from wisbot.domain.confidentiality import Vis, role_visibility
+from wisbot.domain.audience import may_be_paged, role_sees
+from wisbot.domain.confidentiality import Exposure, Vis
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
     TARGET,
@@ -223,6 +224,7 @@ class PagingService:
         session.add(page)
 
     def _fire(self, session: Session, page: Page, step: PageStep, now: datetime) -> None:
+        inc: Incident | None = None
         if page.incident_id is not None:
             inc = session.get(Incident, page.incident_id)
             if inc is not None and inc.status != "open":
@@ -242,6 +244,10 @@ class PagingService:
                     contacts = list(page.chain)  # chain exhausted: everyone on it again
             elif page.chain:
                 contacts = [page.chain[min(page.pos, len(page.chain) - 1)]]
+            # The chain was fixed when the page opened: a contact who lost the role since
+            # (a directory reload) is no longer paged with what the role may read.
+            exp = exposure(inc) if inc is not None else None
+            contacts = [c for c in contacts if self._may_be_paged(c, page.role, exp)]
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
             else:
@@ -282,13 +288,20 @@ class PagingService:
         """Re-render an incident page for what its role may read now: sharing may have
         been narrowed or anonymised since the page was opened. False: the role may no
         longer see the incident, and the page is stopped."""
-        vis = role_visibility(page.role, exposure(inc))
+        vis = role_sees(page.role, exposure(inc))
         if vis is Vis.NONE:
             self._stop(session, page, "no longer shared with this role")
             return False
         page.payload = incident_reply(self.directory, inc, vis,
                                       "needs your response").model_dump(mode="json")
         return True
+
+    def _may_be_paged(self, contact_id: str, role: str, exp: Exposure | None) -> bool:
+        try:
+            contact = self.directory.contact(contact_id)
+        except NotFound:
+            return False
+        return may_be_paged(self.directory, contact, role, exp)
 
     def _page_reply(self, page: Page, step: PageStep) -> Reply:
         base = Reply.model_validate(page.payload)
