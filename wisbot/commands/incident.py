@@ -10,6 +10,7 @@ from wisbot.directory import Directory
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
+from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
 from wisbot.services.render import exposure, incident_reply
 
@@ -39,6 +40,12 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
             if inc.anonymous else None
         if warning:
             lines.append((bold("Warning: "), Span(text=warning)))
+        if inc.anon_summary is None and has_anonymised_audience(ctx.services.directory,
+                                                                exposure(inc)):
+            lines.append((bold("Anonymised rooms: "), Span(
+                text="they read none of the Member's words until a focal point of the "
+                     "affected Member confirms the wording shown in its room "
+                     f"(`incident confirm {inc.number}`).")))
     return base.model_copy(update={"lines": tuple(lines), "private": True,
                                    "reveals": (Reveal(incident=inc.number,
                                                       named=vis is Vis.NAMED),)})
