@@ -400,7 +400,9 @@ class MatrixAdapter:
                     timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
                     since=self._token))
                 self.connected = True
-                if self._recheck:  # back after an outage: check before anything else
+                if self._recheck:  # back after an outage: held until checked again
+                    holds = self._host.holds
+                    await holds.begin_checks(holds.closed_rooms(PLATFORM))
                     await self.check_rooms()
                     self._recheck = False
                 await self._process(resp, initial=False)
@@ -768,13 +770,9 @@ class MatrixAdapter:
         return True
 
     async def _doubt(self) -> None:
-        """Lost the homeserver: every closed room is held until checked after reconnect."""
+        """Lost the homeserver: every closed room is re-checked on reconnect, held until
+        then (nothing can be delivered meanwhile anyway)."""
         self._recheck = True
-        holds = self._host.holds
-        try:
-            await holds.begin_checks(holds.closed_rooms(PLATFORM))
-        except Exception:
-            log.exception("matrix: could not store the unchecked holds")
 
     async def check_rooms(self) -> None:
         """Check every bound Matrix room and every room the bot is in (start, after a
