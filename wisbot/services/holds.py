@@ -56,6 +56,7 @@ class HoldRegistry(MutableSet[str]):
         self.ttl = ttl
         self._rows: dict[str, Hold] = {}
         self._unchecked: set[str] = set()
+        self._gen = 0
         self._task: asyncio.Task[None] | None = None
         self.refreshed_at = float("-inf")
 
@@ -82,11 +83,30 @@ class HoldRegistry(MutableSet[str]):
     def __repr__(self) -> str:
         return f"HoldRegistry({sorted(self)!r})"
 
+    def _from_iterable(self, it: Iterable[str]) -> set[str]:  # type: ignore[override]
+        return set(it)
+
     # ----- the cache --------------------------------------------------------------------
     async def refresh(self) -> None:
-        rows = await self.store.tx(_load)
+        """Read every stored hold (other processes' too). A write of this process that
+        lands while the read runs makes it read again, so it never undoes that write."""
+        for _ in range(5):
+            gen = self._gen
+            rows = await self.store.tx(_load)
+            if gen == self._gen:
+                break
         self._rows = rows
         self.refreshed_at = time.monotonic()
+
+    def _apply(self, rows: dict[str, Hold | None]) -> None:
+        """This process's own writes, key by key (concurrent writes to other rooms and
+        the refresh loop must not overwrite each other)."""
+        for key, hold in rows.items():
+            if hold is None:
+                self._rows.pop(key, None)
+            else:
+                self._rows[key] = hold
+        self._gen += 1
 
     def start(self) -> None:
         if self._task is None:
@@ -119,8 +139,8 @@ class HoldRegistry(MutableSet[str]):
             return
         self._unchecked |= keys
         now = self.clock()
-        self._rows = await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
-                                                         keep=True))
+        self._apply(await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
+                                                        keep=True)))
 
     async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
         """Store a hold; returns the hold it replaces (None when the room was not held
@@ -129,8 +149,8 @@ class HoldRegistry(MutableSet[str]):
         now = self.clock()
         keep = reason in WEAK_REASONS
         before = self._rows.get(room_key)
-        self._rows = await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
-                                                         keep=keep))
+        self._apply(await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
+                                                        keep=keep)))
         self._unchecked.discard(room_key)
         return before
 
@@ -138,18 +158,18 @@ class HoldRegistry(MutableSet[str]):
         """The room's check passed: release it; returns the hold it had (if stored)."""
         before = self._rows.get(room_key)
         self._unchecked.discard(room_key)
-        self._rows = await self.store.tx(lambda s: _release(s, {room_key}))
+        self._apply(await self.store.tx(lambda s: _release(s, {room_key})))
         return before
 
     # ----- MutableSet (tests, command line) ----------------------------------------------
     def add(self, room_key: str) -> None:
         now = self.clock()
-        self._rows = self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
-                                                    keep=False))
+        self._apply(self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
+                                                   keep=False)))
 
     def discard(self, room_key: str) -> None:
         self._unchecked.discard(room_key)
-        self._rows = self.store.run(lambda s: _release(s, {room_key}))
+        self._apply(self.store.run(lambda s: _release(s, {room_key})))
 
     def update(self, room_keys: Iterable[str]) -> None:
         for key in room_keys:
@@ -166,25 +186,27 @@ def _load(session: Session) -> dict[str, Hold]:
 
 
 def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datetime, *,
-          keep: bool) -> dict[str, Hold]:
-    """Upsert holds; ``keep``: leave an existing row as it is (a weaker reason)."""
+          keep: bool) -> dict[str, Hold | None]:
+    """Upsert holds; ``keep``: leave a real finding as it is (only a weak reason is
+    replaced). Returns the stored hold of each key."""
+    out: dict[str, Hold | None] = {}
     for key in sorted(keys):
         row = session.get(RoomHold, key)
         if row is None:
-            session.add(RoomHold(room_key=key, reason=reason, detail=detail, since=now,
-                                 checked_at=now))
+            row = RoomHold(room_key=key, reason=reason, detail=detail, since=now,
+                           checked_at=now)
         elif not keep or row.reason in WEAK_REASONS:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
             row.checked_at = now
-            session.add(row)
-    session.flush()
-    return _load(session)
+        session.add(row)
+        out[key] = Hold(key, row.reason, row.detail)
+    return out
 
 
-def _release(session: Session, keys: set[str]) -> dict[str, Hold]:
+def _release(session: Session, keys: set[str]) -> dict[str, Hold | None]:
     session.execute(delete(RoomHold).where(col(RoomHold.room_key).in_(sorted(keys))))
-    return _load(session)
+    return dict.fromkeys(keys)
 
 
 def held_reply() -> Reply:
