@@ -116,6 +116,9 @@ async def test_a_third_person_in_a_direct_chat_reads_nothing_of_the_contacts_vie
     assert new is not None and new != dm
     members = await sec.client.joined_members(new)
     assert {m.user_id for m in members.members} == {sec.user_id, bot}
+    # the direct room wisbot made gives the person no power to let anyone in
+    resp = await sec.client.room_invite(new, third.user_id)
+    assert getattr(resp, "status_code", None) == "M_FORBIDDEN", resp
     await asyncio.sleep(2)  # a sync round for a late answer to show
     await third.sync()
     assert leaked(third, bot, dm) == [], "the third person read the contact's view"
