@@ -216,3 +216,25 @@ async def test_a_weakened_room_is_held_and_tighten_closes_it_again(world: World)
     tk: Any = p["tk"]
     resp = await tk.client.room_invite(r["gisc-tokyo"], p["stranger"].user_id)
     assert getattr(resp, "status_code", None) == "M_FORBIDDEN", resp
+
+
+async def test_a_room_provisioned_while_the_bot_runs_is_not_left(world: World) -> None:
+    """The running bot's directory does not name the new room yet; leaving it would orphan
+    it for good (only the bot may invite there)."""
+    import copy
+
+    from wisbot.adapters.matrix import provision
+
+    await world.app(adapters=[world.adapter(integrity_interval=0.5)])
+    data = copy.deepcopy(world.data)
+    data["rooms"].append({"key": "gisc-tokyo-2", "role": "gisc:Tokyo", "platform": "matrix",
+                          "name": "GISC Tokyo (second)"})
+    admin = await world.as_bot()
+    try:
+        made = await provision(admin, data)
+        assert list(made) == ["gisc-tokyo-2"]
+        await asyncio.sleep(3)  # several syncs and periodic checks
+        joined_rooms = (await admin.joined_rooms()).rooms
+    finally:
+        await admin.close()
+    assert made["gisc-tokyo-2"] in joined_rooms
