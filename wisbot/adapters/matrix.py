@@ -261,10 +261,10 @@ class MatrixAdapter:
         self._dm_rooms: dict[str, str] = {}
         self._room_version: str | None = None
         self._fresh_dms: set[str] = set()
+        """Direct rooms wisbot created that no sync has shown with both people yet (two
+        people by construction)."""
         self._pending_rooms: set[str] = set()
         """Provisioned rooms the loaded directory does not name yet (never left)."""
-        """Direct rooms wisbot created that no sync has shown yet (two people by
-        construction)."""
         self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
