@@ -57,6 +57,9 @@ class HoldRegistry(MutableSet[str]):
         self._rows: dict[str, Hold] = {}
         self._unchecked: set[str] = set()
         self._gen = 0
+        self._lock = asyncio.Lock()
+        """One write at a time in this process: two checks of one room (the sync and the
+        periodic loop) see each other's hold, so a finding is reported once."""
         self._task: asyncio.Task[None] | None = None
         self.refreshed_at = float("-inf")
 
@@ -139,8 +142,9 @@ class HoldRegistry(MutableSet[str]):
             return
         self._unchecked |= keys
         now = self.clock()
-        self._apply(await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
-                                                        keep=True)))
+        async with self._lock:
+            self._apply(await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
+                                                            keep=True)))
 
     async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
         """Store a hold; returns the hold it replaces (None when the room was not held
@@ -148,17 +152,19 @@ class HoldRegistry(MutableSet[str]):
         finding (a stranger stays a stranger while the API fails)."""
         now = self.clock()
         keep = reason in WEAK_REASONS
-        before = self._rows.get(room_key)
-        self._apply(await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
-                                                        keep=keep)))
-        self._unchecked.discard(room_key)
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._apply(await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail,
+                                                            now, keep=keep)))
+            self._unchecked.discard(room_key)
         return before
 
     async def passed(self, room_key: str) -> Hold | None:
         """The room's check passed: release it; returns the hold it had (if stored)."""
-        before = self._rows.get(room_key)
-        self._unchecked.discard(room_key)
-        self._apply(await self.store.tx(lambda s: _release(s, {room_key})))
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._unchecked.discard(room_key)
+            self._apply(await self.store.tx(lambda s: _release(s, {room_key})))
         return before
 
     # ----- MutableSet (tests, command line) ----------------------------------------------
