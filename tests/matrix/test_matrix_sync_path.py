@@ -358,3 +358,32 @@ def test_parts_stay_under_the_event_limit_and_lose_no_character() -> None:
     assert all(f"line {i:04d} <&>" in joined for i in range(800))
     assert parts[0]["m.mentions"] == {"user_ids": ["@gisc-offenbach:wisbot.test"]}
     assert all(p["m.mentions"] == {} and p["msgtype"] == "m.notice" for p in parts[1:])
+
+
+async def test_a_direct_chat_with_a_third_person_in_it_gets_nothing(world: World) -> None:
+    """The Secretariat desk's direct chat with the bot gets a third person: a command typed
+    there is not answered (a notice says why), and the desk's private answers and pages go
+    to a new direct chat with the desk alone. The third person reads nothing from their
+    own client."""
+    p, bot = world.people, world.bot
+    app = await world.app(directory=with_oncall(world))
+    sec, stranger = p["sec"], p["stranger"]
+    dm = await open_direct_chat(sec, bot)
+    await sec.client.room_invite(dm, stranger.user_id)
+    await stranger.join_invites()
+    asked = await sec.say(dm, "!incident list")
+    await sec.wait_for(dm, bot, lambda _: bool(answers(sec, dm, bot, asked)))
+    (refusal,) = answers(sec, dm, bot, asked)
+    assert "other people" in refusal
+    number = await report_severe(world)
+    page = await page_of(world, sec)
+    assert page["room"] != dm, "the page went to the chat with the third person"
+    members = await sec.client.joined_members(page["room"])
+    assert {m.user_id for m in members.members} <= {sec.user_id, bot}
+    await world.delivered(app)
+    await stranger.sync()
+    read = "\n".join(str(ev.get("content", {}).get("body", ""))
+                     for room in stranger.events for ev in stranger.events[room]
+                     if ev.get("sender") == bot)
+    for word in ("WIS-SEC-", number, "DE-OF-NC", "DWD", "Germany", "Held page", "P-1", "P-2"):
+        assert word not in read, f"the third person read {word!r}"
