@@ -387,3 +387,38 @@ async def test_a_direct_chat_with_a_third_person_in_it_gets_nothing(world: World
                      if ev.get("sender") == bot)
     for word in ("WIS-SEC-", number, "DE-OF-NC", "DWD", "Germany", "Held page", "P-1", "P-2"):
         assert word not in read, f"the third person read {word!r}"
+
+
+async def test_a_private_answer_without_a_direct_chat_reveals_nothing_in_the_room(
+        world: World) -> None:
+    """When no direct chat can be had (here the homeserver refusing to create one is
+    simulated by the adapter's direct-chat step failing), the room reads only that the
+    answer could not be given privately: never the answer."""
+    from wisbot.adapters.base import DeliveryError
+
+    p, r, bot = world.people, world.rooms, world.bot
+    adapter = world.adapter()
+    app = await world.app(adapters=[adapter], directory=with_oncall(world))
+    await report_severe(world)
+    ref = re.findall(r"P-\d+", (await page_of(world, p["of"]))["body"])[0]
+    await world.delivered(app)
+
+    async def refused(user_id: str) -> str:
+        raise DeliveryError("M_FORBIDDEN: room creation refused", permanent=True)
+
+    adapter._direct_room = refused
+    tk = p["tk"]
+    await tk.sync()
+    seen = len(tk.events.get(r["collaboration"], []))
+    asked = await p["of"].say(r["collaboration"], f"!ack {ref}")
+    text = await p["of"].wait_for(r["collaboration"], bot,
+                                  lambda _: bool(answers(p["of"], r["collaboration"], bot,
+                                                         asked)))
+    assert "could not answer you privately" in text
+    await tk.sync()
+    read = "\n".join(str(ev.get("content", {}).get("body", ""))
+                     for ev in tk.events.get(r["collaboration"], [])[seen:]
+                     if ev.get("sender") == bot)
+    assert "could not answer you privately" in read
+    leaked = [w for w in FORBIDDEN if w.lower() in read.lower()]
+    assert not leaked, leaked
