@@ -315,7 +315,7 @@ async def test_quick_commands_under_default_rate_limits_are_all_answered(
     world = await make_world(synapse_default_limits, tmp_path, sqlite_url)
     try:
         p, r, bot = world.people, world.rooms, world.bot
-        await world.app(outbox_max_attempts=1000)
+        app = await world.app(outbox_max_attempts=1000)
         where = (("sec", "secretariat"), ("of", "gisc-offenbach"), ("tk", "gisc-tokyo"),
                  ("ex", "gisc-exeter"), ("anna", "member-de"))
         asked: dict[str, list[str]] = {room: [] for _, room in where}
@@ -329,6 +329,13 @@ async def test_quick_commands_under_default_rate_limits_are_all_answered(
         for who, room in where:
             for event in asked[room]:
                 assert len(answers(p[who], r[room], bot, event)) == 1
+        from sqlmodel import col, select
+
+        from wisbot.store.tables import OutboxRow
+
+        limited = await app.store.tx(lambda s: list(s.exec(select(OutboxRow).where(
+            col(OutboxRow.last_error).contains("M_LIMIT_EXCEEDED")))))
+        assert limited, "no answer met the rate limit: nothing was tested"
     finally:
         for a in reversed(world.apps):
             await a.stop()
