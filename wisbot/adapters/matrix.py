@@ -19,9 +19,17 @@ transaction id comes from the delivery key and the attachment's index, and the a
 remembers per key what it already sent, so a retry re-attempts only what is missing.
 
 The sync token lives in wisbot's database (``adapter_state``), so a restart resumes where
-the last processed batch ended; commands are claimed by event id there too, so each is
-handled once even when a batch is seen twice (a crash before the token was saved, or two
-processes on one account). The first-ever sync only records where "now" is.
+the last processed batch ended; commands are claimed by event id there too, in the token's
+transaction (``INSERT … ON CONFLICT DO NOTHING``), so each is handled once even when a
+batch is seen twice (a crash before the token was saved, or two processes on one account).
+The first-ever sync only records where "now" is.
+
+Commands run beside the sync loop, one task per room (acknowledgements in a lane of their
+own), so membership changes and invitations are never behind a long command. Their answers
+are outbox rows keyed by the command's event id: retried like every delivery, never twice.
+An answer only the caller may read goes to their checked direct chat (exactly them and the
+bot), the room reading a pointer that reveals nothing. Pages are ``m.text`` mentioning
+their reader (an ``m.notice`` never notifies); long messages are sent in parts.
 """
 
 from __future__ import annotations
