@@ -223,12 +223,14 @@ class OutboxWorker(WakeableLoop):
         if free <= 0:
             return False
         started = time.monotonic()
-        claimed = await self.store.tx(functools.partial(self._claim, limit=free))
+        claimed, rows = await self.store.tx(functools.partial(self._claim_and_load,
+                                                              limit=free))
         for key, (epoch, doubt, blocked) in claimed.items():
             lease = Lease(key, epoch, started + self.trust_seconds, doubt=doubt,
                           blocked=blocked)
             self.leases[key] = lease
-            lease.task = asyncio.create_task(self._serve(lease), name=f"wisbot-outbox-{key}")
+            lease.task = asyncio.create_task(self._serve(lease, rows.get(key, [])),
+                                             name=f"wisbot-outbox-{key}")
         if claimed and (self._heartbeat is None or self._heartbeat.done()):
             self._heartbeat = asyncio.create_task(self._beat(), name="wisbot-outbox-lease")
         return bool(claimed)
@@ -246,6 +248,11 @@ class OutboxWorker(WakeableLoop):
         raise RuntimeError("outbox did not drain")
 
     # ----- leases -----------------------------------------------------------------------
+    def _claim_and_load(self, session: Session, *, limit: int
+                        ) -> tuple[dict[str, tuple[int, bool, bool]], dict[str, list[Due]]]:
+        claimed = self._claim(session, limit=limit)
+        return claimed, (self._load(session, room_keys=list(claimed)) if claimed else {})
+
     def _claim(self, session: Session, *, limit: int) -> dict[str, tuple[int, bool, bool]]:
         """Lease up to ``limit`` rooms whose oldest pending row is due, in the order of
         that row (the cascade order: Secretariat first). Room key → (epoch, doubt,
@@ -356,12 +363,15 @@ class OutboxWorker(WakeableLoop):
                         .values(holder="", until=db_now(session, -1)))
 
     # ----- serving a room ---------------------------------------------------------------
-    async def _serve(self, lease: Lease) -> None:
+    async def _serve(self, lease: Lease, rows: list[Due]) -> None:
+        released = False
         try:
-            while not lease.lost:
-                rows = await self.store.tx(functools.partial(self._load, room_key=lease.room_key))
-                if not rows or not await self._deliver_rows(lease, rows):
-                    break
+            while not lease.lost and rows and await self._deliver_rows(lease, rows):
+                # Rows that came meanwhile, or the release when there are none: one
+                # transaction either way.
+                rows = await self.store.tx(functools.partial(self._next_or_release,
+                                                             lease=lease))
+                released = not rows
         except Fenced as exc:
             lease.lost = True
             log.warning("outbox: %s: %s", lease.room_key, exc)
@@ -369,7 +379,7 @@ class OutboxWorker(WakeableLoop):
             log.exception("outbox: serving %s failed; it is retried", lease.room_key)
         finally:
             self.leases.pop(lease.room_key, None)
-            if not lease.lost:
+            if not lease.lost and not released:
                 try:
                     await self.store.tx(functools.partial(self._release, lease=lease))
                 except Exception:
@@ -377,22 +387,32 @@ class OutboxWorker(WakeableLoop):
                                 lease.room_key)
             self.wake()
 
-    def _load(self, session: Session, *, room_key: str) -> list[Due]:
+    def _next_or_release(self, session: Session, *, lease: Lease) -> list[Due]:
+        rows = self._load(session, room_keys=[lease.room_key]).get(lease.room_key, [])
+        if not rows:
+            self._release(session, lease)
+        return rows
+
+    def _load(self, session: Session, *, room_keys: list[str]) -> dict[str, list[Due]]:
+        """The pending rows of ``room_keys``, oldest first, at most 50 a room."""
         t = OutboxRow.__table__  # type: ignore[attr-defined]
         parsed: dict[str, Reply] = {}
-        out = []
+        out: dict[str, list[Due]] = {k: [] for k in room_keys}
         for r in session.execute(
                 core_select(t.c.id, t.c.key, t.c.room_key, cast(t.c.payload, Text),
                             t.c.attempts, t.c.next_attempt_at, t.c.failures)
-                .where(t.c.room_key == room_key, t.c.status == "pending")
-                .order_by(t.c.id).limit(50)):
+                .where(t.c.room_key.in_(room_keys), t.c.status == "pending")
+                .order_by(t.c.id)):
+            if len(out[r.room_key]) >= 50:
+                continue
             # A cascade stores one message in many rows: parse each distinct one once.
             text = r[3]
             if text not in parsed:
                 parsed[text] = Reply.model_validate_json(text)
-            out.append(Due(id=r.id, key=r.key, room_key=r.room_key, reply=parsed[text],
-                           attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at),
-                           failures=r.failures))
+            out[r.room_key].append(Due(
+                id=r.id, key=r.key, room_key=r.room_key, reply=parsed[text],
+                attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at),
+                failures=r.failures))
         return out
 
     async def _deliver_rows(self, lease: Lease, rows: list[Due]) -> bool:
