@@ -394,3 +394,30 @@ def test_settings_have_no_attempt_limit_any_more(tmp_path: Path) -> None:
 
     s = Settings(database_url="sqlite://", outbox_max_attempts=3)
     assert s.outbox_give_up_hours == 24.0 and s.outbox_lease_seconds <= 10
+
+
+async def test_a_send_whose_mark_failed_is_looked_up_before_it_is_sent_again(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The database fails the delivered mark after the platform took the message: the
+    lease is left to expire (not released), so the next try treats the row as in doubt
+    and finds it instead of posting it twice."""
+    chat = Chat()
+    app = await make_app(adapters=[FindingShared(chat)], outbox_lease_seconds=1.0)
+    await _enqueue(app, "gisc-tokyo", "one", "two")
+    marker = app.outbox._marker
+    real = marker._apply
+    failures = [ConnectionError("the database went away during the mark")]
+
+    def flaky(session: Any, *, batch: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(session, batch=batch)
+
+    marker._apply = flaky
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one"]
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one"], "the room's lease was kept"
+    await asyncio.sleep(1.1)
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one", "two"]
+    assert [r.status for r in await _rows(app, "gisc-tokyo")] == ["delivered", "delivered"]

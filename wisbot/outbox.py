@@ -296,9 +296,10 @@ class OutboxWorker(WakeableLoop):
         for k in wanted:
             if k in got:
                 prior = known.get(k)
-                # A lease that expired instead of being released: its holder died or
-                # stalled, maybe after a send it never marked.
-                doubt = prior is not None and prior.holder not in ("", self.holder)
+                # A lease that expired instead of being released: its holder (maybe this
+                # process, after a failed mark) died or stalled, maybe after a send it
+                # never marked.
+                doubt = prior is not None and prior.holder != ""
                 out[k] = (got[k], doubt, prior is not None and prior.blocked_since is not None)
         return out
 
@@ -311,7 +312,8 @@ class OutboxWorker(WakeableLoop):
         q = core_select(lr.c.room_key, lr.c.epoch).where(
             lr.c.holder == self.holder, lr.c.room_key.in_([k for k, _ in pairs]))
         if session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update()
+            # Locked in one order everywhere (marks, renewals): no deadlock between them.
+            q = q.order_by(lr.c.room_key).with_for_update()
         mine = {(k, e) for k, e in session.execute(q)}
         return {p for p in pairs if p in mine}
 
@@ -319,6 +321,10 @@ class OutboxWorker(WakeableLoop):
         if not pairs:
             return set()
         lr = RoomLease.__table__  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(core_select(lr.c.room_key).where(
+                lr.c.holder == self.holder, lr.c.room_key.in_([k for k, _ in pairs]))
+                .order_by(lr.c.room_key).with_for_update())
         return {(k, e) for k, e in session.execute(
             update(lr).where(lr.c.holder == self.holder,
                              tuple_(lr.c.room_key, lr.c.epoch).in_(pairs))
@@ -685,7 +691,14 @@ class _DeliveredMarker:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush())
         started = time.monotonic()
-        if not await future:
+        try:
+            held = await future
+        except Exception:
+            # Sent but not marked: keep the lease (it expires), so whoever serves the room
+            # next treats this row as in doubt and looks it up before sending it again.
+            lease.lost = True
+            raise
+        if not held:
             lease.lost = True
             raise Fenced(f"lease epoch {lease.epoch} was taken over before the delivered "
                          f"mark of {row.key}: not marked")
