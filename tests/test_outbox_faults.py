@@ -138,7 +138,8 @@ async def test_a_rate_limit_pauses_the_whole_adapter_then_sends_one_at_a_time(ma
 
 async def test_lost_room_is_reported_once_and_its_queue_waits(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     c = Scripted()
-    app = await make_app(adapters=[c], outbox_blocked_retry_seconds=600)
+    app = await make_app(adapters=[c], outbox_blocked_retry_seconds=600,
+                         outbox_give_up_hours=0.5)  # a lost room waits longer than that
     forbidden = [DeliveryError("M_FORBIDDEN User not in room", no_access=True)
                  for _ in range(20)]
     c.script["gisc-tokyo"] = forbidden

@@ -551,7 +551,9 @@ class OutboxWorker(WakeableLoop):
         if kind in ("permanent", "error"):
             fresh.attempts += 1  # the platform took the request and refused it
         alert = None
-        if kind == "permanent" or now - first >= self.give_up:
+        # A room the bot lost waits for the operator's fix however long it takes: it was
+        # reported, and giving up would only turn its queue into dead letters one by one.
+        if kind == "permanent" or (kind != "no access" and now - first >= self.give_up):
             fresh.status = "dead"
             why = "a permanent error" if kind == "permanent" else \
                 f"failing for {(now - first).total_seconds() / 3600:.1f} h"
