@@ -303,7 +303,9 @@ class FindingShared(Shared):
 
     found: dict[str, MessageRef]
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None:
+        if isinstance(room, UserRef):
+            return None
         for n, (address, k, _) in enumerate(self.chat.posts):
             if address == room.address and k == key:
                 self.found = {**getattr(self, "found", {}),

@@ -70,7 +70,7 @@ class FindsSent(Protocol):
     sent again. A message it finds is remembered, so that send does not post it again
     (it only completes what is missing, such as attachments)."""
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None: ...
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None: ...
 
 
 @dataclass(frozen=True)
@@ -442,8 +442,7 @@ class OutboxWorker(WakeableLoop):
             platform, adapter, target = self._route(row)
             async with self._pacer(platform).slot():
                 self._check(lease)
-                if (lease.doubt or row.failures) and isinstance(target, RoomRef) \
-                        and isinstance(adapter, FindsSent):
+                if (lease.doubt or row.failures) and isinstance(adapter, FindsSent):
                     found = await self._guarded(lease, adapter.find_sent(target, row.key))
                     if found is not None:
                         log.info("outbox: %s was already in %s: not posted again",
