@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,10 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
+from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -67,8 +70,9 @@ class App:
         self.run_worker = run_worker
         self.mailer = mailer
         self._adapters = adapters
-        self.holds: set[str] = set()
-        """Room keys whose deliveries wait (room integrity): held, never dropped."""
+        self.holds: HoldRegistry
+        """Room keys whose deliveries wait (room integrity): held, never dropped; stored
+        in the database, so a restart or another process sees them."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
@@ -82,6 +86,8 @@ class App:
         self.leadership: Leadership | None = None
         self.leading = False
         """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
+        self.ready = False
+        """Whether the leader's part has started here (its room checks have run)."""
         self._role = asyncio.Lock()
         self._stopping = False
 
@@ -103,6 +109,8 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.holds = HoldRegistry(self.store, self.directory, self.clock)
+        await self.holds.refresh()
         self.paging = PagingService(
             self.store, self.directory, self.clock, steps=s.paging_steps,
             channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
@@ -118,7 +126,9 @@ class App:
             hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=hook, settle=self.paging.settle)
+                                    on_response=hook, settle=self.paging.settle,
+                                    query_limit=s.query_limit,
+                                    query_window=timedelta(minutes=s.query_window_minutes))
         try:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),
@@ -144,13 +154,19 @@ class App:
         self.adapters = {a.platform: a for a in adapters}
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
-            max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
-            backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
-            lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds or self._leader_only(key),
+            give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
+            backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
+            poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
+            concurrency=s.outbox_concurrency, is_held=self._held,
+            may_deliver=self.consent.outbox_row,
+            mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
+        if s.outbox_max_attempts is not None:
+            log.warning("outbox_max_attempts is ignored: giving up is time-based "
+                        "(outbox_give_up_hours=%g)", s.outbox_give_up_hours)
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
         for adapter in self.adapters.values():
@@ -158,7 +174,8 @@ class App:
                 adapter.bind(host)
         self.deliveries = DeliveryWorker(
             self.store, self.clock, senders_from_settings(s),
-            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
+            may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         # Always on, leader or not: sending, the outbox, page delivery and the pager
@@ -166,8 +183,13 @@ class App:
         for adapter in self.adapters.values():
             if isinstance(adapter, SplitAdapter):
                 await adapter.start_outbound()
-            else:
-                await adapter.start(self.dispatch)
+                continue
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            await adapter.start(self.dispatch)
+        self.holds.start()
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
@@ -205,6 +227,11 @@ class App:
             log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
             for adapter in self.adapters.values():
                 if isinstance(adapter, SplitAdapter):
+                    if getattr(adapter, "checks_rooms", False):
+                        # Fail closed: held until this leader's first check passes, which
+                        # runs in the adapter's start.
+                        await self.holds.begin_checks(
+                            self.holds.closed_rooms(adapter.platform))
                     await adapter.start(self.dispatch)
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
@@ -215,6 +242,9 @@ class App:
                                     misfire_grace_time=6 * 3600)
                 self.cron.start()
             await self._start_watch()
+            self.ready = True
+            if self.leadership is not None:
+                self.leadership.ready = True
             log.info("leading (epoch %d): chat inbound and scheduled jobs running", epoch)
         self._wake_outbox()
 
@@ -223,7 +253,9 @@ class App:
         async with self._role:
             if not self.leading:
                 return
-            self.leading = False
+            self.leading = self.ready = False
+            if self.leadership is not None:
+                self.leadership.ready = False
             if self.scheduler is not None:
                 self.scheduler.stop()
                 self.scheduler = None
@@ -244,10 +276,16 @@ class App:
                         log.exception("stopping the %s adapter's inbound side failed",
                                       adapter.platform)
 
+    def _held(self, room_key: str) -> bool:
+        """Whether the outbox leaves a room's rows waiting: a room hold, or a row this
+        replica may not send (see :meth:`_leader_only`)."""
+        return self.holds.is_held(room_key) or self._leader_only(room_key)
+
     def _leader_only(self, room_key: str) -> bool:
-        """Rows only the leader may send (Matrix E2E rooms: the crypto store is the
-        leader's); a follower leaves them waiting."""
-        if self.leading:
+        """Rows a replica that does not lead leaves waiting: Matrix E2E rooms and direct
+        chats (the crypto store is the leader's), and closed rooms of a platform whose
+        membership checks run in the leader, until some leader has started (checked)."""
+        if self.ready:
             return False
         room = None
         if not room_key.startswith("@"):
@@ -258,8 +296,16 @@ class App:
             adapters = [self.adapters.get(room.platform)]
         else:
             adapters = list(self.adapters.values())
-        return any(isinstance(a, SplitAdapter) and not a.follower_sends(room)
-                   for a in adapters)
+        checked = self.leadership is not None and self.leadership.leader_ready
+        for a in adapters:
+            if not isinstance(a, SplitAdapter):
+                continue
+            if not a.follower_sends(room):
+                return True
+            if room is not None and room.closed and getattr(a, "checks_rooms", False) \
+                    and not checked:
+                return True
+        return False
 
     async def _start_watch(self) -> None:
         """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
@@ -303,23 +349,38 @@ class App:
         self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
+        if self._held_room(invocation):
+            return held_reply()  # a held room answers no command
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
-        if not reply.private and not self._may_post_in(invocation):
-            # The answer is the caller's alone: in a direct conversation it is the person's
-            # own view (another person may be in that conversation), and a held room has
-            # a stranger in it.
+        if not reply.private and not await self._may_post_in(invocation, reply):
+            # The one reply rule: the answer is the caller's alone unless everyone the room
+            # admits may read all of it. In a direct conversation it is the person's own
+            # view (another person may be in that conversation); a held room has a
+            # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
 
-    def _may_post_in(self, invocation: Any) -> bool:
-        """Whether a reply may be posted for everyone in the room the command came from."""
+    def _held_room(self, invocation: Any) -> bool:
         ref = invocation.room
         if ref is None:
             return False
         room = self.directory.room_by_address(ref.platform, ref.address)
-        return room is not None and room.key not in self.holds
+        return room is not None and room.key in self.holds
+
+    async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
+        """Whether ``reply`` may be posted for everyone in the room the command came from."""
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        if room is None or room.key in self.holds:
+            return False
+        if not reply.reveals:
+            return True
+        assert self.store is not None
+        return await self.store.tx(lambda s: room_may_read(s, room, reply))
 
     def _warn_unserved_rooms(self) -> None:
         """A room whose platform no running adapter serves gets no cascade: say so at start
@@ -398,6 +459,8 @@ class App:
             await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
+        if hasattr(self, "holds"):
+            await self.holds.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wisbot.domain.confidentiality import Redactor
 from wisbot.domain.paging import (
     FollowTheSun,
     Override,
@@ -59,8 +60,9 @@ class Member(_Model):
     name: str = Field(description="Full name, e.g. 'Germany'.")
     aliases: tuple[str, ...] = Field(
         default=(),
-        description="Other names that identify the Member (e.g. its service's acronym "
-        "'DWD'); withheld from anonymised text like the name itself.",
+        description="Other names that identify the Member: its service's acronym ('DWD'), "
+        "native names ('Deutschland'), demonyms, cities of its centres; withheld from "
+        "anonymised text like the name itself (with plurals and possessives).",
     )
 
 
@@ -77,7 +79,7 @@ class Centre(_Model):
         description="Other names by which discovery metadata identifies this centre as the "
         "originator: GTS CCCC (e.g. 'EDZW'), WIS2 centre-id ('de-dwd'), metadata namespace "
         "('de.dwd'), organisation name ('Deutscher Wetterdienst'). Used to attribute new "
-        "records to the centre's principal GISC.",
+        "records to the centre's principal GISC, and withheld from anonymised text.",
     )
 
 
@@ -109,7 +111,8 @@ class Contact(_Model):
     id: ContactId
     name: str
     email: str | None = None
-    phone: str | None = None
+    phone: str | None = Field(default=None, description="e.g. '+49 69 8062 0'; withheld "
+                              "from anonymised text (as is any phone number).")
     roles: tuple[str, ...] = Field(
         description="'secretariat', 'gisc:<GISC>', 'member:<Member>', 'watch'.",
     )
@@ -270,6 +273,12 @@ class Directory(_Model):
         default=None, description="Where near-real-time exchange disputes are referred.")
 
     # ----- lookups -------------------------------------------------------------------
+    @cached_property
+    def redactors(self) -> dict[str, Redactor]:
+        """Per-Member Redactors, filled on first use (``services.render.redactor_for``):
+        built once per loaded directory."""
+        return {}
+
     @cached_property
     def _members(self) -> dict[str, Member]:
         return {m.code.casefold(): m for m in self.members}

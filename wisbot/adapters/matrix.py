@@ -5,7 +5,10 @@ Errors: every nio call goes through :meth:`MatrixAdapter._call`, the one place w
 
     DeliveryError                       (wisbot.adapters.base)
     └── MatrixError                     errcode + message from the homeserver
-        ├── retry_after                 M_LIMIT_EXCEEDED: the server's retry_after_ms
+        ├── retry_after                 M_LIMIT_EXCEEDED / HTTP 429: the server's
+        │                               retry_after_ms
+        ├── transient                   unreachable, timeout, HTTP 5xx: wait and retry
+        ├── no_access                   M_FORBIDDEN: the bot may not post in the room
         └── permanent                   a request that can never succeed (bad content)
 
 Files (the watch chart): a Reply's attachments follow its notice, each uploaded to the
@@ -33,6 +36,7 @@ import logging
 import re
 import struct
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +49,12 @@ from nio import (
     ErrorResponse,
     InviteMemberEvent,
     MegolmEvent,
+    PowerLevelsEvent,
     ReactionEvent,
     RoomGetStateEventResponse,
+    RoomGuestAccessEvent,
+    RoomHistoryVisibilityEvent,
+    RoomJoinRulesEvent,
     RoomMemberEvent,
     RoomMessageText,
     SyncResponse,
@@ -68,6 +76,7 @@ from wisbot.adapters.base import (
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
+from wisbot.services.holds import held_reply
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
 
@@ -76,6 +85,8 @@ PLATFORM = Platform("matrix")
 PREFIXES = ("!", "/")
 ACK_REACTIONS = frozenset({"✅", "✅\ufe0f", "✔️", "✔", "☑️", "👍"})
 TOKEN_NAME = "sync_token"  # noqa: S105  a state row name, not a secret
+INVITE_ALERT_PERIOD = timedelta(hours=24)
+"""Refused invitations: at most one alert per inviter in this period."""
 CLAIM_DAYS = timedelta(days=7)
 """How long a handled command's claim is kept (exactly once across restarts)."""
 SYNC_FILTER: dict[str, Any] = {
@@ -197,9 +208,11 @@ def strip_reply_fallback(body: str) -> str:
 
 class MatrixError(DeliveryError):
     def __init__(self, what: str, errcode: str | None, message: str, *,
-                 retry_after: float | None = None, permanent: bool = False) -> None:
+                 retry_after: float | None = None, permanent: bool = False,
+                 transient: bool = False, no_access: bool = False) -> None:
         super().__init__(f"{what}: {errcode or 'error'} {message}".strip(),
-                         retry_after=retry_after, permanent=permanent)
+                         retry_after=retry_after, permanent=permanent,
+                         transient=transient, no_access=no_access)
         self.errcode = errcode
 
 
@@ -250,9 +263,12 @@ class MatrixAdapter:
         self._token: str | None = None
         self._sync_filter: str | dict[str, Any] = self.filter
         self._tasks: list[asyncio.Task[None]] = []
-        self._held: dict[str, frozenset[str]] = {}
-        self._warned: set[str] = set()
+        self._recheck = False
         self._dm_rooms: dict[str, str] = {}
+        self._room_version: str | None = None
+        self._fresh_dms: set[str] = set()
+        """Direct rooms wisbot created that no sync has shown yet (two people by
+        construction)."""
         self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
@@ -298,7 +314,7 @@ class MatrixAdapter:
 
     def _client(self) -> AsyncClient:
         if self.client is None:
-            raise DeliveryError("the matrix adapter is not connected")
+            raise DeliveryError("the matrix adapter is not connected", transient=True)
         return self.client
 
     # ----- the choke point --------------------------------------------------------------
@@ -307,17 +323,22 @@ class MatrixAdapter:
         try:
             resp = await coro
         except (ClientError, TimeoutError, OSError) as exc:
-            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}") from exc
+            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}",
+                              transient=True) from exc
         except LocalProtocolError as exc:
             raise MatrixError(what, None, str(exc)) from exc
         # ``upload`` answers (response, decryption info): the response is checked
         first = resp[0] if isinstance(resp, tuple) and resp else resp
         if isinstance(first, ErrorResponse):
             code = first.status_code
-            retry = ((first.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED"
-                     else None)
+            transport = getattr(first, "transport_response", None)
+            status = getattr(transport, "status", None)
+            limited = code == "M_LIMIT_EXCEEDED" or status == 429
+            retry = (first.retry_after_ms or 1000) / 1000 if limited else None
             raise MatrixError(what, code, first.message or "", retry_after=retry,
-                              permanent=code in PERMANENT_ERRCODES)
+                              permanent=code in PERMANENT_ERRCODES,
+                              no_access=code == "M_FORBIDDEN",
+                              transient=isinstance(status, int) and status >= 500)
         return resp
 
     # ----- life cycle -------------------------------------------------------------------
@@ -404,6 +425,9 @@ class MatrixAdapter:
         resp = await self._call("sync", client.sync(timeout=0, sync_filter=self._sync_filter,
                                                     since=self._token, full_state=True))
         self.connected = True
+        # Fail closed: every room is checked before any command of this batch is handled
+        # and before the outbox starts (the app starts it after this returns).
+        await self.check_rooms()
         await self._process(resp, initial=first)
         await self._keys()
         self._tasks = [asyncio.create_task(self._sync_loop(), name="wisbot-matrix-sync"),
@@ -446,6 +470,9 @@ class MatrixAdapter:
                     timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
                     since=self._token))
                 self.connected = True
+                if self._recheck:  # back after an outage: check before anything else
+                    await self.check_rooms()
+                    self._recheck = False
                 await self._process(resp, initial=False)
                 await self._keys()
                 backoff = 0.5
@@ -454,6 +481,7 @@ class MatrixAdapter:
             except Exception as exc:  # the loop must survive anything
                 if isinstance(exc, MatrixError) and exc.errcode is None:
                     self.connected = False  # the homeserver is unreachable
+                    await self._doubt()
                 log.warning("matrix sync failed (retry in %.1fs): %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 15.0)
@@ -499,8 +527,10 @@ class MatrixAdapter:
                 # More happened in this room since the last processed batch than one sync
                 # carries: fetch the rest, so no command sent meanwhile is skipped.
                 events = await self._backfill(room_id, join.timeline.prev_batch, since) + events
-            if any(isinstance(e, RoomMemberEvent) for e in events) or \
-                    any(getattr(e, "type", "") == "m.room.member" for e in join.state):
+            # nio parses state events into classes without a ``type`` attribute
+            if any(isinstance(e, RoomMemberEvent | PowerLevelsEvent | RoomJoinRulesEvent
+                              | RoomHistoryVisibilityEvent | RoomGuestAccessEvent)
+                   for e in [*join.state, *events]):
                 changed.add(room_id)
             for event in events:
                 if isinstance(event, MegolmEvent):
@@ -604,9 +634,30 @@ class MatrixAdapter:
         log.warning("matrix: refusing the invitation to %s from %s: %s", room_id, inviter, why)
         with contextlib.suppress(DeliveryError):
             await self._call("leave", client.room_leave(room_id))
+        # One alert per inviter per period, remembered in the database: a stranger who
+        # invites the bot a thousand times does not flood the Secretariat room.
+        host = self._host
+        name = "inv:" + hashlib.sha256((inviter or "?").encode()).hexdigest()[:40]
+        now = host.clock()
+
+        def first_in_period(s: Session) -> bool:
+            row = s.get(AdapterState, (PLATFORM, name))
+            if row is not None and row.updated_at is not None and \
+                    _aware(row.updated_at) > now - INVITE_ALERT_PERIOD:
+                row.value = str(int(row.value or "0") + 1)  # refused since, untold
+                s.add(row)
+                return False
+            _set_state(s, name, "0", now)
+            return True
+
+        if not await host.store.tx(first_in_period):
+            return
         b = ReplyBuilder("Matrix: invitation refused", kind="alert")
         b.line(f"wisbot was invited to {room_id} by ", Span(text=inviter or "?", style="user"),
                f" and refused: {why}.")
+        hours = int(INVITE_ALERT_PERIOD.total_seconds() // 3600)
+        b.line(f"Further invitations from this account are refused without an alert for "
+               f"{hours} h.")
         await self._alert(b.build())
 
     async def _handle(self, item: _Pending) -> None:
@@ -617,7 +668,7 @@ class MatrixAdapter:
         dispatch = self._dispatch
         assert dispatch is not None
         room = self.directory.room_by_address(PLATFORM, item.room_id)
-        direct = room is None and item.room_id in self._dm_rooms.values()
+        direct = room is None and self.checked_direct_room(item.sender) == item.room_id
         if room is None and not direct:
             log.info("matrix: ignoring %s in unbound room %s", item.event_id, item.room_id)
             await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
@@ -634,7 +685,7 @@ class MatrixAdapter:
                          received_at=item.ts,
                          reply_to=MessageRef(PLATFORM, item.room_id, item.event_id))
         if room is not None and room.key in host.holds:
-            reply = _held_reply(room, self._held.get(room.key, frozenset()))
+            reply = held_reply()
         elif state == "claimed":
             reply = _interrupted_reply()
         else:
@@ -710,104 +761,234 @@ class MatrixAdapter:
         if self.outbound_only:
             raise DeliveryError("direct chats are served by the leading replica",
                                 retry_after=15.0)
-        room_id = self._dm_rooms.get(user.address)
+        room_id = self.checked_direct_room(user.address)
         if room_id is None:
             # The sync loop may see the new room before room_create returns: the lock keeps
             # its integrity check from leaving the room as "not bound" meanwhile.
             async with self._dm_lock:
-                room_id = await self._create_direct(user.address)
+                room_id = (self.checked_direct_room(user.address)
+                           or await self._create_direct(user.address))
         event_id = await self._deliver(room_id, render(reply), reply, key)
         return MessageRef(PLATFORM, room_id, event_id)
 
+    def checked_direct_room(self, user_id: str) -> str | None:
+        """``user_id``'s direct chat with wisbot, only while its joined and invited members
+        are exactly that person and the bot; None otherwise (then nothing private goes
+        there)."""
+        room_id = self._dm_rooms.get(user_id)
+        if room_id is None or self.client is None:
+            return None
+        nio_room = self.client.rooms.get(room_id)
+        present = (set(nio_room.users) | set(nio_room.invited_users)) if nio_room else set()
+        pair = {self.user_id, user_id}
+        if present == pair:
+            self._fresh_dms.discard(room_id)
+            return room_id
+        # A room wisbot just made may show up before the invitation does: it is two people
+        # by construction until a sync has shown both.
+        return room_id if room_id in self._fresh_dms and present <= pair else None
+
     async def _create_direct(self, user_id: str) -> str:
-        known = self._dm_rooms.get(user_id)
-        if known is not None:
-            return known
+        """A new direct room: the person invited, with no power to invite anyone else or
+        change a setting (not ``trusted_private_chat``, which gives the invitee 100)."""
+        from wisbot.services.integrity import (
+            BOT_LEVEL,
+            closed_power_levels,
+            creators_privileged,
+        )
+
         client = self._client()
+        if self._room_version is None:
+            self._room_version = await default_room_version(client)
+        power = closed_power_levels(
+            self.user_id, creator_privileged=creators_privileged(self._room_version))
+        power.update(kick=BOT_LEVEL, ban=BOT_LEVEL, redact=BOT_LEVEL)
         resp = await self._call("create direct room", client.room_create(
-            is_direct=True, invite=[user_id], preset=_preset("trusted_private_chat"),
-            initial_state=([_encryption_state()] if self.e2e else [])))
+            is_direct=True, invite=[user_id], preset=_preset("private_chat"),
+            power_level_override=power,
+            # history from the invitation: what wisbot sent before the person joined is
+            # theirs (a third person makes the room no direct chat at all)
+            initial_state=[*_closed_state(history="invited"),
+                           *([_encryption_state()] if self.e2e else [])]))
         room_id = str(resp.room_id)
+        self._fresh_dms.add(room_id)
+        await self._remember_direct(user_id, room_id)
+        return room_id
+
+    async def _remember_direct(self, user_id: str, room_id: str) -> None:
         self._dm_rooms[user_id] = room_id
         host = self._host
         await host.store.tx(lambda s: _set_state(s, _dm_name(user_id), f"{room_id} {user_id}",
                                                  host.clock()))
-        return room_id
+
+    async def _forget_direct(self, user_id: str) -> None:
+        self._dm_rooms.pop(user_id, None)
+        host = self._host
+        await host.store.tx(lambda s: _del_state(s, _dm_name(user_id)))
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         return {UserRef(PLATFORM, u) for u in self._present(room.address)}
 
     def _present(self, room_id: str) -> set[str]:
+        """Joined and invited members other than the bot (nio keeps both in ``users``)."""
         nio_room = self._client().rooms.get(room_id)
         if nio_room is None:
             return set()
         return (set(nio_room.users) | set(nio_room.invited_users)) - {self.user_id}
 
     # ----- room integrity ---------------------------------------------------------------
+    @property
+    def checks_rooms(self) -> bool:
+        """The app holds this platform's closed rooms until :meth:`check_rooms` passes."""
+        return True
+
+    async def _doubt(self) -> None:
+        """Lost the homeserver: every closed room is held until checked after reconnect."""
+        self._recheck = True
+        holds = self._host.holds
+        try:
+            await holds.begin_checks(holds.closed_rooms(PLATFORM))
+        except Exception:
+            log.exception("matrix: could not store the unchecked holds")
+
     async def check_rooms(self) -> None:
-        """Check every bound Matrix room the bot is in (start, periodically)."""
-        for room_id in list(self._client().rooms):
-            await self._check_room(room_id)
+        """Check every bound Matrix room and every room the bot is in (start, after a
+        reconnect, periodically); the Secretariat's rooms first, so the alerts about the
+        others have a checked room to go to."""
+        client = self._client()
+        bound = sorted((r for r in self.directory.rooms if r.platform == PLATFORM),
+                       key=lambda r: r.role != "secretariat")
+        seen: set[str] = set()
+        for room in bound:
+            seen.add(room.target)
+            await self._check_room(room.target)
+        for room_id in list(client.rooms):
+            if room_id not in seen:
+                await self._check_room(room_id)
+
+    def _moderators(self) -> set[str]:
+        return {c.chat_id("matrix") or "" for c in self.directory.contacts
+                if c.is_secretariat} - {""}
 
     async def _check_room(self, room_id: str) -> None:
-        from wisbot.services.integrity import strangers
+        from wisbot.services.integrity import strangers, weak_settings
 
         client = self._client()
         room = self.directory.room_by_address(PLATFORM, room_id)
         nio_room = client.rooms.get(room_id)
-        if nio_room is None:
-            return
         if room is None:
-            async with self._dm_lock:  # a direct room being created is not a stray one
-                if room_id in self._dm_rooms.values():
-                    return
-            log.warning("matrix: leaving %s: not bound in the directory", room_id)
-            with contextlib.suppress(DeliveryError):
-                await self._call("leave", client.room_leave(room_id))
+            if nio_room is not None:
+                await self._check_unbound(room_id)
             return
         if not room.closed:
             return
         host = self._host
-        if room.key not in self._warned and (
-                nio_room.join_rule not in ("invite", "knock")
-                or nio_room.history_visibility == "world_readable"):
-            self._warned.add(room.key)
-            b = ReplyBuilder(f"Room settings: {room.key}", kind="alert")
-            b.line(f"The closed room {room.key} ({room_id}) has join rule "
-                   f"{nio_room.join_rule!r} and history visibility "
-                   f"{nio_room.history_visibility!r}.")
-            b.line("Set the join rule to invite (or knock) and the history to shared or "
-                   "joined, so nobody outside the directory can join or read it.")
-            await self._alert(b.build())
-        found = frozenset(strangers(self.directory, room, PLATFORM, self._present(room_id)))
-        before = self._held.get(room.key)
-        if found:
-            host.holds.add(room.key)
-            if before != found:
-                self._held[room.key] = found
+        if nio_room is None:
+            why = (f"wisbot is not a member of {room.key} ({room_id}): invite it, or fix the "
+                   "room's address in the directory")
+            before = await host.holds.hold(room.key, "no-access", why)
+            if before is None or before.reason != "no-access":
+                log.warning("matrix: room %s held: %s", room.key, why)
                 b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+                b.line(why + "; its posts wait, nothing is lost.")
+                await self._alert(b.build())
+            return
+        found = strangers(self.directory, room, PLATFORM, self._present(room_id))
+        weak = weak_settings(bot=self.user_id, moderators=self._moderators(),
+                             join_rule=nio_room.join_rule,
+                             history_visibility=nio_room.history_visibility,
+                             guest_access=nio_room.guest_access,
+                             power=_power_content(nio_room))
+        if found or weak:
+            reason = "stranger" if found else "weak-settings"
+            detail = "\n".join([*(f"stranger: {u}" for u in found),
+                                 *(f"setting: {w}" for w in weak)])
+            before = await host.holds.hold(room.key, reason, detail)
+            if before is not None and (before.reason, before.detail) == (reason, detail):
+                return  # told already (this process or an earlier one)
+            log.warning("matrix: room %s held: %s", room.key, detail.replace("\n", "; "))
+            b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+            if found:
                 b.line(f"{room.key} ({room_id}) has members or invitations that are not in "
                        "its directory audience:")
-                for who in sorted(found):
+                for who in found:
                     b.line("• ", Span(text=who, style="user"))
-                b.line("wisbot holds every protected post to this room until they are "
-                       "removed; nothing is lost.")
-                log.warning("matrix: room %s held: strangers %s", room.key, sorted(found))
-                await self._alert(b.build())
-        elif before is not None:
-            del self._held[room.key]
-            host.holds.discard(room.key)
-            b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
-            b.line(f"Only directory members remain in {room.key}; held posts are delivered "
-                   "now.")
-            log.info("matrix: room %s released", room.key)
+            if weak:
+                b.line(f"Room settings: the closed room {room.key} ({room_id}) is weaker "
+                       "than invite-only with history for members since their join:")
+                for w in weak:
+                    b.line("• ", Span(text=w, style="user"))
+                b.line("Run `wisbot matrix provision --tighten` (or restore the settings "
+                       "listed in docs/matrix.md).")
+            b.line("wisbot holds every protected post to this room and answers no command "
+                   "there until this is fixed; nothing is lost.")
             await self._alert(b.build())
+            return
+        before = await host.holds.passed(room.key)
+        if before is None:
+            return
+        host.wake_outbox()
+        if before.reason in ("unchecked", "api-error"):
+            return
+        b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
+        b.line(f"Only directory members remain in {room.key} and its settings are closed; "
+               "held posts are delivered now.")
+        log.info("matrix: room %s released", room.key)
+        await self._alert(b.build())
+
+    async def _check_unbound(self, room_id: str) -> None:
+        """A room not in the directory: a direct chat while it has exactly two people;
+        otherwise wisbot leaves (a former direct chat: the person and the Secretariat are
+        told when someone else was in it)."""
+        client = self._client()
+        async with self._dm_lock:  # a direct room being created is not a stray one
+            owner = next((u for u, r in self._dm_rooms.items() if r == room_id), None)
+            if owner is not None and self.checked_direct_room(owner) == room_id:
+                return
+            others = self._present(room_id) - {owner} if owner else set()
+            if owner is not None:
+                await self._forget_direct(owner)
+        if owner is not None and others:
+            log.warning("matrix: %s is no longer %s's direct chat: %s", room_id, owner,
+                        sorted(others))
+            await self._not_direct(room_id, owner, sorted(others))
+        else:
+            log.warning("matrix: leaving %s: not bound in the directory", room_id)
+        with contextlib.suppress(DeliveryError):
+            await self._call("leave", client.room_leave(room_id))
+
+    async def _not_direct(self, room_id: str, owner: str, others: list[str]) -> None:
+        from wisbot.services.notify import notify
+
+        host = self._host
+        b = ReplyBuilder("Direct chat closed", kind="alert")
+        b.line(f"A direct chat with wisbot ({room_id}) of ", Span(text=owner, style="user"),
+               " had other people in it:")
+        for who in others:
+            b.line("• ", Span(text=who, style="user"))
+        b.line("wisbot left it; nothing more is sent there.")
+        await self._alert(b.build())
+        contact = self.directory.contact_by_chat(PLATFORM, owner)
+        if contact is None:
+            return
+        t = ReplyBuilder("Direct chat closed", kind="alert")
+        t.line(f"Someone else joined or was invited to your direct chat with wisbot "
+               f"({room_id}), so wisbot left it. This is your new direct chat.")
+        reply = t.build()
+        await host.store.tx(lambda s: notify(s, kind="alert", now=host.clock(),
+                                             incident_id=None, deliveries=[],
+                                             direct=[(contact.id, reply)]))
+        host.wake_outbox()
 
     async def _alert(self, reply: Reply) -> None:
+        from wisbot.services.holds import WEAK_REASONS
         from wisbot.services.integrity import alert_secretariat
 
         host = self._host
-        held = set(host.holds)
+        # rooms only waiting for a check get the alert once checked; a room with a real
+        # finding (a stranger) never does: those alerts go to the Secretariat directly
+        held = {k for k in host.holds
+                if (h := host.holds.hold_of(k)) is not None and h.reason not in WEAK_REASONS}
         await host.store.tx(lambda s: alert_secretariat(
             s, host.directory, kind="integrity", reply=reply, held=held, now=host.clock()))
         host.wake_outbox()
@@ -827,44 +1008,206 @@ def _preset(name: str) -> Any:
     return RoomPreset(name)
 
 
+def _closed_state(history: str = "joined") -> list[dict[str, Any]]:
+    """Invite-only, history for members from their own join, no guests."""
+    return [{"type": "m.room.history_visibility", "state_key": "",
+             "content": {"history_visibility": history}},
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+            {"type": "m.room.guest_access", "state_key": "",
+             "content": {"guest_access": "forbidden"}}]
+
+
 def _encryption_state() -> dict[str, Any]:
     return {"type": "m.room.encryption", "state_key": "",
             "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
-async def provision(client: AsyncClient, directory_data: dict[str, Any]) -> dict[str, str]:
-    """Create every Matrix room the directory names without an address: invite-only,
-    history shared with members only, encrypted when asked; invite its audience. Returns
-    ``{room key: room id}`` and writes the ids into ``directory_data``."""
-    from wisbot.directory import parse_directory
-    from wisbot.services.integrity import invitees
+ROOM_TAG = "org.wmo.wisbot.room"
+"""A state event set when a room is created (``{"key": <room key>}``): provisioning finds
+the rooms it made even when it died before it could write their ids anywhere."""
 
+Progress = Callable[[str], None]
+
+
+async def _paced(what: str, call: Callable[[], Awaitable[Any]], progress: Progress,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Any:
+    """One homeserver call, waiting out ``M_LIMIT_EXCEEDED`` (its ``retry_after_ms``) as
+    often as it takes: a rate limit never fails the run."""
+    while True:
+        resp = await call()
+        if isinstance(resp, ErrorResponse):
+            if resp.status_code == "M_LIMIT_EXCEEDED":
+                wait = max(0.5, (resp.retry_after_ms or 1000) / 1000)
+                progress(f"  rate limited by the homeserver ({what}): waiting {wait:.0f} s")
+                await sleep(wait)
+                continue
+            raise MatrixError(what, resp.status_code, resp.message or "")
+        return resp
+
+
+async def default_room_version(client: AsyncClient) -> str:
+    """The version the homeserver gives new rooms (``/capabilities``); "1" if unknown."""
+    import aiohttp
+
+    url = client.homeserver + "/_matrix/client/v3/capabilities"
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                url, headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            body = await resp.json()
+        return str(body["capabilities"]["m.room_versions"]["default"])
+    except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
+        return "1"
+
+
+async def _tagged_rooms(client: AsyncClient, progress: Progress) -> dict[str, str]:
+    """``{room key: room id}`` of the rooms the bot is in that provisioning made."""
+    joined = await _paced("list joined rooms", client.joined_rooms, progress)
+    out: dict[str, str] = {}
+    for room_id in joined.rooms:
+        resp = await client.room_get_state_event(room_id, ROOM_TAG)
+        key = getattr(resp, "content", {}).get("key") if not isinstance(
+            resp, ErrorResponse) else None
+        if isinstance(key, str):
+            out.setdefault(key, room_id)
+    return out
+
+
+async def _state_of(client: AsyncClient, room_id: str, progress: Progress
+                    ) -> dict[tuple[str, str], dict[str, Any]]:
+    resp = await _paced(f"read the state of {room_id}",
+                        lambda: client.room_get_state(room_id), progress)
+    return {(e["type"], e.get("state_key", "")): e.get("content", {}) for e in resp.events}
+
+
+async def _invite_missing(client: AsyncClient, room_id: str, invite: list[str],
+                          progress: Progress) -> list[str]:
+    state = await _state_of(client, room_id, progress)
+    present = {k for (t, k), c in state.items() if t == "m.room.member"
+               and c.get("membership") in ("join", "invite")}
+    missing = [u for u in invite if u not in present]
+    for user in missing:
+        await _paced(f"invite {user} to {room_id}",
+                     lambda u=user: client.room_invite(room_id, u), progress)  # type: ignore[misc]
+    return missing
+
+
+async def tighten(client: AsyncClient, room_id: str, moderators: set[str],
+                  progress: Progress) -> list[str]:
+    """Make an existing room as closed as a provisioned one; returns what was changed."""
+    from wisbot.services.integrity import (
+        closed_power_levels,
+        creators_privileged,
+        weak_settings,
+    )
+
+    bot = str(client.user_id)
+    state = await _state_of(client, room_id, progress)
+    power = state.get(("m.room.power_levels", ""), {})
+    weak = weak_settings(
+        bot=bot, moderators=moderators,
+        join_rule=state.get(("m.room.join_rules", ""), {}).get("join_rule"),
+        history_visibility=state.get(("m.room.history_visibility", ""), {}).get(
+            "history_visibility"),
+        guest_access=state.get(("m.room.guest_access", ""), {}).get("guest_access",
+                                                                      "forbidden"),
+        power=power)
+    if not weak:
+        return []
+    version = str(state.get(("m.room.create", ""), {}).get("room_version", "1"))
+    privileged = creators_privileged(version)
+    closed = closed_power_levels(bot, moderators, creator_privileged=privileged)
+    users = {u: 0 for u, p in (power.get("users") or {}).items()
+             if isinstance(p, int) and p > 0 and u != bot}
+    users.update(closed["users"])
+    content = {**power, **closed, "users": users,
+               "events": {**(power.get("events") or {}), **closed["events"]}}
+    wanted = [("m.room.power_levels", content),
+              ("m.room.join_rules", {"join_rule": "invite"}),
+              ("m.room.history_visibility", {"history_visibility": "joined"}),
+              ("m.room.guest_access", {"guest_access": "forbidden"})]
+    for event_type, body in wanted:
+        if state.get((event_type, "")) == body and event_type != "m.room.power_levels":
+            continue
+        await _paced(f"set {event_type} in {room_id}", lambda t=event_type, c=body:  # type: ignore[misc]
+                     client.room_put_state(room_id, t, c), progress)
+    return weak
+
+
+async def provision(client: AsyncClient, directory_data: dict[str, Any], *,
+                    on_room: Callable[[str, str], None] | None = None,
+                    progress: Progress | None = None, tighten_existing: bool = False,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                    ) -> dict[str, str]:
+    """Create every Matrix room the directory names without an address, closed: only the
+    bot invites and changes settings (the Secretariat may also remove people), invite-only,
+    history visible to members from their own join, no guests, encrypted when asked; invite
+    its audience. ``on_room(key, room id)`` is called as soon as each room exists (to store
+    the id); a room made by an earlier run that died is found again (its ``ROOM_TAG``) and
+    completed, not made twice. Rate limits are waited out. With ``tighten_existing``, rooms
+    that already have an address are made as closed (``--tighten``). Returns
+    ``{room key: room id}`` of the rooms made or found, and writes the ids into
+    ``directory_data``."""
+    from wisbot.directory import parse_directory
+    from wisbot.services.integrity import closed_power_levels, creators_privileged, invitees
+
+    say = progress or (lambda _line: None)
     rooms = [r for r in directory_data.get("rooms", []) if r.get("platform") == "matrix"]
     todo = [r for r in rooms if not r.get("address")]
     placeholder = {**directory_data, "rooms": [
         {**r, "address": r.get("address") or f"!pending-{r['key']}:provision"}
         for r in directory_data.get("rooms", [])]}
     directory = parse_directory(placeholder, "<directory>")
+    bot = str(client.user_id)
+    moderators = {c.chat_id("matrix") or "" for c in directory.contacts
+                  if c.is_secretariat} - {"", bot}
+    found = await _tagged_rooms(client, say) if todo else {}
+    privileged = creators_privileged(await default_room_version(client)) if todo else False
+    power = closed_power_levels(bot, moderators, creator_privileged=privileged)
     made: dict[str, str] = {}
-    for raw in todo:
+    for n, raw in enumerate(todo, 1):
         room = directory.room(raw["key"])
-        invite = [c.chat_id("matrix") for c in invitees(directory, room)]
-        invite = [u for u in invite if u and u != client.user_id]
-        state = [{"type": "m.room.history_visibility", "state_key": "",
-                  "content": {"history_visibility": "shared"}},
-                 {"type": "m.room.join_rules", "state_key": "",
-                  "content": {"join_rule": "invite"}},
-                 {"type": "m.room.guest_access", "state_key": "",
-                  "content": {"guest_access": "forbidden"}}]
-        if room.encrypted:
-            state.append(_encryption_state())
-        resp = await client.room_create(name=room.name or room.key, topic=f"wisbot: {room.role}",
-                                        preset=_preset("private_chat"), invite=invite,
-                                        initial_state=state)
-        if isinstance(resp, ErrorResponse):
-            raise MatrixError(f"create room {room.key}", resp.status_code, resp.message or "")
-        raw["address"] = resp.room_id
-        made[room.key] = str(resp.room_id)
+        invite = [u for c in invitees(directory, room)
+                  if (u := c.chat_id("matrix")) and u != bot]
+        room_id = found.get(room.key)
+        if room_id is not None:
+            missing = await _invite_missing(client, room_id, invite, say)
+            say(f"room {n}/{len(todo)}: {room.key} was made by an earlier run: {room_id}"
+                + (f" ({len(missing)} invitation(s) completed)" if missing else ""))
+        else:
+            state = [*_closed_state(),
+                     {"type": ROOM_TAG, "state_key": "", "content": {"key": room.key}}]
+            if room.encrypted:
+                state.append(_encryption_state())
+            resp = await _paced(f"create room {room.key}", lambda r=room, st=state, i=invite:  # type: ignore[misc]
+                                client.room_create(
+                                    name=r.name or r.key, topic=f"wisbot: {r.role}",
+                                    preset=_preset("private_chat"), invite=i,
+                                    initial_state=st,
+                                    power_level_override=power),
+                                say, sleep)
+            room_id = str(resp.room_id)
+            say(f"room {n}/{len(todo)}: created {room.key}: {room_id}")
+        raw["address"] = room_id
+        made[room.key] = room_id
+        if on_room is not None:
+            on_room(room.key, room_id)
+    bound = [r for r in rooms if r.get("address") and r["key"] not in made]
+    failed: list[str] = []
+    for n, raw in enumerate(bound, 1):
+        if not tighten_existing:
+            continue
+        try:
+            changed = await tighten(client, raw["address"], moderators, say)
+        except MatrixError as exc:
+            failed.append(raw["key"])
+            say(f"checked {n}/{len(bound)}: {raw['key']}: could NOT tighten: {exc}")
+            continue
+        say(f"checked {n}/{len(bound)}: {raw['key']}: "
+            + ("tightened (" + "; ".join(changed) + ")" if changed else "closed"))
+    if failed:
+        raise MatrixError("tighten", None, f"{len(failed)} room(s) could not be tightened: "
+                          f"{', '.join(failed)} (see above)")
     return made
 
 
@@ -895,14 +1238,6 @@ def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
     return reply.model_copy(update={"lines": (note, *reply.lines)})
 
 
-def _held_reply(room: Room, who: frozenset[str]) -> Reply:
-    b = ReplyBuilder("Room on hold", kind="error")
-    b.line(f"This room has members or invitations outside its directory audience "
-           f"({len(who)}); wisbot shows nothing protected here until they are removed. "
-           "The Secretariat has been told.")
-    return b.build(private=True)
-
-
 def _interrupted_reply() -> Reply:
     b = ReplyBuilder("Command interrupted", kind="error")
     b.line("wisbot was interrupted while handling this command and cannot tell whether it "
@@ -925,6 +1260,25 @@ def _set_state(session: Session, name: str, value: str, now: datetime) -> None:
         row.value = value
         row.updated_at = now
         session.add(row)
+
+
+def _del_state(session: Session, name: str) -> None:
+    row = session.get(AdapterState, (PLATFORM, name))
+    if row is not None:
+        session.delete(row)
+
+
+def _power_content(nio_room: Any) -> dict[str, Any]:
+    """nio's parsed power levels as ``m.room.power_levels`` content."""
+    pl = nio_room.power_levels
+    d = pl.defaults
+    return {"users": dict(pl.users), "events": dict(pl.events), "invite": d.invite,
+            "kick": d.kick, "ban": d.ban, "redact": d.redact, "state_default": d.state_default,
+            "events_default": d.events_default, "users_default": d.users_default}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _dm_name(user_id: str) -> str:
