@@ -182,17 +182,24 @@ async def test_the_last_check_at_send_withdraws_a_row_claimed_before_narrowing(
     check made just before the send reads the sharing now and withdraws."""
     app = await make_app()
     await app.console.type("anna.weber", PRINCIPAL, "member-de")
-    claimed = await app.store.tx(app.outbox._claim)
-    assert "gisc-offenbach" in claimed
 
     def narrow(s: Any) -> None:
         inc = s.exec(select(Incident)).one()
         inc.share = "secretariat"
         s.add(inc)
 
-    await app.store.tx(narrow)
-    await app.outbox._deliver_rows(claimed["gisc-offenbach"])
-    await app.store.tx(lambda s: app.outbox._release(s, list(claimed)))
+    gate = app.outbox.may_deliver
+    assert gate is not None
+
+    async def narrowed_after_claim(row_id: int, room_key: str, reply: Any) -> bool:
+        # The room is leased and its rows loaded: now the Member narrows.
+        if room_key == "gisc-offenbach":
+            await app.store.tx(narrow)
+        return await gate(row_id, room_key, reply)
+
+    app.outbox.may_deliver = narrowed_after_claim
+    await app.outbox.drain()
+    app.outbox.may_deliver = gate
     assert "webshell" not in room_seen(app, "gisc-offenbach")
     statuses = await app.store.tx(lambda s: {r.status for r in s.exec(
         select(OutboxRow).where(OutboxRow.room_key == "gisc-offenbach"))})

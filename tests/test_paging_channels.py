@@ -54,12 +54,13 @@ class Receiver:
     def __init__(self) -> None:
         self.posts: list[tuple[dict[str, str], bytes]] = []
         self.fail_next = 0
+        self.fail_status = 503
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         if self.fail_next:
             self.fail_next -= 1
-            return web.Response(status=503)
+            return web.Response(status=self.fail_status)
         self.posts.append((dict(request.headers), body))
         return web.json_response({"ok": True})
 
@@ -109,6 +110,8 @@ async def test_email_and_webhook_pages_stay_anonymised_for_other_giscs(
 
 
 async def test_failed_webhook_is_retried_then_dead_lettered(make_app, clock, webhook):
+    """A 503 (an outage) is retried; a receiver that refuses (400) every try makes a dead
+    letter after max_attempts."""
     receiver, url = webhook
     app = await make_app(paging_webhook_url=url, paging_delivery_max_attempts=3)
     await app.console.type("sec-desk", "incident report KE-NC share=secretariat sev=3 x",
@@ -120,6 +123,7 @@ async def test_failed_webhook_is_retried_then_dead_lettered(make_app, clock, web
     await app.deliveries.drain()
     assert len(receiver.posts) == 1
     receiver.fail_next = 10
+    receiver.fail_status = 400
     clock.advance(minutes=15)
     await app.paging.tick()
     for _ in range(3):

@@ -175,6 +175,8 @@ class App:
         self.deliveries = DeliveryWorker(
             self.store, self.clock, senders_from_settings(s),
             max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
+            concurrency=s.paging_delivery_concurrency,
+            give_up_hours=s.paging_delivery_give_up_hours,
             may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]

@@ -4,7 +4,16 @@ A row is claimed for a short lease (``claimed_by``/``claimed_until``, taken unde
 lock on PostgreSQL, under SQLite's write lock otherwise), sent, and marked delivered in
 its own transaction. A crash between send and mark re-sends with the same key: the
 e-mail's ``Message-ID`` and the webhook's ``Idempotency-Key`` header, so receivers dedupe.
-Failures back off exponentially; after ``max_attempts`` the row is a dead letter.
+A receiver's refusal (HTTP 4xx, SMTP 5xx) backs off exponentially and after ``max_attempts``
+tries the row is a dead letter. An outage (connection refused or dropped, a deadline, HTTP
+5xx/429, SMTP 4xx) is not the receiver's verdict: it waits, backing off with the row's age
+(honouring ``Retry-After``) and gives up only after ``give_up_hours`` — a server down for ten
+minutes loses no page.
+
+One slow peer delays only itself: every send runs under an overall deadline (the whole
+SMTP or HTTP exchange, so a server trickling a byte a second is cut off, which per-read
+timeouts never do), and each delivery is its own task (at most ``concurrency`` at once),
+so the worker claims new rows as soon as a slot frees instead of waiting for a batch.
 """
 
 from __future__ import annotations
@@ -15,15 +24,14 @@ import hmac
 import json
 import logging
 import secrets
-import smtplib
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Protocol
 
+import aiosmtplib
 import httpx
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -31,19 +39,26 @@ from sqlmodel import Session, col, select
 from wisbot.clock import Clock
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply
+from wisbot.services.mail import SmtpDeadline, send_within
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import PageDelivery
 
 log = logging.getLogger(__name__)
+MAX_RETRY_AFTER = 3600.0
 
 
 class Sender(Protocol):
     async def send(self, row: PageDelivery) -> None: ...
 
 
+class DeliveryTimeout(Exception):
+    """A webhook POST did not complete within its overall deadline."""
+
+
 @dataclass
 class SmtpSender:
-    """Standard-library SMTP in a worker thread (no extra dependency)."""
+    """SMTP with aiosmtplib: ``timeout`` bounds each operation, ``deadline`` the whole
+    exchange (connect to QUIT)."""
 
     host: str
     port: int = 25
@@ -53,6 +68,7 @@ class SmtpSender:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    deadline: float = 60.0
 
     def message(self, row: PageDelivery) -> EmailMessage:
         reply = Reply.model_validate(row.payload)
@@ -67,30 +83,21 @@ class SmtpSender:
                         "command above (ack <page>).\n")
         return msg
 
-    def _send_sync(self, msg: EmailMessage) -> None:
-        context = ssl.create_default_context()
-        smtp: smtplib.SMTP
-        if self.use_ssl:
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
-            if self.starttls and not self.use_ssl:
-                smtp.starttls(context=context)
-            if self.username and self.password:
-                smtp.login(self.username, self.password)
-            smtp.send_message(msg)
-
     async def send(self, row: PageDelivery) -> None:
-        await asyncio.to_thread(self._send_sync, self.message(row))
+        await send_within(self.message(row), hostname=self.host, port=self.port,
+                          deadline=self.deadline, op_timeout=self.timeout,
+                          username=self.username, password=self.password,
+                          use_tls=self.use_ssl, start_tls=self.starttls)
 
 
 @dataclass
 class WebhookSender:
-    """JSON POST; a non-2xx answer is a failure (retried)."""
+    """JSON POST; a non-2xx answer is a failure (retried). ``timeout`` bounds each read or
+    write, ``deadline`` the whole request and answer."""
 
     secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
+    deadline: float = 30.0
     transport: httpx.AsyncBaseTransport | None = None
 
     async def send(self, row: PageDelivery) -> None:
@@ -100,21 +107,33 @@ class WebhookSender:
         if self.secret:
             digest = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Wisbot-Signature"] = f"sha256={digest}"
-        async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
-            response = await client.post(row.address, content=body, headers=headers)
-            response.raise_for_status()
+        bound = asyncio.timeout(self.deadline)
+        try:
+            async with bound, \
+                    httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
+                response = await client.post(row.address, content=body, headers=headers)
+                response.raise_for_status()
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            raise DeliveryTimeout(f"webhook: no complete answer within {self.deadline:g} s "
+                                  "(overall deadline)") from None
 
 
 class DeliveryWorker(WakeableLoop):
-    """Delivers due ``page_delivery`` rows through the configured senders."""
+    """Delivers due ``page_delivery`` rows through the configured senders, each row in its
+    own task, at most ``concurrency`` at once."""
 
     name = "wisbot-page-delivery"
 
     def __init__(self, store: Store, clock: Clock, senders: dict[str, Sender], *,
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_max: float = 300.0,
                  poll_interval: float = 1.0, lease_seconds: float = 120.0,
-                 batch: int = 50,
+                 concurrency: int = 16, stop_grace: float = 5.0,
+                 give_up_hours: float = 24.0,
                  may_deliver: Callable[[PageDelivery], Awaitable[bool]] | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.may_deliver = may_deliver
         """The last consent check before a send (``ConsentGate.page_delivery``): False
         withdraws the row."""
@@ -125,17 +144,27 @@ class DeliveryWorker(WakeableLoop):
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         super().__init__(poll_interval)
-        self.lease = timedelta(seconds=lease_seconds)
-        self.batch = batch
+        # A claim must outlive the slowest send it covers, or another process sends again.
+        longest = max((float(getattr(s, "deadline", 0.0)) for s in senders.values()),
+                      default=0.0)
+        self.lease = timedelta(seconds=max(lease_seconds, longest + 30.0))
+        self.concurrency = concurrency
+        self.stop_grace = stop_grace
+        self.give_up = timedelta(hours=give_up_hours)
         self.holder = f"d-{secrets.token_hex(6)}"
+        self._inflight: set[asyncio.Task[None]] = set()
 
-    def _claim(self, session: Session) -> list[PageDelivery]:
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    def _claim(self, session: Session, limit: int) -> list[PageDelivery]:
         now = self.clock()
         q = (select(PageDelivery)
              .where(PageDelivery.status == "pending", col(PageDelivery.next_attempt_at) <= now,
                     or_(col(PageDelivery.claimed_until).is_(None),
                         col(PageDelivery.claimed_until) < now))
-             .order_by(col(PageDelivery.id)).limit(self.batch))
+             .order_by(col(PageDelivery.id)).limit(limit))
         if not self.store.sqlite:
             q = q.with_for_update(skip_locked=True)
         rows = list(session.exec(q).all())
@@ -146,18 +175,55 @@ class DeliveryWorker(WakeableLoop):
         return rows
 
     async def run_once(self) -> bool:
-        rows = await self.store.tx(self._claim)
-        if not rows:
+        """Claim as many due rows as there are free slots and start their sends; returns
+        without waiting for them (a finished send wakes the loop for the next row)."""
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
             return False
-        await asyncio.gather(*(self._deliver(r) for r in rows))
-        return True
+        rows = await self.store.tx(lambda session: self._claim(session, free))
+        for row in rows:
+            task = asyncio.create_task(self._deliver(row), name=f"page-delivery-{row.key}")
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows) == free
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("page delivery task failed", exc_info=task.exception())
+        self.wake()
 
     async def drain(self, max_passes: int = 1000) -> None:
-        """Deliver until nothing is due (tests)."""
+        """Deliver until nothing is due and nothing is in flight (tests)."""
         for _ in range(max_passes):
-            if not await self.run_once():
+            await self.run_once()
+            if not self._inflight:
                 return
+            await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
         raise RuntimeError("page deliveries did not drain")
+
+    async def stop(self) -> None:
+        """Stop claiming; give sends in flight ``stop_grace`` seconds, then cancel them and
+        release their claims so another process sends them at once."""
+        await super().stop()
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(set(self._inflight), timeout=self.stop_grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+            def release(session: Session) -> None:
+                rows = session.exec(select(PageDelivery).where(
+                    PageDelivery.status == "pending",
+                    PageDelivery.claimed_by == self.holder)).all()
+                for row in rows:
+                    row.claimed_by = None
+                    row.claimed_until = None
+                    session.add(row)
+
+            await self.store.tx(release)
 
     async def _deliver(self, row: PageDelivery) -> None:
         if self.may_deliver is not None and not await self.may_deliver(row):
@@ -184,21 +250,67 @@ class DeliveryWorker(WakeableLoop):
             if error is None:
                 fresh.status = "delivered"
                 fresh.delivered_at = now
+                session.add(fresh)
+                return
+            fresh.last_error = f"{type(error).__name__}: {error}"[:2000]
+            wait = outage_wait(error)
+            age = now - _aware(fresh.created_at)
+            if wait is None:
+                dead = fresh.attempts >= self.max_attempts
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (fresh.attempts - 1))
             else:
-                fresh.last_error = f"{type(error).__name__}: {error}"[:2000]
-                if fresh.attempts >= self.max_attempts:
-                    fresh.status = "dead"
-                    log.error("page delivery %s to %s is a dead letter: %s", fresh.key,
-                              fresh.address, fresh.last_error)
-                else:
-                    delay = min(self.backoff_max,
-                                self.backoff_base * 2 ** (fresh.attempts - 1))
-                    fresh.next_attempt_at = now + timedelta(seconds=delay)
-                    log.warning("page delivery %s failed (attempt %d, retry in %.0fs): %s",
-                                fresh.key, fresh.attempts, delay, fresh.last_error)
+                dead = age >= self.give_up
+                # grows with the outage (about ×1.5 a try), so a long one is not hammered
+                delay = max(wait, min(self.backoff_max,
+                                      max(self.backoff_base, age.total_seconds() / 2)))
+            if dead:
+                fresh.status = "dead"
+                log.error("page delivery %s to %s is a dead letter: %s", fresh.key,
+                          fresh.address, fresh.last_error)
+            else:
+                fresh.next_attempt_at = now + timedelta(seconds=delay)
+                log.warning("page delivery %s failed (%s, try %d, again in %.0fs): %s",
+                            fresh.key, "refused" if wait is None else "outage",
+                            fresh.attempts, delay, fresh.last_error)
             session.add(fresh)
 
         await self.store.tx(mark)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    raw = response.headers.get("retry-after", "").strip()
+    if not raw:
+        return 0.0
+    if raw.isdigit():
+        return min(float(raw), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(0.0, (_aware(when) - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER)
+
+
+def outage_wait(error: BaseException) -> float | None:
+    """None when the receiver refused the send (it counts towards the dead letter); else
+    the send met an outage, and the least wait the receiver asked for (0: none)."""
+    if isinstance(error, httpx.HTTPStatusError):
+        code = error.response.status_code
+        if code in (408, 425, 429) or code >= 500:
+            return _retry_after(error.response)
+        return None
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        return 0.0 if codes and all(400 <= c < 500 for c in codes) else None
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return 0.0 if 400 <= error.code < 500 else None
+    if isinstance(error, DeliveryTimeout | SmtpDeadline | httpx.TransportError | OSError
+                  | TimeoutError):
+        return 0.0
+    return None
 
 
 def senders_from_settings(settings: Any) -> dict[str, Sender]:
@@ -209,9 +321,11 @@ def senders_from_settings(settings: Any) -> dict[str, Sender]:
         out["email"] = SmtpSender(host=settings.smtp_host, port=settings.smtp_port,
                                   sender=settings.smtp_from, starttls=settings.smtp_starttls,
                                   use_ssl=settings.smtp_ssl, username=settings.smtp_username,
-                                  password=password, timeout=settings.smtp_timeout)
+                                  password=password, timeout=settings.smtp_timeout,
+                                  deadline=settings.smtp_deadline)
     if settings.paging_webhook_url:
         secret = settings.paging_webhook_secret.get_secret_value() \
             if settings.paging_webhook_secret else None
-        out["webhook"] = WebhookSender(secret=secret, timeout=settings.paging_webhook_timeout)
+        out["webhook"] = WebhookSender(secret=secret, timeout=settings.paging_webhook_timeout,
+                                       deadline=settings.paging_webhook_deadline)
     return out

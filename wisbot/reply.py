@@ -107,6 +107,11 @@ class Reply(BaseModel):
     attachments: tuple[Attachment, ...] = ()
     reveals: tuple[Reveal, ...] = ()
     """What the reply shows that a room might not be allowed to read (the one reply rule)."""
+    reply_to: str | None = None
+    """The platform id of the message this answers (a command): the surface threads the
+    answer under it. ``None`` for everything that answers nobody."""
+    thread: str | None = None
+    """The thread the answered message was in (its root's platform id), if any."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""

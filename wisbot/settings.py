@@ -85,7 +85,11 @@ class Settings(BaseSettings):
     paging_batch: int = Field(default=200, ge=1,
                               description="Pages claimed per scheduler transaction.")
     paging_delivery_max_attempts: int = Field(
-        default=8, ge=1, description="Failed e-mail/webhook sends before a dead letter.")
+        default=8, ge=1, description="E-mail/webhook sends the receiver refused (HTTP 4xx, "
+        "SMTP 5xx) before a dead letter.")
+    paging_delivery_give_up_hours: float = Field(
+        default=24.0, gt=0, description="An e-mail/webhook send that meets only outages "
+        "(no connection, a deadline, HTTP 5xx/429, SMTP 4xx) is retried this long, h.")
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
                                   "and the watch handover report; unset: no e-mail.")
     smtp_port: int = 25
@@ -94,12 +98,25 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "wisbot@localhost"
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(default=30.0, gt=0,
+                                description="Longest wait for one SMTP operation, s.")
     paging_webhook_url: str | None = Field(
         default=None, description="Paging service webhook: every page step is POSTed as JSON.")
     paging_webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
-    paging_webhook_timeout: float = 10.0
+    paging_webhook_timeout: float = Field(default=10.0, gt=0,
+                                          description="Longest wait for one webhook read "
+                                          "or write, s.")
+    # ----- overall deadlines (one slow peer delays only itself; docs/paging.md) -------
+    smtp_deadline: float = Field(default=60.0, gt=0,
+                                 description="Longest a whole SMTP exchange may take (connect "
+                                 "to QUIT), s; a server trickling bytes is cut off then.")
+    paging_webhook_deadline: float = Field(default=30.0, gt=0,
+                                           description="Longest a whole webhook POST may "
+                                           "take (connect to the end of the answer), s.")
+    paging_delivery_concurrency: int = Field(default=16, ge=1, le=256,
+                                             description="E-mail/webhook page sends in "
+                                             "flight at once; each is its own task.")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="Serve Prometheus /metrics on this port (0: any free port); unset: off.")
@@ -151,6 +168,11 @@ class Settings(BaseSettings):
         "daily spot run; set false once the GISC Watch daily post includes it.")
     exchange_spot_hour: int = Field(default=5, ge=0, le=23,
                                     description="UTC hour of the daily exchange spot run.")
+    exchange_harvest_deadline_s: float = Field(
+        default=900.0, gt=0, description="Longest one source's harvest may take in a run, "
+        "s; a harvest cut there goes on from its page at the next run.")
+    exchange_harvest_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Catalogue harvests run at once.")
 
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None

@@ -117,12 +117,13 @@ class Person:
             "rel_type": "m.annotation", "event_id": event_id, "key": key}})
 
     def notices(self, room_id: str, sender: str) -> list[dict[str, Any]]:
-        """The contents of the ``m.notice`` messages ``sender`` posted in ``room_id``."""
+        """The contents of the messages ``sender`` posted in ``room_id``: ``m.notice``,
+        and ``m.text`` (a page, which must notify)."""
         out = []
         for ev in self.events.get(room_id, []):
             c = ev.get("content", {})
             if ev.get("sender") == sender and ev.get("type") == "m.room.message" \
-                    and c.get("msgtype") == "m.notice":
+                    and c.get("msgtype") in ("m.notice", "m.text"):
                 out.append({**c, "event_id": ev.get("event_id")})
         return out
 

@@ -240,7 +240,8 @@ async def test_a_failed_upload_is_retried_without_duplicating_the_notice(
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
-    while (row := await app.store.tx(duty_row)).attempts < 1:
+    # A connection error waits without consuming an attempt: look for the recorded failure.
+    while (row := await app.store.tx(duty_row)).last_error is None:
         assert loop.time() < deadline, "the first delivery was never attempted"
         await asyncio.sleep(0.1)
     assert row.status == "pending"

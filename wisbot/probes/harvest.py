@@ -10,7 +10,12 @@ resumption refused for a missing ``metadataPrefix`` is retried once with it.
 One bad record never stops the harvest: a page that fails to parse as a whole (a DTD, an
 undeclared entity, a broken element) is *salvaged*: its records are cut apart and each is
 parsed alone, still with the safe parser and never with the page's DTD; the bad ones are
-skipped with a counted reason, the token is read so that paging goes on.
+skipped with a counted reason, the token is read so that paging goes on. A page over the
+size cap is *skipped past*: the records before the cap are kept, the rest of the page is read
+unparsed only to find its resumption token, and the records after the cap are counted as
+skipped (``oversize-page``); paging goes on after it. ``stats.resume`` always holds the
+request that continues the list from the page in progress, so a harvest cut short (by its
+deadline) is continued there by the next run (``resume=``) instead of starting over.
 
 :func:`harvest_core` adds the WMO Core parsing (:func:`wisbot.probes.wmocore.parse_core`);
 :func:`iter_gdc_records` pages a GDC's OGC API – Records items.
@@ -22,7 +27,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,11 +36,11 @@ import httpx
 
 from wisbot.probes.errors import ProbeError, ResponseTooLarge, UnsafeXML
 from wisbot.probes.http import (
-    iter_body,
     open_stream,
     read_capped,
     require_content_type,
     require_success,
+    with_params,
 )
 from wisbot.probes.model import ProbeLimits
 from wisbot.probes.oaipmh import (
@@ -68,9 +73,11 @@ class HarvestStats:
     salvaged_pages: int = 0
     stopped: str | None = None
     """Why the harvest ended before the list did (None: it reached the end)."""
+    resume: dict[str, str] | None = None
+    """The request continuing the list at the page in progress (None: the first page)."""
 
-    def skip(self, code: str, reason: str) -> None:
-        self.skipped[code] += 1
+    def skip(self, code: str, reason: str, count: int = 1) -> None:
+        self.skipped[code] += count
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(reason)
             log.warning("harvest %s: record skipped (%s): %s", self.source, code, reason)
@@ -89,6 +96,7 @@ class HarvestStats:
             "deleted": self.deleted, "parsed": self.parsed, "skipped": dict(self.skipped),
             "examples": list(self.examples), "quirks": list(self.quirks),
             "salvaged_pages": self.salvaged_pages, "stopped": self.stopped,
+            "resume": self.resume,
         }
 
 
@@ -108,6 +116,9 @@ class _Page:
     error_code: str | None = None
     error_message: str = ""
     records: int = 0
+    oversize: bool = False
+    """Over the cap: the records after it were not parsed, only counted."""
+    skipped_records: int = 0
 
 
 def _record_of(el: Any) -> RawRecord:
@@ -155,10 +166,31 @@ async def _stream_page(client: httpx.AsyncClient, url: str, params: dict[str, st
             page.error_code = el.get("code", "?")
             page.error_message = (el.text or "").strip()
 
-    async with open_stream(client, url, limits, params=params) as resp:
+    async with open_stream(client, url, limits, params=params,
+                           refuse_declared_oversize=False) as resp:
         require_success(resp)
         require_content_type(resp, "xml", "an OAI-PMH XML answer")
-        async for chunk in iter_body(resp, limits):
+        # A declared length over the cap changes nothing: the page is parsed up to the cap
+        # and scanned after it, like one that turns out too long.
+        scan: _TokenScan | None = None
+        total = 0
+        async for data in resp.aiter_bytes():
+            total += len(data)
+            chunk = data
+            if scan is None and total > limits.max_bytes:
+                keep = len(data) - (total - limits.max_bytes)
+                chunk, rest = data[:keep], data[keep:]
+                scan = _TokenScan(chunk[-64:])
+                scan.feed(rest)
+            elif scan is not None:
+                if total > limits.skip_bytes:
+                    raise ResponseTooLarge(
+                        f"response exceeded {limits.skip_bytes:,} bytes without reaching its "
+                        "resumption token; download aborted")
+                scan.feed(data)
+                continue
+            if not chunk:
+                continue
             chunks.append(chunk)
             for _, el in stream.feed(chunk):
                 handle(el)
@@ -169,6 +201,13 @@ async def _stream_page(client: httpx.AsyncClient, url: str, params: dict[str, st
                 for el in ready:
                     _drop(el)
                 ready.clear()
+        if scan is not None:
+            # the records complete before the cap were yielded; the rest are only counted
+            page.oversize = True
+            if scan.seen:
+                page.token = scan.token
+            page.skipped_records = scan.record_ends
+            return
     for _, el in stream.close():
         handle(el)
     if not checked and stream.root is not None:
@@ -179,6 +218,31 @@ async def _stream_page(client: httpx.AsyncClient, url: str, params: dict[str, st
     for el in ready:
         _drop(el)
     ready.clear()
+
+
+class _TokenScan:
+    """Reads the rest of an oversize page without parsing it: remembers the last
+    ``resumptionToken`` and counts the records' end tags (a tail is kept across chunks)."""
+
+    TAIL = 8192
+
+    def __init__(self, before: bytes = b"") -> None:
+        self.tail = before  # the parsed bytes just before the cap: an end tag may straddle it
+        self.seen = False
+        self.token: str | None = None
+        self.record_ends = 0
+
+    def feed(self, chunk: bytes) -> None:
+        buf = self.tail + chunk
+        fresh = len(self.tail)
+        self.record_ends += sum(1 for m in _RECORD_END.finditer(buf) if m.end() > fresh)
+        for m in _TOKEN.finditer(buf):
+            if m.end() <= fresh:
+                continue  # in the parsed part (or seen in the previous chunk)
+            self.seen = True
+            text = (m.group(1) or b"").decode("utf-8", "replace").strip()
+            self.token = None if ("<" in text or "&" in text) else (text or None)
+        self.tail = buf[-self.TAIL:]
 
 
 def _drop(el: Any) -> None:
@@ -194,6 +258,7 @@ _NAME = rb"(?:[A-Za-z_][\w.-]*:)?"
 _ROOT_TAG = re.compile(rb"<" + _NAME + rb"OAI-PMH\b[^>]*>", re.S)
 _XMLNS = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
 _RECORD = re.compile(rb"<" + _NAME + rb"record[\s>].*?</" + _NAME + rb"record\s*>", re.S)
+_RECORD_END = re.compile(rb"</" + _NAME + rb"record\s*>")
 _TOKEN = re.compile(rb"<" + _NAME + rb"resumptionToken\b[^>]*?(?:/>|>(.*?)</" + _NAME
                     + rb"resumptionToken\s*>)", re.S)
 _ENTITY_REF = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)[A-Za-z_][\w.-]*;")
@@ -262,8 +327,11 @@ async def iter_list_records(
     metadata_prefix: str = DEFAULT_METADATA_PREFIX,
     set_spec: str | None = None,
     stats: HarvestStats | None = None,
+    resume: Mapping[str, str] | None = None,
 ) -> AsyncIterator[RawRecord]:
-    """Every record of ``ListRecords`` (``from=`` when given), page by page.
+    """Every record of ``ListRecords`` (``from=`` when given), page by page; with ``resume``
+    (a former ``stats.resume``) from that page on, or from the start if the provider
+    refuses the saved token.
 
     Raises :class:`ProbeError` only when the first page cannot be had at all; later
     failures end the harvest with ``stats.stopped`` saying why.
@@ -276,12 +344,16 @@ async def iter_list_records(
     if set_spec:
         first["set"] = set_spec
     params = first
-    seen: set[str] = set()
     resend_prefix = False
+    if resume and resume.get("resumptionToken"):
+        params = dict(resume)
+        resend_prefix = "metadataPrefix" in params
+    seen: set[str] = set()
     while True:
         if stats.pages >= limits.max_pages:
             stats.stopped = f"list did not end within {limits.max_pages} pages"
             return
+        stats.resume = dict(params) if "resumptionToken" in params else None
         page = _Page()
         chunks: list[bytes] = []
         try:
@@ -315,6 +387,13 @@ async def iter_list_records(
             stats.stopped = f"page {stats.pages + 1}: {type(exc).__name__}: {exc}"
             return
         if page.error_code is not None:
+            if stats.pages == 0 and params is not first and not page.records \
+                    and params.get("resumptionToken") == (resume or {}).get("resumptionToken"):
+                stats.quirks.append(f"the saved resumption token was refused "
+                                    f"({page.error_code}); the list started again")
+                params = first
+                resend_prefix = False
+                continue
             if page.error_code == "noRecordsMatch" and stats.pages == 0:
                 stats.pages = 1
                 return
@@ -333,9 +412,20 @@ async def iter_list_records(
                 raise ProbeError(message)
             stats.stopped = f"page {stats.pages + 1}: {message}"
             return
+        if page.oversize:
+            stats.quirks.append(f"page {stats.pages + 1} was over the {limits.max_bytes:,}-byte "
+                                "cap: its records after the cap were skipped, the list went "
+                                "on after it")
+            if page.skipped_records:
+                stats.records += page.skipped_records
+                stats.skip("oversize-page",
+                           f"page {stats.pages + 1}: {page.skipped_records} record(s) after the "
+                           f"{limits.max_bytes:,}-byte cap not harvested (page skipped past)",
+                           count=page.skipped_records)
         stats.pages += 1
         token = page.token
         if not token:
+            stats.resume = None
             return
         if token == PYCSW_LAST_TOKEN:
             stats.quirks.append("last page carried resumption token '0' (pycsw); taken as "
@@ -360,12 +450,13 @@ async def harvest_core(
     metadata_prefix: str = DEFAULT_METADATA_PREFIX,
     set_spec: str | None = None,
     stats: HarvestStats | None = None,
-) -> AsyncIterator[CoreRecord]:
+    resume: Mapping[str, str] | None = None,
+) -> AsyncGenerator[CoreRecord, None]:
     """The WMO Core records of ``ListRecords``; rejected records are counted in ``stats``."""
     stats = stats if stats is not None else HarvestStats(source=url)
     async for raw in iter_list_records(client, url, limits, from_=from_,
                                        metadata_prefix=metadata_prefix, set_spec=set_spec,
-                                       stats=stats):
+                                       stats=stats, resume=resume):
         if raw.deleted:
             stats.deleted += 1
             continue
@@ -404,20 +495,27 @@ async def iter_gdc_records(
     page_size: int = 500,
     time_filter: str = "datetime",
     stats: HarvestStats | None = None,
-) -> AsyncIterator[CoreRecord]:
+    resume: Mapping[str, str] | None = None,
+) -> AsyncGenerator[CoreRecord, None]:
     """New or updated WCMP2 records of a Global Discovery Catalogue since ``since``.
 
     The query asks the catalogue to filter (``datetime=<since>/..`` by default, or
     ``updated=<since>/..`` with ``time_filter="updated"``) and follows ``rel=next`` links;
     items whose ``updated``/``created`` is before ``since`` are dropped here too, since
-    catalogues differ in what their filter means.
+    catalogues differ in what their filter means. A page over the size cap is asked again
+    with half the ``limit``, down to one item, and an item over the cap alone is skipped
+    (``offset`` + 1, counted as ``oversize-item``). ``stats.resume`` holds the URL of the
+    page in progress; ``resume=`` goes on from it.
     """
     stats = stats if stats is not None else HarvestStats(source=url)
-    params: Mapping[str, str] | None = {"limit": str(page_size), "f": "json"}
-    if since is not None and params is not None:
-        params = {**params, time_filter: f"{_iso(since)}/.."}
-    next_url: str | None = gdc_items_url(url)
+    params: dict[str, str] = {"limit": str(page_size), "f": "json"}
+    if since is not None:
+        params[time_filter] = f"{_iso(since)}/.."
+    next_url: str | None = str(with_params(gdc_items_url(url), params))
+    if resume and resume.get("url"):
+        next_url = resume["url"]
     seen: set[str] = set()
+    shrunk = 0
     while next_url:
         if stats.pages >= limits.max_pages:
             stats.stopped = f"catalogue did not end within {limits.max_pages} pages"
@@ -426,14 +524,32 @@ async def iter_gdc_records(
             stats.stopped = f"next link {next_url} came back; paging stopped"
             return
         seen.add(next_url)
+        stats.resume = {"url": next_url} if stats.pages else None
         try:
-            async with open_stream(client, next_url, limits, params=params,
+            async with open_stream(client, next_url, limits,
                                    headers={"Accept": "application/geo+json, application/json"}
                                    ) as resp:
                 require_success(resp)
                 require_content_type(resp, "json", "a JSON answer")
                 body = await read_capped(resp, limits)
             doc = json.loads(body)
+        except ResponseTooLarge as exc:
+            smaller = _smaller_page(next_url)
+            if smaller is None or shrunk >= MAX_SHRINK:
+                if stats.pages == 0:
+                    raise ProbeError(f"catalogue items: {exc.reason}") from exc
+                stats.stopped = f"page {stats.pages + 1}: {exc.reason}"
+                return
+            shrunk += 1
+            next_url, skipped = smaller
+            if skipped:
+                stats.records += 1
+                stats.skip("oversize-item", f"page {stats.pages + 1}: one item alone is over "
+                           f"the {limits.max_bytes:,}-byte cap; skipped past")
+            else:
+                stats.quirks.append(f"page {stats.pages + 1} over the {limits.max_bytes:,}-byte"
+                                    " cap: asked again with half the limit")
+            continue
         except (ProbeError, ValueError, httpx.HTTPError) as exc:
             reason = exc.reason if isinstance(exc, ProbeError) else f"{type(exc).__name__}: {exc}"
             if stats.pages == 0:
@@ -441,6 +557,7 @@ async def iter_gdc_records(
             stats.stopped = f"page {stats.pages + 1}: {reason}"
             return
         stats.pages += 1
+        shrunk = 0
         if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
             if stats.pages == 1:
                 raise ProbeError("catalogue answer is not a FeatureCollection")
@@ -458,11 +575,31 @@ async def iter_gdc_records(
                 continue
             stats.parsed += 1
             yield record
-        params = None
         next_url = None
         for link in doc.get("links") or []:
             if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
                 next_url = str(link["href"])
                 break
         if not doc["features"]:
-            return
+            next_url = None
+    stats.resume = None
+
+
+MAX_SHRINK = 64
+
+
+def _smaller_page(url: str) -> tuple[str, bool] | None:
+    """The same page with half its ``limit``, or at ``limit=1`` the page after the item
+    (``offset`` + 1; True: an item is skipped); None when the URL does not page by limit."""
+    u = httpx.URL(url)
+    query = dict(u.params)
+    raw = query.get("limit", "")
+    if not raw.isdigit():
+        return None
+    limit = int(raw)
+    if limit > 1:
+        query["limit"] = str(limit // 2)
+        return str(u.copy_with(params=query)), False
+    offset = query.get("offset", "0")
+    query["offset"] = str((int(offset) if offset.isdigit() else 0) + 1)
+    return str(u.copy_with(params=query)), True

@@ -52,8 +52,10 @@ async def open_stream(
     *,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    refuse_declared_oversize: bool = True,
 ) -> AsyncIterator[httpx.Response]:
-    """GET ``url`` and yield the final response with its body still unread."""
+    """GET ``url`` and yield the final response with its body still unread (refused at once
+    when its declared length is over the cap, unless the caller handles that itself)."""
     current = with_params(str(url), params)
     visited = [str(current)]
     while True:
@@ -77,7 +79,8 @@ async def open_stream(
             )
     try:
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+        if (refuse_declared_oversize and declared and declared.isdigit()
+                and int(declared) > limits.max_bytes):
             raise ResponseTooLarge(
                 f"response of {int(declared):,} bytes declared, over the "
                 f"{limits.max_bytes:,}-byte cap; not downloaded"

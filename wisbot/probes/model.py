@@ -79,7 +79,9 @@ class ProbeLimits:
     """Bounds every probe keeps to, whatever the server does.
 
     Timeouts are seconds; ``max_bytes`` caps each response body; ``max_pages`` caps
-    resumption-token paging; ``max_redirects`` caps redirects followed.
+    resumption-token paging; ``max_redirects`` caps redirects followed. A harvest page over
+    ``max_bytes`` is read on, unparsed and unkept, up to ``skip_bytes`` to find its
+    resumption token, so that the harvest goes on after it.
     """
 
     connect_timeout: float = 5.0
@@ -88,6 +90,7 @@ class ProbeLimits:
     max_bytes: int = 10 * 1024 * 1024
     max_pages: int = 10_000
     max_redirects: int = 10
+    skip_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)

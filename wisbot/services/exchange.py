@@ -9,6 +9,13 @@ scope changes to it, is *offered* now. Volume figures (WIS Monitor JSON ``cache_
 Global Monitor ``wmo_wis2_gb_messages_received_total`` by ``centre_id`` over 24 h) are kept
 per centre and UTC day for the day-on-day change.
 
+One slow source delays only itself: the sources are harvested concurrently (at most
+``harvest_concurrency`` at once), each within ``harvest_deadline`` seconds as a whole (a
+GISC dripping a byte a second is cut off there). A harvest cut short keeps the request of
+the page it was on (``exchange_harvest.resume``), and the next run goes on from that page;
+a page over the size cap is skipped past (see :mod:`wisbot.probes.harvest`). A daily run
+in which a harvest hit its deadline says so in the Secretariat room.
+
 The daily post's seam is :meth:`ExchangeService.daily_section`: the records offered to one
 GISC's area, with figures, flagged above the thresholds; ``None`` when there is nothing.
 
@@ -20,6 +27,7 @@ duty rooms, since they concern a named provider.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -93,6 +101,8 @@ class ExchangeConfig:
     limits: ProbeLimits = field(default_factory=ProbeLimits)
     spot_hour: int = 5
     post_daily: bool = True
+    harvest_deadline: float = 900.0
+    harvest_concurrency: int = 4
 
     @classmethod
     def from_settings(cls, s: Settings) -> ExchangeConfig:
@@ -107,6 +117,8 @@ class ExchangeConfig:
             wismon_urls=tuple(s.exchange_wismon_urls),
             spot_hour=s.exchange_spot_hour,
             post_daily=s.exchange_post_daily,
+            harvest_deadline=s.exchange_harvest_deadline_s,
+            harvest_concurrency=s.exchange_harvest_concurrency,
         )
 
 
@@ -151,6 +163,21 @@ class ScheduledJob:
     hour: int
     minute: int
     run: Callable[[], Awaitable[object]]
+
+
+def _resume_point(previous: ExchangeHarvest | None,
+                  now: datetime) -> tuple[dict[str, str] | None, datetime]:
+    """Where a harvest cut short goes on, and when the list it continues began (the next
+    ``from=`` once it is complete); else ``(None, now)``."""
+    saved = previous.resume if previous is not None else None
+    params = saved.get("params") if isinstance(saved, dict) else None
+    if not isinstance(saved, dict) or not isinstance(params, dict):
+        return None, now
+    try:
+        listed_at = datetime.fromisoformat(str(saved["listed_at"]))
+    except (KeyError, ValueError):
+        listed_at = now
+    return {str(k): str(v) for k, v in params.items()}, listed_at
 
 
 def _day(when: datetime) -> str:
@@ -213,16 +240,29 @@ class ExchangeService:
         volume figures. Never raises for a source's failure: it is in the report."""
         now = self.clock()
         report = SpotReport(at=now)
+        gate = asyncio.Semaphore(max(1, self.config.harvest_concurrency))
+        sources = self.sources(giscs)
+
+        async def one(client: httpx.AsyncClient,
+                      src: Source) -> tuple[Source, str, HarvestStats]:
+            async with gate:
+                try:
+                    return await self._harvest(client, src, now, report)
+                except Exception as exc:  # one source's bug or database error stays its own
+                    log.exception("exchange harvest of %s failed", src.key)
+                    stats = HarvestStats(source=src.key)
+                    stats.stopped = f"error: {type(exc).__name__}: {exc}"
+                    return src, "fail", stats
+
         async with self._client() as client:
-            for src in self.sources(giscs):
-                await self._harvest(client, src, now, report)
+            report.harvests.extend(await asyncio.gather(*(one(client, s) for s in sources)))
             await self._collect_figures(client, now, report)
         for line in report.lines():
             log.info("exchange spot: %s", line)
         return report
 
     async def _harvest(self, client: httpx.AsyncClient, src: Source, now: datetime,
-                       report: SpotReport) -> None:
+                       report: SpotReport) -> tuple[Source, str, HarvestStats]:
         def state(session: Session) -> ExchangeHarvest | None:
             return session.get(ExchangeHarvest, src.key)
 
@@ -233,15 +273,36 @@ class ExchangeService:
         else:
             lookback = self.config.first_lookback
             since = None if lookback <= timedelta(0) else now - lookback
+        resume, listed_at = _resume_point(previous, now)
         stats = HarvestStats(source=src.key)
         status = "ok"
         batch: list[CoreRecord] = []
         limits = self.config.limits
+        deadline = self.config.harvest_deadline
+        records = (harvest_core(client, src.url, limits, from_=since, stats=stats,
+                                resume=resume)
+                   if src.kind == "oai" else
+                   iter_gdc_records(client, src.url, limits, since=since, stats=stats,
+                                    resume=resume))
+        # The deadline bounds the network side only: a batch being written is never cut.
+        stop_at = asyncio.get_running_loop().time() + deadline
         try:
-            records = (harvest_core(client, src.url, limits, from_=since, stats=stats)
-                       if src.kind == "oai" else
-                       iter_gdc_records(client, src.url, limits, since=since, stats=stats))
-            async for rec in records:
+            while True:
+                bound = asyncio.timeout_at(stop_at)
+                try:
+                    async with bound:
+                        rec = await anext(records)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if not bound.expired():
+                        raise
+                    status = "timeout"
+                    where = (f"page {stats.pages + 1}" if stats.resume
+                             else "the first page")
+                    stats.stopped = (f"no end within {deadline:g} s (overall deadline); the "
+                                     f"next run goes on from {where}")
+                    break
                 batch.append(rec)
                 if len(batch) >= BATCH:
                     await self._apply(batch, src, now, report)
@@ -252,11 +313,14 @@ class ExchangeService:
             status, stats.stopped = "fail", describe_http_error(exc, limits)
         except TimeoutError:
             status, stats.stopped = "fail", "timed out"
+        finally:
+            await records.aclose()
         if batch:
             await self._apply(batch, src, now, report)
         if status == "ok" and stats.stopped:
             status = "partial"
-        report.harvests.append((src, status, stats))
+        if status == "timeout":
+            log.warning("exchange harvest of %s: %s", src.key, stats.stopped)
         complete = status == "ok"
 
         def save(session: Session) -> None:
@@ -267,12 +331,17 @@ class ExchangeService:
             row.last_run_at = now
             row.status = status
             row.stats = stats.as_json()
+            row.resume = None
             if complete:  # else the next run starts where this one did
-                row.next_from = now
-            elif row.next_from is None:
+                row.next_from = listed_at
+                return
+            if row.next_from is None:
                 row.next_from = since
+            if stats.resume:
+                row.resume = {"params": dict(stats.resume), "listed_at": listed_at.isoformat()}
 
         await self.store.tx(save)
+        return src, status, stats
 
     async def _apply(self, records: list[CoreRecord], src: Source, now: datetime,
                      report: SpotReport) -> None:
@@ -324,9 +393,14 @@ class ExchangeService:
         found: list[tuple[str, str, float, str]] = []
         urls = list(self.config.wismon_urls)
         urls += [g.services["wismon"] for g in self.directory.giscs if g.services.get("wismon")]
+        late = (f"no complete answer within {limits.total_timeout:g} s (overall deadline)")
         for url in dict.fromkeys(urls):
             try:
-                doc = await fetch_monitor(client, url, limits)
+                async with asyncio.timeout(limits.total_timeout):
+                    doc = await fetch_monitor(client, url, limits)
+            except TimeoutError:
+                report.figure_errors.append(f"{url}: {late}")
+                continue
             except (ProbeError, httpx.HTTPError) as exc:
                 why = exc.reason if isinstance(exc, ProbeError) else describe_http_error(
                     exc, limits)
@@ -347,8 +421,12 @@ class ExchangeService:
                 continue
             api = f"{svc['url'].rstrip('/')}/api/v1/query"
             try:
-                doc = await _get_json(client, api, limits, params={"query": MESSAGES_QUERY})
+                async with asyncio.timeout(limits.total_timeout):
+                    doc = await _get_json(client, api, limits, params={"query": MESSAGES_QUERY})
                 samples = _vector(doc, MESSAGES_QUERY)
+            except TimeoutError:
+                report.figure_errors.append(f"{ident}: {late}")
+                continue
             except (ProbeError, httpx.HTTPError) as exc:
                 why = exc.reason if isinstance(exc, ProbeError) else describe_http_error(
                     exc, limits)
@@ -478,11 +556,35 @@ class ExchangeService:
         """The scheduled job: spot, post the sections (unless the watch post does), remind,
         send pending mail."""
         report = await self.spot()
+        await self._report_overrun(report)
         if self.config.post_daily:
             await self.post_daily_sections()
         await self.remind_due()
         await self.deliver_mail()
         return report
+
+    async def _report_overrun(self, report: SpotReport) -> None:
+        """Tell the Secretariat room which harvests hit their deadline (and where they go
+        on); the rest of the run went ahead without them."""
+        cut = [(src, st) for src, status, st in report.harvests if status == "timeout"]
+        if not cut:
+            return
+        b = ReplyBuilder("Exchange daily run: harvest cut at its deadline", kind="alert")
+        b.line(f"{len(cut)} of {len(report.harvests)} catalogue harvest"
+               f"{'s' if len(report.harvests) != 1 else ''} did not finish within "
+               f"{self.config.harvest_deadline:g} s; the other sources were harvested, and "
+               "the next run goes on where these stopped.")
+        for src, st in cut:
+            b.line("  • ", code(src.key), f": {st.pages} pages, {st.records} records; "
+                   f"{st.stopped}")
+        reply = b.build()
+
+        def work(session: Session) -> None:
+            rooms = self.directory.rooms_with_role("secretariat")
+            notify(session, kind="exchange-overrun", now=self.clock(), incident_id=None,
+                   deliveries=[(room, reply) for room in rooms])
+
+        await self.store.tx(work)
 
     def scheduled_jobs(self) -> list[ScheduledJob]:
         return [ScheduledJob("exchange-daily", self.config.spot_hour, 0, self.run_daily)]

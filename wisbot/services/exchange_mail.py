@@ -2,7 +2,7 @@
 
 :class:`SmtpMailer` sends with aiosmtplib using the ``smtp_*`` settings; with no
 ``smtp_host`` it refuses every send with a reason, so mails stay recorded as failed
-rather than vanishing.
+rather than vanishing. A send is bounded by ``smtp_deadline`` as a whole.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ class SmtpMailer:
             raise MailError("no SMTP server configured (set WISBOT_SMTP_HOST)")
         import aiosmtplib
 
+        from wisbot.services.mail import SmtpDeadline, send_with_settings
+
         msg = EmailMessage()
         msg["From"] = s.smtp_from
         msg["To"] = to
         msg["Subject"] = subject
         msg.set_content(body)
         try:
-            await aiosmtplib.send(
-                msg, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                start_tls=s.smtp_starttls, use_tls=s.smtp_ssl, timeout=s.smtp_timeout,
-            )
+            await send_with_settings(s, msg)
+        except SmtpDeadline as exc:
+            raise MailError(str(exc)) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise MailError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from exc

@@ -44,6 +44,9 @@ class ExchangeHarvest(SQLModel, table=True):
     last_run_at: datetime
     status: str = Field(max_length=12)
     stats: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    resume: dict[str, object] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """A harvest cut short: ``{"params": <the request of the page in progress>,
+    "listed_at": <when its list began>}``; the next run goes on from there."""
 
 
 class ExchangeVolume(SQLModel, table=True):
