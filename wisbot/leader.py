@@ -242,6 +242,13 @@ class Leadership:
             await self._depose("another replica holds the lease")
 
     def _attempt(self, session: Session, want: bool) -> tuple[bool, int]:
+        if not self.sqlite:
+            # A replica cut off mid-transaction must not keep the lease row locked (the
+            # server ends its session), and nobody waits on a lock past one pass.
+            ms = int(self.renew * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
+            session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
+            session.execute(text(f"SET LOCAL statement_timeout = {2 * ms}"))
         now = db_now(session, self.sqlite)
         until = now + timedelta(seconds=self.lease)
         t = LeaderLease.__table__  # type: ignore[attr-defined]
