@@ -86,6 +86,8 @@ class App:
         self.leadership: Leadership | None = None
         self.leading = False
         """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
+        self.ready = False
+        """Whether the leader's part has started here (its room checks have run)."""
         self._role = asyncio.Lock()
         self._stopping = False
 
@@ -161,8 +163,7 @@ class App:
             give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
             poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
-            concurrency=s.outbox_concurrency,
-            is_held=lambda key: self.holds.is_held(key) or self._leader_only(key),
+            concurrency=s.outbox_concurrency, is_held=self._held,
             may_deliver=self.consent.outbox_row,
             mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
@@ -187,8 +188,12 @@ class App:
         for adapter in self.adapters.values():
             if isinstance(adapter, SplitAdapter):
                 await adapter.start_outbound()
-            else:
-                await adapter.start(self.dispatch)
+                continue
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            await adapter.start(self.dispatch)
         self.holds.start()
         if self.run_worker:
             self.outbox.start()
@@ -226,12 +231,12 @@ class App:
             self.leading = True
             log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
             for adapter in self.adapters.values():
-                if getattr(adapter, "checks_rooms", False):
-                    # Fail closed: held until the adapter's first check passes, which runs
-                    # in its start, before this process delivers anything there.
-                    await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
-            for adapter in self.adapters.values():
                 if isinstance(adapter, SplitAdapter):
+                    if getattr(adapter, "checks_rooms", False):
+                        # Fail closed: held until this leader's first check passes, which
+                        # runs in the adapter's start.
+                        await self.holds.begin_checks(
+                            self.holds.closed_rooms(adapter.platform))
                     await adapter.start(self.dispatch)
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
@@ -242,6 +247,9 @@ class App:
                                     misfire_grace_time=6 * 3600)
                 self.cron.start()
             await self._start_watch()
+            self.ready = True
+            if self.leadership is not None:
+                self.leadership.ready = True
             log.info("leading (epoch %d): chat inbound and scheduled jobs running", epoch)
         self._wake_outbox()
 
@@ -250,7 +258,9 @@ class App:
         async with self._role:
             if not self.leading:
                 return
-            self.leading = False
+            self.leading = self.ready = False
+            if self.leadership is not None:
+                self.leadership.ready = False
             if self.scheduler is not None:
                 self.scheduler.stop()
                 self.scheduler = None
@@ -271,10 +281,16 @@ class App:
                         log.exception("stopping the %s adapter's inbound side failed",
                                       adapter.platform)
 
+    def _held(self, room_key: str) -> bool:
+        """Whether the outbox leaves a room's rows waiting: a room hold, or a row this
+        replica may not send (see :meth:`_leader_only`)."""
+        return self.holds.is_held(room_key) or self._leader_only(room_key)
+
     def _leader_only(self, room_key: str) -> bool:
-        """Rows only the leader may send (Matrix E2E rooms: the crypto store is the
-        leader's); a follower leaves them waiting."""
-        if self.leading:
+        """Rows a replica that does not lead leaves waiting: Matrix E2E rooms and direct
+        chats (the crypto store is the leader's), and closed rooms of a platform whose
+        membership checks run in the leader, until some leader has started (checked)."""
+        if self.ready:
             return False
         room = None
         if not room_key.startswith("@"):
@@ -285,8 +301,16 @@ class App:
             adapters = [self.adapters.get(room.platform)]
         else:
             adapters = list(self.adapters.values())
-        return any(isinstance(a, SplitAdapter) and not a.follower_sends(room)
-                   for a in adapters)
+        checked = self.leadership is not None and self.leadership.leader_ready
+        for a in adapters:
+            if not isinstance(a, SplitAdapter):
+                continue
+            if not a.follower_sends(room):
+                return True
+            if room is not None and room.closed and getattr(a, "checks_rooms", False) \
+                    and not checked:
+                return True
+        return False
 
     async def _start_watch(self) -> None:
         """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
