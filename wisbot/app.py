@@ -250,8 +250,8 @@ class App:
                 try:
                     from wisbot.adapters.slack import SlackAdapter
                 except ImportError as exc:
-                    raise ValueError("the slack adapter needs the slack extras: "
-                                     "pip install 'wisbot[slack]'") from exc
+                    raise ValueError("the slack adapter needs the slack extra: in wisbot's "
+                                     "source tree, pip install '.[slack]'") from exc
                 out.append(SlackAdapter.from_settings(
                     self.settings, directory=self.directory, holds=self.holds,
                     alert=self.alert_secretariat, on_release=self._wake_outbox))
@@ -259,8 +259,9 @@ class App:
                 try:
                     from wisbot.adapters.matrix import MatrixAdapter
                 except ImportError as exc:  # matrix-nio is an optional extra
-                    raise ValueError("the matrix adapter needs matrix-nio: "
-                                     "pip install 'wisbot[matrix]' (or wisbot[e2e])") from exc
+                    raise ValueError("the matrix adapter needs matrix-nio: in wisbot's "
+                                     "source tree, pip install '.[matrix]' (or '.[e2e]')"
+                                     ) from exc
                 out.append(MatrixAdapter.from_settings(self.settings))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "

@@ -47,6 +47,21 @@ DirectoryOpt = Annotated[Path | None, typer.Option(
     "--directory", "-d", help="Directory YAML (default: WISBOT_DIRECTORY or directory.yaml).")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from wisbot import __version__
+
+        typer.echo(f"wisbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True,
+        help="Print wisbot's version and exit.")] = False) -> None:
+    """wisbot: the WIS IT-security incident process and GISC Watch in closed chat rooms."""
+
+
 def _settings(directory: Path | None = None, database_url: str | None = None):  # type: ignore[no-untyped-def]
     from wisbot.settings import load_settings
 
