@@ -126,6 +126,7 @@ class App:
                                      on_response=hook),
             paging=self.paging,
         )
+        self.services.extra["adapter_states"] = self._adapter_states
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)

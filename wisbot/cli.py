@@ -174,6 +174,47 @@ def demo() -> None:
     asyncio.run(run_demo(console))
 
 
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+           directory: DirectoryOpt = None,
+           database_url: Annotated[str | None, typer.Option(
+               help="Override WISBOT_DATABASE_URL.")] = None) -> None:
+    """wisbot's state from the database: leader and replicas, outbox depth and age, dead
+    letters, held rooms, open pages and their next step, last and next scheduled runs,
+    who is on call now."""
+    import json
+
+    from wisbot.clock import utcnow
+    from wisbot.directory import Directory, load_directory
+    from wisbot.services.status import collect
+    from wisbot.store.engine import Store
+
+    try:
+        settings = _settings(directory, database_url)
+        store = Store(settings.database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    d: Directory | None = None
+    try:
+        d = load_directory(settings.directory)
+    except WisbotError as exc:  # the state is still worth seeing; say why on-call is missing
+        err.print(f"[yellow]warning:[/yellow] {exc} (on call now: not shown)")
+    try:
+        store.check_migrated()
+        now = utcnow()
+        result = store.run(lambda s: collect(s, d, settings, now))
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        return
+    names = {str(c.id): c.name for c in d.contacts} if d is not None else {}
+    for line in result.lines(names):
+        typer.echo(line)
+
+
 @directory_app.command("check")
 def directory_check(file: Path) -> None:
     """Validate a directory file; errors name the file, the entry and the field."""

@@ -1,0 +1,48 @@
+"""``wisbot status``: the operator's view (leader, replicas, adapters, outbox, dead letters,
+held rooms, open pages, scheduled runs, who is on call), for the Secretariat only.
+
+The operator commands sit under ``wisbot`` (``/wisbot status`` on Slack): a top-level
+``status`` would be a ``/status`` slash command, which Slack reserves for its own and
+rejects in an app manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisbot.commands.dispatch import Ctx
+from wisbot.commands.registry import Command, Registry
+from wisbot.errors import NotAllowed
+from wisbot.reply import Reply
+from wisbot.services.status import Status, collect
+
+
+def _secretariat_only(ctx: Ctx, what: str) -> None:
+    """Refuse anyone else with the same words whatever the state, and the Secretariat in
+    a room others sit in (held rooms, pages and on-call names are not theirs to read)."""
+    caller = ctx.caller
+    if not caller.is_secretariat:
+        raise NotAllowed(f"`{what}` is for the WMO Secretariat.")
+    if caller.room is not None and caller.room.role != "secretariat":
+        raise NotAllowed(f"ask for `{what}` in the Secretariat room or a direct "
+                         "conversation with wisbot.")
+
+
+async def status(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    _secretariat_only(ctx, "wisbot status")
+    s = ctx.services
+    adapters = s.extra.get("adapter_states")
+    states = adapters() if callable(adapters) else None
+    now = s.clock()
+    result: Status = await s.store.tx(
+        lambda session: collect(session, s.directory, s.settings, now, adapters=states))
+    return result.reply(s.directory)
+
+
+def register(reg: Registry) -> None:
+    reg.group("wisbot", "wisbot itself: its state, reloading the directory (WMO Secretariat)")
+    reg.add(Command(
+        ("wisbot", "status"),
+        "wisbot's own state: leader and replicas, adapters, outbox depth and age, dead "
+        "letters, held rooms, open pages and their next step, last and next scheduled "
+        "runs, who is on call now. WMO Secretariat only.",
+        "wisbot status", status))
