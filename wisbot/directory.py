@@ -12,11 +12,11 @@ import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -40,6 +40,7 @@ WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
 _ROLE_RE = re.compile(
     r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
+T = TypeVar("T")
 
 
 def fold(name: str) -> str:
@@ -358,21 +359,66 @@ class Directory(_Model):
     def room_by_address(self, platform: str, address: str) -> Room | None:
         return self._rooms_by_address.get((platform, address))
 
+    # Indexes by role and by Member, built once per Directory (a reload builds a new
+    # one): at 193 Members a scan per room made a cascade quadratic in the directory.
+    @cached_property
+    def _rooms_by_role(self) -> dict[str, tuple[Room, ...]]:
+        out: dict[str, list[Room]] = {}
+        for r in self.rooms:
+            out.setdefault(r.role, []).append(r)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _centres_by_member(self) -> dict[str, tuple[Centre, ...]]:
+        out: dict[str, list[Centre]] = {}
+        for c in self.centres:
+            out.setdefault(c.member.casefold(), []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _contacts_by_member(self) -> dict[str, tuple[Contact, ...]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            for m in dict.fromkeys(m.casefold() for m in c.members):
+                out.setdefault(m, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _contacts_by_role(self) -> dict[str, tuple[Contact, ...]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            for role in dict.fromkeys(c.roles):
+                out.setdefault(role, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _memo(self) -> dict[Hashable, Any]:
+        return {}
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """Data derived from this directory alone (a Member's redactor, say), built once
+        per directory: a reloaded directory starts with none."""
+        try:
+            found: T = self._memo[key]
+            return found
+        except KeyError:
+            value = build()
+            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
+
     def rooms_with_role(self, role: str) -> list[Room]:
-        return [r for r in self.rooms if r.role == role]
+        return list(self._rooms_by_role.get(role, ()))
 
     def centres_of(self, member: str) -> list[Centre]:
-        return [c for c in self.centres if c.member.casefold() == member.casefold()]
+        return list(self._centres_by_member.get(member.casefold(), ()))
 
     def contacts_of_member(self, member: str) -> list[Contact]:
-        return [c for c in self.contacts if any(m.casefold() == member.casefold()
-                                                for m in c.members)]
+        return list(self._contacts_by_member.get(member.casefold(), ()))
 
     def contacts_with_role(self, role: str) -> list[Contact]:
-        return [c for c in self.contacts if role in c.roles]
+        return list(self._contacts_by_role.get(role, ()))
 
     def principal_giscs_of(self, member: str) -> set[GiscName]:
-        return {c.principal_gisc for c in self.centres_of(member)}
+        return {c.principal_gisc for c in self._centres_by_member.get(member.casefold(), ())}
 
     # ----- on call --------------------------------------------------------------------
     def oncall_role(self, role: str) -> str:

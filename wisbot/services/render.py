@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
@@ -23,7 +24,31 @@ def exposure(inc: Incident) -> Exposure:
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
 
 
+class _RememberingRedactor(Redactor):
+    """A cascade redacts the same text once per room (193 Member rooms): the result is
+    kept for the last few texts."""
+
+    KEEP = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._done: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        found = self._done.get(text)
+        if found is None:
+            if len(self._done) >= self.KEEP:
+                self._done.clear()
+            found = self._done[text] = super().__call__(text)
+        return found
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
+    """The Member's redactor, built once per directory (a cascade asks for it per room)."""
+    return directory.memo(("redactor", member), lambda: _build_redactor(directory, member))
+
+
+def _build_redactor(directory: Directory, member: str) -> Redactor:
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
@@ -47,7 +72,7 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
             address = contact.chat_id(platform)
             if address:
                 terms.append(address)
-    return Redactor(terms)
+    return _RememberingRedactor(terms)
 
 
 def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
