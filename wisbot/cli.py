@@ -91,7 +91,8 @@ def _logging(level: str) -> None:
 def run(directory: DirectoryOpt = None,
         database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
         = None) -> None:
-    """Run the bot with the configured adapters (WISBOT_ADAPTERS) until stopped."""
+    """Run the bot with the configured adapters (WISBOT_ADAPTERS) until stopped; SIGHUP
+    loads the directory file again (a bad file is refused, the old directory stays)."""
     try:
         settings = _settings(directory, database_url)
     except Exception as exc:
@@ -106,7 +107,26 @@ def run(directory: DirectoryOpt = None,
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with App(settings) as bot:
-            logging.getLogger("wisbot").info("wisbot running with %s", ", ".join(bot.adapters))
+            log = logging.getLogger("wisbot")
+            log.info("wisbot running with %s", ", ".join(bot.adapters))
+            reloads: set[asyncio.Task[None]] = set()
+
+            async def reload() -> None:
+                try:
+                    changes = await bot.reload_directory()
+                except WisbotError as exc:
+                    log.error("SIGHUP: directory not reloaded, the one in use stays: %s", exc)
+                except Exception:
+                    log.exception("SIGHUP: directory not reloaded, the one in use stays")
+                else:
+                    log.info("SIGHUP: directory reloaded: %s", "; ".join(changes) or "no change")
+
+            def on_hup() -> None:
+                task = asyncio.create_task(reload())
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
             await stop.wait()
 
     try:

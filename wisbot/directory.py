@@ -468,6 +468,36 @@ class Directory(_Model):
         return out
 
 
+def describe_change(old: Directory, new: Directory) -> list[str]:
+    """What a reload changes, in words: entries added and removed by key, and how many
+    kept entries changed."""
+    def keyed(d: Directory) -> list[dict[str, _Model]]:
+        return [{str(m.code): m for m in d.members}, {str(c.code): c for c in d.centres},
+                {str(g.name): g for g in d.giscs}, {str(c.id): c for c in d.contacts},
+                {str(r.key): r for r in d.rooms}]
+
+    lines: list[str] = []
+    for what, before, after in zip(("Members", "centres", "GISCs", "contacts", "rooms"),
+                                   keyed(old), keyed(new), strict=True):
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+        parts = []
+        if added:
+            parts.append("added " + ", ".join(added))
+        if removed:
+            parts.append("removed " + ", ".join(removed))
+        if changed:
+            parts.append(f"{len(changed)} changed ({', '.join(changed[:10])}"
+                         f"{', …' if len(changed) > 10 else ''})")
+        if parts:
+            lines.append(f"{what}: {'; '.join(parts)}")
+    if (old.oncall, old.oncall_rotations, old.oncall_overrides) != (
+            new.oncall, new.oncall_rotations, new.oncall_overrides):
+        lines.append("on-call chains, rotations or overrides changed")
+    return lines
+
+
 def _unknown(what: str, given: str, known: Iterable[str]) -> str:
     known = list(known)
     folded = {k.casefold(): k for k in known}

@@ -11,8 +11,8 @@ from typing import Any
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Command, Registry
-from wisbot.errors import NotAllowed
-from wisbot.reply import Reply
+from wisbot.errors import DirectoryError, InvalidState, NotAllowed
+from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.status import Status, collect
 
 
@@ -38,6 +38,28 @@ async def status(ctx: Ctx, a: dict[str, Any]) -> Reply:
     return result.reply(s.directory)
 
 
+async def reload(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    _secretariat_only(ctx, "wisbot reload")
+    run = ctx.services.extra.get("reload")
+    if run is None:
+        raise InvalidState("this wisbot cannot reload its directory")
+    try:
+        changes: list[str] = await run()
+    except DirectoryError as exc:
+        b = ReplyBuilder("Directory not reloaded", kind="error")
+        b.line(f"{exc.source} was refused; wisbot keeps the directory it has:")
+        for problem in exc.problems:
+            b.line(f"  • {problem}")
+        return b.build(private=True)
+    b = ReplyBuilder("Directory reloaded")
+    d = ctx.services.directory
+    b.line(bold(f"{len(d.members)} Members, {len(d.centres)} centres, {len(d.contacts)} "
+                f"contacts, {len(d.rooms)} rooms."))
+    for line in changes or ["No change."]:
+        b.line(line)
+    return b.build(private=True)
+
+
 def register(reg: Registry) -> None:
     reg.group("wisbot", "wisbot itself: its state, reloading the directory (WMO Secretariat)")
     reg.add(Command(
@@ -46,3 +68,9 @@ def register(reg: Registry) -> None:
         "letters, held rooms, open pages and their next step, last and next scheduled "
         "runs, who is on call now. WMO Secretariat only.",
         "wisbot status", status))
+    reg.add(Command(
+        ("wisbot", "reload"),
+        "Load the directory file again without a restart (like SIGHUP): a file with errors "
+        "is refused and the directory in use stays; nothing queued is dropped. WMO "
+        "Secretariat only.",
+        "wisbot reload", reload))
