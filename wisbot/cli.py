@@ -235,6 +235,61 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
         typer.echo(line)
 
 
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+           directory: DirectoryOpt = None,
+           database_url: Annotated[str | None, typer.Option(
+               help="Override WISBOT_DATABASE_URL.")] = None) -> None:
+    """Check the set-up: the database schema, the directory file, the Matrix login and
+    whether Synapse exempts the bot from its rate limits. Exits 1 when something is
+    wrong; a check that cannot tell says so and how to find out."""
+    import json
+
+    from wisbot.directory import load_directory
+    from wisbot.services.status import Check, matrix_checks
+    from wisbot.store.engine import Store
+
+    try:
+        settings = _settings(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    checks: list[Check] = []
+    try:
+        store = Store(settings.database_url)
+        try:
+            store.check_migrated()
+            checks.append(Check("database", "ok", "reachable, schema up to date"))
+        finally:
+            store.close()
+    except Exception as exc:
+        checks.append(Check("database", "error", str(exc)))
+    try:
+        d = load_directory(settings.directory)
+        checks.append(Check("directory", "ok", f"{settings.directory}: {len(d.members)} "
+                            f"Members, {len(d.contacts)} contacts, {len(d.rooms)} rooms"))
+    except WisbotError as exc:
+        checks.append(Check("directory", "error", str(exc)))
+    if "matrix" in settings.adapters or settings.matrix_homeserver:
+        if not settings.matrix_homeserver or not settings.matrix_user_id:
+            checks.append(Check("matrix", "error", "set WISBOT_MATRIX_HOMESERVER and "
+                                "WISBOT_MATRIX_USER_ID"))
+        else:
+            token = settings.matrix_access_token
+            password = settings.matrix_password
+            checks += asyncio.run(matrix_checks(
+                settings.matrix_homeserver, settings.matrix_user_id,
+                access_token=token.get_secret_value() if token else None,
+                password=password.get_secret_value() if password else None))
+    if as_json:
+        typer.echo(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        marks = {"ok": "ok  ", "warning": "WARN", "error": "FAIL", "unknown": "??  "}
+        for c in checks:
+            typer.echo(f"{marks.get(c.level, c.level)} {c.name}: {c.detail}")
+    if any(c.level == "error" for c in checks):
+        raise typer.Exit(code=1)
+
+
 @directory_app.command("check")
 def directory_check(file: Path) -> None:
     """Validate a directory file; errors name the file, the entry and the field."""

@@ -339,3 +339,124 @@ def collect(session: Session, directory: Directory | None, settings: Settings, n
                   deliveries=deliveries, oldest_delivery_at=oldest_delivery, holds=holds,
                   pages=pages, jobs=jobs,
                   oncall=oncall_now(session, directory, now) if directory is not None else {})
+
+
+# ----- doctor --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    """One finding of ``wisbot doctor``: ``level`` is ok, warning, error or unknown (the
+    check could not tell)."""
+
+    name: str
+    level: str
+    detail: str
+
+
+EXEMPT_HOWTO = ("a homeserver admin exempts it: POST /_synapse/admin/v1/users/{user}/"
+                "override_ratelimit with {{\"messages_per_second\": 0, \"burst_count\": 0}} "
+                "(docs/matrix.md)")
+
+
+async def matrix_checks(homeserver: str, user_id: str, *, access_token: str | None = None,
+                        password: str | None = None, deadline: float = 60.0) -> list[Check]:
+    """Whether the bot's account logs in, and whether Synapse exempts it from rate limits
+    (a cascade to 225 rooms on the default limits takes minutes; exempt, seconds).
+
+    The override can only be read with a server admin's token: with the bot's own
+    (normally not an admin) the answer is "cannot tell". A password login uses a device
+    of its own, logged out afterwards, so the running bot's device keeps its token.
+    Everything together takes at most ``deadline`` seconds."""
+    import asyncio
+
+    try:
+        async with asyncio.timeout(deadline):
+            return await _matrix_checks(homeserver.rstrip("/"), user_id, access_token,
+                                        password)
+    except TimeoutError:
+        return [Check("matrix", "error", f"{homeserver} did not answer within {deadline:.0f} s")]
+
+
+async def _matrix_checks(base: str, user_id: str, access_token: str | None,
+                         password: str | None) -> list[Check]:
+    from urllib.parse import quote
+
+    import httpx
+
+    checks: list[Check] = []
+    async with httpx.AsyncClient(base_url=base, timeout=20.0) as http:
+        token = access_token
+        logged_in = False
+        if token is None:
+            if password is None:
+                return [Check("matrix login", "error", "set WISBOT_MATRIX_ACCESS_TOKEN or "
+                              "WISBOT_MATRIX_PASSWORD")]
+            try:
+                r = await http.post("/_matrix/client/v3/login", json={
+                    "type": "m.login.password", "password": password,
+                    "identifier": {"type": "m.id.user", "user": user_id},
+                    "device_id": "WISBOT-DOCTOR",
+                    "initial_device_display_name": "wisbot doctor"})
+            except httpx.HTTPError as exc:
+                return [Check("matrix login", "error", f"{base} cannot be reached: {exc}")]
+            if r.status_code != 200:
+                return [Check("matrix login", "error",
+                              f"login as {user_id} refused: {_matrix_error(r)}")]
+            token, logged_in = str(r.json()["access_token"]), True
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            r = await http.get("/_matrix/client/v3/account/whoami", headers=headers)
+            if r.status_code != 200:
+                return [Check("matrix login", "error",
+                              f"the access token is refused: {_matrix_error(r)}")]
+            who = str(r.json().get("user_id"))
+            if who != user_id:
+                checks.append(Check("matrix login", "error", f"the access token belongs to "
+                                    f"{who}, not WISBOT_MATRIX_USER_ID {user_id}"))
+                return checks
+            checks.append(Check("matrix login", "ok", f"{who} on {base}"))
+            r = await http.get(f"/_synapse/admin/v1/users/{quote(user_id)}/override_ratelimit",
+                               headers=headers)
+            checks.append(_exemption(user_id, r.status_code, _json(r)))
+        except httpx.HTTPError as exc:
+            checks.append(Check("matrix", "error", f"{base} cannot be reached: {exc}"))
+        finally:
+            if logged_in:
+                try:
+                    await http.post("/_matrix/client/v3/logout", headers=headers)
+                except httpx.HTTPError:
+                    pass
+    return checks
+
+
+def _json(r: Any) -> dict[str, Any]:
+    try:
+        body = r.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _matrix_error(r: Any) -> str:
+    body = _json(r)
+    return f"HTTP {r.status_code} {body.get('errcode', '')} {body.get('error', '')}".strip()
+
+
+def _exemption(user_id: str, status: int, body: dict[str, Any]) -> Check:
+    name = "matrix rate limits"
+    howto = EXEMPT_HOWTO.format(user=user_id)
+    if status == 200:
+        mps, burst = body.get("messages_per_second"), body.get("burst_count")
+        if mps == 0 and burst == 0:
+            return Check(name, "ok", f"{user_id} is exempt from Synapse's rate limits")
+        if not body:
+            return Check(name, "warning", f"{user_id} is NOT exempt from rate limits: a "
+                         f"cascade to many rooms is paced by the homeserver; {howto}")
+        return Check(name, "warning", f"{user_id} has raised limits ({mps} messages/s, "
+                     f"burst {burst}), not an exemption; {howto}")
+    if status in (401, 403):
+        return Check(name, "unknown", f"cannot tell whether {user_id} is exempt: reading the "
+                     f"override needs a server admin's token, and the bot is not an admin. "
+                     f"To be sure, {howto}")
+    return Check(name, "unknown", f"cannot tell whether {user_id} is exempt (HTTP {status}; "
+                 "not a Synapse homeserver, or its admin API is not reachable from here)")
