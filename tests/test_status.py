@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests import test_slack as _slack
 from tests.conftest import EXAMPLE
 from wisbot.adapters.console import render_text
 from wisbot.cli import app as cli
 from wisbot.clock import FakeClock
 from wisbot.store.ops_tables import JobRun, LeaderLease, Replica, RoomHold
 from wisbot.store.tables import OutboxRow
+
+fake_slack = _slack.fake_slack  # the Slack tests' fixtures, shared
+start_slack = _slack.start_slack
 
 SEVERE = "incident report DE-OF-NC share=principal-gisc sev=3 Phishing at DWD operators"
 
@@ -146,3 +150,18 @@ async def test_chat_status_refusal_reveals_nothing(make_app, clock, who, room):
     for secret in ("area-tokyo", "mallory", "p-aaaa", "node-a", "Dead letters", "P-1",
                    "Maria Rossi", "exchange-daily", "1"):
         assert secret not in text, (secret, text)
+
+
+async def test_slash_wisbot_status_on_slack(start_slack: Any) -> None:
+    """Through slack-bolt against the local fake Slack (tests/_fake_slack.py): Slack keeps
+    ``/status`` for itself, so the operator command is ``/wisbot status``; the answer is
+    ephemeral, and a Member's focal point is refused without a word of the state."""
+    env = await start_slack()
+    reply = await env.reply_to("sec-maria", None, "/wisbot", "status")
+    assert reply["response_type"] == "ephemeral"
+    assert "Adapters (this process): slack connected" in reply["text"], reply["text"]
+    assert "Dead letters: 0" in reply["text"]
+    refused = await env.reply_to("anna.weber", "member-de", "/wisbot", "status")
+    assert refused["response_type"] == "ephemeral"
+    assert "is for the WMO Secretariat" in refused["text"]
+    assert "Dead letters" not in refused["text"] and "slack" not in refused["text"]
