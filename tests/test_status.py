@@ -53,6 +53,8 @@ async def _seed(app: Any, clock: Any) -> None:
                       started_at=now - timedelta(hours=5), seen_at=now - timedelta(seconds=2)))
         s.add(Replica(holder="p-bbbb", host="node-b", pid=202, role="follower",
                       started_at=now - timedelta(hours=5), seen_at=now - timedelta(minutes=9)))
+        s.add(JobRun(job="exchange-daily", period="2026-03-01", holder="p-bbbb",
+                     started_at=now - timedelta(hours=28), status="failed", detail="timeout"))
         s.add(JobRun(job="exchange-daily", period="2026-03-02", holder="p-aaaa",
                      started_at=now - timedelta(hours=4), finished_at=now - timedelta(hours=4),
                      status="ok"))
@@ -88,6 +90,7 @@ async def test_cli_status_shows_what_the_tables_hold(make_app, clock, db_url):
                for p in pages), pages
     job = next(line for line in out.splitlines() if "exchange-daily" in line)
     assert "last 2026-03-02 ok 4 h 0 min ago" in job and "by p-aaaa" in job and "next " in job
+    assert "failed" not in job  # the day before's run is not the last one
     assert "secretariat: Maria Rossi → WMO Secretariat 24/7 desk" in out
 
 

@@ -322,9 +322,13 @@ def collect(session: Session, directory: Directory | None, settings: Settings, n
             p.id, p.ref, p.role, chain[p.pos] if 0 <= p.pos < len(chain) else None,
             step.action if step else None, _aware(step.due_at) if step else None, target))
     planned = schedule(settings)
+    latest = (select(JobRun.job, func.max(JobRun.started_at).label("at"))
+              .group_by(col(JobRun.job)).subquery())
     last_runs: dict[str, JobRun] = {}
-    for row in session.exec(select(JobRun).order_by(col(JobRun.started_at))).all():
-        last_runs[row.job] = row  # ordered by start: the last one wins
+    for row in session.exec(select(JobRun).join(
+            latest, (col(JobRun.job) == latest.c.job) & (col(JobRun.started_at) == latest.c.at))
+            .order_by(col(JobRun.id))).all():
+        last_runs[row.job] = row  # one row per job, its latest run
     jobs: list[JobInfo] = []
     for name in [*planned, *sorted(set(last_runs) - set(planned))]:
         words, trigger = planned.get(name, (None, None))
