@@ -168,3 +168,16 @@ async def test_slash_wisbot_status_on_slack(start_slack: Any) -> None:
     assert refused["response_type"] == "ephemeral"
     assert "is for the WMO Secretariat" in refused["text"]
     assert "Dead letters" not in refused["text"] and "slack" not in refused["text"]
+
+
+async def test_the_cli_reads_the_time_from_the_database(make_app):
+    """Leases are written on the database's clock; status compares them with the same."""
+    from wisbot.services.status import database_now
+
+    app = await make_app()
+    before = datetime.now(UTC)
+    db_now = await app.store.tx(database_now)
+    after = datetime.now(UTC)
+    assert db_now.tzinfo is not None
+    # the test database runs on this machine: same clock, within the round trip
+    assert before - timedelta(seconds=2) <= db_now <= after + timedelta(seconds=2)

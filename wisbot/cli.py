@@ -204,7 +204,6 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
     who is on call now."""
     import json
 
-    from wisbot.clock import utcnow
     from wisbot.directory import Directory, load_directory
     from wisbot.services.status import collect
     from wisbot.store.engine import Store
@@ -221,8 +220,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
         err.print(f"[yellow]warning:[/yellow] {exc} (on call now: not shown)")
     try:
         store.check_migrated()
-        now = utcnow()
-        result = store.run(lambda s: collect(s, d, settings, now))
+        result = store.run(lambda s: collect(s, d, settings))
     except WisbotError as exc:
         raise _fail(exc) from None
     finally:

@@ -281,9 +281,29 @@ def oncall_now(session: Session, directory: Directory, now: datetime) -> dict[st
     return out
 
 
-def collect(session: Session, directory: Directory | None, settings: Settings, now: datetime, *,
-            adapters: dict[str, bool] | None = None) -> Status:
+def database_now(session: Session) -> datetime:
+    """The database server's clock (leases are written on it, so ``wisbot status`` on a
+    machine whose clock is off still tells a valid lease from an expired one)."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.execute(text("SELECT now()")).scalar_one()
+    else:  # SQLite: 'YYYY-MM-DD HH:MM:SS' in UTC
+        value = datetime.fromisoformat(
+            str(session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+                .scalar_one()))
+    found = _aware(value)
+    assert found is not None
+    return found.astimezone(UTC)
+
+
+def collect(session: Session, directory: Directory | None, settings: Settings,
+            now: datetime | None = None, *, adapters: dict[str, bool] | None = None) -> Status:
+    """The state at ``now`` (default: the database's clock)."""
     from wisbot import __version__
+
+    if now is None:
+        now = database_now(session)
 
     leaders = []
     for lease in session.exec(select(LeaderLease).order_by(col(LeaderLease.name))).all():
