@@ -51,6 +51,14 @@ def test_indexes_answer_like_a_scan(big: Directory):
         assert big.rooms_with_role(role) == [r for r in big.rooms if r.role == role]
     for role in {r for c in big.contacts for r in c.roles} | {"watch"}:
         assert big.contacts_with_role(role) == [c for c in big.contacts if role in c.roles]
+    for role in [*big.oncall_roles(), "GISC:offenbach", "member:zz-unknown"]:
+        chain, rotations, overrides = big.oncall_rules(role)
+        assert chain == next((c for r, c in big.oncall.items()
+                              if r.casefold() == role.casefold()), ())
+        assert len(rotations) == sum(r.role.casefold() == role.casefold()
+                                     for r in big.oncall_rotations)
+        assert len(overrides) == sum(o.role.casefold() == role.casefold()
+                                     for o in big.oncall_overrides)
     # callers get their own lists
     big.rooms_with_role("secretariat").clear()
     assert big.rooms_with_role("secretariat")

@@ -270,6 +270,14 @@ class Directory(_Model):
     working_group: WorkingGroup | None = Field(
         default=None, description="Where near-real-time exchange disputes are referred.")
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Build the indexes now, once: lookups in a cascade never scan the directory, and
+        # a reload has them ready before the new directory is put in place.
+        for name in ("_members", "_centres", "_giscs", "_contacts", "_by_chat", "_rooms",
+                     "_rooms_by_address", "_rooms_by_role", "_centres_by_member",
+                     "_contacts_by_member", "_contacts_by_role", "_centre_keys"):
+            getattr(self, name)
+
     # ----- lookups -------------------------------------------------------------------
     @cached_property
     def _members(self) -> dict[str, Member]:
@@ -447,17 +455,23 @@ class Directory(_Model):
         raise NotFound(_unknown("on-call role", name if sep else text, known)
                        + "; roles are secretariat, gisc:<GISC> or member:<Member>")
 
+    @cached_property
+    def _oncall_by_role(self) -> dict[str, tuple[tuple[ContactId, ...], list[Rotation],
+                                                 list[Override]]]:
+        out: dict[str, tuple[tuple[ContactId, ...], list[Rotation], list[Override]]] = {}
+        for r, c in self.oncall.items():
+            out[r.casefold()] = (c, [], [])  # the last spelling wins, as before
+        for rot in self.oncall_rotations:
+            out.setdefault(rot.role.casefold(), ((), [], []))[1].append(rot.rule())
+        for o in self.oncall_overrides:
+            out.setdefault(o.role.casefold(), ((), [], []))[2].append(o.rule())
+        return out
+
     def oncall_rules(self, role: str) -> tuple[tuple[ContactId, ...], list[Rotation],
                                                 list[Override]]:
         """The static chain, rotations and directory overrides of ``role``."""
-        key = role.casefold()
-        chain: tuple[ContactId, ...] = ()
-        for r, c in self.oncall.items():
-            if r.casefold() == key:
-                chain = c
-        rotations = [r.rule() for r in self.oncall_rotations if r.role.casefold() == key]
-        overrides = [o.rule() for o in self.oncall_overrides if o.role.casefold() == key]
-        return chain, rotations, overrides
+        chain, rotations, overrides = self._oncall_by_role.get(role.casefold(), ((), [], []))
+        return chain, list(rotations), list(overrides)
 
     def oncall_roles(self) -> list[str]:
         roles = [*self.oncall, *(r.role for r in self.oncall_rotations)]
