@@ -217,6 +217,9 @@ class App:
         changes. Nothing queued is dropped: a file that removes a room or contact with
         messages still to deliver is refused."""
         async with self._reload_lock:
+            if self.store is None:
+                raise DirectoryError(str(path or self.settings.directory),
+                                     ["wisbot is not running: nothing to reload"])
             path = path or self.settings.directory
             new = await asyncio.to_thread(load_directory, path)
             self._check_settings_against(new, str(path))

@@ -102,32 +102,40 @@ def run(directory: DirectoryOpt = None,
     async def main() -> None:
         from wisbot.app import App
 
+        log = logging.getLogger("wisbot")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        running: list[App] = []
+        reloads: set[asyncio.Task[None]] = set()
+
+        async def reload(bot: App) -> None:
+            try:
+                changes = await bot.reload_directory()
+            except WisbotError as exc:
+                log.error("SIGHUP: directory not reloaded, the one in use stays: %s", exc)
+            except Exception:
+                log.exception("SIGHUP: directory not reloaded, the one in use stays")
+            else:
+                log.info("SIGHUP: directory reloaded: %s", "; ".join(changes) or "no change")
+
+        def on_hup() -> None:
+            if not running:  # SIGHUP's default would end the process while it starts
+                log.warning("SIGHUP before wisbot finished starting: ignored; send it again")
+                return
+            task = asyncio.create_task(reload(running[0]))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
         async with App(settings) as bot:
-            log = logging.getLogger("wisbot")
             log.info("wisbot running with %s", ", ".join(bot.adapters))
-            reloads: set[asyncio.Task[None]] = set()
-
-            async def reload() -> None:
-                try:
-                    changes = await bot.reload_directory()
-                except WisbotError as exc:
-                    log.error("SIGHUP: directory not reloaded, the one in use stays: %s", exc)
-                except Exception:
-                    log.exception("SIGHUP: directory not reloaded, the one in use stays")
-                else:
-                    log.info("SIGHUP: directory reloaded: %s", "; ".join(changes) or "no change")
-
-            def on_hup() -> None:
-                task = asyncio.create_task(reload())
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
-
-            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            running.append(bot)
             await stop.wait()
+            running.clear()
+            for task in list(reloads):
+                await task
 
     try:
         asyncio.run(main())
