@@ -2,8 +2,9 @@
 
 Slack is a hosted service, so the Slack tests run slack-bolt's real request handling
 against this fake: an aiohttp server on a random loopback port (``127.0.0.1:0``) that
-answers the Web API methods wisbot uses (``auth.test``, ``chat.postMessage``,
-``conversations.open|info|members``, ``apps.connections.open``), the external file upload
+answers the Web API methods wisbot uses (``auth.test``, ``chat.postMessage`` with its
+message metadata, ``conversations.open|info|members|history``,
+``apps.connections.open``), the external file upload
 (``files.getUploadURLExternal`` → an upload_url on this server → the POST of the bytes →
 ``files.completeUploadExternal``), the ``response_url`` webhooks of slash commands and
 buttons, and a Socket Mode websocket. It records every call and can answer ``429`` with
@@ -68,8 +69,14 @@ class FakeSlack:
         """Channel → Slack error code chat.postMessage answers (e.g. channel_not_found)."""
         self.rate_limited: dict[str, list[float]] = {}
         """Channel → Retry-After values: each post to it takes one and answers 429."""
+        self.members_failures: dict[str, list[str]] = {}
+        """Channel → failures conversations.members answers, one per call, first:
+        ``"429"`` (rate limited, Retry-After 1) or a Slack error code."""
         self.post_delay = 0.0
         """Seconds chat.postMessage takes (the benchmark: a realistic round trip)."""
+        self.hang_after_post: dict[str, list[float]] = {}
+        """Channel → seconds: each post to it takes one, is accepted, and is answered only
+        that much later (a timeout after sending: the client cannot know it went out)."""
         self.complete_errors: list[str] = []
         """Slack error codes files.completeUploadExternal answers, one per call, first."""
         self.upload_status: list[int] = []
@@ -185,7 +192,13 @@ class FakeSlack:
                 await asyncio.sleep(self.post_delay)
             params["_ok"] = True
             params["_ts"] = f"1700000000.{next(self._ts):06d}"
+            hang = self.hang_after_post.get(channel)
+            if hang:
+                self._note()
+                await asyncio.sleep(hang.pop(0))
             return ok({"ok": True, "channel": channel, "ts": params["_ts"]})
+        if method == "conversations.history":
+            return ok(self._history(params))
         if method == "conversations.open":
             return ok({"ok": True, "channel": {"id": "D" + str(params.get("users", ""))}})
         if method == "conversations.info":
@@ -197,6 +210,13 @@ class FakeSlack:
                                                "is_archived": False}})
         if method == "conversations.members":
             channel = str(params.get("channel", ""))
+            failures = self.members_failures.get(channel)
+            if failures:
+                failure = failures.pop(0)
+                if failure == "429":
+                    return ok({"ok": False, "error": "ratelimited"}, status=429,
+                              headers={"Retry-After": "1"})
+                return ok({"ok": False, "error": failure})
             everyone = [BOT_USER, *self.members.get(channel, [])]
             # Pages of two, so the adapter must follow next_cursor.
             start = int(params.get("cursor") or 0)
@@ -238,6 +258,26 @@ class FakeSlack:
         if method == "apps.connections.open":
             return ok({"ok": True, "url": f"ws://127.0.0.1:{self.port}/ws"})
         return ok({"ok": False, "error": "unknown_method"}, status=404)
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's accepted posts, newest first, in pages (``limit``, ``cursor``);
+        their metadata only with ``include_all_metadata``, as Slack does."""
+        channel = str(params.get("channel", ""))
+        with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = []
+        for p in reversed(self.posts(channel)):
+            message: dict[str, Any] = {"type": "message", "user": BOT_USER, "ts": p["_ts"],
+                                       "text": p.get("text", "")}
+            meta = p.get("metadata")
+            if with_meta and meta:
+                message["metadata"] = json.loads(meta) if isinstance(meta, str) else meta
+            messages.append(message)
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page = messages[start:start + limit]
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     async def _upload(self, request: web.Request) -> web.Response:
         """The upload_url: Slack answers 200 ``OK - <length>`` and keeps the bytes."""

@@ -1,8 +1,10 @@
 """A wisbot process for multi-process tests: ``python -m tests.proc <mode> ...``.
 
 ``report <db> <n> <who> <centre>``: n concurrent reports, prints the numbers.
-``deliver <db> <log> [delay]``: runs the outbox worker with an adapter that appends
-``room<TAB>key`` to <log> for every send, until nothing is pending for 2 s.
+``deliver <db> <log> [delay] [lease]``: runs the outbox worker with an adapter that
+appends ``room<TAB>key<TAB>pid<TAB>time`` to <log> for every send, until nothing is
+pending for 2 s. Like Slack's metadata lookup, the adapter finds a key already in the log
+(a send whose process died before marking it) instead of writing it again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from sqlmodel import select
@@ -32,6 +35,7 @@ class FileAdapter:
     def __init__(self, log: str, delay: float) -> None:
         self.log = log
         self.delay = delay
+        self.found: set[str] = set()
 
     async def start(self, dispatch: Dispatch) -> None:
         pass
@@ -40,14 +44,26 @@ class FileAdapter:
         pass
 
     async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
+        if key in self.found:
+            return MessageRef(self.platform, room.address, key)
         if self.delay:
             await asyncio.sleep(self.delay)
         fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
-            os.write(fd, f"{room.address}\t{key}\t{os.getpid()}\n".encode())
+            os.write(fd, f"{room.address}\t{key}\t{os.getpid()}\t{time.time()}\n".encode())
         finally:
             os.close(fd)
         return MessageRef(self.platform, room.address, key)
+
+    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
+        path = Path(self.log)
+        text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
+        for line in text.splitlines():
+            address, sent_key, *_ = line.split("\t")
+            if address == room.address and sent_key == key:
+                self.found.add(key)
+                return MessageRef(self.platform, room.address, key)
+        return None
 
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
         return await self.send(RoomRef(self.platform, "@" + user.address), reply, key=key)
@@ -68,8 +84,8 @@ async def report(db: str, n: int, who: str, centre: str) -> None:
             print(r.ref or r.plain().replace("\n", " "), flush=True)
 
 
-async def deliver(db: str, log: str, delay: float) -> None:
-    settings = Settings(database_url=db, directory=EXAMPLE, outbox_lease_seconds=1.0,
+async def deliver(db: str, log: str, delay: float, lease: float = 1.0) -> None:
+    settings = Settings(database_url=db, directory=EXAMPLE, outbox_lease_seconds=lease,
                         outbox_poll_interval=0.05)
     async with App(settings, directory=load_directory(EXAMPLE),
                    adapters=[FileAdapter(log, delay)], run_worker=True) as app:
@@ -88,7 +104,8 @@ def main() -> None:
     if mode == "report":
         asyncio.run(report(db, int(rest[0]), rest[1], rest[2]))
     elif mode == "deliver":
-        asyncio.run(deliver(db, rest[0], float(rest[1]) if len(rest) > 1 else 0.0))
+        asyncio.run(deliver(db, rest[0], float(rest[1]) if len(rest) > 1 else 0.0,
+                            float(rest[2]) if len(rest) > 2 else 1.0))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from wisbot.adapters.console import ConsoleAdapter, render_text
 from wisbot.app import App
 from wisbot.clock import FakeClock
 from wisbot.directory import parse_directory
+from wisbot.domain.audience import lesson_seen_by
 from wisbot.domain.confidentiality import Exposure, Share, Vis, role_visibility
-from wisbot.services.lessons import lesson_role_visibility
 from wisbot.services.render import redactor_for
 from wisbot.settings import Settings
 
@@ -137,7 +137,7 @@ async def _run(app: App, console: ConsoleAdapter, directory: Any, history: list[
                         continue
                     vis = role_visibility(room.role, inc["exp"])
                     if lesson_check and lesson_check[0] in text:
-                        vis = lesson_role_visibility(room.role, lesson_check[1], inc["member"])
+                        vis = lesson_seen_by(room.role, lesson_check[1], inc["member"])
                     assert vis is not Vis.NONE, f"{room.key} got {inc['number']}: {text}"
                     if vis is Vis.ANONYMOUS:
                         terms = redactor_for(directory, inc["member"])._terms

@@ -194,10 +194,11 @@ async def test_slack_reply_in_a_direct_conversation_is_ephemeral(
     assert reply["response_type"] == "ephemeral", reply
 
 
-async def test_slack_reply_in_a_held_channel_is_ephemeral(start_slack: StartSlack,
-                                                          fake_slack: FakeSlack) -> None:
-    """A stranger in a closed channel stops protected posts there: also the answers to
-    commands typed in it."""
+async def test_slack_command_in_a_held_channel_is_refused(start_slack: StartSlack,
+                                                           fake_slack: FakeSlack) -> None:
+    """A stranger in a closed channel stops protected posts there: a command typed in it
+    is not answered (not even ephemerally: the channel is not trusted), only told "on
+    hold". Slack through slack-bolt against the local fake (tests/_fake_slack.py)."""
     fake_slack.members[C("gisc-offenbach")] = [U("gisc-offenbach"), "USTRANGER1"]
     env = await start_slack()
     assert env.app.holds == {"gisc-offenbach"}
@@ -205,7 +206,9 @@ async def test_slack_reply_in_a_held_channel_is_ephemeral(start_slack: StartSlac
                        "report DE-OF-NC share=principal-gisc Brute force on SSH")
     reply = await env.reply_to("gisc-offenbach", "gisc-offenbach", "/incident",
                                "show WIS-SEC-2026-1")
-    assert "Brute force" in reply["text"]
+    assert "on hold" in reply["text"]
+    for word in ("Brute force", "SSH", "WIS-SEC-2026-1", "USTRANGER1", "stranger"):
+        assert word not in reply["text"], word
     assert reply["response_type"] == "ephemeral", reply
 
 

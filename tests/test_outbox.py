@@ -1,4 +1,6 @@
-"""Delivery: retries with backoff, dead letters that alert the Secretariat, held rooms."""
+"""Delivery: retries with backoff, dead letters (time-based) that alert the Secretariat,
+held rooms. The fault classes (rate limits, outages, lost rooms) are in
+test_outbox_faults.py."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ async def test_outage_backs_off_then_delivers_in_order(make_app, clock) -> None:
 
 
 async def test_dead_letter_alerts_the_secretariat_and_keeps_the_message(make_app, clock) -> None:  # type: ignore[no-untyped-def]
-    app = await make_app(outbox_max_attempts=3)
+    app = await make_app(outbox_give_up_hours=0.5)
     c = app.console
     c.fail_rooms.add("gisc-offenbach")
     await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc Phishing",
@@ -54,7 +56,8 @@ async def test_dead_letter_alerts_the_secretariat_and_keeps_the_message(make_app
         await app.outbox.drain()
         clock.advance(seconds=600)
     [row] = await _rows(app, room_key="gisc-offenbach")
-    assert row.status == "dead" and row.attempts == 3
+    # Given up 30 min after the first failed try (tries at 0, 10, 20 and 30 min).
+    assert row.status == "dead" and row.attempts == 4
     sec = room_text(app, "secretariat")
     assert "Delivery failed: dead letter" in sec
     assert "gisc-offenbach" in sec and row.key in sec
@@ -66,7 +69,7 @@ async def test_dead_letter_alerts_the_secretariat_and_keeps_the_message(make_app
 
 
 async def test_dead_secretariat_room_does_not_loop(make_app, clock) -> None:  # type: ignore[no-untyped-def]
-    app = await make_app(outbox_max_attempts=2)
+    app = await make_app(outbox_give_up_hours=0.1)
     c = app.console
     c.fail_rooms.add("secretariat")
     await c.type("anna.weber", "incident report DE-OF-NC share=secretariat Phishing", "member-de")

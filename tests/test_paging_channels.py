@@ -218,13 +218,18 @@ async def test_evidence_shows_every_message_and_the_verdict(make_app, clock):
 async def test_stats_and_annual_report_cli(make_app, clock, db_url, monkeypatch):
     app = await make_app()
     await _flow(app, clock)
-    text = render_text(await app.console.type("gisc-tokyo", "incident stats 2026"))
+    # Live figures are the Secretariat's (here in a direct chat) ...
+    text = render_text(await app.console.type("sec-desk", "incident stats 2026"))
     assert "Incidents: 2" in text
     assert "Pages: 4, acknowledged 3, reached the Secretariat step 2, 1-hour target missed 1" \
         in text
     assert "Mar: 0 0 0 1 0 0" in text and "Apr: 0 0 0 0 0 1" in text
     assert "within 1 hour 75.0 %" in text  # 3 of 4 pages acknowledged in time
     assert "WIS-SEC" not in text and "DE-OF-NC" not in text  # aggregates only
+    # ... a GISC gets the figures of the incidents it may see (Tokyo: its own one).
+    mine = render_text(await app.console.type("gisc-tokyo", "incident stats 2026"))
+    assert "incidents you may see here" in mine and "Incidents: 1" in mine, mine
+    assert "Mar: 0 0 0 1 0 0" not in mine
     runner = CliRunner()
     result = runner.invoke(cli_app, ["report", "annual", "2026", "--format", "json",
                                      "--database-url", db_url])

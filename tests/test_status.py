@@ -164,7 +164,7 @@ async def test_slash_wisbot_status_on_slack(start_slack: Any) -> None:
     assert reply["response_type"] == "ephemeral"
     assert "Adapters (this process): slack connected" in reply["text"], reply["text"]
     assert "Dead letters: 0" in reply["text"]
-    refused = await env.reply_to("anna.weber", "member-de", "/wisbot", "status")
+    refused = await env.reply_to("anna.weber", None, "/wisbot", "status")
     assert refused["response_type"] == "ephemeral"
     assert "is for the WMO Secretariat" in refused["text"]
     assert "Dead letters" not in refused["text"] and "slack" not in refused["text"]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,10 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, PagingScheduler, Scheduler
+from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -68,8 +71,9 @@ class App:
         self.run_worker = run_worker
         self.mailer = mailer
         self._adapters = adapters
-        self.holds: set[str] = set()
-        """Room keys whose deliveries wait (room integrity): held, never dropped."""
+        self.holds: HoldRegistry
+        """Room keys whose deliveries wait (room integrity): held, never dropped; stored
+        in the database, so a restart or another process sees them."""
         self.store: Store | None = None
         self.adapters: dict[str, ChatAdapter] = {}
         self.scheduler: Scheduler | None = None
@@ -97,6 +101,8 @@ class App:
         except Exception:
             self.store.close()
             raise
+        self.holds = HoldRegistry(self.store, self.directory, self.clock)
+        await self.holds.refresh()
         self.paging = PagingService(
             self.store, self.directory, self.clock, steps=s.paging_steps,
             channels=Channels(email=bool(s.smtp_host), webhook_url=s.paging_webhook_url),
@@ -112,7 +118,9 @@ class App:
             hook = both
         incidents = IncidentService(self.store, self.directory, self.clock,
                                     paging_threshold=s.paging_threshold,
-                                    on_response=hook, settle=self.paging.settle)
+                                    on_response=hook, settle=self.paging.settle,
+                                    query_limit=s.query_limit,
+                                    query_window=timedelta(minutes=s.query_window_minutes))
         try:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),
@@ -140,13 +148,19 @@ class App:
         self.adapters = {a.platform: a for a in adapters}
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
-            max_attempts=s.outbox_max_attempts, backoff_base=s.outbox_backoff_base,
-            backoff_max=s.outbox_backoff_max, poll_interval=s.outbox_poll_interval,
-            lease_seconds=s.outbox_lease_seconds,
-            is_held=lambda key: key in self.holds,
+            give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
+            backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
+            poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
+            concurrency=s.outbox_concurrency, is_held=self.holds.is_held,
+            may_deliver=self.consent.outbox_row,
+            mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
+        if s.outbox_max_attempts is not None:
+            log.warning("outbox_max_attempts is ignored: giving up is time-based "
+                        "(outbox_give_up_hours=%g)", s.outbox_give_up_hours)
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
         self.host = host
@@ -155,11 +169,18 @@ class App:
                 adapter.bind(host)
         self.deliveries = DeliveryWorker(
             self.store, self.clock, senders_from_settings(s),
-            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval)
+            max_attempts=s.paging_delivery_max_attempts, poll_interval=s.outbox_poll_interval,
+            may_deliver=self.consent.page_delivery)
         self.pager = PagingScheduler(self.paging, tick=s.paging_tick)
         self.paging.on_fired += [self.outbox.wake, self.deliveries.wake]
         for adapter in self.adapters.values():
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+        for adapter in self.adapters.values():
             await adapter.start(self.dispatch)
+        self.holds.start()
         if self.run_worker:
             self.outbox.start()
             self.deliveries.start()
@@ -226,16 +247,25 @@ class App:
             await self._check_queued_against(new, str(path))
             old = self.directory
             changes = describe_change(old, new)
+            if not changes:
+                log.info("directory %s reloaded: no change", path)
+                return changes
+            checked = [a for a in self.adapters.values() if getattr(a, "checks_rooms", False)]
+            for adapter in checked:
+                # Fail closed, as at start: audiences may have changed, so the closed
+                # rooms wait until the check below passes.
+                await self.holds.begin_checks([r.key for r in new.rooms
+                                               if r.platform == adapter.platform and r.closed])
             # No await from here to the end of the swap: every coroutine sees either the
             # old directory everywhere or the new one everywhere.
             swapped = _replace_everywhere(self, old, new, also=self.adapters.values())
             log.info("directory %s reloaded (%d holders): %s", path, swapped,
-                     "; ".join(changes) or "no change")
+                     "; ".join(changes))
             if self._adapters is None:
                 self._warn_unserved_rooms()
             for adapter in self.adapters.values():
                 check = getattr(adapter, "check_rooms", None)
-                if check is not None:  # audiences may have changed: check members again
+                if check is not None:
                     self._spawn(check(), f"checking the {adapter.platform} rooms")
             return changes
 
@@ -300,23 +330,38 @@ class App:
         self.outbox.wake()
 
     async def dispatch(self, invocation: Any) -> Any:
+        if self._held_room(invocation):
+            return held_reply()  # a held room answers no command
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()
-        if not reply.private and not self._may_post_in(invocation):
-            # The answer is the caller's alone: in a direct conversation it is the person's
-            # own view (another person may be in that conversation), and a held room has
-            # a stranger in it.
+        if not reply.private and not await self._may_post_in(invocation, reply):
+            # The one reply rule: the answer is the caller's alone unless everyone the room
+            # admits may read all of it. In a direct conversation it is the person's own
+            # view (another person may be in that conversation); a held room has a
+            # stranger in it.
             reply = reply.model_copy(update={"private": True})
         return reply
 
-    def _may_post_in(self, invocation: Any) -> bool:
-        """Whether a reply may be posted for everyone in the room the command came from."""
+    def _held_room(self, invocation: Any) -> bool:
         ref = invocation.room
         if ref is None:
             return False
         room = self.directory.room_by_address(ref.platform, ref.address)
-        return room is not None and room.key not in self.holds
+        return room is not None and room.key in self.holds
+
+    async def _may_post_in(self, invocation: Any, reply: Reply) -> bool:
+        """Whether ``reply`` may be posted for everyone in the room the command came from."""
+        ref = invocation.room
+        if ref is None:
+            return False
+        room = self.directory.room_by_address(ref.platform, ref.address)
+        if room is None or room.key in self.holds:
+            return False
+        if not reply.reveals:
+            return True
+        assert self.store is not None
+        return await self.store.tx(lambda s: room_may_read(s, room, reply))
 
     def _warn_unserved_rooms(self) -> None:
         """A room whose platform no running adapter serves gets no cascade: say so at start
@@ -400,6 +445,8 @@ class App:
             await self.deliveries.stop()
         if hasattr(self, "outbox"):
             await self.outbox.stop()
+        if hasattr(self, "holds"):
+            await self.holds.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

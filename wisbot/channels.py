@@ -17,7 +17,8 @@ import logging
 import secrets
 import smtplib
 import ssl
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -50,7 +51,7 @@ class SmtpSender:
     starttls: bool = False
     use_ssl: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
 
     def message(self, row: PageDelivery) -> EmailMessage:
@@ -88,7 +89,7 @@ class SmtpSender:
 class WebhookSender:
     """JSON POST; a non-2xx answer is a failure (retried)."""
 
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
     transport: httpx.AsyncBaseTransport | None = None
 
@@ -112,7 +113,11 @@ class DeliveryWorker(WakeableLoop):
     def __init__(self, store: Store, clock: Clock, senders: dict[str, Sender], *,
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_max: float = 300.0,
                  poll_interval: float = 1.0, lease_seconds: float = 120.0,
-                 batch: int = 50) -> None:
+                 batch: int = 50,
+                 may_deliver: Callable[[PageDelivery], Awaitable[bool]] | None = None) -> None:
+        self.may_deliver = may_deliver
+        """The last consent check before a send (``ConsentGate.page_delivery``): False
+        withdraws the row."""
         self.store = store
         self.clock = clock
         self.senders = senders
@@ -155,6 +160,8 @@ class DeliveryWorker(WakeableLoop):
         raise RuntimeError("page deliveries did not drain")
 
     async def _deliver(self, row: PageDelivery) -> None:
+        if self.may_deliver is not None and not await self.may_deliver(row):
+            return  # withdrawn: consent no longer allows it
         sender = self.senders.get(row.channel)
         error: BaseException | None = None
         if sender is None:

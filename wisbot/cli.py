@@ -40,6 +40,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(slack_app, name="slack")
 matrix_app = typer.Typer(help="Matrix: provision the directory's rooms.", no_args_is_help=True)
 app.add_typer(matrix_app, name="matrix")
+outbox_app = typer.Typer(help="The outbox: dead letters and pending messages; resend or "
+                         "discard them.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 err = Console(stderr=True)
 
@@ -551,12 +554,20 @@ def slack_manifest(
 def matrix_provision(
     directory: Annotated[Path, typer.Option("--directory", "-d",
                                             help="Directory YAML; room ids are written back.")],
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="Where each room id is written as soon as the room exists "
+        "(default: DIRECTORY.matrix-rooms.yaml beside the directory, or in the current "
+        "folder when the directory's folder is read-only).")] = None,
+    tighten: Annotated[bool, typer.Option(
+        "--tighten", help="Also make rooms that already have an address closed: only the "
+        "bot invites and changes settings, invite-only, history from each member's join, "
+        "no guests.")] = False,
 ) -> None:
-    """Create the directory's Matrix rooms that have no address yet (invite-only, history
-    for members only, encrypted when `encrypted: true`), invite their audience, and write
-    the room ids back into the file (the previous file is kept as FILE.bak)."""
-    import shutil
-
+    """Create the directory's Matrix rooms that have no address yet (closed: only the bot
+    may invite or change settings, history for members from their own join, no guests;
+    encrypted when `encrypted: true`), invite their audience, and write the room ids back
+    into the file. Each id is first written to a state file the moment its room exists, so
+    a run that fails half-way can simply be run again; rate limits are waited out."""
     import yaml
 
     try:
@@ -565,17 +576,36 @@ def matrix_provision(
             raise WisbotError("set WISBOT_MATRIX_HOMESERVER and WISBOT_MATRIX_USER_ID (and "
                               "WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN)")
         data = yaml.safe_load(directory.read_text(encoding="utf-8"))
+        state_path = state or _provision_state_path(directory)
+        known = _read_room_ids(state_path)
     except (WisbotError, OSError, yaml.YAMLError) as exc:
         raise _fail(exc) from None
+    # ids a failed earlier run stored but could not write into the directory
+    restored = 0
+    for raw in data.get("rooms", []):
+        if raw.get("platform") == "matrix" and not raw.get("address") and raw["key"] in known:
+            raw["address"] = known[raw["key"]]
+            restored += 1
+    if restored:
+        console.print(f"{restored} room id(s) taken from {state_path}")
+
+    def store_id(key: str, room_id: str) -> None:
+        known[key] = room_id
+        _write_atomic(state_path, yaml.safe_dump(known, sort_keys=True))
+
+    def progress(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
 
     async def main() -> dict[str, str]:
-        from nio import AsyncClient, ErrorResponse
+        from nio import AsyncClient, AsyncClientConfig, ErrorResponse
 
         from wisbot.adapters.matrix import provision
 
         hs, user = settings.matrix_homeserver, settings.matrix_user_id
         assert hs is not None and user is not None
-        client = AsyncClient(hs, user, device_id=settings.matrix_device_id)
+        # 429s come back to provision (which waits and says so), not retried silently
+        config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=3)
+        client = AsyncClient(hs, user, device_id=settings.matrix_device_id, config=config)
         try:
             if settings.matrix_access_token:
                 client.restore_login(user, settings.matrix_device_id,
@@ -587,22 +617,83 @@ def matrix_provision(
                     raise WisbotError(f"login as {user} failed: {resp.message}")
             else:
                 raise WisbotError("set WISBOT_MATRIX_PASSWORD or WISBOT_MATRIX_ACCESS_TOKEN")
-            return await provision(client, data)
+            return await provision(client, data, on_room=store_id, progress=progress,
+                                   tighten_existing=tighten)
         finally:
             await client.close()
 
     try:
         made = asyncio.run(main())
-    except (WisbotError, ImportError) as exc:
+    except (WisbotError, ImportError, OSError) as exc:
         raise _fail(exc) from None
-    if made:
-        shutil.copy(directory, directory.with_suffix(directory.suffix + ".bak"))
-        directory.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-                             encoding="utf-8")
-    for key, room_id in made.items():
-        console.print(f"created {key}: {room_id}")
-    console.print(f"[green]{len(made)} room(s) created[/green]; {directory} updated." if made
-                  else "Every Matrix room already has an address; nothing to do.")
+    except Exception as exc:
+        from wisbot.adapters.base import DeliveryError
+
+        if not isinstance(exc, DeliveryError):
+            raise
+        raise _fail(WisbotError(f"{exc}; the ids of the rooms made so far are in "
+                                f"{state_path}: run the command again to continue")) from None
+    if not made and not restored:
+        console.print("Every Matrix room already has an address; nothing to do.")
+        return
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    try:
+        _write_in_place(directory, text)
+    except OSError as exc:
+        rooms = yaml.safe_dump({"rooms": data.get("rooms", [])}, sort_keys=False,
+                               allow_unicode=True)
+        console.print(f"[yellow]cannot write {directory} ({exc.strerror or exc}); the room "
+                      f"ids are in {state_path}. Replace the directory's rooms with:"
+                      "[/yellow]")
+        console.print(rooms, markup=False, highlight=False)
+        return
+    console.print(f"[green]{len(made)} room(s) created or completed[/green]; {directory} "
+                  "updated.")
+
+
+def _provision_state_path(directory: Path) -> Path:
+    import os
+
+    name = directory.name + ".matrix-rooms.yaml"
+    folder = directory.resolve().parent
+    return folder / name if os.access(folder, os.W_OK) else Path.cwd() / name
+
+
+def _read_room_ids(path: Path) -> dict[str, str]:
+    import yaml
+
+    if not path.exists():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise WisbotError(f"{path} is not a room key → room id mapping")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_in_place(path: Path, text: str) -> None:
+    """Replace the file atomically when its folder is writable; else (a bind-mounted file,
+    a read-only folder) write the file itself; no backup file beside it."""
+    try:
+        _write_atomic(path, text)
+    except OSError:
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(text)
 
 
 def _exchange_service(settings: Settings) -> tuple[Store, ExchangeService]:
@@ -699,6 +790,171 @@ def exchange_spot(
         raise _fail(exc) from None
     finally:
         store.close()
+
+
+# ----- outbox ---------------------------------------------------------------------------
+
+DatabaseOpt = Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
+
+
+def _outbox_store(directory: Path | None, database_url: str | None) -> Store:
+    from wisbot.store.engine import Store
+
+    settings = _settings(directory, database_url)
+    store = Store(settings.database_url)
+    try:
+        store.check_migrated()
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def _age(then: object) -> str:
+    from datetime import UTC, datetime
+
+    if not isinstance(then, datetime):
+        return ""
+    seconds = (datetime.now(UTC) - (then if then.tzinfo else then.replace(tzinfo=UTC))
+               ).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{max(0, seconds):.0f} s"
+
+
+def _outbox_run(directory: Path | None, database_url: str | None, fn):  # type: ignore[no-untyped-def]
+    """Run ``fn(session)`` in one transaction; a clear error (exit 2) on bad input."""
+    try:
+        store = _outbox_store(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    try:
+        return store.run(fn)
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str, typer.Option(help="dead, pending, delivered, discarded or all.")]
+    = "dead",
+    room: Annotated[str | None, typer.Option(help="Only this room key (or @contact).")]
+    = None,
+    limit: Annotated[int, typer.Option(help="At most this many, oldest first.")] = 200,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """List outbox messages (dead letters by default): id, room, key, tries, age, error.
+    Never their content."""
+    from sqlmodel import col, select
+
+    from wisbot.store.tables import OutboxRow
+
+    if status not in ("dead", "pending", "delivered", "discarded", "all"):
+        raise _fail(WisbotError(f"--status must be dead, pending, delivered, discarded or "
+                                f"all, not {status!r}"))
+
+    def q(session):  # type: ignore[no-untyped-def]
+        stmt = select(OutboxRow)
+        if status != "all":
+            stmt = stmt.where(OutboxRow.status == status)
+        if room:
+            stmt = stmt.where(OutboxRow.room_key == room)
+        return list(session.exec(stmt.order_by(col(OutboxRow.id)).limit(limit)).all())
+
+    rows = _outbox_run(directory, database_url, q)
+    table = Table("id", "status", "room", "key", "attempts", "failures", "age", "last error")
+    for r in rows:
+        table.add_row(str(r.id), r.status, r.room_key, r.key, str(r.attempts),
+                      str(r.failures), _age(r.created_at), (r.last_error or "")[:120])
+    console.print(table)
+    console.print(f"{len(rows)} message(s)" + (f" (limit {limit})" if len(rows) >= limit
+                                                else ""))
+
+
+def _outbox_row(session, row_id: int):  # type: ignore[no-untyped-def]
+    from wisbot.store.tables import OutboxRow
+
+    row = session.get(OutboxRow, row_id)
+    if row is None:
+        raise WisbotError(f"no outbox message with id {row_id}: see `wisbot outbox list`")
+    return row
+
+
+@outbox_app.command("show")
+def outbox_show(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="The id from `outbox list`.")],
+    content: Annotated[bool, typer.Option(help="Also print the message itself (it may be "
+                                          "protected: mind who sees your terminal).")]
+    = False,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """One outbox message: room, key, status, tries, error, age (content with --content)."""
+    from wisbot.reply import Reply
+
+    r = _outbox_run(directory, database_url, lambda s: _outbox_row(s, row_id))
+    for name, value in (("id", r.id), ("status", r.status), ("room", r.room_key),
+                        ("key", r.key), ("notification", r.notification_id),
+                        ("attempts", r.attempts), ("failures", r.failures),
+                        ("created", f"{r.created_at} ({_age(r.created_at)} ago)"),
+                        ("first failure", r.first_failed_at or "-"),
+                        ("next try", r.next_attempt_at if r.status == "pending" else "-"),
+                        ("delivered", r.delivered_at or "-"),
+                        ("message id", r.message_id or "-"),
+                        ("last error", r.last_error or "-")):
+        console.print(f"{name + ':':15} {value}", highlight=False, markup=False)
+    if content:
+        console.print("")
+        console.print(Reply.model_validate(r.payload).plain(), highlight=False, markup=False)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    row_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="A dead letter's id.")]
+    = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead letter (with "
+                                           "--room: of that room).")] = False,
+    room: Annotated[str | None, typer.Option(help="With --all-dead: only this room.")]
+    = None,
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """Queue dead letters again (the running bot sends them, with their original key)."""
+    from wisbot.outbox import retry_dead
+
+    if (row_id is None) == (not all_dead) or (room and not all_dead):
+        raise _fail(WisbotError("give a dead letter's ID, or --all-dead [--room KEY]"))
+
+    def run(session):  # type: ignore[no-untyped-def]
+        if row_id is not None:
+            row = _outbox_row(session, row_id)
+            if row.status != "dead":
+                raise WisbotError(f"message {row_id} is {row.status}, not a dead letter")
+        return len(retry_dead(session, row_id=row_id, room_key=room))
+
+    n = _outbox_run(directory, database_url, run)
+    console.print(f"{n} dead letter(s) queued again; the running bot delivers them.")
+
+
+@outbox_app.command("discard")
+def outbox_discard(
+    row_id: Annotated[int, typer.Argument(metavar="ID", help="A dead or pending message's "
+                                          "id.")],
+    directory: DirectoryOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """Never send this message (it is kept, with status discarded)."""
+    def run(session):  # type: ignore[no-untyped-def]
+        row = _outbox_row(session, row_id)
+        if row.status not in ("dead", "pending"):
+            raise WisbotError(f"message {row_id} is {row.status}: only a dead or pending "
+                              "message can be discarded")
+        row.status = "discarded"
+        session.add(row)
+        return row.key
+
+    key = _outbox_run(directory, database_url, run)
+    console.print(f"message {row_id} ({key}) discarded.")
 
 
 def main() -> None:

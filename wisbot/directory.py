@@ -12,16 +12,17 @@ import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wisbot.domain.confidentiality import Redactor
 from wisbot.domain.paging import (
     FollowTheSun,
     Override,
@@ -40,7 +41,6 @@ WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
 _ROLE_RE = re.compile(
     r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
-T = TypeVar("T")
 
 
 def fold(name: str) -> str:
@@ -60,8 +60,9 @@ class Member(_Model):
     name: str = Field(description="Full name, e.g. 'Germany'.")
     aliases: tuple[str, ...] = Field(
         default=(),
-        description="Other names that identify the Member (e.g. its service's acronym "
-        "'DWD'); withheld from anonymised text like the name itself.",
+        description="Other names that identify the Member: its service's acronym ('DWD'), "
+        "native names ('Deutschland'), demonyms, cities of its centres; withheld from "
+        "anonymised text like the name itself (with plurals and possessives).",
     )
 
 
@@ -78,7 +79,7 @@ class Centre(_Model):
         description="Other names by which discovery metadata identifies this centre as the "
         "originator: GTS CCCC (e.g. 'EDZW'), WIS2 centre-id ('de-dwd'), metadata namespace "
         "('de.dwd'), organisation name ('Deutscher Wetterdienst'). Used to attribute new "
-        "records to the centre's principal GISC.",
+        "records to the centre's principal GISC, and withheld from anonymised text.",
     )
 
 
@@ -110,7 +111,8 @@ class Contact(_Model):
     id: ContactId
     name: str
     email: str | None = None
-    phone: str | None = None
+    phone: str | None = Field(default=None, description="e.g. '+49 69 8062 0'; withheld "
+                              "from anonymised text (as is any phone number).")
     roles: tuple[str, ...] = Field(
         description="'secretariat', 'gisc:<GISC>', 'member:<Member>', 'watch'.",
     )
@@ -280,6 +282,12 @@ class Directory(_Model):
 
     # ----- lookups -------------------------------------------------------------------
     @cached_property
+    def redactors(self) -> dict[str, Redactor]:
+        """Per-Member Redactors, filled on first use (``services.render.redactor_for``):
+        built once per loaded directory."""
+        return {}
+
+    @cached_property
     def _members(self) -> dict[str, Member]:
         return {m.code.casefold(): m for m in self.members}
 
@@ -398,20 +406,6 @@ class Directory(_Model):
             for role in dict.fromkeys(c.roles):
                 out.setdefault(role, []).append(c)
         return {k: tuple(v) for k, v in out.items()}
-
-    @cached_property
-    def _memo(self) -> dict[Hashable, Any]:
-        return {}
-
-    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
-        """Data derived from this directory alone (a Member's redactor, say), built once
-        per directory: a reloaded directory starts with none."""
-        try:
-            found: T = self._memo[key]
-            return found
-        except KeyError:
-            value = build()
-            return self._memo.setdefault(key, value)  # type: ignore[no-any-return]
 
     def rooms_with_role(self, role: str) -> list[Room]:
         return list(self._rooms_by_role.get(role, ()))

@@ -1,23 +1,50 @@
 """The neutral message every surface renders: spans of text with a style.
 
-Adapters escape every span for their platform; ``user`` spans are text a person typed and
-additionally have mentions neutralised.
+Adapters escape every span for their platform; ``user`` spans are text a person typed:
+:func:`neutral` is applied to them when the span is made (and when a stored one is read),
+so no renderer can show a person's words as a line of the bot's own; adapters additionally
+neutralise mentions and their platform's formatting.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+import unicodedata
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Style = Literal["plain", "bold", "code", "user", "italic"]
+
+LINE_BREAK_MARK = " ⏎ "
+"""What a line break in a person's text becomes: visibly theirs, never a new line."""
+_BREAKS = re.compile(r"(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])+")
+
+
+def neutral(text: str) -> str:
+    """A person's text made unable to pass for the bot's: line breaks become a visible
+    mark, and invisible format characters (bidi overrides and isolates U+202A-202E and
+    U+2066-2069, marks, zero-width characters, tags) and other control characters go."""
+    text = _BREAKS.sub(LINE_BREAK_MARK, text)
+    return "".join(
+        " " if ch == "\t" else ch for ch in text
+        if ch == "\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co")
+    )
 
 
 class Span(BaseModel):
     model_config = ConfigDict(frozen=True)
     text: str
     style: Style = "plain"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _neutral_user_text(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("style") == "user" \
+                and isinstance(data.get("text"), str):
+            return {**data, "text": neutral(data["text"])}
+        return data
 
 
 class Action(BaseModel):
@@ -50,6 +77,19 @@ class Attachment(BaseModel):
         return f"[attachment {self.name}, {self.size} bytes]"
 
 
+class Reveal(BaseModel):
+    """Something a reply shows that not every room may read: an incident (its number at
+    least, ``named``: its Member too) or a matter of some roles only (a page, an on-call
+    override). Where the command was typed, the reply is posted for the room only if the
+    room may read every one (:mod:`wisbot.services.consent`); otherwise it is private."""
+
+    model_config = ConfigDict(frozen=True)
+    incident: str | None = None
+    named: bool = True
+    roles: tuple[str, ...] = ()
+    """Without ``incident``: the room roles that may read it (the Secretariat always may)."""
+
+
 class Reply(BaseModel):
     """A message: a title, lines of spans, optional card fields, actions and files."""
 
@@ -65,6 +105,13 @@ class Reply(BaseModel):
     ref: str | None = Field(default=None)
     """The object the message is about (incident number, page id): reactions map to it."""
     attachments: tuple[Attachment, ...] = ()
+    reveals: tuple[Reveal, ...] = ()
+    """What the reply shows that a room might not be allowed to read (the one reply rule)."""
+    reply_to: str | None = None
+    """The platform id of the message this answers (a command): the surface threads the
+    answer under it. ``None`` for everything that answers nobody."""
+    thread: str | None = None
+    """The thread the answered message was in (its root's platform id), if any."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -92,7 +139,14 @@ class ReplyBuilder:
         self._fields: list[tuple[str, str]] = []
         self._actions: list[Action] = []
         self._attachments: list[Attachment] = []
+        self._reveals: list[Reveal] = []
         self.ref: str | None = None
+
+    def reveal(self, incident: str | None = None, *, named: bool = True,
+               roles: tuple[str, ...] = ()) -> ReplyBuilder:
+        """Declare what the reply shows (the one reply rule decides where it is posted)."""
+        self._reveals.append(Reveal(incident=incident, named=named, roles=roles))
+        return self
 
     def line(self, *parts: str | Span) -> ReplyBuilder:
         self._lines.append(tuple(p if isinstance(p, Span) else Span(text=p) for p in parts))
@@ -120,6 +174,7 @@ class ReplyBuilder:
             kind=self.kind,
             ref=self.ref,
             attachments=tuple(self._attachments),
+            reveals=tuple(self._reveals),
         )
 
 

@@ -36,17 +36,35 @@ class Settings(BaseSettings):
                                   description="Severity from which on-call paging starts.")
     max_text_length: int = Field(default=4000, ge=100,
                                  description="Longest command text accepted, in characters.")
-    outbox_max_attempts: int = Field(default=8, ge=1,
-                                     description="Failed sends before a message is dead-lettered.")
+    outbox_give_up_hours: float = Field(
+        default=24.0, gt=0, description="A message still failing this long after its first "
+        "failed try becomes a dead letter (kept; `wisbot outbox retry` resends it). Rate "
+        "limits, outages and lost rooms only wait until then; a permanent error (bad "
+        "content, unknown user) gives up at once, h.")
+    outbox_max_attempts: int | None = Field(
+        default=None, ge=1, description="Ignored: giving up is time-based "
+        "(outbox_give_up_hours). Kept so older configuration files still load.")
     outbox_backoff_base: float = Field(default=1.0, gt=0, description="First retry delay, s.")
     outbox_backoff_max: float = Field(default=300.0, gt=0, description="Longest retry delay, s.")
+    outbox_blocked_retry_seconds: float = Field(
+        default=300.0, gt=0, description="How often a room the bot lost access to is "
+        "retried (it is reported once to the Secretariat), s.")
     outbox_poll_interval: float = Field(default=1.0, gt=0,
                                         description="How often the outbox looks for work "
                                         "written by other processes, s.")
-    outbox_lease_seconds: float = Field(default=60.0, gt=0,
-                                        description="How long a process holds a room for "
-                                        "delivery before another may take it over, s.")
+    outbox_lease_seconds: float = Field(default=10.0, gt=0,
+                                        description="How long a room's lease lasts on the "
+                                        "database's clock; renewed every third of it while "
+                                        "the room is served, so a process that dies frees "
+                                        "its rooms this fast, s.")
+    outbox_concurrency: int = Field(default=32, ge=1,
+                                    description="Rooms served (leased) at once by a process.")
     log_level: str = "INFO"
+    query_limit: int = Field(default=5, ge=1, description="`incident query` requests one "
+                             "person may send the WMO Secretariat per query_window_minutes "
+                             "(each one pages the Secretariat).")
+    query_window_minutes: int = Field(default=60, ge=1,
+                                      description="The window of query_limit, minutes.")
 
     paging_steps: str = Field(
         default="0 page, 15 repeat, 30 next, 45 secretariat, 60 missed",

@@ -117,12 +117,13 @@ class Person:
             "rel_type": "m.annotation", "event_id": event_id, "key": key}})
 
     def notices(self, room_id: str, sender: str) -> list[dict[str, Any]]:
-        """The contents of the ``m.notice`` messages ``sender`` posted in ``room_id``."""
+        """The contents of the messages ``sender`` posted in ``room_id``: ``m.notice``,
+        and ``m.text`` (a page, which must notify)."""
         out = []
         for ev in self.events.get(room_id, []):
             c = ev.get("content", {})
             if ev.get("sender") == sender and ev.get("type") == "m.room.message" \
-                    and c.get("msgtype") == "m.notice":
+                    and c.get("msgtype") in ("m.notice", "m.text"):
                 out.append({**c, "event_id": ev.get("event_id")})
         return out
 
@@ -215,6 +216,25 @@ class World:
         kw.setdefault("sync_timeout", 5.0)
         return MatrixAdapter(self.server.url, reg.user_id, password=reg.password,
                              device_id="WISBOT", **kw)
+
+    async def as_bot(self) -> Any:
+        """The bot's account on its registration device: the only one with the power to
+        invite or change settings in a provisioned room (what a misused bot account or a
+        homeserver admin could do). Close it after use."""
+        from nio import AsyncClient
+
+        reg = self.regs["bot"]
+        admin = AsyncClient(self.server.url, reg.user_id)
+        admin.restore_login(reg.user_id, reg.device_id, reg.access_token)
+        return admin
+
+    async def invite_stranger(self, room_key: str, who: str = "stranger") -> None:
+        admin = await self.as_bot()
+        try:
+            resp = await admin.room_invite(self.rooms[room_key], self.regs[who].user_id)
+            assert getattr(resp, "status_code", None) is None, resp
+        finally:
+            await admin.close()
 
     async def app(self, *, adapters: list[Any] | None = None, clock: Any = None,
                   run_worker: bool = True, directory: Any = None, **settings: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -27,11 +28,28 @@ async def test_group_cascade_reaches_secretariat_and_three_gisc_rooms(world: Wor
     p, r, bot = world.people, world.rooms, world.bot
     cmd = await p["anna"].say(r["member-de"], "!incident report DE-OF-NC share=group sev=3 "
                               "anonymous Phishing against DWD <b>operators</b> @room")
-    reply = await p["anna"].wait_for(r["member-de"], bot, lambda t: "WIS-SEC-" in t)
-    (number,) = numbers(reply)
-    answer = [n for n in p["anna"].notices(r["member-de"], bot)
-              if n.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == cmd]
-    assert answer, "the reply is not a reply to the command"
+
+    def answer() -> list[dict[str, object]]:
+        return [n for n in p["anna"].notices(r["member-de"], bot)
+                if n.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == cmd]
+
+    # The answer to the report is the reporter's alone (private): the room reads only a
+    # pointer replying to the command, the reporter's direct chat the answer.
+    await p["anna"].wait_for(r["member-de"], bot, lambda _: bool(answer()))
+    assert [str(n["body"]) for n in answer()] == ["I have answered you in a direct message."]
+    numbers_read: set[str] = set()
+
+    async def in_direct_chat() -> bool:
+        await p["anna"].sync()
+        for room in set(p["anna"].events) - set(r.values()):
+            numbers_read.update(numbers(p["anna"].read(room, bot)))
+        return bool(numbers_read)
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await in_direct_chat():
+        assert asyncio.get_running_loop().time() < deadline, "no answer in the direct chat"
+        await asyncio.sleep(0.2)
+    (number,) = numbers_read
     await world.delivered(app)
     sec = await p["sec"].wait_for(r["secretariat"], bot, lambda t: number in t)
     assert NAMED in sec

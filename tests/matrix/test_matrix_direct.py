@@ -77,7 +77,7 @@ async def test_alerts_go_to_the_secretariat_directly_when_its_room_is_held(
     p, r, bot = world.people, world.rooms, world.bot
     app = await world.app()
     sec, stranger = p["sec"], world.regs["stranger"].user_id
-    await sec.client.room_invite(r["secretariat"], stranger)
+    await world.invite_stranger("secretariat")
     await until("the Secretariat room to be held",
                 lambda: asyncio.sleep(0, "secretariat" in app.holds))
 
@@ -93,7 +93,7 @@ async def test_alerts_go_to_the_secretariat_directly_when_its_room_is_held(
     assert stranger.replace("@", "@\u2060") in sec.read(dm, bot)
     assert "on hold" not in sec.read(r["secretariat"], bot), "the stranger read the alert"
     # a second alert while the Secretariat room is still held: the same direct chat
-    await p["of"].client.room_invite(r["gisc-offenbach"], stranger)
+    await world.invite_stranger("gisc-offenbach")
 
     async def second_alert() -> bool:
         await sec.sync()
@@ -105,14 +105,16 @@ async def test_alerts_go_to_the_secretariat_directly_when_its_room_is_held(
     assert {m.user_id for m in members.members} == {sec.user_id, bot}
 
 
-async def test_periodic_check_reports_a_closed_room_opened_up_once(world: World) -> None:
-    """A join rule or history change is no membership change: the periodic check finds it
-    and the Secretariat is told once per room."""
+async def test_periodic_check_holds_a_closed_room_opened_up_and_reports_it_once(
+        world: World) -> None:
+    """A join rule or history change is no membership change: the periodic check finds it,
+    holds the room and tells the Secretariat once per room."""
     from nio import AsyncClient
 
     p, r, bot = world.people, world.rooms, world.bot
     adapter = world.adapter(integrity_interval=0.5)
-    await world.app(adapters=[adapter])
+    app = await world.app(adapters=[adapter])
+    assert not app.holds
     # someone with the room's admin rights (here the bot account on another device)
     reg = world.regs["bot"]
     admin = AsyncClient(world.server.url, reg.user_id)
@@ -125,13 +127,14 @@ async def test_periodic_check_reports_a_closed_room_opened_up_once(world: World)
     finally:
         await admin.close()
     sec = p["sec"]
-    text = await sec.wait_for(r["secretariat"], bot, lambda t: "Room settings: gisc-offenbach"
-                              in t and "Room settings: gisc-tokyo" in t)
+    text = await sec.wait_for(r["secretariat"], bot, lambda t: "gisc-offenbach is on hold"
+                              in t and "gisc-tokyo is on hold" in t)
     assert "join rule 'public'" in text
     assert "'world_readable'" in text
+    assert {"gisc-offenbach", "gisc-tokyo"} <= set(app.holds)
     # a few more periodic checks later: still one warning per room
     await asyncio.sleep(2.0)
     await sec.sync()
     bodies = [n["body"] for n in sec.notices(r["secretariat"], bot)]
-    assert sum("Room settings: gisc-offenbach" in b for b in bodies) == 1
-    assert sum("Room settings: gisc-tokyo" in b for b in bodies) == 1
+    assert sum("gisc-offenbach is on hold" in b for b in bodies) == 1
+    assert sum("gisc-tokyo is on hold" in b for b in bodies) == 1

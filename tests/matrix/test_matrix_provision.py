@@ -25,6 +25,10 @@ def test_provision_creates_invite_only_rooms_and_writes_ids_back(
     result = CliRunner().invoke(app, ["matrix", "provision", "--directory", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert "7 room(s) created" in result.output
+    assert "room 7/7" in result.output  # progress, room by room
+    assert not list(tmp_path.glob("*.bak")), "no backup file beside the directory"
+    state = yaml.safe_load((tmp_path / "directory.yaml.matrix-rooms.yaml").read_text())
+    assert len(state) == 7
     d = load_directory(path)  # valid, every Matrix room now has its id
     ids = {r.key: r.address for r in d.rooms}
     assert all(a and a.startswith("!") for a in ids.values())
@@ -42,7 +46,18 @@ def test_provision_creates_invite_only_rooms_and_writes_ids_back(
             rule = await c.room_get_state_event(ids["gisc-tokyo"], "m.room.join_rules")
             assert rule.content["join_rule"] == "invite"
             hist = await c.room_get_state_event(ids["gisc-tokyo"], "m.room.history_visibility")
-            assert hist.content["history_visibility"] == "shared"
+            # a member reads only what was posted after their own join
+            assert hist.content["history_visibility"] == "joined"
+            guests = await c.room_get_state_event(ids["gisc-tokyo"], "m.room.guest_access")
+            assert guests.content["guest_access"] == "forbidden"
+            power = (await c.room_get_state_event(ids["gisc-tokyo"],
+                                                  "m.room.power_levels")).content
+            # only the bot invites or changes settings; the Secretariat may remove people
+            assert power["invite"] == 100 and power["state_default"] == 100
+            assert power["kick"] == power["ban"] == power["redact"] == 50
+            assert power["users_default"] == 0
+            assert power["users"].get(regs["sec"].user_id) == 50
+            assert power["users"].get(regs["tk"].user_id, 0) == 0
             enc = await c.room_get_state_event(ids["member-de"], "m.room.encryption")
             assert enc.content["algorithm"] == "m.megolm.v1.aes-sha2"
             plain = await c.room_get_state_event(ids["gisc-tokyo"], "m.room.encryption")

@@ -20,7 +20,7 @@ async def test_a_person_added_by_reload_releases_the_hold_they_caused(world: Wor
     p, r, bot = world.people, world.rooms, world.bot
     app = await world.app()
     newcomer = world.regs["stranger"].user_id
-    await p["of"].client.room_invite(r["gisc-offenbach"], newcomer)
+    await world.invite_stranger("gisc-offenbach")  # only the bot's account may invite
     await p["stranger"].join_invites()
     await p["sec"].wait_for(r["secretariat"], bot, lambda t: "gisc-offenbach is on hold" in t)
     assert "gisc-offenbach" in app.holds

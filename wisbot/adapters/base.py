@@ -19,6 +19,7 @@ from wisbot.reply import Reply
 if TYPE_CHECKING:
     from wisbot.clock import Clock
     from wisbot.directory import Directory
+    from wisbot.services.holds import HoldRegistry
     from wisbot.store.engine import Store
 
 
@@ -71,14 +72,21 @@ Dispatch = Callable[[Invocation], Awaitable[Reply]]
 
 
 class DeliveryError(Exception):
-    """A send failed. ``retry_after`` (seconds) when the platform said when to retry;
-    ``permanent`` when retrying cannot help (room gone, bot removed, token revoked)."""
+    """A send failed. ``retry_after`` (seconds): a rate limit, the platform said when to
+    retry; ``transient``: the platform was unreachable or failed (timeout, 5xx) and the
+    message may or may not have arrived; ``no_access``: the bot may not post in that room
+    now (removed, not invited) and its queue waits for a fix; ``permanent``: this message
+    can never be sent (bad content, unknown user). The outbox waits on the first three
+    without counting an attempt and gives up at once only on the last."""
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, transient: bool = False,
+                 no_access: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.transient = transient
+        self.no_access = no_access
 
 
 @runtime_checkable
@@ -103,14 +111,14 @@ class ChatAdapter(Protocol):
 @dataclass
 class AdapterHost:
     """What the application lends an adapter that keeps its own durable state or guards
-    rooms: the store (a sync token), the directory, the clock, the set of held room keys
-    (room integrity: a key in ``holds`` makes the outbox keep that room's posts waiting),
-    and a way to wake the outbox after enqueuing an alert."""
+    rooms: the store (a sync token), the directory, the clock, the hold registry (room
+    integrity: a held room's posts wait in the outbox and its commands are refused; stored
+    in the database), and a way to wake the outbox after enqueuing an alert."""
 
     directory: Directory
     store: Store
     clock: Clock
-    holds: set[str]
+    holds: HoldRegistry
     wake_outbox: Callable[[], None]
 
 

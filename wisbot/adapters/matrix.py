@@ -5,7 +5,10 @@ Errors: every nio call goes through :meth:`MatrixAdapter._call`, the one place w
 
     DeliveryError                       (wisbot.adapters.base)
     └── MatrixError                     errcode + message from the homeserver
-        ├── retry_after                 M_LIMIT_EXCEEDED: the server's retry_after_ms
+        ├── retry_after                 M_LIMIT_EXCEEDED / HTTP 429: the server's
+        │                               retry_after_ms
+        ├── transient                   unreachable, timeout, HTTP 5xx: wait and retry
+        ├── no_access                   M_FORBIDDEN: the bot may not post in the room
         └── permanent                   a request that can never succeed (bad content)
 
 Files (the watch chart): a Reply's attachments follow its notice, each uploaded to the
@@ -24,15 +27,18 @@ processes on one account). The first-ever sync only records where "now" is.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
 import html
 import io
+import json
 import logging
 import re
 import struct
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,14 +51,20 @@ from nio import (
     ErrorResponse,
     InviteMemberEvent,
     MegolmEvent,
+    PowerLevelsEvent,
     ReactionEvent,
+    RoomGuestAccessEvent,
+    RoomHistoryVisibilityEvent,
+    RoomJoinRulesEvent,
     RoomMemberEvent,
     RoomMessageText,
     SyncResponse,
 )
 from nio.api import MessageDirection
 from nio.exceptions import LocalProtocolError
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import (
@@ -64,19 +76,24 @@ from wisbot.adapters.base import (
     RoomRef,
     UserRef,
 )
-from wisbot.directory import Directory, Room
+from wisbot.directory import Contact, Directory, Room
 from wisbot.ids import Platform
-from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
+from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
+from wisbot.services.holds import held_reply
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
 
 log = logging.getLogger(__name__)
 PLATFORM = Platform("matrix")
 PREFIXES = ("!", "/")
-ACK_REACTIONS = frozenset({"✅", "✅\ufe0f", "✔️", "✔", "☑️", "👍"})
+ACK_REACTIONS = frozenset({"✅", "✅\ufe0f", "✔️", "✔", "☑️"})
 TOKEN_NAME = "sync_token"  # noqa: S105  a state row name, not a secret
+INVITE_ALERT_PERIOD = timedelta(hours=24)
+"""Refused invitations: at most one alert per inviter in this period."""
 CLAIM_DAYS = timedelta(days=7)
 """How long a handled command's claim is kept (exactly once across restarts)."""
+CLAIM_HEARTBEAT = 30.0
+"""How often a command being handled refreshes its claim, s."""
 SYNC_FILTER: dict[str, Any] = {
     "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": False}},
     "presence": {"types": []},
@@ -113,34 +130,118 @@ def _span_plain(span: Span) -> str:
     return neutralise(span.text) if span.style == "user" else span.text
 
 
-def render(reply: Reply) -> dict[str, Any]:
-    """An ``m.notice`` with an HTML ``formatted_body`` and a plain ``body``; every span
-    escaped; ``m.mentions`` empty, so no client or push rule pings anyone."""
-    plain: list[str] = []
-    rich: list[str] = []
+def _segments(reply: Reply) -> list[tuple[str, str]]:
+    """The reply as (plain, HTML) pairs, one per line of the message."""
+    out: list[tuple[str, str]] = []
     if reply.title:
-        plain.append(reply.title)
-        rich.append(f"<b>{html.escape(reply.title)}</b>")
+        out.append((reply.title, f"<b>{html.escape(reply.title)}</b>"))
     for label, value in reply.fields:
-        plain.append(f"{label}: {neutralise(value)}")
-        rich.append(f"<b>{html.escape(label)}:</b> {html.escape(neutralise(value))}")
+        out.append((f"{label}: {neutralise(value)}",
+                    f"<b>{html.escape(label)}:</b> {html.escape(neutralise(value))}"))
     for line in reply.lines:
-        plain.append("".join(_span_plain(s) for s in line))
-        rich.append("".join(_span_html(s) for s in line))
+        out.append(("".join(_span_plain(s) for s in line),
+                    "".join(_span_html(s) for s in line)))
     for action in reply.actions:
-        plain.append(f"[{action.label}: {action.command}]")
-        rich.append(f"<i>{html.escape(action.label)}</i>: "
-                    f"<code>{html.escape(action.command)}</code>")
+        out.append((f"[{action.label}: {action.command}]",
+                    f"<i>{html.escape(action.label)}</i>: "
+                    f"<code>{html.escape(action.command)}</code>"))
     if reply.ref and reply.kind == "page":
-        plain.append(f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.")
-        rich.append(f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
-                    f"{html.escape(reply.ref)}.</i>")
+        out.append((f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.",
+                    f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
+                    f"{html.escape(reply.ref)}.</i>"))
     if reply.attachments:
         names = ", ".join(a.name for a in reply.attachments)
-        plain.append(f"Attached below: {names}")
-        rich.append(f"<i>Attached below: {html.escape(names)}</i>")
-    return {"msgtype": "m.notice", "body": "\n".join(plain), "format": "org.matrix.custom.html",
-            "formatted_body": "<br>".join(rich), "m.mentions": {}}
+        out.append((f"Attached below: {names}", f"<i>Attached below: {html.escape(names)}</i>"))
+    return out
+
+
+def is_page(reply: Reply) -> bool:
+    """A page that asks its reader to acknowledge: it must wake them, and only a reaction
+    or reply on it acknowledges."""
+    return reply.kind == "page" and reply.ref is not None and any(
+        a.command.strip().lower().startswith("ack ") for a in reply.actions)
+
+
+def _content(plain: list[str], rich: list[str], mention: str | None) -> dict[str, Any]:
+    if mention is None:
+        return {"msgtype": "m.notice", "body": "\n".join(plain),
+                "format": "org.matrix.custom.html", "formatted_body": "<br>".join(rich),
+                "m.mentions": {}}
+    # An m.notice is silenced by the default push rule .m.rule.suppress_notices: a page
+    # is m.text and mentions its reader (m.mentions for current clients, the user id in
+    # the body for the legacy contains-user-name rule).
+    pill = (f'<a href="https://matrix.to/#/{html.escape(mention, quote=True)}">'
+            f"{html.escape(mention)}</a>")
+    return {"msgtype": "m.text", "body": "\n".join([f"{mention}:", *plain]),
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<br>".join([f"{pill}:", *rich]),
+            "m.mentions": {"user_ids": [mention]}}
+
+
+def render(reply: Reply, *, mention: str | None = None) -> dict[str, Any]:
+    """An ``m.notice`` with an HTML ``formatted_body`` and a plain ``body``; every span
+    escaped; ``m.mentions`` empty, so no client or push rule pings anyone. A page to
+    ``mention`` (a user id) is an ``m.text`` that notifies that user."""
+    segs = _segments(reply)
+    return _content([p for p, _ in segs], [r for _, r in segs], mention)
+
+
+PART_BYTES = 24_000
+"""Most bytes of body plus formatted body in one event: Matrix refuses events over 64 KiB,
+and an encrypted event is its JSON in base64 (a third larger) with the keys around it."""
+
+
+def _size(plain: str, rich: str) -> int:
+    return len(plain.encode()) + len(rich.encode())
+
+
+def _escaped(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _cut(text: str, limit: int) -> list[str]:
+    """A line too long for one event, in pieces that each fill one (plain and escaped
+    together at most ``limit`` bytes), at a space if one is near the end of a piece."""
+    out: list[str] = []
+    while _size(text, _escaped(text)) > limit:
+        piece = text.encode()[:limit // 2].decode(errors="ignore")
+        while _size(piece, _escaped(piece)) > limit:
+            piece = piece[:len(piece) * 3 // 4]
+        cut = piece.rfind(" ")
+        if cut > len(piece) * 3 // 4:
+            piece = piece[:cut + 1]
+        out.append(piece)
+        text = text[len(piece):]
+    out.append(text)
+    return out
+
+
+def render_parts(reply: Reply, *, mention: str | None = None,
+                 limit: int = PART_BYTES) -> list[dict[str, Any]]:
+    """:func:`render`, split into events under Matrix's size limit when too long: whole
+    lines per part, "(part i/n)" on each; a line too long alone is cut (as plain text)."""
+    segs = _segments(reply)
+    if sum(_size(p, r) for p, r in segs) <= limit:
+        return [_content([p for p, _ in segs], [r for _, r in segs], mention)]
+    small: list[tuple[str, str]] = []
+    for p, r in segs:
+        if _size(p, r) <= limit:
+            small.append((p, r))
+        else:  # its formatting is lost, its text is not
+            small += [(c, _escaped(c)) for c in _cut(p, limit - 64)]
+    parts: list[list[tuple[str, str]]] = [[]]
+    used = 0
+    for p, r in small:
+        if parts[-1] and used + _size(p, r) > limit:
+            parts.append([])
+            used = 0
+        parts[-1].append((p, r))
+        used += _size(p, r)
+    n = len(parts)
+    return [_content([f"(part {i}/{n})", *(p for p, _ in part)],
+                     [f"<i>(part {i}/{n})</i>", *(r for _, r in part)],
+                     mention if i == 1 else None)
+            for i, part in enumerate(parts, 1)]
 
 
 IMAGE_MIMES = frozenset({"image/png", "image/jpeg", "image/gif"})
@@ -196,9 +297,11 @@ def strip_reply_fallback(body: str) -> str:
 
 class MatrixError(DeliveryError):
     def __init__(self, what: str, errcode: str | None, message: str, *,
-                 retry_after: float | None = None, permanent: bool = False) -> None:
+                 retry_after: float | None = None, permanent: bool = False,
+                 transient: bool = False, no_access: bool = False) -> None:
         super().__init__(f"{what}: {errcode or 'error'} {message}".strip(),
-                         retry_after=retry_after, permanent=permanent)
+                         retry_after=retry_after, permanent=permanent,
+                         transient=transient, no_access=no_access)
         self.errcode = errcode
 
 
@@ -224,7 +327,8 @@ class MatrixAdapter:
                  e2e: bool = False, store_path: Path | None = None,
                  late_after: float = 300.0, integrity_interval: float = 300.0,
                  sync_timeout: float = 30.0, timeline_limit: int = 100,
-                 backfill_limit: int = 5000) -> None:
+                 backfill_limit: int = 5000, progress_after: float = 5.0,
+                 claim_stale: float = 120.0) -> None:
         if not password and not access_token:
             raise ValueError("the matrix adapter needs WISBOT_MATRIX_PASSWORD or "
                              "WISBOT_MATRIX_ACCESS_TOKEN")
@@ -239,6 +343,14 @@ class MatrixAdapter:
         self.integrity_interval = integrity_interval
         self.sync_timeout_ms = int(sync_timeout * 1000)
         self.backfill_limit = backfill_limit
+        self.progress_after = progress_after
+        """A command running longer than this (s) is answered "working on it" first."""
+        self.claim_stale = claim_stale
+        """A command claimed this long (s) without a sign of life was interrupted."""
+        self._queues: dict[str, collections.deque[_Pending]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._queued: set[str] = set()
+        self._running: set[str] = set()
         self.backfilled = 0
         """Events fetched with ``/messages`` after limited syncs (tests, metrics)."""
         self.filter = {**SYNC_FILTER,
@@ -249,9 +361,12 @@ class MatrixAdapter:
         self._token: str | None = None
         self._sync_filter: str | dict[str, Any] = self.filter
         self._tasks: list[asyncio.Task[None]] = []
-        self._held: dict[str, frozenset[str]] = {}
-        self._warned: set[str] = set()
+        self._recheck = False
         self._dm_rooms: dict[str, str] = {}
+        self._room_version: str | None = None
+        self._fresh_dms: set[str] = set()
+        """Direct rooms wisbot created that no sync has shown yet (two people by
+        construction)."""
         self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
@@ -293,7 +408,7 @@ class MatrixAdapter:
 
     def _client(self) -> AsyncClient:
         if self.client is None:
-            raise DeliveryError("the matrix adapter is not connected")
+            raise DeliveryError("the matrix adapter is not connected", transient=True)
         return self.client
 
     # ----- the choke point --------------------------------------------------------------
@@ -302,17 +417,22 @@ class MatrixAdapter:
         try:
             resp = await coro
         except (ClientError, TimeoutError, OSError) as exc:
-            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}") from exc
+            raise MatrixError(what, None, f"homeserver unreachable: {exc!r}",
+                              transient=True) from exc
         except LocalProtocolError as exc:
             raise MatrixError(what, None, str(exc)) from exc
         # ``upload`` answers (response, decryption info): the response is checked
         first = resp[0] if isinstance(resp, tuple) and resp else resp
         if isinstance(first, ErrorResponse):
             code = first.status_code
-            retry = ((first.retry_after_ms or 1000) / 1000 if code == "M_LIMIT_EXCEEDED"
-                     else None)
+            transport = getattr(first, "transport_response", None)
+            status = getattr(transport, "status", None)
+            limited = code == "M_LIMIT_EXCEEDED" or status == 429
+            retry = (first.retry_after_ms or 1000) / 1000 if limited else None
             raise MatrixError(what, code, first.message or "", retry_after=retry,
-                              permanent=code in PERMANENT_ERRCODES)
+                              permanent=code in PERMANENT_ERRCODES,
+                              no_access=code == "M_FORBIDDEN",
+                              transient=isinstance(status, int) and status >= 500)
         return resp
 
     # ----- life cycle -------------------------------------------------------------------
@@ -344,11 +464,16 @@ class MatrixAdapter:
         resp = await self._call("sync", client.sync(timeout=0, sync_filter=self._sync_filter,
                                                     since=self._token, full_state=True))
         self.connected = True
+        # Fail closed: every room is checked before any command of this batch is handled
+        # and before the outbox starts (the app starts it after this returns).
+        await self.check_rooms()
         await self._process(resp, initial=first)
         await self._keys()
+        await self.recover(at_start=True)
         self._tasks = [asyncio.create_task(self._sync_loop(), name="wisbot-matrix-sync"),
                        asyncio.create_task(self._integrity_loop(),
-                                           name="wisbot-matrix-integrity")]
+                                           name="wisbot-matrix-integrity"),
+                       asyncio.create_task(self._claims_loop(), name="wisbot-matrix-claims")]
         log.info("matrix: %s (device %s) running; %d rooms", self.user_id, self.device_id,
                  len(client.rooms))
 
@@ -366,6 +491,15 @@ class MatrixAdapter:
         return str(resp.filter_id)
 
     async def stop(self) -> None:
+        # Commands being handled stay claimed: another run answers them "interrupted".
+        for task in [*self._tasks, *self._workers.values()]:
+            task.cancel()
+        for task in list(self._workers.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+        self._queues.clear()
+        self._queued.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -386,6 +520,9 @@ class MatrixAdapter:
                     timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
                     since=self._token))
                 self.connected = True
+                if self._recheck:  # back after an outage: check before anything else
+                    await self.check_rooms()
+                    self._recheck = False
                 await self._process(resp, initial=False)
                 await self._keys()
                 backoff = 0.5
@@ -394,6 +531,7 @@ class MatrixAdapter:
             except Exception as exc:  # the loop must survive anything
                 if isinstance(exc, MatrixError) and exc.errcode is None:
                     self.connected = False  # the homeserver is unreachable
+                    await self._doubt()
                 log.warning("matrix sync failed (retry in %.1fs): %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 15.0)
@@ -439,8 +577,10 @@ class MatrixAdapter:
                 # More happened in this room since the last processed batch than one sync
                 # carries: fetch the rest, so no command sent meanwhile is skipped.
                 events = await self._backfill(room_id, join.timeline.prev_batch, since) + events
-            if any(isinstance(e, RoomMemberEvent) for e in events) or \
-                    any(getattr(e, "type", "") == "m.room.member" for e in join.state):
+            # nio parses state events into classes without a ``type`` attribute
+            if any(isinstance(e, RoomMemberEvent | PowerLevelsEvent | RoomJoinRulesEvent
+                              | RoomHistoryVisibilityEvent | RoomGuestAccessEvent)
+                   for e in [*join.state, *events]):
                 changed.add(room_id)
             for event in events:
                 if isinstance(event, MegolmEvent):
@@ -458,10 +598,18 @@ class MatrixAdapter:
             changed = set(client.rooms)
         for room_id in changed:
             await self._check_room(room_id)
-        for item in pending:
-            await self._handle(item)
         token = resp.next_batch
-        await host.store.tx(lambda s: _set_state(s, TOKEN_NAME, token, host.clock()))
+        now = host.clock()
+
+        def save(s: Session) -> list[_Pending]:
+            # Claimed with the token, in one transaction: a command is either behind the
+            # saved token and queued in the database, or seen again by the next sync.
+            fresh = [item for item in pending if _claim(s, item, now)]
+            _set_state(s, TOKEN_NAME, token, now)
+            return fresh
+
+        for item in await host.store.tx(save):
+            self._enqueue(item)
         self._token = token
         self.sync_count += 1
         self.synced.set()
@@ -516,7 +664,7 @@ class MatrixAdapter:
         if reply_to:
             body = strip_reply_fallback(event.body).strip()
             if body.lower() in ("ack", "!ack", "/ack"):
-                return _Pending(room_id, event.event_id, event.sender, "", ts,
+                return _Pending(room_id, event.event_id, event.sender, "ack", ts,
                                 {**relates, "ack_of": reply_to})
         if not body.startswith(PREFIXES):
             return None
@@ -544,50 +692,249 @@ class MatrixAdapter:
         log.warning("matrix: refusing the invitation to %s from %s: %s", room_id, inviter, why)
         with contextlib.suppress(DeliveryError):
             await self._call("leave", client.room_leave(room_id))
+        # One alert per inviter per period, remembered in the database: a stranger who
+        # invites the bot a thousand times does not flood the Secretariat room.
+        host = self._host
+        name = "inv:" + hashlib.sha256((inviter or "?").encode()).hexdigest()[:40]
+        now = host.clock()
+
+        def first_in_period(s: Session) -> bool:
+            row = s.get(AdapterState, (PLATFORM, name))
+            if row is not None and row.updated_at is not None and \
+                    _aware(row.updated_at) > now - INVITE_ALERT_PERIOD:
+                row.value = str(int(row.value or "0") + 1)  # refused since, untold
+                s.add(row)
+                return False
+            _set_state(s, name, "0", now)
+            return True
+
+        if not await host.store.tx(first_in_period):
+            return
         b = ReplyBuilder("Matrix: invitation refused", kind="alert")
         b.line(f"wisbot was invited to {room_id} by ", Span(text=inviter or "?", style="user"),
                f" and refused: {why}.")
+        hours = int(INVITE_ALERT_PERIOD.total_seconds() // 3600)
+        b.line(f"Further invitations from this account are refused without an alert for "
+               f"{hours} h.")
         await self._alert(b.build())
+
+    # ----- commands: a queue per room, handled beside the sync ----------------------------
+    def _enqueue(self, item: _Pending) -> None:
+        """Commands of a room run one after another in a task of their own, so the sync
+        loop (membership, invitations, other rooms) never waits for one. Acknowledgements
+        have a lane of their own: a long command does not delay stopping a page."""
+        if item.event_id in self._queued:
+            return
+        lane = item.room_id + ("#ack" if _is_ack(item) else "")
+        self._queued.add(item.event_id)
+        self._queues.setdefault(lane, collections.deque()).append(item)
+        worker = self._workers.get(lane)
+        if worker is None or worker.done():
+            self._workers[lane] = asyncio.create_task(self._room_worker(lane),
+                                                      name=f"wisbot-matrix-{lane}")
+
+    async def _room_worker(self, lane: str) -> None:
+        queue = self._queues[lane]
+        while queue:
+            item = queue[0]
+            try:
+                await self._handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the claim stays: the sweep answers it as interrupted
+                log.exception("matrix: handling command %s in %s failed", item.event_id,
+                              item.room_id)
+            finally:
+                queue.popleft()
+                self._queued.discard(item.event_id)
+        del self._queues[lane]
+        self._workers.pop(lane, None)
 
     async def _handle(self, item: _Pending) -> None:
         host = self._host
-        state = await host.store.tx(lambda s: _claim(s, item.event_id, host.clock()))
-        if state == "done":
-            return
+        if not await host.store.tx(lambda s: _take(s, item, "queued", "claimed",
+                                                   host.clock())):
+            return  # another process (or an earlier run) has it
+        self._running.add(item.event_id)
+        try:
+            rows = await self._answer(item)
+        finally:
+            self._running.discard(item.event_id)
+        now = host.clock()
+
+        def finish(s: Session) -> None:
+            for row in rows:
+                _enqueue_reply(s, row, now)
+            _set_state(s, _event_name(item.event_id), "done", now)
+
+        await host.store.tx(finish)
+        if rows:
+            host.wake_outbox()
+
+    async def _answer(self, item: _Pending) -> list[_Row]:
+        """Run the command; the outbox rows that answer it."""
+        host = self._host
         dispatch = self._dispatch
         assert dispatch is not None
         room = self.directory.room_by_address(PLATFORM, item.room_id)
-        direct = room is None and item.room_id in self._dm_rooms.values()
-        if room is None and not direct:
-            log.info("matrix: ignoring %s in unbound room %s", item.event_id, item.room_id)
-            await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
-            return
+        contact = self.directory.contact_by_chat(PLATFORM, item.sender)
+        if room is None:
+            if contact is None or not await self._is_direct_pair(item.room_id, item.sender):
+                if item.room_id in self._dm_rooms.values():
+                    # once a direct chat, now with someone else in it: nothing shown there
+                    await self._send_now(item, _not_direct_reply())
+                log.info("matrix: ignoring %s in %s: not bound, not a direct chat",
+                         item.event_id, item.room_id)
+                return []
+            await self._remember_direct(item.sender, item.room_id)
         text = item.text
+        extra: dict[str, str] = {}
         if "ack_of" in item.relates:
-            ref = await host.store.tx(lambda s: _ref_of(s, item.relates["ack_of"]))
+            target = item.relates["ack_of"]
+            ref = await host.store.tx(lambda s: _page_of(s, target))
             if ref is None:
-                await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
-                return
+                log.info("matrix: %s acknowledges %s, which is no page: nothing done",
+                         item.sender, target)
+                if item.text:  # a typed "ack" reply on a notice gets a hint
+                    return self._rows(item, room, contact, _not_a_page_reply())
+                return []
             text = f"ack {ref}"
+            extra = {"ack_message": target}
+        if room is not None and room.key in host.holds:
+            # A held room gets nothing through the outbox; the refusal reveals nothing.
+            await self._send_now(item, held_reply())
+            return []
         inv = Invocation(platform=PLATFORM, sender=UserRef(PLATFORM, item.sender), text=text,
                          room=(RoomRef(PLATFORM, item.room_id, room.key) if room else None),
                          received_at=item.ts,
-                         reply_to=MessageRef(PLATFORM, item.room_id, item.event_id))
-        if room is not None and room.key in host.holds:
-            reply = _held_reply(room, self._held.get(room.key, frozenset()))
-        elif state == "claimed":
-            reply = _interrupted_reply()
-        else:
-            reply = await dispatch(inv)
+                         reply_to=MessageRef(PLATFORM, item.room_id, item.event_id),
+                         extra=extra)
+        reply = await self._run(dispatch, inv, item, room, contact)
         late = host.clock() - item.ts
         if late > timedelta(seconds=self.late_after):
             reply = _late(reply, item.ts, late)
-        content = render(reply)
-        content["m.relates_to"] = _reply_relation(item)
+        return await self._placed(item, room, contact, reply)
+
+    async def _run(self, dispatch: Dispatch, inv: Invocation, item: _Pending,
+                   room: Room | None, contact: Contact | None) -> Reply:
+        """Dispatch, saying "working on it" once it takes long, and keeping the claim
+        fresh so no other process takes it for interrupted."""
+        host = self._host
+        task = asyncio.ensure_future(dispatch(inv))
+        started = asyncio.get_running_loop().time()
+        told = False
         try:
-            await self._deliver(item.room_id, content, reply, "reply-" + item.event_id)
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=(
+                    CLAIM_HEARTBEAT if told else min(self.progress_after, CLAIM_HEARTBEAT)))
+                if done:
+                    return task.result()
+                await host.store.tx(functools.partial(_touch, event_id=item.event_id,
+                                                      now=host.clock()))
+                if not told and asyncio.get_running_loop().time() - started \
+                        >= self.progress_after:
+                    told = True
+                    for row in self._rows(item, room, contact, _working_reply(), part="w"):
+                        await host.store.tx(functools.partial(_enqueue_reply, row=row,
+                                                              now=host.clock()))
+                    host.wake_outbox()
         finally:
-            await host.store.tx(lambda s: _done(s, item.event_id, host.clock()))
+            if not task.done():
+                task.cancel()
+
+    async def _placed(self, item: _Pending, room: Room | None, contact: Contact | None,
+                      reply: Reply) -> list[_Row]:
+        """Where the answer goes: the room, if everyone there may read it; otherwise the
+        person's checked direct chat and a pointer in the room that reveals nothing."""
+        if room is None or not reply.private:
+            return self._rows(item, room, contact, reply)
+        if contact is not None:
+            try:
+                await self._direct_room(item.sender)
+            except DeliveryError as exc:
+                log.warning("matrix: no direct chat with %s for a private answer: %s",
+                            item.sender, exc)
+            else:
+                intro = (Span(text=f"In answer to your command in {room.name or room.key}:",
+                              style="italic"),)
+                private = reply.model_copy(update={"lines": (intro, *reply.lines)})
+                return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private),
+                        *self._rows(item, room, contact, _pointer_reply())]
+        return self._rows(item, room, contact, _undeliverable_reply())
+
+    def _rows(self, item: _Pending, room: Room | None, contact: Contact | None,
+              reply: Reply, part: str = "r") -> list[_Row]:
+        threaded = reply.model_copy(update={"reply_to": item.event_id,
+                                            "thread": _thread_of(item)})
+        if room is not None:
+            return [_Row(room.key, _reply_key(item.event_id, part), threaded)]
+        if contact is not None:
+            return [_Row(f"@{contact.id}", _reply_key(item.event_id, part), threaded)]
+        return []
+
+    async def _send_now(self, item: _Pending, reply: Reply) -> None:
+        """A notice straight to the room, not through the outbox (held or unbound rooms,
+        which the outbox serves no more): best effort, it reveals nothing."""
+        threaded = reply.model_copy(update={"reply_to": item.event_id,
+                                            "thread": _thread_of(item)})
+        try:
+            await self._deliver(item.room_id, threaded, _reply_key(item.event_id, "n"))
+        except DeliveryError as exc:
+            log.warning("matrix: notice to %s not sent: %s", item.room_id, exc)
+
+    async def _remember_direct(self, user_id: str, room_id: str) -> None:
+        """The direct chat a person last typed in is where their direct messages go."""
+        if self._dm_rooms.get(user_id) == room_id:
+            return
+        self._dm_rooms[user_id] = room_id
+        host = self._host
+        await host.store.tx(lambda s: _set_state(s, _dm_name(user_id), f"{room_id} {user_id}",
+                                                 host.clock()))
+
+    # ----- claims left behind (a crash, a stopped process) ------------------------------
+    async def recover(self, *, at_start: bool = False) -> int:
+        """Queue again the commands claimed but never handled, and answer "interrupted"
+        to those whose handling stopped (no heartbeat for ``claim_stale`` seconds): once,
+        whichever process finds them. Returns how many were found."""
+        host = self._host
+        now = host.clock()
+        stale = now - timedelta(seconds=self.claim_stale)
+        rows = await host.store.tx(lambda s: _open_claims(s))
+        found = 0
+        for state, item, updated in sorted(rows, key=lambda r: r[1].ts):
+            if item.event_id in self._queued or item.event_id in self._running:
+                continue
+            if state == "queued" and (at_start or updated < stale):
+                found += 1
+                self._enqueue(item)
+            elif state == "claimed" and updated < stale:
+                found += 1
+                room = self.directory.room_by_address(PLATFORM, item.room_id)
+                contact = self.directory.contact_by_chat(PLATFORM, item.sender)
+                out = self._rows(item, room, contact, _interrupted_reply())
+
+                def settle(s: Session, item: _Pending = item, out: list[_Row] = out) -> bool:
+                    if not _take(s, item, "claimed", "done", now):
+                        return False
+                    for row in out:
+                        _enqueue_reply(s, row, now)
+                    return True
+
+                if await host.store.tx(settle):
+                    log.warning("matrix: command %s in %s was interrupted; told its sender",
+                                item.event_id, item.room_id)
+                    host.wake_outbox()
+        return found
+
+    async def _claims_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.claim_stale / 2)
+            try:
+                await self.recover()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("matrix: looking for interrupted commands failed")
 
     # ----- outgoing ---------------------------------------------------------------------
     async def _send_content(self, room_id: str, content: dict[str, Any], tx: str) -> str:
@@ -596,22 +943,34 @@ class MatrixAdapter:
             room_id, "m.room.message", content, tx_id=tx, ignore_unverified_devices=True))
         return str(resp.event_id)
 
-    async def _deliver(self, room_id: str, content: dict[str, Any], reply: Reply,
-                       key: str) -> str:
-        """The notice, then each attachment replying to it; the notice's event id."""
-        if not reply.attachments:
-            return await self._send_content(room_id, content, txn_id(key))
-        notice = self._sent.get(key)
-        if notice is None:
-            notice = await self._send_content(room_id, content, txn_id(key))
-            _remember(self._sent, key, notice)
+    async def _deliver(self, room_id: str, reply: Reply, key: str, *,
+                       mention: str | None = None) -> str:
+        """The message (in parts when longer than an event may be), then each attachment
+        replying to it; the first event's id. What the homeserver took is remembered per
+        key, so a retry sends only what is missing."""
+        parts = render_parts(reply, mention=mention)
+        relation = _relation(reply)
+        if relation:
+            for content in parts:
+                content["m.relates_to"] = relation
+        if len(parts) == 1 and not reply.attachments:
+            return await self._send_content(room_id, parts[0], txn_id(key))
+        first: str | None = None
+        for n, content in enumerate(parts):
+            part_key = key if n == 0 else f"{key}#part{n}"
+            event_id = self._sent.get(part_key)
+            if event_id is None:
+                event_id = await self._send_content(room_id, content, txn_id(part_key))
+                _remember(self._sent, part_key, event_id)
+            first = first or event_id
+        assert first is not None
         for n, attachment in enumerate(reply.attachments):
             file_key = f"{key}#{n}"
             if file_key in self._sent:
                 continue
-            event_id = await self._send_file(room_id, attachment, notice, file_key)
+            event_id = await self._send_file(room_id, attachment, first, file_key)
             _remember(self._sent, file_key, event_id)
-        return notice
+        return first
 
     async def _send_file(self, room_id: str, attachment: Attachment, notice_id: str,
                          file_key: str) -> str:
@@ -641,108 +1000,274 @@ class MatrixAdapter:
         return event_id
 
     async def send(self, room: RoomRef, reply: Reply, *, key: str) -> MessageRef:
-        event_id = await self._deliver(room.address, render(reply), reply, key)
+        event_id = await self._told_if_lost(room.address, reply, key, None)
         return MessageRef(PLATFORM, room.address, event_id)
 
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
-        room_id = self._dm_rooms.get(user.address)
-        if room_id is None:
-            # The sync loop may see the new room before room_create returns: the lock keeps
-            # its integrity check from leaving the room as "not bound" meanwhile.
-            async with self._dm_lock:
-                room_id = await self._create_direct(user.address)
-        event_id = await self._deliver(room_id, render(reply), reply, key)
+        room_id = await self._direct_room(user.address)
+        mention = user.address if is_page(reply) else None
+        event_id = await self._told_if_lost(room_id, reply, key, mention)
         return MessageRef(PLATFORM, room_id, event_id)
 
+    async def _told_if_lost(self, room_id: str, reply: Reply, key: str,
+                            mention: str | None) -> str:
+        """Deliver; an answer to a command that can never be delivered is replaced, for
+        its reader, by a notice saying so (the row stays a dead letter for the operators)."""
+        try:
+            return await self._deliver(room_id, reply, key, mention=mention)
+        except DeliveryError as exc:
+            if exc.permanent and reply.reply_to:
+                notice = _undelivered_reply().model_copy(
+                    update={"reply_to": reply.reply_to, "thread": reply.thread})
+                with contextlib.suppress(DeliveryError):
+                    await self._deliver(room_id, notice, key + "#lost")
+            raise
+
+    async def _direct_room(self, user_id: str) -> str:
+        """The person's checked direct chat: its joined and invited members are exactly
+        that person and the bot. A chat that is no longer so is never used again; a new
+        one is opened."""
+        room_id = self._dm_rooms.get(user_id)
+        if room_id is not None and await self._is_direct_pair(room_id, user_id):
+            return room_id
+        # The sync loop may see the new room before room_create returns: the lock keeps
+        # its integrity check from leaving the room as "not bound" meanwhile.
+        async with self._dm_lock:
+            if self._dm_rooms.get(user_id) == room_id:
+                if room_id is not None:
+                    log.warning("matrix: %s is no longer a direct chat with %s alone; "
+                                "opening a new one", room_id, user_id)
+                self._dm_rooms.pop(user_id, None)
+            else:  # another task opened one meanwhile
+                return self._dm_rooms[user_id]
+            return await self._create_direct(user_id)
+
+    async def _is_direct_pair(self, room_id: str, user_id: str) -> bool:
+        """Whether the homeserver says the room's joined and invited members are exactly
+        ``user_id`` and the bot (asked each time: fail closed on a refusal)."""
+        try:
+            resp = await self._call("room state", self._client().room_get_state(room_id))
+        except MatrixError as exc:
+            if exc.errcode is None:
+                raise  # unreachable: the caller retries later
+            return False
+        members = {e.get("state_key") for e in resp.events
+                   if e.get("type") == "m.room.member"
+                   and (e.get("content") or {}).get("membership") in ("join", "invite")}
+        return members == {user_id, self.user_id}
+
+    def checked_direct_room(self, user_id: str) -> str | None:
+        """``user_id``'s direct chat with wisbot, only while its joined and invited members
+        are exactly that person and the bot; None otherwise (then nothing private goes
+        there)."""
+        room_id = self._dm_rooms.get(user_id)
+        if room_id is None or self.client is None:
+            return None
+        nio_room = self.client.rooms.get(room_id)
+        present = (set(nio_room.users) | set(nio_room.invited_users)) if nio_room else set()
+        pair = {self.user_id, user_id}
+        if present == pair:
+            self._fresh_dms.discard(room_id)
+            return room_id
+        # A room wisbot just made may show up before the invitation does: it is two people
+        # by construction until a sync has shown both.
+        return room_id if room_id in self._fresh_dms and present <= pair else None
+
     async def _create_direct(self, user_id: str) -> str:
-        known = self._dm_rooms.get(user_id)
-        if known is not None:
-            return known
+        """A new direct room: the person invited, with no power to invite anyone else or
+        change a setting (not ``trusted_private_chat``, which gives the invitee 100)."""
+        from wisbot.services.integrity import (
+            BOT_LEVEL,
+            closed_power_levels,
+            creators_privileged,
+        )
+
         client = self._client()
+        if self._room_version is None:
+            self._room_version = await default_room_version(client)
+        power = closed_power_levels(
+            self.user_id, creator_privileged=creators_privileged(self._room_version))
+        power.update(kick=BOT_LEVEL, ban=BOT_LEVEL, redact=BOT_LEVEL)
         resp = await self._call("create direct room", client.room_create(
-            is_direct=True, invite=[user_id], preset=_preset("trusted_private_chat"),
-            initial_state=([_encryption_state()] if self.e2e else [])))
+            is_direct=True, invite=[user_id], preset=_preset("private_chat"),
+            power_level_override=power,
+            # history from the invitation: what wisbot sent before the person joined is
+            # theirs (a third person makes the room no direct chat at all)
+            initial_state=[*_closed_state(history="invited"),
+                           *([_encryption_state()] if self.e2e else [])]))
         room_id = str(resp.room_id)
-        self._dm_rooms[user_id] = room_id
-        host = self._host
-        await host.store.tx(lambda s: _set_state(s, _dm_name(user_id), f"{room_id} {user_id}",
-                                                 host.clock()))
+        self._fresh_dms.add(room_id)
+        await self._remember_direct(user_id, room_id)
         return room_id
+
+    async def _forget_direct(self, user_id: str) -> None:
+        self._dm_rooms.pop(user_id, None)
+        host = self._host
+        await host.store.tx(lambda s: _del_state(s, _dm_name(user_id)))
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         return {UserRef(PLATFORM, u) for u in self._present(room.address)}
 
     def _present(self, room_id: str) -> set[str]:
+        """Joined and invited members other than the bot (nio keeps both in ``users``)."""
         nio_room = self._client().rooms.get(room_id)
         if nio_room is None:
             return set()
         return (set(nio_room.users) | set(nio_room.invited_users)) - {self.user_id}
 
     # ----- room integrity ---------------------------------------------------------------
+    @property
+    def checks_rooms(self) -> bool:
+        """The app holds this platform's closed rooms until :meth:`check_rooms` passes."""
+        return True
+
+    async def _doubt(self) -> None:
+        """Lost the homeserver: every closed room is held until checked after reconnect."""
+        self._recheck = True
+        holds = self._host.holds
+        try:
+            await holds.begin_checks(holds.closed_rooms(PLATFORM))
+        except Exception:
+            log.exception("matrix: could not store the unchecked holds")
+
     async def check_rooms(self) -> None:
-        """Check every bound Matrix room the bot is in (start, periodically)."""
-        for room_id in list(self._client().rooms):
-            await self._check_room(room_id)
+        """Check every bound Matrix room and every room the bot is in (start, after a
+        reconnect, periodically); the Secretariat's rooms first, so the alerts about the
+        others have a checked room to go to."""
+        client = self._client()
+        bound = sorted((r for r in self.directory.rooms if r.platform == PLATFORM),
+                       key=lambda r: r.role != "secretariat")
+        seen: set[str] = set()
+        for room in bound:
+            seen.add(room.target)
+            await self._check_room(room.target)
+        for room_id in list(client.rooms):
+            if room_id not in seen:
+                await self._check_room(room_id)
+
+    def _moderators(self) -> set[str]:
+        return {c.chat_id("matrix") or "" for c in self.directory.contacts
+                if c.is_secretariat} - {""}
 
     async def _check_room(self, room_id: str) -> None:
-        from wisbot.services.integrity import strangers
+        from wisbot.services.integrity import strangers, weak_settings
 
         client = self._client()
         room = self.directory.room_by_address(PLATFORM, room_id)
         nio_room = client.rooms.get(room_id)
-        if nio_room is None:
-            return
         if room is None:
-            async with self._dm_lock:  # a direct room being created is not a stray one
-                if room_id in self._dm_rooms.values():
-                    return
-            log.warning("matrix: leaving %s: not bound in the directory", room_id)
-            with contextlib.suppress(DeliveryError):
-                await self._call("leave", client.room_leave(room_id))
+            if nio_room is not None:
+                await self._check_unbound(room_id)
             return
         if not room.closed:
             return
         host = self._host
-        if room.key not in self._warned and (
-                nio_room.join_rule not in ("invite", "knock")
-                or nio_room.history_visibility == "world_readable"):
-            self._warned.add(room.key)
-            b = ReplyBuilder(f"Room settings: {room.key}", kind="alert")
-            b.line(f"The closed room {room.key} ({room_id}) has join rule "
-                   f"{nio_room.join_rule!r} and history visibility "
-                   f"{nio_room.history_visibility!r}.")
-            b.line("Set the join rule to invite (or knock) and the history to shared or "
-                   "joined, so nobody outside the directory can join or read it.")
-            await self._alert(b.build())
-        found = frozenset(strangers(self.directory, room, PLATFORM, self._present(room_id)))
-        before = self._held.get(room.key)
-        if found:
-            host.holds.add(room.key)
-            if before != found:
-                self._held[room.key] = found
+        if nio_room is None:
+            why = (f"wisbot is not a member of {room.key} ({room_id}): invite it, or fix the "
+                   "room's address in the directory")
+            before = await host.holds.hold(room.key, "no-access", why)
+            if before is None or before.reason != "no-access":
+                log.warning("matrix: room %s held: %s", room.key, why)
                 b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+                b.line(why + "; its posts wait, nothing is lost.")
+                await self._alert(b.build())
+            return
+        found = strangers(self.directory, room, PLATFORM, self._present(room_id))
+        weak = weak_settings(bot=self.user_id, moderators=self._moderators(),
+                             join_rule=nio_room.join_rule,
+                             history_visibility=nio_room.history_visibility,
+                             guest_access=nio_room.guest_access,
+                             power=_power_content(nio_room))
+        if found or weak:
+            reason = "stranger" if found else "weak-settings"
+            detail = "\n".join([*(f"stranger: {u}" for u in found),
+                                 *(f"setting: {w}" for w in weak)])
+            before = await host.holds.hold(room.key, reason, detail)
+            if before is not None and (before.reason, before.detail) == (reason, detail):
+                return  # told already (this process or an earlier one)
+            log.warning("matrix: room %s held: %s", room.key, detail.replace("\n", "; "))
+            b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+            if found:
                 b.line(f"{room.key} ({room_id}) has members or invitations that are not in "
                        "its directory audience:")
-                for who in sorted(found):
+                for who in found:
                     b.line("• ", Span(text=who, style="user"))
-                b.line("wisbot holds every protected post to this room until they are "
-                       "removed; nothing is lost.")
-                log.warning("matrix: room %s held: strangers %s", room.key, sorted(found))
-                await self._alert(b.build())
-        elif before is not None:
-            del self._held[room.key]
-            host.holds.discard(room.key)
-            b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
-            b.line(f"Only directory members remain in {room.key}; held posts are delivered "
-                   "now.")
-            log.info("matrix: room %s released", room.key)
+            if weak:
+                b.line(f"Room settings: the closed room {room.key} ({room_id}) is weaker "
+                       "than invite-only with history for members since their join:")
+                for w in weak:
+                    b.line("• ", Span(text=w, style="user"))
+                b.line("Run `wisbot matrix provision --tighten` (or restore the settings "
+                       "listed in docs/matrix.md).")
+            b.line("wisbot holds every protected post to this room and answers no command "
+                   "there until this is fixed; nothing is lost.")
             await self._alert(b.build())
+            return
+        before = await host.holds.passed(room.key)
+        if before is None:
+            return
+        host.wake_outbox()
+        if before.reason in ("unchecked", "api-error"):
+            return
+        b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
+        b.line(f"Only directory members remain in {room.key} and its settings are closed; "
+               "held posts are delivered now.")
+        log.info("matrix: room %s released", room.key)
+        await self._alert(b.build())
+
+    async def _check_unbound(self, room_id: str) -> None:
+        """A room not in the directory: a direct chat while it has exactly two people;
+        otherwise wisbot leaves (a former direct chat: the person and the Secretariat are
+        told when someone else was in it)."""
+        client = self._client()
+        async with self._dm_lock:  # a direct room being created is not a stray one
+            owner = next((u for u, r in self._dm_rooms.items() if r == room_id), None)
+            if owner is not None and self.checked_direct_room(owner) == room_id:
+                return
+            others = self._present(room_id) - {owner} if owner else set()
+            if owner is not None:
+                await self._forget_direct(owner)
+        if owner is not None and others:
+            log.warning("matrix: %s is no longer %s's direct chat: %s", room_id, owner,
+                        sorted(others))
+            await self._not_direct(room_id, owner, sorted(others))
+        else:
+            log.warning("matrix: leaving %s: not bound in the directory", room_id)
+        with contextlib.suppress(DeliveryError):
+            await self._call("leave", client.room_leave(room_id))
+
+    async def _not_direct(self, room_id: str, owner: str, others: list[str]) -> None:
+        from wisbot.services.notify import notify
+
+        host = self._host
+        b = ReplyBuilder("Direct chat closed", kind="alert")
+        b.line(f"A direct chat with wisbot ({room_id}) of ", Span(text=owner, style="user"),
+               " had other people in it:")
+        for who in others:
+            b.line("• ", Span(text=who, style="user"))
+        b.line("wisbot left it; nothing more is sent there.")
+        await self._alert(b.build())
+        contact = self.directory.contact_by_chat(PLATFORM, owner)
+        if contact is None:
+            return
+        t = ReplyBuilder("Direct chat closed", kind="alert")
+        t.line(f"Someone else joined or was invited to your direct chat with wisbot "
+               f"({room_id}), so wisbot left it. This is your new direct chat.")
+        reply = t.build()
+        await host.store.tx(lambda s: notify(s, kind="alert", now=host.clock(),
+                                             incident_id=None, deliveries=[],
+                                             direct=[(contact.id, reply)]))
+        host.wake_outbox()
 
     async def _alert(self, reply: Reply) -> None:
+        from wisbot.services.holds import WEAK_REASONS
         from wisbot.services.integrity import alert_secretariat
 
         host = self._host
-        held = set(host.holds)
+        # rooms only waiting for a check get the alert once checked; a room with a real
+        # finding (a stranger) never does: those alerts go to the Secretariat directly
+        held = {k for k in host.holds
+                if (h := host.holds.hold_of(k)) is not None and h.reason not in WEAK_REASONS}
         await host.store.tx(lambda s: alert_secretariat(
             s, host.directory, kind="integrity", reply=reply, held=held, now=host.clock()))
         host.wake_outbox()
@@ -762,44 +1287,206 @@ def _preset(name: str) -> Any:
     return RoomPreset(name)
 
 
+def _closed_state(history: str = "joined") -> list[dict[str, Any]]:
+    """Invite-only, history for members from their own join, no guests."""
+    return [{"type": "m.room.history_visibility", "state_key": "",
+             "content": {"history_visibility": history}},
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+            {"type": "m.room.guest_access", "state_key": "",
+             "content": {"guest_access": "forbidden"}}]
+
+
 def _encryption_state() -> dict[str, Any]:
     return {"type": "m.room.encryption", "state_key": "",
             "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
-async def provision(client: AsyncClient, directory_data: dict[str, Any]) -> dict[str, str]:
-    """Create every Matrix room the directory names without an address: invite-only,
-    history shared with members only, encrypted when asked; invite its audience. Returns
-    ``{room key: room id}`` and writes the ids into ``directory_data``."""
-    from wisbot.directory import parse_directory
-    from wisbot.services.integrity import invitees
+ROOM_TAG = "org.wmo.wisbot.room"
+"""A state event set when a room is created (``{"key": <room key>}``): provisioning finds
+the rooms it made even when it died before it could write their ids anywhere."""
 
+Progress = Callable[[str], None]
+
+
+async def _paced(what: str, call: Callable[[], Awaitable[Any]], progress: Progress,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Any:
+    """One homeserver call, waiting out ``M_LIMIT_EXCEEDED`` (its ``retry_after_ms``) as
+    often as it takes: a rate limit never fails the run."""
+    while True:
+        resp = await call()
+        if isinstance(resp, ErrorResponse):
+            if resp.status_code == "M_LIMIT_EXCEEDED":
+                wait = max(0.5, (resp.retry_after_ms or 1000) / 1000)
+                progress(f"  rate limited by the homeserver ({what}): waiting {wait:.0f} s")
+                await sleep(wait)
+                continue
+            raise MatrixError(what, resp.status_code, resp.message or "")
+        return resp
+
+
+async def default_room_version(client: AsyncClient) -> str:
+    """The version the homeserver gives new rooms (``/capabilities``); "1" if unknown."""
+    import aiohttp
+
+    url = client.homeserver + "/_matrix/client/v3/capabilities"
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                url, headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            body = await resp.json()
+        return str(body["capabilities"]["m.room_versions"]["default"])
+    except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
+        return "1"
+
+
+async def _tagged_rooms(client: AsyncClient, progress: Progress) -> dict[str, str]:
+    """``{room key: room id}`` of the rooms the bot is in that provisioning made."""
+    joined = await _paced("list joined rooms", client.joined_rooms, progress)
+    out: dict[str, str] = {}
+    for room_id in joined.rooms:
+        resp = await client.room_get_state_event(room_id, ROOM_TAG)
+        key = getattr(resp, "content", {}).get("key") if not isinstance(
+            resp, ErrorResponse) else None
+        if isinstance(key, str):
+            out.setdefault(key, room_id)
+    return out
+
+
+async def _state_of(client: AsyncClient, room_id: str, progress: Progress
+                    ) -> dict[tuple[str, str], dict[str, Any]]:
+    resp = await _paced(f"read the state of {room_id}",
+                        lambda: client.room_get_state(room_id), progress)
+    return {(e["type"], e.get("state_key", "")): e.get("content", {}) for e in resp.events}
+
+
+async def _invite_missing(client: AsyncClient, room_id: str, invite: list[str],
+                          progress: Progress) -> list[str]:
+    state = await _state_of(client, room_id, progress)
+    present = {k for (t, k), c in state.items() if t == "m.room.member"
+               and c.get("membership") in ("join", "invite")}
+    missing = [u for u in invite if u not in present]
+    for user in missing:
+        await _paced(f"invite {user} to {room_id}",
+                     lambda u=user: client.room_invite(room_id, u), progress)  # type: ignore[misc]
+    return missing
+
+
+async def tighten(client: AsyncClient, room_id: str, moderators: set[str],
+                  progress: Progress) -> list[str]:
+    """Make an existing room as closed as a provisioned one; returns what was changed."""
+    from wisbot.services.integrity import (
+        closed_power_levels,
+        creators_privileged,
+        weak_settings,
+    )
+
+    bot = str(client.user_id)
+    state = await _state_of(client, room_id, progress)
+    power = state.get(("m.room.power_levels", ""), {})
+    weak = weak_settings(
+        bot=bot, moderators=moderators,
+        join_rule=state.get(("m.room.join_rules", ""), {}).get("join_rule"),
+        history_visibility=state.get(("m.room.history_visibility", ""), {}).get(
+            "history_visibility"),
+        guest_access=state.get(("m.room.guest_access", ""), {}).get("guest_access",
+                                                                      "forbidden"),
+        power=power)
+    if not weak:
+        return []
+    version = str(state.get(("m.room.create", ""), {}).get("room_version", "1"))
+    privileged = creators_privileged(version)
+    closed = closed_power_levels(bot, moderators, creator_privileged=privileged)
+    users = {u: 0 for u, p in (power.get("users") or {}).items()
+             if isinstance(p, int) and p > 0 and u != bot}
+    users.update(closed["users"])
+    content = {**power, **closed, "users": users,
+               "events": {**(power.get("events") or {}), **closed["events"]}}
+    wanted = [("m.room.power_levels", content),
+              ("m.room.join_rules", {"join_rule": "invite"}),
+              ("m.room.history_visibility", {"history_visibility": "joined"}),
+              ("m.room.guest_access", {"guest_access": "forbidden"})]
+    for event_type, body in wanted:
+        if state.get((event_type, "")) == body and event_type != "m.room.power_levels":
+            continue
+        await _paced(f"set {event_type} in {room_id}", lambda t=event_type, c=body:  # type: ignore[misc]
+                     client.room_put_state(room_id, t, c), progress)
+    return weak
+
+
+async def provision(client: AsyncClient, directory_data: dict[str, Any], *,
+                    on_room: Callable[[str, str], None] | None = None,
+                    progress: Progress | None = None, tighten_existing: bool = False,
+                    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                    ) -> dict[str, str]:
+    """Create every Matrix room the directory names without an address, closed: only the
+    bot invites and changes settings (the Secretariat may also remove people), invite-only,
+    history visible to members from their own join, no guests, encrypted when asked; invite
+    its audience. ``on_room(key, room id)`` is called as soon as each room exists (to store
+    the id); a room made by an earlier run that died is found again (its ``ROOM_TAG``) and
+    completed, not made twice. Rate limits are waited out. With ``tighten_existing``, rooms
+    that already have an address are made as closed (``--tighten``). Returns
+    ``{room key: room id}`` of the rooms made or found, and writes the ids into
+    ``directory_data``."""
+    from wisbot.directory import parse_directory
+    from wisbot.services.integrity import closed_power_levels, creators_privileged, invitees
+
+    say = progress or (lambda _line: None)
     rooms = [r for r in directory_data.get("rooms", []) if r.get("platform") == "matrix"]
     todo = [r for r in rooms if not r.get("address")]
     placeholder = {**directory_data, "rooms": [
         {**r, "address": r.get("address") or f"!pending-{r['key']}:provision"}
         for r in directory_data.get("rooms", [])]}
     directory = parse_directory(placeholder, "<directory>")
+    bot = str(client.user_id)
+    moderators = {c.chat_id("matrix") or "" for c in directory.contacts
+                  if c.is_secretariat} - {"", bot}
+    found = await _tagged_rooms(client, say) if todo else {}
+    privileged = creators_privileged(await default_room_version(client)) if todo else False
+    power = closed_power_levels(bot, moderators, creator_privileged=privileged)
     made: dict[str, str] = {}
-    for raw in todo:
+    for n, raw in enumerate(todo, 1):
         room = directory.room(raw["key"])
-        invite = [c.chat_id("matrix") for c in invitees(directory, room)]
-        invite = [u for u in invite if u and u != client.user_id]
-        state = [{"type": "m.room.history_visibility", "state_key": "",
-                  "content": {"history_visibility": "shared"}},
-                 {"type": "m.room.join_rules", "state_key": "",
-                  "content": {"join_rule": "invite"}},
-                 {"type": "m.room.guest_access", "state_key": "",
-                  "content": {"guest_access": "forbidden"}}]
-        if room.encrypted:
-            state.append(_encryption_state())
-        resp = await client.room_create(name=room.name or room.key, topic=f"wisbot: {room.role}",
-                                        preset=_preset("private_chat"), invite=invite,
-                                        initial_state=state)
-        if isinstance(resp, ErrorResponse):
-            raise MatrixError(f"create room {room.key}", resp.status_code, resp.message or "")
-        raw["address"] = resp.room_id
-        made[room.key] = str(resp.room_id)
+        invite = [u for c in invitees(directory, room)
+                  if (u := c.chat_id("matrix")) and u != bot]
+        room_id = found.get(room.key)
+        if room_id is not None:
+            missing = await _invite_missing(client, room_id, invite, say)
+            say(f"room {n}/{len(todo)}: {room.key} was made by an earlier run: {room_id}"
+                + (f" ({len(missing)} invitation(s) completed)" if missing else ""))
+        else:
+            state = [*_closed_state(),
+                     {"type": ROOM_TAG, "state_key": "", "content": {"key": room.key}}]
+            if room.encrypted:
+                state.append(_encryption_state())
+            resp = await _paced(f"create room {room.key}", lambda r=room, st=state, i=invite:  # type: ignore[misc]
+                                client.room_create(
+                                    name=r.name or r.key, topic=f"wisbot: {r.role}",
+                                    preset=_preset("private_chat"), invite=i,
+                                    initial_state=st,
+                                    power_level_override=power),
+                                say, sleep)
+            room_id = str(resp.room_id)
+            say(f"room {n}/{len(todo)}: created {room.key}: {room_id}")
+        raw["address"] = room_id
+        made[room.key] = room_id
+        if on_room is not None:
+            on_room(room.key, room_id)
+    bound = [r for r in rooms if r.get("address") and r["key"] not in made]
+    failed: list[str] = []
+    for n, raw in enumerate(bound, 1):
+        if not tighten_existing:
+            continue
+        try:
+            changed = await tighten(client, raw["address"], moderators, say)
+        except MatrixError as exc:
+            failed.append(raw["key"])
+            say(f"checked {n}/{len(bound)}: {raw['key']}: could NOT tighten: {exc}")
+            continue
+        say(f"checked {n}/{len(bound)}: {raw['key']}: "
+            + ("tightened (" + "; ".join(changed) + ")" if changed else "closed"))
+    if failed:
+        raise MatrixError("tighten", None, f"{len(failed)} room(s) could not be tightened: "
+                          f"{', '.join(failed)} (see above)")
     return made
 
 
@@ -814,12 +1501,28 @@ def default_store_path(database_url: str) -> Path:
 
 # ----- replies about the command itself -------------------------------------------------
 
-def _reply_relation(item: _Pending) -> dict[str, Any]:
+def _thread_of(item: _Pending) -> str | None:
     relates = item.relates
     if relates.get("rel_type") == "m.thread" and relates.get("event_id"):
-        return {"rel_type": "m.thread", "event_id": relates["event_id"], "is_falling_back": True,
-                "m.in_reply_to": {"event_id": item.event_id}}
-    return {"m.in_reply_to": {"event_id": item.event_id}}
+        return str(relates["event_id"])
+    return None
+
+
+def _relation(reply: Reply) -> dict[str, Any] | None:
+    """An answer replies to its command, in the command's thread if it had one."""
+    if reply.reply_to is None:
+        return None
+    if reply.thread:
+        return {"rel_type": "m.thread", "event_id": reply.thread, "is_falling_back": True,
+                "m.in_reply_to": {"event_id": reply.reply_to}}
+    return {"m.in_reply_to": {"event_id": reply.reply_to}}
+
+
+def _is_ack(item: _Pending) -> bool:
+    if "ack_of" in item.relates:
+        return True
+    words = item.text.lstrip("!/").split()
+    return bool(words) and words[0].lower() == "ack"
 
 
 def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
@@ -830,19 +1533,40 @@ def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
     return reply.model_copy(update={"lines": (note, *reply.lines)})
 
 
-def _held_reply(room: Room, who: frozenset[str]) -> Reply:
-    b = ReplyBuilder("Room on hold", kind="error")
-    b.line(f"This room has members or invitations outside its directory audience "
-           f"({len(who)}); wisbot shows nothing protected here until they are removed. "
-           "The Secretariat has been told.")
-    return b.build(private=True)
-
-
 def _interrupted_reply() -> Reply:
     b = ReplyBuilder("Command interrupted", kind="error")
     b.line("wisbot was interrupted while handling this command and cannot tell whether it "
            "took effect. Check with `incident list` before repeating it.")
     return b.build(private=True)
+
+
+def _working_reply() -> Reply:
+    return text_reply("Working on it… this command takes a while; the answer follows here.")
+
+
+def _pointer_reply() -> Reply:
+    return text_reply("I have answered you in a direct message.")
+
+
+def _undeliverable_reply() -> Reply:
+    return text_reply("I could not answer you privately (no direct chat with you alone), "
+                      "and the answer may not be shown here. Ask in a direct chat with "
+                      "wisbot.", kind="error")
+
+
+def _undelivered_reply() -> Reply:
+    return text_reply("Your answer could not be delivered; the operators have it.",
+                      kind="error")
+
+
+def _not_direct_reply() -> Reply:
+    return text_reply("This chat has other people in it, so wisbot answers nothing here. "
+                      "Start a direct chat with wisbot alone.", kind="error")
+
+
+def _not_a_page_reply() -> Reply:
+    return text_reply("Only a page can be acknowledged this way: react with ✅ to the page "
+                      "message, or type `ack P-<number>`.", kind="error", private=True)
 
 
 # ----- durable state (adapter_state rows) -----------------------------------------------
@@ -860,6 +1584,25 @@ def _set_state(session: Session, name: str, value: str, now: datetime) -> None:
         row.value = value
         row.updated_at = now
         session.add(row)
+
+
+def _del_state(session: Session, name: str) -> None:
+    row = session.get(AdapterState, (PLATFORM, name))
+    if row is not None:
+        session.delete(row)
+
+
+def _power_content(nio_room: Any) -> dict[str, Any]:
+    """nio's parsed power levels as ``m.room.power_levels`` content."""
+    pl = nio_room.power_levels
+    d = pl.defaults
+    return {"users": dict(pl.users), "events": dict(pl.events), "invite": d.invite,
+            "kick": d.kick, "ban": d.ban, "redact": d.redact, "state_default": d.state_default,
+            "events_default": d.events_default, "users_default": d.users_default}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _dm_name(user_id: str) -> str:
@@ -882,32 +1625,110 @@ def _event_name(event_id: str) -> str:
                     hashlib.sha256(event_id.encode()).hexdigest()[:40])
 
 
-def _claim(session: Session, event_id: str, now: datetime) -> str:
-    """``new`` (claimed now), ``claimed`` (an earlier run died handling it) or ``done``."""
-    name = _event_name(event_id)
-    row = session.get(AdapterState, (PLATFORM, name))
-    if row is not None:
-        return row.value
-    session.add(AdapterState(platform=PLATFORM, name=name, value="claimed", updated_at=now))
-    return "new"
+def _encode(item: _Pending) -> str:
+    return json.dumps({"room": item.room_id, "event": item.event_id, "sender": item.sender,
+                       "text": item.text, "ts": item.ts.isoformat(), "relates": item.relates},
+                      sort_keys=True)
+
+
+def _decode(raw: str) -> _Pending:
+    d = json.loads(raw)
+    return _Pending(d["room"], d["event"], d["sender"], d["text"],
+                    datetime.fromisoformat(d["ts"]), d["relates"])
+
+
+def _insert(session: Session, model: Any) -> Any:
+    return (pg_insert if session.get_bind().dialect.name == "postgresql"
+            else sqlite_insert)(model)
+
+
+def _claim(session: Session, item: _Pending, now: datetime) -> bool:
+    """Claim a command for this process, queued with what it needs to run: True only for
+    the one process (or run) that saw it first. Idempotent: the same event seen again, or
+    by a second process on the account, is a no-op, never an error."""
+    row = session.execute(
+        _insert(session, AdapterState).values(
+            platform=PLATFORM, name=_event_name(item.event_id),
+            value="queued " + _encode(item), updated_at=now)
+        .on_conflict_do_nothing(index_elements=["platform", "name"])
+        .returning(col(AdapterState.name))).first()
+    return row is not None
+
+
+def _take(session: Session, item: _Pending, old: str, new: str, now: datetime) -> bool:
+    """Move a claim from state ``old`` to ``new`` if no one else has: exactly once."""
+    value = new if new == "done" else f"{new} {_encode(item)}"
+    result = session.execute(
+        update(AdapterState).where(col(AdapterState.platform) == PLATFORM,
+                                   col(AdapterState.name) == _event_name(item.event_id),
+                                   col(AdapterState.value) == f"{old} {_encode(item)}")
+        .values(value=value, updated_at=now))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _touch(session: Session, event_id: str, now: datetime) -> None:
+    session.execute(update(AdapterState).where(col(AdapterState.platform) == PLATFORM,
+                                               col(AdapterState.name) == _event_name(event_id))
+                    .values(updated_at=now))
+
+
+def _open_claims(session: Session) -> list[tuple[str, _Pending, datetime]]:
+    """Commands queued or being handled: (state, command, last sign of life)."""
+    rows = session.exec(select(AdapterState).where(
+        AdapterState.platform == PLATFORM, col(AdapterState.name).startswith("ev:"),
+        or_(col(AdapterState.value).startswith("queued "),
+            col(AdapterState.value).startswith("claimed "))))
+    out = []
+    for r in rows:
+        state, _, raw = r.value.partition(" ")
+        try:
+            out.append((state, _decode(raw), r.updated_at))
+        except (ValueError, KeyError) as exc:
+            log.warning("matrix: unreadable command claim %s: %s", r.name, exc)
+    return out
 
 
 def _prune_claims(session: Session, now: datetime) -> None:
-    """Forget claims older than a week (a sync token never goes back that far). Runs at
-    start and with the periodic check, not in the claim on every command's path."""
+    """Forget handled claims older than a week (a sync token never goes back that far).
+    Runs at start and with the periodic check, not in the claim on every command's path."""
     session.execute(delete(AdapterState).where(
         col(AdapterState.platform) == PLATFORM, col(AdapterState.name).startswith("ev:"),
-        col(AdapterState.updated_at) < now - CLAIM_DAYS))
+        col(AdapterState.value) == "done", col(AdapterState.updated_at) < now - CLAIM_DAYS))
 
 
-def _done(session: Session, event_id: str, now: datetime) -> None:
-    _set_state(session, _event_name(event_id), "done", now)
+@dataclass(frozen=True)
+class _Row:
+    """An answer to a command, for the outbox: where (a room key or ``@contact``)."""
+
+    room_key: str
+    key: str
+    reply: Reply
 
 
-def _ref_of(session: Session, event_id: str) -> str | None:
-    """The object (page, incident) a bot message delivered from the outbox is about."""
+def _reply_key(event_id: str, part: str) -> str:
+    """The outbox key of an answer: from the command's event, so a second process or a
+    second look at the same command never queues it twice."""
+    return f"mx{part}-" + hashlib.sha256(event_id.encode()).hexdigest()[:48]
+
+
+def _enqueue_reply(session: Session, row: _Row, now: datetime) -> None:
+    platform = "" if row.room_key.startswith("@") else PLATFORM
+    session.execute(
+        _insert(session, OutboxRow).values(
+            key=row.key, room_key=row.room_key, platform=platform,
+            payload=row.reply.model_dump(mode="json"), status="pending", attempts=0,
+            next_attempt_at=now, created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"]))
+
+
+def _page_of(session: Session, event_id: str) -> str | None:
+    """The page a bot message delivered from the outbox asks to acknowledge; ``None``
+    for anything else (an incident notice, an alert, an answer)."""
     row = session.exec(select(OutboxRow).where(OutboxRow.message_id == event_id)).first()
     if row is None:
         return None
-    ref = row.payload.get("ref")
-    return ref if isinstance(ref, str) else None
+    try:
+        reply = Reply.model_validate(row.payload)
+    except ValueError:
+        return None
+    return reply.ref if is_page(reply) else None

@@ -11,10 +11,18 @@
 * Buttons (``block_actions``) run their action's command for the person who clicked.
 * Delivery: at most one message per second per channel (Slack's limit), in parallel
   across channels; HTTP 429 gives :class:`DeliveryError` with ``retry_after`` from the
-  ``Retry-After`` header; errors that retrying cannot fix (``channel_not_found``,
-  ``not_in_channel``, ``is_archived``, token errors…) are permanent, so the outbox
-  dead-letters them at once and alerts the Secretariat. Every failure logs one line that
-  says what to do.
+  ``Retry-After`` header; the API unreachable, timeouts and 5xx are ``transient``; errors
+  that need the operator (``channel_not_found``, ``not_in_channel``, ``is_archived``,
+  token errors…) are ``no_access``: the outbox reports the channel once and its queue
+  waits for the fix; errors no retry can fix for that message (``msg_too_long``,
+  ``invalid_blocks``, an unknown user…) are permanent, so the outbox dead-letters it and
+  alerts the Secretariat. Every failure logs one line that says what to do.
+* Idempotency: Slack has none, so every post carries its delivery key in its message
+  metadata (``event_type`` ``wisbot_delivery``). A post whose outcome is unknown (a
+  timeout or a 5xx after the request went out) is looked up by that key with
+  ``conversations.history`` (``include_all_metadata``) before it is posted again: by the
+  adapter itself when it retries, and by the outbox (:meth:`SlackAdapter.find_sent`)
+  when another process retries a row.
 * Files (the watch chart): a Reply's attachments are uploaded after its message, to the
   same channel in the message's thread, with Slack's external upload
   (``files.getUploadURLExternal`` → POST of the bytes → ``files.completeUploadExternal``,
@@ -26,8 +34,10 @@
   against the directory and the room's audience (a contact outside it is a stranger
   there too: :func:`wisbot.services.context.may_be_in_room`), and a public channel bound
   as closed is refused (``conversations.info``); at start, on every join or leave, and
-  periodically. A failing channel's deliveries are held (``App.holds``), never dropped,
-  and the Secretariat is told.
+  periodically. A failing channel's deliveries are held (the hold registry, stored in
+  the database), never dropped, and the Secretariat is told. Fail closed: until its
+  first check passes, and while ``conversations.info``/``members`` fail or are rate
+  limited (retried with backoff), a closed channel is held.
 
 All Slack Web API errors become :class:`DeliveryError` in one place, :func:`delivery_error`.
 """
@@ -39,17 +49,17 @@ import logging
 import re
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableSet
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from wisbot.adapters.base import (
@@ -69,8 +79,13 @@ from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder
 from wisbot.services.context import may_be_in_room
 
+if TYPE_CHECKING:
+    from wisbot.services.holds import HoldRegistry
+
 log = logging.getLogger(__name__)
 PLATFORM = Platform("slack")
+METADATA_EVENT = "wisbot_delivery"
+"""The metadata event type of every post: its payload is ``{"key": <delivery key>}``."""
 
 PERMANENT_ERRORS: dict[str, str] = {
     "channel_not_found": "the channel does not exist or the bot cannot see it: check the "
@@ -95,6 +110,17 @@ PERMANENT_ERRORS: dict[str, str] = {
     "msg_too_long": "the message is too long for Slack",
 }
 """Slack error codes retrying cannot fix, with what the operator should do."""
+
+NO_ACCESS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "token_revoked", "token_expired", "account_inactive", "no_permission",
+    "restricted_action", "ekm_access_denied", "team_access_not_granted"})
+"""Of those, the ones where the bot may not post there until the operator acts: the
+channel's queue waits for the fix instead of each message becoming a dead letter."""
+
+TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable",
+                       "request_timeout", "ratelimited"})
+"""Slack's own failures: retried without counting an attempt."""
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -127,13 +153,17 @@ def delivery_error(exc: BaseException, where: str, *, file: str | None = None
                                  f"ratelimited); retrying after {retry_after:g}s",
                                  retry_after=retry_after)
         if code in PERMANENT_ERRORS:
+            access = code in NO_ACCESS
             return DeliveryError(f"slack: cannot {verb} {where}: {code}: "
-                                 f"{PERMANENT_ERRORS[code]}", permanent=True)
-        return DeliveryError(f"slack: {doing} {where} failed: {code or f'HTTP {status}'}")
-    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+                                 f"{PERMANENT_ERRORS[code]}", permanent=not access,
+                                 no_access=access)
+        transient = code in TRANSIENT or (isinstance(status, int) and status >= 500)
+        return DeliveryError(f"slack: {doing} {where} failed: {code or f'HTTP {status}'}",
+                             transient=transient)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError | SlackRequestError):
         upload = f" (uploading {file})" if file else ""
         return DeliveryError(f"slack: cannot reach the Slack API for {where}{upload}: "
-                             f"{type(exc).__name__}: {exc}")
+                             f"{type(exc).__name__}: {exc}", transient=True)
     return DeliveryError(f"slack: {doing} {where} failed: {type(exc).__name__}: {exc}")
 
 
@@ -167,9 +197,9 @@ class ChannelPacer:
 
 @dataclass(frozen=True)
 class SlackConfig:
-    bot_token: str
-    app_token: str | None = None
-    signing_secret: str | None = None
+    bot_token: str = field(repr=False)
+    app_token: str | None = field(default=None, repr=False)
+    signing_secret: str | None = field(default=None, repr=False)
     mode: Literal["socket", "http"] = "socket"
     http_host: str = "127.0.0.1"
     http_port: int = 3000
@@ -178,6 +208,8 @@ class SlackConfig:
     """Web API base, e.g. ``https://slack.com/api/`` (tests: a local fake)."""
     pace_seconds: float = 1.0
     integrity_interval: float = 600.0
+    timeout: float = 30.0
+    """Overall deadline of one Web API call, s: past it, a post's outcome is unknown."""
     """Seconds between periodic room-integrity checks; 0 turns the periodic check off."""
 
 
@@ -192,13 +224,13 @@ def _remember(done: OrderedDict[str, Any], key: str, value: Any, limit: int = 10
 
 class SlackAdapter:
     """See the module docstring. ``directory``, ``holds`` and ``alert`` enable room
-    integrity: ``holds`` is the application's set of held room keys, ``alert`` tells the
-    Secretariat room."""
+    integrity: ``holds`` is the application's hold registry (stored holds), ``alert``
+    tells the Secretariat room."""
 
     platform: Platform = PLATFORM
 
     def __init__(self, config: SlackConfig, *, directory: Directory | None = None,
-                 holds: MutableSet[str] | None = None, alert: Alert | None = None,
+                 holds: HoldRegistry | None = None, alert: Alert | None = None,
                  on_release: Callable[[], None] | None = None) -> None:
         if config.mode == "socket" and not config.app_token:
             raise ValueError("Slack Socket Mode needs the app-level token (xapp-…): set "
@@ -212,6 +244,7 @@ class SlackAdapter:
         self.alert = alert
         self.on_release = on_release
         self.pacer = ChannelPacer(config.pace_seconds)
+        self.timeout = config.timeout
         self.dispatch: Dispatch | None = None
         self.client: AsyncWebClient | None = None
         self.bolt: AsyncApp | None = None
@@ -226,8 +259,13 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._periodic: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, str] = {}
+        self._retries: dict[str, float] = {}
+        self._rechecks: dict[str, asyncio.Task[None]] = {}
         self._sent: OrderedDict[str, MessageRef] = OrderedDict()
         """Delivery key → the message Slack took (a retry does not post it again)."""
+        self._doubt: OrderedDict[str, str] = OrderedDict()
+        """Delivery key → channel, for posts whose outcome is unknown (looked up before
+        they are posted again)."""
         self._uploaded: OrderedDict[str, str] = OrderedDict()
         """``key#n`` → Slack file id of the key's n-th attachment, once shared."""
 
@@ -251,9 +289,11 @@ class SlackAdapter:
     async def start(self, dispatch: Dispatch) -> None:
         self.dispatch = dispatch
         cfg = self.config
-        self._session = aiohttp.ClientSession()
+        # slack_sdk applies its own timeout only to sessions it makes: this one needs it.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=cfg.timeout))
         client_args: dict[str, Any] = {"token": cfg.bot_token, "session": self._session,
-                                       "timeout": 30}
+                                       "timeout": cfg.timeout}
         if cfg.api_base_url:
             client_args["base_url"] = cfg.api_base_url.rstrip("/") + "/"
         self.client = AsyncWebClient(**client_args)
@@ -313,6 +353,11 @@ class SlackAdapter:
             self._periodic.cancel()
             await asyncio.gather(self._periodic, return_exceptions=True)
             self._periodic = None
+        rechecks = list(self._rechecks.values())
+        self._rechecks.clear()
+        for task in rechecks:
+            task.cancel()
+        await asyncio.gather(*rechecks, return_exceptions=True)
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -420,11 +465,57 @@ class SlackAdapter:
             self._dm_channels[user.address] = channel
         return await self._post(channel, reply, key=key, where=f"@{user.address}")
 
-    async def _post(self, channel: str, reply: Reply, *, key: str, where: str) -> MessageRef:
+    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
+        """The message posted with delivery ``key`` in ``room``, if Slack has it (the
+        outbox asks before it retries a row whose last try may have gone out)."""
         ref = self._sent.get(key)
         if ref is None:
-            ref = await self._post_message(channel, reply, key=key, where=where)
+            ref = await self._find(room.address, key, where=room.key or room.address)
+            if ref is not None:
+                _remember(self._sent, key, ref)
+        return ref
+
+    async def _find(self, channel: str, key: str, *, where: str, pages: int = 3
+                    ) -> MessageRef | None:
+        """Look ``key`` up in the metadata of the channel's latest messages."""
+        client = self._client()
+        cursor: str | None = None
+        for _ in range(pages):
+            args: dict[str, Any] = {"channel": channel, "limit": 200,
+                                    "include_all_metadata": True}
+            if cursor:
+                args["cursor"] = cursor
+            try:
+                page = await asyncio.wait_for(client.conversations_history(**args),
+                                              self.timeout)
+            except Exception as exc:  # classified in _failure
+                raise self._failure(exc, channel, where) from None
+            for message in page.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if meta.get("event_type") == METADATA_EVENT and \
+                        (meta.get("event_payload") or {}).get("key") == key:
+                    log.info("slack: %s was already posted to %s (ts %s): not posted again",
+                             key, where, message.get("ts"))
+                    return MessageRef(platform=PLATFORM, room=channel,
+                                      id=str(message.get("ts", "")))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+    async def _post(self, channel: str, reply: Reply, *, key: str, where: str) -> MessageRef:
+        ref = self._sent.get(key)
+        if ref is None and key in self._doubt:
+            ref = await self._find(self._doubt[key], key, where=where)
+        if ref is None:
+            try:
+                ref = await self._post_message(channel, reply, key=key, where=where)
+            except DeliveryError as exc:
+                if exc.transient:  # it may have gone out: look before posting again
+                    _remember(self._doubt, key, channel)
+                raise
             _remember(self._sent, key, ref)
+        self._doubt.pop(key, None)
         # else: a retry of a send Slack already took: the text is not posted twice
         for n, attachment in enumerate(reply.attachments):
             file_key = f"{key}#{n}"
@@ -450,11 +541,12 @@ class SlackAdapter:
         files_follow = bool(reply.attachments)
         async with self.pacer.slot(channel):
             try:
-                response = await client.chat_postMessage(
+                response = await asyncio.wait_for(client.chat_postMessage(
                     channel=channel, text=render_text(reply, files_follow=files_follow),
                     blocks=render_blocks(reply, files_follow=files_follow),
                     unfurl_links=False, unfurl_media=False,
-                    metadata={"event_type": "wisbot_delivery", "event_payload": {"key": key}})
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}}),
+                    self.timeout)
             except Exception as exc:  # classified in _failure
                 raise self._failure(exc, channel, where) from None
         return MessageRef(platform=PLATFORM, room=str(response.get("channel") or channel),
@@ -476,6 +568,11 @@ class SlackAdapter:
         log.info("slack: uploaded %s (%d bytes) to %s", attachment.name, attachment.size,
                  where)
         return str(shared.get("id", "")) if isinstance(shared, dict) else ""
+
+    @property
+    def checks_rooms(self) -> bool:
+        """Whether this adapter checks its closed rooms (the app holds them until then)."""
+        return self.directory is not None and self.holds is not None
 
     def _client(self) -> AsyncWebClient:
         if self.client is None:
@@ -515,36 +612,67 @@ class SlackAdapter:
         return dict(self.problems)
 
     async def check_room(self, room: Room) -> str | None:
-        """The problem that holds ``room``, or None when it may receive protected posts."""
+        """The problem that holds ``room``, or None when it may receive protected posts.
+
+        Fails closed: when Slack cannot be asked (rate limit, API or network error) the
+        room stays held (``api-error``) and is asked again with backoff."""
+        if not room.closed:
+            # An open room has no membership rule, but a public channel bound as closed
+            # is looked at below; open rooms are never held.
+            return None
         try:
             problem = await self._problem(room)
-        except SlackApiError as exc:
-            # The bot cannot look (not a member, channel gone): deliveries will fail with a
-            # clear dead letter, so this is a warning, not a hold.
-            log.warning("slack: cannot check the members of %s (%s): %s", room.key,
-                        room.target, delivery_error(exc, room.key))
-            return self.problems.get(room.key)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("slack: cannot check the members of %s: %s", room.key, exc)
-            return self.problems.get(room.key)
-        before = self.problems.get(room.key)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = delivery_error(exc, room.key)
+            reason = "no-access" if error.permanent else "api-error"
+            why = f"wisbot cannot check the channel's members: {error}"
+            log.warning("slack: holding %s (%s): %s", room.key, room.target, why)
+            self.problems[room.key] = why
+            if self.holds is not None:
+                before = await self.holds.hold(room.key, reason, why)
+                if reason == "no-access" and (before is None or before.reason != reason):
+                    await self._alert(room, why)
+            self._retry_later(room)
+            return why
+        self._retries.pop(room.key, None)
+        before_problem = self.problems.get(room.key)
         if problem is not None:
             self.problems[room.key] = problem
+            reason = "weak-settings" if problem.startswith("it is a public") else "stranger"
+            stored = None
             if self.holds is not None:
-                self.holds.add(room.key)
-            if problem != before:
+                stored = await self.holds.hold(room.key, reason, problem)
+            if (stored is None or stored.detail != problem) and problem != before_problem:
                 log.error("slack: holding protected posts to %s (%s): %s", room.key,
                           room.target, problem)
                 await self._alert(room, problem)
-        elif before is not None:
-            del self.problems[room.key]
-            if self.holds is not None:
-                self.holds.discard(room.key)
-            log.warning("slack: %s (%s) passes the room check again; held posts resume",
-                        room.key, room.target)
-            if self.on_release is not None:
+        else:
+            self.problems.pop(room.key, None)
+            stored = await self.holds.passed(room.key) if self.holds is not None else None
+            if stored is not None and stored.reason not in ("unchecked", "api-error"):
+                log.warning("slack: %s (%s) passes the room check again; held posts resume",
+                            room.key, room.target)
+            if stored is not None and self.on_release is not None:
                 self.on_release()
         return problem
+
+    def _retry_later(self, room: Room) -> None:
+        """Ask again after 2, 4, 8 … (at most 300) seconds while the check cannot run."""
+        delay = min(300.0, self._retries.get(room.key, 1.0) * 2)
+        self._retries[room.key] = delay
+        if room.key in self._rechecks or self.dispatch is None:
+            return
+
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            del self._rechecks[room.key]
+            try:
+                await self.check_room(room)
+            except Exception:
+                log.exception("slack: re-checking %s failed", room.key)
+
+        self._rechecks[room.key] = asyncio.create_task(
+            again(), name=f"wisbot-slack-recheck-{room.key}")
 
     async def _problem(self, room: Room) -> str | None:
         client = self._client()

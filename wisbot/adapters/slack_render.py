@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wisbot.reply import Reply, Span
+from wisbot.reply import Reply, Span, neutral
 
 SECTION_LIMIT = 3000
 """Slack's limit for a section's text."""
@@ -35,6 +35,18 @@ WORD_JOINER = "\u2060"
 def neutralise(text: str) -> str:
     """Break ``@channel``/``@here``/``@everyone`` and drop control characters."""
     return _BROADCAST.sub("@" + WORD_JOINER, _CONTROL.sub("", text))
+
+
+# mrkdwn has no escape for its markers: in a person's text they become look-alikes, so
+# ``*Severity:*`` cannot be set in bold as the bot's own labels are. An underscore inside a
+# word (``de_of_nc``) formats nothing in Slack and is kept.
+_MARKERS = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+
+
+def unformat(text: str) -> str:
+    """A person's text with Slack's formatting markers (``*_~` ``) made inert."""
+    return _EDGE_UNDERSCORE.sub("\uff3f", text.translate(_MARKERS))
 
 
 def escape(text: str) -> str:
@@ -58,7 +70,9 @@ def span_mrkdwn(span: Span) -> str:
         return _wrap(span.text, "_")
     if span.style == "code":
         return _wrap(span.text.replace("`", "'"), "`")
-    return escape(span.text)  # plain and user text alike: escaped, mentions broken
+    if span.style == "user":
+        return escape(unformat(neutral(span.text)))
+    return escape(span.text)  # escaped, mentions broken
 
 
 def line_mrkdwn(line: tuple[Span, ...]) -> str:

@@ -1,4 +1,10 @@
-"""``ack <page|incident|query>``: stop a page and record who acknowledged it, and when."""
+"""``ack <page|incident|query>``: stop a page and record who acknowledged it, and when.
+
+An acknowledgement is deliberate: typed with a page number it acts on that page (the
+Secretariat may answer any); by incident or query number, by a button, or by a reaction or
+reply on a message (the adapter passes the message in ``Invocation.extra["ack_of"]``) it
+acts only on pages of the person's own role, and a reaction acts only on a page message.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,26 @@ from typing import Any
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
-from wisbot.errors import InvalidState
+from wisbot.errors import InvalidState, UsageError
 from wisbot.reply import Reply
+
+ACK_OF = "ack_of"
+"""``Invocation.extra`` key: the platform id of the message reacted or replied to."""
 
 
 async def ack(ctx: Ctx, a: dict[str, Any]) -> Reply:
     paging = ctx.services.paging
     if paging is None:
         raise InvalidState("paging is not running in this wisbot")
-    reply: Reply = await paging.ack(ctx.caller, a["ref"])
+    extra = ctx.invocation.extra or {}
+    if not a["ref"]:
+        if extra.get(ACK_OF):
+            by_message: Reply = await paging.ack_by_message(ctx.caller, extra[ACK_OF])
+            return by_message
+        raise UsageError("missing <page|incident|query>\nUsage: ack <page|incident|query>, "
+                         "e.g. `ack P-3`")
+    reply: Reply = await paging.ack(ctx.caller, a["ref"],
+                                    own_only=extra.get("via") == "button")
     return reply
 
 
@@ -22,10 +39,12 @@ def register(reg: Registry) -> None:
     reg.group("ack", "acknowledge a page: stops it for everyone on the on-call chain")
     reg.add(Command(
         ("ack",),
-        "Acknowledge a page (P-3), every page of an incident you may acknowledge "
-        "(WIS-SEC-2026-7) or of a query (Q-2). Anyone on the paged chain, or the WMO "
-        "Secretariat, may acknowledge; the time is recorded for the service report.",
+        "Acknowledge a page (P-3), or your own pages of an incident (WIS-SEC-2026-7) or of "
+        "a query (Q-2). Anyone on the paged chain may acknowledge; the WMO Secretariat may "
+        "acknowledge any page by its number. A ✅ or a reply 'ack' on a page message "
+        "acknowledges that page if it is your role's. The time is recorded for the "
+        "service report.",
         "ack P-3", ack,
-        (Arg("ref", metavar="page|incident|query",
+        (Arg("ref", metavar="page|incident|query", required=False,
              help="a page (P-3), an incident number or a query (Q-2)"),),
     ))

@@ -52,11 +52,21 @@ class Dispatcher:
             return text_reply(f"Refused: {exc}", kind="error", private=True)
         except Exception:
             error_id = secrets.token_hex(4)
-            log.exception("command failed (error id %s): %r from %s", error_id,
-                          inv.text[:200], inv.sender)
+            # Never the command's text: it may hold a protected summary or a name.
+            log.exception("command %s failed (error id %s) from %s", self._command_name(inv),
+                          error_id, inv.sender.address)
             return text_reply(f"Something went wrong on wisbot's side; nothing you typed was "
                               f"lost. Error id {error_id} (give it to the operators).",
                               kind="error", private=True)
+
+    def _command_name(self, inv: Invocation) -> str:
+        """The command's words (``incident update``), never its arguments."""
+        try:
+            words = [t.value for t in tokenize(strip_prefix(inv.text))]
+            cmd, _ = self.registry.find(words)
+        except Exception:
+            return "?"
+        return cmd.name if cmd is not None else "?"
 
     async def _dispatch(self, inv: Invocation) -> Reply:
         text = strip_prefix(inv.text)

@@ -9,7 +9,7 @@ from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
-from wisbot.reply import Reply, ReplyBuilder, Span, bold
+from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services.incidents import Told
 from wisbot.services.render import exposure, incident_reply
 
@@ -24,7 +24,7 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
     vis = ctx.caller.sees(exposure(inc))
     if vis is Vis.NONE:
         # Typed where the incident may not be shown: confirm without any detail.
-        return ReplyBuilder(f"{inc.number} – {verb}").line(
+        return ReplyBuilder(f"{inc.number} – {verb}").reveal(inc.number, named=False).line(
             "This room may not see this incident; the rooms entitled to it were told."
         ).build(private=True)
     base = incident_reply(ctx.services.directory, inc, vis, verb)
@@ -39,7 +39,9 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
             if inc.anonymous else None
         if warning:
             lines.append((bold("Warning: "), Span(text=warning)))
-    return base.model_copy(update={"lines": tuple(lines), "private": True})
+    return base.model_copy(update={"lines": tuple(lines), "private": True,
+                                   "reveals": (Reveal(incident=inc.number,
+                                                      named=vis is Vis.NAMED),)})
 
 
 def anonymity_warning(directory: Directory, gisc: str) -> str | None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
+
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
+from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState
 from wisbot.reply import Reply
-from wisbot.services.reports import annual_report, to_reply
+from wisbot.services.render import exposure
+from wisbot.services.reports import AnnualReport, annual_report, published_report, to_reply
+from wisbot.store.tables import Incident
 
 
 async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -21,10 +26,27 @@ async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 
 async def stats(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    """Live figures for the Secretariat (in its room or a direct chat); for everyone else
+    the published figures of a closed year, or the figures of the incidents they may see
+    here: a count that moved with a hidden report would reveal it."""
     now = ctx.services.clock()
     year = a["year"] if a["year"] is not None else now.year
-    report = await ctx.services.store.tx(lambda s: annual_report(s, year, now))
-    return to_reply(report).model_copy(update={"private": True})
+    caller = ctx.caller
+
+    def seen(inc: Incident) -> bool:
+        return caller.sees(exposure(inc)) is not Vis.NONE
+
+    def work(session: Session) -> tuple[AnnualReport, str]:
+        if caller.sees_live_statistics:
+            return annual_report(session, year, now), ""
+        published = published_report(session, year) if year < now.year else None
+        if published is not None:
+            return published, " (as published)"
+        return annual_report(session, year, now, include=seen), \
+            " (incidents you may see here)"
+
+    report, scope = await ctx.services.store.tx(work)
+    return to_reply(report, scope).model_copy(update={"private": True})
 
 
 def register(reg: Registry) -> None:
@@ -39,7 +61,9 @@ def register(reg: Registry) -> None:
     reg.add(Command(
         ("incident", "stats"),
         "The annual service report: incidents by severity and month, time to notify and "
-        "to acknowledge, pages that reached the Secretariat, hours covered.",
+        "to acknowledge, pages that reached the Secretariat, hours covered. Live figures are "
+        "the Secretariat's; others get the incidents they may see, or a closed year's "
+        "published figures.",
         "incident stats 2026", stats,
         (Arg("year", "int", required=False, int_range=(2000, 2100)),),
     ))

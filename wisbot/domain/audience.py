@@ -10,6 +10,10 @@ an incident are :mod:`wisbot.domain.confidentiality`; this module applies them t
   Secretariat). There is no other rule (no "operator Member" exception).
 - What a person reads where they are is their own view capped by the room's: everyone in
   the room reads it too. A direct chat (``room_role=None``) is the person's own view.
+- The same cap holds for lessons (:func:`lesson_seen_by`), exchange dispute cases
+  (:func:`case_seen_by`), pages (:func:`may_be_paged`) and statistics
+  (:func:`sees_live_statistics`): each has one rule per audience role here, and a reader's
+  view is always ``min(best over the person's roles, the room's)``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from wisbot.domain.confidentiality import (
     Vis,
     best_visibility,
     role_visibility,
+    vmax,
     vmin,
 )
 from wisbot.domain.confidentiality import person_roles as _roles_of
@@ -56,6 +61,12 @@ def person_roles(directory: Principals, person: Person) -> frozenset[str]:
     return frozenset(roles)
 
 
+def holds_role(person: Person, role: str) -> bool:
+    """Whether ``person`` holds the directory role ``role`` itself (``gisc:Tokyo``,
+    ``member:DE``, ``secretariat``): who may act for it, e.g. be paged for it."""
+    return person.is_secretariat or role.casefold() in {r.casefold() for r in person.roles}
+
+
 def may_sit_in(directory: Principals, person: Person, room_role: str) -> bool:
     """Whether ``person`` may be a member of a room with ``room_role``."""
     if person.is_secretariat:
@@ -64,8 +75,13 @@ def may_sit_in(directory: Principals, person: Person, room_role: str) -> bool:
 
 
 def room_sees(room_role: str, exp: Exposure) -> Vis:
-    """What everyone in a room with ``room_role`` may read of an incident."""
+    """What everyone in a room with ``room_role`` may read of an incident (also what a
+    page for the on-call role ``room_role`` may carry)."""
     return role_visibility(room_role, exp)
+
+
+role_sees = room_sees
+"""What an audience role (a page's role, a room's role) may read of an incident."""
 
 
 def roles_see(roles: Iterable[str], exp: Exposure) -> Vis:
@@ -81,5 +97,101 @@ def person_sees(directory: Principals, person: Person, exp: Exposure) -> Vis:
 def reader_sees(directory: Principals, person: Person, room_role: str | None,
                 exp: Exposure) -> Vis:
     """What ``person`` may be shown where they are: their view capped by the room's."""
-    mine = person_sees(directory, person, exp)
+    return roles_reader_sees(person_roles(directory, person), room_role, exp)
+
+
+def roles_reader_sees(roles: Iterable[str], room_role: str | None, exp: Exposure) -> Vis:
+    """:func:`reader_sees` for a person whose roles are already known (a ``Caller``)."""
+    mine = roles_see(roles, exp)
     return mine if room_role is None else vmin(mine, room_sees(room_role, exp))
+
+
+# ----- pages ---------------------------------------------------------------------------
+
+def may_be_paged(directory: Principals, person: Person, role: str, exp: Exposure | None,
+                 carried: Vis | None = None) -> bool:
+    """Whether a page for ``role`` may reach ``person`` directly: they hold the role and,
+    for an incident page, may read alone what it carries (``carried``, by default what the
+    role reads)."""
+    if not holds_role(person, role):
+        return False
+    if exp is None:
+        return True
+    need = role_sees(role, exp) if carried is None else carried
+    return need is not Vis.NONE and person_sees(directory, person, exp).value >= need.value
+
+
+# ----- lessons learned -----------------------------------------------------------------
+
+LESSON_SHARES = ("anonymous", "named", "none")
+
+
+def lesson_seen_by(role: str, share: str, member: str) -> Vis:
+    """What an audience role reads of a lesson recorded with ``share`` about ``member``.
+
+    The Secretariat and the Member's own role read it named; the duty room (watch
+    operators read probe posts) and unknown roles nothing; every other role what the
+    Member consented to (``named``, ``anonymous``, ``none``).
+    """
+    kind, _, name = role.partition(":")
+    own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
+    if own:
+        return Vis.NAMED
+    if kind not in ("member", "gisc", "area", "collaboration"):
+        return Vis.NONE
+    if share == "named":
+        return Vis.NAMED
+    if share == "anonymous":
+        return Vis.ANONYMOUS
+    return Vis.NONE
+
+
+def lesson_reader_sees(roles: Iterable[str], room_role: str | None, share: str,
+                       member: str) -> Vis:
+    """What a person with ``roles`` may be shown of a lesson where they are."""
+    mine = Vis.NONE
+    for role in roles:
+        mine = vmax(mine, lesson_seen_by(role, share, member))
+    return mine if room_role is None else vmin(mine, lesson_seen_by(room_role, share, member))
+
+
+# ----- exchange dispute cases ----------------------------------------------------------
+
+def case_seen_by(role: str, member: str | None, referred: bool) -> bool:
+    """Whether an audience role may read an exchange dispute case about the provider
+    ``member`` (``None``: whether the role may read some case, e.g. a list).
+
+    Cases concern a named provider: the Secretariat and every GISC read them, the
+    provider's own Member room its own cases, the working group referred ones; never the
+    collaboration, area or duty rooms.
+    """
+    kind, _, name = role.partition(":")
+    if kind in ("secretariat", "gisc"):
+        return True
+    if kind == "member":
+        return member is None or name.casefold() == member.casefold()
+    if kind == "working-group":
+        return member is None or referred
+    return False
+
+
+def case_person_reads(roles: Iterable[str], member: str) -> bool:
+    """Whether a person with ``roles`` may read cases about ``member`` alone: the
+    Secretariat, any GISC focal point, the provider's own focal points."""
+    return any(case_seen_by(r, member, False) for r in roles)
+
+
+def case_reader_reads(roles: Iterable[str], room_role: str | None, member: str,
+                      referred: bool) -> bool:
+    """Whether a person with ``roles`` may be shown a case where they are."""
+    return case_person_reads(roles, member) and (
+        room_role is None or case_seen_by(room_role, member, referred))
+
+
+# ----- statistics ----------------------------------------------------------------------
+
+def sees_live_statistics(roles: Iterable[str], room_role: str | None) -> bool:
+    """Live counts include incidents most readers may not see (a hidden report moves
+    them): they are the Secretariat's, in the Secretariat room or a direct chat only.
+    Everyone else gets the figures of incidents they may see."""
+    return "secretariat" in set(roles) and room_role in (None, "secretariat")

@@ -165,13 +165,51 @@ def _skeleton(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+# A possessive or plural written after a name: "DWD's", "DWD’s", "DWDs", "Webers".
+_SUFFIX = r"(?P<suffix>(?:['\u2019\u02bc\u2018`\u00b4]s|s)?)"
+
+# Phone numbers, found in the folded text whoever they belong to: international form
+# ("+49 69 8062 0", "0049 (0)69 8062-0"), a national form with a keyword ("tel. 069
+# 80620"), and a national trunk-prefix form with groups ("069 8062 0", "(069) 8062-0").
+_SEP = r"[ \t().\-/]{0,3}"
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:" + _SEP + r"\d){6,14}(?!\d)"
+    r"|(?<![a-z])(?:tel(?:ephone)?|phone|fax|mobile|mob|cell|call|ring)[ \t.:]{0,3}"
+    r"\(?(?P<kw>\d(?:" + _SEP + r"\d){5,14})(?!\d)"
+    r"|(?<![\w.:])\(?0[1-9]\d{0,4}\)?(?:[ \t\-/]{1,3}\d+){1,4}(?![\w.:])"
+)
+_DATE = re.compile(r"^\d{1,4}[-./ ]\d{1,2}[-./ ]\d{1,4}$")
+
+
+def _phone_spans(folded: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for m in _PHONE.finditer(folded):
+        start, end = m.span("kw") if m.group("kw") else m.span()
+        text = folded[start:end]
+        if sum(c.isdigit() for c in text) < 7 or _DATE.match(text.strip("()")):
+            continue  # a short number or a date, not a phone number
+        out.append((start, end))
+    return out
+
+
+def _upper_as_read(text: str) -> bool:
+    letters = [c for c in unicodedata.normalize("NFKC", text.translate(_LOOKALIKES))
+               if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters)
+
+
 class Redactor:
-    """Removes the names and codes that identify a Member from text shown anonymised.
+    """Removes what identifies a Member from text shown anonymised: its names, codes,
+    centres' identifiers, aliases, people, e-mails and phone numbers (the caller lists
+    them), and any phone number at all.
 
     A term matches however it is spelt: any case, accents, full-width or look-alike
     letters, invisible characters, and any separators (or none) between its parts
-    (``DE-OF-NC``, ``de_of_nc``, ``DEOFNC``; ``Anna Weber``, ``anna.weber``). It is
-    bounded by letters only, so ``dwd01`` and ``DWD_backup`` are caught too.
+    (``DE-OF-NC``, ``de_of_nc``, ``DEOFNC``; ``Anna Weber``, ``anna.weber``), with a
+    plural or possessive after it (``DWDs``, ``DWD's``, ``DWD’s``). It is bounded by
+    letters only, so ``dwd01`` and ``DWD_backup`` are caught too. A term of one or two
+    letters (a Member code such as ``IT`` or ``DE``) matches only written in capitals:
+    withholding every "it" or "de" would itself point at the Member.
     """
 
     def __init__(self, identifying: Iterable[str], replacement: str = "[withheld]") -> None:
@@ -186,18 +224,32 @@ class Redactor:
                                      r"[\W_]*".join(re.escape(p) for p in parts)))
         alternatives.sort(key=lambda a: a[0], reverse=True)
         self._pattern = (
-            re.compile(r"(?<![^\W\d_])(?:" + "|".join(a for _, a in alternatives)
-                       + r")(?![^\W\d_])", re.IGNORECASE)
+            re.compile(r"(?<![^\W\d_])(?P<core>" + "|".join(a for _, a in alternatives)
+                       + r")" + _SUFFIX + r"(?![^\W\d_])", re.IGNORECASE)
             if alternatives else None
         )
         self._terms = tuple(t.casefold() for t in terms)
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
-        if self._pattern is None:
-            return []
         folded, where = _skeleton(text)
-        return [(where[m.start()], where[m.end() - 1] + 1)
-                for m in self._pattern.finditer(folded) if m.end() > m.start()]
+        found: list[tuple[int, int]] = []
+        if self._pattern is not None:
+            for m in self._pattern.finditer(folded):
+                core = m.group("core")
+                if len(core) <= 2 and core.isalpha():
+                    start, end = m.span("core")
+                    if not _upper_as_read(text[where[start]:where[end - 1] + 1]):
+                        continue
+                if m.end() > m.start():
+                    found.append(m.span())
+        found.extend(_phone_spans(folded))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return [(where[start], where[end - 1] + 1) for start, end in merged if end > start]
 
     def __call__(self, text: str) -> str:
         out: list[str] = []
@@ -210,5 +262,5 @@ class Redactor:
         return "".join(out)
 
     def leaks(self, text: str) -> list[str]:
-        """The identifying terms still present in ``text``."""
+        """The identifying terms (and phone numbers) still present in ``text``."""
         return [text[start:end] for start, end in self._spans(text)]

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.audience import may_sit_in, person_roles, roles_see, room_sees
-from wisbot.domain.confidentiality import Exposure, Vis, vmin
+from wisbot.domain.audience import (
+    case_reader_reads,
+    lesson_reader_sees,
+    may_sit_in,
+    person_roles,
+    roles_reader_sees,
+    sees_live_statistics,
+)
+from wisbot.domain.confidentiality import Exposure, Vis
 from wisbot.errors import NotAllowed, UnknownIdentity
 
 
@@ -29,12 +36,26 @@ class Caller:
     def is_gisc_focal(self, gisc: str) -> bool:
         return any(g.casefold() == gisc.casefold() for g in self.contact.giscs)
 
+    @property
+    def room_role(self) -> str | None:
+        return self.room.role if self.room is not None else None
+
     def sees(self, exp: Exposure) -> Vis:
         """What this caller may be shown here: the person's view, capped by the room's."""
-        person = roles_see(self.roles, exp)
-        if self.room is None:
-            return person
-        return vmin(person, room_sees(self.room.role, exp))
+        return roles_reader_sees(self.roles, self.room_role, exp)
+
+    def sees_lesson(self, share: str, member: str) -> Vis:
+        """What this caller may be shown here of a lesson about ``member``."""
+        return lesson_reader_sees(self.roles, self.room_role, share, member)
+
+    def sees_case(self, member: str, referred: bool) -> bool:
+        """Whether this caller may be shown here an exchange case about ``member``."""
+        return case_reader_reads(self.roles, self.room_role, member, referred)
+
+    @property
+    def sees_live_statistics(self) -> bool:
+        """Whether counts over every incident (hidden ones too) may be shown here."""
+        return sees_live_statistics(self.roles, self.room_role)
 
     @property
     def label(self) -> str:

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Centre, Directory, Room, fold
+from wisbot.domain.audience import case_person_reads, case_seen_by, person_roles
 from wisbot.domain.exchange import (
     GLOBAL,
     Figure,
@@ -500,12 +501,8 @@ class ExchangeService:
         room = caller.room
         if room is None:
             return
-        kind, _, name = room.role.partition(":")
-        if kind in ("secretariat", "gisc"):
-            return
-        if kind == "member" and (case is None or name.casefold() == case.member.casefold()):
-            return
-        if kind == "working-group" and (case is None or case.referred_at is not None):
+        if case_seen_by(room.role, case.member if case else None,
+                        case is not None and case.referred_at is not None):
             return
         raise NotAllowed(
             f"exchange dispute cases concern a named provider, so they are not shown in "
@@ -514,17 +511,18 @@ class ExchangeService:
         )
 
     def _may_see(self, caller: Caller, case: ExchangeCase) -> bool:
-        return (caller.is_secretariat or bool(caller.contact.giscs)
-                or caller.is_member_focal(case.member))
+        """Whether the caller may be shown ``case`` where they are (the one predicate)."""
+        return caller.sees_case(case.member, case.referred_at is not None)
 
     def _get(self, session: Session, caller: Caller | None, number: str) -> ExchangeCase:
         number = parse_case_number(number)
         case = session.exec(select(ExchangeCase).where(ExchangeCase.number == number)).first()
-        if case is None or (caller is not None and not self._may_see(caller, case)):
+        if case is None or (caller is not None
+                            and not case_person_reads(caller.roles, case.member)):
             raise NotFound(f"no exchange dispute case {number} that you may see "
                            "(`escalate exchange list` shows them)")
         if caller is not None:
-            self._room_check(caller, case)
+            self._room_check(caller, case)  # says why the room may not, not whether it exists
         return case
 
     def _may_run(self, caller: Caller, case: ExchangeCase, what: str) -> None:
@@ -550,6 +548,9 @@ class ExchangeService:
                 rooms.append(room)
             elif kind == "gisc" and (all_giscs or fold(name) == fold(case.owner_gisc)):
                 rooms.append(room)
+        # Whom a stage tells is the procedure's choice; who may read it is the predicate's.
+        rooms = [r for r in rooms if case_seen_by(r.role, case.member,
+                                                  case.referred_at is not None)]
         order = {"secretariat": 0, "gisc": 1, "member": 2}
         rooms.sort(key=lambda r: (order.get(r.role.partition(":")[0], 3),
                                   0 if fold(r.role.partition(":")[2]) == fold(case.owner_gisc)
@@ -557,7 +558,8 @@ class ExchangeService:
         return rooms
 
     def _member_contacts(self, case: ExchangeCase) -> list[str]:
-        people = self.directory.contacts_of_member(case.member)
+        people = [c for c in self.directory.contacts_of_member(case.member)
+                  if case_person_reads(person_roles(self.directory, c), case.member)]
         people.sort(key=lambda c: not c.lead)
         return [c.id for c in people]
 
@@ -940,11 +942,6 @@ class ExchangeService:
             if which == "open":
                 q = q.where(ExchangeCase.stage != Stage.CLOSED.value)
             rows = [c for c in session.exec(q).all() if self._may_see(caller, c)]
-            room = caller.room
-            if room is not None and room.role.startswith("member:"):
-                rows = [c for c in rows if fold(c.member) == fold(room.role.split(":", 1)[1])]
-            if room is not None and room.role == "working-group":
-                rows = [c for c in rows if c.referred_at is not None]
             b = ReplyBuilder(f"Exchange dispute cases ({which}): {len(rows)}")
             for c in rows:
                 line = (f"{c.number} · {Stage(c.stage).words} · {c.provider_centre} · "

@@ -5,25 +5,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text as sql
-from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
+from wisbot.domain.audience import role_sees, room_sees
 from wisbot.domain.confidentiality import (
     SHARE_HELP,
     Exposure,
     Share,
     Vis,
     cascade_rank,
-    role_visibility,
 )
 from wisbot.domain.severity import severity
 from wisbot.errors import InvalidState, NotAllowed, NotFound
-from wisbot.reply import Reply, ReplyBuilder, bold, user
+from wisbot.reply import Reply, ReplyBuilder, Reveal, bold, user
+from wisbot.services.consent import withdraw_for_consent
 from wisbot.services.context import Caller
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
@@ -38,8 +39,6 @@ from wisbot.store.tables import (
     Incident,
     IncidentCounter,
     IncidentQuery,
-    Notification,
-    OutboxRow,
     TimelineEntry,
 )
 
@@ -64,7 +63,7 @@ def parse_query_id(text: str) -> int:
 
 def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     """Every bound room that may be told, with what it may read, in cascade order."""
-    told = [(room, role_visibility(room.role, exp)) for room in directory.rooms]
+    told = [(room, room_sees(room.role, exp)) for room in directory.rooms]
     told = [(r, v) for r, v in told if v is not Vis.NONE]
     order = {r.key: i for i, r in enumerate(directory.rooms)}
     told.sort(key=lambda rv: (cascade_rank(rv[0].role, exp.principal_gisc), order[rv[0].key]))
@@ -86,7 +85,10 @@ class Told:
 class IncidentService:
     def __init__(self, store: Store, directory: Directory, clock: Clock, *,
                  paging_threshold: int = 3, on_response: ResponseHook = no_paging,
-                 settle: Settle | None = None) -> None:
+                 settle: Settle | None = None, query_limit: int = 5,
+                 query_window: timedelta = timedelta(hours=1)) -> None:
+        self.query_limit = query_limit
+        self.query_window = query_window
         self.store = store
         self.directory = directory
         self.clock = clock
@@ -141,7 +143,7 @@ class IncidentService:
         targets: list[tuple[str, Reply]] = []
         for gisc in self.directory.giscs:
             role = f"gisc:{gisc.name}"
-            vis = role_visibility(role, exp)
+            vis = role_sees(role, exp)
             if vis is not Vis.NONE:
                 targets.append((role, incident_reply(self.directory, inc, vis,
                                                      "needs your response")))
@@ -277,8 +279,8 @@ class IncidentService:
             after_vis = {r.key: v for r, v in after}
             lowered = [k for k, v in before.items()
                        if after_vis.get(k, Vis.NONE).value < v.value]
-            if lowered:
-                _withdraw_pending(session, _id(inc), lowered)
+            session.flush()
+            withdraw_for_consent(session, self.directory, inc, lowered)
             told = self._cascade(session, inc, "share", f"now shared as {share_words(inc)}",
                                  rooms=after)
             withdrawn = [self.directory.room(k) for k in before
@@ -305,7 +307,8 @@ class IncidentService:
             reply = incident_reply(self.directory, inc, vis, "details")
             lines = [*reply.lines, (bold("Timeline"),),
                      *timeline_lines(self.directory, inc, vis, entries)]
-            return reply.model_copy(update={"lines": tuple(lines)})
+            return reply.model_copy(update={"lines": tuple(lines), "reveals": (
+                Reveal(incident=inc.number, named=vis is Vis.NAMED),)})
 
         return await self.store.tx(work)
 
@@ -336,6 +339,7 @@ class IncidentService:
             if not rows:
                 b.line("None that you may see here.")
             for inc, vis in rows:
+                b.reveal(inc.number, named=vis is Vis.NAMED)
                 sev = severity(inc.severity)
                 b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
                        f"{centre_label(self.directory, inc, vis)}")
@@ -356,12 +360,14 @@ class IncidentService:
             if visible:
                 b = ReplyBuilder(f"What you may see about {subject}")
                 for inc in visible:
+                    b.reveal(inc.number)
                     b.line(bold(inc.number), f" · {inc.status} · "
                            f"{severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
                 b.line("Check the lessons learned too: `lessons list <number>`.")
                 return b.build()
             # The same answer whether or not a hidden incident exists.
+            self._check_query_rate(session, caller, now)
             row = IncidentQuery(subject=centre or member, asker=caller.contact.id,
                                 asker_room=caller.room.key if caller.room else None,
                                 asker_platform=caller.platform, created_at=now)
@@ -386,6 +392,23 @@ class IncidentService:
             return b.build()
 
         return await self.store.tx(work)
+
+    def _check_query_rate(self, session: Session, caller: Caller, now: datetime) -> None:
+        """Each query pages the Secretariat: one person may open only so many per window."""
+        since = now - self.query_window
+        rows = session.exec(select(IncidentQuery.created_at).where(
+            IncidentQuery.asker == caller.contact.id,
+            col(IncidentQuery.created_at) > since)
+            .order_by(col(IncidentQuery.created_at))).all()
+        if len(rows) < self.query_limit:
+            return
+        free = rows[len(rows) - self.query_limit] + self.query_window
+        raise NotAllowed(
+            f"you have opened {len(rows)} queries in the last "
+            f"{_minutes(self.query_window)} (the limit is {self.query_limit}, each one pages "
+            f"the WMO Secretariat); you may ask again after "
+            f"{free.astimezone(UTC).strftime('%H:%M UTC')}. Urgent? Report the incident "
+            "or call the Secretariat desk.")
 
     def _subject(self, subject: str) -> tuple[str, str | None]:
         try:
@@ -437,19 +460,13 @@ class IncidentService:
         return await self.store.tx(work)
 
 
+def _minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return "hour" if minutes == 60 else f"{minutes} minutes"
+
+
 def _hidden(number: str) -> str:
     return f"no incident {number} that you may see here"
-
-
-def _withdraw_pending(session: Session, incident_id: int, room_keys: Sequence[str]) -> None:
-    """Undelivered incident messages for ``room_keys`` are not sent (status withdrawn)."""
-    notes = select(Notification.id).where(Notification.incident_id == incident_id,
-                                          col(Notification.kind) != "lesson")
-    session.execute(sql_update(OutboxRow)
-                    .where(col(OutboxRow.status) == "pending",
-                           col(OutboxRow.room_key).in_(room_keys),
-                           col(OutboxRow.notification_id).in_(notes))
-                    .values(status="withdrawn"))
 
 
 def _id(inc: Incident) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -60,3 +61,85 @@ def alert_secretariat(session: Session, directory: Directory, *, kind: str,
         direct = [(c.id, reply) for c in directory.contacts if c.is_secretariat]
     notify(session, kind=kind, now=now, incident_id=None,
            deliveries=[(r, reply) for r in rooms], direct=direct)
+
+
+# ----- closed Matrix rooms: who holds power, who may join, who reads history ------------
+
+BOT_LEVEL = 100
+MODERATOR_LEVEL = 50
+"""The Secretariat's level in provisioned rooms: it may remove (kick, ban, redact) a
+stranger, but neither invite anyone nor change a setting; only the bot may."""
+SETTINGS_EVENTS = ("m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
+                   "m.room.guest_access", "m.room.encryption", "m.room.server_acl",
+                   "m.room.tombstone", "m.room.canonical_alias", "m.room.name",
+                   "m.room.topic", "m.room.avatar", "m.room.pinned_events")
+CLOSED_JOIN_RULES = frozenset({"invite", "knock"})
+
+
+def closed_power_levels(bot: str, moderators: Iterable[str] = (), *,
+                        creator_privileged: bool = False) -> dict[str, Any]:
+    """The ``m.room.power_levels`` content of a closed room: the bot alone invites and
+    changes settings; ``moderators`` (the Secretariat) may also kick, ban and redact;
+    everyone else (and every newcomer) is at 0. ``creator_privileged``: the bot created
+    the room in a version where creators stand above every level (room version 12) and
+    must not be listed."""
+    users: dict[str, int] = {m: MODERATOR_LEVEL for m in moderators if m and m != bot}
+    if not creator_privileged:
+        users[bot] = BOT_LEVEL
+    return {"users": users, "users_default": 0, "events_default": 0,
+            "state_default": BOT_LEVEL, "invite": BOT_LEVEL, "kick": MODERATOR_LEVEL,
+            "ban": MODERATOR_LEVEL, "redact": MODERATOR_LEVEL,
+            "events": dict.fromkeys(SETTINGS_EVENTS, BOT_LEVEL),
+            "notifications": {"room": BOT_LEVEL}}
+
+
+def weak_settings(*, bot: str, moderators: Iterable[str], join_rule: str | None,
+                  history_visibility: str | None, guest_access: str | None,
+                  power: dict[str, object]) -> list[str]:
+    """What makes a bound closed room weaker than :func:`closed_power_levels` and
+    invite-only, members-since-join history, no guests (one line each; empty: closed)."""
+    out: list[str] = []
+    if join_rule not in CLOSED_JOIN_RULES:
+        out.append(f"join rule {join_rule!r} (must be 'invite')")
+    if history_visibility != "joined":
+        out.append(f"history visibility {history_visibility!r} (must be 'joined')")
+    if guest_access == "can_join":
+        out.append("guest access 'can_join' (must be 'forbidden')")
+    mods = set(moderators) - {bot}
+
+    def level(name: str, default: int) -> int:
+        value = power.get(name, default)
+        return value if isinstance(value, int) else default
+
+    raw_users = power.get("users")
+    users = {str(u): int(v) for u, v in raw_users.items()
+             if isinstance(v, int)} if isinstance(raw_users, dict) else {}
+    raw_events = power.get("events")
+    events = raw_events if isinstance(raw_events, dict) else {}
+    state_default = level("state_default", 50)
+    invite, kick, ban, redact = (level("invite", 0), level("kick", 50), level("ban", 50),
+                                 level("redact", 50))
+    settings = min([state_default] + [int(events.get(e, state_default))
+                                      for e in SETTINGS_EVENTS
+                                      if isinstance(events.get(e, state_default), int)])
+    who = {u: p for u, p in users.items() if u != bot}
+    who["everyone"] = level("users_default", 0)
+    for user, p in sorted(who.items()):
+        can: list[str] = []
+        if p >= invite:
+            can.append("invite")
+        if p >= settings:
+            can.append("change settings")
+        if user not in mods and (p >= kick or p >= ban or p >= redact):
+            can.append("kick, ban or redact")
+        if can:
+            out.append(f"{user} (power {p}) can {', '.join(can)}")
+    return out
+
+
+def creators_privileged(room_version: str) -> bool:
+    """Whether rooms of this version give their creators unlimited power (v12 on)."""
+    try:
+        return int(room_version) >= 12
+    except ValueError:
+        return "hydra" in room_version

@@ -10,7 +10,8 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
-from wisbot.domain.confidentiality import Vis, role_visibility, vmin
+from wisbot.domain.audience import LESSON_SHARES, lesson_seen_by, room_sees
+from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState, NotAllowed, UsageError
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.context import Caller
@@ -20,32 +21,12 @@ from wisbot.services.render import exposure, lesson_spans, redactor_for
 from wisbot.store.engine import Store
 from wisbot.store.tables import Incident, Lesson
 
-LESSON_SHARES = ("anonymous", "named", "none")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def lesson_role_visibility(role: str, share: str, member: str) -> Vis:
-    kind, _, name = role.partition(":")
-    own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
-    if own:
-        return Vis.NAMED
-    if kind not in ("member", "gisc", "area", "collaboration"):
-        return Vis.NONE  # e.g. the duty room: watch operators read probe posts, not lessons
-    if share == "named":
-        return Vis.NAMED
-    if share == "anonymous":
-        return Vis.ANONYMOUS
-    return Vis.NONE
-
-
 def lesson_visibility(caller: Caller, lesson: Lesson, inc: Incident) -> Vis:
-    person = Vis.NONE
-    for role in caller.roles:
-        v = lesson_role_visibility(role, lesson.share, inc.member)
-        person = v if v.value > person.value else person
-    if caller.room is None:
-        return person
-    return vmin(person, lesson_role_visibility(caller.room.role, lesson.share, inc.member))
+    """What ``caller`` may be shown here of ``lesson`` (the one predicate decides)."""
+    return caller.sees_lesson(lesson.share, inc.member)
 
 
 class LessonService:
@@ -80,12 +61,12 @@ class LessonService:
             session.flush()
             deliveries = []
             for room in self.directory.rooms:
-                vis = lesson_role_visibility(room.role, share, inc.member)
+                vis = lesson_seen_by(room.role, share, inc.member)
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,
-                                     role_visibility(room.role, exposure(inc))))
+                                     room_sees(room.role, exposure(inc))))
                 deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
             told = ", ".join(r.key for r, _ in deliveries)

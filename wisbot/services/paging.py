@@ -26,9 +26,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from wisbot.adapters.base import MessageRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
-from wisbot.domain.confidentiality import Vis, role_visibility
+from wisbot.domain.audience import may_be_paged, role_sees
+from wisbot.domain.confidentiality import Exposure, Vis
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
     TARGET,
@@ -222,6 +224,7 @@ class PagingService:
         session.add(page)
 
     def _fire(self, session: Session, page: Page, step: PageStep, now: datetime) -> None:
+        inc: Incident | None = None
         if page.incident_id is not None:
             inc = session.get(Incident, page.incident_id)
             if inc is not None and inc.status != "open":
@@ -241,6 +244,10 @@ class PagingService:
                     contacts = list(page.chain)  # chain exhausted: everyone on it again
             elif page.chain:
                 contacts = [page.chain[min(page.pos, len(page.chain) - 1)]]
+            # The chain was fixed when the page opened: a contact who lost the role since
+            # (a directory reload) is no longer paged with what the role may read.
+            exp = exposure(inc) if inc is not None else None
+            contacts = [c for c in contacts if self._may_be_paged(c, page.role, exp)]
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
             else:
@@ -281,13 +288,20 @@ class PagingService:
         """Re-render an incident page for what its role may read now: sharing may have
         been narrowed or anonymised since the page was opened. False: the role may no
         longer see the incident, and the page is stopped."""
-        vis = role_visibility(page.role, exposure(inc))
+        vis = role_sees(page.role, exposure(inc))
         if vis is Vis.NONE:
             self._stop(session, page, "no longer shared with this role")
             return False
         page.payload = incident_reply(self.directory, inc, vis,
                                       "needs your response").model_dump(mode="json")
         return True
+
+    def _may_be_paged(self, contact_id: str, role: str, exp: Exposure | None) -> bool:
+        try:
+            contact = self.directory.contact(contact_id)
+        except NotFound:
+            return False
+        return may_be_paged(self.directory, contact, role, exp)
 
     def _page_reply(self, page: Page, step: PageStep) -> Reply:
         base = Reply.model_validate(page.payload)
@@ -345,7 +359,9 @@ class PagingService:
         b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert")
         b.ref = _ref(page)
         b.line(text)
-        b.action("Acknowledge", f"ack {_ref(page)}")
+        # No button or reaction here: acknowledging another role's page is deliberate.
+        b.line(f"To acknowledge it on {role_label(page.role)}'s behalf, type ",
+               Span(text=f"ack {_ref(page)}", style="code"), ".")
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
                       deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
 
@@ -367,59 +383,110 @@ class PagingService:
         session.add(page)
 
     # ----- acknowledge ----------------------------------------------------------------
-    def _may_ack(self, session: Session, caller: Caller, page: Page, now: datetime) -> bool:
-        if caller.is_secretariat:
-            return True
+    def _own_page(self, session: Session, caller: Caller, page: Page, now: datetime) -> bool:
+        """The page is of the caller's own role: it paged them, or pages their role."""
         cid = caller.contact.id
         if cid in page.chain or cid in self.chain_at(session, page.role, now):
             return True
         return page.role.casefold() in {r.casefold() for r in caller.contact.roles}
 
+    def _may_ack(self, session: Session, caller: Caller, page: Page, now: datetime,
+                 *, own_only: bool) -> bool:
+        """``own_only``: an acknowledgement that names no page (an incident or query
+        number, a reaction, a button) acts only on pages of the caller's own role; the
+        Secretariat acknowledges another role's page only by its number, deliberately."""
+        if self._own_page(session, caller, page, now):
+            return True
+        return caller.is_secretariat and not own_only
+
     def _lock(self, q: Any) -> Any:
         return q if self.store.sqlite else q.with_for_update()
 
-    async def ack(self, caller: Caller, ref: str) -> Reply:
+    async def ack(self, caller: Caller, ref: str, *, own_only: bool = False) -> Reply:
+        """``ack P-3`` (a page by its number), ``ack WIS-SEC-2026-7`` / ``ack Q-2`` (the
+        caller's own pages of it). A page the caller may not acknowledge reads exactly as
+        one that does not exist."""
         def work(session: Session) -> Reply:
             now = self.clock()
+            by_number = parse_page_id(ref) is not None
             pages = self._pages_for(session, caller, ref)
-            open_pages = [p for p in pages if p.status == "open"]
-            if not open_pages:
-                acked = [p for p in pages if p.status == "acked"
-                         and self._may_ack(session, caller, p, now)]
+            allowed = [p for p in pages if self._may_ack(session, caller, p, now,
+                                                          own_only=own_only or not by_number)]
+            mine = [p for p in allowed if p.status == "open"]
+            if not mine:
+                acked = [p for p in allowed if p.status == "acked"]
                 if acked:
                     p = acked[0]
                     raise InvalidState(f"{_ref(p)} was already acknowledged by "
                                        f"{self._name(p.acked_by)} at "
                                        f"{hhmm(p.acked_at or now)}")
-                raise NotFound(f"no open page for {ref.strip()} that you may acknowledge")
-            mine = [p for p in open_pages if self._may_ack(session, caller, p, now)]
-            if not mine:
-                raise NotAllowed(
-                    f"you are not on the on-call chain that {ref.strip()} pages, so you "
-                    "cannot acknowledge it; the contacts on that chain or the WMO "
-                    "Secretariat can. See `escalate oncall` for who is on call.")
-            b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page")
-            for p in mine:
-                p.status = "acked"
-                p.acked_at = now
-                p.acked_by = caller.contact.id
-                self._stop_steps(session, p)
-                took = (now - p.created_at).total_seconds()
-                met = now <= p.target_at and p.missed_at is None
-                b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
-                       f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
-                       + ("within the 1-hour target." if met else "after the 1-hour target."))
-                if p.incident_id is not None:
-                    session.add(TimelineEntry(incident_id=p.incident_id, at=now,
-                                              actor=caller.contact.id, kind="ack",
-                                              text=f"{_ref(p)} ({role_label(p.role)}) "
-                                                   f"acknowledged after "
-                                                   f"{format_duration(took)}"))
-                self._tell_chain(session, p, caller, now)
-            b.line("The page is stopped for everyone on the chain.")
-            return b.build(private=True)
+                raise NotFound(_no_page(ref))
+            return self._acknowledge(session, caller, mine, now)
 
         return await self.store.tx(work)
+
+    async def ack_by_message(self, caller: Caller, message: MessageRef | str) -> Reply:
+        """A reaction (✅) or a reply on a message wisbot sent: it acknowledges only when
+        that message is a page, and only the page of the caller's own role. On anything
+        else (an incident notice, a Secretariat alert) it acts on nothing and the reply
+        is a private hint (``kind="hint"``: an adapter may leave it unsent)."""
+        message_id = message.id if isinstance(message, MessageRef) else message
+
+        def work(session: Session) -> Reply:
+            row = session.exec(select(OutboxRow).where(OutboxRow.message_id == message_id)
+                               ).first()
+            payload = row.payload if row is not None else {}
+            ref = payload.get("ref") if isinstance(payload, dict) else None
+            page_id = parse_page_id(ref) if isinstance(ref, str) else None
+            if row is None or payload.get("kind") != "page" or page_id is None:
+                return _ack_hint()
+            now = self.clock()
+            page = session.exec(self._lock(select(Page).where(Page.id == page_id))).first()
+            if page is None or not self._own_page(session, caller, page, now):
+                return _ack_hint(f"P-{page_id}")
+            if page.status == "acked":
+                raise InvalidState(f"{_ref(page)} was already acknowledged by "
+                                   f"{self._name(page.acked_by)} at "
+                                   f"{hhmm(page.acked_at or now)}")
+            if page.status != "open":
+                raise NotFound(_no_page(_ref(page)))
+            return self._acknowledge(session, caller, [page], now)
+
+        return await self.store.tx(work)
+
+    def _acknowledge(self, session: Session, caller: Caller, mine: list[Page],
+                     now: datetime) -> Reply:
+        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page")
+        for p in mine:
+            p.status = "acked"
+            p.acked_at = now
+            p.acked_by = caller.contact.id
+            self._stop_steps(session, p)
+            took = (now - p.created_at).total_seconds()
+            met = now <= p.target_at and p.missed_at is None
+            b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
+                   f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
+                   + ("within the 1-hour target." if met else "after the 1-hour target."))
+            self._reveal_page(session, b, p)
+            if p.incident_id is not None:
+                session.add(TimelineEntry(incident_id=p.incident_id, at=now,
+                                          actor=caller.contact.id, kind="ack",
+                                          text=f"{_ref(p)} ({role_label(p.role)}) "
+                                               f"acknowledged after "
+                                               f"{format_duration(took)}"))
+            self._tell_chain(session, p, caller, now)
+        b.line("The page is stopped for everyone on the chain.")
+        return b.build()
+
+    def _reveal_page(self, session: Session, b: ReplyBuilder, page: Page) -> None:
+        """A reply naming a page shows its role and subject: a room may read it only if it
+        may read the incident named, or (no incident) if it is the role's own room."""
+        inc = session.get(Incident, page.incident_id) if page.incident_id is not None \
+            else None
+        if inc is not None:
+            b.reveal(inc.number)
+        else:
+            b.reveal(roles=(page.role,))
 
     def _stop_steps(self, session: Session, page: Page) -> None:
         page.next_due_at = None
@@ -456,9 +523,7 @@ class PagingService:
         page_id = parse_page_id(ref)
         if page_id is not None:
             page = session.exec(self._lock(select(Page).where(Page.id == page_id))).first()
-            if page is None:
-                raise NotFound(f"no page P-{page_id}")
-            return [page]
+            return [page] if page is not None else []
         if QUERY_RE.match(ref.strip()):
             qref = f"Q-{int(QUERY_RE.match(ref.strip()).group(1))}"  # type: ignore[union-attr]
             return list(session.exec(self._lock(select(Page).where(Page.ref == qref)
@@ -480,13 +545,21 @@ class PagingService:
         def work(session: Session) -> Reply:
             now = self.clock()
             inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS)
+            named = caller.sees(exposure(inc)) is Vis.NAMED
             if not (caller.is_secretariat or caller.contact.members or caller.contact.giscs):
                 raise NotAllowed("only focal points (Secretariat, GISC, Member) may escalate")
+
+            def whose(page: Page) -> str:
+                # Shown anonymised, a page's role could name the Member: say less.
+                return role_label(page.role) if named or page.role.startswith(
+                    ("gisc:", "secretariat")) else "an on-call role"
+
             if inc.status == "closed":
                 raise InvalidState(f"{inc.number} is closed: reopen it first")
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
             b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
+            b.reveal(inc.number, named=named)
             if not pages:
                 reply = incident_reply(self.directory, inc, Vis.NAMED,
                                        "escalated: needs your response")
@@ -499,7 +572,7 @@ class PagingService:
             for page in pages:
                 pending = self._pending(session, page)
                 if not pending:
-                    b.line(f"{_ref(page)} ({role_label(page.role)}) has no further step.")
+                    b.line(f"{_ref(page)} ({whose(page)}) has no further step.")
                     continue
                 step = pending[0]
                 step.due_at = now
@@ -509,12 +582,12 @@ class PagingService:
                 self._reschedule(session, page)
                 label = self.steps[step.seq].label() if step.seq < len(self.steps) \
                     else step.action
-                b.line(f"{_ref(page)} ({role_label(page.role)}): step '{label}' fired now.")
+                b.line(f"{_ref(page)} ({whose(page)}): step '{label}' fired now.")
             session.add(TimelineEntry(incident_id=_iid(inc), at=now, actor=caller.contact.id,
                                       kind="escalated", text=reason))
             if reason:
                 b.line(bold("Reason: "), user(reason))
-            return b.build(private=True)
+            return b.build()
 
         reply = await self.store.tx(work)
         for callback in self.on_fired:
@@ -604,12 +677,20 @@ class PagingService:
                 if rule.end > now:
                     b.line(f"directory · {o.role} · {self._name(o.contact)} · "
                            f"{hhmm(rule.start)} → {hhmm(rule.end)}")
+            roles: set[str] = set()
+            for o in self.directory.oncall_overrides:
+                if o.rule().end > now:
+                    roles.add(o.role)
             for r in rows:
+                roles.add(r.role)
                 b.line(f"O-{r.id} · {r.role} · {self._name(r.contact)} · {hhmm(r.start)} → "
                        f"{hhmm(r.end)}", *((" · ", user(r.reason)) if r.reason else ()))
+            for role in sorted(roles):
+                # Who stands in for a role, and why, is that role's (and the Secretariat's).
+                b.reveal(roles=(role,))
             if len(b._lines) == 0:
                 b.line("None current or upcoming.")
-            return b.build(private=True)
+            return b.build()
 
         return await self.store.tx(work)
 
@@ -708,6 +789,24 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident,
         overall = "met"
     b.line(bold("1-hour target: "), overall
            + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
+    return b.build(private=True)
+
+
+def _no_page(ref: str) -> str:
+    """The one refusal for a page that is missing, hidden, or not the caller's."""
+    return (f"no open page for {ref.strip()} that you may acknowledge. The contacts on its "
+            "on-call chain or the WMO Secretariat can; see `escalate oncall`.")
+
+
+def _ack_hint(page: str | None = None) -> Reply:
+    b = ReplyBuilder(kind="hint")
+    if page is None:
+        b.line("A ✅ or a reply acknowledges only a page sent to you (the message that says "
+               "'You are on call'); nothing was acknowledged.")
+    else:
+        b.line(f"A ✅ or a reply acknowledges only a page of your own role; nothing was "
+               f"acknowledged. To acknowledge {page} deliberately, type ",
+               Span(text=f"ack {page}", style="code"), ".")
     return b.build(private=True)
 
 

@@ -43,19 +43,18 @@ class _RememberingRedactor(Redactor):
         return found
 
 
-def redactor_for(directory: Directory, member: str) -> Redactor:
-    """The Member's redactor, built once per directory (a cascade asks for it per room)."""
-    return directory.memo(("redactor", member), lambda: _build_redactor(directory, member))
-
-
-def _build_redactor(directory: Directory, member: str) -> Redactor:
+def identifying_terms(directory: Directory, member: str) -> list[str]:
+    """Everything the directory knows that names ``member``: its code, name and aliases
+    (acronyms, native names, cities), its centres' codes, names and ``identifiers`` (GTS
+    CCCC, WIS2 centre-ids, namespaces), and its people (names, surnames, ids, chat ids,
+    e-mails and their domains, phone numbers)."""
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
         terms.append(found.name)
         terms.extend(found.aliases)
     for centre in directory.centres_of(member):
-        terms.extend([centre.code, centre.name])
+        terms.extend([centre.code, centre.name, *centre.identifiers])
         # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
         # brackets alone.
         terms.append(_BRACKETS.sub("", centre.name))
@@ -68,11 +67,23 @@ def _build_redactor(directory: Directory, member: str) -> Redactor:
             local, _, domain = contact.email.partition("@")
             # it@meteoswiss.example.org: the organisation's mail domain names it.
             terms.extend([contact.email, local, domain.split(".")[0]])
+        if contact.phone:
+            terms.append(contact.phone)
         for platform in ("matrix", "slack"):
             address = contact.chat_id(platform)
             if address:
                 terms.append(address)
-    return _RememberingRedactor(terms)
+    return terms
+
+
+def redactor_for(directory: Directory, member: str) -> Redactor:
+    """The Member's Redactor, built once per loaded directory (a reload builds anew)."""
+    cache = directory.redactors
+    key = member.casefold()
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _RememberingRedactor(identifying_terms(directory, member))
+    return found
 
 
 def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
@@ -116,6 +127,8 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     sev = severity(inc.severity)
     b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
     b.ref = inc.number
+    # Checked again when the message leaves: consent may have narrowed since.
+    b.reveal(inc.number, named=vis is Vis.NAMED)
     b.field("Centre", centre_label(directory, inc, vis))
     b.field("Severity", sev.words)
     b.field("Recommended action", sev.action)

@@ -1,7 +1,10 @@
 """The annual service report: incidents handled and the service level achieved.
 
-Aggregates only — no incident numbers, centres or Members — so the report may go to every
-GISC focal point and the collaboration room, as the service definition asks.
+Aggregates only — no incident numbers, centres or Members. Live figures still count
+incidents most readers may not see (a hidden report moves them at once), so they are the
+Secretariat's (:func:`wisbot.domain.audience.sees_live_statistics`); everyone else gets the
+figures of the incidents they may see, or the figures published for a closed year (posted
+once to the Secretariat and collaboration rooms on 1 January, and kept as published).
 
 * time to notify: from an incident's report to the delivery of that report to every
   room told;
@@ -16,8 +19,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -73,11 +78,16 @@ def _timing(values: list[float], denominator: int | None = None) -> Timing:
     return Timing(len(values), percentile(values, 0.5), percentile(values, 0.9), within)
 
 
-def annual_report(session: Session, year: int, now: datetime) -> AnnualReport:
+def annual_report(session: Session, year: int, now: datetime,
+                  include: Callable[[Incident], bool] | None = None) -> AnnualReport:
+    """The year's figures; with ``include``, only of the incidents it admits (and their
+    pages: pages about no incident, or a hidden one, are left out)."""
     start = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    incidents = session.exec(select(Incident).where(col(Incident.created_at) >= start,
-                                                    col(Incident.created_at) < end)).all()
+    incidents = list(session.exec(select(Incident).where(col(Incident.created_at) >= start,
+                                                         col(Incident.created_at) < end)).all())
+    if include is not None:
+        incidents = [inc for inc in incidents if include(inc)]
     by_severity = {level: 0 for level in range(6)}
     by_month = {m: {level: 0 for level in range(6)} for m in range(1, 13)}
     ttn: list[float] = []
@@ -87,8 +97,11 @@ def annual_report(session: Session, year: int, now: datetime) -> AnnualReport:
         t = time_to_notify(session, inc)
         if t is not None:
             ttn.append(t)
-    pages = session.exec(select(Page).where(col(Page.created_at) >= start,
-                                            col(Page.created_at) < end)).all()
+    pages = list(session.exec(select(Page).where(col(Page.created_at) >= start,
+                                                 col(Page.created_at) < end)).all())
+    if include is not None:
+        shown = {inc.id for inc in incidents}
+        pages = [p for p in pages if p.incident_id is not None and p.incident_id in shown]
     tta = [(p.acked_at - p.created_at).total_seconds() for p in pages if p.acked_at]
     decided = sum(1 for p in pages if p.acked_at is not None or p.target_at <= now)
     missed = sum(1 for p in pages if page_verdict(p, now) == "missed")
@@ -169,8 +182,35 @@ def to_json(r: AnnualReport) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
 
 
-def to_reply(r: AnnualReport) -> Reply:
-    b = ReplyBuilder(f"Service report {r.year}", kind="report")
+def from_json(text: str) -> AnnualReport:
+    """A report written by :func:`to_json` (the published figures of a year)."""
+    data: dict[str, Any] = json.loads(text)
+    data.pop("coverage", None)
+    data["by_severity"] = {int(k): int(v) for k, v in data["by_severity"].items()}
+    data["by_month"] = {int(m): {int(k): int(v) for k, v in row.items()}
+                        for m, row in data["by_month"].items()}
+    data["time_to_notify"] = Timing(**data["time_to_notify"])
+    data["time_to_acknowledge"] = Timing(**data["time_to_acknowledge"])
+    return AnnualReport(**data)
+
+
+def _marker(year: int) -> str:
+    return f"annual-report-{year}"
+
+
+def published_report(session: Session, year: int) -> AnnualReport | None:
+    """The figures posted for ``year`` on 1 January, as they were posted."""
+    marker = session.get(AdapterState, ("wisbot", _marker(year)))
+    if marker is None:
+        return None
+    try:
+        return from_json(marker.value)
+    except (ValueError, KeyError, TypeError):
+        return None  # a marker from before the figures were kept with it
+
+
+def to_reply(r: AnnualReport, scope: str = "") -> Reply:
+    b = ReplyBuilder(f"Service report {r.year}{scope}", kind="report")
     b.field("Incidents", str(r.incidents))
     b.field("Hours covered", f"{r.hours_covered} of {r.hours_in_period} ({_pct(r.coverage)})")
     b.line(bold("Time to notify: "), _timing_words(r.time_to_notify))
@@ -196,12 +236,15 @@ async def post_annual_report(store: Store, directory: Directory, clock: Clock,
 
     def work(session: Session) -> bool:
         now = clock()
-        marker = session.get(AdapterState, ("wisbot", f"annual-report-{year}"))
+        marker = session.get(AdapterState, ("wisbot", _marker(year)))
         if marker is not None:
             return False
-        session.add(AdapterState(platform="wisbot", name=f"annual-report-{year}",
-                                 value=now.isoformat(), updated_at=now))
-        reply = to_reply(annual_report(session, year, now))
+        report = annual_report(session, year, now)
+        # The published figures are kept: a closed year's stats read these, never a live
+        # recount (that would move with later changes to hidden incidents).
+        session.add(AdapterState(platform="wisbot", name=_marker(year),
+                                 value=to_json(report), updated_at=now))
+        reply = to_reply(report)
         rooms = [*directory.rooms_with_role("secretariat"),
                  *directory.rooms_with_role("collaboration")]
         notify(session, kind="annual-report", now=now, incident_id=None,

@@ -94,6 +94,12 @@ class OutboxRow(SQLModel, table=True):
     status: str = Field(default="pending", max_length=12)
     """pending, delivered, dead, withdrawn (its incident was narrowed before delivery)."""
     attempts: int = 0
+    """Sends that reached the platform: the delivered one and refused ones. Waits (rate
+    limits, the platform unreachable, the room inaccessible) are not counted here."""
+    failures: int = 0
+    """Every failed try, waits included: drives the backoff."""
+    first_failed_at: datetime | None = None
+    """When the first try failed: the row is given up ``outbox_give_up_hours`` later."""
     next_attempt_at: datetime
     created_at: datetime
     delivered_at: datetime | None = None
@@ -102,12 +108,20 @@ class OutboxRow(SQLModel, table=True):
 
 
 class RoomLease(SQLModel, table=True):
-    """Which process delivers to a room now: keeps per-room order across processes."""
+    """Which process delivers to a room now: keeps per-room order across processes.
+
+    ``until`` is on the database's clock. ``epoch`` grows each time another process takes
+    the room: a send and its delivered mark are fenced by (holder, epoch). A released
+    lease keeps its row (and epoch) with an empty holder. ``blocked_since``: the bot lost
+    access to the room (reported once; the queue waits)."""
 
     __tablename__ = "room_lease"
     room_key: str = Field(primary_key=True, max_length=128)
     holder: str = Field(max_length=64)
     until: datetime
+    epoch: int = 0
+    blocked_since: datetime | None = None
+    blocked_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AdapterState(SQLModel, table=True):

@@ -1,0 +1,196 @@
+"""Room holds, stored in the database (``room_hold``) so a restart or a second process sees
+them, with a short in-process cache for the outbox's ``is_held``.
+
+Fail closed: a closed room whose platform's membership check has not passed *in this
+process* counts as held (``unchecked``) until it passes; so does a room with a stored hold
+(a stranger, weak settings, an API error while checking, no access). Only a passing check
+releases a room.
+
+The registry is also a ``MutableSet`` of held room keys (``key in holds``, ``holds.add``),
+the shape the code before it used; ``add``/``discard`` write the database synchronously and
+are meant for tests and the command line, the adapters use the async methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Iterator, MutableSet
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from wisbot.clock import Clock
+from wisbot.directory import Directory
+from wisbot.reply import Reply, ReplyBuilder
+from wisbot.store.engine import Store
+from wisbot.store.ops_tables import RoomHold
+
+log = logging.getLogger(__name__)
+
+UNCHECKED = "unchecked"
+API_ERROR = "api-error"
+WEAK_REASONS = frozenset({UNCHECKED, API_ERROR})
+"""Reasons that say only "not known to be clean": a real finding is never replaced by one."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    room_key: str
+    reason: str
+    detail: str
+
+
+class HoldRegistry(MutableSet[str]):
+    """See the module docstring. ``ttl``: how old the cached view of other processes'
+    holds may get before :meth:`refresh` (run by :meth:`start`'s loop) reads it again."""
+
+    def __init__(self, store: Store, directory: Directory, clock: Clock, *,
+                 ttl: float = 1.0) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+        self.ttl = ttl
+        self._rows: dict[str, Hold] = {}
+        self._unchecked: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.refreshed_at = float("-inf")
+
+    # ----- what the outbox and the dispatcher ask ----------------------------------------
+    def is_held(self, room_key: str) -> bool:
+        return room_key in self._unchecked or room_key in self._rows
+
+    def hold_of(self, room_key: str) -> Hold | None:
+        if room_key in self._rows:
+            return self._rows[room_key]
+        if room_key in self._unchecked:
+            return Hold(room_key, UNCHECKED, "")
+        return None
+
+    def __contains__(self, room_key: object) -> bool:
+        return isinstance(room_key, str) and self.is_held(room_key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._unchecked | set(self._rows)))
+
+    def __len__(self) -> int:
+        return len(self._unchecked | set(self._rows))
+
+    def __repr__(self) -> str:
+        return f"HoldRegistry({sorted(self)!r})"
+
+    # ----- the cache --------------------------------------------------------------------
+    async def refresh(self) -> None:
+        rows = await self.store.tx(_load)
+        self._rows = rows
+        self.refreshed_at = time.monotonic()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="wisbot-holds")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("holds: reading room_hold failed; keeping the last view")
+
+    # ----- what the room checks write ----------------------------------------------------
+    def closed_rooms(self, platform: str) -> list[str]:
+        return [r.key for r in self.directory.rooms if r.platform == platform and r.closed]
+
+    async def begin_checks(self, room_keys: Iterable[str]) -> None:
+        """These rooms count as held until their check passes (start, reconnect, doubt);
+        a room without a stored hold gets an ``unchecked`` row, so other processes and
+        ``wisbot status`` see it too."""
+        keys = set(room_keys)
+        if not keys:
+            return
+        self._unchecked |= keys
+        now = self.clock()
+        self._rows = await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
+                                                         keep=True))
+
+    async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
+        """Store a hold; returns the hold it replaces (None when the room was not held
+        for a reason of its own, i.e. it is new news). ``api-error`` never replaces a real
+        finding (a stranger stays a stranger while the API fails)."""
+        now = self.clock()
+        keep = reason in WEAK_REASONS
+        before = self._rows.get(room_key)
+        self._rows = await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
+                                                         keep=keep))
+        self._unchecked.discard(room_key)
+        return before
+
+    async def passed(self, room_key: str) -> Hold | None:
+        """The room's check passed: release it; returns the hold it had (if stored)."""
+        before = self._rows.get(room_key)
+        self._unchecked.discard(room_key)
+        self._rows = await self.store.tx(lambda s: _release(s, {room_key}))
+        return before
+
+    # ----- MutableSet (tests, command line) ----------------------------------------------
+    def add(self, room_key: str) -> None:
+        now = self.clock()
+        self._rows = self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
+                                                    keep=False))
+
+    def discard(self, room_key: str) -> None:
+        self._unchecked.discard(room_key)
+        self._rows = self.store.run(lambda s: _release(s, {room_key}))
+
+    def update(self, room_keys: Iterable[str]) -> None:
+        for key in room_keys:
+            self.add(key)
+
+    def difference_update(self, room_keys: Iterable[str]) -> None:
+        for key in room_keys:
+            self.discard(key)
+
+
+def _load(session: Session) -> dict[str, Hold]:
+    return {r.room_key: Hold(r.room_key, r.reason, r.detail)
+            for r in session.exec(select(RoomHold))}
+
+
+def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datetime, *,
+          keep: bool) -> dict[str, Hold]:
+    """Upsert holds; ``keep``: leave an existing row as it is (a weaker reason)."""
+    for key in sorted(keys):
+        row = session.get(RoomHold, key)
+        if row is None:
+            session.add(RoomHold(room_key=key, reason=reason, detail=detail, since=now,
+                                 checked_at=now))
+        elif not keep or row.reason in WEAK_REASONS:
+            if (row.reason, row.detail) != (reason, detail):
+                row.reason, row.detail, row.since = reason, detail, now
+            row.checked_at = now
+            session.add(row)
+    session.flush()
+    return _load(session)
+
+
+def _release(session: Session, keys: set[str]) -> dict[str, Hold]:
+    session.execute(delete(RoomHold).where(col(RoomHold.room_key).in_(sorted(keys))))
+    return _load(session)
+
+
+def held_reply() -> Reply:
+    """The answer to a command typed in a held room: it reveals nothing about why."""
+    b = ReplyBuilder("Room on hold", kind="error")
+    b.line("This room is on hold: wisbot answers no command and posts nothing protected "
+           "here until a check of its members and settings passes. Nothing is lost; the "
+           "WMO Secretariat sees which rooms are on hold.")
+    return b.build(private=True)
