@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
@@ -21,6 +22,25 @@ def exposure(inc: Incident) -> Exposure:
 
 
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
+
+
+class _RememberingRedactor(Redactor):
+    """A cascade redacts the same text once per room (193 Member rooms): the result is
+    kept for the last few texts."""
+
+    KEEP = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._done: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        found = self._done.get(text)
+        if found is None:
+            if len(self._done) >= self.KEEP:
+                self._done.clear()
+            found = self._done[text] = super().__call__(text)
+        return found
 
 
 def member_terms(directory: Directory, member: str) -> list[str]:
@@ -83,7 +103,8 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
     key = member.casefold()
     found = cache.get(key)
     if found is None:
-        found = cache[key] = Redactor(member_terms(directory, member), shared=people)
+        found = cache[key] = _RememberingRedactor(member_terms(directory, member),
+                                                  shared=people)
     return found
 
 
