@@ -104,11 +104,11 @@ class Lease:
 
 @dataclass
 class _Alert:
-    """A dead letter or a lost room, to tell the Secretariat after the transaction."""
+    """A dead letter or a lost room, to e-mail the Secretariat after the transaction
+    (no other adapter's Secretariat room to tell)."""
 
     subject: str
     reply: Reply
-    email: bool
 
 
 def _aware(value: datetime) -> datetime:
@@ -648,7 +648,7 @@ class OutboxWorker(WakeableLoop):
                 session.add(alert)
         if other:
             return None
-        return _Alert(subject=subject, reply=reply, email=True)
+        return _Alert(subject=subject, reply=reply)
 
     def _send_alert_mail(self, alert: _Alert) -> None:
         to = [c.email for c in self.directory.contacts if c.is_secretariat and c.email]
