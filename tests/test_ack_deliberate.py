@@ -115,3 +115,22 @@ async def test_a_second_reaction_says_who_already_acknowledged(make_app: Any) ->
     await react(app, "gisc-offenbach", page, None)
     again = await react(app, "gisc-offenbach", page, None)
     assert again.kind == "error" and "already acknowledged by GISC Offenbach" in again.plain()
+
+
+async def test_a_reaction_passed_with_its_page_number_still_needs_ones_own_role(
+        make_app: Any) -> None:
+    """The Matrix adapter turns a ✅ on a page into `ack P-n` with the message it was on
+    (``extra["ack_message"]``): a Secretariat contact's reaction on GISC Offenbach's page
+    is not a deliberate acknowledgement of it."""
+    app = await make_app()
+    await app.console.type("anna.weber", SEVERE, "member-de")
+    await app.outbox.drain()
+    page = await message_of(app, "@gisc-offenbach", "page")
+    inv = Invocation(platform=CONSOLE, sender=UserRef(CONSOLE, "sec-maria"), text="ack P-1",
+                     received_at=utcnow(), extra={"ack_message": page})
+    refused = await app.dispatch(inv)
+    assert refused.kind == "error"
+    assert await statuses(app) == {"gisc:Offenbach": "open", "secretariat": "open"}
+    own = Invocation(platform=CONSOLE, sender=UserRef(CONSOLE, "gisc-offenbach"),
+                     text="ack P-1", received_at=utcnow(), extra={"ack_message": page})
+    assert "Acknowledged: P-1" in (await app.dispatch(own)).plain()

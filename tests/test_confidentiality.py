@@ -77,6 +77,8 @@ async def test_anonymised_everywhere_show_list_search_timeline(make_app) -> None
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
     await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Offline backups "
                  "saved Germany; DWD keeps them air-gapped", "member-de")
+    # Anonymised rooms read the Member's words only once the Member confirmed the wording.
+    await c.type("anna.weber", "incident confirm WIS-SEC-2026-1", "member-de")
     await app.outbox.drain()
     terms = identifying_terms(app.directory, "DE")
     # hiro.sato (Japan) in the collaboration room and GISC Tokyo in its room.

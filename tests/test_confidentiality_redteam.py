@@ -82,6 +82,7 @@ async def test_lesson_search_does_not_match_a_withheld_code(make_app, words: str
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
     await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Phishing against "
                  "DE staff was detected by the SOC", "member-de")
+    await c.type("anna.weber", "incident confirm WIS-SEC-2026-1", "member-de")  # reviewed
     # The lesson is there, anonymised, for a search on visible words ...
     seen = (await c.type("hiro.sato", "lessons search phishing SOC", "collaboration")).plain()
     assert "detected by the SOC" in seen

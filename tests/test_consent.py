@@ -159,7 +159,6 @@ async def test_narrowing_withdraws_page_e_mails_and_webhooks(make_app: Any) -> N
     assert "gisc:Offenbach" not in sent
 
 
-@pytest.mark.skip(reason="completed with the free-text review (next commit)")
 async def test_anonymising_re_renders_the_queued_pages(make_app: Any) -> None:
     app = await make_app()
     await app.console.type("anna.weber", PRINCIPAL.replace("principal-gisc", "all-giscs"),
@@ -243,3 +242,147 @@ async def test_a_queued_lesson_loses_the_number_a_room_may_no_longer_read(
     lesson = [render_text(m) for m in new if m.kind == "lesson"]
     assert lesson and "Rotate keys" in lesson[0]
     assert "WIS-SEC-2026-1" not in "\n".join(lesson)
+
+
+# ----- free-text review for anonymised rooms ----------------------------------------------
+
+GROUP_ANON = ("incident report DE-OF-NC share=group anonymous sev=3 Anna Weber found a "
+              "webshell on EDZW; call her on +49 69 8062 4400")
+ANON_ROOMS = ("gisc-tokyo", "gisc-exeter", "area-tokyo", "collaboration")
+# Hand-written: the Member's words, people, codes, identifiers, numbers.
+MEMBER_WORDS = ("webshell", "Anna", "Weber", "EDZW", "8062", "4400", "DWD", "DE-OF-NC",
+                "Germany", "Deutscher")
+
+
+async def test_anonymised_rooms_read_no_free_text_until_the_member_confirms(
+        make_app: Any, clock: Any) -> None:
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", GROUP_ANON, "member-de")
+    await c.type("anna.weber", "incident update WIS-SEC-2026-1 Anna Weber reset the EDZW "
+                 "keys", "member-de")
+    await app.outbox.drain()
+    for room in ANON_ROOMS:
+        text = room_seen(app, room)
+        assert "WIS-SEC-2026-1" in text and "Security incident severity 3" in text, room
+        assert "until the affected Member confirms" in text
+        for word in (*MEMBER_WORDS, "reset", "keys"):
+            assert word not in text, (room, word)
+    # The pages to other GISCs' desks and `incident show` there say no more.
+    assert "webshell" not in seen_by(app, "gisc-tokyo")
+    shown = (await c.type("gisc-tokyo", "incident show WIS-SEC-2026-1", "gisc-tokyo")).plain()
+    assert "webshell" not in shown and "reset" not in shown and "EDZW" not in shown
+    # Named rooms are not delayed.
+    assert "webshell" in room_seen(app, "gisc-offenbach")
+    assert "reset the EDZW keys" in room_seen(app, "gisc-offenbach")
+    # The Member's room got the exact wording to review, per item.
+    member = room_seen(app, "member-de")
+    assert "review #1" in member and "review #2" in member
+    assert "incident confirm WIS-SEC-2026-1 1" in member
+    # A day later, nobody confirmed: still nothing.
+    clock.now = clock.now + timedelta(days=1)
+    await app.paging.tick()
+    await app.outbox.drain()
+    for room in ANON_ROOMS:
+        assert "webshell" not in room_seen(app, room)
+
+
+async def test_confirming_releases_the_reviewed_wording(make_app: Any) -> None:
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous sev=2 "
+                 "Phishing mails reached the operators", "member-de")
+    await app.outbox.drain()
+    assert "Phishing" not in room_seen(app, "gisc-tokyo")
+    refused = await c.type("gisc-offenbach", "incident confirm WIS-SEC-2026-1 1",
+                           "gisc-offenbach")
+    assert refused.kind == "error" and "only the focal points of the affected Member" in \
+        refused.plain()
+    ok = await c.type("anna.weber", "incident confirm WIS-SEC-2026-1 1", "member-de")
+    assert ok.kind != "error", ok.plain()
+    assert "gisc-tokyo" in ok.plain()
+    await app.outbox.drain()
+    tokyo = room_seen(app, "gisc-tokyo")
+    assert "summary released by the affected Member" in tokyo
+    assert "Phishing mails reached the operators" in tokyo
+    shown = (await c.type("gisc-tokyo", "incident show WIS-SEC-2026-1", "gisc-tokyo")).plain()
+    assert "Phishing mails reached the operators" in shown
+    again = await c.type("anna.weber", "incident confirm WIS-SEC-2026-1", "member-de")
+    assert again.kind == "error" and "waiting" in again.plain()
+
+
+async def test_the_member_may_write_its_own_wording(make_app: Any) -> None:
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", GROUP_ANON, "member-de")
+    r = await c.type("anna.weber", "incident anon-text WIS-SEC-2026-1 1 A web shell was "
+                     "found on a cache server and removed", "member-de")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    collab = room_seen(app, "collaboration")
+    assert "A web shell was found on a cache server and removed" in collab
+    for word in MEMBER_WORDS:
+        assert word not in collab, word
+
+
+async def test_an_anonymous_lesson_waits_for_its_review(make_app: Any) -> None:
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=1 Weak "
+                 "passwords", "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 fixed", "member-de")
+    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Anna Weber "
+                 "rotated EDZW keys after staff left", "member-de")
+    await app.outbox.drain()
+    collab = room_seen(app, "collaboration")
+    assert "Lesson learned" in collab and "rotated" not in collab and "EDZW" not in collab
+    listed = (await c.type("gisc-tokyo", "lessons list", "collaboration")).plain()
+    assert "rotated" not in listed
+    # A search hit on unreviewed words would tell what the lesson says.
+    hit = (await c.type("gisc-tokyo", "lessons search rotated", "collaboration")).plain()
+    assert "L-1" not in hit
+    member = room_seen(app, "member-de")
+    assert "review #1" in member and "lesson" in member
+    await c.type("anna.weber", "incident confirm WIS-SEC-2026-1", "member-de")
+    await app.outbox.drain()
+    collab = room_seen(app, "collaboration")
+    # Released: exactly the wording the Member was shown and confirmed.
+    lines = member.splitlines()
+    shown = lines[lines.index(next(x for x in lines if "will read this lesson as:" in x)) + 1]
+    assert "rotated" in shown and shown.strip() in collab
+    for word in ("Anna", "Weber"):
+        assert word not in collab, word
+
+
+async def test_widening_to_anonymised_rooms_asks_for_reviews_of_earlier_text(
+        make_app: Any) -> None:
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", PRINCIPAL, "member-de")
+    await c.type("anna.weber", "incident update WIS-SEC-2026-1 Contained by Anna", "member-de")
+    await c.type("anna.weber", "incident share WIS-SEC-2026-1 group anonymous", "member-de")
+    await app.outbox.drain()
+    member = room_seen(app, "member-de")
+    assert "review #1" in member and "review #2" in member
+    for room in ANON_ROOMS:
+        text = room_seen(app, room)
+        assert "webshell" not in text and "Contained" not in text, room
+
+
+async def test_a_second_process_narrowing_is_honoured_after_a_restart(make_app: Any) -> None:
+    """Process A queued the posts and stopped; process B (another wisbot on the same
+    database) narrowed; a restarted A sends nothing the new sharing forbids."""
+    first = await make_app()
+    await first.console.type("anna.weber", PRINCIPAL, "member-de")
+    await first.stop()
+    second = await make_app()
+    r = await second.console.type("sec-desk", "incident share WIS-SEC-2026-1 secretariat",
+                                  "secretariat")
+    assert r.kind != "error", r.plain()
+    await second.stop()
+    restarted = await make_app()
+    await restarted.outbox.drain()
+    for word in SECRET_WORDS:
+        assert word not in room_seen(restarted, "gisc-offenbach"), word
+        assert word not in seen_by(restarted, "gisc-offenbach"), word
+    assert "webshell" in room_seen(restarted, "secretariat")

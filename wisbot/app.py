@@ -152,6 +152,9 @@ class App:
                                      max_length=s.max_text_length)
         adapters = self._adapters if self._adapters is not None else self._configured_adapters()
         self.adapters = {a.platform: a for a in adapters}
+        # Fail closed in every process, the followers' included: a closed room of a platform
+        # whose adapter checks membership waits until a stored check has passed.
+        self.holds.guard(a.platform for a in adapters if getattr(a, "checks_rooms", False))
         if self._adapters is None:
             self._warn_unserved_rooms()
         self.consent = ConsentGate(self.store, self.directory)
@@ -227,14 +230,14 @@ class App:
                 return
             self.leading = True
             log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
-            for adapter in self.adapters.values():
-                if isinstance(adapter, SplitAdapter):
-                    if getattr(adapter, "checks_rooms", False):
-                        # Fail closed: held until this leader's first check passes, which
-                        # runs in the adapter's start.
-                        await self.holds.begin_checks(
-                            self.holds.closed_rooms(adapter.platform))
-                    await adapter.start(self.dispatch)
+            split = [a for a in self.adapters.values() if isinstance(a, SplitAdapter)]
+            for adapter in split:
+                if getattr(adapter, "checks_rooms", False):
+                    # Fail closed: held until the adapter's first check passes, which runs
+                    # in its start, before this process delivers anything there.
+                    await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            for adapter in split:
+                await adapter.start(self.dispatch)
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
                                      clock=self.clock)

@@ -30,8 +30,10 @@ async def ack(ctx: Ctx, a: dict[str, Any]) -> Reply:
             return by_message
         raise UsageError("missing <page|incident|query>\nUsage: ack <page|incident|query>, "
                          "e.g. `ack P-3`")
-    reply: Reply = await paging.ack(ctx.caller, a["ref"],
-                                    own_only=extra.get("via") == "button")
+    # A button, or a reaction or reply on a page (Matrix passes ``ack_message``), acts
+    # only on the page of the person's own role; a typed page number is deliberate.
+    implicit = extra.get("via") == "button" or bool(extra.get("ack_message"))
+    reply: Reply = await paging.ack(ctx.caller, a["ref"], own_only=implicit)
     return reply
 
 

@@ -10,6 +10,7 @@ from wisbot.directory import Directory
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
+from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
 from wisbot.services.render import exposure, incident_reply
 
@@ -39,6 +40,12 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
             if inc.anonymous else None
         if warning:
             lines.append((bold("Warning: "), Span(text=warning)))
+        if inc.anon_summary is None and has_anonymised_audience(ctx.services.directory,
+                                                                exposure(inc)):
+            lines.append((bold("Anonymised rooms: "), Span(
+                text="they read none of the Member's words until a focal point of the "
+                     "affected Member confirms the wording shown in its room "
+                     f"(`incident confirm {inc.number}`).")))
     return base.model_copy(update={"lines": tuple(lines), "private": True,
                                    "reveals": (Reveal(incident=inc.number,
                                                       named=vis is Vis.NAMED),)})
@@ -90,6 +97,17 @@ async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 async def query(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.incidents.query(ctx.caller, a["subject"])
+    return reply
+
+
+async def confirm(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.confirm(ctx.caller, a["id"], a["n"])
+    return reply
+
+
+async def anon_text(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.incidents.anon_text(ctx.caller, a["id"], a["n"],
+                                                          a["text"])
     return reply
 
 
@@ -148,6 +166,22 @@ def register(reg: Registry) -> None:
         "Heard of a possible incident at a centre or Member? Shows what you may see, "
         "else asks the WMO Secretariat.",
         "incident query DE-OF-NC", query, (Arg("subject", metavar="centre or Member"),),
+    ))
+    reg.add(Command(
+        ("incident", "confirm"),
+        "Affected Member: confirm the wording anonymised rooms will read of your summary, "
+        "an update or a lesson (review #n, or all waiting). Until then they read none of it.",
+        "incident confirm WIS-SEC-2026-7 2", confirm,
+        (ID, Arg("n", required=False, metavar="n", int_range=(1, 10**6),
+                 help="the review number from the request (default: every one waiting)")),
+    ))
+    reg.add(Command(
+        ("incident", "anon-text"),
+        "Affected Member: give anonymised rooms your own wording instead of review #n's.",
+        "incident anon-text WIS-SEC-2026-7 2 Phishing mails reached a centre's operators",
+        anon_text,
+        (ID, Arg("n", metavar="n", int_range=(1, 10**6), help="the review number"),
+         Arg("text", "text", "what anonymised rooms read")),
     ))
     reg.add(Command(("incident", "answer"), "Secretariat: answer a query; the answer is "
                     "posted where it was asked.", "incident answer Q-3 No incident is known",

@@ -15,19 +15,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.audience import person_roles, person_sees, room_sees
+from wisbot.domain.audience import lesson_seen_by, person_roles, person_sees, room_sees
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.errors import NotFound
-from wisbot.reply import Reply
-from wisbot.services.render import exposure, incident_reply
+from wisbot.reply import Reply, ReplyBuilder, Span, user
+from wisbot.services.notify import notify
+from wisbot.services.render import (
+    FREE_TEXT_KINDS,
+    anon_of,
+    exposure,
+    incident_reply,
+    lesson_spans,
+    redactor_for,
+)
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, PageDelivery
-from wisbot.store.tables import Incident, Notification, OutboxRow
+from wisbot.store.tables import (
+    ConsentReview,
+    Incident,
+    Lesson,
+    Notification,
+    OutboxRow,
+    TimelineEntry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +115,25 @@ class ConsentGate:
         self.directory = directory
 
     async def outbox_row(self, row_id: int, room_key: str, reply: Reply) -> bool:
-        if not reply.reveals:
-            return True
+        """The check just before one outbox row is sent: False when it was withdrawn."""
+        return row_id not in await self.outbox_rows([(row_id, room_key, reply)])
 
-        def work(session: Session) -> bool:
-            if reader_may_read(session, self.directory, room_key, reply):
-                return True
-            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id,
-                                                    col(OutboxRow.status) == "pending")
-                            .values(status="withdrawn", last_error=WITHDRAWN_NOTE))
-            log.info("outbox row %s to %s withdrawn at send: consent narrowed", row_id,
-                     room_key)
-            return False
+    async def outbox_rows(self, rows: Sequence[tuple[int, str, Reply]]) -> set[int]:
+        """Of outbox rows (id, room key, reply) about to be sent, withdraw those the
+        incident's sharing no longer allows; their ids."""
+        checked = [r for r in rows if r[2].reveals]
+        if not checked:
+            return set()
+
+        def work(session: Session) -> set[int]:
+            refused = {row_id for row_id, room_key, reply in checked
+                       if not reader_may_read(session, self.directory, room_key, reply)}
+            if refused:
+                session.execute(update(OutboxRow).where(col(OutboxRow.id).in_(refused),
+                                                        col(OutboxRow.status) == "pending")
+                                .values(status="withdrawn", last_error=WITHDRAWN_NOTE))
+                log.info("%d outbox row(s) withdrawn at send: consent narrowed", len(refused))
+            return refused
 
         return await self.store.tx(work)
 
@@ -261,3 +284,117 @@ def _without_number(reply: Reply, number: str) -> Reply:
                                                  .replace(number, "an incident")})
                         for span in line) for line in reply.lines)
     return reply.model_copy(update={"lines": lines})
+
+
+# ----- free-text review for anonymised audiences ------------------------------------------
+
+
+def has_anonymised_audience(directory: Directory, exp: Exposure) -> bool:
+    """Whether any room, or any GISC's on-call role, reads the incident anonymised."""
+    roles = [r.role for r in directory.rooms] + [f"gisc:{g.name}" for g in directory.giscs]
+    return any(room_sees(role, exp) is Vis.ANONYMOUS for role in roles)
+
+
+def request_review(session: Session, directory: Directory, inc: Incident, *, subject: str,
+                   text: str, now: datetime, timeline_id: int | None = None,
+                   lesson_id: int | None = None) -> ConsentReview | None:
+    """Ask the affected Member to review ``text`` before anonymised rooms read it: they are
+    shown exactly the redacted wording those rooms would read. Once per item."""
+    iid = inc.id
+    assert iid is not None
+    if not text.strip():
+        return None
+    q = select(ConsentReview).where(ConsentReview.incident_id == iid,
+                                    ConsentReview.subject == subject)
+    if timeline_id is not None:
+        q = q.where(ConsentReview.timeline_id == timeline_id)
+    if lesson_id is not None:
+        q = q.where(ConsentReview.lesson_id == lesson_id)
+    if session.exec(q).first() is not None:
+        return None
+    last = session.exec(select(func.max(ConsentReview.n)).where(
+        ConsentReview.incident_id == iid)).one()
+    review = ConsentReview(incident_id=iid, n=(last or 0) + 1, subject=subject,
+                           timeline_id=timeline_id, lesson_id=lesson_id,
+                           proposed=redactor_for(directory, inc.member)(text),
+                           created_at=now)
+    session.add(review)
+    session.flush()
+    b = ReplyBuilder(f"{inc.number} – review #{review.n}: the wording for anonymised rooms",
+                     kind="review")
+    b.ref = inc.number
+    b.reveal(inc.number)
+    b.line(f"Rooms that read {inc.number} anonymised will read this {subject} as:")
+    b.line(user(review.proposed))
+    b.line("They read nothing of it until you confirm: ",
+           Span(text=f"incident confirm {inc.number} {review.n}", style="code"),
+           "; or give them your own wording: ",
+           Span(text=f"incident anon-text {inc.number} {review.n} <text>", style="code"),
+           ". Named rooms are not delayed.")
+    reply = b.build()
+    rooms = directory.rooms_with_role(f"member:{inc.member}")
+    direct = [] if rooms else [(c.id, reply) for c in directory.contacts_of_member(inc.member)]
+    notify(session, kind="review", now=now, incident_id=iid,
+           deliveries=[(room, reply) for room in rooms], direct=direct)
+    return review
+
+
+def request_reviews(session: Session, directory: Directory, inc: Incident,
+                    now: datetime) -> None:
+    """Reviews for every free text of ``inc`` not yet reviewed (its sharing just came to
+    include anonymised rooms)."""
+    if not has_anonymised_audience(directory, exposure(inc)):
+        return
+    if inc.anon_summary is None:
+        request_review(session, directory, inc, subject="summary", text=inc.summary, now=now)
+    for entry in session.exec(select(TimelineEntry).where(
+            TimelineEntry.incident_id == inc.id).order_by(col(TimelineEntry.id))).all():
+        if entry.kind in FREE_TEXT_KINDS and entry.kind != "reported" and entry.text \
+                and anon_of(entry) is None:
+            request_review(session, directory, inc, subject="update", text=entry.text,
+                           now=now, timeline_id=entry.id)
+
+
+def release(session: Session, directory: Directory, inc: Incident, review: ConsentReview,
+            text: str, by: str, now: datetime, *, replaced: bool) -> list[Room]:
+    """The Member's wording (reviewed or their own) becomes what anonymised readers read,
+    and the rooms reading ``inc`` anonymised now are sent it. Returns those rooms."""
+    wording = redactor_for(directory, inc.member)(text)
+    review.status = "replaced" if replaced else "confirmed"
+    review.decided_at, review.decided_by = now, by
+    session.add(review)
+    exp = exposure(inc)
+    deliveries: list[tuple[Room, Reply]] = []
+    if review.subject == "lesson" and review.lesson_id is not None:
+        lesson = session.get(Lesson, review.lesson_id)
+        if lesson is None:
+            return []
+        lesson.anon_text = wording
+        session.add(lesson)
+        for room in directory.rooms:
+            if lesson_seen_by(room.role, lesson.share, inc.member) is Vis.ANONYMOUS \
+                    and not room.role.startswith(("gisc:", "area:")):
+                b = ReplyBuilder("Lesson learned", kind="lesson")
+                b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,
+                                     room_sees(room.role, exp)))
+                deliveries.append((room, b.build()))
+    else:
+        rooms = [room for room in directory.rooms
+                 if room_sees(room.role, exp) is Vis.ANONYMOUS]
+        if review.subject == "summary":
+            inc.anon_summary = wording
+            session.add(inc)
+            card = incident_reply(directory, inc, Vis.ANONYMOUS,
+                                  "summary released by the affected Member")
+        else:
+            entry = session.get(TimelineEntry, review.timeline_id)
+            if entry is None:
+                return []
+            entry.data = {**(entry.data or {}), "anon": wording}
+            session.add(entry)
+            card = incident_reply(directory, inc, Vis.ANONYMOUS,
+                                  f"{entry.kind} released by the affected Member",
+                                  note=entry.text, note_by=entry.actor, note_reviewed=wording)
+        deliveries = [(room, card) for room in rooms]
+    notify(session, kind="released", now=now, incident_id=inc.id, deliveries=deliveries)
+    return [room for room, _ in deliveries]

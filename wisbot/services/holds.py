@@ -20,8 +20,7 @@ from collections.abc import Iterable, Iterator, MutableSet
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 
 UNCHECKED = "unchecked"
 API_ERROR = "api-error"
+CLEAR = "clear"
+"""A stored passing check: the row stays so that another process (a follower that runs
+no checks of its own) knows the room was checked, not merely never held."""
 WEAK_REASONS = frozenset({UNCHECKED, API_ERROR})
 """Reasons that say only "not known to be clean": a real finding is never replaced by one."""
 
@@ -55,18 +57,32 @@ class HoldRegistry(MutableSet[str]):
         self.clock = clock
         self.ttl = ttl
         self._rows: dict[str, Hold] = {}
+        self._cleared: set[str] = set()
+        self._guarded: set[str] = set()
         self._unchecked: set[str] = set()
+        self._gen = 0
+        self._lock = asyncio.Lock()
+        """One write at a time in this process: two checks of one room (the sync and the
+        periodic loop) see each other's hold, so a finding is reported once."""
         self._task: asyncio.Task[None] | None = None
         self.refreshed_at = float("-inf")
 
     # ----- what the outbox and the dispatcher ask ----------------------------------------
     def is_held(self, room_key: str) -> bool:
-        return room_key in self._unchecked or room_key in self._rows
+        return (room_key in self._unchecked or room_key in self._rows
+                or (room_key in self._guarded and room_key not in self._cleared))
+
+    def guard(self, platforms: Iterable[str]) -> None:
+        """The closed rooms of ``platforms`` (whose adapters check membership) count as
+        held until a stored check has passed, in any process: a follower that checks
+        nothing itself never delivers to a room no leader has checked."""
+        self._guarded = {k for p in platforms for k in self.closed_rooms(p)}
 
     def hold_of(self, room_key: str) -> Hold | None:
         if room_key in self._rows:
             return self._rows[room_key]
-        if room_key in self._unchecked:
+        if room_key in self._unchecked or (room_key in self._guarded
+                                           and room_key not in self._cleared):
             return Hold(room_key, UNCHECKED, "")
         return None
 
@@ -74,19 +90,43 @@ class HoldRegistry(MutableSet[str]):
         return isinstance(room_key, str) and self.is_held(room_key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._unchecked | set(self._rows)))
+        return iter(sorted(self._held()))
 
     def __len__(self) -> int:
-        return len(self._unchecked | set(self._rows))
+        return len(self._held())
+
+    def _held(self) -> set[str]:
+        return self._unchecked | set(self._rows) | (self._guarded - self._cleared)
 
     def __repr__(self) -> str:
         return f"HoldRegistry({sorted(self)!r})"
 
+    def _from_iterable(self, it: Iterable[str]) -> set[str]:  # type: ignore[override]
+        return set(it)
+
     # ----- the cache --------------------------------------------------------------------
     async def refresh(self) -> None:
-        rows = await self.store.tx(_load)
-        self._rows = rows
+        """Read every stored hold (other processes' too). A write of this process that
+        lands while the read runs makes it read again, so it never undoes that write."""
+        for _ in range(5):
+            gen = self._gen
+            rows = await self.store.tx(_load)
+            if gen == self._gen:
+                break
+        self._rows, self._cleared = rows
         self.refreshed_at = time.monotonic()
+
+    def _apply(self, rows: dict[str, Hold | None]) -> None:
+        """This process's own writes, key by key (concurrent writes to other rooms and
+        the refresh loop must not overwrite each other)."""
+        for key, hold in rows.items():
+            if hold is None:
+                self._rows.pop(key, None)
+                self._cleared.add(key)
+            else:
+                self._rows[key] = hold
+                self._cleared.discard(key)
+        self._gen += 1
 
     def start(self) -> None:
         if self._task is None:
@@ -119,8 +159,9 @@ class HoldRegistry(MutableSet[str]):
             return
         self._unchecked |= keys
         now = self.clock()
-        self._rows = await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
-                                                         keep=True))
+        async with self._lock:
+            self._apply(await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
+                                                            keep=True)))
 
     async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
         """Store a hold; returns the hold it replaces (None when the room was not held
@@ -128,28 +169,32 @@ class HoldRegistry(MutableSet[str]):
         finding (a stranger stays a stranger while the API fails)."""
         now = self.clock()
         keep = reason in WEAK_REASONS
-        before = self._rows.get(room_key)
-        self._rows = await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail, now,
-                                                         keep=keep))
-        self._unchecked.discard(room_key)
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._apply(await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail,
+                                                            now, keep=keep)))
+            self._unchecked.discard(room_key)
         return before
 
     async def passed(self, room_key: str) -> Hold | None:
         """The room's check passed: release it; returns the hold it had (if stored)."""
-        before = self._rows.get(room_key)
-        self._unchecked.discard(room_key)
-        self._rows = await self.store.tx(lambda s: _release(s, {room_key}))
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._unchecked.discard(room_key)
+            now = self.clock()
+            self._apply(await self.store.tx(lambda s: _release(s, {room_key}, now)))
         return before
 
     # ----- MutableSet (tests, command line) ----------------------------------------------
     def add(self, room_key: str) -> None:
         now = self.clock()
-        self._rows = self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
-                                                    keep=False))
+        self._apply(self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
+                                                   keep=False)))
 
     def discard(self, room_key: str) -> None:
         self._unchecked.discard(room_key)
-        self._rows = self.store.run(lambda s: _release(s, {room_key}))
+        now = self.clock()
+        self._apply(self.store.run(lambda s: _release(s, {room_key}, now)))
 
     def update(self, room_keys: Iterable[str]) -> None:
         for key in room_keys:
@@ -160,31 +205,49 @@ class HoldRegistry(MutableSet[str]):
             self.discard(key)
 
 
-def _load(session: Session) -> dict[str, Hold]:
-    return {r.room_key: Hold(r.room_key, r.reason, r.detail)
-            for r in session.exec(select(RoomHold))}
+def _load(session: Session) -> tuple[dict[str, Hold], set[str]]:
+    """The holds, and the rooms whose last stored check passed."""
+    holds: dict[str, Hold] = {}
+    cleared: set[str] = set()
+    for r in session.exec(select(RoomHold)):
+        if r.reason == CLEAR:
+            cleared.add(r.room_key)
+        else:
+            holds[r.room_key] = Hold(r.room_key, r.reason, r.detail)
+    return holds, cleared
 
 
 def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datetime, *,
-          keep: bool) -> dict[str, Hold]:
-    """Upsert holds; ``keep``: leave an existing row as it is (a weaker reason)."""
+          keep: bool) -> dict[str, Hold | None]:
+    """Upsert holds; ``keep``: leave a real finding as it is (only a weak reason is
+    replaced). Returns the stored hold of each key."""
+    out: dict[str, Hold | None] = {}
     for key in sorted(keys):
         row = session.get(RoomHold, key)
         if row is None:
-            session.add(RoomHold(room_key=key, reason=reason, detail=detail, since=now,
-                                 checked_at=now))
-        elif not keep or row.reason in WEAK_REASONS:
+            row = RoomHold(room_key=key, reason=reason, detail=detail, since=now,
+                           checked_at=now)
+        elif not keep or row.reason in WEAK_REASONS or row.reason == CLEAR:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
             row.checked_at = now
-            session.add(row)
-    session.flush()
-    return _load(session)
+        session.add(row)
+        out[key] = Hold(key, row.reason, row.detail)
+    return out
 
 
-def _release(session: Session, keys: set[str]) -> dict[str, Hold]:
-    session.execute(delete(RoomHold).where(col(RoomHold.room_key).in_(sorted(keys))))
-    return _load(session)
+def _release(session: Session, keys: set[str], now: datetime) -> dict[str, Hold | None]:
+    """Store a passing check (``clear``): the room is released."""
+    for key in sorted(keys):
+        row = session.get(RoomHold, key)
+        if row is None:
+            row = RoomHold(room_key=key, reason=CLEAR, detail="", since=now, checked_at=now)
+        else:
+            if row.reason != CLEAR:
+                row.reason, row.detail, row.since = CLEAR, "", now
+            row.checked_at = now
+        session.add(row)
+    return dict.fromkeys(keys)
 
 
 def held_reply() -> Reply:

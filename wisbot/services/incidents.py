@@ -22,20 +22,28 @@ from wisbot.domain.confidentiality import (
     cascade_rank,
 )
 from wisbot.domain.severity import severity
-from wisbot.errors import InvalidState, NotAllowed, NotFound
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder, Reveal, bold, user
-from wisbot.services.consent import withdraw_for_consent
+from wisbot.services.consent import (
+    has_anonymised_audience,
+    release,
+    request_review,
+    request_reviews,
+    withdraw_for_consent,
+)
 from wisbot.services.context import Caller
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
     centre_label,
     exposure,
     incident_reply,
+    redactor_for,
     share_words,
     timeline_lines,
 )
 from wisbot.store.engine import Store
 from wisbot.store.tables import (
+    ConsentReview,
     Incident,
     IncidentCounter,
     IncidentQuery,
@@ -152,6 +160,14 @@ class IncidentService:
         self.on_response(session, ResponseRequest(kind="incident", ref=inc.number,
                                                   at=self.clock(), targets=tuple(targets)))
 
+    def _review(self, session: Session, inc: Incident, entry: TimelineEntry) -> None:
+        """Free text just added: the affected Member reviews it before anonymised rooms
+        read it (they get the card without it meanwhile)."""
+        if entry.text and has_anonymised_audience(self.directory, exposure(inc)):
+            session.flush()
+            request_review(session, self.directory, inc, subject="update", text=entry.text,
+                           now=self.clock(), timeline_id=entry.id)
+
     def _may_change(self, caller: Caller, inc: Incident, what: str) -> None:
         if caller.is_secretariat or caller.is_member_focal(inc.member) \
                 or caller.is_gisc_focal(inc.principal_gisc):
@@ -186,6 +202,7 @@ class IncidentService:
                            {"severity": level, "share": share.value, "anonymous": anonymous})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
+            request_reviews(session, self.directory, inc, now)
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -217,9 +234,10 @@ class IncidentService:
             inc.status = target
             inc.updated_at = self.clock()
             session.add(inc)
-            self._timeline(session, inc, caller, kind, text)
+            entry = self._timeline(session, inc, caller, kind, text)
             told = self._cascade(session, inc, kind, headline, note=text or None,
                                  note_by=caller.contact.id)
+            self._review(session, inc, entry)
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -236,11 +254,12 @@ class IncidentService:
             inc.severity = level
             inc.updated_at = self.clock()
             session.add(inc)
-            self._timeline(session, inc, caller, "severity", reason,
-                           {"from": previous, "to": level})
+            entry = self._timeline(session, inc, caller, "severity", reason,
+                                   {"from": previous, "to": level})
             headline = f"severity {previous} → {level}"
             told = self._cascade(session, inc, "severity", headline, note=reason or None,
                                  note_by=caller.contact.id)
+            self._review(session, inc, entry)
             self._page_if_severe(session, inc, previous)
             return Told(inc, told)
 
@@ -294,6 +313,7 @@ class IncidentService:
                           "no further updates on it.")
                 notify(session, kind="withdrawn", now=self.clock(), incident_id=inc.id,
                        deliveries=[(room, note.build()) for room in withdrawn])
+            request_reviews(session, self.directory, inc, self.clock())
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -392,6 +412,64 @@ class IncidentService:
             return b.build()
 
         return await self.store.tx(work)
+
+    async def confirm(self, caller: Caller, number: str, n: int | None) -> Reply:
+        """The affected Member confirms the wording anonymised rooms will read (review
+        ``n``, or every one waiting)."""
+        def work(session: Session) -> Reply:
+            inc = self._reviewer(session, caller, number)
+            q = select(ConsentReview).where(ConsentReview.incident_id == inc.id,
+                                            ConsentReview.status == "pending")
+            if n is not None:
+                q = q.where(ConsentReview.n == n)
+            reviews = session.exec(q.order_by(col(ConsentReview.n))).all()
+            if not reviews:
+                raise NotFound(f"no review {'#' + str(n) + ' ' if n else ''}of {inc.number} "
+                               "is waiting for your confirmation")
+            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms")
+            b.reveal(inc.number)
+            for review in reviews:
+                rooms = release(session, self.directory, inc, review, review.proposed,
+                                caller.contact.id, self.clock(), replaced=False)
+                self._released_line(b, review, review.proposed, rooms)
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def anon_text(self, caller: Caller, number: str, n: int, text: str) -> Reply:
+        """The affected Member's own wording for anonymised rooms, instead of review ``n``'s
+        redacted text (the Redactor still runs over it)."""
+        if not text.strip():
+            raise UsageError("give the wording anonymised rooms should read")
+
+        def work(session: Session) -> Reply:
+            inc = self._reviewer(session, caller, number)
+            review = session.exec(select(ConsentReview).where(
+                ConsentReview.incident_id == inc.id, ConsentReview.n == n)).first()
+            if review is None:
+                raise NotFound(f"no review #{n} of {inc.number}")
+            rooms = release(session, self.directory, inc, review, text, caller.contact.id,
+                            self.clock(), replaced=True)
+            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms")
+            b.reveal(inc.number)
+            self._released_line(b, review, redactor_for(self.directory, inc.member)(text),
+                                rooms)
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    def _reviewer(self, session: Session, caller: Caller, number: str) -> Incident:
+        inc, _ = self._visible(session, caller, number, Vis.NAMED)
+        if not caller.is_member_focal(inc.member):
+            raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
+                             f"decide what anonymised rooms read of {inc.number}")
+        return inc
+
+    @staticmethod
+    def _released_line(b: ReplyBuilder, review: ConsentReview, wording: str,
+                       rooms: Sequence[Room]) -> None:
+        where = ", ".join(r.key for r in rooms) or "no room reads it anonymised now"
+        b.line(bold(f"#{review.n} ({review.subject}): "), user(wording), f" → {where}")
 
     def _check_query_rate(self, session: Session, caller: Caller, now: datetime) -> None:
         """Each query pages the Secretariat: one person may open only so many per window."""

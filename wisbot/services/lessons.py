@@ -14,6 +14,7 @@ from wisbot.domain.audience import LESSON_SHARES, lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState, NotAllowed, UsageError
 from wisbot.reply import Reply, ReplyBuilder
+from wisbot.services.consent import request_review
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, parse_number
 from wisbot.services.notify import notify
@@ -62,6 +63,9 @@ class LessonService:
             deliveries = []
             for room in self.directory.rooms:
                 vis = lesson_seen_by(room.role, share, inc.member)
+                # The predicate says what a room may read; posting lessons only to the
+                # Secretariat, Member and collaboration rooms (GISCs read them there, or
+                # list them) is where they are told, not who may read them.
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")
@@ -69,6 +73,9 @@ class LessonService:
                                      room_sees(room.role, exposure(inc))))
                 deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
+            if share == "anonymous":  # anonymised rooms read it once the Member reviewed it
+                request_review(session, self.directory, inc, subject="lesson", text=text,
+                               now=now, lesson_id=lesson.id)
             told = ", ".join(r.key for r, _ in deliveries)
             return ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})") \
                 .line(f"Told: {told}.").build()
@@ -131,7 +138,10 @@ class LessonService:
                 if vis is Vis.ANONYMOUS:
                     # A match on a withheld name would reveal who the lesson is about: the
                     # text the reader sees must match by itself, with the same matcher.
-                    visible_text = redactor_for(self.directory, inc.member)(lesson.text)
+                    # Only the wording the Member reviewed is visible (none until then).
+                    if lesson.anon_text is None:
+                        continue
+                    visible_text = redactor_for(self.directory, inc.member)(lesson.anon_text)
                     if not self._matches(session, visible_text, terms):
                         continue
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,

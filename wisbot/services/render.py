@@ -23,11 +23,10 @@ def exposure(inc: Incident) -> Exposure:
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
 
 
-def identifying_terms(directory: Directory, member: str) -> list[str]:
-    """Everything the directory knows that names ``member``: its code, name and aliases
-    (acronyms, native names, cities), its centres' codes, names and ``identifiers`` (GTS
-    CCCC, WIS2 centre-ids, namespaces), and its people (names, surnames, ids, chat ids,
-    e-mails and their domains, phone numbers)."""
+def member_terms(directory: Directory, member: str) -> list[str]:
+    """What names ``member`` itself: its code, name and aliases (acronyms, native names,
+    cities), its centres' codes, names and ``identifiers`` (GTS CCCC, WIS2 centre-ids,
+    namespaces)."""
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
@@ -38,7 +37,17 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
         # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
         # brackets alone.
         terms.append(_BRACKETS.sub("", centre.name))
-    for contact in directory.contacts_of_member(member):
+    return terms
+
+
+def people_terms(directory: Directory) -> list[str]:
+    """The people of every Member (names, surnames, ids, chat ids, e-mails and their
+    domains, phone numbers): anonymised text names none of them, since a person who moved,
+    or who worked with the Member, still points at it."""
+    terms: list[str] = []
+    for contact in directory.contacts:
+        if not contact.members:
+            continue
         terms.extend([contact.id, contact.name])
         words = contact.name.split()
         if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
@@ -56,13 +65,25 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
     return terms
 
 
+def identifying_terms(directory: Directory, member: str) -> list[str]:
+    """Everything the directory knows that an anonymised text about ``member`` withholds."""
+    return member_terms(directory, member) + people_terms(directory)
+
+
+_PEOPLE = "\x00people"
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
-    """The Member's Redactor, built once per loaded directory (a reload builds anew)."""
+    """The Member's Redactor, built once per loaded directory (a reload builds anew); the
+    people of every Member are one shared Redactor, built once."""
     cache = directory.redactors
+    people = cache.get(_PEOPLE)
+    if people is None:
+        people = cache[_PEOPLE] = Redactor(people_terms(directory))
     key = member.casefold()
     found = cache.get(key)
     if found is None:
-        found = cache[key] = Redactor(identifying_terms(directory, member))
+        found = cache[key] = Redactor(member_terms(directory, member), shared=people)
     return found
 
 
@@ -93,8 +114,29 @@ def actor_label(directory: Directory, actor: str, inc: Incident | None, vis: Vis
     return contact.name
 
 
-def text_for(directory: Directory, inc: Incident, vis: Vis, text: str) -> str:
-    return redactor_for(directory, inc.member)(text) if vis is Vis.ANONYMOUS else text
+UNREVIEWED = ("(not shown in anonymised rooms until the affected Member confirms the "
+              "wording)")
+"""What anonymised rooms read instead of a Member's free text nobody reviewed."""
+FREE_TEXT_KINDS = frozenset({"reported", "update", "resolved", "reopened", "closed",
+                             "severity", "escalated"})
+"""Timeline entries whose text a person wrote (the rest is wisbot's own wording)."""
+
+
+def text_for(directory: Directory, inc: Incident, vis: Vis, text: str,
+             reviewed: str | None = None) -> str:
+    """Free text as ``vis`` reads it. Anonymised readers get only the wording the affected
+    Member reviewed (``reviewed``; the Redactor still runs over it), never the raw text."""
+    if vis is not Vis.ANONYMOUS:
+        return text
+    if reviewed is None:
+        return UNREVIEWED
+    return redactor_for(directory, inc.member)(reviewed)
+
+
+def anon_of(entry: TimelineEntry) -> str | None:
+    """The reviewed anonymised wording of a timeline entry, if any."""
+    value = (entry.data or {}).get("anon")
+    return value if isinstance(value, str) else None
 
 
 def share_words(inc: Incident) -> str:
@@ -103,7 +145,9 @@ def share_words(inc: Incident) -> str:
 
 def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
                    *, note: str | None = None, note_by: str | None = None,
-                   extra: Sequence[str] = ()) -> Reply:
+                   note_reviewed: str | None = None, extra: Sequence[str] = ()) -> Reply:
+    """The incident card for ``vis``. Anonymised, the summary and ``note`` are the wording
+    the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice."""
     sev = severity(inc.severity)
     b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
     b.ref = inc.number
@@ -114,10 +158,12 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     b.field("Recommended action", sev.action)
     b.field("Status", inc.status)
     b.field("Shared", share_words(inc))
-    b.line(bold("Summary: "), user(text_for(directory, inc, vis, inc.summary)))
+    b.line(bold("Summary: "), _free(text_for(directory, inc, vis, inc.summary,
+                                             inc.anon_summary)))
     if note:
         who = f" ({actor_label(directory, note_by, inc, vis)})" if note_by else ""
-        b.line(bold(f"Note{who}: "), user(text_for(directory, inc, vis, note)))
+        b.line(bold(f"Note{who}: "), _free(text_for(directory, inc, vis, note,
+                                                    note_reviewed)))
     for line in extra:
         b.line(line)
     return b.build()
@@ -132,7 +178,12 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
         spans: list[Span] = [Span(text=f"{when} · {who} · {e.kind}")]
         if e.text:
             spans.append(Span(text=": "))
-            spans.append(user(text_for(directory, inc, vis, e.text)))
+            if e.kind in FREE_TEXT_KINDS:
+                reviewed = inc.anon_summary if e.kind == "reported" else anon_of(e)
+                spans.append(_free(text_for(directory, inc, vis, e.text, reviewed)))
+            else:  # wisbot's own wording (sharing, acknowledgements): redacted only
+                spans.append(user(redactor_for(directory, inc.member)(e.text)
+                                  if vis is Vis.ANONYMOUS else e.text))
         out.append(tuple(spans))
     return out
 
@@ -143,7 +194,7 @@ def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
     if vis is Vis.ANONYMOUS:
         # No incident number: it would let a reader join the lesson to a named incident.
         head = f"L-{lesson.id} · {anonymous_label(inc.principal_gisc)} · "
-        body = redactor_for(directory, inc.member)(lesson.text)
+        body = text_for(directory, inc, vis, lesson.text, lesson.anon_text)
     else:
         who = actor_label(directory, lesson.author, inc, vis)
         # A named lesson names the Member, not the incident: its number is shown only to
@@ -153,4 +204,9 @@ def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
         head = f"L-{lesson.id} · {number}{centre_label(directory, inc, vis)} · " \
                f"{lesson.share} · {who} · "
         body = lesson.text
-    return (Span(text=head), user(body))
+    return (Span(text=head), _free(body))
+
+
+def _free(text: str) -> Span:
+    """A person's text, or wisbot's notice in its place (not styled as their words)."""
+    return Span(text=text, style="italic") if text == UNREVIEWED else user(text)

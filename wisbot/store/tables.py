@@ -32,6 +32,9 @@ class Incident(SQLModel, table=True):
     reported_by: str = Field(max_length=128)
     created_at: datetime
     updated_at: datetime
+    anon_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The summary as anonymised rooms read it, once the affected Member reviewed it
+    (migration 0008); until then they read no summary."""
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -53,6 +56,29 @@ class Lesson(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     author: str = Field(max_length=128)
     created_at: datetime
+    anon_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The lesson as anonymised rooms read it, once the affected Member reviewed it."""
+
+
+class ConsentReview(SQLModel, table=True):
+    """The affected Member's review of free text before it first reaches an anonymised
+    audience (migration 0008): ``proposed`` is the redacted wording those rooms would read;
+    ``confirmed`` releases it, ``replaced`` released the Member's own wording instead."""
+
+    __tablename__ = "consent_review"
+    __table_args__ = (UniqueConstraint("incident_id", "n"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    n: int
+    subject: str = Field(max_length=12)
+    """``summary``, ``update`` (a timeline entry's text) or ``lesson``."""
+    timeline_id: int | None = Field(default=None, foreign_key="timeline.id")
+    lesson_id: int | None = Field(default=None, foreign_key="lesson.id")
+    proposed: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=12)
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=128)
 
 
 class IncidentQuery(SQLModel, table=True):
