@@ -473,6 +473,26 @@ async def test_a_post_that_timed_out_is_found_by_its_metadata_not_posted_twice(
     with Session(env.app.services.store.engine) as s:
         rows = list(s.exec(select(OutboxRow).where(OutboxRow.room_key == "gisc-offenbach")))
     assert [r.status for r in rows] == ["delivered", "delivered"]
+    # A direct message (a page) too: found in the direct conversation by its key.
+    from wisbot.reply import text_reply
+    from wisbot.services.notify import notify
+
+    dm = "D" + U("gisc-offenbach")
+    env.fake.hang_after_post[dm] = [2.0]
+    now = env.clock()
+    await second.app.services.store.tx(lambda s: notify(
+        s, kind="test", now=now, incident_id=None, deliveries=[],
+        direct=[("gisc-offenbach", text_reply("Page: answer now"))]))
+    await second.app.outbox.drain()
+    assert len(env.fake.posts(dm)) == 1
+    third = await start_slack()
+    third.adapter.timeout = 0.5
+    env.clock.advance(seconds=5)
+    await third.app.outbox.drain()
+    assert len(env.fake.posts(dm)) == 1
+    with Session(env.app.services.store.engine) as s:
+        assert s.exec(select(OutboxRow).where(OutboxRow.room_key == "@gisc-offenbach")
+                      ).one().status == "delivered"
 
 
 async def test_pacing_is_one_message_per_interval_per_channel_in_parallel(
