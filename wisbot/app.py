@@ -237,14 +237,14 @@ class App:
                 return
             self.leading = True
             log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
-            for adapter in self.adapters.values():
-                if isinstance(adapter, SplitAdapter):
-                    if getattr(adapter, "checks_rooms", False):
-                        # Fail closed: held until this leader's first check passes, which
-                        # runs in the adapter's start.
-                        await self.holds.begin_checks(
-                            self.holds.closed_rooms(adapter.platform))
-                    await adapter.start(self.dispatch)
+            split = [a for a in self.adapters.values() if isinstance(a, SplitAdapter)]
+            for adapter in split:
+                if getattr(adapter, "checks_rooms", False):
+                    # Fail closed: held until the adapter's first check passes, which runs
+                    # in its start, before this process delivers anything there.
+                    await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            for adapter in split:
+                await adapter.start(self.dispatch)
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
                                      clock=self.clock)
