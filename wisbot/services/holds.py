@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -196,11 +198,19 @@ def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datet
     """Upsert holds; ``keep``: leave a real finding as it is (only a weak reason is
     replaced). Returns the stored hold of each key."""
     out: dict[str, Hold | None] = {}
+    # another process may write the same room at once: insert-or-nothing, then lock it
+    ins = (pg_insert if session.get_bind().dialect.name == "postgresql"
+           else sqlite_insert)(RoomHold)
+    created = set(session.execute(
+        ins.values([{"room_key": k, "reason": reason, "detail": detail, "since": now,
+                     "checked_at": now} for k in sorted(keys)])
+        .on_conflict_do_nothing(index_elements=["room_key"])
+        .returning(col(RoomHold.room_key))).scalars().all())
     for key in sorted(keys):
-        row = session.get(RoomHold, key)
-        if row is None:
-            row = RoomHold(room_key=key, reason=reason, detail=detail, since=now,
-                           checked_at=now)
+        row = session.exec(select(RoomHold).where(RoomHold.room_key == key)
+                           .with_for_update()).one()
+        if key in created:
+            pass
         elif not keep or row.reason in WEAK_REASONS:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
