@@ -76,3 +76,19 @@ async def test_unchecked_rooms_are_held_until_their_check_passes(make_app) -> No
     await app.outbox.drain()
     assert "Ransomware" in room_text(app, "gisc-offenbach")
     assert "gisc-tokyo" in app.holds
+
+
+async def test_two_processes_holding_one_room_at_once_store_one_hold(make_app) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    first, second = await make_app(), await make_app()
+    for _ in range(5):
+        await asyncio.gather(
+            first.holds.hold("gisc-tokyo", "stranger", "stranger: @eve:example.org"),
+            second.holds.hold("gisc-tokyo", "stranger", "stranger: @eve:example.org"),
+            first.holds.begin_checks(["gisc-tokyo", "gisc-exeter"]),
+            second.holds.begin_checks(["gisc-tokyo", "gisc-exeter"]))
+        rows = await first.store.tx(lambda s: list(s.exec(select(RoomHold))))
+        assert sorted((r.room_key, r.reason) for r in rows) == [
+            ("gisc-exeter", "unchecked"), ("gisc-tokyo", "stranger")]
+        await first.holds.passed("gisc-exeter")

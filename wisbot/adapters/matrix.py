@@ -1304,7 +1304,7 @@ class MatrixAdapter:
             log.warning("matrix: %s is no longer %s's direct chat: %s", room_id, owner,
                         sorted(others))
             await self._not_direct(room_id, owner, sorted(others))
-        elif await self._provisioned(room_id):
+        elif owner is None and await self._provisioned(room_id):
             # made by `wisbot matrix provision` after this directory was loaded: leaving
             # would orphan it (only the bot may invite there); it stays unused until the
             # directory names it
@@ -1319,15 +1319,18 @@ class MatrixAdapter:
             await self._call("leave", client.room_leave(room_id))
 
     async def _provisioned(self, room_id: str) -> bool:
-        """Whether provisioning made this room (its ``ROOM_TAG`` state)."""
+        """Whether the bot made this room (provisioning: its ``ROOM_TAG`` state, or its
+        creation event, which a sync may show before the tag has been sent)."""
         if room_id in self._pending_rooms:
             return True
         try:
-            resp = await self._call("read room tag", self._client().room_get_state_event(
-                room_id, ROOM_TAG))
+            resp = await self._call("read room state",
+                                    self._client().room_get_state(room_id))
         except MatrixError:
             return False
-        return isinstance(getattr(resp, "content", None), dict) and "key" in resp.content
+        return any(e.get("type") == ROOM_TAG or (e.get("type") == "m.room.create"
+                                                 and e.get("sender") == self.user_id)
+                   for e in resp.events)
 
     async def _not_direct(self, room_id: str, owner: str, others: list[str]) -> None:
         from wisbot.services.notify import notify

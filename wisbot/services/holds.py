@@ -20,7 +20,9 @@ from collections.abc import Iterable, Iterator, MutableSet
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
@@ -222,11 +224,19 @@ def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datet
     """Upsert holds; ``keep``: leave a real finding as it is (only a weak reason is
     replaced). Returns the stored hold of each key."""
     out: dict[str, Hold | None] = {}
+    # another process may write the same room at once: insert-or-nothing, then lock it
+    ins = (pg_insert if session.get_bind().dialect.name == "postgresql"
+           else sqlite_insert)(RoomHold)
+    created = set(session.execute(
+        ins.values([{"room_key": k, "reason": reason, "detail": detail, "since": now,
+                     "checked_at": now} for k in sorted(keys)])
+        .on_conflict_do_nothing(index_elements=["room_key"])
+        .returning(col(RoomHold.room_key))).scalars().all())
     for key in sorted(keys):
-        row = session.get(RoomHold, key)
-        if row is None:
-            row = RoomHold(room_key=key, reason=reason, detail=detail, since=now,
-                           checked_at=now)
+        row = session.exec(select(RoomHold).where(RoomHold.room_key == key)
+                           .with_for_update()).one()
+        if key in created:
+            pass
         elif not keep or row.reason in WEAK_REASONS or row.reason == CLEAR:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
@@ -238,15 +248,13 @@ def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datet
 
 def _release(session: Session, keys: set[str], now: datetime) -> dict[str, Hold | None]:
     """Store a passing check (``clear``): the room is released."""
-    for key in sorted(keys):
-        row = session.get(RoomHold, key)
-        if row is None:
-            row = RoomHold(room_key=key, reason=CLEAR, detail="", since=now, checked_at=now)
-        else:
-            if row.reason != CLEAR:
-                row.reason, row.detail, row.since = CLEAR, "", now
-            row.checked_at = now
-        session.add(row)
+    ins = (pg_insert if session.get_bind().dialect.name == "postgresql"
+           else sqlite_insert)(RoomHold)
+    session.execute(
+        ins.values([{"room_key": k, "reason": CLEAR, "detail": "", "since": now,
+                     "checked_at": now} for k in sorted(keys)])
+        .on_conflict_do_update(index_elements=["room_key"],
+                               set_={"reason": CLEAR, "detail": "", "checked_at": now}))
     return dict.fromkeys(keys)
 
 
