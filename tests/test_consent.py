@@ -279,6 +279,9 @@ async def test_anonymised_rooms_read_no_free_text_until_the_member_confirms(
     member = room_seen(app, "member-de")
     assert "review #1" in member and "review #2" in member
     assert "incident confirm WIS-SEC-2026-1 1" in member
+    # The Member's own view lists what waits for its review.
+    own = (await c.type("anna.weber", "incident show WIS-SEC-2026-1", "member-de")).plain()
+    assert "Waiting for your review" in own and "#2 update" in own
     # A day later, nobody confirmed: still nothing.
     clock.now = clock.now + timedelta(days=1)
     await app.paging.tick()
