@@ -7,6 +7,7 @@ the message reacted to), on the console and both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -153,10 +154,18 @@ async def test_slack_acknowledge_button_acts_only_for_ones_own_role(
     pressed by a Secretariat contact (not on GISC Offenbach's chain), acknowledges
     nothing; pressed by the desk it acknowledges that page and says so."""
     env = await start_slack()
+    for _ in range(200):  # the start-up room checks pass (rooms are held until then)
+        if not env.app.holds:
+            break
+        await asyncio.sleep(0.05)
     await env.reply_to("anna.weber", "member-de", "/incident",
                        "report DE-OF-NC share=principal-gisc sev=4 Credentials stolen")
-    await env.app.outbox.drain()
     desk_dm = "D" + U("gisc-offenbach")
+    for _ in range(100):  # the page's direct message, once the outbox has sent it
+        await env.app.outbox.drain()
+        if env.fake.posts(desk_dm):
+            break
+        await asyncio.sleep(0.05)
     (posted,) = env.fake.posts(desk_dm)
     (button,) = next(b for b in blocks_of(posted) if b["type"] == "actions")["elements"]
 
