@@ -33,7 +33,7 @@ class ScaledClock:
 
 async def run(db: str, start: str, t0: float, factor: float, log: str) -> None:
     settings = Settings(database_url=db, directory=EXAMPLE, paging_tick=0.02,
-                        outbox_poll_interval=0.05, outbox_lease_seconds=1.0 * factor)
+                        outbox_poll_interval=0.05, outbox_lease_seconds=1.0)
     clock = ScaledClock(datetime.fromisoformat(start), t0, factor)
     async with App(settings, directory=load_directory(EXAMPLE), clock=clock,
                    adapters=[FileAdapter(log, 0.0)], run_worker=True) as app:

@@ -55,7 +55,9 @@ class FileAdapter:
             os.close(fd)
         return MessageRef(self.platform, room.address, key)
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None:
+        if isinstance(room, UserRef):
+            return None
         path = Path(self.log)
         text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
         for line in text.splitlines():

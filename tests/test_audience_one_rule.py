@@ -20,11 +20,15 @@ from tests import test_slack
 from tests._fake_slack import FakeSlack, slack_directory, slack_id
 from tests.conftest import EXAMPLE
 from tests.test_slack import StartSlack
+from wisbot.adapters.console import ConsoleAdapter, render_text
+from wisbot.app import App
+from wisbot.clock import FakeClock
 from wisbot.directory import Contact, Directory, Room, parse_directory
 from wisbot.domain import audience
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.services.context import Caller, may_be_in_room, resolve_caller
 from wisbot.services.integrity import may_be_in, strangers
+from wisbot.settings import Settings
 
 fake_slack = test_slack.fake_slack
 start_slack = test_slack.start_slack
@@ -191,3 +195,46 @@ async def test_slack_refuses_a_members_focal_point_in_its_gisc_room_and_anyone_i
                                                        slack_id("U", "two.hats")]
     env = await start_slack(directory)
     assert env.app.holds == {"gisc-offenbach", "duty"}
+
+
+# ----- a page's chain is fixed when it opens; the predicate is asked at every step -----
+
+async def test_a_contact_who_lost_the_role_is_not_paged_after_a_restart(
+        db_url: str, clock: FakeClock) -> None:
+    """GISC Tokyo's desk is paged, then (directory edit + restart) moves to GISC Exeter:
+    the page's repeat does not reach it with what GISC Tokyo may read."""
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+
+    async def run(directory: Directory) -> App:
+        app = App(Settings(database_url=db_url, directory=EXAMPLE), directory=directory,
+                  clock=clock, adapters=[ConsoleAdapter(echo=False)], run_worker=False)
+        await app.start()
+        return app
+
+    app = await run(parse_directory(data))
+    try:
+        await app.console.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=3 "
+                               "relay breached", "member-de")
+        await app.paging.tick()
+        await app.outbox.drain()
+        first = [render_text(r) for r in app.console.direct["gisc-tokyo"]]
+        assert any("relay breached" in t for t in first), first
+    finally:
+        await app.stop()
+    for c in data["contacts"]:
+        if c["id"] == "gisc-tokyo":
+            c["roles"] = ["gisc:Exeter"]
+    data["oncall"]["gisc:Exeter"].append("gisc-tokyo")
+    data["oncall"].pop("gisc:Tokyo", None)
+    app = await run(parse_directory(data, "gisc-tokyo moved to Exeter"))
+    try:
+        clock.advance(minutes=16)
+        await app.paging.tick()
+        await app.outbox.drain()
+        later = [render_text(r) for r in app.console.direct.get("gisc-tokyo", [])]
+        assert not any("relay breached" in t for t in later), later
+        # The Secretariat learns that GISC Tokyo's page reaches nobody.
+        sec = "\n".join(render_text(r) for r in app.console.rooms["secretariat"])
+        assert "nobody is on call" in sec, sec
+    finally:
+        await app.stop()

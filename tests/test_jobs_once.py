@@ -176,3 +176,57 @@ async def test_a_referral_mails_the_case_file_once(two_apps: Any) -> None:
     assert again.plain().startswith("Refused"), again.plain()
     await b.services.exchange.deliver_mail()
     assert len(mailer.sent) == 1
+
+
+def test_the_annual_report_covers_the_last_utc_year() -> None:
+    from datetime import timedelta, timezone
+
+    from wisbot.scheduler import _report_year
+
+    los_angeles = timezone(timedelta(hours=-8))
+    # 1 January 00:10 UTC is still 31 December in the west: the report is for 2026
+    assert _report_year(datetime(2026, 12, 31, 16, 10, tzinfo=los_angeles)) == "2026"
+    assert _report_year(datetime(2027, 1, 1, 0, 10, tzinfo=UTC)) == "2026"
+
+
+async def test_a_job_that_overruns_is_recorded_and_the_next_period_still_runs(
+        db_url: str) -> None:
+    from wisbot.scheduler import JobRuns
+    from wisbot.store.engine import Store
+
+    store = Store(db_url)
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def slow() -> None:
+        ran.append("slow")
+        await release.wait()
+
+    async def quick() -> None:
+        ran.append("quick")
+
+    async def broken() -> None:
+        raise RuntimeError("the GISC answered 500")
+
+    try:
+        runs = JobRuns(store, holder="test")
+        first = asyncio.create_task(runs.run("watch-handover", "2026-12-02T10:15", slow,
+                                             budget=0.2))
+        await asyncio.sleep(0.5)  # past its budget, still running
+        rows = await store.tx(lambda s: s.exec(select(JobRun)).all())
+        assert [(r.period, r.status, r.finished_at) for r in rows] == [
+            ("2026-12-02T10:15", "overran", None)]
+        assert await runs.run("watch-handover", "2026-12-02T10:30", quick,
+                              budget=0.2) == "ok"
+        release.set()
+        assert await first == "overran"
+        assert await runs.run("watch-daily", "2026-12-02", broken) == "failed"
+        rows = await store.tx(lambda s: s.exec(select(JobRun).order_by(JobRun.id)).all())
+        assert [(r.period, r.status) for r in rows] == [
+            ("2026-12-02T10:15", "overran"), ("2026-12-02T10:30", "ok"),
+            ("2026-12-02", "failed")]
+        assert all(r.finished_at is not None for r in rows)
+        assert "the GISC answered 500" in (rows[2].detail or "")
+        assert ran == ["slow", "quick"]
+    finally:
+        store.close()

@@ -78,7 +78,13 @@ async def test_a_single_replica_leads_at_once_on_both_databases(db_url: str) -> 
         assert [w for w, _, _ in events.log] == ["elected"]
         row = lease_row(db_url)
         assert row.holder == a.holder and row.epoch == 1
-        assert replicas(db_url) == {a.holder: "leader"}
+        # "leader" for others only once its leader's part runs (the app says so)
+        assert replicas(db_url) == {a.holder: "starting"}
+        a.ready = True
+        deadline = time.monotonic() + 5
+        while replicas(db_url) != {a.holder: "leader"}:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
     finally:
         await a.stop()
     assert [w for w, _, _ in events.log] == ["elected", "deposed"]
@@ -95,7 +101,7 @@ async def test_takeover_after_the_holder_stops_renewing(pg_url: str) -> None:
         assert a.is_leader and not b.is_leader
         await asyncio.sleep(1.0)  # a renews: b stays a follower past one lease period
         assert a.is_leader and not b.is_leader and eb.log == []
-        assert replicas(pg_url) == {a.holder: "leader", b.holder: "follower"}
+        assert replicas(pg_url) == {a.holder: "starting", b.holder: "follower"}
         frozen = time.monotonic()
         a.paused = True  # partitioned: a cannot renew any more
         deadline = time.monotonic() + 10
@@ -337,3 +343,86 @@ async def test_a_leader_part_that_cannot_start_fails_the_start_with_its_error(
         await app.start()
     assert app.store is None and not adapter.outbound
     assert lease_row(sqlite_url).holder == ""  # not left holding the lease
+
+
+class Partition:
+    """A TCP relay in front of PostgreSQL that can go silent (a network partition: the
+    connections stay open, nothing gets through) and come back."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        await self.flowing.wait()
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        for task in (asyncio.create_task(self._pipe(reader, up_writer)),
+                     asyncio.create_task(self._pipe(up_reader, writer))):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        self.flowing.set()
+        if self.server is not None:
+            self.server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def test_a_leader_cut_off_from_the_database_fences_itself_before_the_takeover(
+        pg_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(pg_url)
+    relay = Partition(u.host or "127.0.0.1", u.port or 5432)
+    await relay.start()
+    via_relay = u.set(host="127.0.0.1", port=relay.port).render_as_string(
+        hide_password=False)
+    ea, eb = Events(), Events()
+    a = elector(via_relay, ea, lease=3.0, renew=0.5)
+    b = elector(pg_url, eb, lease=3.0, renew=0.5)
+    try:
+        await a.start()
+        await b.start()
+        assert a.is_leader and not b.is_leader
+        await asyncio.sleep(1.0)
+        relay.flowing.clear()  # the partition: a's renewals hang
+        cut = time.monotonic()
+        deadline = cut + 15
+        while not b.is_leader:
+            assert time.monotonic() < deadline, "the follower never took over"
+            await asyncio.sleep(0.05)
+        assert ea.at("deposed"), "the cut-off leader did not stop its singletons"
+        fenced, took = ea.at("deposed")[0] - cut, eb.at("elected")[0] - cut
+        assert fenced < took, (fenced, took)  # never two leaders at once
+        assert fenced <= a.lease - a.fence_margin + a.renew + 0.5, fenced
+        assert took <= a.lease + 2 * a.renew + 1.0, took
+        relay.flowing.set()  # the network heals: a stays a follower
+        await asyncio.sleep(2.0)
+        assert not a.is_leader and b.is_leader and lease_row(pg_url).epoch == 2
+    finally:
+        relay.flowing.set()
+        await a.stop()
+        await b.stop()
+        await relay.stop()

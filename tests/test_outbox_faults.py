@@ -123,12 +123,14 @@ async def test_a_rate_limit_pauses_the_whole_adapter_then_sends_one_at_a_time(ma
     c.script["secretariat"] = [DeliveryError("M_LIMIT_EXCEEDED", retry_after=0.5)]
     await app.console.type("anna.weber", "incident report DE-OF-NC share=group Phishing",
                            "member-de")
+    await app.console.type("anna.weber", "incident update WIS-SEC-2026-1 More", "member-de")
     await app.outbox.drain()
     limited_at = next(t for room, _, t in c.tries if room == "secretariat")
-    after = [(room, t) for room, _, t in c.tries if t > limited_at]
+    after = [(room, t) for room, _, t in c.tries if t > limited_at + 0.1]
     assert len(after) >= 15
+    # Sends already past the gate when the 429 came go on; none starts during the pause.
     assert all(t >= limited_at + 0.5 for _, t in after), "a room was sent to during the pause"
-    assert sum(1 for room, _, _ in c.tries if room == "secretariat") == 2
+    assert sum(1 for room, _, _ in c.tries if room == "secretariat") == 3  # one 429
     rows = await app.store.tx(lambda s: list(s.exec(select(OutboxRow)).all()))
     assert {r.status for r in rows} == {"delivered"}
     assert max(r.attempts for r in rows) == 1
@@ -136,7 +138,8 @@ async def test_a_rate_limit_pauses_the_whole_adapter_then_sends_one_at_a_time(ma
 
 async def test_lost_room_is_reported_once_and_its_queue_waits(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     c = Scripted()
-    app = await make_app(adapters=[c], outbox_blocked_retry_seconds=600)
+    app = await make_app(adapters=[c], outbox_blocked_retry_seconds=600,
+                         outbox_give_up_hours=0.5)  # a lost room waits longer than that
     forbidden = [DeliveryError("M_FORBIDDEN User not in room", no_access=True)
                  for _ in range(20)]
     c.script["gisc-tokyo"] = forbidden
@@ -300,7 +303,9 @@ class FindingShared(Shared):
 
     found: dict[str, MessageRef]
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None:
+        if isinstance(room, UserRef):
+            return None
         for n, (address, k, _) in enumerate(self.chat.posts):
             if address == room.address and k == key:
                 self.found = {**getattr(self, "found", {}),
@@ -392,3 +397,30 @@ def test_settings_have_no_attempt_limit_any_more(tmp_path: Path) -> None:
 
     s = Settings(database_url="sqlite://", outbox_max_attempts=3)
     assert s.outbox_give_up_hours == 24.0 and s.outbox_lease_seconds <= 10
+
+
+async def test_a_send_whose_mark_failed_is_looked_up_before_it_is_sent_again(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The database fails the delivered mark after the platform took the message: the
+    lease is left to expire (not released), so the next try treats the row as in doubt
+    and finds it instead of posting it twice."""
+    chat = Chat()
+    app = await make_app(adapters=[FindingShared(chat)], outbox_lease_seconds=1.0)
+    await _enqueue(app, "gisc-tokyo", "one", "two")
+    marker = app.outbox._marker
+    real = marker._apply
+    failures = [ConnectionError("the database went away during the mark")]
+
+    def flaky(session: Any, *, batch: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(session, batch=batch)
+
+    marker._apply = flaky
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one"]
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one"], "the room's lease was kept"
+    await asyncio.sleep(1.1)
+    await app.outbox.drain()
+    assert [text for _, _, text in chat.posts] == ["one", "two"]
+    assert [r.status for r in await _rows(app, "gisc-tokyo")] == ["delivered", "delivered"]

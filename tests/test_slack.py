@@ -473,6 +473,26 @@ async def test_a_post_that_timed_out_is_found_by_its_metadata_not_posted_twice(
     with Session(env.app.services.store.engine) as s:
         rows = list(s.exec(select(OutboxRow).where(OutboxRow.room_key == "gisc-offenbach")))
     assert [r.status for r in rows] == ["delivered", "delivered"]
+    # A direct message (a page) too: found in the direct conversation by its key.
+    from wisbot.reply import text_reply
+    from wisbot.services.notify import notify
+
+    dm = "D" + U("gisc-offenbach")
+    env.fake.hang_after_post[dm] = [2.0]
+    now = env.clock()
+    await second.app.services.store.tx(lambda s: notify(
+        s, kind="test", now=now, incident_id=None, deliveries=[],
+        direct=[("gisc-offenbach", text_reply("Page: answer now"))]))
+    await second.app.outbox.drain()
+    assert len(env.fake.posts(dm)) == 1
+    third = await start_slack()
+    third.adapter.timeout = 0.5
+    env.clock.advance(seconds=5)
+    await third.app.outbox.drain()
+    assert len(env.fake.posts(dm)) == 1
+    with Session(env.app.services.store.engine) as s:
+        assert s.exec(select(OutboxRow).where(OutboxRow.room_key == "@gisc-offenbach")
+                      ).one().status == "delivered"
 
 
 async def test_pacing_is_one_message_per_interval_per_channel_in_parallel(
@@ -834,3 +854,64 @@ def test_missing_tokens_are_refused_with_the_setting_to_fix() -> None:
         SlackAdapter(SlackConfig(bot_token="xoxb-x", mode="http"))
     with pytest.raises(ValueError, match="WISBOT_SLACK_BOT_TOKEN"):
         SlackAdapter.from_settings(Settings(adapters=["slack"]))
+
+
+# ----- fail closed: a channel whose members cannot be read is held ----------
+
+async def test_members_rate_limited_at_start_hold_the_channel_until_a_retry_passes(
+        start_slack: StartSlack, fake_slack: FakeSlack) -> None:
+    """``conversations.members`` answers 429 (twice) at start: the channel is held
+    (api-error), asked again with backoff, and released once Slack answers. Slack through
+    slack-bolt against the local fake (tests/_fake_slack.py)."""
+    fake_slack.members_failures[C("gisc-offenbach")] = ["429", "429"]
+    env = await start_slack()
+    hold = env.app.holds.hold_of("gisc-offenbach")
+    assert hold is not None and hold.reason == "api-error", hold
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    await env.app.outbox.drain()
+    assert not env.fake.attempts(C("gisc-offenbach"))  # held, not sent, not dropped
+    reply = await env.reply_to("gisc-offenbach", "gisc-offenbach", "/incident",
+                               "show WIS-SEC-2026-1")
+    assert "on hold" in reply["text"] and "Brute force" not in reply["text"]
+    await env.fake.wait_for(lambda: "gisc-offenbach" not in env.app.holds, within=20)
+    await env.app.outbox.drain()
+    (post,) = env.fake.posts(C("gisc-offenbach"))
+    assert "WIS-SEC-2026-1" in post["text"]
+
+
+async def test_members_failing_keep_the_channel_held(start_slack: StartSlack,
+                                                     fake_slack: FakeSlack) -> None:
+    """Slack through slack-bolt against the local fake: an API error that does not go
+    away keeps the channel held; the other channels are served."""
+    fake_slack.members_failures[C("gisc-tokyo")] = ["internal_error"] * 20
+    env = await start_slack()
+    assert env.app.holds == {"gisc-tokyo"}
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=group Brute force on SSH")
+    await env.app.outbox.drain()
+    assert not env.fake.attempts(C("gisc-tokyo"))
+    assert env.fake.posts(C("gisc-exeter"))
+    calls = len([c for c in env.fake.calls if c.method == "conversations.members"])
+    await env.fake.wait_for(lambda: len([c for c in env.fake.calls if c.method ==
+                                         "conversations.members"]) > calls, within=10)
+    assert "gisc-tokyo" in env.app.holds
+
+
+async def test_a_stranger_hold_survives_a_restart_and_is_not_reported_twice(
+        start_slack: StartSlack, fake_slack: FakeSlack) -> None:
+    """Slack through slack-bolt against the local fake: the hold is stored; the second
+    process holds the channel from its first instant and does not alert again."""
+    fake_slack.members[C("gisc-offenbach")] = [U("gisc-offenbach"), "USTRANGER1"]
+    first = await start_slack()
+    assert first.app.holds == {"gisc-offenbach"}
+    await first.app.outbox.drain()
+    await first.app.stop()
+    second = await start_slack()
+    assert second.app.holds == {"gisc-offenbach"}
+    await second.reply_to("anna.weber", "member-de", "/incident",
+                          "report DE-OF-NC share=principal-gisc Brute force on SSH")
+    await second.app.outbox.drain()
+    assert not fake_slack.attempts(C("gisc-offenbach"))
+    alerts = [p for p in fake_slack.posts(C("secretariat")) if "Room integrity" in p["text"]]
+    assert len(alerts) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,8 @@ from wisbot.channels import DeliveryWorker, senders_from_settings
 from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
-from wisbot.directory import Directory, load_directory
+from wisbot.directory import Directory, describe_change, load_directory
+from wisbot.errors import DirectoryError
 from wisbot.leader import Leadership, SplitAdapter, new_holder
 from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
@@ -86,8 +88,12 @@ class App:
         self.leadership: Leadership | None = None
         self.leading = False
         """Whether the leader's part (chat inbound, scheduler, watch jobs) runs here."""
+        self.ready = False
+        """Whether the leader's part has started here (its room checks have run)."""
         self._role = asyncio.Lock()
         self._stopping = False
+        self._reload_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -145,6 +151,8 @@ class App:
                                      on_response=hook),
             paging=self.paging,
         )
+        self.services.extra["adapter_states"] = self._adapter_states
+        self.services.extra["reload"] = self.reload_directory
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)
@@ -161,8 +169,7 @@ class App:
             give_up_hours=s.outbox_give_up_hours, backoff_base=s.outbox_backoff_base,
             backoff_max=s.outbox_backoff_max, blocked_retry=s.outbox_blocked_retry_seconds,
             poll_interval=s.outbox_poll_interval, lease_seconds=s.outbox_lease_seconds,
-            concurrency=s.outbox_concurrency,
-            is_held=lambda key: self.holds.is_held(key) or self._leader_only(key),
+            concurrency=s.outbox_concurrency, is_held=self._held,
             may_deliver=self.consent.outbox_row,
             mailer=make_mailer(s), mail_timeout=s.smtp_timeout + 5,
         )
@@ -171,6 +178,7 @@ class App:
                         "(outbox_give_up_hours=%g)", s.outbox_give_up_hours)
         host = AdapterHost(directory=self.directory, store=self.store, clock=self.clock,
                            holds=self.holds, wake_outbox=self.outbox.wake)
+        self.host = host
         for adapter in self.adapters.values():
             if isinstance(adapter, HostAware):
                 adapter.bind(host)
@@ -187,8 +195,12 @@ class App:
         for adapter in self.adapters.values():
             if isinstance(adapter, SplitAdapter):
                 await adapter.start_outbound()
-            else:
-                await adapter.start(self.dispatch)
+                continue
+            if getattr(adapter, "checks_rooms", False):
+                # Fail closed: held until the adapter's first check passes, which runs
+                # in its start, before the outbox delivers anything.
+                await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
+            await adapter.start(self.dispatch)
         self.holds.start()
         if self.run_worker:
             self.outbox.start()
@@ -226,12 +238,12 @@ class App:
             self.leading = True
             log.info("leading (epoch %d): starting chat inbound and the scheduled jobs", epoch)
             for adapter in self.adapters.values():
-                if getattr(adapter, "checks_rooms", False):
-                    # Fail closed: held until the adapter's first check passes, which runs
-                    # in its start, before this process delivers anything there.
-                    await self.holds.begin_checks(self.holds.closed_rooms(adapter.platform))
-            for adapter in self.adapters.values():
                 if isinstance(adapter, SplitAdapter):
+                    if getattr(adapter, "checks_rooms", False):
+                        # Fail closed: held until this leader's first check passes, which
+                        # runs in the adapter's start.
+                        await self.holds.begin_checks(
+                            self.holds.closed_rooms(adapter.platform))
                     await adapter.start(self.dispatch)
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
@@ -242,6 +254,9 @@ class App:
                                     misfire_grace_time=6 * 3600)
                 self.cron.start()
             await self._start_watch()
+            self.ready = True
+            if self.leadership is not None:
+                self.leadership.ready = True
             log.info("leading (epoch %d): chat inbound and scheduled jobs running", epoch)
         self._wake_outbox()
 
@@ -250,7 +265,9 @@ class App:
         async with self._role:
             if not self.leading:
                 return
-            self.leading = False
+            self.leading = self.ready = False
+            if self.leadership is not None:
+                self.leadership.ready = False
             if self.scheduler is not None:
                 self.scheduler.stop()
                 self.scheduler = None
@@ -271,10 +288,16 @@ class App:
                         log.exception("stopping the %s adapter's inbound side failed",
                                       adapter.platform)
 
+    def _held(self, room_key: str) -> bool:
+        """Whether the outbox leaves a room's rows waiting: a room hold, or a row this
+        replica may not send (see :meth:`_leader_only`)."""
+        return self.holds.is_held(room_key) or self._leader_only(room_key)
+
     def _leader_only(self, room_key: str) -> bool:
-        """Rows only the leader may send (Matrix E2E rooms: the crypto store is the
-        leader's); a follower leaves them waiting."""
-        if self.leading:
+        """Rows a replica that does not lead leaves waiting: Matrix E2E rooms and direct
+        chats (the crypto store is the leader's), and closed rooms of a platform whose
+        membership checks run in the leader, until some leader has started (checked)."""
+        if self.ready:
             return False
         room = None
         if not room_key.startswith("@"):
@@ -285,8 +308,16 @@ class App:
             adapters = [self.adapters.get(room.platform)]
         else:
             adapters = list(self.adapters.values())
-        return any(isinstance(a, SplitAdapter) and not a.follower_sends(room)
-                   for a in adapters)
+        checked = self.leadership is not None and self.leadership.leader_ready
+        for a in adapters:
+            if not isinstance(a, SplitAdapter):
+                continue
+            if not a.follower_sends(room):
+                return True
+            if room is not None and room.closed and getattr(a, "checks_rooms", False) \
+                    and not checked:
+                return True
+        return False
 
     async def _start_watch(self) -> None:
         """The WIS Monitor JSON server and the GISC Watch scheduler jobs."""
@@ -318,6 +349,96 @@ class App:
             await watch.deadman_check()
         except Exception:
             log.exception("dead-man's check at start failed")
+
+    # ----- reload --------------------------------------------------------------------
+    async def reload_directory(self, path: Path | None = None) -> list[str]:
+        """Load the directory file again (SIGHUP, ``wisbot reload``) and, once it is valid,
+        put it in place everywhere the old one is held. Returns what changed, in words.
+
+        A bad file raises :class:`DirectoryError` naming every problem and nothing
+        changes. Nothing queued is dropped: a file that removes a room or contact with
+        messages still to deliver is refused."""
+        async with self._reload_lock:
+            if self.store is None:
+                raise DirectoryError(str(path or self.settings.directory),
+                                     ["wisbot is not running: nothing to reload"])
+            path = path or self.settings.directory
+            new = await asyncio.to_thread(load_directory, path)
+            self._check_settings_against(new, str(path))
+            await self._check_queued_against(new, str(path))
+            old = self.directory
+            changes = describe_change(old, new)
+            if not changes:
+                log.info("directory %s reloaded: no change", path)
+                return changes
+            checked = [a for a in self.adapters.values() if getattr(a, "checks_rooms", False)]
+            for adapter in checked:
+                # Fail closed, as at start: audiences may have changed, so the closed
+                # rooms wait until the check below passes.
+                await self.holds.begin_checks([r.key for r in new.rooms
+                                               if r.platform == adapter.platform and r.closed])
+            # No await from here to the end of the swap: every coroutine sees either the
+            # old directory everywhere or the new one everywhere.
+            swapped = _replace_everywhere(self, old, new, also=self.adapters.values())
+            log.info("directory %s reloaded (%d holders): %s", path, swapped,
+                     "; ".join(changes))
+            if self._adapters is None:
+                self._warn_unserved_rooms()
+            for adapter in self.adapters.values():
+                check = getattr(adapter, "check_rooms", None)
+                if check is not None:
+                    self._spawn(check(), f"checking the {adapter.platform} rooms")
+            return changes
+
+    def _check_settings_against(self, new: Directory, source: str) -> None:
+        s = self.settings
+        problems = []
+        if s.watch_escalation_contact and s.watch_escalation_contact not in {
+                c.id for c in new.contacts}:
+            problems.append(f"WISBOT_WATCH_ESCALATION_CONTACT names contact "
+                            f"{s.watch_escalation_contact!r}, which this file removes")
+        if s.watch_escalation_room and s.watch_escalation_room not in {r.key for r in new.rooms}:
+            problems.append(f"WISBOT_WATCH_ESCALATION_ROOM names room "
+                            f"{s.watch_escalation_room!r}, which this file removes")
+        if s.wismon_centre and all(g.name.casefold() != s.wismon_centre.casefold()
+                                   for g in new.giscs):
+            problems.append(f"WISBOT_WISMON_CENTRE names GISC {s.wismon_centre!r}, which this "
+                            "file removes")
+        if problems:
+            raise DirectoryError(source, problems)
+
+    async def _check_queued_against(self, new: Directory, source: str) -> None:
+        from sqlalchemy import func
+        from sqlmodel import col, select
+
+        from wisbot.store.tables import OutboxRow
+
+        assert self.store is not None
+        final = ("delivered", "dead", "withdrawn", "discarded")
+        queued = await self.store.tx(lambda s: s.exec(
+            select(OutboxRow.room_key, func.count()).where(col(OutboxRow.status).not_in(final))
+            .group_by(col(OutboxRow.room_key))).all())
+        rooms = {r.key for r in new.rooms}
+        contacts = {c.id for c in new.contacts}
+        problems = [f"{'contact' if key.startswith('@') else 'room'} "
+                    f"{key.removeprefix('@')!r} has {n} message(s) still to deliver and this "
+                    "file removes it; keep it until they are delivered (wisbot status shows "
+                    "the outbox)"
+                    for key, n in sorted(queued)
+                    if (key[1:] not in contacts if key.startswith("@") else key not in rooms)]
+        if problems:
+            raise DirectoryError(source, problems)
+
+    def _spawn(self, coro: Any, what: str) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("%s after the directory reload failed", what)
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _adapter_states(self) -> dict[str, bool]:
         return {p: bool(getattr(a, "connected", True)) for p, a in self.adapters.items()}
@@ -384,8 +505,8 @@ class App:
                 try:
                     from wisbot.adapters.slack import SlackAdapter
                 except ImportError as exc:
-                    raise ValueError("the slack adapter needs the slack extras: "
-                                     "pip install 'wisbot[slack]'") from exc
+                    raise ValueError("the slack adapter needs the slack extra: in wisbot's "
+                                     "source tree, pip install '.[slack]'") from exc
                 out.append(SlackAdapter.from_settings(
                     self.settings, directory=self.directory, holds=self.holds,
                     alert=self.alert_secretariat, on_release=self._wake_outbox))
@@ -393,8 +514,9 @@ class App:
                 try:
                     from wisbot.adapters.matrix import MatrixAdapter
                 except ImportError as exc:  # matrix-nio is an optional extra
-                    raise ValueError("the matrix adapter needs matrix-nio: "
-                                     "pip install 'wisbot[matrix]' (or wisbot[e2e])") from exc
+                    raise ValueError("the matrix adapter needs matrix-nio: in wisbot's "
+                                     "source tree, pip install '.[matrix]' (or '.[e2e]')"
+                                     ) from exc
                 out.append(MatrixAdapter.from_settings(self.settings))
             else:
                 raise ValueError(f"adapter {name!r} is not available in this build; "
@@ -450,3 +572,43 @@ class App:
         self.store.close()
         self.store = None
         self._stopping = False
+
+
+def _replace_everywhere(root: object, old: Directory, new: Directory, *,
+                        also: Iterable[object] = ()) -> int:
+    """Point every attribute that holds ``old`` at ``new``, in the App and in every wisbot
+    object it reaches (services, dispatcher, outbox, adapters and their host...), and in
+    the objects ``also`` names (adapters from elsewhere): whoever holds the directory, now
+    or after a later change, gets the new one. Returns how many attributes changed."""
+    from pydantic import BaseModel
+
+    seen: set[int] = set()
+    swapped = 0
+
+    def ours(value: object) -> bool:
+        return (type(value).__module__.startswith("wisbot.")
+                and not isinstance(value, (BaseModel, type)))
+
+    def visit(obj: object) -> None:
+        nonlocal swapped
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        attrs = getattr(obj, "__dict__", None)
+        if not isinstance(attrs, dict):
+            return
+        for name, value in list(attrs.items()):
+            if value is old:
+                object.__setattr__(obj, name, new)  # frozen dataclasses too
+                swapped += 1
+                continue
+            items = (value.values() if isinstance(value, dict) else value
+                     if isinstance(value, (list, tuple, set)) else (value,))
+            for item in items:
+                if ours(item):
+                    visit(item)
+
+    visit(root)
+    for obj in also:
+        visit(obj)
+    return swapped

@@ -50,6 +50,21 @@ DirectoryOpt = Annotated[Path | None, typer.Option(
     "--directory", "-d", help="Directory YAML (default: WISBOT_DIRECTORY or directory.yaml).")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from wisbot import __version__
+
+        typer.echo(f"wisbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True,
+        help="Print wisbot's version and exit.")] = False) -> None:
+    """wisbot: the WIS IT-security incident process and GISC Watch in closed chat rooms."""
+
+
 def _settings(directory: Path | None = None, database_url: str | None = None):  # type: ignore[no-untyped-def]
     from wisbot.settings import load_settings
 
@@ -79,7 +94,8 @@ def _logging(level: str) -> None:
 def run(directory: DirectoryOpt = None,
         database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
         = None) -> None:
-    """Run the bot with the configured adapters (WISBOT_ADAPTERS) until stopped."""
+    """Run the bot with the configured adapters (WISBOT_ADAPTERS) until stopped; SIGHUP
+    loads the directory file again (a bad file is refused, the old directory stays)."""
     try:
         settings = _settings(directory, database_url)
     except Exception as exc:
@@ -89,13 +105,40 @@ def run(directory: DirectoryOpt = None,
     async def main() -> None:
         from wisbot.app import App
 
+        log = logging.getLogger("wisbot")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        running: list[App] = []
+        reloads: set[asyncio.Task[None]] = set()
+
+        async def reload(bot: App) -> None:
+            try:
+                changes = await bot.reload_directory()
+            except WisbotError as exc:
+                log.error("SIGHUP: directory not reloaded, the one in use stays: %s", exc)
+            except Exception:
+                log.exception("SIGHUP: directory not reloaded, the one in use stays")
+            else:
+                log.info("SIGHUP: directory reloaded: %s", "; ".join(changes) or "no change")
+
+        def on_hup() -> None:
+            if not running:  # SIGHUP's default would end the process while it starts
+                log.warning("SIGHUP before wisbot finished starting: ignored; send it again")
+                return
+            task = asyncio.create_task(reload(running[0]))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
         async with App(settings) as bot:
-            logging.getLogger("wisbot").info("wisbot running with %s", ", ".join(bot.adapters))
+            log.info("wisbot running with %s", ", ".join(bot.adapters))
+            running.append(bot)
             await stop.wait()
+            running.clear()
+            for task in list(reloads):
+                await task
 
     try:
         asyncio.run(main())
@@ -160,6 +203,100 @@ def demo() -> None:
     from wisbot.demo import run_demo
 
     asyncio.run(run_demo(console))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+           directory: DirectoryOpt = None,
+           database_url: Annotated[str | None, typer.Option(
+               help="Override WISBOT_DATABASE_URL.")] = None) -> None:
+    """wisbot's state from the database: leader and replicas, outbox depth and age, dead
+    letters, held rooms, open pages and their next step, last and next scheduled runs,
+    who is on call now."""
+    import json
+
+    from wisbot.directory import Directory, load_directory
+    from wisbot.services.status import collect
+    from wisbot.store.engine import Store
+
+    try:
+        settings = _settings(directory, database_url)
+        store = Store(settings.database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    d: Directory | None = None
+    try:
+        d = load_directory(settings.directory)
+    except WisbotError as exc:  # the state is still worth seeing; say why on-call is missing
+        err.print(f"[yellow]warning:[/yellow] {exc} (on call now: not shown)")
+    try:
+        store.check_migrated()
+        result = store.run(lambda s: collect(s, d, settings))
+    except WisbotError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        return
+    names = {str(c.id): c.name for c in d.contacts} if d is not None else {}
+    for line in result.lines(names):
+        typer.echo(line)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+           directory: DirectoryOpt = None,
+           database_url: Annotated[str | None, typer.Option(
+               help="Override WISBOT_DATABASE_URL.")] = None) -> None:
+    """Check the set-up: the database schema, the directory file, the Matrix login and
+    whether Synapse exempts the bot from its rate limits. Exits 1 when something is
+    wrong; a check that cannot tell says so and how to find out."""
+    import json
+
+    from wisbot.directory import load_directory
+    from wisbot.services.status import Check, matrix_checks
+    from wisbot.store.engine import Store
+
+    try:
+        settings = _settings(directory, database_url)
+    except Exception as exc:
+        raise _fail(exc) from None
+    checks: list[Check] = []
+    try:
+        store = Store(settings.database_url)
+        try:
+            store.check_migrated()
+            checks.append(Check("database", "ok", "reachable, schema up to date"))
+        finally:
+            store.close()
+    except Exception as exc:
+        checks.append(Check("database", "error", str(exc)))
+    try:
+        d = load_directory(settings.directory)
+        checks.append(Check("directory", "ok", f"{settings.directory}: {len(d.members)} "
+                            f"Members, {len(d.contacts)} contacts, {len(d.rooms)} rooms"))
+    except WisbotError as exc:
+        checks.append(Check("directory", "error", str(exc)))
+    if "matrix" in settings.adapters or settings.matrix_homeserver:
+        if not settings.matrix_homeserver or not settings.matrix_user_id:
+            checks.append(Check("matrix", "error", "set WISBOT_MATRIX_HOMESERVER and "
+                                "WISBOT_MATRIX_USER_ID"))
+        else:
+            token = settings.matrix_access_token
+            password = settings.matrix_password
+            checks += asyncio.run(matrix_checks(
+                settings.matrix_homeserver, settings.matrix_user_id,
+                access_token=token.get_secret_value() if token else None,
+                password=password.get_secret_value() if password else None))
+    if as_json:
+        typer.echo(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        marks = {"ok": "ok  ", "warning": "WARN", "error": "FAIL", "unknown": "??  "}
+        for c in checks:
+            typer.echo(f"{marks.get(c.level, c.level)} {c.name}: {c.detail}")
+    if any(c.level == "error" for c in checks):
+        raise typer.Exit(code=1)
 
 
 @directory_app.command("check")

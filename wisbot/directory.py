@@ -272,6 +272,14 @@ class Directory(_Model):
     working_group: WorkingGroup | None = Field(
         default=None, description="Where near-real-time exchange disputes are referred.")
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Build the indexes now, once: lookups in a cascade never scan the directory, and
+        # a reload has them ready before the new directory is put in place.
+        for name in ("_members", "_centres", "_giscs", "_contacts", "_by_chat", "_rooms",
+                     "_rooms_by_address", "_rooms_by_role", "_centres_by_member",
+                     "_contacts_by_member", "_contacts_by_role", "_centre_keys"):
+            getattr(self, name)
+
     # ----- lookups -------------------------------------------------------------------
     @cached_property
     def redactors(self) -> dict[str, Redactor]:
@@ -367,21 +375,52 @@ class Directory(_Model):
     def room_by_address(self, platform: str, address: str) -> Room | None:
         return self._rooms_by_address.get((platform, address))
 
+    # Indexes by role and by Member, built once per Directory (a reload builds a new
+    # one): at 193 Members a scan per room made a cascade quadratic in the directory.
+    @cached_property
+    def _rooms_by_role(self) -> dict[str, tuple[Room, ...]]:
+        out: dict[str, list[Room]] = {}
+        for r in self.rooms:
+            out.setdefault(r.role, []).append(r)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _centres_by_member(self) -> dict[str, tuple[Centre, ...]]:
+        out: dict[str, list[Centre]] = {}
+        for c in self.centres:
+            out.setdefault(c.member.casefold(), []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _contacts_by_member(self) -> dict[str, tuple[Contact, ...]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            for m in dict.fromkeys(m.casefold() for m in c.members):
+                out.setdefault(m, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def _contacts_by_role(self) -> dict[str, tuple[Contact, ...]]:
+        out: dict[str, list[Contact]] = {}
+        for c in self.contacts:
+            for role in dict.fromkeys(c.roles):
+                out.setdefault(role, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
     def rooms_with_role(self, role: str) -> list[Room]:
-        return [r for r in self.rooms if r.role == role]
+        return list(self._rooms_by_role.get(role, ()))
 
     def centres_of(self, member: str) -> list[Centre]:
-        return [c for c in self.centres if c.member.casefold() == member.casefold()]
+        return list(self._centres_by_member.get(member.casefold(), ()))
 
     def contacts_of_member(self, member: str) -> list[Contact]:
-        return [c for c in self.contacts if any(m.casefold() == member.casefold()
-                                                for m in c.members)]
+        return list(self._contacts_by_member.get(member.casefold(), ()))
 
     def contacts_with_role(self, role: str) -> list[Contact]:
-        return [c for c in self.contacts if role in c.roles]
+        return list(self._contacts_by_role.get(role, ()))
 
     def principal_giscs_of(self, member: str) -> set[GiscName]:
-        return {c.principal_gisc for c in self.centres_of(member)}
+        return {c.principal_gisc for c in self._centres_by_member.get(member.casefold(), ())}
 
     # ----- on call --------------------------------------------------------------------
     def oncall_role(self, role: str) -> str:
@@ -410,17 +449,23 @@ class Directory(_Model):
         raise NotFound(_unknown("on-call role", name if sep else text, known)
                        + "; roles are secretariat, gisc:<GISC> or member:<Member>")
 
+    @cached_property
+    def _oncall_by_role(self) -> dict[str, tuple[tuple[ContactId, ...], list[Rotation],
+                                                 list[Override]]]:
+        out: dict[str, tuple[tuple[ContactId, ...], list[Rotation], list[Override]]] = {}
+        for r, c in self.oncall.items():
+            out[r.casefold()] = (c, [], [])  # the last spelling wins, as before
+        for rot in self.oncall_rotations:
+            out.setdefault(rot.role.casefold(), ((), [], []))[1].append(rot.rule())
+        for o in self.oncall_overrides:
+            out.setdefault(o.role.casefold(), ((), [], []))[2].append(o.rule())
+        return out
+
     def oncall_rules(self, role: str) -> tuple[tuple[ContactId, ...], list[Rotation],
                                                 list[Override]]:
         """The static chain, rotations and directory overrides of ``role``."""
-        key = role.casefold()
-        chain: tuple[ContactId, ...] = ()
-        for r, c in self.oncall.items():
-            if r.casefold() == key:
-                chain = c
-        rotations = [r.rule() for r in self.oncall_rotations if r.role.casefold() == key]
-        overrides = [o.rule() for o in self.oncall_overrides if o.role.casefold() == key]
-        return chain, rotations, overrides
+        chain, rotations, overrides = self._oncall_by_role.get(role.casefold(), ((), [], []))
+        return chain, list(rotations), list(overrides)
 
     def oncall_roles(self) -> list[str]:
         roles = [*self.oncall, *(r.role for r in self.oncall_rotations)]
@@ -429,6 +474,36 @@ class Directory(_Model):
             if r not in out:
                 out.append(r)
         return out
+
+
+def describe_change(old: Directory, new: Directory) -> list[str]:
+    """What a reload changes, in words: entries added and removed by key, and how many
+    kept entries changed."""
+    def keyed(d: Directory) -> list[dict[str, _Model]]:
+        return [{str(m.code): m for m in d.members}, {str(c.code): c for c in d.centres},
+                {str(g.name): g for g in d.giscs}, {str(c.id): c for c in d.contacts},
+                {str(r.key): r for r in d.rooms}]
+
+    lines: list[str] = []
+    for what, before, after in zip(("Members", "centres", "GISCs", "contacts", "rooms"),
+                                   keyed(old), keyed(new), strict=True):
+        added = sorted(set(after) - set(before))
+        removed = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+        parts = []
+        if added:
+            parts.append("added " + ", ".join(added))
+        if removed:
+            parts.append("removed " + ", ".join(removed))
+        if changed:
+            parts.append(f"{len(changed)} changed ({', '.join(changed[:10])}"
+                         f"{', …' if len(changed) > 10 else ''})")
+        if parts:
+            lines.append(f"{what}: {'; '.join(parts)}")
+    if (old.oncall, old.oncall_rotations, old.oncall_overrides) != (
+            new.oncall, new.oncall_rotations, new.oncall_overrides):
+        lines.append("on-call chains, rotations or overrides changed")
+    return lines
 
 
 def _unknown(what: str, given: str, known: Iterable[str]) -> str:

@@ -126,6 +126,11 @@ class Leadership:
         self.epoch: int | None = None
         self.is_leader = False
         self.skew: float | None = None
+        self.ready = False
+        """Set by the app once its leader's part runs: the replica row says ``leader``
+        only then (``starting`` before)."""
+        self.leader_ready = False
+        """Whether some replica's leader's part runs (as of the last pass)."""
         self.paused = False
         """Tests: stop renewing (as a partitioned or frozen leader would)."""
         self._store: Store | None = None
@@ -237,6 +242,13 @@ class Leadership:
             await self._depose("another replica holds the lease")
 
     def _attempt(self, session: Session, want: bool) -> tuple[bool, int]:
+        if not self.sqlite:
+            # A replica cut off mid-transaction must not keep the lease row locked (the
+            # server ends its session), and nobody waits on a lock past one pass.
+            ms = int(self.renew * 1000)
+            session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {ms}"))
+            session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
+            session.execute(text(f"SET LOCAL statement_timeout = {2 * ms}"))
         now = db_now(session, self.sqlite)
         until = now + timedelta(seconds=self.lease)
         t = LeaderLease.__table__  # type: ignore[attr-defined]
@@ -256,12 +268,16 @@ class Leadership:
             held = session.execute(update(t).where(*cond).values(
                 holder=self.holder, epoch=t.c.epoch + 1, until=until, host=self.host)
                 .returning(t.c.epoch)).scalar_one_or_none()
-        role = "leader" if held is not None else "follower"
+        role = ("follower" if held is None else "leader" if self.ready and self.is_leader
+                else "starting")
         r = Replica.__table__  # type: ignore[attr-defined]
         session.execute(_insert(self.sqlite)(r).values(
             holder=self.holder, host=self.host, pid=os.getpid(), role=role, started_at=now,
             seen_at=now).on_conflict_do_update(
             index_elements=["holder"], set_={"role": role, "seen_at": now}))
+        self.leader_ready = session.execute(select(r.c.holder).where(
+            r.c.role == "leader", r.c.seen_at > now - timedelta(seconds=self.lease))
+            .limit(1)).first() is not None
         return held is not None, int(held or 0)
 
     async def _elected(self, epoch: int, strict: bool = False) -> None:

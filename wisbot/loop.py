@@ -45,6 +45,9 @@ class WakeableLoop(ABC):
 
     async def _loop(self) -> None:
         while not self._stopping:
+            # Cleared before the pass, not after: a wake-up during the pass (a row written
+            # just after the pass looked) starts the next pass at once instead of being lost.
+            self._wake.clear()
             try:
                 busy = await self.run_once()
             except Exception:
@@ -52,7 +55,6 @@ class WakeableLoop(ABC):
                 busy = False
             if busy:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 if self.wake_delay:

@@ -71,7 +71,7 @@ class FindsSent(Protocol):
     sent again. A message it finds is remembered, so that send does not post it again
     (it only completes what is missing, such as attachments)."""
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None: ...
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None: ...
 
 
 @dataclass(frozen=True)
@@ -227,12 +227,14 @@ class OutboxWorker(WakeableLoop):
         if free <= 0:
             return False
         started = time.monotonic()
-        claimed = await self.store.tx(functools.partial(self._claim, limit=free))
+        claimed, rows = await self.store.tx(functools.partial(self._claim_and_load,
+                                                              limit=free))
         for key, (epoch, doubt, blocked) in claimed.items():
             lease = Lease(key, epoch, started + self.trust_seconds, doubt=doubt,
                           blocked=blocked)
             self.leases[key] = lease
-            lease.task = asyncio.create_task(self._serve(lease), name=f"wisbot-outbox-{key}")
+            lease.task = asyncio.create_task(self._serve(lease, rows.get(key, [])),
+                                             name=f"wisbot-outbox-{key}")
         if claimed and (self._heartbeat is None or self._heartbeat.done()):
             self._heartbeat = asyncio.create_task(self._beat(), name="wisbot-outbox-lease")
         return bool(claimed)
@@ -250,6 +252,11 @@ class OutboxWorker(WakeableLoop):
         raise RuntimeError("outbox did not drain")
 
     # ----- leases -----------------------------------------------------------------------
+    def _claim_and_load(self, session: Session, *, limit: int
+                        ) -> tuple[dict[str, tuple[int, bool, bool]], dict[str, list[Due]]]:
+        claimed = self._claim(session, limit=limit)
+        return claimed, (self._load(session, room_keys=list(claimed)) if claimed else {})
+
     def _claim(self, session: Session, *, limit: int) -> dict[str, tuple[int, bool, bool]]:
         """Lease up to ``limit`` rooms whose oldest pending row is due, in the order of
         that row (the cascade order: Secretariat first). Room key → (epoch, doubt,
@@ -293,9 +300,10 @@ class OutboxWorker(WakeableLoop):
         for k in wanted:
             if k in got:
                 prior = known.get(k)
-                # A lease that expired instead of being released: its holder died or
-                # stalled, maybe after a send it never marked.
-                doubt = prior is not None and prior.holder not in ("", self.holder)
+                # A lease that expired instead of being released: its holder (maybe this
+                # process, after a failed mark) died or stalled, maybe after a send it
+                # never marked.
+                doubt = prior is not None and prior.holder != ""
                 out[k] = (got[k], doubt, prior is not None and prior.blocked_since is not None)
         return out
 
@@ -308,7 +316,8 @@ class OutboxWorker(WakeableLoop):
         q = core_select(lr.c.room_key, lr.c.epoch).where(
             lr.c.holder == self.holder, lr.c.room_key.in_([k for k, _ in pairs]))
         if session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update()
+            # Locked in one order everywhere (marks, renewals): no deadlock between them.
+            q = q.order_by(lr.c.room_key).with_for_update()
         mine = {(k, e) for k, e in session.execute(q)}
         return {p for p in pairs if p in mine}
 
@@ -316,6 +325,10 @@ class OutboxWorker(WakeableLoop):
         if not pairs:
             return set()
         lr = RoomLease.__table__  # type: ignore[attr-defined]
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(core_select(lr.c.room_key).where(
+                lr.c.holder == self.holder, lr.c.room_key.in_([k for k, _ in pairs]))
+                .order_by(lr.c.room_key).with_for_update())
         return {(k, e) for k, e in session.execute(
             update(lr).where(lr.c.holder == self.holder,
                              tuple_(lr.c.room_key, lr.c.epoch).in_(pairs))
@@ -360,12 +373,15 @@ class OutboxWorker(WakeableLoop):
                         .values(holder="", until=db_now(session, -1)))
 
     # ----- serving a room ---------------------------------------------------------------
-    async def _serve(self, lease: Lease) -> None:
+    async def _serve(self, lease: Lease, rows: list[Due]) -> None:
+        released = False
         try:
-            while not lease.lost:
-                rows = await self.store.tx(functools.partial(self._load, room_key=lease.room_key))
-                if not rows or not await self._deliver_rows(lease, rows):
-                    break
+            while not lease.lost and rows and await self._deliver_rows(lease, rows):
+                # Rows that came meanwhile, or the release when there are none: one
+                # transaction either way.
+                rows = await self.store.tx(functools.partial(self._next_or_release,
+                                                             lease=lease))
+                released = not rows
         except Fenced as exc:
             lease.lost = True
             log.warning("outbox: %s: %s", lease.room_key, exc)
@@ -373,7 +389,7 @@ class OutboxWorker(WakeableLoop):
             log.exception("outbox: serving %s failed; it is retried", lease.room_key)
         finally:
             self.leases.pop(lease.room_key, None)
-            if not lease.lost:
+            if not lease.lost and not released:
                 try:
                     await self.store.tx(functools.partial(self._release, lease=lease))
                 except Exception:
@@ -381,22 +397,32 @@ class OutboxWorker(WakeableLoop):
                                 lease.room_key)
             self.wake()
 
-    def _load(self, session: Session, *, room_key: str) -> list[Due]:
+    def _next_or_release(self, session: Session, *, lease: Lease) -> list[Due]:
+        rows = self._load(session, room_keys=[lease.room_key]).get(lease.room_key, [])
+        if not rows:
+            self._release(session, lease)
+        return rows
+
+    def _load(self, session: Session, *, room_keys: list[str]) -> dict[str, list[Due]]:
+        """The pending rows of ``room_keys``, oldest first, at most 50 a room."""
         t = OutboxRow.__table__  # type: ignore[attr-defined]
         parsed: dict[str, Reply] = {}
-        out = []
+        out: dict[str, list[Due]] = {k: [] for k in room_keys}
         for r in session.execute(
                 core_select(t.c.id, t.c.key, t.c.room_key, cast(t.c.payload, Text),
                             t.c.attempts, t.c.next_attempt_at, t.c.failures)
-                .where(t.c.room_key == room_key, t.c.status == "pending")
-                .order_by(t.c.id).limit(50)):
+                .where(t.c.room_key.in_(room_keys), t.c.status == "pending")
+                .order_by(t.c.id)):
+            if len(out[r.room_key]) >= 50:
+                continue
             # A cascade stores one message in many rows: parse each distinct one once.
             text = r[3]
             if text not in parsed:
                 parsed[text] = Reply.model_validate_json(text)
-            out.append(Due(id=r.id, key=r.key, room_key=r.room_key, reply=parsed[text],
-                           attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at),
-                           failures=r.failures))
+            out[r.room_key].append(Due(
+                id=r.id, key=r.key, room_key=r.room_key, reply=parsed[text],
+                attempts=r.attempts, next_attempt_at=_aware(r.next_attempt_at),
+                failures=r.failures))
         return out
 
     async def _deliver_rows(self, lease: Lease, rows: list[Due]) -> bool:
@@ -423,8 +449,7 @@ class OutboxWorker(WakeableLoop):
             platform, adapter, target = self._route(row)
             async with self._pacer(platform).slot():
                 self._check(lease)
-                if (lease.doubt or row.failures) and isinstance(target, RoomRef) \
-                        and isinstance(adapter, FindsSent):
+                if (lease.doubt or row.failures) and isinstance(adapter, FindsSent):
                     found = await self._guarded(lease, adapter.find_sent(target, row.key))
                     if found is not None:
                         log.info("outbox: %s was already in %s: not posted again",
@@ -532,7 +557,9 @@ class OutboxWorker(WakeableLoop):
         if kind in ("permanent", "error"):
             fresh.attempts += 1  # the platform took the request and refused it
         alert = None
-        if kind == "permanent" or now - first >= self.give_up:
+        # A room the bot lost waits for the operator's fix however long it takes: it was
+        # reported, and giving up would only turn its queue into dead letters one by one.
+        if kind == "permanent" or (kind != "no access" and now - first >= self.give_up):
             fresh.status = "dead"
             why = "a permanent error" if kind == "permanent" else \
                 f"failing for {(now - first).total_seconds() / 3600:.1f} h"
@@ -672,7 +699,14 @@ class _DeliveredMarker:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush())
         started = time.monotonic()
-        if not await future:
+        try:
+            held = await future
+        except Exception:
+            # Sent but not marked: keep the lease (it expires), so whoever serves the room
+            # next treats this row as in doubt and looks it up before sending it again.
+            lease.lost = True
+            raise
+        if not held:
             lease.lost = True
             raise Fenced(f"lease epoch {lease.epoch} was taken over before the delivered "
                          f"mark of {row.key}: not marked")

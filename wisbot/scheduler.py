@@ -35,7 +35,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -145,6 +145,9 @@ class JobRuns:
         return status
 
     def _claim(self, session: Session, name: str, period: str) -> int | None:
+        if not self.store.sqlite:
+            # a replica cut off mid-claim must not block the next leader's claim for long
+            session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 5000"))
         if self.fence is not None and not self.fence(session):
             return None
         insert = sqlite_insert if self.store.sqlite else pg_insert

@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     outbox_give_up_hours: float = Field(
         default=24.0, gt=0, description="A message still failing this long after its first "
         "failed try becomes a dead letter (kept; `wisbot outbox retry` resends it). Rate "
-        "limits, outages and lost rooms only wait until then; a permanent error (bad "
-        "content, unknown user) gives up at once, h.")
+        "limits and outages only wait until then (a room the bot lost waits for the fix); "
+        "a permanent error (bad content, unknown user) gives up at once, h.")
     outbox_max_attempts: int | None = Field(
         default=None, ge=1, description="Ignored: giving up is time-based "
         "(outbox_give_up_hours). Kept so older configuration files still load.")

@@ -315,7 +315,7 @@ async def test_quick_commands_under_default_rate_limits_are_all_answered(
     world = await make_world(synapse_default_limits, tmp_path, sqlite_url)
     try:
         p, r, bot = world.people, world.rooms, world.bot
-        await world.app(outbox_max_attempts=1000)
+        app = await world.app(outbox_max_attempts=1000)
         where = (("sec", "secretariat"), ("of", "gisc-offenbach"), ("tk", "gisc-tokyo"),
                  ("ex", "gisc-exeter"), ("anna", "member-de"))
         asked: dict[str, list[str]] = {room: [] for _, room in where}
@@ -329,6 +329,13 @@ async def test_quick_commands_under_default_rate_limits_are_all_answered(
         for who, room in where:
             for event in asked[room]:
                 assert len(answers(p[who], r[room], bot, event)) == 1
+        from sqlmodel import col, select
+
+        from wisbot.store.tables import OutboxRow
+
+        limited = await app.store.tx(lambda s: list(s.exec(select(OutboxRow).where(
+            col(OutboxRow.last_error).contains("M_LIMIT_EXCEEDED")))))
+        assert limited, "no answer met the rate limit: nothing was tested"
     finally:
         for a in reversed(world.apps):
             await a.stop()
@@ -358,3 +365,67 @@ def test_parts_stay_under_the_event_limit_and_lose_no_character() -> None:
     assert all(f"line {i:04d} <&>" in joined for i in range(800))
     assert parts[0]["m.mentions"] == {"user_ids": ["@gisc-offenbach:wisbot.test"]}
     assert all(p["m.mentions"] == {} and p["msgtype"] == "m.notice" for p in parts[1:])
+
+
+async def test_a_direct_chat_with_a_third_person_in_it_gets_nothing(world: World) -> None:
+    """The Secretariat desk's direct chat with the bot gets a third person: a command typed
+    there is not answered (a notice says why), and the desk's private answers and pages go
+    to a new direct chat with the desk alone. The third person reads nothing from their
+    own client."""
+    p, bot = world.people, world.bot
+    app = await world.app(directory=with_oncall(world))
+    sec, stranger = p["sec"], p["stranger"]
+    dm = await open_direct_chat(sec, bot)
+    await sec.client.room_invite(dm, stranger.user_id)
+    await stranger.join_invites()
+    asked = await sec.say(dm, "!incident list")
+    await sec.wait_for(dm, bot, lambda _: bool(answers(sec, dm, bot, asked)))
+    (refusal,) = answers(sec, dm, bot, asked)
+    assert "other people" in refusal
+    number = await report_severe(world)
+    page = await page_of(world, sec)
+    assert page["room"] != dm, "the page went to the chat with the third person"
+    members = await sec.client.joined_members(page["room"])
+    assert {m.user_id for m in members.members} <= {sec.user_id, bot}
+    await world.delivered(app)
+    await stranger.sync()
+    read = "\n".join(str(ev.get("content", {}).get("body", ""))
+                     for room in stranger.events for ev in stranger.events[room]
+                     if ev.get("sender") == bot)
+    for word in ("WIS-SEC-", number, "DE-OF-NC", "DWD", "Germany", "Held page", "P-1", "P-2"):
+        assert word not in read, f"the third person read {word!r}"
+
+
+async def test_a_private_answer_without_a_direct_chat_reveals_nothing_in_the_room(
+        world: World) -> None:
+    """When no direct chat can be had (here the homeserver refusing to create one is
+    simulated by the adapter's direct-chat step failing), the room reads only that the
+    answer could not be given privately: never the answer."""
+    from wisbot.adapters.base import DeliveryError
+
+    p, r, bot = world.people, world.rooms, world.bot
+    adapter = world.adapter()
+    app = await world.app(adapters=[adapter], directory=with_oncall(world))
+    await report_severe(world)
+    ref = re.findall(r"P-\d+", (await page_of(world, p["of"]))["body"])[0]
+    await world.delivered(app)
+
+    async def refused(user_id: str) -> str:
+        raise DeliveryError("M_FORBIDDEN: room creation refused", permanent=True)
+
+    adapter._direct_room = refused
+    tk = p["tk"]
+    await tk.sync()
+    seen = len(tk.events.get(r["collaboration"], []))
+    asked = await p["of"].say(r["collaboration"], f"!ack {ref}")
+    text = await p["of"].wait_for(r["collaboration"], bot,
+                                  lambda _: bool(answers(p["of"], r["collaboration"], bot,
+                                                         asked)))
+    assert "could not answer you privately" in text
+    await tk.sync()
+    read = "\n".join(str(ev.get("content", {}).get("body", ""))
+                     for ev in tk.events.get(r["collaboration"], [])[seen:]
+                     if ev.get("sender") == bot)
+    assert "could not answer you privately" in read
+    leaked = [w for w in FORBIDDEN if w.lower() in read.lower()]
+    assert not leaked, leaked

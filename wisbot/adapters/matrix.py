@@ -19,9 +19,17 @@ transaction id comes from the delivery key and the attachment's index, and the a
 remembers per key what it already sent, so a retry re-attempts only what is missing.
 
 The sync token lives in wisbot's database (``adapter_state``), so a restart resumes where
-the last processed batch ended; commands are claimed by event id there too, so each is
-handled once even when a batch is seen twice (a crash before the token was saved, or two
-processes on one account). The first-ever sync only records where "now" is.
+the last processed batch ended; commands are claimed by event id there too, in the token's
+transaction (``INSERT … ON CONFLICT DO NOTHING``), so each is handled once even when a
+batch is seen twice (a crash before the token was saved, or two processes on one account).
+The first-ever sync only records where "now" is.
+
+Commands run beside the sync loop, one task per room (acknowledgements in a lane of their
+own), so membership changes and invitations are never behind a long command. Their answers
+are outbox rows keyed by the command's event id: retried like every delivery, never twice.
+An answer only the caller may read goes to their checked direct chat (exactly them and the
+bot), the room reading a pointer that reveals nothing. Pages are ``m.text`` mentioning
+their reader (an ``m.notice`` never notifies); long messages are sent in parts.
 """
 
 from __future__ import annotations
@@ -366,8 +374,10 @@ class MatrixAdapter:
         self._dm_rooms: dict[str, str] = {}
         self._room_version: str | None = None
         self._fresh_dms: set[str] = set()
-        """Direct rooms wisbot created that no sync has shown yet (two people by
-        construction)."""
+        """Direct rooms wisbot created that no sync has shown with both people yet (two
+        people by construction)."""
+        self._pending_rooms: set[str] = set()
+        """Provisioned rooms the loaded directory does not name yet (never left)."""
         self._dm_lock = asyncio.Lock()
         self.synced = asyncio.Event()
         """Set after each processed sync batch (tests wait on it)."""
@@ -580,7 +590,9 @@ class MatrixAdapter:
                     timeout=self.sync_timeout_ms, sync_filter=self._sync_filter,
                     since=self._token))
                 self.connected = True
-                if self._recheck:  # back after an outage: check before anything else
+                if self._recheck:  # back after an outage: held until checked again
+                    holds = self._host.holds
+                    await holds.begin_checks(holds.closed_rooms(PLATFORM))
                     await self.check_rooms()
                     self._recheck = False
                 await self._process(resp, initial=False)
@@ -1187,13 +1199,9 @@ class MatrixAdapter:
         return True
 
     async def _doubt(self) -> None:
-        """Lost the homeserver: every closed room is held until checked after reconnect."""
+        """Lost the homeserver: every closed room is re-checked on reconnect, held until
+        then (nothing can be delivered meanwhile anyway)."""
         self._recheck = True
-        holds = self._host.holds
-        try:
-            await holds.begin_checks(holds.closed_rooms(PLATFORM))
-        except Exception:
-            log.exception("matrix: could not store the unchecked holds")
 
     async def check_rooms(self) -> None:
         """Check every bound Matrix room and every room the bot is in (start, after a
@@ -1296,10 +1304,30 @@ class MatrixAdapter:
             log.warning("matrix: %s is no longer %s's direct chat: %s", room_id, owner,
                         sorted(others))
             await self._not_direct(room_id, owner, sorted(others))
+        elif await self._provisioned(room_id):
+            # made by `wisbot matrix provision` after this directory was loaded: leaving
+            # would orphan it (only the bot may invite there); it stays unused until the
+            # directory names it
+            if room_id not in self._pending_rooms:
+                self._pending_rooms.add(room_id)
+                log.warning("matrix: %s was provisioned but is not in the loaded directory: "
+                            "unused until the directory with its id is loaded", room_id)
+            return
         else:
             log.warning("matrix: leaving %s: not bound in the directory", room_id)
         with contextlib.suppress(DeliveryError):
             await self._call("leave", client.room_leave(room_id))
+
+    async def _provisioned(self, room_id: str) -> bool:
+        """Whether provisioning made this room (its ``ROOM_TAG`` state)."""
+        if room_id in self._pending_rooms:
+            return True
+        try:
+            resp = await self._call("read room tag", self._client().room_get_state_event(
+                room_id, ROOM_TAG))
+        except MatrixError:
+            return False
+        return isinstance(getattr(resp, "content", None), dict) and "key" in resp.content
 
     async def _not_direct(self, room_id: str, owner: str, others: list[str]) -> None:
         from wisbot.services.notify import notify

@@ -474,6 +474,10 @@ class SlackAdapter:
         return await self._post(room.address, reply, key=key, where=room.key or room.address)
 
     async def send_direct(self, user: UserRef, reply: Reply, *, key: str) -> MessageRef:
+        channel = await self._dm_channel(user)
+        return await self._post(channel, reply, key=key, where=f"@{user.address}")
+
+    async def _dm_channel(self, user: UserRef) -> str:
         channel = self._dm_channels.get(user.address)
         if channel is None:
             client = self._client()
@@ -485,14 +489,19 @@ class SlackAdapter:
                 raise error from None
             channel = str((opened.get("channel") or {}).get("id", ""))
             self._dm_channels[user.address] = channel
-        return await self._post(channel, reply, key=key, where=f"@{user.address}")
+        return channel
 
-    async def find_sent(self, room: RoomRef, key: str) -> MessageRef | None:
-        """The message posted with delivery ``key`` in ``room``, if Slack has it (the
-        outbox asks before it retries a row whose last try may have gone out)."""
+    async def find_sent(self, room: RoomRef | UserRef, key: str) -> MessageRef | None:
+        """The message posted with delivery ``key`` in ``room`` (or the direct
+        conversation with a user), if Slack has it: the outbox asks before it retries a
+        row whose last try may have gone out; a message found is not posted again."""
         ref = self._sent.get(key)
         if ref is None:
-            ref = await self._find(room.address, key, where=room.key or room.address)
+            if isinstance(room, UserRef):
+                channel, where = await self._dm_channel(room), f"@{room.address}"
+            else:
+                channel, where = room.address, room.key or room.address
+            ref = await self._find(channel, key, where=where)
             if ref is not None:
                 _remember(self._sent, key, ref)
         return ref

@@ -10,6 +10,7 @@ from wisbot.commands import (
     lessons,
     service_report,
     severity,
+    status,
     watch,
 )
 from wisbot.commands.registry import Registry
@@ -25,4 +26,5 @@ def build_registry() -> Registry:
     escalate.register(reg)
     exchange.register(reg)
     watch.register(reg)
+    status.register(reg)
     return reg

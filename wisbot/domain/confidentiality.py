@@ -156,13 +156,24 @@ def _fold(ch: str) -> str:
 
 def _skeleton(text: str) -> tuple[str, list[int]]:
     """``text`` folded, and for each folded character the index it came from."""
+    if text.isascii():  # the common case: one lower-case character for each
+        return text.lower(), list(range(len(text)))
+    chars = set(text)
+    for ch in chars - _FOLDED.keys():
+        _FOLDED[ch] = _fold(ch)
+    if all(len(_FOLDED[ch]) == 1 for ch in chars):  # one for one: fold in C
+        return text.translate({ord(ch): _FOLDED[ch] for ch in chars}), list(range(len(text)))
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        for c in _fold(ch):
-            out.append(c)
-            where.append(i)
+        folded = _FOLDED[ch]
+        out.extend(folded)
+        where.extend([i] * len(folded))
     return "".join(out), where
+
+
+_FOLDED: dict[str, str] = {}
+"""Characters already folded (a handful of scripts in practice)."""
 
 
 # A possessive or plural written after a name: "DWD's", "DWD’s", "DWDs", "Webers".
@@ -181,15 +192,43 @@ _PHONE = re.compile(
 _DATE = re.compile(r"^\d{1,4}[-./ ]\d{1,2}[-./ ]\d{1,4}$")
 
 
+_DIGIT_RUN = re.compile(r"\d(?:[ \t().\-/]{0,3}\d){6,}")
+"""Where a phone number can be: seven digits or more, close together."""
+
+
 def _phone_spans(folded: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
-    for m in _PHONE.finditer(folded):
-        start, end = m.span("kw") if m.group("kw") else m.span()
-        text = folded[start:end]
-        if sum(c.isdigit() for c in text) < 7 or _DATE.match(text.strip("()")):
-            continue  # a short number or a date, not a phone number
-        out.append((start, end))
+    for run in _DIGIT_RUN.finditer(folded):
+        # The number's prefix ("tel. ", "+", "(") sits just before its digits.
+        start = max(0, run.start() - 12)
+        for m in _PHONE.finditer(folded, start, min(len(folded), run.end() + 1)):
+            a, b = m.span("kw") if m.group("kw") else m.span()
+            text = folded[a:b]
+            if sum(c.isdigit() for c in text) < 7 or _DATE.match(text.strip("()")):
+                continue  # a short number or a date, not a phone number
+            if not out or a >= out[-1][1]:
+                out.append((a, b))
     return out
+
+
+_Trie = dict[str, "_Trie"]
+_END = ""
+_SEP_KEY = " "
+"""Trie keys: a folded character; ``_SEP_KEY`` separators between a term's parts (any,
+or none); ``_END`` a term ends here."""
+
+
+def _trie_regex(node: _Trie) -> str:
+    """The alternation of a trie, longest match first (a term may end where a longer one
+    goes on: ``DWD`` and ``DWD backup``)."""
+    branches: list[str] = []
+    for key in sorted(k for k in node if k != _END):
+        head = r"[\W_]*" if key == _SEP_KEY else re.escape(key)
+        branches.append(head + _trie_regex(node[key]))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return "(?:" + body + ")?" if _END in node else body
 
 
 def _upper_as_read(text: str) -> bool:
@@ -212,26 +251,37 @@ class Redactor:
     withholding every "it" or "de" would itself point at the Member.
     """
 
-    def __init__(self, identifying: Iterable[str], replacement: str = "[withheld]") -> None:
+    def __init__(self, identifying: Iterable[str], replacement: str = "[withheld]", *,
+                 shared: Redactor | None = None) -> None:
+        """``shared``: a Redactor whose terms are withheld too, built once for many (the
+        people of every Member); its own phone matching is not repeated."""
+        self._shared = shared
         terms = sorted({t.strip() for t in identifying if t and len(t.strip()) >= 2},
                        key=len, reverse=True)
         self.replacement = replacement
-        alternatives: list[tuple[int, str]] = []
+        trie: _Trie = {}
         for term in terms:
             parts = re.findall(r"[^\W_]+", _skeleton(term)[0])
-            if parts:
-                alternatives.append((sum(map(len, parts)),
-                                     r"[\W_]*".join(re.escape(p) for p in parts)))
-        alternatives.sort(key=lambda a: a[0], reverse=True)
+            if not parts:
+                continue
+            node = trie
+            for k, part in enumerate(parts):
+                if k:
+                    node = node.setdefault(_SEP_KEY, {})
+                for ch in part:
+                    node = node.setdefault(ch, {})
+            node[_END] = {}
+        # One trie-shaped alternation: at each position the engine follows one branch per
+        # character instead of trying every term (thousands at WMO scale).
         self._pattern = (
-            re.compile(r"(?<![^\W\d_])(?P<core>" + "|".join(a for _, a in alternatives)
-                       + r")" + _SUFFIX + r"(?![^\W\d_])", re.IGNORECASE)
-            if alternatives else None
+            re.compile(r"(?<![^\W\d_])(?P<core>" + _trie_regex(trie) + r")" + _SUFFIX
+                       + r"(?![^\W\d_])")
+            if trie else None
         )
-        self._terms = tuple(t.casefold() for t in terms)
+        shared_terms: tuple[str, ...] = shared._terms if shared is not None else ()
+        self._terms: tuple[str, ...] = tuple(t.casefold() for t in terms) + shared_terms
 
-    def _spans(self, text: str) -> list[tuple[int, int]]:
-        folded, where = _skeleton(text)
+    def _term_spans(self, text: str, folded: str, where: list[int]) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
         if self._pattern is not None:
             for m in self._pattern.finditer(folded):
@@ -242,7 +292,13 @@ class Redactor:
                         continue
                 if m.end() > m.start():
                     found.append(m.span())
-        found.extend(_phone_spans(folded))
+        if self._shared is not None:
+            found.extend(self._shared._term_spans(text, folded, where))
+        return found
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        folded, where = _skeleton(text)
+        found = self._term_spans(text, folded, where) + _phone_spans(folded)
         merged: list[tuple[int, int]] = []
         for start, end in sorted(found):
             if merged and start < merged[-1][1]:

@@ -60,6 +60,10 @@ class HoldRegistry(MutableSet[str]):
         self._cleared: set[str] = set()
         self._guarded: set[str] = set()
         self._unchecked: set[str] = set()
+        self._gen = 0
+        self._lock = asyncio.Lock()
+        """One write at a time in this process: two checks of one room (the sync and the
+        periodic loop) see each other's hold, so a finding is reported once."""
         self._task: asyncio.Task[None] | None = None
         self.refreshed_at = float("-inf")
 
@@ -85,22 +89,44 @@ class HoldRegistry(MutableSet[str]):
     def __contains__(self, room_key: object) -> bool:
         return isinstance(room_key, str) and self.is_held(room_key)
 
-    def _held(self) -> set[str]:
-        return self._unchecked | set(self._rows) | (self._guarded - self._cleared)
-
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._held()))
 
     def __len__(self) -> int:
         return len(self._held())
 
+    def _held(self) -> set[str]:
+        return self._unchecked | set(self._rows) | (self._guarded - self._cleared)
+
     def __repr__(self) -> str:
         return f"HoldRegistry({sorted(self)!r})"
 
+    def _from_iterable(self, it: Iterable[str]) -> set[str]:  # type: ignore[override]
+        return set(it)
+
     # ----- the cache --------------------------------------------------------------------
     async def refresh(self) -> None:
-        self._rows, self._cleared = await self.store.tx(_load)
+        """Read every stored hold (other processes' too). A write of this process that
+        lands while the read runs makes it read again, so it never undoes that write."""
+        for _ in range(5):
+            gen = self._gen
+            rows = await self.store.tx(_load)
+            if gen == self._gen:
+                break
+        self._rows, self._cleared = rows
         self.refreshed_at = time.monotonic()
+
+    def _apply(self, rows: dict[str, Hold | None]) -> None:
+        """This process's own writes, key by key (concurrent writes to other rooms and
+        the refresh loop must not overwrite each other)."""
+        for key, hold in rows.items():
+            if hold is None:
+                self._rows.pop(key, None)
+                self._cleared.add(key)
+            else:
+                self._rows[key] = hold
+                self._cleared.discard(key)
+        self._gen += 1
 
     def start(self) -> None:
         if self._task is None:
@@ -133,8 +159,9 @@ class HoldRegistry(MutableSet[str]):
             return
         self._unchecked |= keys
         now = self.clock()
-        self._rows, self._cleared = await self.store.tx(
-            lambda s: _mark(s, keys, UNCHECKED, "", now, keep=True))
+        async with self._lock:
+            self._apply(await self.store.tx(lambda s: _mark(s, keys, UNCHECKED, "", now,
+                                                            keep=True)))
 
     async def hold(self, room_key: str, reason: str, detail: str = "") -> Hold | None:
         """Store a hold; returns the hold it replaces (None when the room was not held
@@ -142,30 +169,32 @@ class HoldRegistry(MutableSet[str]):
         finding (a stranger stays a stranger while the API fails)."""
         now = self.clock()
         keep = reason in WEAK_REASONS
-        before = self._rows.get(room_key)
-        self._rows, self._cleared = await self.store.tx(
-            lambda s: _mark(s, {room_key}, reason, detail, now, keep=keep))
-        self._unchecked.discard(room_key)
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._apply(await self.store.tx(lambda s: _mark(s, {room_key}, reason, detail,
+                                                            now, keep=keep)))
+            self._unchecked.discard(room_key)
         return before
 
     async def passed(self, room_key: str) -> Hold | None:
         """The room's check passed: release it; returns the hold it had (if stored)."""
-        before = self._rows.get(room_key)
-        self._unchecked.discard(room_key)
-        now = self.clock()
-        self._rows, self._cleared = await self.store.tx(lambda s: _release(s, {room_key}, now))
+        async with self._lock:
+            before = self._rows.get(room_key)
+            self._unchecked.discard(room_key)
+            now = self.clock()
+            self._apply(await self.store.tx(lambda s: _release(s, {room_key}, now)))
         return before
 
     # ----- MutableSet (tests, command line) ----------------------------------------------
     def add(self, room_key: str) -> None:
         now = self.clock()
-        self._rows, self._cleared = self.store.run(
-            lambda s: _mark(s, {room_key}, "manual", "", now, keep=False))
+        self._apply(self.store.run(lambda s: _mark(s, {room_key}, "manual", "", now,
+                                                   keep=False)))
 
     def discard(self, room_key: str) -> None:
         self._unchecked.discard(room_key)
         now = self.clock()
-        self._rows, self._cleared = self.store.run(lambda s: _release(s, {room_key}, now))
+        self._apply(self.store.run(lambda s: _release(s, {room_key}, now)))
 
     def update(self, room_keys: Iterable[str]) -> None:
         for key in room_keys:
@@ -189,36 +218,36 @@ def _load(session: Session) -> tuple[dict[str, Hold], set[str]]:
 
 
 def _mark(session: Session, keys: set[str], reason: str, detail: str, now: datetime, *,
-          keep: bool) -> tuple[dict[str, Hold], set[str]]:
-    """Upsert holds; ``keep``: leave an existing row as it is (a weaker reason)."""
+          keep: bool) -> dict[str, Hold | None]:
+    """Upsert holds; ``keep``: leave a real finding as it is (only a weak reason is
+    replaced). Returns the stored hold of each key."""
+    out: dict[str, Hold | None] = {}
     for key in sorted(keys):
         row = session.get(RoomHold, key)
         if row is None:
-            session.add(RoomHold(room_key=key, reason=reason, detail=detail, since=now,
-                                 checked_at=now))
+            row = RoomHold(room_key=key, reason=reason, detail=detail, since=now,
+                           checked_at=now)
         elif not keep or row.reason in WEAK_REASONS or row.reason == CLEAR:
             if (row.reason, row.detail) != (reason, detail):
                 row.reason, row.detail, row.since = reason, detail, now
             row.checked_at = now
-            session.add(row)
-    session.flush()
-    return _load(session)
+        session.add(row)
+        out[key] = Hold(key, row.reason, row.detail)
+    return out
 
 
-def _release(session: Session, keys: set[str],
-             now: datetime) -> tuple[dict[str, Hold], set[str]]:
+def _release(session: Session, keys: set[str], now: datetime) -> dict[str, Hold | None]:
+    """Store a passing check (``clear``): the room is released."""
     for key in sorted(keys):
         row = session.get(RoomHold, key)
         if row is None:
-            session.add(RoomHold(room_key=key, reason=CLEAR, detail="", since=now,
-                                 checked_at=now))
+            row = RoomHold(room_key=key, reason=CLEAR, detail="", since=now, checked_at=now)
         else:
             if row.reason != CLEAR:
                 row.reason, row.detail, row.since = CLEAR, "", now
             row.checked_at = now
-            session.add(row)
-    session.flush()
-    return _load(session)
+        session.add(row)
+    return dict.fromkeys(keys)
 
 
 def held_reply() -> Reply:

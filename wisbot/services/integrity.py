@@ -1,6 +1,6 @@
 """Room integrity: who may be in a bound room, and the alert when someone else is.
 
-A room's audience follows from its role (the same roles the cascade uses): the
+The rule is :func:`wisbot.domain.audience.may_sit_in`, the one predicate; in words: the
 Secretariat may be anywhere; ``gisc:X`` holds GISC X's focal points; ``area:X`` those and
 the focal points of the Members whose centres have X as principal GISC; ``member:M`` the
 Member's own focal points; ``collaboration`` the whole closed user group; ``duty`` the watch

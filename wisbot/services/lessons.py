@@ -63,6 +63,9 @@ class LessonService:
             deliveries = []
             for room in self.directory.rooms:
                 vis = lesson_seen_by(room.role, share, inc.member)
+                # The predicate says what a room may read; posting lessons only to the
+                # Secretariat, Member and collaboration rooms (GISCs read them there, or
+                # list them) is where they are told, not who may read them.
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
                 b = ReplyBuilder("Lesson learned", kind="lesson")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
@@ -23,11 +24,29 @@ def exposure(inc: Incident) -> Exposure:
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
 
 
-def identifying_terms(directory: Directory, member: str) -> list[str]:
-    """Everything the directory knows that names ``member``: its code, name and aliases
-    (acronyms, native names, cities), its centres' codes, names and ``identifiers`` (GTS
-    CCCC, WIS2 centre-ids, namespaces), and its people (names, surnames, ids, chat ids,
-    e-mails and their domains, phone numbers)."""
+class _RememberingRedactor(Redactor):
+    """A cascade redacts the same text once per room (193 Member rooms): the result is
+    kept for the last few texts."""
+
+    KEEP = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._done: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        found = self._done.get(text)
+        if found is None:
+            if len(self._done) >= self.KEEP:
+                self._done.clear()
+            found = self._done[text] = super().__call__(text)
+        return found
+
+
+def member_terms(directory: Directory, member: str) -> list[str]:
+    """What names ``member`` itself: its code, name and aliases (acronyms, native names,
+    cities), its centres' codes, names and ``identifiers`` (GTS CCCC, WIS2 centre-ids,
+    namespaces)."""
     terms: list[str] = [member]
     with contextlib.suppress(NotFound):  # a Member dropped from the directory keeps its code
         found = directory.member(member)
@@ -38,7 +57,17 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
         # "Roshydromet (GISC Moscow)": the organisation is known by the part before the
         # brackets alone.
         terms.append(_BRACKETS.sub("", centre.name))
-    for contact in directory.contacts_of_member(member):
+    return terms
+
+
+def people_terms(directory: Directory) -> list[str]:
+    """The people of every Member (names, surnames, ids, chat ids, e-mails and their
+    domains, phone numbers): anonymised text names none of them, since a person who moved,
+    or who worked with the Member, still points at it."""
+    terms: list[str] = []
+    for contact in directory.contacts:
+        if not contact.members:
+            continue
         terms.extend([contact.id, contact.name])
         words = contact.name.split()
         if 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
@@ -56,13 +85,26 @@ def identifying_terms(directory: Directory, member: str) -> list[str]:
     return terms
 
 
+def identifying_terms(directory: Directory, member: str) -> list[str]:
+    """Everything the directory knows that an anonymised text about ``member`` withholds."""
+    return member_terms(directory, member) + people_terms(directory)
+
+
+_PEOPLE = "\x00people"
+
+
 def redactor_for(directory: Directory, member: str) -> Redactor:
-    """The Member's Redactor, built once per loaded directory (a reload builds anew)."""
+    """The Member's Redactor, built once per loaded directory (a reload builds anew); the
+    people of every Member are one shared Redactor, built once."""
     cache = directory.redactors
+    people = cache.get(_PEOPLE)
+    if people is None:
+        people = cache[_PEOPLE] = Redactor(people_terms(directory))
     key = member.casefold()
     found = cache.get(key)
     if found is None:
-        found = cache[key] = Redactor(identifying_terms(directory, member))
+        found = cache[key] = _RememberingRedactor(member_terms(directory, member),
+                                                  shared=people)
     return found
 
 
