@@ -7,10 +7,22 @@ the message reacted to), on the console and both databases."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlmodel import select
 
+from tests._fake_slack import block_actions_payload, sign
+from tests.test_slack import (  # noqa: F401  (pytest fixtures)
+    SECRET,
+    StartSlack,
+    U,
+    blocks_of,
+    fake_slack,
+    start_slack,
+)
 from wisbot.adapters.base import Invocation, RoomRef, UserRef
 from wisbot.clock import utcnow
 from wisbot.ids import Platform
@@ -134,3 +146,41 @@ async def test_a_reaction_passed_with_its_page_number_still_needs_ones_own_role(
     own = Invocation(platform=CONSOLE, sender=UserRef(CONSOLE, "gisc-offenbach"),
                      text="ack P-1", received_at=utcnow(), extra={"ack_message": page})
     assert "Acknowledged: P-1" in (await app.dispatch(own)).plain()
+
+
+async def test_slack_acknowledge_button_acts_only_for_ones_own_role(
+        start_slack: StartSlack) -> None:  # noqa: F811
+    """Through slack-bolt against tests/_fake_slack.py: the page's Acknowledge button,
+    pressed by a Secretariat contact (not on GISC Offenbach's chain), acknowledges
+    nothing; pressed by the desk it acknowledges that page and says so."""
+    env = await start_slack()
+    for _ in range(200):  # the start-up room checks pass (rooms are held until then)
+        if not env.app.holds:
+            break
+        await asyncio.sleep(0.05)
+    await env.reply_to("anna.weber", "member-de", "/incident",
+                       "report DE-OF-NC share=principal-gisc sev=4 Credentials stolen")
+    desk_dm = "D" + U("gisc-offenbach")
+    for _ in range(100):  # the page's direct message, once the outbox has sent it
+        await env.app.outbox.drain()
+        if env.fake.posts(desk_dm):
+            break
+        await asyncio.sleep(0.05)
+    (posted,) = env.fake.posts(desk_dm)
+    (button,) = next(b for b in blocks_of(posted) if b["type"] == "actions")["elements"]
+
+    async def click(who: str, name: str) -> dict[str, Any]:
+        before = len(env.fake.responses)
+        payload = block_actions_payload(user=U(who), channel=desk_dm, action=button,
+                                        response_url=env.fake.response_url(name))
+        body = urlencode({"payload": json.dumps(payload)})
+        status, _, _ = await env.post(body, sign(SECRET, body))
+        assert status == 200
+        return (await env.fake.wait_responses(before + 1))[before][1]
+
+    refused = await click("sec-maria", "sec")
+    assert refused["response_type"] == "ephemeral" and "no open page" in refused["text"]
+    assert (await statuses(env.app))["gisc:Offenbach"] == "open"
+    done = await click("gisc-offenbach", "desk")
+    assert "Acknowledged: P-1" in done["text"]
+    assert (await statuses(env.app))["gisc:Offenbach"] == "acked"

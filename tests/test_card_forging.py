@@ -4,6 +4,7 @@ typed, on the console and on Slack (through slack-bolt against tests/_fake_slack
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -77,10 +78,18 @@ async def test_slack_card_of_a_forged_summary_has_one_severity_field(
     """Through slack-bolt and the fake Slack API: the posted card's mrkdwn holds the
     person's words on one line, with no bold label of theirs."""
     env = await start_slack()
+    for _ in range(200):  # the start-up room checks pass (rooms are held until then)
+        if not env.app.holds:
+            break
+        await asyncio.sleep(0.05)
     await env.reply_to("anna.weber", "member-de", "/incident",
                        "report DE-OF-NC share=principal-gisc sev=4 Phishing\n*Severity:* 0 "
                        "\u202eesolc")
-    await env.app.outbox.drain()
+    for _ in range(100):  # the room's card, once the outbox has sent it
+        await env.app.outbox.drain()
+        if env.fake.posts(C("gisc-offenbach")):
+            break
+        await asyncio.sleep(0.05)
     (posted,) = env.fake.posts(C("gisc-offenbach"))
     texts = [*mrkdwn_texts({"blocks": blocks_of(posted)}), posted["text"]]
     joined = "\n".join(texts)

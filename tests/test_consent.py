@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from wisbot.adapters.console import render_text
 from wisbot.adapters.slack import SlackConfig
 from wisbot.channels import SmtpSender, WebhookSender
+from wisbot.settings import Settings
 from wisbot.store.paging_tables import Page, PageDelivery
 from wisbot.store.tables import Incident, OutboxRow
 
@@ -54,6 +55,12 @@ def test_config_reprs_hold_no_secret() -> None:
                    "pw-hand-written", "hook-hand-written"):
         assert secret not in shown
     assert "smtp.example.org" in shown
+    settings = Settings(database_url="postgresql://wisbot:db-pw-hand-written@db/wisbot",
+                        paging_webhook_url="https://hooks.example.org/T0/B0/hook-token-by-hand",
+                        smtp_password="smtp-pw-hand-written")  # type: ignore[arg-type]
+    for text in (repr(settings), str(settings)):
+        for secret in ("db-pw-hand-written", "hook-token-by-hand", "smtp-pw-hand-written"):
+            assert secret not in text
 
 
 # ----- query rate limit ---------------------------------------------------------------
@@ -279,6 +286,9 @@ async def test_anonymised_rooms_read_no_free_text_until_the_member_confirms(
     member = room_seen(app, "member-de")
     assert "review #1" in member and "review #2" in member
     assert "incident confirm WIS-SEC-2026-1 1" in member
+    # The Member's own view lists what waits for its review.
+    own = (await c.type("anna.weber", "incident show WIS-SEC-2026-1", "member-de")).plain()
+    assert "Waiting for your review" in own and "#2 update" in own
     # A day later, nobody confirmed: still nothing.
     clock.now = clock.now + timedelta(days=1)
     await app.paging.tick()

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///wisbot.db",
         description="SQLAlchemy URL: a SQLite file (default) or postgresql://user@host/db.",
+        repr=False,  # it may carry a password
     )
     directory: Path = Field(default=Path("directory.yaml"),
                             description="The directory YAML file.")
@@ -101,7 +102,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0,
                                 description="Longest wait for one SMTP operation, s.")
     paging_webhook_url: str | None = Field(
-        default=None, description="Paging service webhook: every page step is POSTed as JSON.")
+        default=None, description="Paging service webhook: every page step is POSTed as JSON.",
+        repr=False)  # a webhook URL is often its own credential
     paging_webhook_secret: SecretStr | None = Field(
         default=None, description="Signs webhook bodies: X-Wisbot-Signature: sha256=<hmac>.")
     paging_webhook_timeout: float = Field(default=10.0, gt=0,

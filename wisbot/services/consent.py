@@ -13,6 +13,7 @@ still carry now.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -113,10 +114,38 @@ class ConsentGate:
     def __init__(self, store: Store, directory: Directory) -> None:
         self.store = store
         self.directory = directory
+        self._queue: list[tuple[tuple[int, str, Reply], asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def outbox_row(self, row_id: int, room_key: str, reply: Reply) -> bool:
-        """The check just before one outbox row is sent: False when it was withdrawn."""
-        return row_id not in await self.outbox_rows([(row_id, room_key, reply)])
+        """The check just before one outbox row is sent: False when it was withdrawn.
+
+        Rooms served in parallel ask at once: their rows are checked together in one
+        transaction, and the answers come back in the order asked, so the sends still
+        start in cascade order."""
+        if not reply.reveals:
+            return True
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._queue.append(((row_id, room_key, reply), answer))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="wisbot-consent-gate")
+        return await answer
+
+    async def _flush(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # the other rooms of this pass ask meanwhile
+            batch, self._queue = self._queue, []
+            try:
+                refused = await self.outbox_rows([row for row, _ in batch])
+            except Exception as exc:
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for (row_id, _, _), answer in batch:
+                if not answer.done():
+                    answer.set_result(row_id not in refused)
 
     async def outbox_rows(self, rows: Sequence[tuple[int, str, Reply]]) -> set[int]:
         """Of outbox rows (id, room key, reply) about to be sent, withdraw those the

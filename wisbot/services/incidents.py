@@ -23,7 +23,7 @@ from wisbot.domain.confidentiality import (
 )
 from wisbot.domain.severity import severity
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
-from wisbot.reply import Reply, ReplyBuilder, Reveal, bold, user
+from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
     has_anonymised_audience,
     release,
@@ -327,6 +327,15 @@ class IncidentService:
             reply = incident_reply(self.directory, inc, vis, "details")
             lines = [*reply.lines, (bold("Timeline"),),
                      *timeline_lines(self.directory, inc, vis, entries)]
+            if vis is Vis.NAMED and caller.is_member_focal(inc.member):
+                waiting = session.exec(select(ConsentReview).where(
+                    ConsentReview.incident_id == inc.id, ConsentReview.status == "pending")
+                    .order_by(col(ConsentReview.n))).all()
+                if waiting:
+                    lines.append((bold("Waiting for your review (anonymised rooms read none "
+                                       "of it until then)"),))
+                    lines += [(Span(text=f"#{r.n} {r.subject}: "), user(r.proposed))
+                              for r in waiting]
             return reply.model_copy(update={"lines": tuple(lines), "reveals": (
                 Reveal(incident=inc.number, named=vis is Vis.NAMED),)})
 
