@@ -1,0 +1,72 @@
+"""Red-team findings (round against a9cc296): each test shows one way to break wisbot.
+Forbidden words are written here by hand. Each is xfail(strict): it fails while the
+finding stands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wisbot.adapters.console import render_text
+
+
+def direct_text(app: Any, who: str) -> str:
+    return "\n\n".join(render_text(r) for r in app.console.direct.get(who, []))
+
+
+def room_all(app: Any, key: str) -> str:
+    room = app.directory.room(key)
+    return "\n\n".join(render_text(r) for r in app.console.rooms.get(room.target, []))
+
+
+@pytest.mark.xfail(strict=True, reason="finding 2: `escalate override list` shows every role's "
+                   "on-call overrides, with their free-text reasons, to anyone who asks privately")
+async def test_override_reason_of_another_role_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    r = await c.type("anna.weber", "escalate override member:DE anna.weber now 2026-03-20 "
+                     "Anna Weber in hospital, call +49 69 8062 4411", None)
+    assert "override set" in r.plain(), r.plain()
+    r = await c.type("hiro.sato", "escalate override list", None)
+    text = r.plain()
+    assert "hospital" not in text and "8062" not in text and "Anna Weber" not in text, text
+
+
+@pytest.mark.xfail(strict=True, reason="finding 3: a lesson share=anonymous on a share=secretariat "
+                   "incident posts its card to the collaboration room: the whole group learns "
+                   "of an incident in GISC Offenbach's area the Member kept to the Secretariat")
+async def test_secretariat_anonymous_lesson_tells_the_group_of_a_secretariat_only_incident(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=2 "
+                 "Intrusion on the message switch", "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 cleaned", "member-de")
+    r = await c.type("sec-maria",
+                     "lessons add WIS-SEC-2026-1 share=anonymous Patch the switch", None)
+    assert "recorded" in r.plain(), r.plain()
+    await app.outbox.drain()
+    text = room_all(app, "collaboration")
+    assert "Offenbach" not in text and "L-1" not in text, text
+
+
+@pytest.mark.parametrize("command", [
+    "ack P-99999999999999999999999",
+    "escalate override remove O-99999999999999999999999",
+    "escalate override remove O-²",
+    "ack P-²",
+    "incident list all sev=²",
+    "severity WIS-SEC-2026-1 ²",
+    "watch ticket ²",
+    "watch ticket 99999999999999999999999",
+    "incident stats ²",
+])
+@pytest.mark.xfail(strict=True, reason="finding 5: numbers that pass str.isdigit() but not int() "
+                   "(superscripts) or overflow the database integer crash the command "
+                   "(internal error instead of a usage message)")
+async def test_bad_numbers_do_not_crash(make_app, command: str) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    r = await app.console.type("sec-maria", command, None)
+    assert "error id" not in r.plain().lower() and "internal" not in r.plain().lower(), \
+        r.plain()
