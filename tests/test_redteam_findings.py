@@ -70,3 +70,64 @@ async def test_bad_numbers_do_not_crash(make_app, command: str) -> None:  # type
     r = await app.console.type("sec-maria", command, None)
     assert "error id" not in r.plain().lower() and "internal" not in r.plain().lower(), \
         r.plain()
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4: incident numbers are one sequence over all "
+                   "incidents, so the first number a GISC sees gives away the number (and "
+                   "timing) of every hidden incident reported before it")
+async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=2 "
+                 "Intrusion kept to the Secretariat", "member-de")
+    await c.type("hiro.sato", "incident report JP-TK-NC share=all-giscs sev=2 Phishing", None)
+    await app.outbox.drain()
+    text = room_all(app, "gisc-tokyo")
+    assert "WIS-SEC-2026-" in text, text  # Tokyo reads the one it may see
+    r = await c.type("gisc-tokyo", "incident list all", None)
+    # Tokyo may see exactly one incident; its number must not count the hidden one.
+    assert "WIS-SEC-2026-2" not in text, text
+
+
+@pytest.mark.xfail(strict=True, reason="finding 1: `escalate` (open to anyone who reads the "
+                   "incident, even anonymised) fires the next page step at once each time: "
+                   "typed four times it records the 1-hour target as missed at minute 0 and "
+                   "alerts the Secretariat twice")
+async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous sev=4 "
+                 "Ransomware", "member-de")
+    for _ in range(4):
+        r = await c.type("gisc-tokyo", "escalate WIS-SEC-2026-1 please", None)
+        assert "escalated" in r.plain(), r.plain()
+    await app.outbox.drain()
+    r = await c.type("sec-maria", "incident evidence WIS-SEC-2026-1", None)
+    text = r.plain()
+    assert "missed" not in text, text  # nobody waited an hour: nothing was missed
+    assert "target missed" not in room_all(app, "secretariat")
+
+
+@pytest.mark.xfail(strict=True, reason="finding 6: a severe incident reopened after its pages "
+                   "were stopped is never paged again")
+async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc sev=4 "
+                 "Ransomware", "member-de")
+    await app.outbox.drain()
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 contained", "member-de")
+    clock.advance(minutes=16)
+    await app.paging.tick()  # the pages learn the incident is resolved and stop
+    await c.type("anna.weber", "incident reopen WIS-SEC-2026-1 it is back, spreading",
+                 "member-de")
+    await app.outbox.drain()
+    before = len(app.console.direct.get("gisc-offenbach", []))
+    clock.advance(minutes=16)
+    await app.paging.tick()
+    await app.outbox.drain()
+    clock.advance(minutes=16)
+    await app.paging.tick()
+    await app.outbox.drain()
+    after = app.console.direct.get("gisc-offenbach", [])
+    assert len(after) > before, [render_text(r) for r in after]
