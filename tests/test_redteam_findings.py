@@ -131,3 +131,51 @@ async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:
     await app.outbox.drain()
     after = app.console.direct.get("gisc-offenbach", [])
     assert len(after) > before, [render_text(r) for r in after]
+
+
+@pytest.mark.xfail(strict=True, reason="finding 7: `escalate` on a resolved incident answers "
+                   "'P-n now pages the WMO Secretariat on-call chain' but the page is stopped "
+                   "at once and nobody is paged")
+async def test_escalate_on_a_resolved_incident_pages_someone(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc sev=2 "
+                 "Odd logins", "member-de")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 looked fine", "member-de")
+    r = await c.type("anna.weber", "escalate WIS-SEC-2026-1 it is back, worse", None)
+    await app.outbox.drain()
+    paged = [render_text(x) for who in ("sec-desk", "sec-maria")
+             for x in app.console.direct.get(who, [])]
+    if "now pages the WMO Secretariat" in r.plain():
+        assert paged, r.plain()  # it says it pages: someone must be paged
+    else:
+        assert "resolved" in r.plain(), r.plain()  # or it says why it does not
+
+
+@pytest.mark.xfail(strict=True, reason="finding 8: lowering the severity below the paging "
+                   "threshold (a false alarm) does not stop its pages: they go on to the next "
+                   "contact and record a missed 1-hour target")
+async def test_pages_stop_when_severity_drops_below_threshold(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=4 Ransomware?",
+                 "member-de")
+    r = await c.type("anna.weber", "severity WIS-SEC-2026-1 1 false alarm, a test file",
+                     "member-de")
+    assert "1" in r.plain(), r.plain()
+    await app.outbox.drain()
+    for _ in range(5):
+        clock.advance(minutes=15)
+        await app.paging.tick()
+    await app.outbox.drain()
+    assert "target missed" not in room_all(app, "secretariat"), room_all(app, "secretariat")
+
+
+@pytest.mark.xfail(strict=True, reason="finding 2b: `escalate oncall member:DE` gives another "
+                   "Member's focal point the names and ids of Germany's on-call people, "
+                   "stand-ins included")
+async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    r = await app.console.type("hiro.sato", "escalate oncall member:DE", None)
+    text = r.plain()
+    assert "Anna Weber" not in text and "anna.weber" not in text, text
