@@ -49,3 +49,41 @@ async def test_a_third_person_invited_later_to_a_person_made_direct_chat_reads_n
         seen += "\n" + body
     for word in ("EDZW", "DE-OF-NC", "Germany", "Ransomware", "Anna Weber", number):
         assert word not in seen, f"the third person read {word!r}:\n{seen}"
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9b: a direct chat the person created with "
+                   "world-readable history is used for private answers: anyone on the "
+                   "homeserver reads them without joining, and wisbot never notices")
+async def test_a_world_readable_direct_chat_gets_no_private_answer(world: World) -> None:
+    from nio import RoomCreateResponse
+    from nio.api import RoomPreset
+
+    p, r, bot = world.people, world.rooms, world.bot
+    await world.app()
+    anna, sec, stranger = p["anna"], p["sec"], p["stranger"]
+    await anna.say(r["member-de"], "!incident report DE-OF-NC share=secretariat sev=2 "
+                   "Ransomware on the EDZW relay")
+    text = await anna.wait_for(r["member-de"], bot, lambda t: "WIS-SEC-" in t)
+    number = re.findall(r"WIS-SEC-\d{4}-\d+", text)[0]
+    resp = await sec.client.room_create(
+        is_direct=True, invite=[bot], preset=RoomPreset.private_chat,
+        initial_state=[{"type": "m.room.history_visibility", "state_key": "",
+                        "content": {"history_visibility": "world_readable"}}])
+    assert isinstance(resp, RoomCreateResponse), resp
+    dm = str(resp.room_id)
+
+    async def bot_joined() -> bool:
+        members = await sec.client.joined_members(dm)
+        return bot in {m.user_id for m in getattr(members, "members", [])}
+
+    await until("the bot to join", bot_joined)
+    asked = await sec.say(dm, f"!incident show {number}")
+    try:
+        await sec.wait_for(dm, bot, lambda _: bool(replies_to(sec, dm, bot, asked)),
+                           within=15)
+    except AssertionError:
+        pass  # refusing to answer there would be right
+    # The stranger never joins: they read the room as anyone on the server may.
+    peek = await stranger.client.room_messages(dm, start="", limit=100)
+    seen = "\n".join(getattr(ev, "body", "") or "" for ev in getattr(peek, "chunk", []))
+    assert "EDZW" not in seen and "DE-OF-NC" not in seen, seen
