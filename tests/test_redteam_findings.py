@@ -179,3 +179,23 @@ async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -
     r = await app.console.type("hiro.sato", "escalate oncall member:DE", None)
     text = r.plain()
     assert "Anna Weber" not in text and "anna.weber" not in text, text
+
+
+@pytest.mark.xfail(strict=True, reason="finding 10: two `escalate` at the same moment on an "
+                   "incident with no open page (PostgreSQL) each open a Secretariat page: the "
+                   "Secretariat desk is paged twice for one escalation")
+async def test_two_simultaneous_escalations_page_the_secretariat_once(make_app, db_url) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("replicas and concurrent transactions run on PostgreSQL")
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc sev=2 "
+                 "Odd logins", "member-de")
+    await asyncio.gather(
+        c.type("anna.weber", "escalate WIS-SEC-2026-1 getting worse", None),
+        c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 we see it too", None))
+    await app.outbox.drain()
+    pages = [render_text(x) for x in app.console.direct.get("sec-desk", [])]
+    assert len(pages) == 1, pages
