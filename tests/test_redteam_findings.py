@@ -238,3 +238,24 @@ async def test_simultaneous_queries_respect_the_limit(make_app, db_url) -> None:
                                      for s in subjects))
     opened = [r.plain() for r in replies if "query opened" in r.plain()]
     assert len(opened) <= 5, opened
+
+
+@pytest.mark.xfail(strict=True, reason="finding 13: the same review confirmed twice at once "
+                   "(PostgreSQL: a double submit, or two focal points) is released twice: every "
+                   "anonymised room gets the released card twice")
+async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_url) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("concurrent transactions run on PostgreSQL")
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=group anonymous sev=2 "
+                 "Phishing mails to operators", "member-de")
+    await app.outbox.drain()
+    await asyncio.gather(c.type("anna.weber", "incident confirm WIS-SEC-2026-1 1", None),
+                         c.type("anna.weber", "incident confirm WIS-SEC-2026-1 1",
+                                "member-de"))
+    await app.outbox.drain()
+    text = room_all(app, "collaboration")
+    assert text.count("summary released by the affected Member") == 1, text
