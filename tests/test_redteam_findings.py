@@ -259,3 +259,24 @@ async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_ur
     await app.outbox.drain()
     text = room_all(app, "collaboration")
     assert text.count("summary released by the affected Member") == 1, text
+
+
+@pytest.mark.xfail(strict=True, reason="finding 14: two people resolving the same incident at "
+                   "once (PostgreSQL) both succeed: the status check reads the incident "
+                   "without a lock, so every room is told 'resolved' twice")
+async def test_a_simultaneous_resolve_is_told_once(make_app, db_url) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("concurrent transactions run on PostgreSQL")
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc sev=2 "
+                 "Phishing mails to operators", "member-de")
+    await app.outbox.drain()
+    replies = await asyncio.gather(
+        c.type("anna.weber", "incident resolve WIS-SEC-2026-1 mails blocked", "member-de"),
+        c.type("gisc-offenbach", "incident resolve WIS-SEC-2026-1 filters updated", None))
+    await app.outbox.drain()
+    text = room_all(app, "gisc-offenbach")
+    assert text.count("WIS-SEC-2026-1 – resolved") == 1, [r.plain() for r in replies]
