@@ -344,3 +344,77 @@ async def test_published_annual_figures_do_not_count_hidden_incidents(make_app, 
     assert "Incidents: 0" in text, text  # the collaboration room may see none of 2026
     r = await c.type("gisc-tokyo", "incident stats 2026", None)
     assert "Incidents: 0" in r.plain(), r.plain()
+
+
+class _Matrix:
+    """A stand-in for the Matrix adapter of the production process: records direct
+    messages; ``down`` makes every send fail as an outage does."""
+
+    platform = "matrix"
+
+    def __init__(self) -> None:
+        self.direct: dict[str, list[Any]] = {}
+        self.down = False
+
+    async def start(self, dispatch: Any) -> None:
+        self.dispatch = dispatch
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, room: Any, reply: Any, *, key: str) -> Any:
+        from wisbot.adapters.base import DeliveryError, MessageRef
+
+        if self.down:
+            raise DeliveryError("homeserver unreachable", transient=True)
+        return MessageRef(platform="matrix", room=room.address, id=key)
+
+    async def send_direct(self, user: Any, reply: Any, *, key: str) -> Any:
+        from wisbot.adapters.base import DeliveryError, MessageRef
+
+        if self.down:
+            raise DeliveryError("homeserver unreachable", transient=True)
+        self.direct.setdefault(user.address, []).append(reply)
+        return MessageRef(platform="matrix", room=user.address, id=key)
+
+    async def room_members(self, room: Any) -> set[Any]:
+        return set()
+
+
+@pytest.mark.xfail(strict=True, reason="finding 16: `wisbot shell` on the production database "
+                   "(console adapter only) runs an outbox worker too: it takes the queued "
+                   "direct messages (pages) of people who are on Matrix, prints them on the "
+                   "operator's terminal and marks them delivered; the real recipient never "
+                   "gets the page")
+async def test_an_operator_shell_does_not_swallow_pages_meant_for_matrix(
+        make_app, example_directory, clock) -> None:  # type: ignore[no-untyped-def]
+    from wisbot.adapters.console import ConsoleAdapter
+    from wisbot.directory import parse_directory
+
+    data = example_directory.model_dump(mode="json")
+    for contact in data["contacts"]:
+        contact.setdefault("chat", {})
+        contact["chat"] = {**(contact["chat"] or {}),
+                           "matrix": f"@{contact['id']}:wmo.example.org"}
+    directory = parse_directory(data, "example with Matrix identities")
+    matrix = _Matrix()
+    production = await make_app(directory, adapters=[ConsoleAdapter(echo=False), matrix])
+    # The homeserver is down for a while: the Secretariat's page waits in the outbox.
+    matrix.down = True
+    await production.console.type("anna.weber", "incident report DE-OF-NC share=secretariat "
+                                  "sev=4 Ransomware on the EDZW relay", "member-de")
+    await production.outbox.drain()
+    # An operator opens `wisbot shell` on the same database to look around, as the CLI does.
+    clock.advance(minutes=2)
+    shell_console = ConsoleAdapter(echo=False)
+    shell = await make_app(directory, adapters=[shell_console])
+    await shell_console.type("sec-maria", "incident list", None)
+    await shell.outbox.drain()
+    # The homeserver is back; production delivers what is still queued.
+    matrix.down = False
+    clock.advance(minutes=5)
+    await production.outbox.drain()
+    got = [render_text(r) for who in matrix.direct for r in matrix.direct[who]]
+    assert any("WIS-SEC-2026-1" in t and "needs your response" in t for t in got), got
+    printed = [render_text(r) for who in shell_console.direct for r in shell_console.direct[who]]
+    assert not any("EDZW" in t for t in printed), printed  # nothing for others on the shell
