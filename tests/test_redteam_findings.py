@@ -418,3 +418,18 @@ async def test_an_operator_shell_does_not_swallow_pages_meant_for_matrix(
     assert any("WIS-SEC-2026-1" in t and "needs your response" in t for t in got), got
     printed = [render_text(r) for who in shell_console.direct for r in shell_console.direct[who]]
     assert not any("EDZW" in t for t in printed), printed  # nothing for others on the shell
+
+
+@pytest.mark.xfail(strict=True, reason="finding 17: the WMO Secretariat may report an incident "
+                   "at a Member's centre with any sharing, e.g. share=group named: the whole "
+                   "group reads the Member named at once, though widening needs the Member's "
+                   "consent (`incident share` refuses the Secretariat exactly that)")
+async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_consent(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    r = await c.type("sec-maria", "incident report DE-OF-NC share=group sev=2 Reported to us "
+                     "by a partner CERT", None)
+    await app.outbox.drain()
+    text = room_all(app, "collaboration")
+    assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
