@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests import test_slack as _test_slack
+from tests._fake_slack import FakeSlack
 from wisbot.adapters.console import render_text
+
+# The Slack fixtures (the app against the fake Slack Web API).
+fake_slack = _test_slack.fake_slack
+start_slack = _test_slack.start_slack
 
 
 def direct_text(app: Any, who: str) -> str:
@@ -433,3 +439,15 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     await app.outbox.drain()
     text = room_all(app, "collaboration")
     assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
+
+
+@pytest.mark.xfail(strict=True, reason="finding 18: the working-group room admits nobody but "
+                   "the Secretariat (no contact may hold a working-group role, and the "
+                   "predicate gives none): with any working-group member in it, e.g. a GISC "
+                   "expert who sits on ICTT-WIS, the Slack channel is held and every referral "
+                   "posted there waits forever")
+async def test_a_working_group_member_may_sit_in_the_working_group_room(
+        start_slack, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    fake_slack.members[_test_slack.C("working-group")] = [_test_slack.U("gisc-exeter")]
+    env = await start_slack()
+    assert "working-group" not in env.app.holds, env.app.holds
