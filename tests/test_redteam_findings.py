@@ -118,8 +118,9 @@ async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_ap
     text = room_all(app, "gisc-tokyo")
     assert "WIS-SEC-2026-" in text, text  # Tokyo reads the one it may see
     r = await c.type("gisc-tokyo", "incident list all", None)
-    # Tokyo may see exactly one incident; its number must not count the hidden one.
-    assert "WIS-SEC-2026-2" not in text, text
+    assert r.plain().count("WIS-SEC-") == 1, r.plain()  # Tokyo may see exactly one
+    # ... and its number must not count the hidden one before it.
+    assert "WIS-SEC-2026-2" not in text + r.plain(), text
 
 
 @pytest.mark.xfail(strict=True, reason="finding 1: `escalate` (open to anyone who reads the "
