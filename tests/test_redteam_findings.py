@@ -215,9 +215,6 @@ async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -
     assert "Anna Weber" not in text and "anna.weber" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 10: two `escalate` at the same moment on an "
-                   "incident with no open page (PostgreSQL) each open a Secretariat page: the "
-                   "Secretariat desk is paged twice for one escalation")
 async def test_two_simultaneous_escalations_page_the_secretariat_once(make_app, db_url,
                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -239,10 +236,6 @@ async def test_two_simultaneous_escalations_page_the_secretariat_once(make_app, 
     assert len(pages) == 1, pages
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11: two lessons recorded at the same moment "
-                   "for one incident (PostgreSQL) take the same review number: one command "
-                   "fails with an internal error and its lesson is not recorded, though the "
-                   "answer says nothing typed was lost")
 async def test_two_simultaneous_lessons_are_both_recorded(make_app, db_url,
                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -264,9 +257,6 @@ async def test_two_simultaneous_lessons_are_both_recorded(make_app, db_url,
     assert all("recorded" in t for t in texts), texts
 
 
-@pytest.mark.xfail(strict=True, reason="finding 12: the `incident query` limit (5 per person "
-                   "per hour, each pages the Secretariat) is checked before the insert without "
-                   "a lock: queries sent at once (PostgreSQL) all pass and all page")
 async def test_simultaneous_queries_respect_the_limit(make_app, db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
@@ -283,9 +273,6 @@ async def test_simultaneous_queries_respect_the_limit(make_app, db_url, monkeypa
     assert len(opened) <= 1, opened
 
 
-@pytest.mark.xfail(strict=True, reason="finding 13: the same review confirmed twice at once "
-                   "(PostgreSQL: a double submit, or two focal points) is released twice: every "
-                   "anonymised room gets the released card twice")
 async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_url,
                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -308,9 +295,6 @@ async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_ur
     assert text.count("summary released by the affected Member") == 1, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 14: two people resolving the same incident at "
-                   "once (PostgreSQL) both succeed: the status check reads the incident "
-                   "without a lock, so every room is told 'resolved' twice")
 async def test_a_simultaneous_resolve_is_told_once(make_app, db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 

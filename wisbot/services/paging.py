@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import MessageRef
@@ -63,6 +63,8 @@ from wisbot.store.tables import Incident, Notification, OutboxRow, TimelineEntry
 log = logging.getLogger(__name__)
 PAGE_RE_PREFIX = "P-"
 MAX_OVERRIDE = timedelta(days=92)
+ESCALATE_GAP = timedelta(minutes=1)
+"""An escalation within this long of a page's last step fires nothing more."""
 
 
 def parse_page_id(text: str) -> int | None:
@@ -217,6 +219,10 @@ class PagingService:
         page.next_due_at = rest[0].due_at if rest and page.status == "open" else None
         session.add(page)
         return fired
+
+    def _last_fired(self, session: Session, page: Page) -> datetime | None:
+        return session.exec(select(func.max(PageStep.fired_at)).where(
+            PageStep.page_id == page.id, PageStep.status == "fired")).one()
 
     def _reschedule(self, session: Session, page: Page) -> None:
         pending = self._pending(session, page) if page.status == "open" else []
@@ -533,9 +539,10 @@ class PagingService:
                                             .order_by(col(Page.id)))).all())
 
     def _visible_incident(self, session: Session, caller: Caller, ref: str,
-                          minimum: Vis) -> Incident:
+                          minimum: Vis, *, lock: bool = False) -> Incident:
         number = parse_number(ref)
-        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        q = select(Incident).where(Incident.number == number)
+        inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
             raise NotFound(f"no incident {number} that you may see here")
         return inc
@@ -544,7 +551,9 @@ class PagingService:
     async def escalate(self, caller: Caller, number: str, reason: str) -> Reply:
         def work(session: Session) -> Reply:
             now = self.clock()
-            inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS)
+            # Locked until commit: a second escalation at the same moment sees the page
+            # this one opens or fires, instead of opening or firing another.
+            inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS, lock=True)
             named = caller.sees(exposure(inc)) is Vis.NAMED
             if not (caller.is_secretariat or caller.contact.members or caller.contact.giscs):
                 raise NotAllowed("only focal points (Secretariat, GISC, Member) may escalate")
@@ -573,6 +582,13 @@ class PagingService:
                 pending = self._pending(session, page)
                 if not pending:
                     b.line(f"{_ref(page)} ({whose(page)}) has no further step.")
+                    continue
+                last = self._last_fired(session, page)
+                if last is not None and now - last < ESCALATE_GAP:
+                    # Two people escalating together ask for one step, not two.
+                    b.line(f"{_ref(page)} ({whose(page)}) was paged "
+                           f"{format_duration(max((now - last).total_seconds(), 0))} ago; "
+                           "nothing more fired.")
                     continue
                 step = pending[0]
                 step.due_at = now
