@@ -53,8 +53,6 @@ def meet_at(monkeypatch: Any, owner: Any, name: str, *, after: bool = False,
     monkeypatch.setattr(owner, name, wrapper)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2: `escalate override list` shows every role's "
-                   "on-call overrides, with their free-text reasons, to anyone who asks privately")
 async def test_override_reason_of_another_role_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -205,9 +203,6 @@ async def test_pages_stop_when_severity_drops_below_threshold(make_app, clock) -
     assert "target missed" not in room_all(app, "secretariat"), room_all(app, "secretariat")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2b: `escalate oncall member:DE` gives another "
-                   "Member's focal point the names and ids of Germany's on-call people, "
-                   "stand-ins included")
 async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     r = await app.console.type("hiro.sato", "escalate oncall member:DE", None)

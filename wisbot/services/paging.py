@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from wisbot.adapters.base import MessageRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
-from wisbot.domain.audience import may_be_paged, role_sees
+from wisbot.domain.audience import holds_role, may_be_paged, role_sees
 from wisbot.domain.confidentiality import Exposure, Vis
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
@@ -614,6 +614,10 @@ class PagingService:
     async def oncall(self, caller: Caller, role: str | None) -> Reply:
         if role:
             roles = [self.directory.oncall_role(role)]
+            if not holds_role(caller.contact, roles[0]):
+                # Who stands in for a role (and when) is that role's and the Secretariat's.
+                raise NotAllowed(f"who is on call for {role_label(roles[0])} is shown only "
+                                 "to its own focal points and the WMO Secretariat")
         else:
             known = {r.casefold(): r for r in self.directory.oncall_roles()}
             roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
@@ -687,15 +691,17 @@ class PagingService:
             rows = session.exec(select(OnCallOverrideRow).where(
                 col(OnCallOverrideRow.removed_at).is_(None), col(OnCallOverrideRow.end) > now)
                 .order_by(col(OnCallOverrideRow.start))).all()
+            # Who stands in for a role, and why, is that role's and the Secretariat's.
+            rows = [r for r in rows if holds_role(caller.contact, r.role)]
             b = ReplyBuilder("On-call overrides")
             for o in self.directory.oncall_overrides:
                 rule = o.rule()
-                if rule.end > now:
+                if rule.end > now and holds_role(caller.contact, o.role):
                     b.line(f"directory · {o.role} · {self._name(o.contact)} · "
                            f"{hhmm(rule.start)} → {hhmm(rule.end)}")
             roles: set[str] = set()
             for o in self.directory.oncall_overrides:
-                if o.rule().end > now:
+                if o.rule().end > now and holds_role(caller.contact, o.role):
                     roles.add(o.role)
             for r in rows:
                 roles.add(r.role)
