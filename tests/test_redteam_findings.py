@@ -140,8 +140,6 @@ async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> No
     assert "target missed" not in room_all(app, "secretariat")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 6: a severe incident reopened after its pages "
-                   "were stopped is never paged again")
 async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -165,9 +163,6 @@ async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:
     assert len(after) > before, [render_text(r) for r in after]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: `escalate` on a resolved incident answers "
-                   "'P-n now pages the WMO Secretariat on-call chain' but the page is stopped "
-                   "at once and nobody is paged")
 async def test_escalate_on_a_resolved_incident_pages_someone(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -184,9 +179,6 @@ async def test_escalate_on_a_resolved_incident_pages_someone(make_app) -> None: 
         assert "resolved" in r.plain(), r.plain()  # or it says why it does not
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8: lowering the severity below the paging "
-                   "threshold (a false alarm) does not stop its pages: they go on to the next "
-                   "contact and record a missed 1-hour target")
 async def test_pages_stop_when_severity_drops_below_threshold(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console

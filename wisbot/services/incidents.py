@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
@@ -78,8 +78,11 @@ def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     return told
 
 
-Settle = Callable[[Session, str, str], int]
-"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+class Settle(Protocol):
+    """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+
+    def __call__(self, session: Session, ref: str, reason: str, *,
+                 kind: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,11 @@ class IncidentService:
             told = self._cascade(session, inc, kind, headline, note=text or None,
                                  note_by=caller.contact.id)
             self._review(session, inc, entry)
+            if kind in ("resolved", "closed") and self.settle is not None:
+                self.settle(session, inc.number, f"incident {target}")
+            if kind == "reopened":
+                # Its pages stopped when it was resolved: a severe incident is paged again.
+                self._page_if_severe(session, inc, None)
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -263,7 +271,13 @@ class IncidentService:
             told = self._cascade(session, inc, "severity", headline, note=reason or None,
                                  note_by=caller.contact.id)
             self._review(session, inc, entry)
-            self._page_if_severe(session, inc, previous)
+            if inc.status == "open":
+                self._page_if_severe(session, inc, previous)
+            if level < self.paging_threshold <= previous and self.settle is not None:
+                # No longer severe (a false alarm): the pages its severity opened stop; a
+                # deliberate `escalate` stays.
+                self.settle(session, inc.number, "severity below the paging threshold",
+                            kind="incident")
             return Told(inc, told)
 
         return await self.store.tx(work)

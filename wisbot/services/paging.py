@@ -371,10 +371,15 @@ class PagingService:
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
                       deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
 
-    def settle(self, session: Session, ref: str, reason: str) -> int:
+    def settle(self, session: Session, ref: str, reason: str, *,
+               kind: str | None = None) -> int:
         """Stop every open page about ``ref`` (answered elsewhere, e.g. a watch handover
-        accepted with ``watch accept``); returns how many were stopped."""
-        pages = session.exec(select(Page).where(Page.ref == ref, Page.status == "open")).all()
+        accepted with ``watch accept``; ``kind``: only pages of that kind); returns how
+        many were stopped."""
+        q = select(Page).where(Page.ref == ref, Page.status == "open")
+        if kind is not None:
+            q = q.where(Page.kind == kind)
+        pages = session.exec(q).all()
         for page in pages:
             self._stop(session, page, reason)
         return len(pages)
@@ -563,8 +568,10 @@ class PagingService:
                 return role_label(page.role) if named or page.role.startswith(
                     ("gisc:", "secretariat")) else "an on-call role"
 
-            if inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            if inc.status != "open":
+                # A page on a resolved incident would stop at once: nobody would be paged.
+                raise InvalidState(f"{inc.number} is {inc.status}, so nothing is paged: "
+                                   f"reopen it first (`incident reopen {inc.number} <why>`)")
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
             b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
