@@ -93,9 +93,6 @@ async def test_secretariat_anonymous_lesson_tells_the_group_of_a_secretariat_onl
     "watch ticket 99999999999999999999999",
     "incident stats ²",
 ])
-@pytest.mark.xfail(strict=True, reason="finding 5: numbers that pass str.isdigit() but not int() "
-                   "(superscripts) or overflow the database integer crash the command "
-                   "(internal error instead of a usage message)")
 async def test_bad_numbers_do_not_crash(make_app, command: str) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     r = await app.console.type("sec-maria", command, None)

@@ -31,6 +31,7 @@ from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import holds_role, may_be_paged, role_sees
 from wisbot.domain.confidentiality import Exposure, Vis
+from wisbot.domain.numbers import whole_number
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
     TARGET,
@@ -69,9 +70,7 @@ ESCALATE_GAP = timedelta(minutes=1)
 
 def parse_page_id(text: str) -> int | None:
     t = text.strip().upper()
-    if t.startswith(PAGE_RE_PREFIX) and t[2:].isdigit():
-        return int(t[2:])
-    return None
+    return whole_number(t[2:]) if t.startswith(PAGE_RE_PREFIX) else None
 
 
 def role_label(role: str) -> str:
@@ -725,11 +724,12 @@ class PagingService:
 
     async def remove_override(self, caller: Caller, ident: str) -> Reply:
         text = ident.strip().upper().removeprefix("O-")
-        if not text.isdigit():
+        number = whole_number(text)
+        if number is None:
             raise UsageError(f"{ident!r} is not an override number: they look like O-3")
 
         def work(session: Session) -> Reply:
-            row = session.get(OnCallOverrideRow, int(text))
+            row = session.get(OnCallOverrideRow, number)
             if row is None or row.removed_at is not None:
                 raise NotFound(f"no override O-{text}")
             if not (caller.is_secretariat or caller.contact.id == row.created_by):
