@@ -422,10 +422,6 @@ async def test_a_working_group_member_may_sit_in_the_working_group_room(
     assert "working-group" not in env.app.holds, env.app.holds
 
 
-@pytest.mark.xfail(strict=True, reason="finding 19: on Slack a command's answer goes only "
-                   "through the request's response_url: when that POST fails (Slack 5xx, a "
-                   "network blip) the answer is logged as lost and never retried or sent "
-                   "another way; the reporter never learns the incident number")
 async def test_a_slack_answer_survives_a_failed_response_url(start_slack) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
