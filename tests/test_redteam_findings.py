@@ -410,11 +410,6 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 18: the working-group room admits nobody but "
-                   "the Secretariat (no contact may hold a working-group role, and the "
-                   "predicate gives none): with any working-group member in it, e.g. a GISC "
-                   "expert who sits on ICTT-WIS, the Slack channel is held and every referral "
-                   "posted there waits forever")
 async def test_a_working_group_member_may_sit_in_the_working_group_room(
         start_slack, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
     fake_slack.members[_test_slack.C("working-group")] = [_test_slack.U("gisc-exeter")]
