@@ -300,10 +300,6 @@ async def test_a_simultaneous_resolve_is_told_once(make_app, db_url, monkeypatch
     assert text.count("WIS-SEC-2026-1 – resolved") == 1, [r.plain() for r in replies]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 15: the annual figures posted on 1 January to "
-                   "the collaboration room count hidden incidents by month and severity "
-                   "(and `incident stats <year>` serves them to anyone): a Secretariat-only "
-                   "severity-4 incident in March shows up as 'Mar: 0 0 0 0 1 0'")
 async def test_published_annual_figures_do_not_count_hidden_incidents(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
