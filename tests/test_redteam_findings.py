@@ -53,8 +53,6 @@ def meet_at(monkeypatch: Any, owner: Any, name: str, *, after: bool = False,
     monkeypatch.setattr(owner, name, wrapper)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2: `escalate override list` shows every role's "
-                   "on-call overrides, with their free-text reasons, to anyone who asks privately")
 async def test_override_reason_of_another_role_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -95,9 +93,6 @@ async def test_secretariat_anonymous_lesson_tells_the_group_of_a_secretariat_onl
     "watch ticket 99999999999999999999999",
     "incident stats ²",
 ])
-@pytest.mark.xfail(strict=True, reason="finding 5: numbers that pass str.isdigit() but not int() "
-                   "(superscripts) or overflow the database integer crash the command "
-                   "(internal error instead of a usage message)")
 async def test_bad_numbers_do_not_crash(make_app, command: str) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     r = await app.console.type("sec-maria", command, None)
@@ -123,10 +118,6 @@ async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_ap
     assert "WIS-SEC-2026-2" not in text + r.plain(), text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1: `escalate` (open to anyone who reads the "
-                   "incident, even anonymised) fires the next page step at once each time: "
-                   "typed four times it records the 1-hour target as missed at minute 0 and "
-                   "alerts the Secretariat twice")
 async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -142,8 +133,6 @@ async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> No
     assert "target missed" not in room_all(app, "secretariat")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 6: a severe incident reopened after its pages "
-                   "were stopped is never paged again")
 async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -167,9 +156,6 @@ async def test_reopened_severe_incident_is_paged_again(make_app, clock) -> None:
     assert len(after) > before, [render_text(r) for r in after]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: `escalate` on a resolved incident answers "
-                   "'P-n now pages the WMO Secretariat on-call chain' but the page is stopped "
-                   "at once and nobody is paged")
 async def test_escalate_on_a_resolved_incident_pages_someone(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -186,9 +172,6 @@ async def test_escalate_on_a_resolved_incident_pages_someone(make_app) -> None: 
         assert "resolved" in r.plain(), r.plain()  # or it says why it does not
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8: lowering the severity below the paging "
-                   "threshold (a false alarm) does not stop its pages: they go on to the next "
-                   "contact and record a missed 1-hour target")
 async def test_pages_stop_when_severity_drops_below_threshold(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
@@ -205,9 +188,6 @@ async def test_pages_stop_when_severity_drops_below_threshold(make_app, clock) -
     assert "target missed" not in room_all(app, "secretariat"), room_all(app, "secretariat")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2b: `escalate oncall member:DE` gives another "
-                   "Member's focal point the names and ids of Germany's on-call people, "
-                   "stand-ins included")
 async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     r = await app.console.type("hiro.sato", "escalate oncall member:DE", None)
@@ -215,9 +195,6 @@ async def test_oncall_chain_of_another_member_is_shown_to_a_stranger(make_app) -
     assert "Anna Weber" not in text and "anna.weber" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 10: two `escalate` at the same moment on an "
-                   "incident with no open page (PostgreSQL) each open a Secretariat page: the "
-                   "Secretariat desk is paged twice for one escalation")
 async def test_two_simultaneous_escalations_page_the_secretariat_once(make_app, db_url,
                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -239,10 +216,6 @@ async def test_two_simultaneous_escalations_page_the_secretariat_once(make_app, 
     assert len(pages) == 1, pages
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11: two lessons recorded at the same moment "
-                   "for one incident (PostgreSQL) take the same review number: one command "
-                   "fails with an internal error and its lesson is not recorded, though the "
-                   "answer says nothing typed was lost")
 async def test_two_simultaneous_lessons_are_both_recorded(make_app, db_url,
                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -264,9 +237,6 @@ async def test_two_simultaneous_lessons_are_both_recorded(make_app, db_url,
     assert all("recorded" in t for t in texts), texts
 
 
-@pytest.mark.xfail(strict=True, reason="finding 12: the `incident query` limit (5 per person "
-                   "per hour, each pages the Secretariat) is checked before the insert without "
-                   "a lock: queries sent at once (PostgreSQL) all pass and all page")
 async def test_simultaneous_queries_respect_the_limit(make_app, db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
@@ -283,9 +253,6 @@ async def test_simultaneous_queries_respect_the_limit(make_app, db_url, monkeypa
     assert len(opened) <= 1, opened
 
 
-@pytest.mark.xfail(strict=True, reason="finding 13: the same review confirmed twice at once "
-                   "(PostgreSQL: a double submit, or two focal points) is released twice: every "
-                   "anonymised room gets the released card twice")
 async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_url,
                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
@@ -308,9 +275,6 @@ async def test_a_review_confirmed_twice_at_once_is_released_once(make_app, db_ur
     assert text.count("summary released by the affected Member") == 1, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 14: two people resolving the same incident at "
-                   "once (PostgreSQL) both succeed: the status check reads the incident "
-                   "without a lock, so every room is told 'resolved' twice")
 async def test_a_simultaneous_resolve_is_told_once(make_app, db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
@@ -332,10 +296,6 @@ async def test_a_simultaneous_resolve_is_told_once(make_app, db_url, monkeypatch
     assert text.count("WIS-SEC-2026-1 – resolved") == 1, [r.plain() for r in replies]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 15: the annual figures posted on 1 January to "
-                   "the collaboration room count hidden incidents by month and severity "
-                   "(and `incident stats <year>` serves them to anyone): a Secretariat-only "
-                   "severity-4 incident in March shows up as 'Mar: 0 0 0 0 1 0'")
 async def test_published_annual_figures_do_not_count_hidden_incidents(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
@@ -442,11 +402,6 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 18: the working-group room admits nobody but "
-                   "the Secretariat (no contact may hold a working-group role, and the "
-                   "predicate gives none): with any working-group member in it, e.g. a GISC "
-                   "expert who sits on ICTT-WIS, the Slack channel is held and every referral "
-                   "posted there waits forever")
 async def test_a_working_group_member_may_sit_in_the_working_group_room(
         start_slack, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
     fake_slack.members[_test_slack.C("working-group")] = [_test_slack.U("gisc-exeter")]
@@ -454,10 +409,6 @@ async def test_a_working_group_member_may_sit_in_the_working_group_room(
     assert "working-group" not in env.app.holds, env.app.holds
 
 
-@pytest.mark.xfail(strict=True, reason="finding 19: on Slack a command's answer goes only "
-                   "through the request's response_url: when that POST fails (Slack 5xx, a "
-                   "network blip) the answer is logged as lost and never retried or sent "
-                   "another way; the reporter never learns the incident number")
 async def test_a_slack_answer_survives_a_failed_response_url(start_slack) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 

@@ -76,7 +76,9 @@ async def test_override_list_is_private_outside_the_roles_rooms(make_app: Any,
     r = await c.type("gisc-tokyo", f"escalate override gisc:Tokyo gisc-tokyo now {end} "
                      "Hiroshi on sick leave", "gisc-tokyo")
     assert r.kind != "error", r.plain()
-    shared = await c.type("gisc-exeter", "escalate override list", "collaboration")
+    other = await c.type("gisc-exeter", "escalate override list", "collaboration")
+    assert "sick leave" not in other.plain()  # another role's stand-ins are not Exeter's
+    shared = await c.type("gisc-tokyo", "escalate override list", "collaboration")
     assert "sick leave" in shared.plain() and shared.private
     own = await c.type("gisc-tokyo", "escalate override list", "gisc-tokyo")
     assert not own.private

@@ -509,7 +509,8 @@ class App:
                                      "source tree, pip install '.[slack]'") from exc
                 out.append(SlackAdapter.from_settings(
                     self.settings, directory=self.directory, holds=self.holds,
-                    alert=self.alert_secretariat, on_release=self._wake_outbox))
+                    alert=self.alert_secretariat, on_release=self._wake_outbox,
+                    direct_answer=self.direct_answer))
             elif name == "matrix":
                 try:
                     from wisbot.adapters.matrix import MatrixAdapter
@@ -537,6 +538,15 @@ class App:
         now = self.clock()
         await self.store.tx(lambda s: notify(s, kind="alert", now=now, incident_id=None,
                                              deliveries=[(room, reply) for room in rooms]))
+        self._wake_outbox()
+
+    async def direct_answer(self, contact_id: str, reply: Reply) -> None:
+        """A command's answer to the person's direct chat, via the outbox (the platform's
+        own answer path failed)."""
+        assert self.store is not None
+        now = self.clock()
+        await self.store.tx(lambda s: notify(s, kind="answer", now=now, incident_id=None,
+                                             deliveries=[], direct=[(contact_id, reply)]))
         self._wake_outbox()
 
     @property

@@ -40,7 +40,9 @@ GISC_SERVICES: tuple[str, ...] = ("oaipmh", "sru", "portal", "wismon")
 WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
 _ROLE_RE = re.compile(
     r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
-_CONTACT_ROLE_RE = re.compile(r"^(secretariat|watch|(gisc|member):[^\s:][^:]*)$")
+_CONTACT_ROLE_RE = re.compile(
+    r"^(secretariat|watch|working-group|(gisc|member):[^\s:][^:]*)$")
+_ONCALL_ROLE_RE = re.compile(r"^(secretariat|(gisc|member):[^\s:][^:]*)$")
 
 
 def fold(name: str) -> str:
@@ -125,7 +127,8 @@ class Contact(_Model):
         for role in roles:
             if not _CONTACT_ROLE_RE.match(role):
                 raise ValueError(
-                    f"unknown role {role!r}: use secretariat, gisc:<GISC>, member:<Member> or watch"
+                    f"unknown role {role!r}: use secretariat, gisc:<GISC>, member:<Member>, "
+                    "watch or working-group"
                 )
         return roles
 
@@ -638,7 +641,7 @@ def cross_check(d: Directory) -> list[str]:
         address_seen[(r.platform, r.target)] = r.key
     contact_ids = {c.id for c in d.contacts}
     for role, chain in d.oncall.items():
-        if not _CONTACT_ROLE_RE.match(role) or role == "watch":
+        if not _ONCALL_ROLE_RE.match(role):
             problems.append(f"oncall.{role}: unknown role; use secretariat, gisc:<GISC> "
                             "or member:<Member>")
         for j, cid in enumerate(chain):
@@ -658,7 +661,7 @@ def cross_check(d: Directory) -> list[str]:
             problems.append(f"oncall_overrides[{i}]: {exc}")
     for i, rot in enumerate(d.oncall_rotations):
         label = f"oncall_rotations[{i}] (role {rot.role!r})"
-        if not _CONTACT_ROLE_RE.match(rot.role) or rot.role == "watch":
+        if not _ONCALL_ROLE_RE.match(rot.role):
             problems.append(f"{label}.role: unknown role; use secretariat, gisc:<GISC> "
                             "or member:<Member>")
         for j, cid in enumerate(rot.members):

@@ -76,7 +76,7 @@ from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.ids import Platform
-from wisbot.reply import Attachment, Reply, ReplyBuilder
+from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
 from wisbot.services.context import may_be_in_room
 
 if TYPE_CHECKING:
@@ -214,6 +214,8 @@ class SlackConfig:
 
 
 Alert = Callable[[Reply], Awaitable[None]]
+DirectAnswer = Callable[[str, Reply], Awaitable[None]]
+"""Enqueues a reply to a directory contact's direct chat through the outbox."""
 
 
 def _remember(done: OrderedDict[str, Any], key: str, value: Any, limit: int = 10_000) -> None:
@@ -231,7 +233,8 @@ class SlackAdapter:
 
     def __init__(self, config: SlackConfig, *, directory: Directory | None = None,
                  holds: HoldRegistry | None = None, alert: Alert | None = None,
-                 on_release: Callable[[], None] | None = None) -> None:
+                 on_release: Callable[[], None] | None = None,
+                 direct_answer: DirectAnswer | None = None) -> None:
         if config.mode == "socket" and not config.app_token:
             raise ValueError("Slack Socket Mode needs the app-level token (xapp-…): set "
                              "WISBOT_SLACK_APP_TOKEN, or WISBOT_SLACK_MODE=http")
@@ -243,6 +246,7 @@ class SlackAdapter:
         self.holds = holds
         self.alert = alert
         self.on_release = on_release
+        self.direct_answer = direct_answer
         self.pacer = ChannelPacer(config.pace_seconds)
         self.timeout = config.timeout
         self.dispatch: Dispatch | None = None
@@ -433,12 +437,36 @@ class SlackAdapter:
             return
         reply = await self.dispatch(inv)
         try:
-            await respond(text=render_text(reply), blocks=render_blocks(reply),
-                          response_type="ephemeral" if reply.private else "in_channel",
-                          replace_original=False)
+            sent = await respond(text=render_text(reply), blocks=render_blocks(reply),
+                                 response_type="ephemeral" if reply.private else "in_channel",
+                                 replace_original=False)
+            # slack_sdk's webhook client returns an HTTP error as a response, not raised.
+            status = getattr(sent, "status_code", 200)
+            if not 200 <= status < 300:
+                raise RuntimeError(f"HTTP {status}: {getattr(sent, 'body', '')}"[:300])
         except Exception as exc:  # the caller's reply only; the work is done
             log.error("slack: could not answer %s in %s through response_url: %s",
                       inv.sender.address, inv.room.address if inv.room else "a DM", exc)
+            await self._answer_directly(inv, reply)
+
+    async def _answer_directly(self, inv: Invocation, reply: Reply) -> None:
+        """The response_url failed: the answer goes to the caller's direct chat through
+        the outbox (retried like every delivery), so it is not lost. Only the caller
+        reads it there, and they were to read it anyway."""
+        contact = self.directory.contact_by_chat(PLATFORM, inv.sender.address) \
+            if self.directory is not None else None
+        if contact is None or self.direct_answer is None:
+            return
+        where = inv.room.key or inv.room.address if inv.room else None
+        private = reply
+        if where:
+            intro = (Span(text=f"In answer to your command in {where}:", style="italic"),)
+            private = reply.model_copy(update={"lines": (intro, *reply.lines)})
+        try:
+            await self.direct_answer(contact.id, private.model_copy(update={"private": True}))
+        except Exception:
+            log.exception("slack: the answer to %s could not be queued either",
+                          inv.sender.address)
 
     async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()  # within Slack's 3 s; the work follows

@@ -177,7 +177,8 @@ def _convert(arg: Arg, value: str) -> Any:
         return value.lower()
     if arg.kind == "int" or arg.int_range is not None:
         low, high = arg.int_range or (-(2**31), 2**31)
-        if not value.strip().lstrip("-").isdigit() or not low <= int(value) <= high:
+        digits = value.strip().lstrip("-")
+        if not (digits.isascii() and digits.isdigit()) or not low <= int(value) <= high:
             raise UsageError(f"{arg.name} must be a whole number from {low} to {high}, "
                              f"not {value!r}")
         return int(value)

@@ -6,6 +6,7 @@ from typing import Any
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry, tokenize
+from wisbot.domain.numbers import whole_number
 from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotAllowed, UsageError
 from wisbot.reply import Reply, ReplyBuilder
@@ -77,10 +78,9 @@ async def ticket(ctx: Ctx, a: dict[str, Any]) -> Reply:
         finding = raw[kept[0].start:kept[-1].end].strip().strip("\"'")
         reply: Reply = await svc.add_ticket(ctx.caller, tokens[1].value, finding, impact)
         return reply
-    number_text = first.lstrip("#")
-    if not number_text.isdigit():
+    number = whole_number(first.lstrip("#"))
+    if number is None:
         raise UsageError(f"{first!r} is not a ticket number. Usage: {TICKET_USAGE}")
-    number = int(number_text)
     if len(tokens) == 1:
         shown: Reply = await svc.show_ticket(number)
         return shown
@@ -115,8 +115,9 @@ async def roster(ctx: Ctx, a: dict[str, Any]) -> Reply:
         gisc = raw[tokenize(raw)[3].start:].strip().strip("\"'")
         changed: Reply = await svc.set_roster(ctx.caller, start, end, gisc)
         return changed
-    if len(tokens) == 1 and tokens[0].isdigit() and len(tokens[0]) == 4:
-        year: Reply = await svc.roster(int(tokens[0]))
+    roster_year = whole_number(tokens[0], 9999) if len(tokens) == 1 else None
+    if roster_year is not None and len(tokens[0]) == 4:
+        year: Reply = await svc.roster(roster_year)
         return year
     raise UsageError("usage: watch roster [year] · watch roster set <from> <to> <GISC>")
 

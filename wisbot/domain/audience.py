@@ -53,11 +53,16 @@ class Principals(Protocol):
 
 def person_roles(directory: Principals, person: Person) -> frozenset[str]:
     """The audience roles a person belongs to (``gisc:X``, ``area:X``, ``member:M``,
-    ``secretariat``, ``collaboration``, and ``duty`` for watch operators)."""
+    ``secretariat``, ``collaboration``, ``duty`` for watch operators and
+    ``working-group`` for the working group's members)."""
     principal = {g for m in person.members for g in directory.principal_giscs_of(m)}
     roles = set(_roles_of(person.roles, principal))
     if "watch" in person.roles or person.is_secretariat:
         roles.add("duty")
+    if "working-group" in person.roles:
+        # The working group's members (e.g. ICTT-WIS experts) sit in its room; it reads
+        # referred exchange cases only (case_seen_by), no incident.
+        roles.add("working-group")
     return frozenset(roles)
 
 

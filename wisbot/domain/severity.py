@@ -50,6 +50,6 @@ def severity(level: int) -> Severity:
 def parse_level(text: str) -> int:
     """``"4"`` → 4; anything else raises ValueError with a message for a person."""
     stripped = text.strip()
-    if not stripped.isdigit() or not 0 <= int(stripped) <= 5:
+    if not (stripped.isascii() and stripped.isdigit()) or not 0 <= int(stripped) <= 5:
         raise ValueError(f"invalid severity {text!r}: use a whole number from 0 to 5")
     return int(stripped)

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import lesson_seen_by, person_roles, person_sees, room_sees
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
+from wisbot.domain.numbers import whole_number
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, user
 from wisbot.services.notify import notify
@@ -287,7 +288,8 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
     ``None`` when it is not a page or they may read nothing of the incident now."""
     page_id = old.ref[2:] if old.kind == "page" and old.ref and old.ref.startswith("P-") \
         else ""
-    page = session.get(Page, int(page_id)) if page_id.isdigit() else None
+    number = whole_number(page_id)
+    page = session.get(Page, number) if number is not None else None
     if page is None or page.incident_id != inc.id:
         return None
     exp = exposure(inc)

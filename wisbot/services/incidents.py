@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
@@ -78,8 +78,11 @@ def audience(directory: Directory, exp: Exposure) -> list[tuple[Room, Vis]]:
     return told
 
 
-Settle = Callable[[Session, str, str], int]
-"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+class Settle(Protocol):
+    """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+
+    def __call__(self, session: Session, ref: str, reason: str, *,
+                 kind: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,14 @@ class IncidentService:
         return inc
 
     def _visible(self, session: Session, caller: Caller, number: str,
-                 minimum: Vis = Vis.ANONYMOUS) -> tuple[Incident, Vis]:
+                 minimum: Vis = Vis.ANONYMOUS, *, lock: bool = False) -> tuple[Incident, Vis]:
         """The incident if the caller may see it here; the same refusal when it is
-        hidden as when it does not exist, so a refusal reveals nothing."""
+        hidden as when it does not exist, so a refusal reveals nothing. ``lock``: a
+        change holds the incident row until commit, so two changes at once (two
+        resolves, two confirms, two lessons) check what the other one wrote."""
         number = parse_number(number)
-        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        q = select(Incident).where(Incident.number == number)
+        inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None:
             raise NotFound(_hidden(number))
         vis = caller.sees(exposure(inc))
@@ -213,7 +219,7 @@ class IncidentService:
                     "closed": "closed"}[kind]
 
         def work(session: Session) -> Told:
-            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             self._may_change(caller, inc, {"update": "update", "resolved": "resolve",
                                            "reopened": "reopen", "closed": "close"}[kind])
             if kind == "closed" and not (caller.is_secretariat
@@ -238,6 +244,11 @@ class IncidentService:
             told = self._cascade(session, inc, kind, headline, note=text or None,
                                  note_by=caller.contact.id)
             self._review(session, inc, entry)
+            if kind in ("resolved", "closed") and self.settle is not None:
+                self.settle(session, inc.number, f"incident {target}")
+            if kind == "reopened":
+                # Its pages stopped when it was resolved: a severe incident is paged again.
+                self._page_if_severe(session, inc, None)
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -246,7 +257,7 @@ class IncidentService:
         severity(level)
 
         def work(session: Session) -> Told:
-            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             self._may_change(caller, inc, "change the severity of")
             if inc.status == "closed":
                 raise InvalidState(f"{inc.number} is closed: reopen it first")
@@ -260,7 +271,13 @@ class IncidentService:
             told = self._cascade(session, inc, "severity", headline, note=reason or None,
                                  note_by=caller.contact.id)
             self._review(session, inc, entry)
-            self._page_if_severe(session, inc, previous)
+            if inc.status == "open":
+                self._page_if_severe(session, inc, previous)
+            if level < self.paging_threshold <= previous and self.settle is not None:
+                # No longer severe (a false alarm): the pages its severity opened stop; a
+                # deliberate `escalate` stays.
+                self.settle(session, inc.number, "severity below the paging threshold",
+                            kind="incident")
             return Told(inc, told)
 
         return await self.store.tx(work)
@@ -268,7 +285,7 @@ class IncidentService:
     async def share(self, caller: Caller, number: str, level: Share,
                     anonymous: bool | None) -> Told:
         def work(session: Session) -> Told:
-            inc, _ = self._visible(session, caller, number, Vis.NAMED)
+            inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             old = exposure(inc)
             new_anon = old.anonymous if anonymous is None else anonymous
             new = Exposure(old.member, old.principal_gisc, level, new_anon)
@@ -468,7 +485,7 @@ class IncidentService:
         return await self.store.tx(work)
 
     def _reviewer(self, session: Session, caller: Caller, number: str) -> Incident:
-        inc, _ = self._visible(session, caller, number, Vis.NAMED)
+        inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
         if not caller.is_member_focal(inc.member):
             raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
                              f"decide what anonymised rooms read of {inc.number}")
@@ -481,7 +498,12 @@ class IncidentService:
         b.line(bold(f"#{review.n} ({review.subject}): "), user(wording), f" → {where}")
 
     def _check_query_rate(self, session: Session, caller: Caller, now: datetime) -> None:
-        """Each query pages the Secretariat: one person may open only so many per window."""
+        """Each query pages the Secretariat: one person may open only so many per window.
+        A per-person lock held until commit makes simultaneous queries count each other
+        (SQLite's BEGIN IMMEDIATE already serialises them)."""
+        if not self.store.sqlite:
+            session.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                            {"k": f"wisbot.query.{caller.contact.id}"})
         since = now - self.query_window
         rows = session.exec(select(IncidentQuery.created_at).where(
             IncidentQuery.asker == caller.contact.id,

@@ -43,7 +43,8 @@ class LessonService:
             raise UsageError(f"share must be one of {', '.join(LESSON_SHARES)}")
 
         def work(session: Session) -> Reply:
-            inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED)
+            # Locked: two lessons at once take review numbers one after the other.
+            inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)):
                 raise NotAllowed(f"only the affected Member's focal points or the WMO "
                                  f"Secretariat may record lessons for {inc.number}")

@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from wisbot.adapters.base import MessageRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
-from wisbot.domain.audience import may_be_paged, role_sees
+from wisbot.domain.audience import holds_role, may_be_paged, role_sees
 from wisbot.domain.confidentiality import Exposure, Vis
+from wisbot.domain.numbers import whole_number
 from wisbot.domain.paging import (
     DEFAULT_STEPS,
     TARGET,
@@ -63,13 +64,13 @@ from wisbot.store.tables import Incident, Notification, OutboxRow, TimelineEntry
 log = logging.getLogger(__name__)
 PAGE_RE_PREFIX = "P-"
 MAX_OVERRIDE = timedelta(days=92)
+ESCALATE_GAP = timedelta(minutes=1)
+"""An escalation within this long of a page's last step fires nothing more."""
 
 
 def parse_page_id(text: str) -> int | None:
     t = text.strip().upper()
-    if t.startswith(PAGE_RE_PREFIX) and t[2:].isdigit():
-        return int(t[2:])
-    return None
+    return whole_number(t[2:]) if t.startswith(PAGE_RE_PREFIX) else None
 
 
 def role_label(role: str) -> str:
@@ -218,6 +219,10 @@ class PagingService:
         session.add(page)
         return fired
 
+    def _last_fired(self, session: Session, page: Page) -> datetime | None:
+        return session.exec(select(func.max(PageStep.fired_at)).where(
+            PageStep.page_id == page.id, PageStep.status == "fired")).one()
+
     def _reschedule(self, session: Session, page: Page) -> None:
         pending = self._pending(session, page) if page.status == "open" else []
         page.next_due_at = pending[0].due_at if pending else None
@@ -365,10 +370,15 @@ class PagingService:
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
                       deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
 
-    def settle(self, session: Session, ref: str, reason: str) -> int:
+    def settle(self, session: Session, ref: str, reason: str, *,
+               kind: str | None = None) -> int:
         """Stop every open page about ``ref`` (answered elsewhere, e.g. a watch handover
-        accepted with ``watch accept``); returns how many were stopped."""
-        pages = session.exec(select(Page).where(Page.ref == ref, Page.status == "open")).all()
+        accepted with ``watch accept``; ``kind``: only pages of that kind); returns how
+        many were stopped."""
+        q = select(Page).where(Page.ref == ref, Page.status == "open")
+        if kind is not None:
+            q = q.where(Page.kind == kind)
+        pages = session.exec(q).all()
         for page in pages:
             self._stop(session, page, reason)
         return len(pages)
@@ -533,9 +543,10 @@ class PagingService:
                                             .order_by(col(Page.id)))).all())
 
     def _visible_incident(self, session: Session, caller: Caller, ref: str,
-                          minimum: Vis) -> Incident:
+                          minimum: Vis, *, lock: bool = False) -> Incident:
         number = parse_number(ref)
-        inc = session.exec(select(Incident).where(Incident.number == number)).first()
+        q = select(Incident).where(Incident.number == number)
+        inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
             raise NotFound(f"no incident {number} that you may see here")
         return inc
@@ -544,7 +555,9 @@ class PagingService:
     async def escalate(self, caller: Caller, number: str, reason: str) -> Reply:
         def work(session: Session) -> Reply:
             now = self.clock()
-            inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS)
+            # Locked until commit: a second escalation at the same moment sees the page
+            # this one opens or fires, instead of opening or firing another.
+            inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS, lock=True)
             named = caller.sees(exposure(inc)) is Vis.NAMED
             if not (caller.is_secretariat or caller.contact.members or caller.contact.giscs):
                 raise NotAllowed("only focal points (Secretariat, GISC, Member) may escalate")
@@ -554,8 +567,10 @@ class PagingService:
                 return role_label(page.role) if named or page.role.startswith(
                     ("gisc:", "secretariat")) else "an on-call role"
 
-            if inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            if inc.status != "open":
+                # A page on a resolved incident would stop at once: nobody would be paged.
+                raise InvalidState(f"{inc.number} is {inc.status}, so nothing is paged: "
+                                   f"reopen it first (`incident reopen {inc.number} <why>`)")
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
             b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
@@ -573,6 +588,13 @@ class PagingService:
                 pending = self._pending(session, page)
                 if not pending:
                     b.line(f"{_ref(page)} ({whose(page)}) has no further step.")
+                    continue
+                last = self._last_fired(session, page)
+                if last is not None and now - last < ESCALATE_GAP:
+                    # Two people escalating together ask for one step, not two.
+                    b.line(f"{_ref(page)} ({whose(page)}) was paged "
+                           f"{format_duration(max((now - last).total_seconds(), 0))} ago; "
+                           "nothing more fired.")
                     continue
                 step = pending[0]
                 step.due_at = now
@@ -598,6 +620,10 @@ class PagingService:
     async def oncall(self, caller: Caller, role: str | None) -> Reply:
         if role:
             roles = [self.directory.oncall_role(role)]
+            if not holds_role(caller.contact, roles[0]):
+                # Who stands in for a role (and when) is that role's and the Secretariat's.
+                raise NotAllowed(f"who is on call for {role_label(roles[0])} is shown only "
+                                 "to its own focal points and the WMO Secretariat")
         else:
             known = {r.casefold(): r for r in self.directory.oncall_roles()}
             roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
@@ -671,15 +697,17 @@ class PagingService:
             rows = session.exec(select(OnCallOverrideRow).where(
                 col(OnCallOverrideRow.removed_at).is_(None), col(OnCallOverrideRow.end) > now)
                 .order_by(col(OnCallOverrideRow.start))).all()
+            # Who stands in for a role, and why, is that role's and the Secretariat's.
+            rows = [r for r in rows if holds_role(caller.contact, r.role)]
             b = ReplyBuilder("On-call overrides")
             for o in self.directory.oncall_overrides:
                 rule = o.rule()
-                if rule.end > now:
+                if rule.end > now and holds_role(caller.contact, o.role):
                     b.line(f"directory · {o.role} · {self._name(o.contact)} · "
                            f"{hhmm(rule.start)} → {hhmm(rule.end)}")
             roles: set[str] = set()
             for o in self.directory.oncall_overrides:
-                if o.rule().end > now:
+                if o.rule().end > now and holds_role(caller.contact, o.role):
                     roles.add(o.role)
             for r in rows:
                 roles.add(r.role)
@@ -696,11 +724,12 @@ class PagingService:
 
     async def remove_override(self, caller: Caller, ident: str) -> Reply:
         text = ident.strip().upper().removeprefix("O-")
-        if not text.isdigit():
+        number = whole_number(text)
+        if number is None:
             raise UsageError(f"{ident!r} is not an override number: they look like O-3")
 
         def work(session: Session) -> Reply:
-            row = session.get(OnCallOverrideRow, int(text))
+            row = session.get(OnCallOverrideRow, number)
             if row is None or row.removed_at is not None:
                 raise NotFound(f"no override O-{text}")
             if not (caller.is_secretariat or caller.contact.id == row.created_by):

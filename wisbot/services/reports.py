@@ -4,7 +4,8 @@ Aggregates only — no incident numbers, centres or Members. Live figures still 
 incidents most readers may not see (a hidden report moves them at once), so they are the
 Secretariat's (:func:`wisbot.domain.audience.sees_live_statistics`); everyone else gets the
 figures of the incidents they may see, or the figures published for a closed year (posted
-once to the Secretariat and collaboration rooms on 1 January, and kept as published).
+once on 1 January and kept as published: the collaboration room's count only the incidents
+shared with the group; the Secretariat room gets every incident).
 
 * time to notify: from an incident's report to the delivery of that report to every
   room told;
@@ -28,11 +29,14 @@ from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
 from wisbot.directory import Directory
+from wisbot.domain.audience import room_sees
+from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
 from wisbot.domain.severity import severity
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.notify import notify
 from wisbot.services.paging import page_verdict, time_to_notify
+from wisbot.services.render import exposure
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, ServiceHour
 from wisbot.store.tables import AdapterState, Incident
@@ -194,6 +198,9 @@ def from_json(text: str) -> AnnualReport:
     return AnnualReport(**data)
 
 
+PUBLIC_SCOPE = " (incidents shared with the group)"
+
+
 def _marker(year: int) -> str:
     return f"annual-report-{year}"
 
@@ -240,15 +247,19 @@ async def post_annual_report(store: Store, directory: Directory, clock: Clock,
         if marker is not None:
             return False
         report = annual_report(session, year, now)
+        # What the group is told counts only the incidents shared with the group: a
+        # month/severity count of hidden ones would give them away.
+        public = annual_report(session, year, now, include=lambda inc: room_sees(
+            "collaboration", exposure(inc)) is not Vis.NONE)
         # The published figures are kept: a closed year's stats read these, never a live
         # recount (that would move with later changes to hidden incidents).
         session.add(AdapterState(platform="wisbot", name=_marker(year),
-                                 value=to_json(report), updated_at=now))
-        reply = to_reply(report)
-        rooms = [*directory.rooms_with_role("secretariat"),
-                 *directory.rooms_with_role("collaboration")]
+                                 value=to_json(public), updated_at=now))
+        full, shared = to_reply(report), to_reply(public, PUBLIC_SCOPE)
         notify(session, kind="annual-report", now=now, incident_id=None,
-               deliveries=[(room, reply) for room in rooms])
+               deliveries=[*((room, full) for room in directory.rooms_with_role("secretariat")),
+                           *((room, shared)
+                             for room in directory.rooms_with_role("collaboration"))])
         return True
 
     return await store.tx(work)
