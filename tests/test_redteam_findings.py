@@ -348,11 +348,6 @@ class _Matrix:
         return set()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 16: `wisbot shell` on the production database "
-                   "(console adapter only) runs an outbox worker too: it takes the queued "
-                   "direct messages (pages) of people who are on Matrix, prints them on the "
-                   "operator's terminal and marks them delivered; the real recipient never "
-                   "gets the page")
 async def test_an_operator_shell_does_not_swallow_pages_meant_for_matrix(
         make_app, example_directory, clock) -> None:  # type: ignore[no-untyped-def]
     from wisbot.adapters.console import ConsoleAdapter

@@ -42,7 +42,8 @@ from sqlmodel import Session, select
 
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
 from wisbot.clock import Clock
-from wisbot.directory import Directory
+from wisbot.directory import Contact, Directory
+from wisbot.errors import NotFound
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.notify import notify
@@ -268,7 +269,7 @@ class OutboxWorker(WakeableLoop):
         due = [k for k in session.execute(
             core_select(t.c.room_key).join(heads, t.c.id == heads.c.head)
             .where(t.c.next_attempt_at <= now).order_by(t.c.id)).scalars().all()
-            if k not in self.leases and not self.is_held(k)]
+            if k not in self.leases and not self.is_held(k) and self._serves(k)]
         if not due:
             return {}
         lr = RoomLease.__table__  # type: ignore[attr-defined]
@@ -497,16 +498,35 @@ class OutboxWorker(WakeableLoop):
             task.cancel()
             raise
 
+    def _contact_platform(self, contact: Contact) -> str:
+        """Where a contact's direct messages go: a chat platform the directory gives them
+        an identity on (a running one first); the console only for a contact with none
+        (everyone has a console identity by default: an operator's shell must not take
+        the pages of people on Matrix or Slack)."""
+        real = [p for p in ("matrix", "slack") if contact.chat_id(p)]
+        running = [p for p in real if p in self.adapters]
+        return (running or real or ["console"])[0]
+
+    def _serves(self, key: str) -> bool:
+        """Whether this worker's adapters deliver ``key``'s rows (an unknown key: yes, so
+        it is reported as before)."""
+        try:
+            platform = (self._contact_platform(self.directory.contact(key[1:]))
+                        if key.startswith("@") else self.directory.room(key).platform)
+        except NotFound:
+            return True
+        return platform in self.adapters
+
     def _route(self, row: Due) -> tuple[str, ChatAdapter, RoomRef | UserRef]:
         if row.room_key.startswith("@"):
             contact = self.directory.contact(row.room_key[1:])
-            for platform in self._platform_order():
-                address = contact.chat_id(platform)
-                if address and platform in self.adapters:
-                    return platform, self.adapters[platform], \
-                        UserRef(platform=platform, address=address)  # type: ignore[arg-type]
-            raise DeliveryError(f"contact {contact.id} has no identity on a running adapter "
-                                f"({', '.join(self.adapters) or 'none'})", permanent=True)
+            platform = self._contact_platform(contact)
+            address = contact.chat_id(platform)
+            if address and platform in self.adapters:
+                return platform, self.adapters[platform], \
+                    UserRef(platform=platform, address=address)  # type: ignore[arg-type]
+            raise DeliveryError(f"no {platform} adapter is running for contact {contact.id}",
+                                transient=True)
         room = self.directory.room(row.room_key)
         adapter = self.adapters.get(room.platform)
         if adapter is None:
@@ -525,9 +545,6 @@ class OutboxWorker(WakeableLoop):
         if platform not in self.pacers:
             self.pacers[platform] = AdapterPacer()
         return self.pacers[platform]
-
-    def _platform_order(self) -> Iterable[str]:
-        return [p for p in ("matrix", "slack", "console") if p in self.adapters]
 
     # ----- failures ---------------------------------------------------------------------
     def _failed(self, session: Session, *, row: Due, lease: Lease, exc: BaseException,

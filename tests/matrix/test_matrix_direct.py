@@ -40,6 +40,38 @@ async def open_direct_chat(person: Person, bot: str) -> str:
     return room_id
 
 
+async def open_closed_direct_chat(person: Person, bot: str) -> str:
+    """A direct room the person makes closed (the bot alone may invite or change a
+    setting, history from the invitation, no guests): one wisbot may answer privately in.
+    Room version 10: from version 12 on, the maker of a room holds every power."""
+    from nio import RoomCreateResponse
+    from nio.api import RoomPreset
+
+    levels: dict[str, object] = {"users_default": 0, "state_default": 100, "invite": 100,
+                                 "kick": 100, "ban": 100, "redact": 100,
+                                 "events_default": 0, "events": {}}
+    resp = await person.client.room_create(
+        is_direct=True, invite=[bot], preset=RoomPreset.private_chat, room_version="10",
+        power_level_override=dict(levels, users={bot: 100, person.user_id: 100}),
+        initial_state=[{"type": "m.room.history_visibility", "state_key": "",
+                        "content": {"history_visibility": "invited"}},
+                       {"type": "m.room.guest_access", "state_key": "",
+                        "content": {"guest_access": "forbidden"}}])
+    assert isinstance(resp, RoomCreateResponse), resp
+    room_id = str(resp.room_id)
+
+    async def bot_joined() -> bool:
+        members = await person.client.joined_members(room_id)
+        return bot in {m.user_id for m in getattr(members, "members", [])}
+
+    await until("the bot to join the direct chat", bot_joined)
+    # the maker gives up its own power: only the bot may let anyone in or change a setting
+    put = await person.client.room_put_state(room_id, "m.room.power_levels",
+                                             dict(levels, users={bot: 100}))
+    assert getattr(put, "event_id", None), put
+    return room_id
+
+
 def replies_to(person: Person, room_id: str, bot: str, event_id: str) -> list[str]:
     return [n["body"] for n in person.notices(room_id, bot)
             if n.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
@@ -53,7 +85,7 @@ async def test_a_direct_chat_answers_with_the_persons_own_view(world: World) -> 
     text = await p["anna"].wait_for(r["member-de"], bot, lambda t: "WIS-SEC-" in t)
     number = re.findall(r"WIS-SEC-\d{4}-\d+", text)[0]
     sec = p["sec"]
-    dm = await open_direct_chat(sec, bot)
+    dm = await open_closed_direct_chat(sec, bot)
     asked = await sec.say(dm, f"!incident show {number}")
     await sec.wait_for(dm, bot, lambda _: bool(replies_to(sec, dm, bot, asked)))
     (answer,) = replies_to(sec, dm, bot, asked)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.matrix.conftest import Person, World
-from tests.matrix.test_matrix_direct import open_direct_chat
+from tests.matrix.test_matrix_direct import open_closed_direct_chat, open_direct_chat
 from wisbot.adapters.base import Invocation
 from wisbot.directory import parse_directory
 from wisbot.reply import Reply
@@ -106,7 +106,7 @@ async def test_a_page_notifies_and_only_a_check_on_the_page_acknowledges(
     of = p["of"]
     # The paged person has a direct chat with the bot already (a new one would notify
     # them of its invitation, but a message in a room they have not joined does not).
-    dm = await open_direct_chat(of, bot)
+    dm = await open_closed_direct_chat(of, bot)
     number = await report_severe(world)
     page = await page_of(world, of)
     assert page["room"] == dm

@@ -752,6 +752,13 @@ class MatrixAdapter:
         if contact is not None and (room is not None or is_direct):
             await self._call("join", client.join(room_id))
             if room is None:
+                # A direct chat the person made gets no private content (it is not closed);
+                # what is said in it from now on stays unreadable to anyone let in later,
+                # where wisbot has the power to say so (best effort).
+                with contextlib.suppress(DeliveryError):
+                    await self._call("close direct history", client.room_put_state(
+                        room_id, "m.room.history_visibility",
+                        {"history_visibility": "joined"}))
                 self._dm_rooms[inviter or ""] = room_id
                 user = inviter or ""
                 await self._host.store.tx(lambda s: _set_state(
@@ -850,15 +857,19 @@ class MatrixAdapter:
         assert dispatch is not None
         room = self.directory.room_by_address(PLATFORM, item.room_id)
         contact = self.directory.contact_by_chat(PLATFORM, item.sender)
+        trusted = True
         if room is None:
-            if contact is None or not await self._is_direct_pair(item.room_id, item.sender):
+            pair, trusted = (await self._direct_state(item.room_id, item.sender)
+                             if contact is not None else (False, False))
+            if not pair:
                 if item.room_id in self._dm_rooms.values():
                     # once a direct chat, now with someone else in it: nothing shown there
                     await self._send_now(item, _not_direct_reply())
                 log.info("matrix: ignoring %s in %s: not bound, not a direct chat",
                          item.event_id, item.room_id)
                 return []
-            await self._remember_direct(item.sender, item.room_id)
+            if trusted:
+                await self._remember_direct(item.sender, item.room_id)
         text = item.text
         extra: dict[str, str] = {}
         if "ack_of" in item.relates:
@@ -885,6 +896,14 @@ class MatrixAdapter:
         late = host.clock() - item.ts
         if late > timedelta(seconds=self.late_after):
             reply = _late(reply, item.ts, late)
+        if room is None and not trusted and contact is not None:
+            # A direct chat the person made (they may invite anyone, open its history):
+            # the answer goes to the closed direct chat wisbot makes; here only a pointer.
+            await self._send_now(item, _made_by_you_reply())
+            intro = (Span(text="In answer to your command in the direct chat you opened:",
+                          style="italic"),)
+            private = reply.model_copy(update={"lines": (intro, *reply.lines)})
+            return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private)]
         return await self._placed(item, room, contact, reply)
 
     async def _run(self, dispatch: Dispatch, inv: Invocation, item: _Pending,
@@ -1105,14 +1124,14 @@ class MatrixAdapter:
         that person and the bot. A chat that is no longer so is never used again; a new
         one is opened."""
         room_id = self._dm_rooms.get(user_id)
-        if room_id is not None and await self._is_direct_pair(room_id, user_id):
+        if room_id is not None and (await self._direct_state(room_id, user_id))[1]:
             return room_id
         # The sync loop may see the new room before room_create returns: the lock keeps
         # its integrity check from leaving the room as "not bound" meanwhile.
         async with self._dm_lock:
             if self._dm_rooms.get(user_id) == room_id:
                 if room_id is not None:
-                    log.warning("matrix: %s is no longer a direct chat with %s alone; "
+                    log.warning("matrix: %s is no closed direct chat with %s alone; "
                                 "opening a new one", room_id, user_id)
                 self._dm_rooms.pop(user_id, None)
             else:  # another task opened one meanwhile
@@ -1122,16 +1141,23 @@ class MatrixAdapter:
     async def _is_direct_pair(self, room_id: str, user_id: str) -> bool:
         """Whether the homeserver says the room's joined and invited members are exactly
         ``user_id`` and the bot (asked each time: fail closed on a refusal)."""
+        return (await self._direct_state(room_id, user_id))[0]
+
+    async def _direct_state(self, room_id: str, user_id: str) -> tuple[bool, bool]:
+        """(the members are exactly ``user_id`` and the bot, and the room is closed enough
+        for private content too: see :func:`_closed_direct`), asked of the homeserver each
+        time; a refusal is (False, False)."""
         try:
             resp = await self._call("room state", self._client().room_get_state(room_id))
         except MatrixError as exc:
             if exc.errcode is None:
                 raise  # unreachable: the caller retries later
-            return False
+            return False, False
         members = {e.get("state_key") for e in resp.events
                    if e.get("type") == "m.room.member"
                    and (e.get("content") or {}).get("membership") in ("join", "invite")}
-        return members == {user_id, self.user_id}
+        pair = members == {user_id, self.user_id}
+        return pair, pair and _closed_direct(resp.events, self.user_id)
 
     def checked_direct_room(self, user_id: str) -> str | None:
         """``user_id``'s direct chat with wisbot, only while its joined and invited members
@@ -1381,6 +1407,35 @@ def _preset(name: str) -> Any:
     from nio.api import RoomPreset
 
     return RoomPreset(name)
+
+
+def _closed_direct(events: list[dict[str, Any]], bot: str) -> bool:
+    """Whether a direct room may carry private content: invite only, no guests, history
+    for members from their invitation or join (a third person let in later reads nothing
+    from before), and nobody but the bot may invite, change a setting, kick or redact. A
+    room made by someone else in a version where creators stand above every level never
+    is (a client's "start a chat" room gives its maker all power: never trusted)."""
+    from wisbot.services.integrity import creators_privileged, weak_settings
+
+    state = {(e.get("type"), e.get("state_key", "")): e.get("content") or {}
+             for e in events}
+    create = next((e for e in events if e.get("type") == "m.room.create"), None)
+    if create is None:
+        return False
+    content = create.get("content") or {}
+    others = set(content.get("additional_creators") or []) - {bot}
+    if others or (create.get("sender") != bot and creators_privileged(
+            str(content.get("room_version", "1")))):
+        return False
+    join_rule = state.get(("m.room.join_rules", ""), {}).get("join_rule")
+    return join_rule == "invite" and not weak_settings(
+        bot=bot, moderators=(), join_rule=join_rule,
+        history_visibility=state.get(("m.room.history_visibility", ""), {}).get(
+            "history_visibility", "shared"),
+        guest_access=state.get(("m.room.guest_access", ""), {}).get("guest_access",
+                                                                      "forbidden"),
+        power=state.get(("m.room.power_levels", ""), {}),
+        histories=("joined", "invited"))
 
 
 def _closed_state(history: str = "joined") -> list[dict[str, Any]]:
@@ -1653,6 +1708,12 @@ def _undeliverable_reply() -> Reply:
 def _undelivered_reply() -> Reply:
     return text_reply("Your answer could not be delivered; the operators have it.",
                       kind="error")
+
+
+def _made_by_you_reply() -> Reply:
+    return text_reply("wisbot answers privately only in a direct chat it opens itself "
+                      "(closed: only you and wisbot, and nobody may be let in): the answer "
+                      "is there; accept its invitation if you have not yet.")
 
 
 def _not_direct_reply() -> Reply:

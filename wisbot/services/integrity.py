@@ -95,14 +95,18 @@ def closed_power_levels(bot: str, moderators: Iterable[str] = (), *,
 
 def weak_settings(*, bot: str, moderators: Iterable[str], join_rule: str | None,
                   history_visibility: str | None, guest_access: str | None,
-                  power: dict[str, object]) -> list[str]:
+                  power: dict[str, object],
+                  histories: Iterable[str] = ("joined",)) -> list[str]:
     """What makes a bound closed room weaker than :func:`closed_power_levels` and
-    invite-only, members-since-join history, no guests (one line each; empty: closed)."""
+    invite-only, members-since-join history (``histories``: the settings allowed), no
+    guests (one line each; empty: closed)."""
     out: list[str] = []
     if join_rule not in CLOSED_JOIN_RULES:
         out.append(f"join rule {join_rule!r} (must be 'invite')")
-    if history_visibility != "joined":
-        out.append(f"history visibility {history_visibility!r} (must be 'joined')")
+    allowed = tuple(histories)
+    if history_visibility not in allowed:
+        out.append(f"history visibility {history_visibility!r} (must be "
+                   f"{' or '.join(repr(h) for h in allowed)})")
     if guest_access == "can_join":
         out.append("guest access 'can_join' (must be 'forbidden')")
     mods = set(moderators) - {bot}
