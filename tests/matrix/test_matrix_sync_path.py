@@ -233,6 +233,9 @@ def world_pg(world_db: World) -> World:
 
 async def test_two_processes_on_one_account_answer_each_command_once(
         world_pg: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Both processes sync (no leader election: with it only the leader syncs, see
+    test_replicas_failover; two syncs at once remain possible around a failover), so
+    both see every command and the claim decides which one answers."""
     from wisbot.adapters.matrix import MatrixAdapter
 
     world = world_pg
@@ -242,7 +245,7 @@ async def test_two_processes_on_one_account_answer_each_command_once(
                               device_id=f"WISBOT{n}", sync_timeout=1.0,
                               store_path=world.tmp / f"bot-store-{n}") for n in (1, 2)]
     for a in adapters:
-        await world.app(adapters=[a])
+        await world.app(adapters=[a], elect=False)
     for a in adapters:
         slowed(a, "incident list", 3.0)
     asked: dict[str, list[str]] = {}
