@@ -237,7 +237,8 @@ class World:
             await admin.close()
 
     async def app(self, *, adapters: list[Any] | None = None, clock: Any = None,
-                  run_worker: bool = True, directory: Any = None, **settings: Any) -> Any:
+                  run_worker: bool = True, directory: Any = None, elect: bool | None = None,
+                  **settings: Any) -> Any:
         from wisbot.app import App
         from wisbot.clock import utcnow
         from wisbot.settings import Settings
@@ -249,7 +250,7 @@ class World:
                      **settings)
         app = App(s, directory=directory or self.directory, clock=clock or utcnow,
                   adapters=adapters if adapters is not None else [self.adapter()],
-                  run_worker=run_worker)
+                  run_worker=run_worker, elect=elect)
         await app.start()
         self.apps.append(app)
         return app

@@ -1,12 +1,15 @@
 """Synapse's default rate limits: M_LIMIT_EXCEEDED becomes a retry after the server's
-retry_after_ms, and the outbox delivers everything once."""
+retry_after_ms, and the outbox delivers everything once; the bot logs in once."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from tests.matrix.conftest import make_world
+import pytest
+
+from tests.matrix.conftest import World, make_world
 from tests.matrix.synapse import Synapse
 from wisbot.adapters.base import DeliveryError, RoomRef
 from wisbot.reply import text_reply
@@ -48,3 +51,28 @@ async def test_default_limits_give_retry_after_and_nothing_is_lost(
             await a.stop()
         for p in world.people.values():
             await p.close()
+
+
+async def test_a_started_bot_logs_in_once_also_after_losing_and_taking_the_lead(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logins have a rate limit of their own (Synapse's default ``rc_login``: five per
+    address, then one every few minutes): the sending-only client and the leader's sync
+    share one password login, also when the lead is lost and taken again."""
+    from nio import AsyncClient
+
+    real = AsyncClient.login
+    logins: list[str] = []
+
+    async def counted(self: AsyncClient, *args: Any, **kw: Any) -> Any:
+        logins.append(self.user)
+        return await real(self, *args, **kw)
+
+    monkeypatch.setattr(AsyncClient, "login", counted)
+    app = await world.app()
+    assert app.leading
+    await app._follow("test")
+    await app._lead(2)
+    tk, room = world.people["tk"], world.rooms["gisc-tokyo"]
+    await tk.say(room, "!severity")  # the leader's sync runs again
+    await tk.wait_for(room, world.bot, lambda t: "severity" in t.lower())
+    assert logins == [world.bot]

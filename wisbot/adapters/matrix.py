@@ -102,6 +102,8 @@ INVITE_ALERT_PERIOD = timedelta(hours=24)
 CLAIM_DAYS = timedelta(days=7)
 """How long a handled command's claim is kept (exactly once across restarts)."""
 CLAIM_HEARTBEAT = 30.0
+LOGIN_PATIENCE = 120.0
+"""Seconds a password login waits out the homeserver's login rate limit before failing."""
 """How often a command being handled refreshes its claim, s."""
 SYNC_FILTER: dict[str, Any] = {
     "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": False}},
@@ -389,6 +391,9 @@ class MatrixAdapter:
         """A follower replica: logged in on the same device, sending only (no sync, no
         crypto store); rooms found encrypted are refused, they wait for the leader."""
         self._encrypted: dict[str, bool] = {}
+        self._session: tuple[str, str] | None = None
+        """(access token, device) of this process's password login: the leader's and the
+        sending-only client reuse it, as logins have a tight rate limit of their own."""
         self._sent: OrderedDict[str, str] = OrderedDict()
         """Delivery key (or ``key#n`` for its n-th attachment) → the event the homeserver
         took, for replies with attachments: a retry sends only what is missing."""
@@ -440,6 +445,8 @@ class MatrixAdapter:
         first = resp[0] if isinstance(resp, tuple) and resp else resp
         if isinstance(first, ErrorResponse):
             code = first.status_code
+            if code == "M_UNKNOWN_TOKEN":
+                self._session = None  # logged out elsewhere: the next start logs in again
             transport = getattr(first, "transport_response", None)
             status = getattr(transport, "status", None)
             limited = code == "M_LIMIT_EXCEEDED" or status == 429
@@ -459,15 +466,11 @@ class MatrixAdapter:
                                    max_limit_exceeded=0, max_timeouts=0, request_timeout=60)
         client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id,
                              config=config)
-        if self.access_token:
-            client.restore_login(self.user_id, self.device_id, self.access_token)
-        else:
-            assert self.password is not None
-            try:
-                await self._call("login", client.login(self.password, device_name="wisbot"))
-            except BaseException:
-                await client.close()
-                raise
+        try:
+            await self._log_in(client)
+        except BaseException:
+            await client.close()
+            raise
         self._dm_rooms = await self._host.store.tx(_get_dms)
         self.client = client
         log.info("matrix: %s (device %s) sending only", self.user_id, self.device_id)
@@ -519,13 +522,7 @@ class MatrixAdapter:
         client = AsyncClient(self.homeserver, self.user_id, device_id=self.device_id,
                              store_path=store or "", config=config)
         self.client = client
-        if self.access_token:
-            client.restore_login(self.user_id, self.device_id, self.access_token)
-        else:
-            assert self.password is not None
-            resp = await self._call("login", client.login(self.password,
-                                                          device_name="wisbot"))
-            self.device_id = resp.device_id
+        await self._log_in(client)
         self._sync_filter = await self._upload_filter()
         self._token = await host.store.tx(lambda s: _get_state(s, TOKEN_NAME))
         self._dm_rooms = await host.store.tx(_get_dms)
@@ -546,6 +543,34 @@ class MatrixAdapter:
                        asyncio.create_task(self._claims_loop(), name="wisbot-matrix-claims")]
         log.info("matrix: %s (device %s) running; %d rooms", self.user_id, self.device_id,
                  len(client.rooms))
+
+    async def _log_in(self, client: AsyncClient) -> None:
+        """A configured token, else this process's earlier login, else a password login
+        that waits out ``M_LIMIT_EXCEEDED`` (up to ``LOGIN_PATIENCE`` seconds)."""
+        if self.access_token:
+            client.restore_login(self.user_id, self.device_id, self.access_token)
+            return
+        if self._session is not None:
+            token, device = self._session
+            client.restore_login(self.user_id, device, token)
+            return
+        assert self.password is not None
+        waited = 0.0
+        while True:
+            try:
+                resp = await self._call("login", client.login(self.password,
+                                                              device_name="wisbot"))
+                break
+            except MatrixError as exc:
+                if exc.errcode != "M_LIMIT_EXCEEDED" or exc.retry_after is None \
+                        or waited + exc.retry_after > LOGIN_PATIENCE:
+                    raise
+                log.warning("matrix: login rate limited; trying again in %.0fs",
+                            exc.retry_after)
+                await asyncio.sleep(exc.retry_after)
+                waited += exc.retry_after
+        self.device_id = resp.device_id
+        self._session = (resp.access_token, resp.device_id)
 
     async def _upload_filter(self) -> str | dict[str, Any]:
         """The sync filter as a stored filter id: the homeserver then neither parses nor
