@@ -259,10 +259,16 @@ class World:
             assert vis is not Vis.NONE, f"{where} read lesson {lesson['word']}: {text}"
             if vis is Vis.NAMED:
                 named_ok.add(lesson["member"])
+        # A focal point moved to another Member (a restart's directory edit) is that
+        # Member's person now: where that Member is read named, its name tells nothing more.
+        moved_here = {w for c in self.data["contacts"] if c["id"].startswith("m")
+                      and any(r.removeprefix("member:") in named_ok for r in c["roles"])
+                      for w in c["name"].split()}
         for i in range(len(self.data["members"])):
             if f"Q{i}Z" in named_ok:
                 continue
-            leaked = [w for w in forbidden(i) if _squash(w) in flat and w not in typed]
+            leaked = [w for w in forbidden(i) if _squash(w) in flat and w not in typed
+                      and w not in moved_here]
             assert leaked == [], f"{where} read {leaked} of Q{i}Z: {text}"
 
     async def run(self, history: list[Any]) -> None:

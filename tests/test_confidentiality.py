@@ -8,10 +8,12 @@ Member's or centre's name or code — in the message, the timeline, list, show a
 from __future__ import annotations
 
 import pytest
+from sqlmodel import col, select
 
 from tests.helpers import identifying_terms, leaks, room_text
 from wisbot.domain.confidentiality import Share
 from wisbot.reply import Reply
+from wisbot.store.tables import OutboxRow
 
 GISC_ROOMS = [
     "gisc-beijing", "gisc-brasilia", "gisc-casablanca", "gisc-exeter", "gisc-jeddah",
@@ -34,6 +36,15 @@ def delivered_order(app) -> list[str]:  # type: ignore[no-untyped-def]
     return list(app.console.rooms)
 
 
+async def outbox_state(app) -> str:  # type: ignore[no-untyped-def]
+    """The rows as the database has them: why a room was late, when the order fails."""
+    def rows(session):  # type: ignore[no-untyped-def]
+        return [f"{r.id} {r.room_key} {r.status} attempts={r.attempts} "
+                f"failures={r.failures} next={r.next_attempt_at} {r.last_error or ''}"
+                for r in session.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all()]
+    return "\n".join(await app.store.tx(rows))
+
+
 @pytest.mark.parametrize("share", [s.value for s in Share])
 @pytest.mark.parametrize("anonymous", [False, True])
 async def test_cascade_per_level(make_app, share: str, anonymous: bool) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +56,7 @@ async def test_cascade_per_level(make_app, share: str, anonymous: bool) -> None:
     assert reply.kind == "incident", reply.plain()
     await app.outbox.drain()
     expected = EXPECTED[share]
-    assert delivered_order(app) == expected
+    assert delivered_order(app) == expected, await outbox_state(app)
     everyone = [r.key for r in app.directory.rooms]
     for key in everyone:
         text = room_text(app, key)
