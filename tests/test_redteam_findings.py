@@ -123,18 +123,20 @@ async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_ap
     assert "WIS-SEC-2026-2" not in text + r.plain(), text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1: `escalate` (open to anyone who reads the "
-                   "incident, even anonymised) fires the next page step at once each time: "
-                   "typed four times it records the 1-hour target as missed at minute 0 and "
-                   "alerts the Secretariat twice")
 async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
     await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous sev=4 "
                  "Ransomware", "member-de")
-    for _ in range(4):
-        r = await c.type("gisc-tokyo", "escalate WIS-SEC-2026-1 please", None)
-        assert "escalated" in r.plain(), r.plain()
+    # a GISC that is not the incident's principal one may not escalate it at all
+    r = await c.type("gisc-tokyo", "escalate WIS-SEC-2026-1 please", None)
+    assert "escalated" not in r.plain() and "may escalate" in r.plain(), r.plain()
+    # the principal GISC may, one step per page; typed again at once, nothing more fires
+    r = await c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 please", None)
+    assert "escalated" in r.plain(), r.plain()
+    for _ in range(3):
+        r = await c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 please", None)
+        assert "next is possible from" in r.plain(), r.plain()
     await app.outbox.drain()
     r = await c.type("sec-maria", "incident evidence WIS-SEC-2026-1", None)
     text = r.plain()
@@ -422,10 +424,6 @@ async def test_an_operator_shell_does_not_swallow_pages_meant_for_matrix(
     assert not any("EDZW" in t for t in printed), printed  # nothing for others on the shell
 
 
-@pytest.mark.xfail(strict=True, reason="finding 17: the WMO Secretariat may report an incident "
-                   "at a Member's centre with any sharing, e.g. share=group named: the whole "
-                   "group reads the Member named at once, though widening needs the Member's "
-                   "consent (`incident share` refuses the Secretariat exactly that)")
 async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_consent(
         make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
@@ -435,6 +433,12 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     await app.outbox.drain()
     text = room_all(app, "collaboration")
     assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
+    # the Secretariat is told why; Germany's own room reads it and may widen it
+    assert "recorded as secretariat, not group" in " ".join(r.plain().split()), r.plain()
+    assert "partner CERT" in room_all(app, "member-de")
+    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group", "member-de")
+    await app.outbox.drain()
+    assert "DE-OF-NC" in room_all(app, "collaboration"), r.plain()
 
 
 @pytest.mark.xfail(strict=True, reason="finding 18: the working-group room admits nobody but "
