@@ -66,9 +66,6 @@ async def test_override_reason_of_another_role_is_shown_to_a_stranger(make_app) 
     assert "hospital" not in text and "8062" not in text and "Anna Weber" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: a lesson share=anonymous on a share=secretariat "
-                   "incident posts its card to the collaboration room: the whole group learns "
-                   "of an incident in GISC Offenbach's area the Member kept to the Secretariat")
 async def test_secretariat_anonymous_lesson_tells_the_group_of_a_secretariat_only_incident(
         make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
