@@ -120,7 +120,7 @@ async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_ap
     assert "WIS-SEC-2026-2" not in text + r.plain(), text
 
 
-async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_escalate_repeated_records_a_missed_target_at_once(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
     await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous sev=4 "
@@ -134,6 +134,12 @@ async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> No
     for _ in range(3):
         r = await c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 please", None)
         assert "next is possible from" in r.plain(), r.plain()
+    # five minutes apart, every step may be fired early, but the hour is not over
+    for _ in range(5):
+        clock.advance(minutes=6)
+        r = await c.type("sec-maria", "escalate WIS-SEC-2026-1 please", None)
+        assert "escalated" in r.plain(), r.plain()
+    assert "before its 1-hour target ends" in r.plain(), r.plain()
     await app.outbox.drain()
     r = await c.type("sec-maria", "incident evidence WIS-SEC-2026-1", None)
     text = r.plain()
