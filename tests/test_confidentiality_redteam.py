@@ -290,7 +290,11 @@ async def test_redactor_withholds_organisation_short_names_and_surnames(
     await app.outbox.drain()
     for key in ("collaboration", "gisc-tokyo", "area-tokyo"):
         text = room_text(app, key)
-        assert "a WIS centre in the area of GISC" in text
+        if reporter == "sec-desk":
+            # the Secretariat's report stays with it until the Member widens it (finding 17)
+            assert "WIS-SEC-" not in text, f"{key}: {text}"
+        else:
+            assert "a WIS centre in the area of GISC" in text
         assert squash(withheld) not in squash(text), f"{key}: {text}"
     assert written in room_text(app, "secretariat")
 

@@ -64,9 +64,6 @@ async def test_override_reason_of_another_role_is_shown_to_a_stranger(make_app) 
     assert "hospital" not in text and "8062" not in text and "Anna Weber" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: a lesson share=anonymous on a share=secretariat "
-                   "incident posts its card to the collaboration room: the whole group learns "
-                   "of an incident in GISC Offenbach's area the Member kept to the Secretariat")
 async def test_secretariat_anonymous_lesson_tells_the_group_of_a_secretariat_only_incident(
         make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
@@ -118,14 +115,26 @@ async def test_a_hidden_incident_number_is_given_away_by_the_next_number(make_ap
     assert "WIS-SEC-2026-2" not in text + r.plain(), text
 
 
-async def test_escalate_repeated_records_a_missed_target_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+async def test_escalate_repeated_records_a_missed_target_at_once(make_app, clock) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
     await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous sev=4 "
                  "Ransomware", "member-de")
-    for _ in range(4):
-        r = await c.type("gisc-tokyo", "escalate WIS-SEC-2026-1 please", None)
+    # a GISC that is not the incident's principal one may not escalate it at all
+    r = await c.type("gisc-tokyo", "escalate WIS-SEC-2026-1 please", None)
+    assert "escalated" not in r.plain() and "may escalate" in r.plain(), r.plain()
+    # the principal GISC may, one step per page; typed again at once, nothing more fires
+    r = await c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 please", None)
+    assert "escalated" in r.plain(), r.plain()
+    for _ in range(3):
+        r = await c.type("gisc-offenbach", "escalate WIS-SEC-2026-1 please", None)
+        assert "next is possible from" in r.plain(), r.plain()
+    # five minutes apart, every step may be fired early, but the hour is not over
+    for _ in range(5):
+        clock.advance(minutes=6)
+        r = await c.type("sec-maria", "escalate WIS-SEC-2026-1 please", None)
         assert "escalated" in r.plain(), r.plain()
+    assert "before its 1-hour target ends" in r.plain(), r.plain()
     await app.outbox.drain()
     r = await c.type("sec-maria", "incident evidence WIS-SEC-2026-1", None)
     text = r.plain()
@@ -382,10 +391,6 @@ async def test_an_operator_shell_does_not_swallow_pages_meant_for_matrix(
     assert not any("EDZW" in t for t in printed), printed  # nothing for others on the shell
 
 
-@pytest.mark.xfail(strict=True, reason="finding 17: the WMO Secretariat may report an incident "
-                   "at a Member's centre with any sharing, e.g. share=group named: the whole "
-                   "group reads the Member named at once, though widening needs the Member's "
-                   "consent (`incident share` refuses the Secretariat exactly that)")
 async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_consent(
         make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
@@ -395,6 +400,12 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     await app.outbox.drain()
     text = room_all(app, "collaboration")
     assert "DE-OF-NC" not in text and "Germany" not in text, (r.plain(), text)
+    # the Secretariat is told why; Germany's own room reads it and may widen it
+    assert "recorded as secretariat, not group" in " ".join(r.plain().split()), r.plain()
+    assert "partner CERT" in room_all(app, "member-de")
+    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group", "member-de")
+    await app.outbox.drain()
+    assert "DE-OF-NC" in room_all(app, "collaboration"), r.plain()
 
 
 async def test_a_working_group_member_may_sit_in_the_working_group_room(

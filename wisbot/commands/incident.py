@@ -30,6 +30,12 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
         ).build(private=True)
     base = incident_reply(ctx.services.directory, inc, vis, verb)
     lines = list(base.lines)
+    if vis is Vis.NAMED and told.asked_share is not None:
+        lines.append((bold("Sharing: "), Span(
+            text=f"recorded as {Share.SECRETARIAT.value}, not {told.asked_share.value}: only "
+                 f"the focal points of the affected Member ({inc.member}) may let more "
+                 f"people know (`incident share {inc.number} {told.asked_share.value}`); "
+                 "its room was told.")))
     if vis is Vis.NAMED:
         lines.append((bold("Told, in order: "),))
         for room, room_vis in told.rooms:

@@ -131,12 +131,13 @@ def may_be_paged(directory: Principals, person: Person, role: str, exp: Exposure
 LESSON_SHARES = ("anonymous", "named", "none")
 
 
-def lesson_seen_by(role: str, share: str, member: str) -> Vis:
+def lesson_seen_by(role: str, share: str, member: str, exp: Exposure | None = None) -> Vis:
     """What an audience role reads of a lesson recorded with ``share`` about ``member``.
 
     The Secretariat and the Member's own role read it named; the duty room (watch
     operators read probe posts) and unknown roles nothing; every other role what the
-    Member consented to (``named``, ``anonymous``, ``none``).
+    Member consented to (``named``, ``anonymous``, ``none``), capped by what the role reads
+    of the lesson's incident when ``exp`` is given (see :func:`lesson_cap`).
     """
     kind, _, name = role.partition(":")
     own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
@@ -145,19 +146,32 @@ def lesson_seen_by(role: str, share: str, member: str) -> Vis:
     if kind not in ("member", "gisc", "area", "collaboration"):
         return Vis.NONE
     if share == "named":
-        return Vis.NAMED
-    if share == "anonymous":
-        return Vis.ANONYMOUS
-    return Vis.NONE
+        vis = Vis.NAMED
+    elif share == "anonymous":
+        vis = Vis.ANONYMOUS
+    else:
+        return Vis.NONE
+    return vis if exp is None else vmin(vis, room_sees(role, exp))
+
+
+def lesson_cap(author: Person | None, exp: Exposure) -> Exposure | None:
+    """The incident sharing that caps a lesson (pass it to :func:`lesson_seen_by`): none
+    when a focal point of the affected Member recorded it (the Member may tell more of its
+    own incident: its consent), the incident's sharing otherwise (the Secretariat's lesson
+    tells no one of an incident kept from them)."""
+    if author is not None and exp.member.casefold() in {m.casefold() for m in author.members}:
+        return None
+    return exp
 
 
 def lesson_reader_sees(roles: Iterable[str], room_role: str | None, share: str,
-                       member: str) -> Vis:
+                       member: str, exp: Exposure | None = None) -> Vis:
     """What a person with ``roles`` may be shown of a lesson where they are."""
     mine = Vis.NONE
     for role in roles:
-        mine = vmax(mine, lesson_seen_by(role, share, member))
-    return mine if room_role is None else vmin(mine, lesson_seen_by(room_role, share, member))
+        mine = vmax(mine, lesson_seen_by(role, share, member, exp))
+    return mine if room_role is None else vmin(mine,
+                                               lesson_seen_by(room_role, share, member, exp))
 
 
 # ----- exchange dispute cases ----------------------------------------------------------

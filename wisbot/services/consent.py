@@ -22,7 +22,13 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from wisbot.directory import Contact, Directory, Room
-from wisbot.domain.audience import lesson_seen_by, person_roles, person_sees, room_sees
+from wisbot.domain.audience import (
+    lesson_cap,
+    lesson_seen_by,
+    person_roles,
+    person_sees,
+    room_sees,
+)
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.domain.numbers import whole_number
 from wisbot.errors import NotFound
@@ -402,8 +408,13 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
             return []
         lesson.anon_text = wording
         session.add(lesson)
+        try:
+            author: Contact | None = directory.contact(lesson.author)
+        except NotFound:
+            author = None
+        cap = lesson_cap(author, exp)
         for room in directory.rooms:
-            if lesson_seen_by(room.role, lesson.share, inc.member) is Vis.ANONYMOUS \
+            if lesson_seen_by(room.role, lesson.share, inc.member, cap) is Vis.ANONYMOUS \
                     and not room.role.startswith(("gisc:", "area:")):
                 b = ReplyBuilder("Lesson learned", kind="lesson")
                 b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,

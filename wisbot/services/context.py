@@ -44,9 +44,10 @@ class Caller:
         """What this caller may be shown here: the person's view, capped by the room's."""
         return roles_reader_sees(self.roles, self.room_role, exp)
 
-    def sees_lesson(self, share: str, member: str) -> Vis:
-        """What this caller may be shown here of a lesson about ``member``."""
-        return lesson_reader_sees(self.roles, self.room_role, share, member)
+    def sees_lesson(self, share: str, member: str, exp: Exposure | None = None) -> Vis:
+        """What this caller may be shown here of a lesson about ``member`` (of the
+        incident ``exp``: the lesson is capped by its sharing)."""
+        return lesson_reader_sees(self.roles, self.room_role, share, member, exp)
 
     def sees_case(self, member: str, referred: bool) -> bool:
         """Whether this caller may be shown here an exchange case about ``member``."""

@@ -91,6 +91,8 @@ class Told:
 
     incident: Incident
     rooms: tuple[tuple[Room, Vis], ...]
+    asked_share: Share | None = None
+    """The wider sharing the reporter asked for, recorded narrower (it needs the Member)."""
 
 
 class IncidentService:
@@ -193,6 +195,12 @@ class IncidentService:
                 f"possible incident there, use `incident query {centre.code}`"
             )
         severity(level)
+        # Only the affected Member may name itself beyond the Secretariat (or let anyone
+        # further know): the Secretariat's report of another's incident stays with the
+        # Secretariat and the Member until a focal point widens it (`incident share`).
+        asked = None
+        if share.rank > Share.SECRETARIAT.rank and not caller.is_member_focal(centre.member):
+            asked, share = share, Share.SECRETARIAT
 
         def work(session: Session) -> Told:
             now = self.clock()
@@ -205,11 +213,12 @@ class IncidentService:
             session.add(inc)
             session.flush()
             self._timeline(session, inc, caller, "reported", summary,
-                           {"severity": level, "share": share.value, "anonymous": anonymous})
+                           {"severity": level, "share": share.value, "anonymous": anonymous,
+                            **({"asked_share": asked.value} if asked else {})})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
             request_reviews(session, self.directory, inc, now)
-            return Told(inc, told)
+            return Told(inc, told, asked)
 
         return await self.store.tx(work)
 

@@ -9,10 +9,10 @@ from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
-from wisbot.directory import Directory
-from wisbot.domain.audience import LESSON_SHARES, lesson_seen_by, room_sees
+from wisbot.directory import Contact, Directory
+from wisbot.domain.audience import LESSON_SHARES, lesson_cap, lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
-from wisbot.errors import InvalidState, NotAllowed, UsageError
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.consent import request_review
 from wisbot.services.context import Caller
@@ -25,9 +25,19 @@ from wisbot.store.tables import Incident, Lesson
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def lesson_visibility(caller: Caller, lesson: Lesson, inc: Incident) -> Vis:
+def lesson_visibility(directory: Directory, caller: Caller, lesson: Lesson,
+                      inc: Incident) -> Vis:
     """What ``caller`` may be shown here of ``lesson`` (the one predicate decides)."""
-    return caller.sees_lesson(lesson.share, inc.member)
+    return caller.sees_lesson(lesson.share, inc.member,
+                              lesson_cap(author_of(directory, lesson), exposure(inc)))
+
+
+def author_of(directory: Directory, lesson: Lesson) -> Contact | None:
+    """The lesson's author in the directory (None once removed: then the cap holds)."""
+    try:
+        return directory.contact(lesson.author)
+    except NotFound:
+        return None
 
 
 class LessonService:
@@ -63,7 +73,8 @@ class LessonService:
             session.flush()
             deliveries = []
             for room in self.directory.rooms:
-                vis = lesson_seen_by(room.role, share, inc.member)
+                vis = lesson_seen_by(room.role, share, inc.member,
+                                     lesson_cap(caller.contact, exposure(inc)))
                 # The predicate says what a room may read; posting lessons only to the
                 # Secretariat, Member and collaboration rooms (GISCs read them there, or
                 # list them) is where they are told, not who may read them.
@@ -94,7 +105,7 @@ class LessonService:
             b = ReplyBuilder(f"Lessons learned{' for ' + number if number else ''}")
             shown = 0
             for lesson, inc in rows:
-                vis = lesson_visibility(caller, lesson, inc)
+                vis = lesson_visibility(self.directory, caller, lesson, inc)
                 # Listing by incident shows only lessons visibly joined to it.
                 if vis is Vis.NONE or (number is not None and vis is not Vis.NAMED):
                     continue
@@ -133,7 +144,7 @@ class LessonService:
                 inc = session.get(Incident, lesson.incident_id)
                 if inc is None:
                     continue
-                vis = lesson_visibility(caller, lesson, inc)
+                vis = lesson_visibility(self.directory, caller, lesson, inc)
                 if vis is Vis.NONE:
                     continue
                 if vis is Vis.ANONYMOUS:

@@ -66,6 +66,9 @@ PAGE_RE_PREFIX = "P-"
 MAX_OVERRIDE = timedelta(days=92)
 ESCALATE_GAP = timedelta(minutes=1)
 """An escalation within this long of a page's last step fires nothing more."""
+ESCALATE_INTERVAL = timedelta(minutes=5)
+"""An incident's ``escalate`` fires one step per page at most this often: a few quick
+calls do not skip the whole schedule (nor the hour to the target)."""
 
 
 def parse_page_id(text: str) -> int | None:
@@ -559,8 +562,18 @@ class PagingService:
             # this one opens or fires, instead of opening or firing another.
             inc = self._visible_incident(session, caller, number, Vis.ANONYMOUS, lock=True)
             named = caller.sees(exposure(inc)) is Vis.NAMED
-            if not (caller.is_secretariat or caller.contact.members or caller.contact.giscs):
-                raise NotAllowed("only focal points (Secretariat, GISC, Member) may escalate")
+            if not (caller.is_secretariat or caller.is_member_focal(inc.member)
+                    or caller.is_gisc_focal(inc.principal_gisc)):
+                raise NotAllowed(f"only the WMO Secretariat, the affected Member's focal "
+                                 f"points or its principal GISC may escalate {inc.number}")
+            last = session.exec(select(TimelineEntry.at).where(
+                TimelineEntry.incident_id == inc.id, TimelineEntry.kind == "escalated")
+                .order_by(col(TimelineEntry.at).desc())).first()
+            if last is not None and now - last < ESCALATE_INTERVAL:
+                again = last + ESCALATE_INTERVAL
+                raise InvalidState(f"{inc.number} was escalated at {hhmm(last)}: each "
+                                   f"escalation fires one step; the next is possible from "
+                                   f"{hhmm(again)}")
 
             def whose(page: Page) -> str:
                 # Shown anonymised, a page's role could name the Member: say less.
@@ -597,6 +610,11 @@ class PagingService:
                            "nothing more fired.")
                     continue
                 step = pending[0]
+                if step.action == Action.MISSED.value and now < page.target_at:
+                    # the target is missed only when the hour is really over
+                    b.line(f"{_ref(page)} ({whose(page)}) has no further step before its "
+                           f"1-hour target ends ({hhmm(page.target_at)}).")
+                    continue
                 step.due_at = now
                 step.escalated_by = caller.contact.id
                 session.add(step)
