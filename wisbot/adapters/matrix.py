@@ -102,9 +102,9 @@ INVITE_ALERT_PERIOD = timedelta(hours=24)
 CLAIM_DAYS = timedelta(days=7)
 """How long a handled command's claim is kept (exactly once across restarts)."""
 CLAIM_HEARTBEAT = 30.0
+"""How often a command being handled refreshes its claim, s."""
 LOGIN_PATIENCE = 120.0
 """Seconds a password login waits out the homeserver's login rate limit before failing."""
-"""How often a command being handled refreshes its claim, s."""
 SYNC_FILTER: dict[str, Any] = {
     "room": {"timeline": {"limit": 100}, "state": {"lazy_load_members": False}},
     "presence": {"types": []},
