@@ -12,6 +12,7 @@ import asyncio
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -24,17 +25,24 @@ from wisbot.store.tables import OutboxRow
 
 
 class ScaledClock:
-    def __init__(self, start: datetime, t0: float, factor: float) -> None:
-        self.start, self.t0, self.factor = start, t0, factor
+    """``t0 == 0``: simulated time starts at the first reading (after the imports, which
+    take seconds on a loaded machine), and that ``t0`` is written to ``<log>.t0`` for the
+    test and the processes after this one."""
+
+    def __init__(self, start: datetime, t0: float, factor: float, log: str) -> None:
+        self.start, self.t0, self.factor, self.log = start, t0, factor, log
 
     def __call__(self) -> datetime:
+        if not self.t0:
+            self.t0 = time.time()
+            Path(f"{self.log}.t0").write_text(repr(self.t0))
         return self.start + timedelta(seconds=(time.time() - self.t0) * self.factor)
 
 
 async def run(db: str, start: str, t0: float, factor: float, log: str) -> None:
     settings = Settings(database_url=db, directory=EXAMPLE, paging_tick=0.02,
                         outbox_poll_interval=0.05, outbox_lease_seconds=1.0)
-    clock = ScaledClock(datetime.fromisoformat(start), t0, factor)
+    clock = ScaledClock(datetime.fromisoformat(start), t0, factor, log)
     async with App(settings, directory=load_directory(EXAMPLE), clock=clock,
                    adapters=[FileAdapter(log, 0.0)], run_worker=True) as app:
         print("ready", flush=True)

@@ -76,8 +76,14 @@ def test_sigkill_mid_escalation_then_restart_fires_every_step_once(sqlite_url, t
     asyncio.run(_severe_incidents(sqlite_url, clock, 40))  # 80 pages; step 0 fired at report
     log = tmp_path / "sent.log"
     factor = 600.0  # 1 real second = 10 simulated minutes
-    t0 = time.time()
-    first = _proc(sqlite_url, clock, t0, factor, log)
+    # Simulated time starts when the process first reads its clock, not before its
+    # imports: a loaded machine must not make the 15- and 30-minute steps fall together.
+    first = _proc(sqlite_url, clock, 0.0, factor, log)
+    mark = Path(f"{log}.t0")
+    deadline = time.time() + 60
+    while not mark.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    t0 = float(mark.read_text())
     # Kill it while it is escalating: after the 15-minute steps, before the 30-minute ones.
     deadline = time.time() + 30
     engine = make_engine(sqlite_url)
