@@ -297,7 +297,9 @@ class Leadership:
         if not self.is_leader:
             return
         self.is_leader = False
-        log.warning("leader: this replica (%s) stops leading: %s", self.holder, reason)
+        # A deliberate stop is no news; losing the lead any other way is.
+        (log.info if reason == "stopping" else log.warning)(
+            "leader: this replica (%s) stops leading: %s", self.holder, reason)
         up, self._up = self._up, None
         if up is not None and not up.done() and up is not asyncio.current_task():
             up.cancel()
