@@ -121,3 +121,28 @@ async def make_app(db_url: str, example_directory: Directory,
     yield factory
     for app in reversed(apps):
         await app.stop()
+
+
+# Under pytest-xdist (`make test` runs two workers) the local Mosquitto is one shared broker:
+# tests that publish or subscribe on its fixed WIS2 topics run on one worker, one after the other.
+_BROKER_WORDS = ("1883", "mosquitto", "aiomqtt", "paho")
+_broker_files: dict[Path, bool] = {}
+
+
+def _uses_broker(path: Path) -> bool:
+    if path not in _broker_files:
+        try:
+            text_ = path.read_text("utf-8").lower()
+        except OSError:
+            text_ = ""
+        _broker_files[path] = any(w in text_ for w in _BROKER_WORDS)
+    return _broker_files[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        module = Path(str(item.fspath))
+        local_conftest = module.parent / "conftest.py"  # broker fixtures live in these
+        if _uses_broker(module) or (module.parent != root and _uses_broker(local_conftest)):
+            item.add_marker(pytest.mark.xdist_group("mosquitto"))
