@@ -1,0 +1,157 @@
+"""Issue 12, items 3 and 5: `incident list` says what it lists and tells incidents apart;
+messages say what to type next."""
+
+from __future__ import annotations
+
+from wisbot.adapters.console import render_text
+
+SUMMARIES = (
+    "Phishing mails with a fake WIS portal login reached operators of the message switch",
+    "Port scans of the FTP server from one address block",
+    "Ransomware note found on a forecaster workstation, isolated",
+)
+# Written by hand: what an anonymised room must never read of Germany's incident.
+FORBIDDEN = ("DWD", "Germany", "German", "Anna", "Weber", "EDZW", "DE-OF-NC", "8062")
+
+
+async def _three_at_one_centre(c) -> None:  # type: ignore[no-untyped-def]
+    for i, summary in enumerate(SUMMARIES):
+        r = await c.type("anna.weber", f"incident report DE-OF-NC share=principal-gisc "
+                         f"sev={i + 1} {summary}", "member-de")
+        assert r.kind == "incident", r.plain()
+
+
+async def test_list_heading_default_open_and_summaries(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await _three_at_one_centre(c)
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-2 Blocked", "member-de")
+    listed = (await c.type("anna.weber", "incident list", "member-de")).plain()
+    lines = listed.splitlines()
+    assert lines[0] == "Open incidents you may see here"
+    assert "WIS-SEC-2026-2" not in listed, "a resolved incident is not open"
+    # Each line tells the incident apart by its summary, on one line, shortened.
+    one = next(line for line in lines if line.startswith("WIS-SEC-2026-1 · open"))
+    assert "Phishing mails with a fake WIS portal login" in one and one.endswith("…")
+    assert "message switch" not in one
+    three = next(line for line in lines if line.startswith("WIS-SEC-2026-3 · open"))
+    assert "Ransomware note found on a forecaster" in three
+    assert len(lines) == 3
+    for which in ("resolved", "closed"):
+        r = await c.type("anna.weber", f"incident list {which}", "member-de")
+        assert r.kind != "error", r.plain()
+        text = r.plain()
+        assert text.splitlines()[0] == "Resolved or closed incidents you may see here"
+        assert "WIS-SEC-2026-2 · resolved" in text and "Port scans of the FTP server" in text
+        assert "WIS-SEC-2026-1" not in text
+    every = (await c.type("anna.weber", "incident list all", "member-de")).plain()
+    assert every.splitlines()[0] == "All incidents you may see here"
+    assert all(f"WIS-SEC-2026-{n} ·" in every for n in (1, 2, 3))
+
+
+async def test_list_sev_means_at_least(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await _three_at_one_centre(c)
+    text = (await c.type("anna.weber", "incident list sev=2 centre=de-of-nc",
+                         "member-de")).plain()
+    assert text.splitlines()[0] == \
+        "Open incidents (at DE-OF-NC, severity ≥ 2) you may see here"
+    assert "WIS-SEC-2026-1 ·" not in text
+    assert "WIS-SEC-2026-2 · open · severity 2" in text
+    assert "WIS-SEC-2026-3 · open · severity 3" in text
+    usage = (await c.type("anna.weber", "incident list help")).plain()
+    assert "sev=2 lists severity 2 and above" in usage
+    assert "closed: the same as resolved" in usage
+    bad = await c.type("anna.weber", "incident list shut")
+    assert bad.kind == "error" and "open, resolved, closed, all" in bad.plain()
+
+
+async def test_list_summary_in_anonymised_room_is_the_reviewed_wording(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=group anonymous sev=2 "
+                 "DWD mail relay EDZW abused; Anna Weber took calls on +49 69 8062 0 all night",
+                 "member-de")
+    before = (await c.type("gisc-tokyo", "incident list", "gisc-tokyo")).plain()
+    assert "WIS-SEC-2026-1 · open · severity 2 · a WIS centre in the area of GISC " \
+           "Offenbach" in before
+    assert "(summary not yet cleared for anonymised rooms)" in before
+    assert "mail relay" not in before
+    # The Member sees the redacted wording in its room and confirms it.
+    await c.type("anna.weber", "incident confirm WIS-SEC-2026-1", "member-de")
+    after = (await c.type("gisc-tokyo", "incident list", "gisc-tokyo")).plain()
+    assert "mail relay" in after
+    for word in FORBIDDEN:
+        assert word.lower() not in after.lower(), word
+    # The same list in the Member's own room is named.
+    own = (await c.type("anna.weber", "incident list", "member-de")).plain()
+    assert "DWD mail relay EDZW abused" in own
+
+
+async def test_share_after_the_summary_is_taken(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    r = await c.type("anna.weber", "incident report DE-OF-NC Odd logins at night "
+                     "share=principal-gisc sev=3", "member-de")
+    assert r.kind == "incident", r.plain()
+    shown = (await c.type("anna.weber", "incident show 1", "member-de")).plain()
+    assert "Summary: Odd logins at night\n" in shown + "\n"
+    assert "Shared: principal-gisc" in shown and "severity 3" in shown
+    # In the middle of the text it is ambiguous: the error says where it goes.
+    r = await c.type("anna.weber", "incident report DE-OF-NC Odd share=group logins",
+                     "member-de")
+    assert r.kind == "error"
+    assert "missing share=: put share= before the summary" in r.plain()
+    await app.outbox.drain()
+    assert "Odd share=group" not in c.transcript("secretariat")
+
+
+async def test_resolving_twice_hints_reopen(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat Phishing")
+    await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 done")
+    r = await c.type("anna.weber", "incident resolve WIS-SEC-2026-1")
+    assert r.kind == "error"
+    assert "`incident reopen WIS-SEC-2026-1 <why>`" in r.plain()
+
+
+async def test_short_incident_numbers_and_parse_errors(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat Phishing")
+    for short in ("1", "#1", "2026-1", "SEC-2026-1", "wis-sec-2026-1"):
+        r = await c.type("anna.weber", f"incident show {short}")
+        assert r.kind == "incident", (short, r.plain())
+        assert r.plain().startswith("WIS-SEC-2026-1 – details")
+    bad = await c.type("anna.weber", "incident show one")
+    assert bad.kind == "error"
+    assert not bad.plain().startswith("Refused")
+    assert "'one' is not an incident number" in bad.plain()
+    # A short number of an incident one may not see reads as a missing one.
+    hidden = await c.type("gisc-tokyo", "incident show 1", "gisc-tokyo")
+    missing = await c.type("gisc-tokyo", "incident show 99", "gisc-tokyo")
+    assert hidden.plain().replace("-1 ", "-N ") == missing.plain().replace("-99 ", "-N ")
+
+
+async def test_unknown_centre_lists_candidates_and_centres_command(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    r = await c.type("anna.weber", "incident report DE-NC share=secretariat x", "member-de")
+    assert r.kind == "error"
+    assert "unknown centre 'DE-NC'" in r.plain()
+    assert "'DE-OF-NC'" in r.plain() and "'DE-GISC'" in r.plain()
+    r = await c.type("anna.weber", "incident report QQ share=secretariat x", "member-de")
+    assert "unknown centre 'QQ'" in r.plain()
+    assert "`incident centres <Member>`" in r.plain()
+    r = await c.type("anna.weber", "incident report DWD share=secretariat x", "member-de")
+    assert "Germany's centres: DE-GISC, DE-OF-NC" in r.plain()
+    listed = await c.type("anna.weber", "incident centres DWD")
+    assert render_text(listed).splitlines()[0] == "Centres of Germany (DE)"
+    assert "DE-OF-NC · DWD National Centre Offenbach · NC · principal GISC Offenbach" in \
+        listed.plain()
+    by_centre = (await c.type("anna.weber", "incident centres ke-nc")).plain()
+    assert "Centres of Kenya (KE)" in by_centre
+    nobody = await c.type("anna.weber", "incident centres Germny")
+    assert nobody.kind == "error" and "unknown Member 'Germny'" in nobody.plain()
