@@ -129,6 +129,10 @@ async def test_short_incident_numbers_and_parse_errors(make_app) -> None:  # typ
     assert bad.kind == "error"
     assert not bad.plain().startswith("Refused")
     assert "'one' is not an incident number" in bad.plain()
+    # `ack 1` could mean page P-1: it asks rather than guess.
+    ack = await c.type("anna.weber", "ack 1")
+    assert ack.kind == "error" and "(or P-1 for a page)" in ack.plain()
+    assert "WIS-SEC-2026-1" in ack.plain()
     # A short number of an incident one may not see reads as a missing one.
     hidden = await c.type("gisc-tokyo", "incident show 1", "gisc-tokyo")
     missing = await c.type("gisc-tokyo", "incident show 99", "gisc-tokyo")

@@ -59,23 +59,23 @@ STATUSES = ("open", "resolved", "closed")
 SHORT_NUMBER_RE = re.compile(r"^(?:(?:WIS-)?SEC-)?(?:(\d{4})-)?#?(\d{1,9})$", re.IGNORECASE)
 
 
-def parse_number(text: str, year: int | None = None) -> str:
+def parse_number(text: str, year: int | None = None, *, bare: bool = True) -> str:
     """``WIS-SEC-2026-7``; with ``year`` (this year), also the short forms people type:
-    ``7``, ``#7``, ``2026-7``, ``SEC-2026-7``. A typo is a usage error, not a refusal."""
+    ``7``, ``#7`` (unless ``bare`` is off: ``ack 7`` could mean page P-7), ``2026-7``,
+    ``SEC-2026-7``. A typo is a usage error, not a refusal."""
     m = NUMBER_RE.match(text.strip())
     if m:
         return f"WIS-SEC-{m.group(1)}-{int(m.group(2))}"
     short = SHORT_NUMBER_RE.match(text.strip())
-    if short and (year is not None or short.group(1)):
+    if short and (short.group(1) or (year is not None and bare)):
         return f"WIS-SEC-{short.group(1) or year}-{int(short.group(2))}"
-    example = f"WIS-SEC-{year or 2026}-7"
-    if short and short.group(1) is None:
+    shown_year = year if year is not None else datetime.now(UTC).year
+    if short:
         seq = int(short.group(2))
         raise UsageError(f"{text.strip()!r} is not an incident number: type "
-                         f"WIS-SEC-{year or 2026}-{seq} (or P-{seq} for a page)")
-    hint = ", or 7 for this year's seventh" if year is not None else ""
+                         f"WIS-SEC-{shown_year}-{seq} (or P-{seq} for a page)")
     raise UsageError(f"{text.strip()!r} is not an incident number: they look like "
-                     f"{example}{hint}")
+                     f"WIS-SEC-{shown_year}-7, or 7 for this year's seventh")
 
 
 def parse_query_id(text: str) -> int:

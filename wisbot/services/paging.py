@@ -547,7 +547,7 @@ class PagingService:
 
     def _visible_incident(self, session: Session, caller: Caller, ref: str,
                           minimum: Vis, *, lock: bool = False) -> Incident:
-        number = parse_number(ref)
+        number = parse_number(ref, self.clock().year, bare=False)
         q = select(Incident).where(Incident.number == number)
         inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
