@@ -159,3 +159,62 @@ async def test_unknown_centre_lists_candidates_and_centres_command(make_app) -> 
     assert "Centres of Kenya (KE)" in by_centre
     nobody = await c.type("anna.weber", "incident centres Germny")
     assert nobody.kind == "error" and "unknown Member 'Germny'" in nobody.plain()
+
+
+async def _group_incident(app) -> None:  # type: ignore[no-untyped-def]
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=group sev=2 Phishing wave",
+                 "member-de")
+    await c.type("anna.weber", "incident update WIS-SEC-2026-1 Mail gateway rule added",
+                 "member-de")
+
+
+async def test_evidence_one_line_per_event_and_details_on_request(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    await _group_incident(app)
+    await app.outbox.drain()
+    rooms_told = len(app.directory.rooms) - 1  # every room but the working group
+    r = await app.console.type("sec-desk", "incident evidence 1", "secretariat")
+    text = render_text(r)
+    assert f"reported → {rooms_told} rooms, all delivered within 0 s" in text
+    assert f"update → {rooms_told} rooms, all delivered within 0 s" in text
+    assert "gisc-tokyo" not in text, "the summary names no room that was served"
+    assert "`incident evidence WIS-SEC-2026-1 details`" in text
+    for line in text.splitlines():
+        assert len(line) <= 78, f"wraps in two: {line!r}"
+    for form in ("details", "--all", "all"):
+        full = render_text(await app.console.type("sec-desk", f"incident evidence 1 {form}",
+                                                  "secretariat"))
+        assert "reported → gisc-tokyo (console): delivered" in full
+        assert full.count("gisc-tokyo (console)") == 2  # the report and the update
+        for line in full.splitlines():
+            assert len(line) <= 78, f"wraps in two: {line!r}"
+
+
+async def test_evidence_calls_out_failures_and_pending(make_app) -> None:  # type: ignore[no-untyped-def]
+    """A room's dead letter and a room still waiting are named on their event's line."""
+    from sqlmodel import Session, select
+
+    from wisbot.store.tables import OutboxRow
+
+    app = await make_app()
+    await _group_incident(app)
+    await app.outbox.drain()
+
+    def fail_two(session: Session) -> None:
+        for key, status in (("gisc-tokyo", "dead"), ("area-tokyo", "pending")):
+            row = session.exec(select(OutboxRow).where(OutboxRow.room_key == key)
+                               .order_by(OutboxRow.id)).first()
+            assert row is not None
+            row.status, row.delivered_at = status, None
+            session.add(row)
+
+    await app.store.tx(fail_two)
+    text = render_text(await app.console.type("sec-desk", "incident evidence 1",
+                                              "secretariat"))
+    rooms_told = len(app.directory.rooms) - 1
+    reported = next(line for line in text.splitlines() if " reported → " in line)
+    assert f"{rooms_told} rooms: {rooms_told - 2} delivered within 0 s" in reported
+    assert "FAILED (dead letter): gisc-tokyo" in reported
+    assert "not yet delivered: area-tokyo" in reported
+    assert "1-hour target: pending" in text
