@@ -3,6 +3,8 @@ messages say what to type next."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from wisbot.adapters.console import render_text
 
 SUMMARIES = (
@@ -218,3 +220,101 @@ async def test_evidence_calls_out_failures_and_pending(make_app) -> None:  # typ
     assert "FAILED (dead letter): gisc-tokyo" in reported
     assert "not yet delivered: area-tokyo" in reported
     assert "1-hour target: pending" in text
+
+
+async def test_annual_counts_the_highest_severity_and_says_so(make_app, clock, db_url) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from wisbot.cli import app as cli_app
+
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=3 Phishing",
+                 "member-de")
+    for level in (5, 2):
+        r = await c.type("sec-desk", f"severity 1 {level} reassessed", "secretariat")
+        assert r.kind == "incident", r.plain()
+    text = render_text(await c.type("sec-desk", "incident stats"))
+    assert "By severity: 0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 1 (counted by the highest " \
+           "severity each reached (3 → 5 → 2 counts as 5))" in text
+    assert "Mar: 0 0 0 0 0 1" in text
+    # The CLI defaults to this year (the real clock's), as chat does.
+    result = CliRunner().invoke(cli_app, ["report", "annual", "--format", "json",
+                                          "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["severity_counted_by"] == "highest"
+    assert data["year"] == datetime.now(UTC).year
+    if data["year"] == clock().year:
+        assert data["by_severity"] == {"0": 0, "1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
+    md = CliRunner().invoke(cli_app, ["report", "annual", str(clock().year),
+                                      "--database-url", db_url])
+    assert "Incidents are counted by the highest severity each reached" in md.output
+
+
+async def test_severity_of_a_resolved_incident_is_refused_not_cascaded(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc sev=2 Phishing",
+                 "member-de")
+    await c.type("anna.weber", "incident resolve 1 Cleaned up", "member-de")
+    await app.outbox.drain()
+    before = c.transcript("gisc-offenbach")
+    r = await c.type("sec-desk", "severity WIS-SEC-2026-1 4 late finding", "secretariat")
+    assert r.kind == "error"
+    assert "WIS-SEC-2026-1 is resolved: reopen it first (`incident reopen WIS-SEC-2026-1 " \
+           "<why>`)" in r.plain()
+    await app.outbox.drain()
+    assert c.transcript("gisc-offenbach") == before, "nothing is cascaded"
+    shown = (await c.type("anna.weber", "incident show 1", "member-de")).plain()
+    assert "· severity" not in shown and "late finding" not in shown
+
+
+async def test_pager_running_says_what_it_measures(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    """wisbot first ran at 09:00 on 2 March, and again at 11:00: 2 of the 3 hours since it
+    first ran had a pager up; the year's other hours are not held against it."""
+    app = await make_app()
+    await app.paging.tick()
+    clock.advance(hours=2)
+    await app.paging.tick()
+    text = render_text(await app.console.type("sec-desk", "incident stats"))
+    line = next(line for line in text.splitlines() if line.startswith("Pager running"))
+    assert "2 of the 3 hours since wisbot first ran in 2026 (02 Mar 09:00 UTC): 66.7 %" in line
+    assert "hours in which a wisbot process was up to send pages" in text
+    assert "Hours covered" not in text
+
+
+def test_migration_0012_backfills_the_highest_severity(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An incident raised 3 → 5 → 2 before the column existed counts as 5 after upgrade."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from wisbot.store.engine import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0011")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO incident (id, number, year, seq, centre, member, principal_gisc, "
+            "share, anonymous, severity, status, summary, reported_by, created_at, "
+            "updated_at) VALUES (1, 'WIS-SEC-2026-1', 2026, 1, 'DE-OF-NC', 'DE', "
+            "'Offenbach', 'secretariat', 0, 2, 'open', 'x', 'anna.weber', "
+            "'2026-03-02 09:00:00', '2026-03-02 09:00:00'), (2, 'WIS-SEC-2026-2', 2026, 2, "
+            "'KE-NC', 'KE', 'Offenbach', 'secretariat', 0, 1, 'open', 'y', 'sec-desk', "
+            "'2026-03-02 09:00:00', '2026-03-02 09:00:00')"))
+        for data, kind in (({"severity": 3}, "reported"), ({"from": 3, "to": 5}, "severity"),
+                           ({"from": 5, "to": 2}, "severity")):
+            conn.execute(text("INSERT INTO timeline (incident_id, at, actor, kind, text, data) "
+                              "VALUES (1, '2026-03-02 09:00:00', 'sec-desk', :k, '', :d)"),
+                         {"k": kind, "d": json.dumps(data)})
+    engine.dispose()
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT id, highest_severity FROM incident")).all())
+    engine.dispose()
+    assert rows == {1: 5, 2: 1}

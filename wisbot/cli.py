@@ -496,7 +496,8 @@ def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a servi
 
 @report_app.command("annual")
 def report_annual(
-    year: int,
+    year: Annotated[int | None, typer.Argument(
+        help="The year; default: this year (UTC), as `incident stats` in chat.")] = None,
     format: Annotated[str, typer.Option("--format", "-f",
                                         help="md (default), csv or json")] = "md",
     database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
@@ -523,7 +524,8 @@ def report_annual(
     try:
         store.check_migrated()
         now = utcnow()
-        text = renderers[format](store.run(lambda s: annual_report(s, year, now)))
+        which = year if year is not None else now.year
+        text = renderers[format](store.run(lambda s: annual_report(s, which, now)))
     except WisbotError as exc:
         raise _fail(exc) from None
     finally:

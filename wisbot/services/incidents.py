@@ -224,7 +224,8 @@ class IncidentService:
             inc = Incident(number=f"WIS-SEC-{now.year}-{seq}", year=now.year, seq=seq,
                            centre=centre.code, member=centre.member,
                            principal_gisc=centre.principal_gisc, share=share.value,
-                           anonymous=anonymous, severity=level, status="open", summary=summary,
+                           anonymous=anonymous, severity=level, highest_severity=level,
+                           status="open", summary=summary,
                            reported_by=caller.contact.id, created_at=now, updated_at=now)
             session.add(inc)
             session.flush()
@@ -285,10 +286,15 @@ class IncidentService:
         def work(session: Session) -> Told:
             inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             self._may_change(caller, inc, "change the severity of")
-            if inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            if inc.status != "open":
+                # Nobody works on it: a change would be cascaded to every room for nothing.
+                raise InvalidState(f"{inc.number} is {inc.status}: reopen it first "
+                                   f"(`incident reopen {inc.number} <why>`), then change "
+                                   "its severity")
             previous = inc.severity
             inc.severity = level
+            inc.highest_severity = max(previous if inc.highest_severity is None
+                                       else inc.highest_severity, level)
             inc.updated_at = self.clock()
             session.add(inc)
             entry = self._timeline(session, inc, caller, "severity", reason,
