@@ -318,3 +318,39 @@ def test_migration_0012_backfills_the_highest_severity(tmp_path) -> None:  # typ
         rows = dict(conn.execute(text("SELECT id, highest_severity FROM incident")).all())
     engine.dispose()
     assert rows == {1: 5, 2: 1}
+
+
+async def test_demo_panels_follow_the_told_order_and_no_page_is_left(sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import re
+
+    from rich.console import Console
+    from sqlalchemy import create_engine, text
+
+    from wisbot.demo import run_demo
+
+    buf = io.StringIO()
+    await run_demo(Console(file=buf, width=100, color_system=None), database_url=sqlite_url)
+    out = buf.getvalue()
+    # The widest "Told, in order" list (the share to the group), as the reply printed it.
+    replies = out.split("Told, in order:")
+    widest = max(replies[1:], key=lambda part: part.count("(gisc:"))
+    told = re.findall(r"│\s+([a-z-]+) \((?:secretariat|member:|gisc:|area:|collaboration)",
+                      widest.split("╰")[0])
+    assert len(told) == 20
+    section = out.split("What each room received")[1]
+    titles = re.findall(r"╭─+ ([a-z-]+) · (named|anonymised|not told) · (\d+) messages? ─",
+                        section)
+    assert [key for key, _, _ in titles][:len(told)] == told
+    assert [key for key, how, _ in titles if how == "not told"] == ["working-group"]
+    for role in ("gisc:", "area:", "member:", "secretariat · secretariat",
+                 "collaboration · collaboration"):
+        assert not re.search(rf"╭─+ [^\n]*{re.escape(role)}", section), role
+    assert "Every page was acknowledged; none is left open." in out
+    assert "next: try `wisbot shell --as anna.weber --room member-de`" in out
+    engine = create_engine(sqlite_url)
+    with engine.connect() as conn:
+        unacked = conn.execute(text("SELECT count(*) FROM page WHERE acked_at IS NULL")).scalar()
+        pages = conn.execute(text("SELECT count(*) FROM page")).scalar()
+    engine.dispose()
+    assert pages and unacked == 0
