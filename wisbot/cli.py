@@ -508,7 +508,7 @@ def report_annual(
 ) -> None:
     """The annual service report: incidents by severity and month, time to notify and to
     acknowledge (median, 90th percentile, share within 1 hour), pages that reached the
-    Secretariat step, hours covered."""
+    Secretariat step, hours the pager ran. Incidents count at their highest severity."""
     from wisbot.clock import utcnow
     from wisbot.services.reports import annual_report, to_csv, to_json, to_markdown
     from wisbot.store.engine import Store

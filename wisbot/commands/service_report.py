@@ -62,8 +62,9 @@ def register(reg: Registry) -> None:
     ))
     reg.add(Command(
         ("incident", "stats"),
-        "The annual service report: incidents by severity and month, time to notify and "
-        "to acknowledge, pages that reached the Secretariat, hours covered. Live figures are "
+        "The annual service report (default: this year): incidents by the highest severity "
+        "they reached and month, time to notify and to acknowledge, pages that reached the "
+        "Secretariat, hours the pager ran. Live figures are "
         "the Secretariat's; others get the incidents they may see, or a closed year's "
         "published figures.",
         "incident stats 2026", stats,

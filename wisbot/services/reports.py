@@ -161,7 +161,7 @@ def _hours(start: datetime, end: datetime) -> int:
 
 
 def pager_words(r: AnnualReport) -> str:
-    """What "hours covered" measures, in words."""
+    """What the pager hours measure, in words (a bare "1 of 8046" told nobody anything)."""
     if r.first_hour is None:
         if r.hours_covered:  # figures published before the first hour was kept
             return (f"{r.hours_covered} of the {r.hours_in_period} hours of {r.year} had a "
