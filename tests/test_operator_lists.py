@@ -161,6 +161,23 @@ async def test_unknown_centre_lists_candidates_and_centres_command(make_app) -> 
     assert "Centres of Kenya (KE)" in by_centre
     nobody = await c.type("anna.weber", "incident centres Germny")
     assert nobody.kind == "error" and "unknown Member 'Germny'" in nobody.plain()
+    assert "did you mean 'Germany'" in nobody.plain()
+
+
+def test_cli_directory_centres() -> None:
+    from typer.testing import CliRunner
+
+    from tests.conftest import EXAMPLE
+    from wisbot.cli import app as cli_app
+
+    ok = CliRunner().invoke(cli_app, ["directory", "centres", "DWD", "--directory",
+                                      str(EXAMPLE)])
+    assert ok.exit_code == 0, ok.output
+    assert "Centres of Germany (DE)" in ok.output and "DE-OF-NC" in ok.output
+    assert "KE-NC" not in ok.output
+    bad = CliRunner().invoke(cli_app, ["directory", "centres", "Germny", "--directory",
+                                       str(EXAMPLE)])
+    assert bad.exit_code != 0 and "did you mean 'Germany'" in bad.output
 
 
 async def _group_incident(app) -> None:  # type: ignore[no-untyped-def]

@@ -324,6 +324,31 @@ def directory_schema_cmd() -> None:
     typer.echo(directory_schema_json())
 
 
+@directory_app.command("centres")
+def directory_centres(
+    member: Annotated[str, typer.Argument(help="a Member's code, name or acronym")],
+    directory: DirectoryOpt = None,
+) -> None:
+    """List a Member's centres: the codes `incident report` and `directory preview` take
+    (chat: `incident centres <Member>`)."""
+    from wisbot.directory import _unknown, load_directory
+
+    try:
+        d = load_directory(_settings(directory).directory)
+        found = d.find_member(member)
+        if found is None:
+            raise WisbotError(_unknown("Member", member,
+                                       [x for m in d.members for x in (m.code, m.name)]))
+    except (WisbotError, ValueError) as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"Centres of {found.name} ({found.code})")
+    for col in ("code", "name", "kind", "principal GISC"):
+        table.add_column(col)
+    for c in d.centres_of(found.code):
+        table.add_row(c.code, c.name, c.kind, c.principal_gisc)
+    console.print(table)
+
+
 @directory_app.command("preview")
 def directory_preview(
     centre: str,

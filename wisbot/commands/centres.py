@@ -22,7 +22,8 @@ async def centres(ctx: Ctx, a: dict[str, Any]) -> Reply:
                      None)
         if found is None:
             raise NotFound(_unknown("Member", text,
-                                    [m.code for m in directory.members]))
+                                    [x for m in directory.members
+                                     for x in (m.code, m.name)]))
         member = directory.member(found.member)
     own = directory.centres_of(member.code)
     b = ReplyBuilder(f"Centres of {member.name} ({member.code})")
