@@ -162,6 +162,12 @@ async def test_unknown_centre_lists_candidates_and_centres_command(make_app) -> 
     nobody = await c.type("anna.weber", "incident centres Germny")
     assert nobody.kind == "error" and "unknown Member 'Germny'" in nobody.plain()
     assert "did you mean 'Germany'" in nobody.plain()
+    # `incident query` names the candidates too, and takes a Member's name.
+    r = await c.type("hiro.sato", "incident query Germny")
+    assert r.kind == "error" and "unknown centre or Member 'Germny'" in r.plain()
+    assert "'Germany'" in r.plain()
+    r = await c.type("hiro.sato", "incident query Germany")
+    assert r.kind != "error" and "Q-1" in r.plain()
 
 
 def test_cli_directory_centres() -> None:

@@ -344,11 +344,13 @@ class Directory(_Model):
                 return m
         return None
 
-    def unknown_centre(self, code: str) -> str:
-        """Why ``code`` is no centre, and the nearest candidates: a Member's own centres
-        when the code names a Member (``DE``, ``DE-OF``), else the closest codes."""
-        known = [c.code for c in self.centres]
-        message = _unknown("centre", code, known)
+    def unknown_centre(self, code: str, what: str = "centre",
+                       also: Sequence[str] = ()) -> str:
+        """Why ``code`` is no centre (nor one of ``also``), and the nearest candidates: a
+        Member's own centres when the code names a Member (``DE``, ``DE-OF``), else the
+        closest codes."""
+        known = [c.code for c in self.centres] + list(also)
+        message = _unknown(what, code, known)
         member = self.find_member(code) or self.find_member(code.split("-")[0])
         if "did you mean" in message:
             pass

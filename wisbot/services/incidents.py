@@ -558,14 +558,12 @@ class IncidentService:
             return c.member, c.code
         except NotFound:
             pass
-        try:
-            return self.directory.member(subject).code, None
-        except NotFound:
-            known = [c.code for c in self.directory.centres] + \
-                    [m.code for m in self.directory.members]
-            from wisbot.directory import _unknown
-
-            raise NotFound(_unknown("centre or Member", subject, known)) from None
+        member = self.directory.find_member(subject)  # a code, name or acronym
+        if member is not None:
+            return member.code, None
+        raise NotFound(self.directory.unknown_centre(
+            subject, "centre or Member",
+            [x for m in self.directory.members for x in (m.code, m.name)]))
 
     async def answer(self, caller: Caller, query: str, text: str) -> Reply:
         if not caller.is_secretariat:
