@@ -377,3 +377,32 @@ async def test_demo_panels_follow_the_told_order_and_no_page_is_left(sqlite_url)
         pages = conn.execute(text("SELECT count(*) FROM page")).scalar()
     engine.dispose()
     assert pages and unacked == 0
+
+
+async def test_highest_severity_holds_with_two_processes_at_once(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two wisbot processes on one database change the severity at the same moment: the
+    highest one reached is kept whichever commits last."""
+    import asyncio
+
+    from sqlmodel import Session, select
+
+    from wisbot.store.tables import Incident
+
+    one, two = await make_app(), await make_app()
+    await one.console.type("anna.weber", "incident report DE-OF-NC share=secretariat sev=3 "
+                           "Phishing", "member-de")
+    a, b = await asyncio.gather(
+        one.console.type("sec-desk", "severity 1 5 worse", "secretariat"),
+        two.console.type("anna.weber", "severity 1 4 a bit worse", "member-de"))
+    assert a.kind == b.kind == "incident", (a.plain(), b.plain())
+
+    def read(session: Session) -> tuple[int, int | None]:
+        inc = session.exec(select(Incident)).one()
+        return inc.severity, inc.highest_severity
+
+    current, highest = await two.store.tx(read)
+    assert current in (4, 5) and highest == 5
+    await one.console.type("sec-desk", "severity 1 1 false alarm", "secretariat")
+    assert (await one.store.tx(read)) == (1, 5)
+    text = render_text(await two.console.type("sec-desk", "incident stats"))
+    assert "By severity: 0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 1" in text
