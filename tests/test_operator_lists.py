@@ -33,7 +33,8 @@ async def test_list_heading_default_open_and_summaries(make_app) -> None:  # typ
     assert lines[0] == "Open incidents you may see here"
     assert "WIS-SEC-2026-2" not in listed, "a resolved incident is not open"
     # Each line tells the incident apart by its summary, on one line, shortened.
-    one = next(line for line in lines if line.startswith("WIS-SEC-2026-1 · open"))
+    one = next(line for line in lines if line.startswith("WIS-SEC-2026-1 · open · "
+                                                         "severity 1 · DE-OF-NC, Germany · "))
     assert "Phishing mails with a fake WIS portal login" in one and one.endswith("…")
     assert "message switch" not in one
     three = next(line for line in lines if line.startswith("WIS-SEC-2026-3 · open"))

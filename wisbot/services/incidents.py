@@ -32,7 +32,7 @@ from wisbot.services.consent import (
     withdraw_for_consent,
 )
 from wisbot.services.context import Caller
-from wisbot.services.lists import WHICH, list_title, summary_span
+from wisbot.services.lists import WHICH, centre_short, list_title, summary_span
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
     centre_label,
@@ -420,7 +420,7 @@ class IncidentService:
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 b.line(bold(inc.number), f" · {inc.status} · severity {inc.severity} · "
-                       f"{centre_label(self.directory, inc, vis)} · ",
+                       f"{centre_short(self.directory, inc, vis)} · ",
                        summary_span(self.directory, inc, vis))
             return b.build(private=True)
 

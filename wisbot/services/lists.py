@@ -7,8 +7,9 @@ import re
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Vis
+from wisbot.errors import NotFound
 from wisbot.reply import Span, user
-from wisbot.services.render import UNREVIEWED, text_for
+from wisbot.services.render import UNREVIEWED, centre_label, text_for
 from wisbot.store.tables import Incident
 
 SUMMARY_WIDTH = 60
@@ -46,6 +47,17 @@ def summary_span(directory: Directory, inc: Incident, vis: Vis,
     if text == UNREVIEWED:
         return Span(text="(summary not yet cleared for anonymised rooms)", style="italic")
     return user(one_line(text, width))
+
+
+def centre_short(directory: Directory, inc: Incident, vis: Vis) -> str:
+    """The centre as a list names it: its code and Member (``DE-OF-NC, Germany``); the
+    full name is in `incident show`. Anonymised: the same label as everywhere."""
+    if vis is not Vis.NAMED:
+        return centre_label(directory, inc, vis)
+    try:
+        return f"{inc.centre}, {directory.member(inc.member).name}"
+    except NotFound:  # a Member dropped from the directory keeps its code
+        return f"{inc.centre}, {inc.member}"
 
 
 def list_title(which: str, centre: str | None, sev_min: int | None) -> str:
