@@ -407,3 +407,20 @@ async def test_highest_severity_holds_with_two_processes_at_once(make_app) -> No
     assert (await one.store.tx(read)) == (1, 5)
     text = render_text(await two.console.type("sec-desk", "incident stats"))
     assert "By severity: 0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 1" in text
+
+
+async def test_evidence_names_messages_withdrawn_by_a_narrowing(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Narrowed before the outbox sent the report: the withdrawn rooms are named."""
+    app = await make_app()
+    c = app.console
+    await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=2 Phishing",
+                 "member-de")
+    await c.type("anna.weber", "incident share 1 principal-gisc", "member-de")
+    await app.outbox.drain()
+    text = render_text(await c.type("sec-desk", "incident evidence 1", "secretariat"))
+    reported = next(line for line in text.splitlines() if " reported → " in line)
+    assert "withdrawn (sharing narrowed): gisc-beijing" in reported
+    assert "and 9 more" in reported  # 14 other GISCs: five named, the rest counted
+    assert "gisc-offenbach" not in reported
+    # A withdrawn message was never due: the report reached every room still told.
+    assert "1-hour target: met (notified in 0 s)" in text

@@ -816,6 +816,8 @@ def time_to_notify(session: Session, inc: Incident) -> float | None:
     if first is None:
         return None
     rows = session.exec(select(OutboxRow).where(OutboxRow.notification_id == first.id)).all()
+    # A row withdrawn by a narrowing was never due: it does not hold the target open.
+    rows = [r for r in rows if r.status != "withdrawn"]
     if not rows or any(r.delivered_at is None for r in rows):
         return None
     last = max(r.delivered_at for r in rows if r.delivered_at is not None)
