@@ -55,7 +55,7 @@ async def test_missing_share_explains_the_four_levels(make_app) -> None:  # type
     ("incident report XX-NC share=group x", "unknown centre 'XX-NC'"),
     ("incident report DE-OF-NX share=group x", "did you mean 'DE-OF-NC'"),
     ("severity WIS-SEC-2026-1 seven", "level must be a whole number from 0 to 5"),
-    ("incident show 42", "not an incident number"),
+    ("incident show x42", "not an incident number"),
     ("incident", "incident needs a sub-command"),
     ("lessons search", "missing <words>"),
 ])

@@ -131,9 +131,13 @@ async def test_failed_webhook_is_retried_then_dead_lettered(make_app, clock, web
         clock.advance(minutes=10)
     assert len(receiver.posts) == 1
     evidence = render_text(await app.console.type("sec-desk", "incident evidence "
-                                                  "WIS-SEC-2026-1", "secretariat"))
+                                                  "WIS-SEC-2026-1 details", "secretariat"))
     assert "webhook: FAILED (dead letter)" in evidence
     assert "webhook: delivered" in evidence
+    # The summary calls the failure out on its step's line.
+    summary = render_text(await app.console.type("sec-desk", "incident evidence "
+                                                 "WIS-SEC-2026-1", "secretariat"))
+    assert "FAILED (dead letter): webhook" in summary
 
 
 def _metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -198,12 +202,12 @@ async def _flow(app: Any, clock: Any) -> None:
 async def test_evidence_shows_every_message_and_the_verdict(make_app, clock):
     app = await make_app()
     await _flow(app, clock)
-    text = render_text(await app.console.type("sec-desk", "incident evidence WIS-SEC-2026-1",
-                                              "secretariat"))
-    assert "reported → gisc-offenbach (console) · delivered" in text
+    text = render_text(await app.console.type("sec-desk", "incident evidence WIS-SEC-2026-1 "
+                                              "details", "secretariat"))
+    assert "reported → gisc-offenbach (console): delivered" in text
     assert "P-1 · GISC Offenbach" in text and "acknowledged by GISC Offenbach operations " \
-           "desk" in text and "(after 10 min) · target met" in text
-    assert "page · @gisc-offenbach (direct): delivered" in text
+           "desk" in text and "(after 10 min)" in text and "target met" in text
+    assert "@gisc-offenbach (direct): delivered" in text
     assert "1-hour target: met" in text
     second = render_text(await app.console.type("hiro.sato", "incident evidence "
                                                 "WIS-SEC-2026-2"))

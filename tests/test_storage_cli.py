@@ -124,7 +124,7 @@ def test_demo_runs_without_a_terminal(tmp_path: Path) -> None:
     out = proc.stdout
     assert "WIS-SEC-" in out
     assert "Security incident severity 4 – Systems with some connection" in out
-    assert "collaboration · collaboration" in out
+    assert "collaboration · anonymised" in out
     assert "a WIS centre in the area of GISC Offenbach" in out
 
 

@@ -324,6 +324,31 @@ def directory_schema_cmd() -> None:
     typer.echo(directory_schema_json())
 
 
+@directory_app.command("centres")
+def directory_centres(
+    member: Annotated[str, typer.Argument(help="a Member's code, name or acronym")],
+    directory: DirectoryOpt = None,
+) -> None:
+    """List a Member's centres: the codes `incident report` and `directory preview` take
+    (chat: `incident centres <Member>`)."""
+    from wisbot.directory import _unknown, load_directory
+
+    try:
+        d = load_directory(_settings(directory).directory)
+        found = d.find_member(member)
+        if found is None:
+            raise WisbotError(_unknown("Member", member,
+                                       [x for m in d.members for x in (m.code, m.name)]))
+    except (WisbotError, ValueError) as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"Centres of {found.name} ({found.code})")
+    for col in ("code", "name", "kind", "principal GISC"):
+        table.add_column(col)
+    for c in d.centres_of(found.code):
+        table.add_row(c.code, c.name, c.kind, c.principal_gisc)
+    console.print(table)
+
+
 @directory_app.command("preview")
 def directory_preview(
     centre: str,
@@ -496,7 +521,8 @@ def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a servi
 
 @report_app.command("annual")
 def report_annual(
-    year: int,
+    year: Annotated[int | None, typer.Argument(
+        help="The year; default: this year (UTC), as `incident stats` in chat.")] = None,
     format: Annotated[str, typer.Option("--format", "-f",
                                         help="md (default), csv or json")] = "md",
     database_url: Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
@@ -507,7 +533,7 @@ def report_annual(
 ) -> None:
     """The annual service report: incidents by severity and month, time to notify and to
     acknowledge (median, 90th percentile, share within 1 hour), pages that reached the
-    Secretariat step, hours covered."""
+    Secretariat step, hours the pager ran. Incidents count at their highest severity."""
     from wisbot.clock import utcnow
     from wisbot.services.reports import annual_report, to_csv, to_json, to_markdown
     from wisbot.store.engine import Store
@@ -523,7 +549,8 @@ def report_annual(
     try:
         store.check_migrated()
         now = utcnow()
-        text = renderers[format](store.run(lambda s: annual_report(s, year, now)))
+        which = year if year is not None else now.year
+        text = renderers[format](store.run(lambda s: annual_report(s, which, now)))
     except WisbotError as exc:
         raise _fail(exc) from None
     finally:

@@ -11,10 +11,17 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
+from sqlmodel import Session, col, select
 
 from wisbot.adapters.console import ConsoleAdapter, render_text
 from wisbot.app import App
+from wisbot.directory import Room
+from wisbot.domain.confidentiality import Vis
+from wisbot.services.incidents import audience
+from wisbot.services.render import exposure
 from wisbot.settings import Settings
+from wisbot.store.paging_tables import Page
+from wisbot.store.tables import Incident
 
 EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "directory.example.yaml"
 
@@ -30,12 +37,16 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
     ("gisc-offenbach", "gisc-offenbach", "ack P-1",
      "Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
      "the 1-hour target."),
+    ("sec-maria", None, "ack P-2",
+     "The Secretariat's on-call focal point acknowledges its own page, in a direct message."),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
      "Germany consents to tell the whole group, anonymously: other rooms read 'a WIS centre "
      "in the area of GISC Offenbach'."),
     ("hiro.sato", None, "incident query DE-OF-NC",
      "Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
      "reply cannot confirm anything: a query goes to the Secretariat."),
+    ("sec-maria", None, "ack P-3",
+     "The query paged the Secretariat's on-call focal point, who acknowledges it."),
     ("sec-desk", "secretariat",
      "incident answer Q-1 An incident in the area of GISC Offenbach is being handled; see "
      "the collaboration room",
@@ -89,16 +100,48 @@ async def run_demo(out: Console | None = None, database_url: str | None = None,
                                     expand=False))
                 await app.outbox.drain()
             console.print()
-            console.print(Rule("[bold]What each room received"))
+            console.print(Rule("[bold]What each room received, in the order told"))
             views: dict[str, str] = {}
-            for bound in app.directory.rooms:
+            for bound, how in await _rooms_in_cascade_order(app, year):
                 text = adapter.transcript(bound.target)
                 views[bound.key] = text
                 count = len(adapter.rooms.get(bound.target, []))
                 body = text if text else "(nothing)"
-                console.print(Panel(Text(body), expand=False,
-                                    title=f"{bound.key} · {bound.role} · {count} message(s)"))
+                # The key already says the role (gisc-beijing): the title adds what is new.
+                console.print(Panel(Text(body), expand=False, title=f"{bound.key} · {how} · "
+                                    f"{count} message{'' if count == 1 else 's'}"))
             for who, replies in adapter.direct.items():
                 console.print(Panel(Text("\n\n".join(render_text(r) for r in replies)),
                                     title=f"direct to @{who}", expand=False))
+            assert app.store is not None
+            left = await app.store.tx(_open_pages)
+            console.print()
+            if left:
+                console.print(f"[yellow]Pages still open: {', '.join(left)}[/yellow]")
+            else:
+                console.print("Every page was acknowledged; none is left open.")
+    console.print("next: try [bold]`wisbot shell --as anna.weber --room member-de`[/bold] "
+                  "(README, Quick start) and type `help`.")
     return views
+
+
+async def _rooms_in_cascade_order(app: App, year: int) -> list[tuple[Room, str]]:
+    """Every room in the order the demo's incident was told (its "Told, in order" line),
+    with what it read; rooms never told last."""
+
+    def work(session: Session) -> Incident | None:
+        return session.exec(select(Incident).where(
+            Incident.number == f"WIS-SEC-{year}-1")).first()
+
+    assert app.store is not None
+    inc = await app.store.tx(work)
+    told = audience(app.directory, exposure(inc)) if inc is not None else []
+    keys = {room.key for room, _ in told}
+    return [(room, "anonymised" if vis is Vis.ANONYMOUS else "named") for room, vis in told] \
+        + [(room, "not told") for room in app.directory.rooms if room.key not in keys]
+
+
+def _open_pages(session: Session) -> list[str]:
+    """Pages nobody acknowledged (open, or stopped before anyone did)."""
+    return [f"P-{p.id}" for p in session.exec(select(Page).where(
+        col(Page.acked_at).is_(None)).order_by(col(Page.id))).all()]

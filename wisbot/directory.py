@@ -333,8 +333,36 @@ class Directory(_Model):
     def centre(self, code: str) -> Centre:
         found = self._centres.get(code.casefold())
         if found is None:
-            raise NotFound(_unknown("centre", code, [c.code for c in self.centres]))
+            raise NotFound(self.unknown_centre(code))
         return found
+
+    def find_member(self, text: str) -> Member | None:
+        """A Member by code, name or alias (any case), else None."""
+        key = fold(text).strip()
+        for m in self.members:
+            if key in (fold(m.code), fold(m.name), *(fold(a) for a in m.aliases)):
+                return m
+        return None
+
+    def unknown_centre(self, code: str, what: str = "centre",
+                       also: Sequence[str] = ()) -> str:
+        """Why ``code`` is no centre (nor one of ``also``), and the nearest candidates: a
+        Member's own centres when the code names a Member (``DE``, ``DE-OF``), else the
+        closest codes."""
+        known = [c.code for c in self.centres] + list(also)
+        message = _unknown(what, code, known)
+        member = self.find_member(code) or self.find_member(code.split("-")[0])
+        if "did you mean" in message:
+            pass
+        elif member is not None and self.centres_of(member.code):
+            codes = ", ".join(c.code for c in self.centres_of(member.code))
+            message += f" ({member.name}'s centres: {codes})"
+        else:
+            folded = {k.casefold(): k for k in known}
+            near = difflib.get_close_matches(code.casefold(), list(folded), n=3, cutoff=0.3)
+            if near:
+                message += f" (nearest: {', '.join(folded[n] for n in near)})"
+        return message + "; `incident centres <Member>` lists a Member's centres"
 
     def gisc(self, name: str) -> Gisc:
         key = fold(name).strip().removeprefix("gisc-").removeprefix("gisc ").strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wisbot.commands import (
     ack,
+    centres,
     escalate,
     exchange,
     incident,
@@ -22,6 +23,7 @@ def build_registry() -> Registry:
     severity.register(reg)
     lessons.register(reg)
     service_report.register(reg)
+    centres.register(reg)
     ack.register(reg)
     escalate.register(reg)
     exchange.register(reg)

@@ -12,11 +12,15 @@ from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
+from wisbot.services.lists import WHICH
 from wisbot.services.render import exposure, incident_reply
 
 SHARES = tuple(s.value for s in Share)
 SHARE_ARG = Arg("share", "option", "who may be told; required, there is no default",
                 choices=SHARES, choice_help={s.value: SHARE_HELP[s] for s in Share})
+LIST_HELP = {"open": "not yet resolved (the default)",
+             "resolved": "resolved or closed", "closed": "the same as resolved",
+             "all": "open, resolved and closed"}
 ID = Arg("id", metavar="incident", help="an incident number, e.g. WIS-SEC-2026-7")
 
 
@@ -161,11 +165,14 @@ def register(reg: Registry) -> None:
     reg.add(Command(("incident", "show"), "The incident and its timeline, as you may see it "
                     "here.", "incident show WIS-SEC-2026-7", show, (ID,)))
     reg.add(Command(
-        ("incident", "list"), "Incidents you may see here.",
+        ("incident", "list"), "Incidents you may see here, one line each with a short "
+        "summary (the whole one: `incident show`); sev=2 lists severity 2 and above.",
         "incident list open sev=3", list_,
-        (Arg("which", required=False, choices=("open", "all")),
+        (Arg("which", required=False, choices=tuple(WHICH), choice_help=LIST_HELP,
+             metavar="|".join(WHICH)),
          Arg("centre", "option", required=False, metavar="code"),
-         Arg("sev", "option", "minimum severity", required=False, int_range=(0, 5))),
+         Arg("sev", "option", "minimum severity: sev=2 lists severity 2 and above",
+             required=False, int_range=(0, 5))),
     ))
     reg.add(Command(
         ("incident", "query"),

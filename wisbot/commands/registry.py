@@ -155,15 +155,28 @@ def parse_args(cmd: Command, raw: str) -> dict[str, Any]:
         break
     if text_start is not None and text_arg is not None:
         rest = tokens[text_start:]
+        # Options typed after the text (`... Odd logins share=group`) are taken when they
+        # end the line and are not given already: a tired operator means nothing else.
+        while len(rest) > 1 and not rest[-1].quoted:
+            key, eq, value = rest[-1].value.partition("=")
+            option = options.get(key.lower()) if eq else None
+            if option is None or out.get(option.name) is not None:
+                break
+            out[option.name] = _convert(option, value)
+            rest = rest[:-1]
         if len(rest) == 1 and rest[0].quoted:
             out[text_arg.name] = rest[0].value
         else:
-            out[text_arg.name] = raw[rest[0].start:].strip()
+            out[text_arg.name] = raw[rest[0].start:rest[-1].end].strip()
     for arg in cmd.args:
         if arg.required and out.get(arg.name) in (None, ""):
             what = {"option": f"{arg.name}=", "text": f"<{arg.metavar or arg.name}>"}.get(
                 arg.kind, f"<{arg.metavar or arg.name}>")
-            raise UsageError(f"missing {what}" + (f" ({arg.help})" if arg.help else ""))
+            where = ""
+            if arg.kind == "option" and text_arg is not None and any(
+                    t.value.lower().startswith(f"{arg.name}=") for t in tokens):
+                where = f": put {arg.name}= before the {text_arg.metavar or text_arg.name}"
+            raise UsageError(f"missing {what}{where}" + (f" ({arg.help})" if arg.help else ""))
     return out
 
 

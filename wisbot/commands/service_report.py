@@ -21,7 +21,7 @@ async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
     paging = ctx.services.paging
     if paging is None:
         raise InvalidState("paging is not running in this wisbot")
-    reply: Reply = await paging.evidence(ctx.caller, a["id"])
+    reply: Reply = await paging.evidence(ctx.caller, a["id"], details=bool(a["details"]))
     return reply
 
 
@@ -52,16 +52,19 @@ async def stats(ctx: Ctx, a: dict[str, Any]) -> Reply:
 def register(reg: Registry) -> None:
     reg.add(Command(
         ("incident", "evidence"),
-        "Every notification and page of an incident: to whom, on which platform, sent, "
-        "delivered, acknowledged, and whether the 1-hour target was met (Secretariat, the "
-        "affected Member, its principal GISC).",
-        "incident evidence WIS-SEC-2026-7", evidence,
-        (Arg("id", metavar="incident", help="an incident number, e.g. WIS-SEC-2026-7"),),
+        "The notifications and pages of an incident, one line per event (how many rooms, "
+        "all delivered and how fast; failures and pending ones named), and whether the "
+        "1-hour target was met; `details` lists every message: to whom, on which platform, "
+        "delivered when (Secretariat, the affected Member, its principal GISC).",
+        "incident evidence WIS-SEC-2026-7 details", evidence,
+        (Arg("id", metavar="incident", help="an incident number, e.g. WIS-SEC-2026-7"),
+         Arg("details", "flag", required=False, choices=("details", "--all", "all"))),
     ))
     reg.add(Command(
         ("incident", "stats"),
-        "The annual service report: incidents by severity and month, time to notify and "
-        "to acknowledge, pages that reached the Secretariat, hours covered. Live figures are "
+        "The annual service report (default: this year): incidents by the highest severity "
+        "they reached and month, time to notify and to acknowledge, pages that reached the "
+        "Secretariat, hours the pager ran. Live figures are "
         "the Secretariat's; others get the incidents they may see, or a closed year's "
         "published figures.",
         "incident stats 2026", stats,

@@ -32,6 +32,7 @@ from wisbot.services.consent import (
     withdraw_for_consent,
 )
 from wisbot.services.context import Caller
+from wisbot.services.lists import WHICH, centre_short, list_title, summary_span
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
     centre_label,
@@ -55,11 +56,26 @@ QUERY_RE = re.compile(r"^Q-?(\d{1,9})$", re.IGNORECASE)
 STATUSES = ("open", "resolved", "closed")
 
 
-def parse_number(text: str) -> str:
+SHORT_NUMBER_RE = re.compile(r"^(?:(?:WIS-)?SEC-)?(?:(\d{4})-)?#?(\d{1,9})$", re.IGNORECASE)
+
+
+def parse_number(text: str, year: int | None = None, *, bare: bool = True) -> str:
+    """``WIS-SEC-2026-7``; with ``year`` (this year), also the short forms people type:
+    ``7``, ``#7`` (unless ``bare`` is off: ``ack 7`` could mean page P-7), ``2026-7``,
+    ``SEC-2026-7``. A typo is a usage error, not a refusal."""
     m = NUMBER_RE.match(text.strip())
-    if not m:
-        raise NotFound(f"{text!r} is not an incident number: they look like WIS-SEC-2026-7")
-    return f"WIS-SEC-{m.group(1)}-{int(m.group(2))}"
+    if m:
+        return f"WIS-SEC-{m.group(1)}-{int(m.group(2))}"
+    short = SHORT_NUMBER_RE.match(text.strip())
+    if short and (short.group(1) or (year is not None and bare)):
+        return f"WIS-SEC-{short.group(1) or year}-{int(short.group(2))}"
+    shown_year = year if year is not None else datetime.now(UTC).year
+    if short:
+        seq = int(short.group(2))
+        raise UsageError(f"{text.strip()!r} is not an incident number: type "
+                         f"WIS-SEC-{shown_year}-{seq} (or P-{seq} for a page)")
+    raise UsageError(f"{text.strip()!r} is not an incident number: they look like "
+                     f"WIS-SEC-{shown_year}-7, or 7 for this year's seventh")
 
 
 def parse_query_id(text: str) -> int:
@@ -122,7 +138,7 @@ class IncidentService:
         hidden as when it does not exist, so a refusal reveals nothing. ``lock``: a
         change holds the incident row until commit, so two changes at once (two
         resolves, two confirms, two lessons) check what the other one wrote."""
-        number = parse_number(number)
+        number = parse_number(number, self.clock().year)
         q = select(Incident).where(Incident.number == number)
         inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None:
@@ -208,7 +224,8 @@ class IncidentService:
             inc = Incident(number=f"WIS-SEC-{now.year}-{seq}", year=now.year, seq=seq,
                            centre=centre.code, member=centre.member,
                            principal_gisc=centre.principal_gisc, share=share.value,
-                           anonymous=anonymous, severity=level, status="open", summary=summary,
+                           anonymous=anonymous, severity=level, highest_severity=level,
+                           status="open", summary=summary,
                            reported_by=caller.contact.id, created_at=now, updated_at=now)
             session.add(inc)
             session.flush()
@@ -241,7 +258,8 @@ class IncidentService:
                 raise InvalidState(f"{inc.number} is closed: reopen it first "
                                    f"(`incident reopen {inc.number} <why>`)")
             if kind == "resolved" and inc.status != "open":
-                raise InvalidState(f"{inc.number} is {inc.status}, not open")
+                raise InvalidState(f"{inc.number} is {inc.status}, not open; to work on it "
+                                   f"again: `incident reopen {inc.number} <why>`")
             if kind == "reopened" and inc.status == "open":
                 raise InvalidState(f"{inc.number} is already open")
             if kind == "closed" and inc.status == "closed":
@@ -268,10 +286,15 @@ class IncidentService:
         def work(session: Session) -> Told:
             inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             self._may_change(caller, inc, "change the severity of")
-            if inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first")
+            if inc.status != "open":
+                # Nobody works on it: a change would be cascaded to every room for nothing.
+                raise InvalidState(f"{inc.number} is {inc.status}: reopen it first "
+                                   f"(`incident reopen {inc.number} <why>`), then change "
+                                   "its severity")
             previous = inc.severity
             inc.severity = level
+            inc.highest_severity = max(previous if inc.highest_severity is None
+                                       else inc.highest_severity, level)
             inc.updated_at = self.clock()
             session.add(inc)
             entry = self._timeline(session, inc, caller, "severity", reason,
@@ -369,13 +392,14 @@ class IncidentService:
 
     async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
                    sev_min: int | None = None) -> Reply:
+        if which not in WHICH:
+            raise UsageError(f"list which incidents? one of {', '.join(WHICH)}, not {which!r}")
         if centre is not None:
             centre = self.directory.centre(centre).code
 
         def work(session: Session) -> Reply:
             q = select(Incident).order_by(col(Incident.id))
-            if which == "open":
-                q = q.where(col(Incident.status) != "closed")
+            q = q.where(col(Incident.status).in_(WHICH[which]))
             if sev_min is not None:
                 q = q.where(col(Incident.severity) >= sev_min)
             rows: list[tuple[Incident, Vis]] = []
@@ -388,16 +412,16 @@ class IncidentService:
                 if centre is not None and (vis is not Vis.NAMED or inc.centre != centre):
                     continue
                 rows.append((inc, vis))
-            title = f"Incidents ({which}{', centre=' + centre if centre else ''}" \
-                    f"{', sev>=' + str(sev_min) if sev_min is not None else ''})"
-            b = ReplyBuilder(title)
+            b = ReplyBuilder(list_title(which, centre, sev_min))
             if not rows:
-                b.line("None that you may see here.")
+                b.line("None that you may see here."
+                       + (" Resolved ones: `incident list resolved`." if which == "open"
+                          else ""))
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
-                sev = severity(inc.severity)
-                b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
-                       f"{centre_label(self.directory, inc, vis)}")
+                b.line(bold(inc.number), f" · {inc.status} · severity {inc.severity} · "
+                       f"{centre_short(self.directory, inc, vis)} · ",
+                       summary_span(self.directory, inc, vis))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -534,14 +558,12 @@ class IncidentService:
             return c.member, c.code
         except NotFound:
             pass
-        try:
-            return self.directory.member(subject).code, None
-        except NotFound:
-            known = [c.code for c in self.directory.centres] + \
-                    [m.code for m in self.directory.members]
-            from wisbot.directory import _unknown
-
-            raise NotFound(_unknown("centre or Member", subject, known)) from None
+        member = self.directory.find_member(subject)  # a code, name or acronym
+        if member is not None:
+            return member.code, None
+        raise NotFound(self.directory.unknown_centre(
+            subject, "centre or Member",
+            [x for m in self.directory.members for x in (m.code, m.name)]))
 
     async def answer(self, caller: Caller, query: str, text: str) -> Reply:
         if not caller.is_secretariat:

@@ -16,7 +16,7 @@ from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.consent import request_review
 from wisbot.services.context import Caller
-from wisbot.services.incidents import IncidentService, parse_number
+from wisbot.services.incidents import IncidentService
 from wisbot.services.notify import notify
 from wisbot.services.render import exposure, lesson_spans, redactor_for
 from wisbot.store.engine import Store
@@ -98,7 +98,7 @@ class LessonService:
         def work(session: Session) -> Reply:
             q = select(Lesson, Incident).join(Incident, col(Incident.id) == Lesson.incident_id)
             if number is not None:
-                inc, _ = self.incidents._visible(session, caller, parse_number(number),
+                inc, _ = self.incidents._visible(session, caller, number,
                                                  Vis.NAMED)
                 q = q.where(Lesson.incident_id == inc.id)
             rows = session.exec(q.order_by(col(Lesson.id))).all()

@@ -546,8 +546,8 @@ class PagingService:
                                             .order_by(col(Page.id)))).all())
 
     def _visible_incident(self, session: Session, caller: Caller, ref: str,
-                          minimum: Vis, *, lock: bool = False) -> Incident:
-        number = parse_number(ref)
+                          minimum: Vis, *, lock: bool = False, bare: bool = False) -> Incident:
+        number = parse_number(ref, self.clock().year, bare=bare)
         q = select(Incident).where(Incident.number == number)
         inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
@@ -762,81 +762,19 @@ class PagingService:
         return await self.store.tx(work)
 
     # ----- evidence -------------------------------------------------------------------
-    async def evidence(self, caller: Caller, number: str) -> Reply:
+    async def evidence(self, caller: Caller, number: str, details: bool = False) -> Reply:
+        from wisbot.services.evidence import evidence_reply
+
         def work(session: Session) -> Reply:
             now = self.clock()
-            inc = self._visible_incident(session, caller, number, Vis.NAMED)
+            inc = self._visible_incident(session, caller, number, Vis.NAMED, bare=True)
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)
                     or caller.is_gisc_focal(inc.principal_gisc)):
                 raise NotAllowed(f"the service evidence of {inc.number} is for the WMO "
                                  f"Secretariat, the affected Member and its principal GISC")
-            return evidence_reply(session, self.directory, inc, now)
+            return evidence_reply(session, self.directory, inc, now, details=details)
 
         return await self.store.tx(work)
-
-
-def evidence_reply(session: Session, directory: Directory, inc: Incident,
-                   now: datetime) -> Reply:
-    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report")
-    b.ref = inc.number
-    b.field("Reported", hhmm(inc.created_at))
-    notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
-                         .order_by(col(Notification.id))).all()
-    by_note: dict[int, list[OutboxRow]] = {}
-    ids = [n.id for n in notes if n.id is not None]
-    if ids:
-        for row in session.exec(select(OutboxRow).where(col(OutboxRow.notification_id)
-                                                        .in_(ids)).order_by(col(OutboxRow.id))):
-            by_note.setdefault(row.notification_id or 0, []).append(row)
-    ttn = time_to_notify(session, inc)
-    b.line(bold("Notifications"))
-    for n in notes:
-        for row in by_note.get(n.id or 0, []):
-            b.line(f"  {hhmm(n.created_at)} · {n.kind} → {_where(directory, row)} · "
-                   f"{_delivery_words(row.status, row.delivered_at, n.created_at)}")
-    pages = session.exec(select(Page).where(Page.incident_id == inc.id)
-                         .order_by(col(Page.id))).all()
-    b.line(bold("Pages"))
-    if not pages:
-        b.line("  none (severity below the paging threshold and no escalation)")
-    verdicts: list[str] = []
-    for p in pages:
-        verdict = page_verdict(p, now)
-        verdicts.append(verdict)
-        acked = (f"acknowledged by {_name(directory, p.acked_by)} at {hhmm(p.acked_at)} "
-                 f"(after {format_duration((p.acked_at - p.created_at).total_seconds())})"
-                 if p.acked_at else f"{p.status}, not acknowledged")
-        b.line(bold(f"  {_ref(p)}"), f" · {role_label(p.role)} · created {hhmm(p.created_at)}"
-               f" · {acked} · target {verdict}"
-               + (" · reached the Secretariat step" if p.secretariat_alerted_at else ""))
-        steps = session.exec(select(PageStep).where(PageStep.page_id == p.id)
-                             .order_by(col(PageStep.seq))).all()
-        deliveries = session.exec(select(PageDelivery).where(PageDelivery.page_id == p.id)
-                                  .order_by(col(PageDelivery.id))).all()
-        for s in steps:
-            if s.status != "fired":
-                continue
-            parts = [f"    {hhmm(s.fired_at or s.due_at)} · {s.action}"
-                     + (f" (escalated by {_name(directory, s.escalated_by)})"
-                        if s.escalated_by else "")]
-            for row in by_note.get(s.notification_id or -1, []):
-                parts.append(f"{_where(directory, row)}: "
-                             f"{_delivery_words(row.status, row.delivered_at, s.fired_at)}")
-            for d in deliveries:
-                if d.step_id == s.id:
-                    who = f" {d.contact_id}" if d.contact_id else ""
-                    parts.append(f"{d.channel}{who}: "
-                                 f"{_delivery_words(d.status, d.delivered_at, s.fired_at)}")
-            b.line(" · ".join(parts))
-    if any(v == "missed" for v in verdicts) or (ttn is not None and ttn > TARGET.total_seconds()):
-        overall = "missed"
-    elif any(v == "pending" for v in verdicts) or (ttn is None and notes):
-        overall = "pending"
-    else:
-        overall = "met"
-    b.line(bold("1-hour target: "), overall
-           + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
-    return b.build(private=True)
 
 
 def _no_page(ref: str) -> str:
@@ -878,35 +816,12 @@ def time_to_notify(session: Session, inc: Incident) -> float | None:
     if first is None:
         return None
     rows = session.exec(select(OutboxRow).where(OutboxRow.notification_id == first.id)).all()
+    # A row withdrawn by a narrowing was never due: it does not hold the target open.
+    rows = [r for r in rows if r.status != "withdrawn"]
     if not rows or any(r.delivered_at is None for r in rows):
         return None
     last = max(r.delivered_at for r in rows if r.delivered_at is not None)
     return max((last - inc.created_at).total_seconds(), 0.0)
-
-
-def _delivery_words(status: str, delivered_at: datetime | None, sent: datetime | None) -> str:
-    if delivered_at is not None:
-        lag = (delivered_at - sent).total_seconds() if sent else 0.0
-        return f"delivered {hhmm(delivered_at)} (+{format_duration(max(lag, 0.0))})"
-    return {"dead": "FAILED (dead letter)", "pending": "not yet delivered"}.get(status, status)
-
-
-def _where(directory: Directory, row: OutboxRow) -> str:
-    if row.room_key.startswith("@"):
-        return f"{row.room_key} (direct)"
-    try:
-        return f"{row.room_key} ({directory.room(row.room_key).platform})"
-    except NotFound:
-        return row.room_key
-
-
-def _name(directory: Directory, contact_id: str | None) -> str:
-    if contact_id is None:
-        return "someone"
-    try:
-        return directory.contact(contact_id).name
-    except NotFound:
-        return contact_id
 
 
 def _ref(page: Page) -> str:

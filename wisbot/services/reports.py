@@ -11,8 +11,12 @@ shared with the group; the Secretariat room gets every incident).
   room told;
 * time to acknowledge: from a page's creation to its acknowledgement; the share within
   the 1-hour target counts every page whose target has passed or that was acknowledged;
-* hours covered: UTC hours in which a wisbot pager was running, out of the hours of the
-  year so far.
+* incidents are counted by the highest severity they reached (3 → 5 → 2 counts as 5):
+  what the incident was at its worst is what the year's figures are about;
+* pager running: UTC hours in which a wisbot process was running its pager (so a page
+  would have gone out), out of the hours since wisbot first ran that year — a deployment
+  in December is not "0 % covered" for the months before it existed. The hours of the
+  whole year so far are given beside it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -69,10 +73,24 @@ class AnnualReport:
     hours_covered: int
     hours_in_period: int
     notes: list[str] = field(default_factory=list)
+    first_hour: str | None = None
+    """The first hour of the year in which a wisbot pager ran (ISO, UTC)."""
+    hours_since_first: int = 0
+    """Hours from ``first_hour`` to the end of the period."""
 
     @property
     def coverage(self) -> float | None:
-        return self.hours_covered / self.hours_in_period if self.hours_in_period else None
+        """Share of the hours since wisbot first ran in the year with a pager running."""
+        if self.first_hour is None:
+            return None
+        return self.hours_covered / self.hours_since_first if self.hours_since_first else None
+
+
+BY_HIGHEST = "counted by the highest severity each reached (3 → 5 → 2 counts as 5)"
+
+
+def highest_severity(inc: Incident) -> int:
+    return inc.severity if inc.highest_severity is None else inc.highest_severity
 
 
 def _timing(values: list[float], denominator: int | None = None) -> Timing:
@@ -96,8 +114,9 @@ def annual_report(session: Session, year: int, now: datetime,
     by_month = {m: {level: 0 for level in range(6)} for m in range(1, 13)}
     ttn: list[float] = []
     for inc in incidents:
-        by_severity[inc.severity] += 1
-        by_month[inc.created_at.month][inc.severity] += 1
+        level = highest_severity(inc)
+        by_severity[level] += 1
+        by_month[inc.created_at.month][level] += 1
         t = time_to_notify(session, inc)
         if t is not None:
             ttn.append(t)
@@ -112,9 +131,10 @@ def annual_report(session: Session, year: int, now: datetime,
     hours = session.exec(select(ServiceHour).where(col(ServiceHour.hour) >= start,
                                                    col(ServiceHour.hour) < end)).all()
     period_end = min(end, max(now, start))
-    period_hours = int((period_end - start).total_seconds() // 3600)
-    if period_end > start and (period_end - start).total_seconds() % 3600:
-        period_hours += 1
+    period_hours = _hours(start, period_end)
+    first = min((h.hour for h in hours), default=None)
+    if first is not None and first.tzinfo is None:
+        first = first.replace(tzinfo=UTC)
     return AnnualReport(
         year=year, generated_at=now.astimezone(UTC).isoformat(timespec="seconds"),
         incidents=len(incidents), by_severity=by_severity, by_month=by_month,
@@ -122,7 +142,35 @@ def annual_report(session: Session, year: int, now: datetime,
         pages=len(pages), pages_acknowledged=len(tta),
         pages_secretariat_step=sum(1 for p in pages if p.secretariat_alerted_at),
         pages_target_missed=missed, hours_covered=len(hours), hours_in_period=period_hours,
+        first_hour=first.isoformat(timespec="minutes") if first else None,
+        hours_since_first=max(_slots(first, min(now, end - timedelta(microseconds=1))),
+                              len(hours)) if first else 0,
     )
+
+
+def _slots(first: datetime, last: datetime) -> int:
+    """The UTC hours from ``first``'s through ``last``'s, both included."""
+    last = last.replace(minute=0, second=0, microsecond=0)
+    return max(int((last - first).total_seconds() // 3600) + 1, 0)
+
+
+def _hours(start: datetime, end: datetime) -> int:
+    """Whole or started hours from ``start`` to ``end``."""
+    seconds = max((end - start).total_seconds(), 0.0)
+    return int(seconds // 3600) + (1 if seconds % 3600 else 0)
+
+
+def pager_words(r: AnnualReport) -> str:
+    """What the pager hours measure, in words (a bare "1 of 8046" told nobody anything)."""
+    if r.first_hour is None:
+        if r.hours_covered:  # figures published before the first hour was kept
+            return (f"{r.hours_covered} of the {r.hours_in_period} hours of {r.year} had a "
+                    "wisbot process up to send pages")
+        return f"no wisbot pager ran in {r.year} (of {r.hours_in_period} hours so far)"
+    first = datetime.fromisoformat(r.first_hour).strftime("%d %b %H:%M UTC")
+    return (f"{r.hours_covered} of the {r.hours_since_first} hours since wisbot first ran in "
+            f"{r.year} ({first}): {_pct(r.coverage)} — hours in which a wisbot process was "
+            f"up to send pages ({r.hours_in_period} hours of {r.year} so far)")
 
 
 def _pct(value: float | None) -> str:
@@ -143,9 +191,9 @@ def to_markdown(r: AnnualReport) -> str:
            f"- Pages: {r.pages}, acknowledged {r.pages_acknowledged}, reached the "
            f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
            f"{r.pages_target_missed}",
-           f"- Hours covered: {r.hours_covered} of {r.hours_in_period} "
-           f"({_pct(r.coverage)})", "",
-           "## Incidents by severity", "", "| severity | incidents |", "|---|---|"]
+           f"- Pager running: {pager_words(r)}", "",
+           "## Incidents by severity", "", f"Incidents are {BY_HIGHEST}.", "",
+           "| severity | incidents |", "|---|---|"]
     for level, n in r.by_severity.items():
         out.append(f"| {severity(level).words} | {n} |")
     out += ["", "## Incidents by month and severity", "",
@@ -170,8 +218,10 @@ def to_csv(r: AnnualReport) -> str:
         w.writerow([name, "p90_s", "" if t.p90_s is None else round(t.p90_s, 1)])
         w.writerow([name, "within_1h", "" if t.within_1h is None else round(t.within_1h, 4)])
     for key in ("pages", "pages_acknowledged", "pages_secretariat_step",
-                "pages_target_missed", "hours_covered", "hours_in_period"):
+                "pages_target_missed", "hours_covered", "hours_since_first", "hours_in_period"):
         w.writerow(["pages" if key.startswith("pages") else "hours", key, getattr(r, key)])
+    w.writerow(["hours", "first_hour", r.first_hour or ""])
+    w.writerow(["by_severity", "counted_by", "highest severity reached"])
     for level, n in r.by_severity.items():
         w.writerow(["by_severity", level, n])
     for month, row in r.by_month.items():
@@ -183,6 +233,7 @@ def to_csv(r: AnnualReport) -> str:
 def to_json(r: AnnualReport) -> str:
     data = asdict(r)
     data["coverage"] = r.coverage
+    data["severity_counted_by"] = "highest"
     return json.dumps(data, indent=2, sort_keys=True)
 
 
@@ -190,6 +241,7 @@ def from_json(text: str) -> AnnualReport:
     """A report written by :func:`to_json` (the published figures of a year)."""
     data: dict[str, Any] = json.loads(text)
     data.pop("coverage", None)
+    data.pop("severity_counted_by", None)
     data["by_severity"] = {int(k): int(v) for k, v in data["by_severity"].items()}
     data["by_month"] = {int(m): {int(k): int(v) for k, v in row.items()}
                         for m, row in data["by_month"].items()}
@@ -219,13 +271,14 @@ def published_report(session: Session, year: int) -> AnnualReport | None:
 def to_reply(r: AnnualReport, scope: str = "") -> Reply:
     b = ReplyBuilder(f"Service report {r.year}{scope}", kind="report")
     b.field("Incidents", str(r.incidents))
-    b.field("Hours covered", f"{r.hours_covered} of {r.hours_in_period} ({_pct(r.coverage)})")
+    b.field("Pager running", pager_words(r))
     b.line(bold("Time to notify: "), _timing_words(r.time_to_notify))
     b.line(bold("Time to acknowledge: "), _timing_words(r.time_to_acknowledge))
     b.line(bold("Pages: "), f"{r.pages}, acknowledged {r.pages_acknowledged}, reached the "
            f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
            f"{r.pages_target_missed}")
-    b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items()))
+    b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
+           + f" ({BY_HIGHEST})")
     b.line(bold("By month (sev 0–5):"))
     for month, row in r.by_month.items():
         if sum(row.values()):

@@ -35,6 +35,9 @@ class Incident(SQLModel, table=True):
     anon_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     """The summary as anonymised rooms read it, once the affected Member reviewed it
     (migration 0008); until then they read no summary."""
+    highest_severity: int | None = None
+    """The highest severity the incident reached (migration 0012): the annual report counts
+    it by this one."""
 
 
 class TimelineEntry(SQLModel, table=True):

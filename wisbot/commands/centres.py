@@ -1,0 +1,43 @@
+"""``incident centres <Member>``: the centre codes ``incident report`` takes, so an operator
+who typed an unknown centre finds the right one without the directory file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisbot.commands.dispatch import Ctx
+from wisbot.commands.registry import Arg, Command, Registry
+from wisbot.directory import _unknown
+from wisbot.errors import NotFound
+from wisbot.reply import Reply, ReplyBuilder, bold
+
+
+async def centres(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    directory = ctx.services.directory
+    text = a["member"]
+    member = directory.find_member(text)
+    if member is None:
+        # A centre code gives its Member's centres too.
+        found = next((c for c in directory.centres if c.code.casefold() == text.casefold()),
+                     None)
+        if found is None:
+            raise NotFound(_unknown("Member", text,
+                                    [x for m in directory.members
+                                     for x in (m.code, m.name)]))
+        member = directory.member(found.member)
+    own = directory.centres_of(member.code)
+    b = ReplyBuilder(f"Centres of {member.name} ({member.code})")
+    if not own:
+        b.line("None in the directory.")
+    for c in own:
+        b.line(bold(c.code), f" · {c.name} · {c.kind} · principal GISC {c.principal_gisc}")
+    return b.build()
+
+
+def register(reg: Registry) -> None:
+    reg.add(Command(
+        ("incident", "centres"),
+        "The WIS centres of a Member (code, name or acronym), with the codes `incident "
+        "report` takes.", "incident centres DE", centres,
+        (Arg("member", metavar="Member", help="a Member's code, name or acronym"),),
+    ))

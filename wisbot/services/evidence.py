@@ -1,0 +1,181 @@
+"""``incident evidence``: the 1-hour target's evidence for one incident.
+
+By default one line per event (a report, an update, a page step): how many rooms or people
+it went to, and whether all were delivered and how fast; failures and messages still
+pending are named. ``details`` lists every message, one short line each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, select
+
+from wisbot.directory import Directory
+from wisbot.domain.paging import TARGET, format_duration
+from wisbot.errors import NotFound
+from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.store.paging_tables import Page, PageDelivery, PageStep
+from wisbot.store.tables import Incident, Notification, OutboxRow
+
+
+class _Clock:
+    """Times as HH:MM on the day of the report (said once in the heading), with the date
+    otherwise: the lines stay short enough not to wrap."""
+
+    def __init__(self, day: datetime) -> None:
+        self.day = day.astimezone(UTC).date()
+
+    def __call__(self, at: datetime | None) -> str:
+        if at is None:
+            return "–"
+        at = at.astimezone(UTC)
+        return at.strftime("%H:%M") if at.date() == self.day else at.strftime("%m-%d %H:%M")
+
+
+def _lag(delivered_at: datetime | None, sent: datetime | None) -> float:
+    if delivered_at is None or sent is None:
+        return 0.0
+    return max((delivered_at - sent).total_seconds(), 0.0)
+
+
+_STATES = {"dead": "FAILED (dead letter)", "pending": "not yet delivered",
+           "withdrawn": "withdrawn (sharing narrowed)"}
+
+
+def _row_words(status: str, delivered_at: datetime | None, sent: datetime | None,
+               at: _Clock) -> str:
+    if delivered_at is not None:
+        return f"delivered {at(delivered_at)} (+{format_duration(_lag(delivered_at, sent))})"
+    return _STATES.get(status, status)
+
+
+def _where(directory: Directory, room_key: str) -> str:
+    if room_key.startswith("@"):
+        return f"{room_key} (direct)"
+    try:
+        return f"{room_key} ({directory.room(room_key).platform})"
+    except NotFound:
+        return room_key
+
+
+def _name(directory: Directory, contact_id: str | None) -> str:
+    if contact_id is None:
+        return "someone"
+    try:
+        return directory.contact(contact_id).name
+    except NotFound:
+        return contact_id
+
+
+def group_words(targets: Sequence[tuple[str, str, datetime | None]],
+                sent: datetime | None) -> str:
+    """``(where, status, delivered_at)`` of one event's messages in a few words:
+    "20 rooms, all delivered within 0 s"; failures and pending ones by name."""
+    n = len(targets)
+    rooms = sum(1 for where, _, _ in targets if not where.startswith("@"))
+    noun = ("room" if n == 1 else "rooms") if rooms == n else (
+        "person" if n == 1 and rooms == 0 else
+        "people" if rooms == 0 else "rooms and people")
+    if n == 1:
+        where, status, delivered_at = targets[0]
+        return f"{where.split(' (')[0]}, " + (
+            f"delivered within {format_duration(_lag(delivered_at, sent))}"
+            if delivered_at is not None else _STATES.get(status, status))
+    delivered = [d for _, _, d in targets if d is not None]
+    slowest = format_duration(max((_lag(d, sent) for d in delivered), default=0.0))
+    if len(delivered) == n:
+        return f"{n} {noun}, all delivered within {slowest}"
+    parts = [f"{n} {noun}: {len(delivered)} delivered" +
+             (f" within {slowest}" if delivered else "")]
+    for status, label in _STATES.items():
+        names = [where.split(" (")[0] for where, s, d in targets if s == status and d is None]
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                            else "")
+            parts.append(f"{label}: {shown}")
+    return "; ".join(parts)
+
+
+def evidence_reply(session: Session, directory: Directory, inc: Incident, now: datetime,
+                   *, details: bool = False) -> Reply:
+    from wisbot.services.paging import page_verdict, role_label, time_to_notify
+
+    at = _Clock(inc.created_at)
+    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report")
+    b.ref = inc.number
+    b.field("Reported", inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            + " (times below UTC, that day unless dated)")
+    notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
+                         .order_by(col(Notification.id))).all()
+    by_note: dict[int, list[OutboxRow]] = {}
+    ids = [n.id for n in notes if n.id is not None]
+    if ids:
+        for row in session.exec(select(OutboxRow).where(col(OutboxRow.notification_id)
+                                                        .in_(ids)).order_by(col(OutboxRow.id))):
+            by_note.setdefault(row.notification_id or 0, []).append(row)
+    ttn = time_to_notify(session, inc)
+    b.line(bold("Notifications"), " (every message)" if details else " (one line per event)")
+    # A page step's messages are shown with its page, below.
+    paged = set(session.exec(select(PageStep.notification_id).join(
+        Page, col(Page.id) == PageStep.page_id).where(Page.incident_id == inc.id)).all())
+    for n in notes:
+        rows = by_note.get(n.id or 0, [])
+        if not rows or n.id in paged:
+            continue
+        if details:
+            for row in rows:
+                b.line(f"  {at(n.created_at)} {n.kind} → {_where(directory, row.room_key)}: "
+                       f"{_row_words(row.status, row.delivered_at, n.created_at, at)}")
+        else:
+            b.line(f"  {at(n.created_at)} {n.kind} → " + group_words(
+                [(r.room_key, r.status, r.delivered_at) for r in rows], n.created_at))
+    pages = session.exec(select(Page).where(Page.incident_id == inc.id)
+                         .order_by(col(Page.id))).all()
+    b.line(bold("Pages"))
+    if not pages:
+        b.line("  none (severity below the paging threshold and no escalation)")
+    verdicts: list[str] = []
+    for p in pages:
+        verdict = page_verdict(p, now)
+        verdicts.append(verdict)
+        b.line(bold(f"  P-{p.id}"), f" · {role_label(p.role)} · created {at(p.created_at)} · "
+               f"target {verdict}"
+               + (" · reached the Secretariat step" if p.secretariat_alerted_at else ""))
+        b.line("    " + (
+            f"acknowledged by {_name(directory, p.acked_by)} at {at(p.acked_at)} (after "
+            f"{format_duration((p.acked_at - p.created_at).total_seconds())})"
+            if p.acked_at else f"{p.status}, not acknowledged"))
+        steps = session.exec(select(PageStep).where(PageStep.page_id == p.id)
+                             .order_by(col(PageStep.seq))).all()
+        deliveries = session.exec(select(PageDelivery).where(PageDelivery.page_id == p.id)
+                                  .order_by(col(PageDelivery.id))).all()
+        for s in steps:
+            if s.status != "fired":
+                continue
+            targets = [(_where(directory, r.room_key), r.status, r.delivered_at)
+                       for r in by_note.get(s.notification_id or -1, [])]
+            targets += [(f"{d.channel}{' ' + d.contact_id if d.contact_id else ''}", d.status,
+                         d.delivered_at) for d in deliveries if d.step_id == s.id]
+            head = f"    {at(s.fired_at or s.due_at)} {s.action}" + (
+                f" (escalated by {_name(directory, s.escalated_by)})" if s.escalated_by else "")
+            if details:
+                b.line(head)
+                for where, status, delivered_at in targets:
+                    b.line(f"      {where}: "
+                           f"{_row_words(status, delivered_at, s.fired_at, at)}")
+            elif targets:
+                b.line(f"{head} → {group_words(targets, s.fired_at)}")
+            else:
+                b.line(head)
+    if any(v == "missed" for v in verdicts) or (ttn is not None and ttn > TARGET.total_seconds()):
+        overall = "missed"
+    elif any(v == "pending" for v in verdicts) or (ttn is None and notes):
+        overall = "pending"
+    else:
+        overall = "met"
+    b.line(bold("1-hour target: "), overall
+           + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
+    if not details:
+        b.line(f"Every message: `incident evidence {inc.number} details`.")
+    return b.build(private=True)
