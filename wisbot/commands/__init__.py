@@ -7,6 +7,7 @@ from wisbot.commands import (
     escalate,
     exchange,
     incident,
+    indicators,
     lessons,
     service_report,
     severity,
@@ -21,6 +22,7 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    indicators.register(reg)
     service_report.register(reg)
     ack.register(reg)
     escalate.register(reg)

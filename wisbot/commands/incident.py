@@ -97,7 +97,8 @@ async def show(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.incidents.list(ctx.caller, a["which"] or "open",
-                                                     a["centre"], a["sev"])
+                                                     a["centre"], a["sev"],
+                                                     sort=a["sort"] or "number")
     return reply
 
 
@@ -165,7 +166,9 @@ def register(reg: Registry) -> None:
         "incident list open sev=3", list_,
         (Arg("which", required=False, choices=("open", "all")),
          Arg("centre", "option", required=False, metavar="code"),
-         Arg("sev", "option", "minimum severity", required=False, int_range=(0, 5))),
+         Arg("sev", "option", "minimum severity", required=False, int_range=(0, 5)),
+         Arg("sort", "option", "sightings: most seen elsewhere first", required=False,
+             choices=("number", "sightings"))),
     ))
     reg.add(Command(
         ("incident", "query"),

@@ -41,6 +41,7 @@ from wisbot.services.render import (
     share_words,
     timeline_lines,
 )
+from wisbot.services.sightings import sighting_counts, sighting_lines
 from wisbot.store.engine import Store
 from wisbot.store.tables import (
     ConsentReview,
@@ -351,8 +352,8 @@ class IncidentService:
                                    .where(TimelineEntry.incident_id == inc.id)
                                    .order_by(col(TimelineEntry.id))).all()
             reply = incident_reply(self.directory, inc, vis, "details")
-            lines = [*reply.lines, (bold("Timeline"),),
-                     *timeline_lines(self.directory, inc, vis, entries)]
+            lines = [*reply.lines, *sighting_lines(session, self.directory, caller, inc),
+                     (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):
                 waiting = session.exec(select(ConsentReview).where(
                     ConsentReview.incident_id == inc.id, ConsentReview.status == "pending")
@@ -368,7 +369,7 @@ class IncidentService:
         return await self.store.tx(work)
 
     async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
-                   sev_min: int | None = None) -> Reply:
+                   sev_min: int | None = None, *, sort: str = "number") -> Reply:
         if centre is not None:
             centre = self.directory.centre(centre).code
 
@@ -388,6 +389,9 @@ class IncidentService:
                 if centre is not None and (vis is not Vis.NAMED or inc.centre != centre):
                     continue
                 rows.append((inc, vis))
+            seen = sighting_counts(session, [inc.id for inc, _ in rows if inc.id is not None])
+            if sort == "sightings":
+                rows.sort(key=lambda row: -seen.get(row[0].id or 0, 0))
             title = f"Incidents ({which}{', centre=' + centre if centre else ''}" \
                     f"{', sev>=' + str(sev_min) if sev_min is not None else ''})"
             b = ReplyBuilder(title)
@@ -396,8 +400,10 @@ class IncidentService:
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sev = severity(inc.severity)
+                sightings = seen.get(inc.id or 0, 0)
                 b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
-                       f"{centre_label(self.directory, inc, vis)}")
+                       f"{centre_label(self.directory, inc, vis)}"
+                       + (f" · seen at {sightings} other centre(s)" if sightings else ""))
             return b.build(private=True)
 
         return await self.store.tx(work)
