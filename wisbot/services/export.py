@@ -208,7 +208,7 @@ def stix_incident(view: IncidentView) -> str:
     me = _wisbot_identity()
     common: dict[str, Any] = {"object_marking_refs": [marking.id], "created_by_ref": me.id}
     incident_id = f"incident--{_uuid(view.number, 'incident')}"
-    labels = [f"wis-severity-{view.severity}"] + ([f"rsit:{view.rsit}"] if view.rsit else [])
+    labels = [f"severity-{view.severity}"] + ([f"rsit:{view.rsit}"] if view.rsit else [])
     objects: list[Any] = [marking, me, stix2.v21.Incident(
         id=incident_id, name=f"{view.number}: {view.centre}",
         description=f"{view.severity_words}. Status: {view.status}.", labels=labels,
