@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.test_slack import C, U, fake_slack, mrkdwn_texts, start_slack  # noqa: F401
-from tests.test_slack import StartSlack
+from tests.test_slack import C, StartSlack, U, fake_slack, mrkdwn_texts, start_slack  # noqa: F401
 
 N = "WIS-SEC-2026-1"
 
