@@ -419,3 +419,35 @@ async def test_lesson_export_is_anonymised_and_marked(make_app) -> None:  # type
     hidden = await c.type("hiro.sato", "lessons export L-2 --format misp", "collaboration")
     missing = await c.type("hiro.sato", "lessons export L-9 --format misp", "collaboration")
     assert hidden.plain().replace("L-2", "#") == missing.plain().replace("L-9", "#")
+
+
+async def test_cli_export_renders_for_the_person_named(make_app, db_url: str,
+                                                       tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from wisbot.cli import app as cli
+
+    app = await make_app(directory())
+    await _full(app)
+    path = tmp_path / "directory.yaml"
+    path.write_text(DIRECTORY, encoding="utf-8")
+    runner = CliRunner(env={"WISBOT_DATABASE_URL": db_url, "WISBOT_DIRECTORY": str(path)})
+    anon = runner.invoke(cli, ["export", "incident", N, "--format", "stix", "--as",
+                               "hiro.sato", "--room", "collaboration"])
+    assert anon.exit_code == 0, anon.output
+    assert stix_errors(anon.stdout) == []
+    assert found(anon.stdout, DE_FORBIDDEN) == [] and found(anon.stdout, CH_FORBIDDEN) == []
+    out = tmp_path / "event.json"
+    named = runner.invoke(cli, ["export", "incident", N, "-f", "misp", "-o", str(out)])
+    assert named.exit_code == 0, named.output
+    ev = MISPEvent()
+    ev.load(out.read_text(encoding="utf-8"))
+    assert "DWD National Centre" in ev.info  # the operator's (Secretariat's) view
+    await app.console.type("anna.weber", "incident report DE-OF-NC share=secretariat other",
+                           "member-de")
+    hidden = runner.invoke(cli, ["export", "incident", "WIS-SEC-2026-2", "-f", "stix",
+                                 "--as", "tokyo-desk"])
+    assert hidden.exit_code == 1 and "no incident WIS-SEC-2026-2 that you may see" in \
+        hidden.output and "Traceback" not in hidden.output
+    bad = runner.invoke(cli, ["export", "incident", N, "-f", "pdf"])
+    assert bad.exit_code == 1 and "--format must be misp or stix" in bad.output
