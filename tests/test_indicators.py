@@ -451,3 +451,46 @@ async def test_cli_export_renders_for_the_person_named(make_app, db_url: str,
         hidden.output and "Traceback" not in hidden.output
     bad = runner.invoke(cli, ["export", "incident", N, "-f", "pdf"])
     assert bad.exit_code == 1 and "--format must be misp or stix" in bad.output
+
+
+async def test_two_processes_adding_at_once_number_indicators_without_gaps_or_clashes(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two Apps on one database (two replicas): the incident row lock numbers them."""
+    import asyncio
+
+    first = await make_app(directory())
+    second = await make_app(directory())
+    await _incident(first, "group")
+
+    async def add(app: Any, i: int) -> Any:
+        return await app.console.type("anna.weber",
+                                      f"incident ioc add {N} ipv4 198.51.100.{i}", "member-de")
+
+    replies = await asyncio.gather(*(add(first if i % 2 else second, i) for i in range(1, 13)))
+    assert all(r.kind != "error" for r in replies), [r.plain() for r in replies]
+    listing = (await second.console.type("anna.weber", f"incident ioc list {N}",
+                                         "member-de")).plain()
+    assert [f"I-{n} " in listing for n in range(1, 13)] == [True] * 12
+    assert "I-13" not in listing
+
+
+async def test_widening_to_anonymised_rooms_asks_the_member_about_its_indicators(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(directory())
+    await _incident(app, "principal-gisc")
+    await _add(app, "domain", "evil.example")
+    c = app.console
+    r = await c.type("anna.weber", f"incident share {N} group anonymous", "member-de")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    assert "evil[.]example" in room(app, "member-de")  # the review shows the wording
+    assert "evil" not in room(app, "collaboration")
+    show = render_text(await c.type("hiro.sato", f"incident show {N}", "collaboration"))
+    assert "evil" not in show and "not shown in anonymised rooms" in show, show
+    await c.type("anna.weber", f"incident confirm {N}", "member-de")
+    await app.outbox.drain()
+    assert "evil[.]example" in room(app, "collaboration")
+    # Narrowing again: the collaboration room is no longer told, and its export is refused.
+    await c.type("anna.weber", f"incident share {N} principal-gisc named", "member-de")
+    r = await c.type("hiro.sato", f"incident export {N} --format misp", "collaboration")
+    assert r.kind == "error" and not r.attachments
