@@ -56,3 +56,37 @@ async def test_a_third_person_reads_indicators_defanged_and_unlinked(world: Worl
         for part in (notice["body"], notice["formatted_body"]):
             assert not LINKIFIABLE.search(part), part
         assert notice["m.mentions"] == {}
+
+
+async def test_an_export_reaches_the_asker_alone_as_a_file_in_their_direct_chat(
+        world: World) -> None:
+    import asyncio
+    import json
+
+    from tests.matrix.test_matrix_files import bot_messages, download
+
+    app = await world.app()
+    p, r, bot = world.people, world.rooms, world.bot
+    await p["anna"].say(r["member-de"], "!incident report DE-OF-NC share=all-giscs sev=2 "
+                        "Phishing against operators")
+    await p["anna"].say(r["member-de"], f"!incident ioc add {N} domain evil.example")
+    await world.delivered(app)
+    await p["anna"].say(r["member-de"], f"!incident export {N} --format stix")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    files: list[dict[str, object]] = []
+    while not files:
+        assert loop.time() < deadline, "no file in the direct chat"
+        await p["anna"].sync(timeout_ms=500)
+        files = [f for room in set(p["anna"].events) - set(r.values())
+                 for f in bot_messages(p["anna"], room, bot, "m.file")]
+    (shared,) = files
+    assert shared["body"] == f"{N}.stix.json"
+    bundle = json.loads(await download(p["anna"], str(shared["url"])))
+    assert any(o.get("pattern") == "[domain-name:value = 'evil.example']"
+               for o in bundle["objects"])
+    # Nobody in the rooms got it.
+    await world.delivered(app)
+    for who, room in (("anna", "member-de"), ("tk", "gisc-tokyo"), ("sec", "secretariat")):
+        await p[who].sync()
+        assert not bot_messages(p[who], r[room], bot, "m.file"), (who, room)
