@@ -494,3 +494,26 @@ async def test_widening_to_anonymised_rooms_asks_the_member_about_its_indicators
     await c.type("anna.weber", f"incident share {N} principal-gisc named", "member-de")
     r = await c.type("hiro.sato", f"incident export {N} --format misp", "collaboration")
     assert r.kind == "error" and not r.attachments
+
+
+def test_rsit_class_is_tagged_in_misp_and_labelled_in_stix() -> None:
+    """Read with getattr: the classification column may or may not be there yet."""
+    from datetime import UTC, datetime
+
+    from wisbot.domain.confidentiality import Vis
+    from wisbot.domain.tlp import Tlp
+    from wisbot.services.export import IncidentView, misp_incident, rsit_tag, stix_incident
+
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    view = IncidentView(number=N, vis=Vis.ANONYMOUS, tlp=Tlp.AMBER, centre="a WIS centre",
+                        severity=3, severity_words="severity 3", status="open",
+                        summary="phishing", created=at, updated=at, rsit="fraud/phishing")
+    assert rsit_tag("fraud/phishing") == 'rsit:fraud="phishing"'
+    ev = MISPEvent()
+    ev.load(misp_incident(view))
+    assert [t.name for t in ev.tags] == ["tlp:amber", 'rsit:fraud="phishing"']
+    assert ev.threat_level_id == 2 and ev.distribution == 1
+    stix = stix_incident(view)
+    assert stix_errors(stix) == []
+    incident = next(o for o in json.loads(stix)["objects"] if o["type"] == "incident")
+    assert "rsit:fraud/phishing" in incident["labels"]

@@ -33,6 +33,7 @@ from wisbot.services.render import (
     anon_of,
     centre_label,
     exposure,
+    redactor_for,
     text_for,
 )
 from wisbot.services.sightings import (
@@ -44,7 +45,7 @@ from wisbot.services.sightings import (
 from wisbot.store.engine import Store
 from wisbot.store.tables import Incident, IncidentIndicator, Sighting, TimelineEntry
 
-_REF = re.compile(r"^(?:I-?|#)?(\d{1,6})$", re.IGNORECASE)
+_REF = re.compile(r"^(?:I-?|#)(\d{1,6})$", re.IGNORECASE)
 
 
 def ioc_text(ind: IncidentIndicator) -> str:
@@ -84,8 +85,9 @@ def visible_indicators(session: Session, directory: Directory, inc: Incident,
         if reviewed is None:
             continue
         wording = text_for(directory, inc, vis, ioc_text(ind), reviewed)
-        if defang(ind.type, ind.value) not in wording:
-            continue  # the Redactor withheld part of the value itself
+        redact = redactor_for(directory, inc.member)
+        if defang(ind.type, ind.value) not in wording or redact(ind.value) != ind.value:
+            continue  # the value itself names the Member (or its people)
         out.append(SeenIndicator(ind, wording))
     return out
 
