@@ -517,3 +517,33 @@ def test_rsit_class_is_tagged_in_misp_and_labelled_in_stix() -> None:
     assert stix_errors(stix) == []
     incident = next(o for o in json.loads(stix)["objects"] if o["type"] == "incident")
     assert "rsit:fraud/phishing" in incident["labels"]
+
+
+async def test_queued_indicator_posts_are_withdrawn_when_the_member_narrows(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(directory())
+    await _incident(app, "group")
+    await app.outbox.drain()
+    await _add(app, "domain", "evil.example")
+    # Narrowed before the outbox ran: the GISC Tokyo and collaboration rows never leave.
+    r = await app.console.type("anna.weber", f"incident share {N} principal-gisc", "member-de")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    assert "evil[.]example" in room(app, "gisc-offenbach")
+    for key in ("gisc-tokyo", "collaboration"):
+        assert "evil" not in room(app, key), key
+
+
+async def test_a_review_waiting_over_a_restart_releases_the_indicator_after_it(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    first = await make_app(directory())
+    await _incident(first)
+    await _add(first, "ipv4", "203.0.113.7")
+    await first.outbox.drain()
+    await first.stop()
+    second = await make_app(directory())
+    r = await second.console.type("anna.weber", f"incident confirm {N}", "member-de")
+    assert "confirmed" in r.plain(), r.plain()
+    await second.outbox.drain()
+    assert "203.0.113[.]7" in room(second, "collaboration")
+    assert found(room(second, "collaboration"), DE_FORBIDDEN) == []
