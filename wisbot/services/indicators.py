@@ -37,8 +37,8 @@ from wisbot.services.render import (
     text_for,
 )
 from wisbot.services.sightings import (
-    _centres,
-    _member_name,
+    centres_phrase,
+    member_name,
     sighter_exposure,
     sighting_counts,
 )
@@ -194,7 +194,7 @@ class IndicatorService:
             self._tell(session, inc, member, ind, text, count, caller.contact.id)
             b = ReplyBuilder(f"{inc.number} – sighting recorded", kind="incident")
             b.reveal(inc.number, named=vis is Vis.NAMED)
-            b.line(f"Seen at {_centres(count)} now. The affected Member and the WMO "
+            b.line(f"Seen at {centres_phrase(count)} now. The affected Member and the WMO "
                    "Secretariat were told; only the Secretariat and your own Member read "
                    "that it was yours.")
             if ind is not None:
@@ -265,13 +265,13 @@ class IndicatorService:
         b.ref = inc.number
         b.reveal(inc.number)
         b.field("Centre", centre_label(self.directory, inc, Vis.NAMED))
-        b.field("Sightings", f"{count} ({_centres(count)})")
+        b.field("Sightings", f"{count} ({centres_phrase(count)})")
         if ind is not None:
             b.line(bold(f"Indicator I-{ind.n}: "), user(defang(ind.type, ind.value)))
         if sighter_vis is Vis.NAMED:
             b.reveal(roles=(f"member:{member}",))
             who = actor_label(self.directory, by, None, Vis.NAMED)
-            b.line(bold("Seen at: "), Span(text=f"{_member_name(self.directory, member)}, "
+            b.line(bold("Seen at: "), Span(text=f"{member_name(self.directory, member)}, "
                                                 f"reported by {who}"))
             if note:
                 b.line(bold("Note: "), user(defang_text(note)))

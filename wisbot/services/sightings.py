@@ -53,27 +53,27 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
     if not rows:
         return []
     lines: list[tuple[Span, ...]] = [(bold("Sightings: "), Span(
-        text=f"{len(rows)} (seen at {_centres(len(rows))} besides the affected one)"),)]
+        text=f"{len(rows)} (seen at {centres_phrase(len(rows))} besides the affected one)"),)]
     for s in rows:
         if caller.sees(sighter_exposure(directory, s.member)) is Vis.NAMED:
             lines.append(_sighting_line(directory, s))
     return lines
 
 
-def _centres(n: int) -> str:
+def centres_phrase(n: int) -> str:
     return "1 other centre" if n == 1 else f"{n} other centres"
 
 
 def _sighting_line(directory: Directory, s: Sighting) -> tuple[Span, ...]:
     when = s.created_at.strftime("%Y-%m-%d %H:%M UTC")
     who = actor_label(directory, s.reported_by, None, Vis.NAMED)
-    spans: list[Span] = [Span(text=f"  {when} · {_member_name(directory, s.member)} · {who}")]
+    spans: list[Span] = [Span(text=f"  {when} · {member_name(directory, s.member)} · {who}")]
     if s.note:
         spans += [Span(text=": "), user(defang_text(s.note))]
     return tuple(spans)
 
 
-def _member_name(directory: Directory, member: str) -> str:
+def member_name(directory: Directory, member: str) -> str:
     try:
         return f"{directory.member(member).name} ({member})"
     except NotFound:
