@@ -32,7 +32,7 @@ centres:
 - {code: JP-NC, name: JMA National Centre, member: JP, principal_gisc: Tokyo}
 giscs:
 - {name: Offenbach}
-- {name: Tokyo}
+- {name: Tokyo, member: JP}
 contacts:
 - {id: sec-desk, name: Secretariat desk, roles: [secretariat]}
 - {id: offenbach-desk, name: Offenbach desk, roles: ["gisc:Offenbach"]}
@@ -235,7 +235,9 @@ async def test_a_sighting_is_counted_and_never_names_its_centre_where_it_may_not
     r = await c.type("jonas.keller", f"incident seen {N} I-1 again")
     assert r.kind == "error" and "already recorded" in r.plain()
     r = await c.type("anna.weber", f"incident seen {N} ours too", "member-de")
-    assert r.kind == "error" and "affected Member" in r.plain()
+    assert r.kind == "error" and "your own Member's incident" in r.plain(), r.plain()
+    r = await c.type("offenbach-desk", f"incident seen {N} here", "gisc-offenbach")
+    assert r.kind == "error" and "GISC's that the directory links" in r.plain(), r.plain()
     # A second centre, with no indicator: its first word starts the note.
     r = await c.type("hiro.sato", f"incident seen {N} Same phishing here")
     assert r.kind != "error", r.plain()
@@ -547,3 +549,15 @@ async def test_a_review_waiting_over_a_restart_releases_the_indicator_after_it(
     await second.outbox.drain()
     assert "203.0.113[.]7" in room(second, "collaboration")
     assert found(room(second, "collaboration"), DE_FORBIDDEN) == []
+
+
+async def test_a_gisc_desk_records_a_sighting_for_its_operating_member(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(directory())
+    await _incident(app)
+    r = await app.console.type("tokyo-desk", f"incident seen {N} Same lure at GISC Tokyo",
+                               "gisc-tokyo")
+    assert r.kind != "error" and "Seen at 1 other centre" in r.plain(), r.plain()
+    await app.outbox.drain()
+    assert "Japan (JP), reported by Tokyo desk" in room(app, "secretariat")
+    de = room(app, "member-de")
+    assert "seen at another centre too" in de and "Japan" not in de and "Tokyo" not in de

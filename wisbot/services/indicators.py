@@ -204,15 +204,24 @@ class IndicatorService:
         return await self.store.tx(work)
 
     def _sighter(self, caller: Caller, inc: Incident) -> str:
-        others = [m for m in caller.contact.members if m.casefold() != inc.member.casefold()]
+        """The sighting Member: the caller's own, or their GISC's operating Member."""
+        mine = list(caller.contact.members)
+        for name in caller.contact.giscs:
+            try:
+                member = self.directory.gisc(name).member
+            except NotFound:
+                continue
+            if member:
+                mine.append(member)
+        others = [m for m in mine if m.casefold() != inc.member.casefold()]
         if others:
             return others[0]
-        if caller.is_member_focal(inc.member):
-            raise NotAllowed(f"you are a focal point of the affected Member: add what you "
-                             f"see to {inc.number} with `incident update` or `incident ioc "
-                             "add`; sightings are other centres'")
-        raise NotAllowed("sightings are recorded by a Member's focal points for their own "
-                         "centres")
+        if mine:
+            raise NotAllowed(f"{inc.number} is your own Member's incident: add what you "
+                             "see with `incident update` or `incident ioc add`; sightings "
+                             "are other centres'")
+        raise NotAllowed("sightings are recorded by the focal points of a centre (a "
+                         "Member's, or a GISC's that the directory links to its Member)")
 
     def _indicator(self, session: Session, inc: Incident, vis: Vis, word: str | None,
                    note: str | None) -> tuple[IncidentIndicator | None, str | None]:
