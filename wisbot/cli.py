@@ -43,6 +43,9 @@ app.add_typer(matrix_app, name="matrix")
 outbox_app = typer.Typer(help="The outbox: dead letters and pending messages; resend or "
                          "discard them.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+from wisbot.cli_export import export_app  # noqa: E402  (issue 14: MISP/STIX exports)
+
+app.add_typer(export_app, name="export")
 console = Console()
 err = Console(stderr=True)
 

@@ -8,6 +8,7 @@ from wisbot.commands import (
     escalate,
     exchange,
     incident,
+    indicators,
     lessons,
     service_report,
     severity,
@@ -22,6 +23,7 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    indicators.register(reg)
     service_report.register(reg)
     centres.register(reg)
     ack.register(reg)

@@ -101,7 +101,8 @@ async def show(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.incidents.list(ctx.caller, a["which"] or "open",
-                                                     a["centre"], a["sev"])
+                                                     a["centre"], a["sev"],
+                                                     sort=a["sort"] or "number")
     return reply
 
 
@@ -172,7 +173,9 @@ def register(reg: Registry) -> None:
              metavar="|".join(WHICH)),
          Arg("centre", "option", required=False, metavar="code"),
          Arg("sev", "option", "minimum severity: sev=2 lists severity 2 and above",
-             required=False, int_range=(0, 5))),
+             required=False, int_range=(0, 5)),
+         Arg("sort", "option", "sightings: most seen elsewhere first", required=False,
+             choices=("number", "sightings"))),
     ))
     reg.add(Command(
         ("incident", "query"),

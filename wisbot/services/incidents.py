@@ -42,6 +42,7 @@ from wisbot.services.render import (
     share_words,
     timeline_lines,
 )
+from wisbot.services.sightings import sighting_counts, sighting_lines
 from wisbot.store.engine import Store
 from wisbot.store.tables import (
     ConsentReview,
@@ -374,8 +375,8 @@ class IncidentService:
                                    .where(TimelineEntry.incident_id == inc.id)
                                    .order_by(col(TimelineEntry.id))).all()
             reply = incident_reply(self.directory, inc, vis, "details")
-            lines = [*reply.lines, (bold("Timeline"),),
-                     *timeline_lines(self.directory, inc, vis, entries)]
+            lines = [*reply.lines, *sighting_lines(session, self.directory, caller, inc),
+                     (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):
                 waiting = session.exec(select(ConsentReview).where(
                     ConsentReview.incident_id == inc.id, ConsentReview.status == "pending")
@@ -391,7 +392,7 @@ class IncidentService:
         return await self.store.tx(work)
 
     async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
-                   sev_min: int | None = None) -> Reply:
+                   sev_min: int | None = None, *, sort: str = "number") -> Reply:
         if which not in WHICH:
             raise UsageError(f"list which incidents? one of {', '.join(WHICH)}, not {which!r}")
         if centre is not None:
@@ -412,6 +413,9 @@ class IncidentService:
                 if centre is not None and (vis is not Vis.NAMED or inc.centre != centre):
                     continue
                 rows.append((inc, vis))
+            seen = sighting_counts(session, [inc.id for inc, _ in rows if inc.id is not None])
+            if sort == "sightings":
+                rows.sort(key=lambda row: -seen.get(row[0].id or 0, 0))
             b = ReplyBuilder(list_title(which, centre, sev_min))
             if not rows:
                 b.line("None that you may see here."
@@ -419,9 +423,11 @@ class IncidentService:
                           else ""))
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
+                sightings = seen.get(inc.id or 0, 0)
                 b.line(bold(inc.number), f" · {inc.status} · severity {inc.severity} · "
                        f"{centre_short(self.directory, inc, vis)} · ",
-                       summary_span(self.directory, inc, vis))
+                       summary_span(self.directory, inc, vis),
+                       f" · seen at {sightings} other centre(s)" if sightings else "")
             return b.build(private=True)
 
         return await self.store.tx(work)

@@ -139,8 +139,9 @@ UNREVIEWED = ("(not shown in anonymised rooms until the affected Member confirms
               "wording)")
 """What anonymised rooms read instead of a Member's free text nobody reviewed."""
 FREE_TEXT_KINDS = frozenset({"reported", "update", "resolved", "reopened", "closed",
-                             "severity", "escalated"})
-"""Timeline entries whose text a person wrote (the rest is wisbot's own wording)."""
+                             "severity", "escalated", "ioc"})
+"""Timeline entries whose text a person wrote (the rest is wisbot's own wording); ``ioc``
+is an indicator, the affected Member's information like an update."""
 
 
 def text_for(directory: Directory, inc: Incident, vis: Vis, text: str,

@@ -161,3 +161,38 @@ class AdapterState(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime
+
+
+class IncidentIndicator(SQLModel, table=True):
+    """An indicator of compromise of an incident (migration 0017): ``value`` is canonical
+    (wisbot.domain.indicators); ``timeline_id`` is its timeline entry, whose reviewed
+    wording (``data.anon``) is what anonymised readers may read of it."""
+
+    __tablename__ = "incident_indicator"
+    __table_args__ = (UniqueConstraint("incident_id", "n"),
+                      UniqueConstraint("incident_id", "type", "value"))
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    n: int
+    """Its number within the incident (I-1, I-2...): no count of other incidents' ones."""
+    type: str = Field(max_length=12)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    added_by: str = Field(max_length=128)
+    added_at: datetime
+    timeline_id: int | None = Field(default=None, foreign_key="timeline.id")
+
+
+class Sighting(SQLModel, table=True):
+    """Another centre's "seen here too" on an incident (migration 0017). ``member`` is the
+    sighting Member: who may read it is the audience predicate's answer for that Member
+    (services/indicators.py), never the incident's audience."""
+
+    __tablename__ = "sighting"
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    indicator_id: int | None = Field(default=None, foreign_key="incident_indicator.id")
+    member: str = Field(max_length=64)
+    reported_by: str = Field(max_length=128)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime
