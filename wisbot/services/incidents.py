@@ -21,7 +21,10 @@ from wisbot.domain.confidentiality import (
     Vis,
     cascade_rank,
 )
+from wisbot.domain.rsit import RsitType
+from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
+from wisbot.domain.tlp import strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
@@ -37,6 +40,7 @@ from wisbot.services.render import (
     centre_label,
     exposure,
     incident_reply,
+    incident_tlp,
     redactor_for,
     share_words,
     timeline_lines,
@@ -186,7 +190,7 @@ class IncidentService:
 
     # ----- commands ---------------------------------------------------------------------
     async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
-                     anonymous: bool, summary: str) -> Told:
+                     anonymous: bool, summary: str, *, rsit: RsitType | None = None) -> Told:
         centre = self.directory.centre(centre_code)
         if not (caller.is_secretariat or caller.is_member_focal(centre.member)):
             raise NotAllowed(
@@ -209,11 +213,13 @@ class IncidentService:
                            centre=centre.code, member=centre.member,
                            principal_gisc=centre.principal_gisc, share=share.value,
                            anonymous=anonymous, severity=level, status="open", summary=summary,
-                           reported_by=caller.contact.id, created_at=now, updated_at=now)
+                           reported_by=caller.contact.id, created_at=now, updated_at=now,
+                           rsit=rsit.value if rsit else None)
             session.add(inc)
             session.flush()
             self._timeline(session, inc, caller, "reported", summary,
                            {"severity": level, "share": share.value, "anonymous": anonymous,
+                            **({"rsit": rsit.value} if rsit else {}),
                             **({"asked_share": asked.value} if asked else {})})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
@@ -291,6 +297,27 @@ class IncidentService:
 
         return await self.store.tx(work)
 
+    async def classify(self, caller: Caller, number: str, rsit: RsitType) -> Told:
+        """Classify with the RSIT (``fraud/phishing``); the timeline keeps who and when,
+        and the incident's rooms are told."""
+        def work(session: Session) -> Told:
+            inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
+            self._may_change(caller, inc, "classify")
+            if inc.rsit == rsit.value:
+                raise InvalidState(f"{inc.number} is already classified as {rsit.value}")
+            previous = inc.rsit
+            inc.rsit = rsit.value
+            inc.updated_at = self.clock()
+            session.add(inc)
+            self._timeline(session, inc, caller, "classified",
+                           f"{rsit.value} (was {previous or 'not classified'})",
+                           {"from": previous, "to": rsit.value})
+            told = self._cascade(session, inc, "classified",
+                                 f"classified {rsit_words(rsit.value)}")
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
     async def share(self, caller: Caller, number: str, level: Share,
                     anonymous: bool | None) -> Told:
         def work(session: Session) -> Told:
@@ -331,8 +358,9 @@ class IncidentService:
             withdrawn = [self.directory.room(k) for k in before
                          if k not in {r.key for r, _ in after}]
             if withdrawn:
+                # Labelled as what these rooms were told until now.
                 note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
-                                    kind="incident")
+                                    kind="incident", tlp=tlp_for(old.share))
                 who = ("The affected Member" if caller.is_member_focal(inc.member)
                        else "The WMO Secretariat")
                 note.line(f"{who} narrowed who is told; this room will receive "
@@ -368,7 +396,9 @@ class IncidentService:
         return await self.store.tx(work)
 
     async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
-                   sev_min: int | None = None) -> Reply:
+                   sev_min: int | None = None, rsit_class: str | None = None) -> Reply:
+        """``rsit_class``: an RSIT class (``fraud``) or ``class/type`` (``fraud/phishing``),
+        already checked (:func:`wisbot.domain.rsit.parse_filter`)."""
         if centre is not None:
             centre = self.directory.centre(centre).code
 
@@ -378,6 +408,9 @@ class IncidentService:
                 q = q.where(col(Incident.status) != "closed")
             if sev_min is not None:
                 q = q.where(col(Incident.severity) >= sev_min)
+            if rsit_class is not None:
+                q = q.where(col(Incident.rsit) == rsit_class) if "/" in rsit_class \
+                    else q.where(col(Incident.rsit).startswith(rsit_class + "/"))
             rows: list[tuple[Incident, Vis]] = []
             for inc in session.exec(q).all():
                 vis = caller.sees(exposure(inc))
@@ -389,14 +422,18 @@ class IncidentService:
                     continue
                 rows.append((inc, vis))
             title = f"Incidents ({which}{', centre=' + centre if centre else ''}" \
-                    f"{', sev>=' + str(sev_min) if sev_min is not None else ''})"
-            b = ReplyBuilder(title)
+                    f"{', sev>=' + str(sev_min) if sev_min is not None else ''}" \
+                    f"{', class=' + rsit_class if rsit_class else ''})"
+            # A list spanning incidents carries the strictest of their labels.
+            b = ReplyBuilder(title, tlp=strictest(incident_tlp(i) for i, _ in rows)
+                             if rows else None)
             if not rows:
                 b.line("None that you may see here.")
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sev = severity(inc.severity)
-                b.line(bold(inc.number), f" · {inc.status} · {sev.words} · "
+                b.line(bold(f"{incident_tlp(inc).label} {inc.number}"),
+                       f" · {inc.status} · {sev.words} · {rsit_words(inc.rsit)} · "
                        f"{centre_label(self.directory, inc, vis)}")
             return b.build(private=True)
 
@@ -413,10 +450,11 @@ class IncidentService:
             visible = [inc for inc in session.exec(q.order_by(col(Incident.id))).all()
                        if caller.sees(exposure(inc)) is Vis.NAMED]
             if visible:
-                b = ReplyBuilder(f"What you may see about {subject}")
+                b = ReplyBuilder(f"What you may see about {subject}",
+                                 tlp=strictest(incident_tlp(i) for i in visible))
                 for inc in visible:
                     b.reveal(inc.number)
-                    b.line(bold(inc.number), f" · {inc.status} · "
+                    b.line(bold(f"{incident_tlp(inc).label} {inc.number}"), f" · {inc.status} · "
                            f"{severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
                 b.line("Check the lessons learned too: `lessons list <number>`.")
@@ -461,7 +499,8 @@ class IncidentService:
             if not reviews:
                 raise NotFound(f"no review {'#' + str(n) + ' ' if n else ''}of {inc.number} "
                                "is waiting for your confirmation")
-            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms")
+            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms",
+                             tlp=incident_tlp(inc))
             b.reveal(inc.number)
             for review in reviews:
                 rooms = release(session, self.directory, inc, review, review.proposed,
@@ -485,7 +524,8 @@ class IncidentService:
                 raise NotFound(f"no review #{n} of {inc.number}")
             rooms = release(session, self.directory, inc, review, text, caller.contact.id,
                             self.clock(), replaced=True)
-            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms")
+            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms",
+                             tlp=incident_tlp(inc))
             b.reveal(inc.number)
             self._released_line(b, review, redactor_for(self.directory, inc.member)(text),
                                 rooms)

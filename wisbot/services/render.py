@@ -10,7 +10,9 @@ from typing import Any
 
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
+from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
+from wisbot.domain.tlp import Tlp, tlp_for
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
@@ -19,6 +21,11 @@ from wisbot.store.tables import Incident, Lesson, TimelineEntry
 def exposure(inc: Incident) -> Exposure:
     return Exposure(member=inc.member, principal_gisc=inc.principal_gisc,
                     share=Share.parse(inc.share), anonymous=inc.anonymous)
+
+
+def incident_tlp(inc: Incident) -> Tlp:
+    """The TLP 2.0 label of everything told about ``inc`` (never CLEAR: see docs/tlp.md)."""
+    return tlp_for(Share.parse(inc.share))
 
 
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
@@ -170,12 +177,13 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     """The incident card for ``vis``. Anonymised, the summary and ``note`` are the wording
     the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice."""
     sev = severity(inc.severity)
-    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
+    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident", tlp=incident_tlp(inc))
     b.ref = inc.number
     # Checked again when the message leaves: consent may have narrowed since.
     b.reveal(inc.number, named=vis is Vis.NAMED)
     b.field("Centre", centre_label(directory, inc, vis))
     b.field("Severity", sev.words)
+    b.field("Classification (RSIT)", rsit_words(inc.rsit))
     b.field("Recommended action", sev.action)
     b.field("Status", inc.status)
     b.field("Shared", share_words(inc))

@@ -35,6 +35,8 @@ class Incident(SQLModel, table=True):
     anon_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     """The summary as anonymised rooms read it, once the affected Member reviewed it
     (migration 0008); until then they read no summary."""
+    rsit: str | None = Field(default=None, max_length=80, index=True, nullable=True)
+    """The RSIT classification ``class/type`` (``fraud/phishing``), migration 0016."""
 
 
 class TimelineEntry(SQLModel, table=True):
