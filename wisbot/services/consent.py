@@ -31,14 +31,18 @@ from wisbot.domain.audience import (
 )
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.domain.numbers import whole_number
+from wisbot.domain.tlp import strip_label
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, user
+from wisbot.services import public_lessons
 from wisbot.services.notify import notify
 from wisbot.services.render import (
     FREE_TEXT_KINDS,
     anon_of,
     exposure,
     incident_reply,
+    incident_tlp,
+    lesson_label,
     lesson_spans,
     redactor_for,
 )
@@ -274,7 +278,7 @@ def withdraw_for_consent(session: Session, directory: Directory, inc: Incident,
             d.status, d.last_error = "withdrawn", WITHDRAWN_NOTE
         elif d.channel == "webhook":
             d.payload = {**d.payload, "message": fresh.model_dump(mode="json"),
-                         "text": fresh.plain()}
+                         "text": fresh.plain(), "tlp": fresh.tlp}
         else:
             d.payload = fresh.model_dump(mode="json")
         session.add(d)
@@ -312,7 +316,8 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
     session.add(page)
     header = old.lines[:1]  # the page's own line: its number, role and target time
     return base.model_copy(update={
-        "title": f"{old.ref} · {base.title}", "lines": (*header, *base.lines),
+        "title": f"{base.tlp} {old.ref} · {strip_label(base.title or '')}",
+        "lines": (*header, *base.lines),
         "kind": "page", "ref": old.ref, "actions": old.actions, "private": False})
 
 
@@ -358,7 +363,7 @@ def request_review(session: Session, directory: Directory, inc: Incident, *, sub
     session.add(review)
     session.flush()
     b = ReplyBuilder(f"{inc.number} – review #{review.n}: the wording for anonymised rooms",
-                     kind="review")
+                     kind="review", tlp=incident_tlp(inc))
     b.ref = inc.number
     b.reveal(inc.number)
     b.line(f"Rooms that read {inc.number} anonymised will read this {subject} as:")
@@ -402,7 +407,12 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
     session.add(review)
     exp = exposure(inc)
     deliveries: list[tuple[Room, Reply]] = []
-    if review.subject == "lesson" and review.lesson_id is not None:
+    if review.subject == public_lessons.SUBJECT and review.lesson_id is not None:
+        public = session.get(Lesson, review.lesson_id)
+        if public is None:
+            return []
+        deliveries = public_lessons.release(session, directory, inc, public, wording)
+    elif review.subject == "lesson" and review.lesson_id is not None:
         lesson = session.get(Lesson, review.lesson_id)
         if lesson is None:
             return []
@@ -416,7 +426,8 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
         for room in directory.rooms:
             if lesson_seen_by(room.role, lesson.share, inc.member, cap) is Vis.ANONYMOUS \
                     and not room.role.startswith(("gisc:", "area:")):
-                b = ReplyBuilder("Lesson learned", kind="lesson")
+                b = ReplyBuilder("Lesson learned", kind="lesson",
+                                 tlp=lesson_label(directory, lesson, inc))
                 b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,
                                      room_sees(room.role, exp)))
                 deliveries.append((room, b.build()))

@@ -495,6 +495,8 @@ class IncidentService:
                                             ConsentReview.status == "pending")
             if n is not None:
                 q = q.where(ConsentReview.n == n)
+            else:  # a release to the public (TLP:CLEAR) is confirmed one by one
+                q = q.where(ConsentReview.subject != "public")
             reviews = session.exec(q.order_by(col(ConsentReview.n))).all()
             if not reviews:
                 raise NotFound(f"no review {'#' + str(n) + ' ' if n else ''}of {inc.number} "

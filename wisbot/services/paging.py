@@ -44,13 +44,14 @@ from wisbot.domain.paging import (
     parse_when,
     resolve_chain,
 )
+from wisbot.domain.tlp import strip_label
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
 from wisbot.services.notify import ResponseRequest, notify
-from wisbot.services.render import exposure, incident_reply
+from wisbot.services.render import exposure, incident_reply, incident_tlp
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import (
     OnCallOverrideRow,
@@ -323,7 +324,9 @@ class PagingService:
             Span(text=f"ack {_ref(page)}", style="code"),
             Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
         )
-        title = f"{_ref(page)} · {base.title or page.ref}"
+        title = f"{_ref(page)} · {strip_label(base.title or page.ref)}"
+        if base.tlp is not None:  # the label stays the first token of the page
+            title = f"{base.tlp} {title}"
         return base.model_copy(update={
             "title": title, "lines": (header, *base.lines), "kind": "page", "ref": _ref(page),
             "actions": (*base.actions, ReplyAction(label="Acknowledge",
@@ -352,7 +355,7 @@ class PagingService:
                     "role": page.role, "ref": page.ref, "contacts": contacts,
                     "created_at": page.created_at.isoformat(),
                     "target_at": page.target_at.isoformat(), "message": body,
-                    "text": reply.plain()}
+                    "text": reply.plain(), "tlp": reply.tlp}
             session.add(PageDelivery(
                 page_id=_pid(page), step_id=_sid(step), key=f"{_ref(page)}.{step.seq}.webhook",
                 channel="webhook", contact_id=None, address=self.channels.webhook_url,
@@ -586,7 +589,7 @@ class PagingService:
                                    f"reopen it first (`incident reopen {inc.number} <why>`)")
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
-            b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
+            b = ReplyBuilder(f"{inc.number} – escalated", kind="page", tlp=incident_tlp(inc))
             b.reveal(inc.number, named=named)
             if not pages:
                 reply = incident_reply(self.directory, inc, Vis.NAMED,
@@ -777,7 +780,8 @@ class PagingService:
 
 def evidence_reply(session: Session, directory: Directory, inc: Incident,
                    now: datetime) -> Reply:
-    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report")
+    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report",
+                     tlp=incident_tlp(inc))
     b.ref = inc.number
     b.field("Reported", hhmm(inc.created_at))
     notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
