@@ -99,7 +99,8 @@ def highest_for_role(role: str) -> Tlp:
     return Tlp.CLEAR
 
 
-def topic_words(role: str) -> str:
-    """What a room's topic says of the labels it may receive."""
+def room_topic(role: str) -> str:
+    """A room's topic: the strictest label it may receive first, then what it is for."""
     top = highest_for_role(role)
-    return f"receives up to {top.label}" if top is not Tlp.CLEAR else "receives TLP:CLEAR only"
+    limit = "at most" if top is not Tlp.CLEAR else "only"
+    return f"{top.label} {limit} · wisbot: {role}"
