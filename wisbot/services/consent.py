@@ -31,6 +31,7 @@ from wisbot.domain.audience import (
 )
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.domain.numbers import whole_number
+from wisbot.domain.tlp import parse as parse_tlp
 from wisbot.domain.tlp import strip_label
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, user
@@ -281,6 +282,43 @@ def withdraw_for_consent(session: Session, directory: Directory, inc: Incident,
                          "text": fresh.plain(), "tlp": fresh.tlp}
         else:
             d.payload = fresh.model_dump(mode="json")
+        session.add(d)
+    _relabel_pending(session, inc)
+
+
+def _relabel_pending(session: Session, inc: Incident) -> None:
+    """A narrower share is a stricter label: what is still queued about ``inc`` under a
+    looser one (a room or page whose view did not change) is sent with the new label.
+    Lessons keep theirs (a Member's own lesson is not capped by its incident)."""
+    label = incident_tlp(inc)
+
+    def relabel(body: dict[str, object]) -> Reply | None:
+        try:
+            reply = Reply.model_validate(body)
+        except ValueError:
+            return None
+        old = parse_tlp(reply.tlp or "")
+        if old is None or reply.kind == "lesson" or old.rank <= label.rank:
+            return None
+        return reply.with_tlp(label)
+
+    notes = select(Notification.id).where(Notification.incident_id == inc.id)
+    for row in session.exec(select(OutboxRow).where(
+            col(OutboxRow.status) == "pending", col(OutboxRow.notification_id).in_(notes))):
+        fresh = relabel(row.payload)
+        if fresh is not None:
+            row.payload = fresh.model_dump(mode="json")
+            session.add(row)
+    pages = select(Page.id).where(Page.incident_id == inc.id)
+    for d in session.exec(select(PageDelivery).where(
+            col(PageDelivery.status) == "pending", col(PageDelivery.page_id).in_(pages))):
+        body = d.payload.get("message") if d.channel == "webhook" else d.payload
+        fresh = relabel(body) if isinstance(body, dict) else None
+        if fresh is None:
+            continue
+        d.payload = ({**d.payload, "message": fresh.model_dump(mode="json"),
+                      "text": fresh.plain(), "tlp": fresh.tlp}
+                     if d.channel == "webhook" else fresh.model_dump(mode="json"))
         session.add(d)
 
 

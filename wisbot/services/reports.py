@@ -32,6 +32,7 @@ from wisbot.directory import Directory
 from wisbot.domain.audience import room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
+from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.notify import notify
@@ -40,6 +41,8 @@ from wisbot.services.render import exposure
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, ServiceHour
 from wisbot.store.tables import AdapterState, Incident
+
+UNCLASSIFIED = "unclassified"
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -69,6 +72,9 @@ class AnnualReport:
     hours_covered: int
     hours_in_period: int
     notes: list[str] = field(default_factory=list)
+    by_class: dict[str, int] = field(default_factory=dict)
+    """RSIT class → incidents (``unclassified`` for none); absent from figures published
+    before classification existed."""
 
     @property
     def coverage(self) -> float | None:
@@ -94,9 +100,12 @@ def annual_report(session: Session, year: int, now: datetime,
         incidents = [inc for inc in incidents if include(inc)]
     by_severity = {level: 0 for level in range(6)}
     by_month = {m: {level: 0 for level in range(6)} for m in range(1, 13)}
+    by_class = {c: 0 for c in [*rsit_classes(), UNCLASSIFIED]}
     ttn: list[float] = []
     for inc in incidents:
         by_severity[inc.severity] += 1
+        cls = (inc.rsit or "").partition("/")[0]
+        by_class[cls if cls in by_class else UNCLASSIFIED] += 1
         by_month[inc.created_at.month][inc.severity] += 1
         t = time_to_notify(session, inc)
         if t is not None:
@@ -122,6 +131,7 @@ def annual_report(session: Session, year: int, now: datetime,
         pages=len(pages), pages_acknowledged=len(tta),
         pages_secretariat_step=sum(1 for p in pages if p.secretariat_alerted_at),
         pages_target_missed=missed, hours_covered=len(hours), hours_in_period=period_hours,
+        by_class={c: n for c, n in by_class.items() if n},
     )
 
 
@@ -148,6 +158,8 @@ def to_markdown(r: AnnualReport) -> str:
            "## Incidents by severity", "", "| severity | incidents |", "|---|---|"]
     for level, n in r.by_severity.items():
         out.append(f"| {severity(level).words} | {n} |")
+    out += ["", "## Incidents by RSIT class", "", "| class | incidents |", "|---|---|"]
+    out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
     out += ["", "## Incidents by month and severity", "",
             "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
             "|---|" + "---|" * 7]
@@ -174,6 +186,8 @@ def to_csv(r: AnnualReport) -> str:
         w.writerow(["pages" if key.startswith("pages") else "hours", key, getattr(r, key)])
     for level, n in r.by_severity.items():
         w.writerow(["by_severity", level, n])
+    for cls, n in r.by_class.items():
+        w.writerow(["by_class", cls, n])
     for month, row in r.by_month.items():
         for level, n in row.items():
             w.writerow(["by_month", f"{r.year}-{month:02d}/sev{level}", n])
@@ -193,6 +207,7 @@ def from_json(text: str) -> AnnualReport:
     data["by_severity"] = {int(k): int(v) for k, v in data["by_severity"].items()}
     data["by_month"] = {int(m): {int(k): int(v) for k, v in row.items()}
                         for m, row in data["by_month"].items()}
+    data["by_class"] = {str(k): int(v) for k, v in (data.get("by_class") or {}).items()}
     data["time_to_notify"] = Timing(**data["time_to_notify"])
     data["time_to_acknowledge"] = Timing(**data["time_to_acknowledge"])
     return AnnualReport(**data)
@@ -226,6 +241,8 @@ def to_reply(r: AnnualReport, scope: str = "") -> Reply:
            f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
            f"{r.pages_target_missed}")
     b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items()))
+    if r.by_class:
+        b.line(bold("By RSIT class: "), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
     b.line(bold("By month (sev 0–5):"))
     for month, row in r.by_month.items():
         if sum(row.values()):
