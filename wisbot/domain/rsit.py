@@ -105,4 +105,9 @@ def parse_filter(text: str) -> str:
     key = _normal(text)
     if key in classes():
         return key
+    near = difflib.get_close_matches(key, classes(), n=2, cutoff=0.7) if "/" not in key \
+        else []
+    if near:
+        raise UsageError(f"{text.strip()[:80]!r} is not an RSIT class; did you mean "
+                         f"{' or '.join(near)}?")
     return parse(text).value
