@@ -125,6 +125,8 @@ async def test_pages_in_chat_email_and_webhook_carry_the_label_first(
         hook = json.loads(raw)
         assert hook["tlp"] == "TLP:AMBER" and hook["text"].startswith("TLP:AMBER P-")
         assert hook["message"]["title"].startswith("TLP:AMBER ")
+    ack = await app.console.type("gisc-tokyo", f"ack {tokyo[0]['X-Wisbot-Page']}")
+    assert ack.kind != "error" and first_token(ack) == "TLP:AMBER", render_text(ack)
     evidence = render_text(await app.console.type("sec-desk", "incident evidence "
                                                   "WIS-SEC-2026-1", "secretariat"))
     assert evidence.split()[0] == "TLP:AMBER", evidence
@@ -262,3 +264,31 @@ async def test_every_message_a_room_receives_fits_its_topic(make_app: Any) -> No
             if reply.tlp is None:
                 continue
             assert order.index(reply.tlp) >= order.index(top), (room.key, reply.title)
+
+
+def test_slack_topics_lists_the_topic_of_each_bound_channel(tmp_path: Any) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from tests.conftest import EXAMPLE
+    from wisbot.cli import app as cli
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    for room, channel in (("secretariat", "C0SEC"), ("gisc-tokyo", "C0TOKYO"),
+                          ("collaboration", "C0COLLAB")):
+        found = next(r for r in data["rooms"] if r["key"] == room)
+        found.update(platform="slack", address=channel)
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = CliRunner().invoke(cli, ["slack", "topics", str(path)])
+    assert out.exit_code == 0, out.output
+    rows = [line.split("\t") for line in out.output.splitlines()]
+    assert rows == [
+        ["secretariat", "C0SEC", "TLP:RED at most · wisbot: secretariat"],
+        ["gisc-tokyo", "C0TOKYO", "TLP:AMBER+STRICT at most · wisbot: gisc:Tokyo"],
+        ["collaboration", "C0COLLAB", "TLP:GREEN at most · wisbot: collaboration"],
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rooms: [1, 2]\n")
+    out = CliRunner().invoke(cli, ["slack", "topics", str(bad)])
+    assert out.exit_code == 1 and "Traceback" not in out.output

@@ -44,7 +44,7 @@ from wisbot.domain.paging import (
     parse_when,
     resolve_chain,
 )
-from wisbot.domain.tlp import strip_label
+from wisbot.domain.tlp import Tlp, strictest, strip_label
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
@@ -367,7 +367,8 @@ class PagingService:
 
     def _alert(self, session: Session, page: Page, now: datetime, headline: str,
                text: str) -> Notification:
-        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert")
+        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert",
+                         tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
         b.line(text)
         # No button or reaction here: acknowledging another role's page is deliberate.
@@ -472,7 +473,8 @@ class PagingService:
 
     def _acknowledge(self, session: Session, caller: Caller, mine: list[Page],
                      now: datetime) -> Reply:
-        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page")
+        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page",
+                         tlp=_pages_tlp(session, mine))
         for p in mine:
             p.status = "acked"
             p.acked_at = now
@@ -519,7 +521,8 @@ class PagingService:
             paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
         if not paged:
             return
-        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page")
+        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page",
+                         tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
         b.line(f"{_ref(page)} for {role_label(page.role)} was acknowledged by "
                f"{caller.contact.name} at {hhmm(now)}; you are no longer paged for it.")
@@ -776,6 +779,14 @@ class PagingService:
             return evidence_reply(session, self.directory, inc, now)
 
         return await self.store.tx(work)
+
+
+def _pages_tlp(session: Session, pages: Sequence[Page]) -> Tlp | None:
+    """The label of messages about pages: the strictest of their incidents' (none for
+    pages about no incident: a query, a watch handover)."""
+    found = [incident_tlp(inc) for p in pages if p.incident_id is not None
+             and (inc := session.get(Incident, p.incident_id)) is not None]
+    return strictest(found) if found else None
 
 
 def evidence_reply(session: Session, directory: Directory, inc: Incident,
