@@ -180,7 +180,8 @@ async def test_public_lesson_needs_the_affected_members_release(make_app: Any) -
                            "secretariat")
     await app.console.type("sec-desk", "incident resolve WIS-SEC-2026-1", "secretariat")
     words = "Keep offline backups of the message switch"
-    r = await app.console.type("sec-desk", f"lessons add WIS-SEC-2026-1 share=public {words}",
+    r = await app.console.type("sec-desk", f"lessons add WIS-SEC-2026-1 share=public {words} "
+                               "as DWD's Anna Weber (EDZW, +49 69 8062 4400) learnt",
                                "secretariat")
     assert "lessons release L-1" in render_text(r)
     await app.outbox.drain()
@@ -213,7 +214,9 @@ async def test_public_lesson_needs_the_affected_members_release(make_app: Any) -
         listing = render_text(await app.console.type(who, "lessons list", room))
         assert words in listing and listing.split()[0] == "TLP:CLEAR", (room, listing)
         # Public means anonymised: the Member is not named, the incident number not shown.
-        assert "DE-OF-NC" not in listing and "WIS-SEC-2026-1" not in listing
+        for forbidden in ("DE-OF-NC", "WIS-SEC-2026-1", "DWD", "Anna", "Weber", "EDZW",
+                          "8062", "Germany", "Offenbach (DE"):
+            assert forbidden not in listing, (room, forbidden, listing)
     again = await app.console.type("anna.weber", "lessons release L-1", "member-de")
     assert again.kind == "error" and "already released" in render_text(again)
     # The incident itself never becomes CLEAR.
