@@ -90,6 +90,16 @@ async def test_group_share_is_green_in_the_collaboration_room(world: World) -> N
     assert first_token(collab) == "TLP:GREEN" and ANON in collab
     area = await p["of"].wait_for(r["area-offenbach"], bot, lambda t: "WIS-SEC-" in t)
     assert first_token(area) == "TLP:GREEN"
+    # A lesson the Member shares with the group, once its wording is confirmed.
+    number = re.findall(r"WIS-SEC-\d{4}-\d+", collab)[0]
+    await p["anna"].say(r["member-de"], f"!incident resolve {number}")
+    await p["anna"].say(r["member-de"], f"!lessons add {number} share=anonymous Filter "
+                        "mail from look-alike domains")
+    await p["anna"].say(r["member-de"], f"!incident confirm {number}")
+    lesson = await p["ex"].wait_for(r["collaboration"], bot, lambda t: "look-alike" in t)
+    (post,) = [n["body"] for n in p["ex"].notices(r["collaboration"], bot)
+               if "look-alike" in n["body"]]
+    assert first_token(post) == "TLP:GREEN" and "Lesson learned" in post, lesson
 
 
 async def test_room_topics_name_the_strictest_label(world: World) -> None:
