@@ -177,3 +177,29 @@ async def test_annual_report_counts_incidents_by_class(make_app: Any, clock: Any
     assert from_json(json.dumps(old)).by_class == {}
     stats = render_text(await app.console.type("sec-desk", "incident stats", "secretariat"))
     assert "fraud: 2" in stats, stats
+
+
+async def test_two_classifications_at_once_are_both_audited(make_app: Any) -> None:
+    """Two focal points classify at the same moment: both land, one after the other, and
+    the timeline says what each replaced."""
+    import asyncio
+
+    app = await make_app()
+    await app.console.type("anna.weber", "incident report DE-OF-NC share=group Odd mails",
+                           "member-de")
+    await asyncio.gather(
+        app.console.type("anna.weber", "incident classify WIS-SEC-2026-1 fraud/phishing",
+                         "member-de"),
+        app.console.type("gisc-offenbach", "incident classify WIS-SEC-2026-1 "
+                         "intrusions/system-compromise", "gisc-offenbach"))
+
+    def work(session: Any) -> str | None:
+        inc = session.exec(select(Incident)).one()
+        return inc.rsit  # type: ignore[no-any-return]
+
+    final = await app.store.tx(work)
+    show = render_text(await app.console.type("sec-desk", "incident show WIS-SEC-2026-1",
+                                              "secretariat"))
+    other = ({"fraud/phishing", "intrusions/system-compromise"} - {final}).pop()
+    assert f"classified: {other} (was not classified)" in show, show
+    assert f"classified: {final} (was {other})" in show, show

@@ -295,3 +295,28 @@ def test_slack_topics_lists_the_topic_of_each_bound_channel(tmp_path: Any) -> No
     bad.write_text("rooms: [1, 2]\n")
     out = CliRunner().invoke(cli, ["slack", "topics", str(bad)])
     assert out.exit_code == 1 and "Traceback" not in out.output
+
+
+async def test_two_releases_at_once_publish_once(make_app: Any) -> None:
+    """The Member's focal point and the Secretariat release the same lesson at the same
+    moment (on PostgreSQL, two transactions): one publishes, the other is told it was."""
+    import asyncio
+
+    app = await make_app()
+    await app.console.type("anna.weber", "incident report DE-OF-NC share=group Phishing",
+                           "member-de")
+    await app.console.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
+    await app.console.type("anna.weber", "lessons add WIS-SEC-2026-1 share=public "
+                           "Report look-alike domains at once", "member-de")
+    await app.outbox.drain()
+    before = len([p for p in posts(app, "collaboration") if p.kind == "lesson"])
+    a, b = await asyncio.gather(
+        app.console.type("anna.weber", "lessons release L-1", "member-de"),
+        app.console.type("sec-desk", "lessons release L-1", "secretariat"))
+    outcomes = sorted([a.kind == "error", b.kind == "error"])
+    assert outcomes == [False, True], (render_text(a), render_text(b))
+    loser = a if a.kind == "error" else b
+    assert "already released" in render_text(loser)
+    await app.outbox.drain()
+    public = [p for p in posts(app, "collaboration") if p.kind == "lesson"]
+    assert len(public) == before + 1 and first_token(public[-1]) == "TLP:CLEAR"
