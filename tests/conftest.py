@@ -28,6 +28,8 @@ from wisbot.store.engine import normalise_url, upgrade
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "deploy" / "directory.example.yaml"
 PG_ENV = "WISBOT_TEST_POSTGRES_URL"
+# CLI output is read as text: a wide console, whatever terminal (or none, under xdist) runs us.
+os.environ.setdefault("COLUMNS", "200")
 
 
 @pytest.fixture(scope="session")

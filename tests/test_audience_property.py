@@ -241,7 +241,8 @@ class World:
         flat = _squash(text)
         named_ok: set[str] = set()
         if "no longer shared with this room" in text:
-            typed += text.split(" ", 1)[0]  # the number a room already read, and no more
+            # the number a room already read, and no more (after the TLP label)
+            typed += re.findall(r"WIS-SEC-\d+-\d+", text)[0]
         for inc in self.incidents:
             shown = inc["secret"] in text or (
                 re.search(rf"{re.escape(inc['number'])}(?!\d)", text) is not None

@@ -3,6 +3,7 @@ messages say what to type next."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from wisbot.adapters.console import render_text
@@ -23,12 +24,17 @@ async def _three_at_one_centre(c) -> None:  # type: ignore[no-untyped-def]
         assert r.kind == "incident", r.plain()
 
 
+
+def _untag(text: str) -> str:
+    """Drop the TLP label that leads every incident line (tested in test_tlp.py)."""
+    return re.sub(r"(?m)^TLP:[A-Z+]+ ", "", text)
+
 async def test_list_heading_default_open_and_summaries(make_app) -> None:  # type: ignore[no-untyped-def]
     app = await make_app()
     c = app.console
     await _three_at_one_centre(c)
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-2 Blocked", "member-de")
-    listed = (await c.type("anna.weber", "incident list", "member-de")).plain()
+    listed = _untag((await c.type("anna.weber", "incident list", "member-de")).plain())
     lines = listed.splitlines()
     assert lines[0] == "Open incidents you may see here"
     assert "WIS-SEC-2026-2" not in listed, "a resolved incident is not open"
@@ -43,11 +49,11 @@ async def test_list_heading_default_open_and_summaries(make_app) -> None:  # typ
     for which in ("resolved", "closed"):
         r = await c.type("anna.weber", f"incident list {which}", "member-de")
         assert r.kind != "error", r.plain()
-        text = r.plain()
+        text = _untag(r.plain())
         assert text.splitlines()[0] == "Resolved or closed incidents you may see here"
         assert "WIS-SEC-2026-2 · resolved" in text and "Port scans of the FTP server" in text
         assert "WIS-SEC-2026-1" not in text
-    every = (await c.type("anna.weber", "incident list all", "member-de")).plain()
+    every = _untag((await c.type("anna.weber", "incident list all", "member-de")).plain())
     assert every.splitlines()[0] == "All incidents you may see here"
     assert all(f"WIS-SEC-2026-{n} ·" in every for n in (1, 2, 3))
 
@@ -56,8 +62,8 @@ async def test_list_sev_means_at_least(make_app) -> None:  # type: ignore[no-unt
     app = await make_app()
     c = app.console
     await _three_at_one_centre(c)
-    text = (await c.type("anna.weber", "incident list sev=2 centre=de-of-nc",
-                         "member-de")).plain()
+    text = _untag((await c.type("anna.weber", "incident list sev=2 centre=de-of-nc",
+                                "member-de")).plain())
     assert text.splitlines()[0] == \
         "Open incidents (at DE-OF-NC, severity ≥ 2) you may see here"
     assert "WIS-SEC-2026-1 ·" not in text
@@ -127,7 +133,7 @@ async def test_short_incident_numbers_and_parse_errors(make_app) -> None:  # typ
     for short in ("1", "#1", "2026-1", "SEC-2026-1", "wis-sec-2026-1"):
         r = await c.type("anna.weber", f"incident show {short}")
         assert r.kind == "incident", (short, r.plain())
-        assert r.plain().startswith("WIS-SEC-2026-1 – details")
+        assert _untag(r.plain()).startswith("WIS-SEC-2026-1 – details")
     bad = await c.type("anna.weber", "incident show one")
     assert bad.kind == "error"
     assert not bad.plain().startswith("Refused")

@@ -232,7 +232,14 @@ async def test_signed_slash_command_is_acked_then_cascades_to_the_right_channels
     for quiet in ALL_ROOMS - EXPECTED[level]:
         assert not env.fake.attempts(C(quiet)), f"{quiet} must not be posted to"
     card = blocks_of(env.fake.posts(C("secretariat"))[0])
-    assert card[0]["type"] == "header" and card[0]["text"]["text"].startswith("WIS-SEC-2026-1")
+    # TLP 2.0: the label of the share level is the first token of the card, on every room.
+    label = {"secretariat": "TLP:RED", "principal-gisc": "TLP:AMBER+STRICT",
+             "all-giscs": "TLP:AMBER", "group": "TLP:GREEN"}[level]
+    assert card[0]["type"] == "header" and card[0]["text"]["text"].startswith(
+        f"{label} WIS-SEC-2026-1")
+    for room in EXPECTED[level]:
+        for post in env.fake.posts(C(room)):
+            assert post["text"].lstrip("*").startswith(label + " "), (room, post["text"])
     fields = " ".join(f["text"] for f in card[1]["fields"])
     assert "Security incident severity 3 – Systems in the same security domain" in fields
     assert "*Recommended action*" in fields and "*Status*\nopen" in fields

@@ -137,7 +137,7 @@ def test_shell_reads_commands_from_stdin(tmp_path: Path) -> None:
         input="incident report DE-OF-NC share=principal-gisc Test from the shell\n"
               "incident list\n", capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "[gisc-offenbach] WIS-SEC-" in proc.stdout
+    assert "[gisc-offenbach] TLP:AMBER+STRICT WIS-SEC-" in proc.stdout
     assert "Test from the shell" in proc.stdout
 
 

@@ -580,6 +580,23 @@ def slack_manifest(
     typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
 
 
+@slack_app.command("topics")
+def slack_topics(file: Path) -> None:
+    """Print the topic to set on each bound Slack channel: the strictest TLP it may
+    receive (Slack: channel details → Topic)."""
+    from wisbot.directory import load_directory
+    from wisbot.domain.tlp import room_topic
+
+    try:
+        rooms = load_directory(file).rooms
+    except WisbotError as exc:
+        err.print(f"[bold red]{file} is not valid:[/bold red] {exc}")
+        raise typer.Exit(code=1) from None
+    for room in rooms:
+        if room.platform == "slack":
+            typer.echo(f"{room.key}\t{room.address}\t{room_topic(room.role)}")
+
+
 @matrix_app.command("provision")
 def matrix_provision(
     directory: Annotated[Path, typer.Option("--directory", "-d",

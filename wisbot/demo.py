@@ -34,6 +34,10 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
     ("sec-desk", "secretariat",
      "severity WIS-SEC-{year}-1 4 Stolen credentials used against the DWD message switch",
      "The Secretariat raises the severity: the words and the action are always shown."),
+    ("gisc-offenbach", "gisc-offenbach",
+     "incident classify WIS-SEC-{year}-1 fraud/phishing",
+     "GISC Offenbach classifies it in the CSIRTs' taxonomy (RSIT); every message starts "
+     "with its TLP label: principal-gisc is TLP:AMBER+STRICT."),
     ("gisc-offenbach", "gisc-offenbach", "ack P-1",
      "Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
      "the 1-hour target."),

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wisbot.domain.tlp import Tlp, labelled
+
 Style = Literal["plain", "bold", "code", "user", "italic"]
 
 LINE_BREAK_MARK = " ⏎ "
@@ -112,6 +114,13 @@ class Reply(BaseModel):
     answer under it. ``None`` for everything that answers nobody."""
     thread: str | None = None
     """The thread the answered message was in (its root's platform id), if any."""
+    tlp: str | None = None
+    """The TLP 2.0 label of a message about an incident or lesson (``TLP:AMBER``); the
+    title starts with it, so every surface shows it first."""
+
+    def with_tlp(self, tlp: Tlp) -> Reply:
+        """The same message labelled ``tlp`` (first in its title)."""
+        return self.model_copy(update={"tlp": tlp.label, "title": labelled(self.title, tlp)})
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -132,8 +141,10 @@ class Reply(BaseModel):
 class ReplyBuilder:
     """Collects lines for a :class:`Reply`."""
 
-    def __init__(self, title: str | None = None, *, kind: str = "info") -> None:
+    def __init__(self, title: str | None = None, *, kind: str = "info",
+                 tlp: Tlp | None = None) -> None:
         self.title = title
+        self.tlp = tlp
         self.kind = kind
         self._lines: list[tuple[Span, ...]] = []
         self._fields: list[tuple[str, str]] = []
@@ -166,7 +177,8 @@ class ReplyBuilder:
 
     def build(self, *, private: bool = False) -> Reply:
         return Reply(
-            title=self.title,
+            title=labelled(self.title, self.tlp) if self.tlp is not None else self.title,
+            tlp=self.tlp.label if self.tlp is not None else None,
             lines=tuple(self._lines),
             fields=tuple(self._fields),
             actions=tuple(self._actions),

@@ -86,6 +86,7 @@ from wisbot.adapters.base import (
     UserRef,
 )
 from wisbot.directory import Contact, Directory, Room
+from wisbot.domain.tlp import room_topic
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
@@ -1589,6 +1590,18 @@ async def tighten(client: AsyncClient, room_id: str, moderators: set[str],
     return weak
 
 
+async def ensure_topic(client: AsyncClient, room_id: str, role: str,
+                       progress: Progress) -> bool:
+    """Set the room's topic to name the strictest TLP it may receive; True if changed."""
+    state = await _state_of(client, room_id, progress)
+    wanted = room_topic(role)
+    if state.get(("m.room.topic", ""), {}).get("topic") == wanted:
+        return False
+    await _paced(f"set m.room.topic in {room_id}", lambda: client.room_put_state(
+        room_id, "m.room.topic", {"topic": wanted}), progress)
+    return True
+
+
 async def provision(client: AsyncClient, directory_data: dict[str, Any], *,
                     on_room: Callable[[str, str], None] | None = None,
                     progress: Progress | None = None, tighten_existing: bool = False,
@@ -1636,7 +1649,7 @@ async def provision(client: AsyncClient, directory_data: dict[str, Any], *,
                 state.append(_encryption_state())
             resp = await _paced(f"create room {room.key}", lambda r=room, st=state, i=invite:  # type: ignore[misc]
                                 client.room_create(
-                                    name=r.name or r.key, topic=f"wisbot: {r.role}",
+                                    name=r.name or r.key, topic=room_topic(r.role),
                                     preset=_preset("private_chat"), invite=i,
                                     initial_state=st,
                                     power_level_override=power),
@@ -1658,6 +1671,8 @@ async def provision(client: AsyncClient, directory_data: dict[str, Any], *,
             failed.append(raw["key"])
             say(f"checked {n}/{len(bound)}: {raw['key']}: could NOT tighten: {exc}")
             continue
+        if await ensure_topic(client, raw["address"], directory.room(raw["key"]).role, say):
+            changed.append("topic names its TLP")
         say(f"checked {n}/{len(bound)}: {raw['key']}: "
             + ("tightened (" + "; ".join(changed) + ")" if changed else "closed"))
     if failed:

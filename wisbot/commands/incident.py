@@ -7,13 +7,14 @@ from typing import Any
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import Directory
+from wisbot.domain import rsit
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
 from wisbot.services.lists import WHICH
-from wisbot.services.render import exposure, incident_reply
+from wisbot.services.render import exposure, incident_reply, incident_tlp
 
 SHARES = tuple(s.value for s in Share)
 SHARE_ARG = Arg("share", "option", "who may be told; required, there is no default",
@@ -29,7 +30,8 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
     vis = ctx.caller.sees(exposure(inc))
     if vis is Vis.NONE:
         # Typed where the incident may not be shown: confirm without any detail.
-        return ReplyBuilder(f"{inc.number} – {verb}").reveal(inc.number, named=False).line(
+        return ReplyBuilder(f"{inc.number} – {verb}", tlp=incident_tlp(inc)).reveal(
+            inc.number, named=False).line(
             "This room may not see this incident; the rooms entitled to it were told."
         ).build(private=True)
     base = incident_reply(ctx.services.directory, inc, vis, verb)
@@ -72,10 +74,17 @@ def anonymity_warning(directory: Directory, gisc: str) -> str | None:
 
 
 async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    cls = rsit.parse(a["class"]) if a.get("class") else None
     told = await ctx.services.incidents.report(
         ctx.caller, a["centre"], Share.parse(a["share"]),
-        a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"])
+        a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"],
+        rsit=cls)
     return told_reply(ctx, told, "reported")
+
+
+async def classify(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    told = await ctx.services.incidents.classify(ctx.caller, a["id"], rsit.parse(a["class"]))
+    return told_reply(ctx, told, "classified")
 
 
 def _change(kind: str, verb: str) -> Any:
@@ -100,8 +109,9 @@ async def show(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 
 async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    cls = rsit.parse_filter(a["class"]) if a.get("class") else None
     reply: Reply = await ctx.services.incidents.list(ctx.caller, a["which"] or "open",
-                                                     a["centre"], a["sev"],
+                                                     a["centre"], a["sev"], cls,
                                                      sort=a["sort"] or "number")
     return reply
 
@@ -136,7 +146,9 @@ def register(reg: Registry) -> None:
         "told: share= is required.",
         "incident report DE-OF-NC share=principal-gisc sev=3 Phishing mails to operators",
         report,
-        (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG, sev,
+        (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG,
+         Arg("class", "option", "the RSIT classification, e.g. fraud/phishing",
+             required=False, metavar="class/type"), sev,
          Arg("anonymous", "flag", required=False,
              help="rooms beyond the Secretariat and principal GISC read 'a WIS centre in "
                   "the area of GISC X'"),
@@ -174,8 +186,18 @@ def register(reg: Registry) -> None:
          Arg("centre", "option", required=False, metavar="code"),
          Arg("sev", "option", "minimum severity: sev=2 lists severity 2 and above",
              required=False, int_range=(0, 5)),
+         Arg("class", "option", "an RSIT class or class/type", required=False,
+             metavar="class[/type]"),
          Arg("sort", "option", "sightings: most seen elsewhere first", required=False,
              choices=("number", "sightings"))),
+    ))
+    reg.add(Command(
+        ("incident", "classify"),
+        "Classify with the Reference Security Incident Taxonomy (RSIT) used by CSIRTs, "
+        "e.g. fraud/phishing, intrusions/system-compromise, availability/ddos; the "
+        "incident's rooms are told. Classes: " + ", ".join(rsit.classes()) + ".",
+        "incident classify WIS-SEC-2026-7 fraud/phishing", classify,
+        (ID, Arg("class", metavar="class/type")),
     ))
     reg.add(Command(
         ("incident", "query"),

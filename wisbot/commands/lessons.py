@@ -16,6 +16,11 @@ async def add(ctx: Ctx, a: dict[str, Any]) -> Reply:
     return reply
 
 
+async def release(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    reply: Reply = await ctx.services.lessons.release(ctx.caller, a["lesson"])
+    return reply
+
+
 async def list_(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.lessons.list(ctx.caller, a["id"])
     return reply
@@ -38,9 +43,16 @@ def register(reg: Registry) -> None:
              choice_help={"none": "only the affected Member and the Secretariat",
                           "anonymous": "the whole group, without naming the Member",
                           "named": "the whole group, naming the Member (only its "
-                                   "focal points may choose it)"}),
+                                   "focal points may choose it)",
+                          "public": "everyone, TLP:CLEAR, anonymised: only once the "
+                                    "affected Member releases it (`lessons release`)"}),
          Arg("text", "text", "the lesson")),
     ))
+    reg.add(Command(
+        ("lessons", "release"),
+        "Release a lesson recorded share=public to everyone (TLP:CLEAR): the affected "
+        "Member's focal points, or the WMO Secretariat when the Member asked for it.",
+        "lessons release L-3", release, (Arg("lesson", metavar="lesson"),)))
     reg.add(Command(("lessons", "list"), "Lessons you may see, or those of one incident.",
                     "lessons list WIS-SEC-2026-7", list_,
                     (Arg("id", required=False, metavar="incident"),)))

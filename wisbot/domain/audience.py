@@ -128,7 +128,9 @@ def may_be_paged(directory: Principals, person: Person, role: str, exp: Exposure
 
 # ----- lessons learned -----------------------------------------------------------------
 
-LESSON_SHARES = ("anonymous", "named", "none")
+LESSON_SHARES = ("anonymous", "named", "none", "public")
+"""``public`` is asked for when recording; the lesson is stored ``none`` until the affected
+Member releases it (:mod:`wisbot.services.public_lessons`), then ``public``."""
 
 
 def lesson_seen_by(role: str, share: str, member: str, exp: Exposure | None = None) -> Vis:
@@ -137,12 +139,15 @@ def lesson_seen_by(role: str, share: str, member: str, exp: Exposure | None = No
     The Secretariat and the Member's own role read it named; the duty room (watch
     operators read probe posts) and unknown roles nothing; every other role what the
     Member consented to (``named``, ``anonymous``, ``none``), capped by what the role reads
-    of the lesson's incident when ``exp`` is given (see :func:`lesson_cap`).
+    of the lesson's incident when ``exp`` is given (see :func:`lesson_cap`). A ``public``
+    lesson (TLP:CLEAR, released by the affected Member) is read anonymised by every role.
     """
     kind, _, name = role.partition(":")
     own = kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
     if own:
         return Vis.NAMED
+    if share == "public":
+        return Vis.ANONYMOUS
     if kind not in ("member", "gisc", "area", "collaboration"):
         return Vis.NONE
     if share == "named":

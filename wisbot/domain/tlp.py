@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import Enum
 
-from wisbot.domain.confidentiality import Share
+from wisbot.domain.confidentiality import Exposure, Share, Vis, role_visibility
 
 
 class Tlp(Enum):
@@ -51,3 +51,56 @@ def tlp_for(share: Share, *, public: bool = False) -> Tlp:
 def strictest(labels: Iterable[Tlp]) -> Tlp:
     """When several labels apply, the strictest wins (RED if none given: fail closed)."""
     return min(labels, key=lambda t: t.rank, default=Tlp.RED)
+
+
+def labelled(title: str | None, tlp: Tlp) -> str:
+    """``title`` with the label first (any label it already carried replaced): every
+    surface shows a message's title first, so the label is its first token."""
+    rest = strip_label(title or "")
+    return f"{tlp.label} {rest}" if rest else tlp.label
+
+
+def strip_label(title: str) -> str:
+    """``title`` without a leading TLP label."""
+    head, _, rest = title.partition(" ")
+    return rest if parse(head) is not None else title
+
+
+def parse(text: str) -> Tlp | None:
+    """The label written as ``TLP:AMBER+STRICT`` (any case), else None."""
+    for t in Tlp:
+        if t.value == text.strip().upper():
+            return t
+    return None
+
+
+def lesson_tlp(share: str, incident: Tlp | None) -> Tlp:
+    """A lesson's label: ``public`` (only ever stored once the affected Member released
+    it) is CLEAR; otherwise the lesson's own reach (``named``/``anonymous``: the whole
+    group; ``none``: the Secretariat and the Member), and when the lesson is capped by its
+    incident's sharing (``incident``: recorded by anyone but the Member) the strictest."""
+    if share == "public":
+        return Tlp.CLEAR
+    own = Tlp.GREEN if share in ("named", "anonymous") else Tlp.RED
+    return own if incident is None else strictest((own, incident))
+
+
+def highest_for_role(role: str) -> Tlp:
+    """The strictest label a room of ``role`` may receive: the narrowest share level at
+    which the one audience rule lets the role read an incident at all (a GISC room is
+    the principal GISC of some centre; a Member room reads its own incidents). A role that
+    reads no incident (the duty room) receives public lessons only: CLEAR."""
+    _, _, name = role.partition(":")
+    for share in Share:
+        exp = Exposure(member=name or "-", principal_gisc=name or "-", share=share,
+                       anonymous=False)
+        if role_visibility(role, exp) is not Vis.NONE:
+            return SHARE_TLP[share]
+    return Tlp.CLEAR
+
+
+def room_topic(role: str) -> str:
+    """A room's topic: the strictest label it may receive first, then what it is for."""
+    top = highest_for_role(role)
+    limit = "at most" if top is not Tlp.CLEAR else "only"
+    return f"{top.label} {limit} · wisbot: {role}"

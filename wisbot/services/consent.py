@@ -31,14 +31,19 @@ from wisbot.domain.audience import (
 )
 from wisbot.domain.confidentiality import Exposure, Vis, vmin
 from wisbot.domain.numbers import whole_number
+from wisbot.domain.tlp import parse as parse_tlp
+from wisbot.domain.tlp import strip_label
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, user
+from wisbot.services import public_lessons
 from wisbot.services.notify import notify
 from wisbot.services.render import (
     FREE_TEXT_KINDS,
     anon_of,
     exposure,
     incident_reply,
+    incident_tlp,
+    lesson_label,
     lesson_spans,
     redactor_for,
 )
@@ -274,9 +279,46 @@ def withdraw_for_consent(session: Session, directory: Directory, inc: Incident,
             d.status, d.last_error = "withdrawn", WITHDRAWN_NOTE
         elif d.channel == "webhook":
             d.payload = {**d.payload, "message": fresh.model_dump(mode="json"),
-                         "text": fresh.plain()}
+                         "text": fresh.plain(), "tlp": fresh.tlp}
         else:
             d.payload = fresh.model_dump(mode="json")
+        session.add(d)
+    _relabel_pending(session, inc)
+
+
+def _relabel_pending(session: Session, inc: Incident) -> None:
+    """A narrower share is a stricter label: what is still queued about ``inc`` under a
+    looser one (a room or page whose view did not change) is sent with the new label.
+    Lessons keep theirs (a Member's own lesson is not capped by its incident)."""
+    label = incident_tlp(inc)
+
+    def relabel(body: dict[str, object]) -> Reply | None:
+        try:
+            reply = Reply.model_validate(body)
+        except ValueError:
+            return None
+        old = parse_tlp(reply.tlp or "")
+        if old is None or reply.kind == "lesson" or old.rank <= label.rank:
+            return None
+        return reply.with_tlp(label)
+
+    notes = select(Notification.id).where(Notification.incident_id == inc.id)
+    for row in session.exec(select(OutboxRow).where(
+            col(OutboxRow.status) == "pending", col(OutboxRow.notification_id).in_(notes))):
+        fresh = relabel(row.payload)
+        if fresh is not None:
+            row.payload = fresh.model_dump(mode="json")
+            session.add(row)
+    pages = select(Page.id).where(Page.incident_id == inc.id)
+    for d in session.exec(select(PageDelivery).where(
+            col(PageDelivery.status) == "pending", col(PageDelivery.page_id).in_(pages))):
+        body = d.payload.get("message") if d.channel == "webhook" else d.payload
+        fresh = relabel(body) if isinstance(body, dict) else None
+        if fresh is None:
+            continue
+        d.payload = ({**d.payload, "message": fresh.model_dump(mode="json"),
+                      "text": fresh.plain(), "tlp": fresh.tlp}
+                     if d.channel == "webhook" else fresh.model_dump(mode="json"))
         session.add(d)
 
 
@@ -312,7 +354,8 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
     session.add(page)
     header = old.lines[:1]  # the page's own line: its number, role and target time
     return base.model_copy(update={
-        "title": f"{old.ref} · {base.title}", "lines": (*header, *base.lines),
+        "title": f"{base.tlp} {old.ref} · {strip_label(base.title or '')}",
+        "lines": (*header, *base.lines),
         "kind": "page", "ref": old.ref, "actions": old.actions, "private": False})
 
 
@@ -358,7 +401,7 @@ def request_review(session: Session, directory: Directory, inc: Incident, *, sub
     session.add(review)
     session.flush()
     b = ReplyBuilder(f"{inc.number} – review #{review.n}: the wording for anonymised rooms",
-                     kind="review")
+                     kind="review", tlp=incident_tlp(inc))
     b.ref = inc.number
     b.reveal(inc.number)
     b.line(f"Rooms that read {inc.number} anonymised will read this {subject} as:")
@@ -402,7 +445,12 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
     session.add(review)
     exp = exposure(inc)
     deliveries: list[tuple[Room, Reply]] = []
-    if review.subject == "lesson" and review.lesson_id is not None:
+    if review.subject == public_lessons.SUBJECT and review.lesson_id is not None:
+        public = session.get(Lesson, review.lesson_id)
+        if public is None:
+            return []
+        deliveries = public_lessons.release(session, directory, inc, public, wording)
+    elif review.subject == "lesson" and review.lesson_id is not None:
         lesson = session.get(Lesson, review.lesson_id)
         if lesson is None:
             return []
@@ -416,7 +464,8 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
         for room in directory.rooms:
             if lesson_seen_by(room.role, lesson.share, inc.member, cap) is Vis.ANONYMOUS \
                     and not room.role.startswith(("gisc:", "area:")):
-                b = ReplyBuilder("Lesson learned", kind="lesson")
+                b = ReplyBuilder("Lesson learned", kind="lesson",
+                                 tlp=lesson_label(directory, lesson, inc))
                 b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,
                                      room_sees(room.role, exp)))
                 deliveries.append((room, b.build()))

@@ -15,6 +15,7 @@ from wisbot.directory import Directory
 from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.services.render import incident_tlp
 from wisbot.store.paging_tables import Page, PageDelivery, PageStep
 from wisbot.store.tables import Incident, Notification, OutboxRow
 
@@ -102,7 +103,8 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
     from wisbot.services.paging import page_verdict, role_label, time_to_notify
 
     at = _Clock(inc.created_at)
-    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report")
+    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report",
+                     tlp=incident_tlp(inc))
     b.ref = inc.number
     b.field("Reported", inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             + " (times below UTC, that day unless dated)")

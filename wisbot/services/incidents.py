@@ -21,7 +21,10 @@ from wisbot.domain.confidentiality import (
     Vis,
     cascade_rank,
 )
+from wisbot.domain.rsit import RsitType
+from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
+from wisbot.domain.tlp import strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
@@ -38,6 +41,7 @@ from wisbot.services.render import (
     centre_label,
     exposure,
     incident_reply,
+    incident_tlp,
     redactor_for,
     share_words,
     timeline_lines,
@@ -203,7 +207,7 @@ class IncidentService:
 
     # ----- commands ---------------------------------------------------------------------
     async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
-                     anonymous: bool, summary: str) -> Told:
+                     anonymous: bool, summary: str, *, rsit: RsitType | None = None) -> Told:
         centre = self.directory.centre(centre_code)
         if not (caller.is_secretariat or caller.is_member_focal(centre.member)):
             raise NotAllowed(
@@ -227,11 +231,13 @@ class IncidentService:
                            principal_gisc=centre.principal_gisc, share=share.value,
                            anonymous=anonymous, severity=level, highest_severity=level,
                            status="open", summary=summary,
-                           reported_by=caller.contact.id, created_at=now, updated_at=now)
+                           reported_by=caller.contact.id, created_at=now, updated_at=now,
+                           rsit=rsit.value if rsit else None)
             session.add(inc)
             session.flush()
             self._timeline(session, inc, caller, "reported", summary,
                            {"severity": level, "share": share.value, "anonymous": anonymous,
+                            **({"rsit": rsit.value} if rsit else {}),
                             **({"asked_share": asked.value} if asked else {})})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
@@ -315,6 +321,27 @@ class IncidentService:
 
         return await self.store.tx(work)
 
+    async def classify(self, caller: Caller, number: str, rsit: RsitType) -> Told:
+        """Classify with the RSIT (``fraud/phishing``); the timeline keeps who and when,
+        and the incident's rooms are told."""
+        def work(session: Session) -> Told:
+            inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
+            self._may_change(caller, inc, "classify")
+            if inc.rsit == rsit.value:
+                raise InvalidState(f"{inc.number} is already classified as {rsit.value}")
+            previous = inc.rsit
+            inc.rsit = rsit.value
+            inc.updated_at = self.clock()
+            session.add(inc)
+            self._timeline(session, inc, caller, "classified",
+                           f"{rsit.value} (was {previous or 'not classified'})",
+                           {"from": previous, "to": rsit.value})
+            told = self._cascade(session, inc, "classified",
+                                 f"classified {rsit_words(rsit.value)}")
+            return Told(inc, told)
+
+        return await self.store.tx(work)
+
     async def share(self, caller: Caller, number: str, level: Share,
                     anonymous: bool | None) -> Told:
         def work(session: Session) -> Told:
@@ -355,8 +382,9 @@ class IncidentService:
             withdrawn = [self.directory.room(k) for k in before
                          if k not in {r.key for r, _ in after}]
             if withdrawn:
+                # Labelled as what these rooms were told until now.
                 note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
-                                    kind="incident")
+                                    kind="incident", tlp=tlp_for(old.share))
                 who = ("The affected Member" if caller.is_member_focal(inc.member)
                        else "The WMO Secretariat")
                 note.line(f"{who} narrowed who is told; this room will receive "
@@ -392,7 +420,10 @@ class IncidentService:
         return await self.store.tx(work)
 
     async def list(self, caller: Caller, which: str = "open", centre: str | None = None,
-                   sev_min: int | None = None, *, sort: str = "number") -> Reply:
+                   sev_min: int | None = None, rsit_class: str | None = None, *,
+                   sort: str = "number") -> Reply:
+        """``rsit_class``: an RSIT class (``fraud``) or ``class/type`` (``fraud/phishing``),
+        already checked (:func:`wisbot.domain.rsit.parse_filter`)."""
         if which not in WHICH:
             raise UsageError(f"list which incidents? one of {', '.join(WHICH)}, not {which!r}")
         if centre is not None:
@@ -403,6 +434,9 @@ class IncidentService:
             q = q.where(col(Incident.status).in_(WHICH[which]))
             if sev_min is not None:
                 q = q.where(col(Incident.severity) >= sev_min)
+            if rsit_class is not None:
+                q = q.where(col(Incident.rsit) == rsit_class) if "/" in rsit_class \
+                    else q.where(col(Incident.rsit).startswith(rsit_class + "/"))
             rows: list[tuple[Incident, Vis]] = []
             for inc in session.exec(q).all():
                 vis = caller.sees(exposure(inc))
@@ -416,7 +450,9 @@ class IncidentService:
             seen = sighting_counts(session, [inc.id for inc, _ in rows if inc.id is not None])
             if sort == "sightings":
                 rows.sort(key=lambda row: -seen.get(row[0].id or 0, 0))
-            b = ReplyBuilder(list_title(which, centre, sev_min))
+            # A list spanning incidents carries the strictest of their labels.
+            b = ReplyBuilder(list_title(which, centre, sev_min, rsit_class),
+                             tlp=strictest(incident_tlp(i) for i, _ in rows) if rows else None)
             if not rows:
                 b.line("None that you may see here."
                        + (" Resolved ones: `incident list resolved`." if which == "open"
@@ -424,8 +460,10 @@ class IncidentService:
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sightings = seen.get(inc.id or 0, 0)
-                b.line(bold(inc.number), f" · {inc.status} · severity {inc.severity} · "
-                       f"{centre_short(self.directory, inc, vis)} · ",
+                b.line(bold(f"{incident_tlp(inc).label} {inc.number}"),
+                       f" · {inc.status} · severity {inc.severity} · "
+                       + (f"{inc.rsit} · " if inc.rsit else "")
+                       + f"{centre_short(self.directory, inc, vis)} · ",
                        summary_span(self.directory, inc, vis),
                        f" · seen at {sightings} other centre(s)" if sightings else "")
             return b.build(private=True)
@@ -443,10 +481,11 @@ class IncidentService:
             visible = [inc for inc in session.exec(q.order_by(col(Incident.id))).all()
                        if caller.sees(exposure(inc)) is Vis.NAMED]
             if visible:
-                b = ReplyBuilder(f"What you may see about {subject}")
+                b = ReplyBuilder(f"What you may see about {subject}",
+                                 tlp=strictest(incident_tlp(i) for i in visible))
                 for inc in visible:
                     b.reveal(inc.number)
-                    b.line(bold(inc.number), f" · {inc.status} · "
+                    b.line(bold(f"{incident_tlp(inc).label} {inc.number}"), f" · {inc.status} · "
                            f"{severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
                 b.line("Check the lessons learned too: `lessons list <number>`.")
@@ -487,11 +526,14 @@ class IncidentService:
                                             ConsentReview.status == "pending")
             if n is not None:
                 q = q.where(ConsentReview.n == n)
+            else:  # a release to the public (TLP:CLEAR) is confirmed one by one
+                q = q.where(ConsentReview.subject != "public")
             reviews = session.exec(q.order_by(col(ConsentReview.n))).all()
             if not reviews:
                 raise NotFound(f"no review {'#' + str(n) + ' ' if n else ''}of {inc.number} "
                                "is waiting for your confirmation")
-            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms")
+            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms",
+                             tlp=incident_tlp(inc))
             b.reveal(inc.number)
             for review in reviews:
                 rooms = release(session, self.directory, inc, review, review.proposed,
@@ -515,7 +557,8 @@ class IncidentService:
                 raise NotFound(f"no review #{n} of {inc.number}")
             rooms = release(session, self.directory, inc, review, text, caller.contact.id,
                             self.clock(), replaced=True)
-            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms")
+            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms",
+                             tlp=incident_tlp(inc))
             b.reveal(inc.number)
             self._released_line(b, review, redactor_for(self.directory, inc.member)(text),
                                 rooms)

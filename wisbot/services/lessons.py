@@ -12,15 +12,18 @@ from wisbot.clock import Clock
 from wisbot.directory import Contact, Directory
 from wisbot.domain.audience import LESSON_SHARES, lesson_cap, lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
+from wisbot.domain.numbers import whole_number
+from wisbot.domain.tlp import Tlp, strictest
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder
-from wisbot.services.consent import request_review
+from wisbot.services import public_lessons
+from wisbot.services.consent import release, request_review
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
 from wisbot.services.notify import notify
-from wisbot.services.render import exposure, lesson_spans, redactor_for
+from wisbot.services.render import exposure, lesson_label, lesson_spans, redactor_for
 from wisbot.store.engine import Store
-from wisbot.store.tables import Incident, Lesson
+from wisbot.store.tables import ConsentReview, Incident, Lesson
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -51,6 +54,9 @@ class LessonService:
     async def add(self, caller: Caller, number: str, share: str, text: str) -> Reply:
         if share not in LESSON_SHARES:
             raise UsageError(f"share must be one of {', '.join(LESSON_SHARES)}")
+        public = share == "public"
+        if public:  # kept for the Member and the Secretariat until the Member releases it
+            share = "none"
 
         def work(session: Session) -> Reply:
             # Locked: two lessons at once take review numbers one after the other.
@@ -80,7 +86,8 @@ class LessonService:
                 # list them) is where they are told, not who may read them.
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
-                b = ReplyBuilder("Lesson learned", kind="lesson")
+                b = ReplyBuilder("Lesson learned", kind="lesson",
+                                 tlp=lesson_label(self.directory, lesson, inc))
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,
                                      room_sees(room.role, exposure(inc))))
                 deliveries.append((room, b.build()))
@@ -89,8 +96,16 @@ class LessonService:
                 request_review(session, self.directory, inc, subject="lesson", text=text,
                                now=now, lesson_id=lesson.id)
             told = ", ".join(r.key for r, _ in deliveries)
-            return ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})") \
-                .line(f"Told: {told}.").build()
+            b = ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})",
+                             tlp=lesson_label(self.directory, lesson, inc))
+            b.line(f"Told: {told}.")
+            if public:
+                review = public_lessons.request_release(
+                    session, self.directory, inc, lesson,
+                    by_member=caller.is_member_focal(inc.member), now=now)
+                b.line(f"Public (TLP:CLEAR) only once released with the affected Member's "
+                       f"consent: `lessons release L-{lesson.id}` (review #{review.n}).")
+            return b.build()
 
         return await self.store.tx(work)
 
@@ -103,6 +118,7 @@ class LessonService:
                 q = q.where(Lesson.incident_id == inc.id)
             rows = session.exec(q.order_by(col(Lesson.id))).all()
             b = ReplyBuilder(f"Lessons learned{' for ' + number if number else ''}")
+            labels: list[Tlp] = []
             shown = 0
             for lesson, inc in rows:
                 vis = lesson_visibility(self.directory, caller, lesson, inc)
@@ -110,10 +126,12 @@ class LessonService:
                 if vis is Vis.NONE or (number is not None and vis is not Vis.NAMED):
                     continue
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,
-                                     caller.sees(exposure(inc))))
+                                     caller.sees(exposure(inc)), labelled=True))
+                labels.append(lesson_label(self.directory, lesson, inc))
                 shown += 1
             if not shown:
                 b.line("None that you may see here.")
+            b.tlp = strictest(labels) if labels else None
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -136,6 +154,7 @@ class LessonService:
                     "text), plainto_tsquery('english', :q)) DESC, id LIMIT 200"),
                     {"q": " ".join(terms)}).scalars().all()
             b = ReplyBuilder(f"Lessons matching {' '.join(terms)!r}")
+            labels: list[Tlp] = []
             shown = 0
             for lid in ids:
                 lesson = session.get(Lesson, lid)
@@ -157,10 +176,51 @@ class LessonService:
                     if not self._matches(session, visible_text, terms):
                         continue
                 b.line(*lesson_spans(self.directory, lesson, inc, vis,
-                                     caller.sees(exposure(inc))))
+                                     caller.sees(exposure(inc)), labelled=True))
+                labels.append(lesson_label(self.directory, lesson, inc))
                 shown += 1
             if not shown:
                 b.line("No lessons that you may see match.")
+            b.tlp = strictest(labels) if labels else None
+            return b.build(private=True)
+
+        return await self.store.tx(work)
+
+    async def release(self, caller: Caller, ref: str) -> Reply:
+        """Release a lesson asked for ``share=public``: it becomes TLP:CLEAR. A focal point
+        of the affected Member may; the Secretariat only when the Member's own focal point
+        asked for it (the Member's explicit wish)."""
+        lid = whole_number(ref.strip().upper().removeprefix("L-"))
+        if lid is None:
+            raise NotFound(f"{ref!r} is not a lesson number: they look like L-3")
+
+        def work(session: Session) -> Reply:
+            lesson = session.get(Lesson, lid)
+            inc = session.get(Incident, lesson.incident_id) if lesson is not None else None
+            review = session.exec(select(ConsentReview).where(
+                ConsentReview.lesson_id == lid,
+                ConsentReview.subject == public_lessons.SUBJECT)).first()
+            if lesson is None or inc is None or review is None or \
+                    lesson_visibility(self.directory, caller, lesson, inc) is not Vis.NAMED:
+                raise NotFound(f"no lesson L-{lid} waiting to be made public that you may "
+                               "see here")
+            session.refresh(inc, with_for_update=True)  # one release at a time
+            session.refresh(review)
+            if review.status != "pending":
+                raise InvalidState(f"L-{lid} was already released to the public")
+            author = author_of(self.directory, lesson)
+            asked_by_member = author is not None and any(
+                m.casefold() == inc.member.casefold() for m in author.members)
+            if not (caller.is_member_focal(inc.member)
+                    or (caller.is_secretariat and asked_by_member)):
+                raise NotAllowed(
+                    f"only the focal points of the affected Member ({inc.member}) may release "
+                    f"L-{lid} to the public (TLP:CLEAR); the WMO Secretariat may only when "
+                    "the Member asked for it")
+            rooms = release(session, self.directory, inc, review, review.proposed,
+                            caller.contact.id, self.clock(), replaced=False)
+            b = ReplyBuilder(f"L-{lid} released to the public", tlp=Tlp.CLEAR)
+            b.line("Told: " + (", ".join(r.key for r in rooms) or "no room") + ".")
             return b.build(private=True)
 
         return await self.store.tx(work)

@@ -60,7 +60,8 @@ def centre_short(directory: Directory, inc: Incident, vis: Vis) -> str:
         return f"{inc.centre}, {inc.member}"
 
 
-def list_title(which: str, centre: str | None, sev_min: int | None) -> str:
+def list_title(which: str, centre: str | None, sev_min: int | None,
+               rsit_class: str | None = None) -> str:
     what = {"open": "Open incidents", "resolved": "Resolved or closed incidents",
             "closed": "Resolved or closed incidents", "all": "All incidents"}[which]
     filters = []
@@ -68,4 +69,6 @@ def list_title(which: str, centre: str | None, sev_min: int | None) -> str:
         filters.append(f"at {centre}")
     if sev_min is not None:
         filters.append(f"severity ≥ {sev_min}")
+    if rsit_class:
+        filters.append(f"class {rsit_class}")
     return what + (f" ({', '.join(filters)})" if filters else "") + " you may see here"

@@ -44,13 +44,14 @@ from wisbot.domain.paging import (
     parse_when,
     resolve_chain,
 )
+from wisbot.domain.tlp import Tlp, strictest, strip_label
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
 from wisbot.services.notify import ResponseRequest, notify
-from wisbot.services.render import exposure, incident_reply
+from wisbot.services.render import exposure, incident_reply, incident_tlp
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import (
     OnCallOverrideRow,
@@ -323,7 +324,9 @@ class PagingService:
             Span(text=f"ack {_ref(page)}", style="code"),
             Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
         )
-        title = f"{_ref(page)} · {base.title or page.ref}"
+        title = f"{_ref(page)} · {strip_label(base.title or page.ref)}"
+        if base.tlp is not None:  # the label stays the first token of the page
+            title = f"{base.tlp} {title}"
         return base.model_copy(update={
             "title": title, "lines": (header, *base.lines), "kind": "page", "ref": _ref(page),
             "actions": (*base.actions, ReplyAction(label="Acknowledge",
@@ -352,7 +355,7 @@ class PagingService:
                     "role": page.role, "ref": page.ref, "contacts": contacts,
                     "created_at": page.created_at.isoformat(),
                     "target_at": page.target_at.isoformat(), "message": body,
-                    "text": reply.plain()}
+                    "text": reply.plain(), "tlp": reply.tlp}
             session.add(PageDelivery(
                 page_id=_pid(page), step_id=_sid(step), key=f"{_ref(page)}.{step.seq}.webhook",
                 channel="webhook", contact_id=None, address=self.channels.webhook_url,
@@ -364,7 +367,8 @@ class PagingService:
 
     def _alert(self, session: Session, page: Page, now: datetime, headline: str,
                text: str) -> Notification:
-        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert")
+        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert",
+                         tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
         b.line(text)
         # No button or reaction here: acknowledging another role's page is deliberate.
@@ -469,7 +473,8 @@ class PagingService:
 
     def _acknowledge(self, session: Session, caller: Caller, mine: list[Page],
                      now: datetime) -> Reply:
-        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page")
+        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page",
+                         tlp=_pages_tlp(session, mine))
         for p in mine:
             p.status = "acked"
             p.acked_at = now
@@ -516,7 +521,8 @@ class PagingService:
             paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
         if not paged:
             return
-        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page")
+        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page",
+                         tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
         b.line(f"{_ref(page)} for {role_label(page.role)} was acknowledged by "
                f"{caller.contact.name} at {hhmm(now)}; you are no longer paged for it.")
@@ -586,7 +592,7 @@ class PagingService:
                                    f"reopen it first (`incident reopen {inc.number} <why>`)")
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
-            b = ReplyBuilder(f"{inc.number} – escalated", kind="page")
+            b = ReplyBuilder(f"{inc.number} – escalated", kind="page", tlp=incident_tlp(inc))
             b.reveal(inc.number, named=named)
             if not pages:
                 reply = incident_reply(self.directory, inc, Vis.NAMED,
@@ -775,6 +781,14 @@ class PagingService:
             return evidence_reply(session, self.directory, inc, now, details=details)
 
         return await self.store.tx(work)
+
+
+def _pages_tlp(session: Session, pages: Sequence[Page]) -> Tlp | None:
+    """The label of messages about pages: the strictest of their incidents' (none for
+    pages about no incident: a query, a watch handover)."""
+    found = [incident_tlp(inc) for p in pages if p.incident_id is not None
+             and (inc := session.get(Incident, p.incident_id)) is not None]
+    return strictest(found) if found else None
 
 
 def _no_page(ref: str) -> str:

@@ -8,9 +8,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from wisbot.directory import Directory
+from wisbot.directory import Contact, Directory
+from wisbot.domain.audience import lesson_cap
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
+from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
+from wisbot.domain.tlp import Tlp, lesson_tlp, tlp_for
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
@@ -19,6 +22,22 @@ from wisbot.store.tables import Incident, Lesson, TimelineEntry
 def exposure(inc: Incident) -> Exposure:
     return Exposure(member=inc.member, principal_gisc=inc.principal_gisc,
                     share=Share.parse(inc.share), anonymous=inc.anonymous)
+
+
+def incident_tlp(inc: Incident) -> Tlp:
+    """The TLP 2.0 label of everything told about ``inc`` (never CLEAR: see docs/tlp.md)."""
+    return tlp_for(Share.parse(inc.share))
+
+
+def lesson_label(directory: Directory, lesson: Lesson, inc: Incident) -> Tlp:
+    """A lesson's label: CLEAR once released public; else the strictest of its own reach
+    and, when its incident's sharing caps it (not recorded by the Member), the incident's."""
+    try:
+        author: Contact | None = directory.contact(lesson.author)
+    except NotFound:
+        author = None
+    capped = lesson_cap(author, exposure(inc)) is not None
+    return lesson_tlp(lesson.share, incident_tlp(inc) if capped else None)
 
 
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
@@ -171,12 +190,13 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     """The incident card for ``vis``. Anonymised, the summary and ``note`` are the wording
     the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice."""
     sev = severity(inc.severity)
-    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
+    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident", tlp=incident_tlp(inc))
     b.ref = inc.number
     # Checked again when the message leaves: consent may have narrowed since.
     b.reveal(inc.number, named=vis is Vis.NAMED)
     b.field("Centre", centre_label(directory, inc, vis))
     b.field("Severity", sev.words)
+    b.field("Classification (RSIT)", rsit_words(inc.rsit))
     b.field("Recommended action", sev.action)
     b.field("Status", inc.status)
     b.field("Shared", share_words(inc))
@@ -211,8 +231,12 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
 
 
 def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
-                 incident_vis: Vis) -> tuple[Span, ...]:
-    """``vis``: what the reader may see of the lesson; ``incident_vis``: of its incident."""
+                 incident_vis: Vis, *, labelled: bool = False) -> tuple[Span, ...]:
+    """``vis``: what the reader may see of the lesson; ``incident_vis``: of its incident;
+    ``labelled``: the line starts with the lesson's TLP label (a list of lessons)."""
+    if labelled:
+        label = Span(text=f"{lesson_label(directory, lesson, inc).label} ")
+        return (label, *lesson_spans(directory, lesson, inc, vis, incident_vis))
     if vis is Vis.ANONYMOUS:
         # No incident number: it would let a reader join the lesson to a named incident.
         head = f"L-{lesson.id} · {anonymous_label(inc.principal_gisc)} · "

@@ -36,6 +36,7 @@ from wisbot.directory import Directory
 from wisbot.domain.audience import room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
+from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.notify import notify
@@ -44,6 +45,8 @@ from wisbot.services.render import exposure
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, ServiceHour
 from wisbot.store.tables import AdapterState, Incident
+
+UNCLASSIFIED = "unclassified"
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -77,6 +80,9 @@ class AnnualReport:
     """The first hour of the year in which a wisbot pager ran (ISO, UTC)."""
     hours_since_first: int = 0
     """Hours from ``first_hour`` to the end of the period."""
+    by_class: dict[str, int] = field(default_factory=dict)
+    """RSIT class → incidents (``unclassified`` for none); absent from figures published
+    before classification existed."""
 
     @property
     def coverage(self) -> float | None:
@@ -112,11 +118,14 @@ def annual_report(session: Session, year: int, now: datetime,
         incidents = [inc for inc in incidents if include(inc)]
     by_severity = {level: 0 for level in range(6)}
     by_month = {m: {level: 0 for level in range(6)} for m in range(1, 13)}
+    by_class = {c: 0 for c in [*rsit_classes(), UNCLASSIFIED]}
     ttn: list[float] = []
     for inc in incidents:
         level = highest_severity(inc)
         by_severity[level] += 1
         by_month[inc.created_at.month][level] += 1
+        cls = (inc.rsit or "").partition("/")[0]
+        by_class[cls if cls in by_class else UNCLASSIFIED] += 1
         t = time_to_notify(session, inc)
         if t is not None:
             ttn.append(t)
@@ -145,6 +154,7 @@ def annual_report(session: Session, year: int, now: datetime,
         first_hour=first.isoformat(timespec="minutes") if first else None,
         hours_since_first=max(_slots(first, min(now, end - timedelta(microseconds=1))),
                               len(hours)) if first else 0,
+        by_class={c: n for c, n in by_class.items() if n},
     )
 
 
@@ -196,6 +206,8 @@ def to_markdown(r: AnnualReport) -> str:
            "| severity | incidents |", "|---|---|"]
     for level, n in r.by_severity.items():
         out.append(f"| {severity(level).words} | {n} |")
+    out += ["", "## Incidents by RSIT class", "", "| class | incidents |", "|---|---|"]
+    out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
     out += ["", "## Incidents by month and severity", "",
             "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
             "|---|" + "---|" * 7]
@@ -224,6 +236,8 @@ def to_csv(r: AnnualReport) -> str:
     w.writerow(["by_severity", "counted_by", "highest severity reached"])
     for level, n in r.by_severity.items():
         w.writerow(["by_severity", level, n])
+    for cls, n in r.by_class.items():
+        w.writerow(["by_class", cls, n])
     for month, row in r.by_month.items():
         for level, n in row.items():
             w.writerow(["by_month", f"{r.year}-{month:02d}/sev{level}", n])
@@ -245,6 +259,7 @@ def from_json(text: str) -> AnnualReport:
     data["by_severity"] = {int(k): int(v) for k, v in data["by_severity"].items()}
     data["by_month"] = {int(m): {int(k): int(v) for k, v in row.items()}
                         for m, row in data["by_month"].items()}
+    data["by_class"] = {str(k): int(v) for k, v in (data.get("by_class") or {}).items()}
     data["time_to_notify"] = Timing(**data["time_to_notify"])
     data["time_to_acknowledge"] = Timing(**data["time_to_acknowledge"])
     return AnnualReport(**data)
@@ -279,6 +294,8 @@ def to_reply(r: AnnualReport, scope: str = "") -> Reply:
            f"{r.pages_target_missed}")
     b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
            + f" ({BY_HIGHEST})")
+    if r.by_class:
+        b.line(bold("By RSIT class: "), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
     b.line(bold("By month (sev 0–5):"))
     for month, row in r.by_month.items():
         if sum(row.values()):

@@ -38,6 +38,8 @@ class Incident(SQLModel, table=True):
     highest_severity: int | None = None
     """The highest severity the incident reached (migration 0012): the annual report counts
     it by this one."""
+    rsit: str | None = Field(default=None, max_length=80, index=True, nullable=True)
+    """The RSIT classification ``class/type`` (``fraud/phishing``), migration 0016."""
 
 
 class TimelineEntry(SQLModel, table=True):
