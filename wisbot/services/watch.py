@@ -80,6 +80,8 @@ SERVICE_WORDS = {
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
 """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+TicketHook = Callable[[Session, WatchTicket, str, str, str], None]
+"""(session, ticket, event kind, actor, text): a ticket changed, in the same transaction."""
 
 
 def _now_utc(clock: Clock) -> datetime:
@@ -181,6 +183,8 @@ class WatchService:
         self.settle = settle
         self.wismon_url: str | None = None
         """Set by the App when the monitor JSON server runs (its base URL)."""
+        self.on_ticket_change: list[TicketHook] = []
+        """Called with every ticket event in its transaction (the JIRA mirror's queue)."""
         self.check_config()
 
     def check_config(self) -> None:
@@ -603,6 +607,8 @@ class WatchService:
                text: str = "") -> None:
         session.add(WatchTicketEvent(ticket_id=_id(ticket), at=_now_utc(self.clock),
                                      actor=actor, kind=kind, text=text))
+        for hook in self.on_ticket_change:
+            hook(session, ticket, kind, actor, text)
 
     def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
         impact = Impact(ticket.impact)
