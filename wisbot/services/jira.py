@@ -205,9 +205,10 @@ class JiraMirror:
         if actor.startswith(JIRA_ACTOR):
             return  # read back from JIRA: already there
         now = self.clock().astimezone(UTC)
-        payload: dict[str, object] = {"state": ticket.state, "impact": ticket.impact, "subject": ticket.subject,
-                   "finding": ticket.finding, "assignee": ticket.assignee or "",
-                   "actor": actor, "text": text}
+        payload: dict[str, object] = {
+            "state": ticket.state, "impact": ticket.impact, "subject": ticket.subject,
+            "finding": ticket.finding, "assignee": ticket.assignee or "", "actor": actor,
+            "text": text}
         if kind == "opened":
             watching = self.watch.on_watch(session, now)
             payload["watcher"] = self._account(watching[0]) if watching else ""
