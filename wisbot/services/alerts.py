@@ -202,8 +202,9 @@ class AlertService:
         stmt = self._insert(session)(AlertReceipt).values(
             key=a.receipt, alertname=a.alertname, centre_id=a.centre_id, severity=a.severity,
             status=a.status, summary=a.summary, received_at=now, digested=False,
-        ).on_conflict_do_nothing(index_elements=["key"])
-        return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        ).on_conflict_do_nothing(index_elements=["key"]).returning(
+            AlertReceipt.key)
+        return session.execute(stmt).first() is not None
 
     def _receive(self, session: Session, alerts: list[Alert]) -> Outcome:
         now = self._now()
@@ -249,8 +250,9 @@ class AlertService:
             stmt = self._insert(session)(AlertTicket).values(
                 key=a.key, ticket_id=_id(ticket), alertname=a.alertname,
                 centre_id=a.centre_id, summary=a.summary,
-            ).on_conflict_do_nothing(index_elements=["key"])
-            if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+            ).on_conflict_do_nothing(index_elements=["key"]).returning(
+                AlertTicket.key)
+            if session.execute(stmt).first() is None:
                 raise _Raced(a.key)
             out.opened.append(_id(ticket))
         elif ticket.state == TicketState.DONE.value:
