@@ -196,6 +196,7 @@ class JiraMirror:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._last_poll = 0.0
+        self._busy = asyncio.Lock()
         self.problem: str | None = None
         """The last reason JIRA could not be reached (``wisbot status``, logs)."""
 
@@ -316,6 +317,12 @@ class JiraMirror:
     async def tick(self, *, poll: bool | None = None) -> int:
         """Mirror what is queued (in order), then read JIRA back when due. Returns how many
         changes were mirrored; 0 when another process holds the lease."""
+        if self._busy.locked():
+            return 0  # a pass is running here already
+        async with self._busy:
+            return await self._tick(poll)
+
+    async def _tick(self, poll: bool | None) -> int:
         if not await self._hold():
             return 0
         try:
@@ -422,7 +429,10 @@ class JiraMirror:
     def _comment_text(self, row: Pending) -> str:
         p = row.payload
         actor = str(p.get("actor", ""))
-        who = "wisbot" if actor in ("wisbot", "") else actor
+        try:
+            who = self.directory.contact(actor).name
+        except NotFound:
+            who = actor or "wisbot"
         text = str(p.get("text", ""))
         state = TicketState(str(p["state"]))
         if row.kind == "reminder":
@@ -478,6 +488,12 @@ class JiraMirror:
                 session.add(JiraLink(ticket_id=row.ticket_id, issue_key=key,
                                      status=STATUS[TicketState.TRIAGE], assignee=assignee,
                                      seen_comments=[]))
+                ticket = session.get(WatchTicket, row.ticket_id)
+                gisc = next((g.name for g in self.directory.giscs
+                             if assignee and g.jira_account == assignee), None)
+                if ticket is not None and gisc and not ticket.assignee:
+                    ticket.assignee = f"GISC {gisc}"  # as JIRA has it (still in TRIAGE)
+                    session.add(ticket)
 
         await self.store.tx(link_it)
         return key
