@@ -348,8 +348,9 @@ class App:
                              minute=mm, misfire_grace_time=12 * 3600)
         self.scheduler.every("watch-handover", watch.handover_tick, minutes=15,
                              misfire_grace_time=900)
-        self.scheduler.daily("alerts-digest", self.alerts_jira.alerts.digest, hour=hh,
-                             minute=mm, misfire_grace_time=s.watch_misfire_grace_s)
+        if s.alerts_port is not None:
+            self.scheduler.daily("alerts-digest", self.alerts_jira.alerts.digest, hour=hh,
+                                 minute=mm, misfire_grace_time=s.watch_misfire_grace_s)
         self.scheduler.start()
         # after a restart: tell people now if yesterday's (or today's) run is missing
         try:

@@ -327,3 +327,44 @@ async def test_two_processes_on_one_database_mirror_each_change_once(
         assert [c["body"].split("\n\n(wisbot")[0] for c in issue.comments] == [
             "Watch Operator: assigned to GISC Exeter", f"Watch Operator: In Progress – step {n}"]
     assert all(r.done and not r.dead for r in await queue(one))
+
+
+async def test_the_running_app_receives_alerts_and_mirrors_them_by_itself(
+        jira_app: Any, fake_jira: FakeJira) -> None:
+    """``wisbot run``'s App: the receiver and the mirror's loop run inside it."""
+    app = await jira_app(run_worker=True, watch_enabled=True)
+    assert "alerts-digest" in app.scheduler.jobs()
+    r = await post(app, load("alertmanager_firing.json"))
+    assert r.status_code == 200
+    for _ in range(100):
+        if len(fake_jira.issues) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(i.fields["summary"] for i in fake_jira.issues.values()) == [
+        "de-dwd : Disconnected WIS2 Node from all Global Brokers",
+        "jp-jma : No data from centre in any Global Cache"]
+
+
+async def test_a_change_jira_refuses_for_good_is_kept_and_does_not_block_the_rest(
+        jira_app: Any, fake_jira: FakeJira) -> None:
+    app = await jira_app()
+    await app.console.type("watch-op", "watch ticket add Exeter Portal down", "duty")
+    await app.console.type("watch-op", "watch ticket add Tokyo SRU slow", "duty")
+    await mirror(app).tick(poll=False)
+    await app.console.type("watch-op", "watch ticket 1 assign Exeter", "duty")
+    await app.console.type("watch-op", "watch ticket 2 assign Tokyo", "duty")
+    fake_jira.fail_next = [400]  # the first call of ticket 1's change
+    assert await mirror(app).tick(poll=False) == 1
+    rows = await queue(app)
+    dead = [r for r in rows if r.dead]
+    assert len(dead) == 1 and dead[0].ticket_id == 1 and "400" in (dead[0].last_error or "")
+    assert all(r.done for r in rows)
+    assert len(fake_jira.by_label("wisbot-2")[0].comments) == 1
+
+
+async def test_settings_without_tokens_are_refused_at_start(
+        make_app: Any, example_directory: Directory) -> None:
+    with pytest.raises(ValueError, match="alerts_token"):
+        await make_app(example_directory, alerts_port=0)
+    with pytest.raises(ValueError, match="jira_token"):
+        await make_app(example_directory, jira_url="http://127.0.0.1:9")

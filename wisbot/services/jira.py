@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import case, update
+from sqlalchemy import case, event, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -194,6 +194,7 @@ class JiraMirror:
         self.epoch: int | None = None
         self._valid_until = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._last_poll = 0.0
         self._busy = asyncio.Lock()
@@ -215,8 +216,14 @@ class JiraMirror:
             payload["watcher"] = self._account(watching[0]) if watching else ""
         session.add(JiraChange(ticket_id=_id(ticket), kind=kind, payload=payload,
                                created_at=now, next_attempt_at=now))
-        if self._task is not None:
-            self._wake.set()
+        loop = self._loop
+        if loop is not None and not session.info.get("jira-wake"):
+            session.info["jira-wake"] = True  # wake the loop once this commits
+
+            def wake(_: Session) -> None:
+                loop.call_soon_threadsafe(self._wake.set)
+
+            event.listen(session, "after_commit", wake, once=True)
 
     # ----- accounts and fields ---------------------------------------------------------
     def _account(self, gisc: str) -> str:
@@ -648,15 +655,16 @@ class JiraMirror:
     def start(self, interval: float = 5.0) -> None:
         async def loop() -> None:
             while True:
+                self._wake.clear()  # before the pass: a change queued during it wakes us
                 try:
                     await self.tick()
                 except Exception:
                     log.exception("JIRA mirror pass failed")
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
 
-        self._task = asyncio.get_running_loop().create_task(loop(), name="jira-mirror")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(loop(), name="jira-mirror")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -664,6 +672,7 @@ class JiraMirror:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._loop = None
         await self.release()
         await self.client.close()
 
