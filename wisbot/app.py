@@ -153,8 +153,12 @@ class App:
             paging=self.paging,
         )
         self.services.extra["adapter_states"] = self._adapter_states
-        self.alerts_jira = AlertsJira.build(self.store, self.directory, s, watch, self.clock,
-                                            holder=self.holder)
+        try:
+            self.alerts_jira = AlertsJira.build(self.store, self.directory, s, watch,
+                                                self.clock, holder=self.holder)
+        except Exception:
+            self.store.close()
+            raise
         self.services.extra["alerts_jira"] = self.alerts_jira
         self.services.extra["reload"] = self.reload_directory
         self.registry = build_registry()
