@@ -7,7 +7,10 @@ Apps on one database stand for two processes)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from wisbot.store.alerts_jira_tables import JiraChange
 from wisbot.store.watch_tables import WatchTicket
 
 PAT = "pat-7c1e-wis2ims"
+ROOT = Path(__file__).resolve().parent.parent.parent
 # each GISC's account in WIS2 IMS, written by hand (the directory's jira_account)
 ACCOUNTS = {"Offenbach": "dwd.gisc.ops", "Tokyo": "jma.gisc.watch", "Exeter": "ukmo.gisc",
             "Toulouse": "mf.gisc"}
@@ -368,3 +372,31 @@ async def test_settings_without_tokens_are_refused_at_start(
         await make_app(example_directory, alerts_port=0)
     with pytest.raises(ValueError, match="jira_token"):
         await make_app(example_directory, jira_url="http://127.0.0.1:9")
+
+
+async def test_two_os_processes_on_one_database_mirror_each_change_once(
+        jira_app: Any, fake_jira: FakeJira, db_url: str) -> None:
+    """Two real ``python`` processes (tests/watch/jira_proc.py) drain one queue against the
+    fake JIRA served by this test: each change reaches JIRA once, in order per ticket."""
+    app = await jira_app()
+    for n in range(1, 9):
+        await app.console.type("watch-op", f"watch ticket add Exeter Finding {n}", "duty")
+        await app.console.type("watch-op", f"watch ticket {n} assign Exeter", "duty")
+        await app.console.type("watch-op", f"watch ticket {n} progress step {n}", "duty")
+    root = ROOT
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.watch.jira_proc", db_url, fake_jira.url, PAT,
+        cwd=root, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(2)]
+    outs = [await p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e.decode()[-2000:] for _, e in outs]
+    counts = [int(o.decode().strip().splitlines()[-1]) for o, _ in outs]
+    assert sum(counts) == 24
+    assert len(fake_jira.issues) == 8
+    for n in range(1, 9):
+        issue = fake_jira.by_label(f"wisbot-{n}")[0]
+        # (the processes' directory lacks the watch contacts: the id signs the comment)
+        assert [c["body"].split("\n\n(wisbot")[0] for c in issue.comments] == [
+            "watch-op: assigned to GISC Exeter", f"watch-op: In Progress – step {n}"]
+        assert issue.fields["status"] == {"name": "IN PROGRESS"}
