@@ -283,8 +283,6 @@ class Settings(BaseSettings):
     jira_timeout_s: float = Field(default=20.0, gt=0, description="Per request.")
     jira_lease_seconds: int = Field(default=60, ge=5, description="The mirror's lease: how "
                                     "fast another process takes over from a dead one.")
-    jira_reminder_days: int = Field(default=14, ge=1, description="A ticket inactive this "
-                                    "long gets the reminder comment inside JIRA.")
 
     @classmethod
     def settings_customise_sources(

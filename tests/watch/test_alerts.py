@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from tests.helpers import room_text
-from wisbot.store.alerts_jira_tables import AlertTicket
+from wisbot.store.alerts_jira_tables import AlertReceipt, AlertTicket
 from wisbot.store.watch_tables import WatchTicket, WatchTicketEvent
 
 FIX = Path(__file__).parent / "fixtures"
@@ -153,6 +153,16 @@ async def test_error_goes_to_the_duty_room_warning_to_the_daily_digest(
     assert "fr-meteofrance · Download_errors_from_centre · firing" in duty
     clock.advance(days=1)
     assert await alerts.digest() == 0  # nothing new
+    # a month on: receipts of alerts no longer sent are purged, those still sent are kept
+    clock.advance(days=29)
+    still = load("alertmanager_mixed.json")
+    still["alerts"] = [still["alerts"][0]]
+    assert (await post(app, still)).json()["repeats"] == 1
+    clock.advance(days=2)
+    await alerts.digest()
+    left = await app.store.tx(lambda s: [r.alertname for r in s.exec(select(AlertReceipt))])
+    assert left == ["disconnectedwis2nodemultiplegb"]
+    assert (await post(app, still)).json()["repeats"] == 1  # not posted again
 
 
 async def test_wrong_token_and_bad_bodies_are_clear_4xx_and_lose_nothing(
@@ -172,6 +182,8 @@ async def test_wrong_token_and_bad_bodies_are_clear_4xx_and_lose_nothing(
     assert r.status_code == 400 and "alerts" in r.json()["error"]
     r = await post(app, {"version": "3", "alerts": []})
     assert r.status_code == 400 and "version" in r.json()["error"]
+    r = await post(app, b'{"alerts": [], "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}')
+    assert r.status_code == 413 and "bytes" in r.json()["error"]
     # one broken alert in a good notification: the others are kept, the broken one named
     mixed = load("alertmanager_firing.json")
     mixed["alerts"].append({"status": "firing", "labels": {"severity": "critical"}})

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +49,7 @@ CRITICAL_IMPACT = Impact.HIGH
 """A critical Global Monitor alert is about one centre: High ("essential services are
 unavailable"); Very High is kept for a total failure of the Global Services."""
 MAX_ALERTS = 1000
+KEEP_RECEIPTS = timedelta(days=30)
 
 
 class BadNotification(ValueError):
@@ -213,6 +215,9 @@ class AlertService:
         for a in alerts:
             if a.receipt in seen or not self._first_time(session, a, now):
                 out.repeats += 1
+                # still being sent: keep its receipt past the purge
+                session.execute(update(AlertReceipt).where(
+                    col(AlertReceipt.key) == a.receipt).values(received_at=now))
                 continue
             seen.add(a.receipt)
             out.received += 1
@@ -303,6 +308,10 @@ class AlertService:
             if session.get(WatchMark, mark) is not None:
                 return 0
             session.add(WatchMark(key=mark, at=now))
+            # receipts only matter while Alertmanager may resend them
+            session.execute(delete(AlertReceipt).where(
+                col(AlertReceipt.received_at) < now - KEEP_RECEIPTS,
+                col(AlertReceipt.digested).is_(True) | (AlertReceipt.severity != "warning")))
             rows = session.exec(select(AlertReceipt).where(
                 col(AlertReceipt.digested).is_(False),
                 col(AlertReceipt.severity).not_in(["critical", "error"]))
@@ -332,17 +341,6 @@ class AlertService:
             return len(rows)
 
         return await self.store.tx(work)
-
-    async def purge(self, older_than: timedelta = timedelta(days=90)) -> None:
-        """Receipts are only needed while Alertmanager may still resend them."""
-        before = self._now() - older_than
-
-        def work(session: Session) -> None:
-            for r in session.exec(select(AlertReceipt).where(
-                    col(AlertReceipt.received_at) < before)).all():
-                session.delete(r)
-
-        await self.store.tx(work)
 
 
 def _id(ticket: WatchTicket) -> int:

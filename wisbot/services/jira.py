@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import case, event, update
+from sqlalchemy import case, delete, event, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -61,6 +61,7 @@ STATUS = {TicketState.TRIAGE: "TRIAGE", TicketState.TODO: "TO DO",
           TicketState.DONE: "DONE"}
 FROM_STATUS = {v: k for k, v in STATUS.items()}
 PRIORITY = {Impact.VERY_HIGH: "Very High", Impact.HIGH: "High", Impact.MEDIUM: "Medium"}
+KEEP_DONE = timedelta(days=30)
 MARKER = re.compile(r"\(wisbot W-\d+ #\d+\)")
 
 
@@ -578,6 +579,9 @@ class JiraMirror:
             if lease is not None:
                 lease.polled_at = started
                 session.add(lease)
+            session.execute(delete(JiraChange).where(  # refused ones stay for the operator
+                col(JiraChange.done).is_(True), col(JiraChange.dead).is_(False),
+                col(JiraChange.created_at) < started - KEEP_DONE))
 
         await self.store.tx(done)
         return changed
