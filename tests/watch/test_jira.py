@@ -21,6 +21,7 @@ from tests.helpers import room_text
 from tests.watch.conftest import MARCH, THREE, WIS2, watch_directory
 from tests.watch.test_alerts import TOKEN, load, post
 from wisbot.directory import Directory, parse_directory
+from wisbot.services.status import collect
 from wisbot.store.alerts_jira_tables import JiraChange
 from wisbot.store.watch_tables import WatchTicket
 
@@ -219,6 +220,10 @@ async def test_jira_down_then_back_replays_in_order_without_duplicates(
     assert "JIRA unreachable" in (mirror(app).problem or "")
     rows = await queue(app)
     assert [r.done for r in rows] == [False] * 3 and rows[0].attempts == 1
+    status = await app.store.tx(lambda s: collect(s, None, app.settings, clock()))
+    line = next(x for x in status.lines() if x.startswith("WIS2 IMS mirror"))
+    assert line.startswith("WIS2 IMS mirror: 3 change(s) pending; oldest pending")
+    assert "0 refused; last error: JIRA unreachable" in line
     await fake_jira.start()  # same port
     assert await mirror(app).tick(poll=False) == 0  # backing off, in order
     clock.advance(seconds=5)
