@@ -84,7 +84,9 @@ async def ticket(app: Any, n: int) -> WatchTicket:
 async def test_every_ticket_is_created_with_the_wis2_ims_fields(
         jira_app: Any, fake_jira: FakeJira) -> None:
     app = await jira_app()
-    await post(app, load("alertmanager_firing.json"))  # de-dwd and jp-jma, critical
+    firing = load("alertmanager_firing.json")  # de-dwd and jp-jma, critical
+    firing["alerts"][0]["annotations"]["description"] = "wmo_wis2_gb_connected_flag 0 on 3 GBs"
+    await post(app, firing)
     await app.console.type("watch-op", "watch ticket add Exeter Portal login times out "
                            "impact=medium", "duty")
     assert [c.kind for c in await queue(app)] == ["opened"] * 3  # same transaction as the ticket
@@ -92,6 +94,7 @@ async def test_every_ticket_is_created_with_the_wis2_ims_fields(
     assert sorted(fake_jira.issues) == ["WIS2IMS-1", "WIS2IMS-2", "WIS2IMS-3"]
     de = fake_jira.issues["WIS2IMS-1"]
     assert de.fields["summary"] == "de-dwd : Disconnected WIS2 Node from all Global Brokers"
+    assert "wmo_wis2_gb_connected_flag 0 on 3 GBs" in de.fields["description"]
     assert de.fields["issuetype"] == {"name": "Incident"}
     assert de.fields["priority"] == {"name": "High"}
     assert de.fields["project"] == {"key": "WIS2IMS"}

@@ -233,12 +233,13 @@ class JiraMirror:
         except NotFound:
             return ""
 
-    def _centre(self, session: Session, ticket_id: int, subject: str) -> str:
+    def _centre(self, session: Session, ticket_id: int, subject: str) -> tuple[str, str]:
+        """The centre-id and summary of an alert's ticket; else the subject and ''."""
         link = session.exec(select(AlertTicket).where(
             AlertTicket.ticket_id == ticket_id)).first()
         if link is not None and link.centre_id:
-            return link.centre_id
-        return subject
+            return link.centre_id, link.summary
+        return subject, ""
 
     def assignee_for(self, centre: str, subject: str) -> str:
         """The responsible GISC's account: the area table for a WIS2 centre-id, else the
@@ -249,10 +250,11 @@ class JiraMirror:
                 return account
         return self._account(subject) if subject != GLOBAL else ""
 
-    def fields(self, ticket_id: int, centre: str, p: dict[str, Any]) -> dict[str, Any]:
+    def fields(self, ticket_id: int, centre: str, p: dict[str, Any],
+               alert_summary: str = "") -> dict[str, Any]:
         s = self.settings
         finding = str(p["finding"])
-        summary = finding if finding.startswith(f"{centre} : ") else f"{centre} : {finding}"
+        summary = f"{centre} : {alert_summary or finding}"
         return {
             "project": {"key": s.jira_project},
             "issuetype": {"name": s.jira_issue_type},
@@ -461,8 +463,8 @@ class JiraMirror:
         first = await self.store.tx(lambda s: s.exec(select(JiraChange).where(
             JiraChange.ticket_id == row.ticket_id).order_by(col(JiraChange.id))).first())
         p = first.payload if first is not None and first.kind == "opened" else row.payload
-        centre = await self.store.tx(lambda s: self._centre(s, row.ticket_id,
-                                                            str(p["subject"])))
+        centre, alert_summary = await self.store.tx(
+            lambda s: self._centre(s, row.ticket_id, str(p["subject"])))
         found = await self.client.search(
             f'project = "{self.settings.jira_project}" AND labels = "{self.label(row.ticket_id)}"',
             "status,assignee")
@@ -470,7 +472,8 @@ class JiraMirror:
         if issues:
             key = str(issues[0]["key"])
         else:
-            created = await self.client.create(self.fields(row.ticket_id, centre, dict(p)))
+            created = await self.client.create(self.fields(row.ticket_id, centre, dict(p),
+                                                           alert_summary))
             key = str(created["key"])
             log.info("JIRA: W-%d created as %s", row.ticket_id, key)
         assignee = self.assignee_for(centre, str(p["subject"]))
