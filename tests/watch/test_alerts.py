@@ -141,7 +141,9 @@ async def test_error_goes_to_the_duty_room_warning_to_the_daily_digest(
     assert (r.json()["posted"], r.json()["digest"], r.json()["opened"]) == (1, 1, [])
     await app.outbox.drain()
     duty = room_text(app, "duty")
-    assert "Global Monitor: disconnectedwis2nodemultiplegb firing" in duty
+    assert "Global Monitor error alert firing" in duty
+    assert "Alert: disconnectedwis2nodemultiplegb" in duty
+    assert "Centre: fr-meteofrance" in duty
     assert "Download errors" not in duty  # a warning waits for the digest
     assert "fr-meteofrance" not in room_text(app, "gisc-toulouse")
     alerts = app.alerts_jira.alerts

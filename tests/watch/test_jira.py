@@ -166,7 +166,8 @@ async def test_changes_made_in_jira_are_read_back_and_told_to_the_rooms(
     await app.outbox.drain()
     offenbach = room_text(app, "gisc-offenbach")
     assert "moved to In Progress in WIS2 IMS (WIS2IMS-1)" in offenbach
-    assert "comment by HAN Xinqiang in WIS2 IMS (WIS2IMS-1): DWD broker credentials" in offenbach
+    assert "comment in WIS2 IMS (WIS2IMS-1)" in offenbach
+    assert "HAN Xinqiang: DWD broker credentials renewed, reconnecting" in offenbach
     assert "DWD broker credentials" in room_text(app, "duty")
     assert "DWD broker credentials" not in room_text(app, "gisc-exeter")
     # read back, not echoed: no queued change, no write to JIRA

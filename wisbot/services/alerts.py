@@ -284,11 +284,11 @@ class AlertService:
 
     def _error(self, session: Session, a: Alert, now: datetime) -> None:
         firing = a.status == "firing"
-        b = ReplyBuilder(f"Global Monitor: {a.alertname} "
-                         f"{'firing' if firing else 'resolved'}",
+        b = ReplyBuilder(f"Global Monitor error alert {'firing' if firing else 'resolved'}",
                          kind="alert" if firing else "watch")
-        b.field("Centre", a.centre_id or "WIS 2.0 global services")
-        b.field("Severity", a.severity or "none")
+        # label values come from the monitor's rules: shown as quoted text, never markup
+        b.line(bold("Alert: "), user(a.alertname))
+        b.line(bold("Centre: "), user(a.centre_id or "WIS 2.0 global services"))
         b.line(bold("Summary: "), user(a.summary))
         if a.description:
             b.line(user(a.description))
@@ -334,8 +334,8 @@ class AlertService:
             for k in sorted(set(firing) | set(resolved)):
                 state = "resolved" if k in resolved and k not in firing else (
                     "fired and resolved" if k in resolved else "firing")
-                b.line(Span(text=f"  • {k[1] or 'WIS2'} · {k[0]} · {state} · "),
-                       user(summaries[k]))
+                b.line(Span(text="  • "), user(f"{k[1] or 'WIS2'} · {k[0]}"),
+                       Span(text=f" · {state} · "), user(summaries[k]))
             notify(session, kind="watch-alert-digest", now=now, incident_id=None,
                    deliveries=[(r, b.build()) for r in self.watch._duty_rooms(session, now)])
             return len(rows)

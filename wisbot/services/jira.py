@@ -45,6 +45,8 @@ from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotFound
 from wisbot.leader import new_holder
 from wisbot.outbox import db_now
+from wisbot.reply import user
+from wisbot.services.notify import notify
 from wisbot.services.watch import GLOBAL, WatchService
 from wisbot.settings import Settings
 from wisbot.store.alerts_jira_tables import AlertTicket, JiraChange, JiraLease, JiraLink
@@ -628,7 +630,8 @@ class JiraMirror:
             if ticket.assignee != shown:
                 ticket.assignee = shown[:128]
                 self._event(session, ticket, f"{JIRA_ACTOR}{key}", "assigned", shown)
-                self.watch._tell(session, ticket, f"assigned to {shown} in WIS2 IMS ({key})")
+                self._tell_text(session, ticket, f"assigned in WIS2 IMS ({key})",
+                                f"assigned to {shown}")
                 changes += 1
         comments = ((f.get("comment") or {}).get("comments")) or []
         seen = list(link.seen_comments)
@@ -643,8 +646,8 @@ class JiraMirror:
             author = c.get("author") or {}
             name = str(author.get("displayName") or author.get("name") or "someone")
             self._event(session, ticket, f"{JIRA_ACTOR}{name}"[:128], "note", body[:2000])
-            self.watch._tell(session, ticket, f"comment by {name} in WIS2 IMS ({key}): "
-                                              f"{body[:300]}")
+            self._tell_text(session, ticket, f"comment in WIS2 IMS ({key})",
+                            f"{name}: {body[:500]}")
             changes += 1
         link.seen_comments = seen
         session.add(link)
@@ -652,6 +655,16 @@ class JiraMirror:
             ticket.last_activity_at = now
             session.add(ticket)
         return changes
+
+    def _tell_text(self, session: Session, ticket: WatchTicket, headline: str,
+                   text: str) -> None:
+        """Tell the ticket's rooms; ``text`` came from JIRA's people, shown as user text
+        (never a mention or markup)."""
+        now = self.clock().astimezone(UTC)
+        base = self.watch._ticket_reply(ticket, headline)
+        reply = base.model_copy(update={"lines": (*base.lines, (user(text),))})
+        notify(session, kind="watch-ticket", now=now, incident_id=None,
+               deliveries=[(r, reply) for r in self.watch._ticket_rooms(session, ticket, now)])
 
     def _event(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
                text: str) -> None:
