@@ -409,3 +409,22 @@ async def test_two_os_processes_on_one_database_mirror_each_change_once(
         assert [c["body"].split("\n\n(wisbot")[0] for c in issue.comments] == [
             "watch-op: assigned to GISC Exeter", f"watch-op: In Progress – step {n}"]
         assert issue.fields["status"] == {"name": "IN PROGRESS"}
+
+
+async def test_tickets_opened_before_jira_was_configured_are_mirrored_once_it_is(
+        jira_app: Any, make_app: Any, example_directory: Directory,
+        fake_jira: FakeJira) -> None:
+    before = await make_app(jira_directory(example_directory), watch_enabled=False)
+    await before.services.watch.import_roster(MARCH)
+    await before.console.type("watch-op", "watch ticket add Exeter Portal down", "duty")
+    await before.console.type("watch-op", "watch ticket add Tokyo SRU slow", "duty")
+    await before.console.type("watch-op", "watch ticket 2 done fixed meanwhile", "duty")
+    assert await queue(before) == []  # no JIRA configured: nothing queued
+    await before.stop()
+    app = await jira_app(roster=None)
+    assert await mirror(app).tick(poll=False) == 1  # the open one; Done ones stay out
+    assert [i.fields["summary"] for i in fake_jira.issues.values()] == [
+        "Exeter : Portal down"]
+    assert await mirror(app).tick(poll=False) == 0
+    mirror(app)._backfilled = False  # a restart: nothing queued twice
+    assert await mirror(app).tick(poll=False) == 0 and len(fake_jira.issues) == 1

@@ -201,6 +201,7 @@ class JiraMirror:
         self._wake = asyncio.Event()
         self._last_poll = 0.0
         self._busy = asyncio.Lock()
+        self._backfilled = False
         self.problem: str | None = None
         """The last reason JIRA could not be reached (``wisbot status``, logs)."""
 
@@ -338,6 +339,9 @@ class JiraMirror:
         if not await self._hold():
             return 0
         try:
+            if not self._backfilled:
+                await self.store.tx(self._backfill)
+                self._backfilled = True
             done = await self.drain()
             due = time.monotonic() - self._last_poll >= self.settings.jira_poll_seconds
             if poll or (poll is None and due):
@@ -376,6 +380,20 @@ class JiraMirror:
                 continue
             await self.store.tx(functools.partial(self._mark, row=row, dead=None))
             done += 1
+
+    def _backfill(self, session: Session) -> int:
+        """Queue the open tickets that have never been mirrored (JIRA configured after they
+        were opened)."""
+        self._ours(session)
+        known = select(JiraChange.ticket_id)
+        linked = select(JiraLink.ticket_id)
+        tickets = session.exec(select(WatchTicket).where(
+            WatchTicket.state != TicketState.DONE.value,
+            col(WatchTicket.id).not_in(known), col(WatchTicket.id).not_in(linked))
+            .order_by(col(WatchTicket.id))).all()
+        for t in tickets:
+            self.enqueue(session, t, "opened", t.reporter, t.finding)
+        return len(tickets)
 
     def _next(self, session: Session) -> Pending | str | None:
         """The oldest change, its attempt counted before the call (a crash after the call
