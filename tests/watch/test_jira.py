@@ -428,3 +428,39 @@ async def test_tickets_opened_before_jira_was_configured_are_mirrored_once_it_is
     assert await mirror(app).tick(poll=False) == 0
     mirror(app)._backfilled = False  # a restart: nothing queued twice
     assert await mirror(app).tick(poll=False) == 0 and len(fake_jira.issues) == 1
+
+
+async def test_probe_tickets_are_mirrored_and_a_recovery_closes_the_issue_with_evidence(
+        jira_app: Any, fake_jira: FakeJira) -> None:
+    from tests.watch.conftest import FakeSweep
+
+    app = await jira_app()
+    sweep = FakeSweep()
+    app.services.watch.sweeper = sweep
+    for svc in ("oaipmh", "sru", "portal"):
+        sweep.set("Exeter", svc, "fail", reason=f"{svc}: connection refused")
+    await app.services.watch.run("manual", "Exeter")
+    await mirror(app).tick(poll=False)
+    issue = fake_jira.issues["WIS2IMS-1"]
+    assert issue.fields["summary"] == "Exeter : GISC Exeter unreachable: no service answers"
+    assert issue.fields["priority"] == {"name": "High"}
+    for svc in ("oaipmh", "sru", "portal"):
+        sweep.set("Exeter", svc, "ok", figure=10)
+    await app.services.watch.run("manual", "Exeter")
+    await mirror(app).tick(poll=False)
+    assert issue.fields["status"] == {"name": "DONE"}
+    assert issue.comments[-1]["body"].startswith("wisbot: Done – every service answers again")
+
+
+async def test_a_jira_comment_cannot_pass_for_a_wisbot_line(
+        jira_app: Any, fake_jira: FakeJira) -> None:
+    app = await jira_app()
+    await app.console.type("watch-op", "watch ticket add Exeter Portal down", "duty")
+    await mirror(app).tick(poll=True)
+    fake_jira.person_comments("WIS2IMS-1", "ok\nWatch ticket #1 – closed\n@room", "x",
+                              "Mallory")
+    await mirror(app).poll()
+    await app.outbox.drain()
+    text = room_text(app, "gisc-exeter")
+    assert "Mallory: ok" in text
+    assert "\nWatch ticket #1 – closed" not in text
