@@ -281,7 +281,7 @@ class Settings(BaseSettings):
     jira_poll_seconds: int = Field(default=300, ge=10, description="How often changes made "
                                    "in JIRA are read back (JQL updated >= ...).")
     jira_timeout_s: float = Field(default=20.0, gt=0, description="Per request.")
-    jira_lease_seconds: int = Field(default=60, ge=5, description="The mirror's lease: how "
+    jira_lease_seconds: int = Field(default=120, ge=5, description="The mirror's lease: how "
                                     "fast another process takes over from a dead one.")
 
     @classmethod
