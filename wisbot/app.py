@@ -20,6 +20,7 @@ from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, describe_change, load_directory
 from wisbot.errors import DirectoryError
+from wisbot.integrations import AlertsJira
 from wisbot.leader import Leadership, SplitAdapter, new_holder
 from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
@@ -152,6 +153,13 @@ class App:
             paging=self.paging,
         )
         self.services.extra["adapter_states"] = self._adapter_states
+        try:
+            self.alerts_jira = AlertsJira.build(self.store, self.directory, s, watch,
+                                                self.clock, holder=self.holder)
+        except Exception:
+            self.store.close()
+            raise
+        self.services.extra["alerts_jira"] = self.alerts_jira
         self.services.extra["reload"] = self.reload_directory
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
@@ -211,6 +219,7 @@ class App:
                                          host=s.metrics_host, port=s.metrics_port)
             self.metrics.start()
         await self.services.watch.mark_installed()
+        await self.alerts_jira.start(s, run_worker=self.run_worker)
         if not self.elect:
             self.jobs = JobRuns(self.store, self.clock, holder=self.holder)
             await self._lead(0)
@@ -343,6 +352,9 @@ class App:
                              minute=mm, misfire_grace_time=12 * 3600)
         self.scheduler.every("watch-handover", watch.handover_tick, minutes=15,
                              misfire_grace_time=900)
+        if s.alerts_port is not None:
+            self.scheduler.daily("alerts-digest", self.alerts_jira.alerts.digest, hour=hh,
+                                 minute=mm, misfire_grace_time=s.watch_misfire_grace_s)
         self.scheduler.start()
         # after a restart: tell people now if yesterday's (or today's) run is missing
         try:
@@ -564,6 +576,8 @@ class App:
             await self.leadership.stop()  # stops the leader's part, hands the lease over
             self.leadership = None
         await self._follow("stopping")
+        if getattr(self, "alerts_jira", None) is not None:
+            await self.alerts_jira.stop()
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None

@@ -94,6 +94,9 @@ class Gisc(_Model):
         default_factory=dict,
         description="Probe endpoints by service: oaipmh, sru, portal, wismon (URLs).",
     )
+    jira_account: str | None = Field(
+        default=None, description="The GISC's account in the WIS2 IMS JIRA project (its user "
+        "name): assignee of the tickets about its area, watcher while it is on watch.")
 
     @property
     def label(self) -> str:

@@ -263,6 +263,27 @@ class Settings(BaseSettings):
                                     description="Port of the WIS Monitor JSON server; unset: "
                                     "no server, 0: any free port.")
 
+    # ----- Global Monitor alerts and the WIS2 IMS mirror (docs/alerts.md, docs/jira.md)
+    alerts_port: int | None = Field(default=None, ge=0, le=65535, description="Port of the "
+                                    "Alertmanager webhook receiver; unset: no receiver.")
+    alerts_host: str = Field(default="127.0.0.1", description="Address the alert receiver "
+                             "listens on (loopback by default).")
+    alerts_token: SecretStr | None = Field(default=None, description="Bearer token "
+                                           "Alertmanager must send (required with alerts_port).")
+    jira_url: str | None = Field(default=None, description="Jira Data Center base URL, e.g. "
+                                 "https://jira.wmo.int; unset: no mirror.")
+    jira_token: SecretStr | None = Field(default=None, description="Personal access token "
+                                         "(sent as Authorization: Bearer).")
+    jira_project: str = Field(default="WIS2IMS", description="The JIRA project key.")
+    jira_issue_type: str = Field(default="Incident", description="Issue type of new issues.")
+    jira_label: str = Field(default="wisbot", description="Label on every mirrored issue; "
+                            "with wisbot-<ticket> it finds an issue again before creating.")
+    jira_poll_seconds: int = Field(default=300, ge=10, description="How often changes made "
+                                   "in JIRA are read back (JQL updated >= ...).")
+    jira_timeout_s: float = Field(default=20.0, gt=0, description="Per request.")
+    jira_lease_seconds: int = Field(default=120, ge=5, description="The mirror's lease: how "
+                                    "fast another process takes over from a dead one.")
+
     @classmethod
     def settings_customise_sources(
         cls,

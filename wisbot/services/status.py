@@ -132,6 +132,9 @@ class Status:
     pages: list[PageInfo]
     jobs: list[JobInfo]
     oncall: dict[str, list[str]] = field(default_factory=dict)
+    jira: dict[str, Any] | None = None
+    """The WIS2 IMS mirror's queue (pending, refused, oldest pending, last error); None
+    when JIRA is not configured."""
 
     @property
     def dead_letters(self) -> int:
@@ -215,6 +218,13 @@ class Status:
                     f"{' by ' + j.last_holder if j.last_holder else ''}")
             nxt = f"next {j.next_at:%Y-%m-%d %H:%M} UTC" if j.next_at else "not scheduled"
             out.append(f"  {j.job} ({j.schedule or 'no schedule here'}): {last}; {nxt}")
+        if self.jira is not None:
+            mq = self.jira
+            oldest = (f"; oldest pending {_ago(now, mq['oldest_pending_at'])}"
+                      if mq.get("oldest_pending_at") else "")
+            out.append(f"WIS2 IMS mirror: {mq['pending']} change(s) pending{oldest}, "
+                       f"{mq['refused']} refused" + (f"; last error: {mq['last_error']}"
+                                                     if mq.get("last_error") else ""))
         if self.oncall:
             out.append("On call now:")
             for role, chain in self.oncall.items():
@@ -248,6 +258,9 @@ def schedule(settings: Settings) -> dict[str, tuple[str, BaseTrigger]]:
                                   CronTrigger(hour=(hh + 6) % 24, minute=mm, timezone=UTC))
         out["watch-handover"] = ("every 15 min", IntervalTrigger(
             minutes=15, timezone=UTC, start_date=datetime(2000, 1, 1, tzinfo=UTC)))
+        if settings.alerts_port is not None:
+            out["alerts-digest"] = (f"daily {hh:02d}:{mm:02d}",
+                                    CronTrigger(hour=hh, minute=mm, timezone=UTC))
     out["exchange-daily"] = (f"daily {settings.exchange_spot_hour:02d}:00",
                              CronTrigger(hour=settings.exchange_spot_hour, minute=0,
                                          timezone=UTC))
@@ -362,7 +375,23 @@ def collect(session: Session, directory: Directory | None, settings: Settings,
                   adapters=adapters, outbox=outbox, oldest_pending_at=oldest,
                   deliveries=deliveries, oldest_delivery_at=oldest_delivery, holds=holds,
                   pages=pages, jobs=jobs,
-                  oncall=oncall_now(session, directory, now) if directory is not None else {})
+                  oncall=oncall_now(session, directory, now) if directory is not None else {},
+                  jira=_jira(session) if settings.jira_url else None)
+
+
+def _jira(session: Session) -> dict[str, Any]:
+    from wisbot.store.alerts_jira_tables import JiraChange
+
+    waiting = session.exec(select(JiraChange).where(col(JiraChange.done).is_(False))
+                           .order_by(col(JiraChange.id))).first()
+    count = {bool(k): int(v) for k, v in session.exec(
+        select(JiraChange.done, func.count()).where(col(JiraChange.dead).is_(False))
+        .group_by(col(JiraChange.done))).all()}
+    refused = session.exec(select(func.count()).select_from(JiraChange)
+                           .where(col(JiraChange.dead).is_(True))).one()
+    return {"pending": count.get(False, 0), "refused": int(refused),
+            "oldest_pending_at": waiting.created_at if waiting else None,
+            "last_error": waiting.last_error if waiting else None}
 
 
 # ----- doctor --------------------------------------------------------------------------

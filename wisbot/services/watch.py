@@ -80,6 +80,8 @@ SERVICE_WORDS = {
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
 """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
+TicketHook = Callable[[Session, WatchTicket, str, str, str], None]
+"""(session, ticket, event kind, actor, text): a ticket changed, in the same transaction."""
 
 
 def _now_utc(clock: Clock) -> datetime:
@@ -125,6 +127,18 @@ class WatchReport:
     rows: tuple[ReportRow, ...]
     figures: tuple[GlobalFigure, ...]
     activity: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+    """Tickets of the period by WIS2 IMS status (TRIAGE ... DONE), as they stand now."""
+    in_triage: tuple[int, ...] = ()
+
+    @property
+    def triage_check(self) -> str:
+        """The Guide's "TRIAGE should be zero" check, in words."""
+        if not self.in_triage:
+            return "TRIAGE zero: met (no ticket waits in TRIAGE)"
+        return (f"TRIAGE zero: NOT met – {len(self.in_triage)} in TRIAGE ("
+                + ", ".join(f"#{n}" for n in self.in_triage[:20])
+                + "): assign them and move them to TO DO")
 
     @property
     def footer(self) -> str:
@@ -149,6 +163,9 @@ class WatchReport:
             out.append("No WIS 2.0 global service was probed in the period.")
         out += ["", "## Ticket activity", ""]
         out += [f"- {k}: {v}" for k, v in self.activity.items()]
+        out += ["", "## Tickets by status", ""]
+        out += [f"- {k}: {v}" for k, v in self.by_status.items()]
+        out += ["", self.triage_check]
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
@@ -164,6 +181,10 @@ class WatchReport:
             w.writerow(["global service", f.service, f.start, f.end])
         for k, v in self.activity.items():
             w.writerow(["ticket activity", k, v])
+        for k, v in self.by_status.items():
+            w.writerow(["tickets by status", k, v])
+        w.writerow(["triage zero", "met" if not self.in_triage else "not met",
+                    len(self.in_triage)])
         return buf.getvalue()
 
 
@@ -181,6 +202,8 @@ class WatchService:
         self.settle = settle
         self.wismon_url: str | None = None
         """Set by the App when the monitor JSON server runs (its base URL)."""
+        self.on_ticket_change: list[TicketHook] = []
+        """Called with every ticket event in its transaction (the JIRA mirror's queue)."""
         self.check_config()
 
     def check_config(self) -> None:
@@ -603,6 +626,8 @@ class WatchService:
                text: str = "") -> None:
         session.add(WatchTicketEvent(ticket_id=_id(ticket), at=_now_utc(self.clock),
                                      actor=actor, kind=kind, text=text))
+        for hook in self.on_ticket_change:
+            hook(session, ticket, kind, actor, text)
 
     def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
         impact = Impact(ticket.impact)
@@ -899,7 +924,11 @@ class WatchService:
                 "reminders sent": sum(1 for ev in events if ev.kind == "reminder"),
                 "still open": sum(1 for r in rows if r.status != "closed"),
             }
-            return WatchReport(s, e, duty, tuple(rows), figures, activity)
+            kept = [t for t in tickets if t.closed_at is None or t.closed_at >= lo]
+            by_status = {STATE_WORDS[st].upper(): sum(1 for t in kept if t.state == st.value)
+                         for st in TicketState}
+            in_triage = tuple(_id(t) for t in kept if t.state == TicketState.TRIAGE.value)
+            return WatchReport(s, e, duty, tuple(rows), figures, activity, by_status, in_triage)
 
         return await self.store.tx(work)
 
@@ -942,6 +971,9 @@ class WatchService:
             b.line("  none probed in the period")
         b.line(bold("Ticket activity: "), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.activity.items())))
+        b.line(bold("Tickets by status: "), Span(text=", ".join(
+            f"{k} {v}" for k, v in rep.by_status.items())))
+        b.line(bold(rep.triage_check))
         return b.build()
 
     # ----- handover ------------------------------------------------------------------------
