@@ -19,6 +19,7 @@ from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, describe_change, load_directory
+from wisbot.domain.reach import warn_unreachable_oncall
 from wisbot.errors import DirectoryError
 from wisbot.leader import Leadership, SplitAdapter, new_holder
 from wisbot.metrics import MetricsServer
@@ -163,6 +164,9 @@ class App:
         self.holds.guard(a.platform for a in adapters if getattr(a, "checks_rooms", False))
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.paging.platforms = frozenset(self.adapters)
+        warn_unreachable_oncall(self.directory, self.paging.platforms,
+                                email=self.paging.channels.email)
         self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
@@ -384,6 +388,8 @@ class App:
                      "; ".join(changes))
             if self._adapters is None:
                 self._warn_unserved_rooms()
+            warn_unreachable_oncall(self.directory, frozenset(self.adapters),
+                                    email=self.paging.channels.email)
             for adapter in self.adapters.values():
                 check = getattr(adapter, "check_rooms", None)
                 if check is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from wisbot.domain.paging import (
     parse_when,
     resolve_chain,
 )
+from wisbot.domain.reach import Unreachable, chat_reachable, unreachable
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
@@ -112,6 +113,10 @@ class PagingService:
         self.batch = batch
         self.holder = holder or f"p-{secrets.token_hex(6)}"
         self._last_hour: datetime | None = None
+        self.platforms: frozenset[str] | None = None
+        """The chat platforms this deployment delivers on (the running adapters); a
+        contact with no address on any of them is skipped at once. ``None``: unknown,
+        everyone counts as reachable."""
         self.on_fired: list[Any] = []
         """Callbacks run (without arguments) after a transaction that fired steps commits."""
 
@@ -244,20 +249,42 @@ class PagingService:
         contacts: list[str] = []
         note: Notification | None = None
         if action in (Action.PAGE, Action.REPEAT, Action.NEXT):
-            if action is Action.NEXT:
-                if page.pos + 1 < len(page.chain):
-                    page.pos += 1
-                    contacts = [page.chain[page.pos]]
-                else:
-                    contacts = list(page.chain)  # chain exhausted: everyone on it again
-            elif page.chain:
-                contacts = [page.chain[min(page.pos, len(page.chain) - 1)]]
-            # The chain was fixed when the page opened: a contact who lost the role since
-            # (a directory reload) is no longer paged with what the role may read.
             exp = exposure(inc) if inc is not None else None
-            contacts = [c for c in contacts if self._may_be_paged(c, page.role, exp)]
+            skipped: list[Unreachable] = []
+            if action is Action.NEXT and page.pos + 1 >= len(page.chain):
+                # chain exhausted: everyone on it again (whoever can be reached)
+                contacts = [c for c in page.chain if self._may_be_paged(c, page.role, exp)]
+                skipped = [g for g in map(self._gap_for(page), contacts) if g is not None]
+                contacts = [c for c in contacts if c not in {g.contact.id for g in skipped}]
+            elif page.chain:
+                start = page.pos + 1 if action is Action.NEXT else min(page.pos,
+                                                                        len(page.chain) - 1)
+                # A contact nobody can reach is passed over at once: waiting for the next
+                # step would spend half the hour on a page that cannot arrive.
+                for pos in range(start, len(page.chain)):
+                    cid = page.chain[pos]
+                    # The chain was fixed when the page opened: a contact who lost the
+                    # role since (a directory reload) is no longer paged.
+                    if not self._may_be_paged(cid, page.role, exp):
+                        if action is Action.NEXT:
+                            page.pos = pos
+                        break
+                    gap = self._gap_for(page)(cid)
+                    if gap is None:
+                        page.pos = pos
+                        contacts = [cid]
+                        break
+                    skipped.append(gap)
+            if skipped:
+                self._record_skips(session, page, step, skipped, contacts, now)
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
+            elif skipped:
+                note = self._alert(session, page, now, "nobody on call can be reached",
+                                   f"{_ref(page)} for {role_label(page.role)} could not be "
+                                   "sent: nobody on its on-call chain can be reached. "
+                                   + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}."
+                                              for g in skipped))
             else:
                 note = self._alert(session, page, now, "nobody is on call",
                                    f"{_ref(page)} for {role_label(page.role)} could not be "
@@ -304,6 +331,34 @@ class PagingService:
                                       "needs your response").model_dump(mode="json")
         return True
 
+    def _gap_for(self, page: Page) -> Callable[[str], Unreachable | None]:
+        def gap(contact_id: str) -> Unreachable | None:
+            if self.platforms is None:
+                return None
+            try:
+                contact = self.directory.contact(contact_id)
+            except NotFound:
+                return None
+            return unreachable(contact, page.role, self.platforms, email=self.channels.email)
+        return gap
+
+    def _record_skips(self, session: Session, page: Page, step: PageStep,
+                      skipped: list[Unreachable], paged: list[str], now: datetime) -> None:
+        """Who was passed over and why, on the step (evidence) and the incident's timeline."""
+        step.skipped = [{"contact": g.contact.id, "missing": g.missing, "fix": g.fix}
+                        for g in skipped]
+        then = (f"{', '.join(paged)} paged at once" if paged
+                else "nobody else on the chain can be reached")
+        for g in skipped:
+            log.warning("paging: %s skipped %s: %s; fix: %s", _ref(page), g.contact.id,
+                        g.missing, g.fix)
+        if page.incident_id is not None:
+            session.add(TimelineEntry(
+                incident_id=page.incident_id, at=now, actor="wisbot", kind="page-skipped",
+                text=f"{_ref(page)} ({role_label(page.role)}): "
+                     + "; ".join(f"{g.contact.id} skipped ({g.missing})" for g in skipped)
+                     + f"; {then}"))
+
     def _may_be_paged(self, contact_id: str, role: str, exp: Exposure | None) -> bool:
         try:
             contact = self.directory.contact(contact_id)
@@ -334,8 +389,11 @@ class PagingService:
     def _send_page(self, session: Session, page: Page, step: PageStep, contacts: list[str],
                    now: datetime) -> Notification:
         reply = self._page_reply(page, step)
+        # A contact reached only by e-mail gets no direct message (it would be a dead
+        # letter).
+        chat = [c for c in contacts if self._chats(c)]
         note = notify(session, kind="page", now=now, incident_id=page.incident_id,
-                      deliveries=[], direct=[(c, reply) for c in contacts])
+                      deliveries=[], direct=[(c, reply) for c in chat])
         body = reply.model_dump(mode="json")
         for cid in contacts:
             try:
@@ -358,6 +416,14 @@ class PagingService:
                 channel="webhook", contact_id=None, address=self.channels.webhook_url,
                 payload=hook, next_attempt_at=now, created_at=now))
         return note
+
+    def _chats(self, contact_id: str) -> bool:
+        if self.platforms is None:
+            return True
+        try:
+            return chat_reachable(self.directory.contact(contact_id), self.platforms)
+        except NotFound:
+            return True
 
     def _secretariat_rooms(self) -> list[Room]:
         return self.directory.rooms_with_role("secretariat")
@@ -819,6 +885,7 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident,
             parts = [f"    {hhmm(s.fired_at or s.due_at)} · {s.action}"
                      + (f" (escalated by {_name(directory, s.escalated_by)})"
                         if s.escalated_by else "")]
+            parts += [f"skipped {g.get('contact')} ({g.get('missing')})" for g in s.skipped or []]
             for row in by_note.get(s.notification_id or -1, []):
                 parts.append(f"{_where(directory, row)}: "
                              f"{_delivery_words(row.status, row.delivered_at, s.fired_at)}")
