@@ -251,12 +251,11 @@ class PagingService:
         if action in (Action.PAGE, Action.REPEAT, Action.NEXT):
             exp = exposure(inc) if inc is not None else None
             skipped: list[Unreachable] = []
-            if action is Action.NEXT and page.pos + 1 >= len(page.chain):
-                # chain exhausted: everyone on it again (whoever can be reached)
-                contacts = [c for c in page.chain if self._may_be_paged(c, page.role, exp)]
-                skipped = [g for g in map(self._gap_for(page), contacts) if g is not None]
-                contacts = [c for c in contacts if c not in {g.contact.id for g in skipped}]
-            elif page.chain:
+            gap_of = self._gap_for(page)
+            walk = page.chain and not (action is Action.NEXT
+                                       and page.pos + 1 >= len(page.chain))
+            lost_role = False
+            if walk:
                 start = page.pos + 1 if action is Action.NEXT else min(page.pos,
                                                                         len(page.chain) - 1)
                 # A contact nobody can reach is passed over at once: waiting for the next
@@ -268,13 +267,25 @@ class PagingService:
                     if not self._may_be_paged(cid, page.role, exp):
                         if action is Action.NEXT:
                             page.pos = pos
+                        lost_role = True
                         break
-                    gap = self._gap_for(page)(cid)
+                    gap = gap_of(cid)
                     if gap is None:
                         page.pos = pos
                         contacts = [cid]
                         break
                     skipped.append(gap)
+            if not contacts and not lost_role and page.chain:
+                # chain exhausted (or nobody reachable after the current contact):
+                # everyone on it again, whoever can be reached
+                every = [c for c in page.chain if self._may_be_paged(c, page.role, exp)]
+                seen = {g.contact.id for g in skipped}
+                for cid in every:
+                    gap = gap_of(cid)
+                    if gap is None:
+                        contacts.append(cid)
+                    elif cid not in seen:
+                        skipped.append(gap)
             if skipped:
                 self._record_skips(session, page, step, skipped, contacts, now)
             if contacts:
