@@ -161,3 +161,125 @@ async def test_dead_letter_to_a_contact_names_the_directory_fix(make_app, shaped
     text = _fix_for(app.directory, f"@{NO_CHAT}", ("matrix",))
     assert FIX in text and WRONG_ADVICE not in text
     assert WRONG_ADVICE in _fix_for(app.directory, "secretariat", ("matrix",))
+
+
+# ----- across a restart and with two processes ------------------------------------------
+
+def _reach_proc(db_url: str, start: str, t0: float, factor: float, log: Path,
+                directory: Path) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.paging_proc", db_url, start, str(t0), str(factor),
+         str(log), str(directory), "matrix"], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+
+
+async def _reports(db_url: str, directory: Path, clock: Any, n: int) -> None:
+    from wisbot.app import App
+    from wisbot.settings import Settings
+
+    adapter = MatrixLike()
+    app = App(Settings(database_url=db_url, directory=directory),
+              directory=load_directory(directory), clock=clock, adapters=[adapter],
+              run_worker=False)
+    await app.start()
+    try:
+        for i in range(n):
+            await adapter.type(mxid("anna.weber"), f"{SEVERE} {i}", room_id("member-de"))
+    finally:
+        await app.stop()
+
+
+def _check_skips(db_url: str, log: Path, n: int) -> None:
+    """Each Secretariat page skipped the desk exactly at its first step and at the
+    exhausted 'next' step, once each, whichever process fired it; nothing went to it."""
+    from sqlmodel import Session
+
+    from tests.test_paging_procs import _check_exactly_once
+    from wisbot.store.engine import make_engine
+
+    _check_exactly_once(db_url, log, 2 * n)
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        skips = s.exec(select(TimelineEntry).where(TimelineEntry.kind == "page-skipped")).all()
+        assert len(skips) == 2 * n, [e.text for e in skips]
+        sec = s.exec(select(Page).where(Page.role == "secretariat")).all()
+        steps = s.exec(select(PageStep).where(
+            PageStep.page_id.in_([p.id for p in sec]))).all()  # type: ignore[union-attr]
+        skipped = sorted(st.seq for st in steps if st.skipped)
+        assert skipped == sorted([0, 2] * n)
+        assert all(NO_CHAT not in st.contacts for st in steps)
+    engine.dispose()
+    sent = log.read_text()
+    assert f"@{mxid(NO_CHAT)}" not in sent and f"@{mxid('sec-maria')}" in sent
+
+
+@pytest.mark.timeout(120)
+def test_skips_fire_once_across_a_sigkill_and_restart(sqlite_url, tmp_path):
+    import asyncio
+    import signal
+    import time
+
+    from sqlmodel import Session
+
+    from wisbot.clock import FakeClock
+    from wisbot.store.engine import make_engine
+
+    directory = matrix_shaped(tmp_path / "directory.yaml")
+    clock = FakeClock()
+    n = 15
+    asyncio.run(_reports(sqlite_url, directory, clock, n))
+    log = tmp_path / "sent.log"
+    factor = 600.0
+    first = _reach_proc(sqlite_url, clock.now.isoformat(), 0.0, factor, log, directory)
+    mark = Path(f"{log}.t0")
+    deadline = time.time() + 60
+    while not mark.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    t0 = float(mark.read_text())
+    engine = make_engine(sqlite_url)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with Session(engine) as s:
+            if s.exec(select(PageStep).where(PageStep.seq == 1,
+                                             PageStep.status == "fired")).first():
+                break
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    engine.dispose()
+    while (time.time() - t0) * factor < 33 * 60:
+        time.sleep(0.05)
+    second = _reach_proc(sqlite_url, clock.now.isoformat(), t0, factor, log, directory)
+    _out, err = second.communicate(timeout=90)
+    assert second.returncode == 0, err[-3000:]
+    _check_skips(sqlite_url, log, n)
+
+
+@pytest.mark.timeout(120)
+def test_two_processes_on_postgres_skip_once(request, tmp_path):
+    import asyncio
+    import time
+
+    from tests.conftest import _truncate
+    from wisbot.clock import FakeClock
+
+    url = request.getfixturevalue("postgres_database")
+    _truncate(url)
+    directory = matrix_shaped(tmp_path / "directory.yaml")
+    clock = FakeClock()
+    n = 20
+    asyncio.run(_reports(url, directory, clock, n))
+    log = tmp_path / "sent.log"
+    t0 = time.time()
+    procs = [_reach_proc(url, clock.now.isoformat(), t0, 1200.0, log, directory)
+             for _ in range(2)]
+    for p in procs:
+        _out, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+    _check_skips(url, log, n)
