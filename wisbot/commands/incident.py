@@ -12,6 +12,7 @@ from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
+from wisbot.services.limits import summary_refusal
 from wisbot.services.render import exposure, incident_reply
 
 SHARES = tuple(s.value for s in Share)
@@ -68,6 +69,9 @@ def anonymity_warning(directory: Directory, gisc: str) -> str | None:
 
 
 async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    refused = summary_refusal(a["summary"])
+    if refused is not None:
+        return refused
     told = await ctx.services.incidents.report(
         ctx.caller, a["centre"], Share.parse(a["share"]),
         a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"])

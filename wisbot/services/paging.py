@@ -65,6 +65,8 @@ from wisbot.store.tables import Incident, Notification, OutboxRow, TimelineEntry
 log = logging.getLogger(__name__)
 PAGE_RE_PREFIX = "P-"
 MAX_OVERRIDE = timedelta(days=92)
+REMINDER_LINES = 3
+"""Lines of the page's message a reminder (repeat, next) keeps."""
 ESCALATE_GAP = timedelta(minutes=1)
 """An escalation within this long of a page's last step fires nothing more."""
 ESCALATE_INTERVAL = timedelta(minutes=5)
@@ -390,8 +392,21 @@ class PagingService:
             Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
         )
         title = f"{_ref(page)} · {base.title or page.ref}"
+        lines = list(base.lines)
+        fields = base.fields
+        if action in (Action.REPEAT, Action.NEXT):
+            # A reminder stays short: the first page, or `incident show`, has the rest.
+            fields = tuple(f for f in fields if f[0] in ("Centre", "Severity"))
+            lines = lines[:REMINDER_LINES]
+        if page.incident_id is not None:
+            lines.append((Span(text="Details and timeline: "),
+                          Span(text=f"incident show {page.ref}", style="code")))
+        elif action in (Action.REPEAT, Action.NEXT) and len(base.lines) > REMINDER_LINES:
+            lines.append((Span(text=f"({len(base.lines) - REMINDER_LINES} more lines in the "
+                                    f"first page of {_ref(page)}.)"),))
         return base.model_copy(update={
-            "title": title, "lines": (header, *base.lines), "kind": "page", "ref": _ref(page),
+            "title": title, "lines": (header, *lines), "fields": fields, "kind": "page",
+            "ref": _ref(page),
             "actions": (*base.actions, ReplyAction(label="Acknowledge",
                                                    command=f"ack {_ref(page)}")),
             "private": False,
