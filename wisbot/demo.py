@@ -31,8 +31,10 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
      "Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
      "the 1-hour target."),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
-     "Germany consents to tell the whole group, anonymously: other rooms read 'a WIS centre "
-     "in the area of GISC Offenbach'."),
+     "Germany asks to tell the whole group, anonymously: wisbot first says how many rooms "
+     "and organisations will read it, and changes nothing yet."),
+    ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous confirm",
+     "Germany confirms: other rooms read 'a WIS centre in the area of GISC Offenbach'."),
     ("hiro.sato", None, "incident query DE-OF-NC",
      "Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
      "reply cannot confirm anything: a query goes to the Secretariat."),
