@@ -56,7 +56,7 @@ class Reach:
     organisations: frozenset[str]
 
     def words(self) -> str:
-        anon = f", {self.anonymised} of them anonymised" if self.anonymised else ""
+        anon = f" ({self.anonymised} of them anonymised)" if self.anonymised else ""
         return (f"{_n(len(self.rooms), 'room')}{anon} by "
                 f"{_n(len(self.organisations), 'organisation')}")
 
