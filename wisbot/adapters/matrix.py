@@ -152,14 +152,19 @@ def _segments(reply: Reply) -> list[tuple[str, str]]:
     for line in reply.lines:
         out.append(("".join(_span_plain(s) for s in line),
                     "".join(_span_html(s) for s in line)))
+    page = is_page(reply)
     for action in reply.actions:
+        if page and action.command.strip().lower().startswith("ack "):
+            # A page says once how to acknowledge it: the reaction, the reply, the command.
+            cmd = action.command.strip()
+            out.append((f"Acknowledge: react with ✅ or reply 'ack' to this message, or "
+                        f"type '{cmd}'.",
+                        f"<i>Acknowledge: react with ✅ or reply <code>ack</code> to this "
+                        f"message, or type <code>{html.escape(cmd)}</code>.</i>"))
+            continue
         out.append((f"[{action.label}: {action.command}]",
                     f"<i>{html.escape(action.label)}</i>: "
                     f"<code>{html.escape(action.command)}</code>"))
-    if reply.ref and reply.kind == "page":
-        out.append((f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.",
-                    f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
-                    f"{html.escape(reply.ref)}.</i>"))
     if reply.attachments:
         names = ", ".join(a.name for a in reply.attachments)
         out.append((f"Attached below: {names}", f"<i>Attached below: {html.escape(names)}</i>"))

@@ -385,11 +385,12 @@ class PagingService:
         intro = {Action.PAGE: "You are on call", Action.REPEAT: "Reminder: you are on call",
                  Action.NEXT: "Escalated to you: you are next on call"}.get(action,
                                                                             "You are on call")
+        # The one acknowledgement instruction is the action below: each surface shows it
+        # once, its own way (a button, a line naming ✅ and the command).
         header: tuple[Span, ...] = (
             bold(f"{_ref(page)}: "),
-            Span(text=f"{intro} for {role_label(page.role)}. Acknowledge with "),
-            Span(text=f"ack {_ref(page)}", style="code"),
-            Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
+            Span(text=f"{intro} for {role_label(page.role)} — 1-hour target "
+                      f"{hhmm(page.target_at)}."),
         )
         title = f"{_ref(page)} · {base.title or page.ref}"
         lines = list(base.lines)
