@@ -29,6 +29,7 @@ from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
 from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.exposed import warn_exposed
 from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
@@ -468,7 +469,7 @@ class App:
             # view (another person may be in that conversation); a held room has a
             # stranger in it.
             reply = reply.model_copy(update={"private": True})
-        return reply
+        return await warn_exposed(self.store, self.directory, self.adapters, invocation, reply)
 
     def _held_room(self, invocation: Any) -> bool:
         ref = invocation.room

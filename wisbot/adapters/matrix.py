@@ -89,6 +89,7 @@ from wisbot.directory import Contact, Directory, Room
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
+from wisbot.services.notify import ANSWERING, Answering
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
 
@@ -922,7 +923,12 @@ class MatrixAdapter:
                          received_at=item.ts,
                          reply_to=MessageRef(PLATFORM, item.room_id, item.event_id),
                          extra=extra)
-        reply = await self._run(dispatch, inv, item, room, contact)
+        answering = Answering(room.key, item.event_id, _thread_of(item)) if room else None
+        token = ANSWERING.set(answering)
+        try:
+            reply = await self._run(dispatch, inv, item, room, contact)
+        finally:
+            ANSWERING.reset(token)
         late = host.clock() - item.ts
         if late > timedelta(seconds=self.late_after):
             reply = _late(reply, item.ts, late)
@@ -934,7 +940,8 @@ class MatrixAdapter:
                           style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
             return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private)]
-        return await self._placed(item, room, contact, reply)
+        return await self._placed(item, room, contact, reply,
+                                  answered=answering is not None and answering.used)
 
     async def _run(self, dispatch: Dispatch, inv: Invocation, item: _Pending,
                    room: Room | None, contact: Contact | None) -> Reply:
@@ -964,9 +971,11 @@ class MatrixAdapter:
                 task.cancel()
 
     async def _placed(self, item: _Pending, room: Room | None, contact: Contact | None,
-                      reply: Reply) -> list[_Row]:
+                      reply: Reply, *, answered: bool = False) -> list[_Row]:
         """Where the answer goes: the room, if everyone there may read it; otherwise the
-        person's checked direct chat and a pointer in the room that reveals nothing."""
+        person's checked direct chat and a pointer in the room that reveals nothing.
+        ``answered``: the cascade post to the room is already threaded under the command
+        as its answer there: no pointer besides it (the room reads the incident once)."""
         if room is None or not reply.private:
             return self._rows(item, room, contact, reply)
         if contact is not None:
@@ -979,8 +988,10 @@ class MatrixAdapter:
                 intro = (Span(text=f"In answer to your command in {room.name or room.key}:",
                               style="italic"),)
                 private = reply.model_copy(update={"lines": (intro, *reply.lines)})
+                pointer = [] if answered else self._rows(item, room, contact,
+                                                          _pointer_reply())
                 return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private),
-                        *self._rows(item, room, contact, _pointer_reply())]
+                        *pointer]
         return self._rows(item, room, contact, _undeliverable_reply())
 
     def _rows(self, item: _Pending, room: Room | None, contact: Contact | None,
@@ -1240,6 +1251,13 @@ class MatrixAdapter:
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         return {UserRef(PLATFORM, u) for u in self._present(room.address)}
+
+    async def redact(self, message: MessageRef, reason: str) -> bool:
+        """Remove a person's message from a room (the bot holds the redact power in the
+        rooms it provisions): its body is gone from everyone's sync."""
+        await self._call(f"redacting a message in {message.room}",
+                         self._client().room_redact(message.room, message.id, reason=reason))
+        return True
 
     def _present(self, room_id: str) -> set[str]:
         """Joined and invited members other than the bot (nio keeps both in ``users``)."""
