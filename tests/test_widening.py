@@ -156,3 +156,18 @@ async def test_named_lesson_confirmation_expires(make_app, clock):
     r = await app.console.type("anna.weber", f"lessons add {N} share=anonymous Patch VPN",
                                "member-de")
     assert "recorded (anonymous)" in render_text(r)
+
+
+async def test_lifting_anonymous_is_a_widening_too(make_app):
+    app = await make_app()
+    await app.console.type("anna.weber", "incident report DE-OF-NC share=all-giscs anonymous "
+                           "Phishing", "member-de")
+    ask = await app.console.type("anna.weber", f"incident share {N} all-giscs named",
+                                 "member-de")
+    text = render_text(ask)
+    assert "the same rooms as now, named where they read it anonymised" in text
+    assert await _share(app) == ("all-giscs", True)
+    done = await app.console.type("anna.weber", f"incident share {N} all-giscs named confirm",
+                                  "member-de")
+    assert done.kind == "incident", render_text(done)
+    assert await _share(app) == ("all-giscs", False)

@@ -158,10 +158,11 @@ class WideningGate:
             more = len({r.key for r in after.rooms} - {r.key for r in before.rooms})
             b = ReplyBuilder(f"{inc.number} – confirm the wider sharing", kind="info")
             b.reveal(inc.number)
+            than_now = (f"{_n(more, 'room')} more than now" if more else
+                        "the same rooms as now, named where they read it anonymised")
             b.line(f"Nothing has changed yet. Shared as {level.value}"
                    f"{', anonymous' if new_anon else ', named'}, {inc.number} will be read "
-                   f"in {after.words()} ({_n(more, 'room')} more than now, shared as "
-                   f"{share_words(inc)}).")
+                   f"in {after.words()} ({than_now}, shared as {share_words(inc)}).")
             b.line("Confirm within "
                    f"{int(CONFIRM_WITHIN.total_seconds() // 60)} minutes with ",
                    Span(text=f"{again} confirm", style="code"), ".")
