@@ -16,7 +16,6 @@ from rich.table import Table
 from wisbot.errors import WisbotError
 
 if TYPE_CHECKING:
-    from wisbot.directory import Directory
     from wisbot.services.exchange import ExchangeService
     from wisbot.settings import Settings
     from wisbot.store.engine import Store
@@ -216,7 +215,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
     who is on call now."""
     import json
 
-    from wisbot.directory import load_directory
+    from wisbot.directory import Directory, load_directory
     from wisbot.services.status import collect
     from wisbot.store.engine import Store
 
@@ -315,20 +314,10 @@ def directory_check(file: Path) -> None:
     console.print(f"[green]{file} is valid:[/green] {len(d.members)} Members, {len(d.centres)} "
                   f"centres, {len(d.giscs)} GISCs, {len(d.contacts)} contacts, "
                   f"{len(d.rooms)} rooms.")
-    _warn_unreachable(d)
+    from wisbot.domain.reach import check_warnings
 
-
-def _warn_unreachable(d: Directory) -> None:
-    """On-call contacts that no page can reach on the platforms of the directory's rooms."""
-    from wisbot.domain.reach import deployment_platforms, unreachable_oncall
-    from wisbot.settings import Settings
-
-    try:
-        email = bool(Settings().smtp_host)
-    except Exception:
-        email = False
-    for gap in unreachable_oncall(d, deployment_platforms(d), email=email):
-        typer.echo(f"WARN {gap.line()}", err=True)
+    for line in check_warnings(d):
+        typer.echo(f"WARN {line}", err=True)
 
 
 @directory_app.command("schema")

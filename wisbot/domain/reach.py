@@ -105,3 +105,16 @@ def warn_unreachable_oncall(directory: Directory, running: Iterable[str], *,
     for gap in gaps:
         log.warning("%s", gap.line())
     return gaps
+
+
+def check_warnings(directory: Directory) -> list[str]:
+    """`directory check`: on-call contacts no page can reach on the platforms of the
+    directory's rooms (page e-mail counts when WISBOT_SMTP_HOST is set)."""
+    from wisbot.settings import Settings
+
+    try:
+        email = bool(Settings().smtp_host)
+    except Exception:  # settings are checked elsewhere; here only whether e-mail pages
+        email = False
+    return [gap.line() for gap in unreachable_oncall(directory, deployment_platforms(directory),
+                                                     email=email)]
