@@ -27,3 +27,15 @@ def leaks(text: str, terms: list[str]) -> list[str]:
         if re.search(rf"(?<!\w){re.escape(term)}(?!\w)", text, re.IGNORECASE):
             found.append(term)
     return found
+
+
+async def confirmed(console: Any, who: str, text: str, room: str | None = None) -> Any:
+    """Type ``text``; a widening or a named lesson first asks for confirmation, which is
+    given at once (as its author would)."""
+    reply = await console.type(who, text, room)
+    title = reply.title or ""
+    if title.endswith("confirm the wider sharing"):
+        reply = await console.type(who, f"{text} confirm", room)
+    elif title.endswith("confirm the named lesson"):
+        reply = await console.type(who, f"lessons confirm {title.split(' – ')[0]}", room)
+    return reply

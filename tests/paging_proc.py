@@ -1,5 +1,5 @@
 """A wisbot pager process on a shared, scaled clock: ``python -m tests.paging_proc <db>
-<start-iso> <t0> <factor> <log>``.
+<start-iso> <t0> <factor> <log> [<directory> <platform>]``.
 
 Simulated time is ``start + (time.time() - t0) * factor`` in every process, so a restarted
 or second process continues the same timeline. Deliveries are appended to ``<log>`` by the
@@ -19,6 +19,7 @@ from sqlmodel import select
 from tests.proc import EXAMPLE, FileAdapter
 from wisbot.app import App
 from wisbot.directory import load_directory
+from wisbot.ids import Platform
 from wisbot.settings import Settings
 from wisbot.store.paging_tables import PageStep
 from wisbot.store.tables import OutboxRow
@@ -39,12 +40,15 @@ class ScaledClock:
         return self.start + timedelta(seconds=(time.time() - self.t0) * self.factor)
 
 
-async def run(db: str, start: str, t0: float, factor: float, log: str) -> None:
-    settings = Settings(database_url=db, directory=EXAMPLE, paging_tick=0.02,
+async def run(db: str, start: str, t0: float, factor: float, log: str,
+              directory: str = str(EXAMPLE), platform: str = "console") -> None:
+    settings = Settings(database_url=db, directory=directory, paging_tick=0.02,
                         outbox_poll_interval=0.05, outbox_lease_seconds=1.0)
     clock = ScaledClock(datetime.fromisoformat(start), t0, factor, log)
-    async with App(settings, directory=load_directory(EXAMPLE), clock=clock,
-                   adapters=[FileAdapter(log, 0.0)], run_worker=True) as app:
+    adapter = FileAdapter(log, 0.0)
+    adapter.platform = Platform(platform)
+    async with App(settings, directory=load_directory(directory), clock=clock,
+                   adapters=[adapter], run_worker=True) as app:
         print("ready", flush=True)
         assert app.store is not None
         while True:
@@ -60,5 +64,5 @@ async def run(db: str, start: str, t0: float, factor: float, log: str) -> None:
 
 
 if __name__ == "__main__":
-    db, start, t0, factor, log = sys.argv[1:]
-    asyncio.run(run(db, start, float(t0), float(factor), log))
+    db, start, t0, factor, log, *rest = sys.argv[1:]
+    asyncio.run(run(db, start, float(t0), float(factor), log, *rest))

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import leaks
+from tests.helpers import confirmed, leaks
 from wisbot.adapters.console import ConsoleAdapter, render_text
 from wisbot.app import App
 from wisbot.clock import FakeClock
@@ -116,8 +116,8 @@ async def _run(app: App, console: ConsoleAdapter, directory: Any, history: list[
             elif op == "severity":
                 await console.type(who, f"severity {number} {pick % 6} {inc['secret']}")
             elif op == "share":
-                r = await console.type(who, f"incident share {number} {share} "
-                                       f"{'anonymous' if anon else 'named'}")
+                r = await confirmed(console, who, f"incident share {number} {share} "
+                                    f"{'anonymous' if anon else 'named'}")
                 if r.kind == "incident":
                     e = inc["exp"]
                     inc["exp"] = Exposure(e.member, e.principal_gisc, Share(share), anon)
@@ -337,8 +337,8 @@ class World:
             elif op == "severity":
                 await c.type(who, f"severity {number} {pick % 6} {inc['secret']} {text}", where)
             elif op == "share" and where is None:
-                r = await c.type(who, f"incident share {number} {share} "
-                                 f"{'anonymous' if anon else 'named'}")
+                r = await confirmed(c, who, f"incident share {number} {share} "
+                                    f"{'anonymous' if anon else 'named'}")
                 if r.kind == "incident":
                     e = inc["exp"]
                     inc["exp"] = Exposure(e.member, e.principal_gisc, Share(share), anon)

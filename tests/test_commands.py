@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import confirmed
 from wisbot.adapters.base import Invocation, RoomRef, UserRef
 from wisbot.commands import build_registry
 from wisbot.commands.registry import tokenize
@@ -108,17 +109,18 @@ async def test_role_checks(make_app) -> None:  # type: ignore[no-untyped-def]
     await c.type("anna.weber", "incident report DE-OF-NC share=principal-gisc Phishing",
                  "member-de")
     # The Secretariat may narrow but not widen: widening needs the Member's consent.
-    r = await c.type("sec-desk", "incident share WIS-SEC-2026-1 group", "secretariat")
+    r = await confirmed(c, "sec-desk", "incident share WIS-SEC-2026-1 group", "secretariat")
     assert "only the focal points of the affected Member (DE) may widen" in r.plain()
-    r = await c.type("gisc-offenbach", "incident share WIS-SEC-2026-1 group", "gisc-offenbach")
+    r = await confirmed(c, "gisc-offenbach", "incident share WIS-SEC-2026-1 group",
+                        "gisc-offenbach")
     assert "may widen" in r.plain()
-    r = await c.type("sec-desk", "incident share WIS-SEC-2026-1 secretariat", "secretariat")
+    r = await confirmed(c, "sec-desk", "incident share WIS-SEC-2026-1 secretariat", "secretariat")
     assert r.kind == "incident"
     # GISC Offenbach can no longer see it, nor update it.
     r = await c.type("gisc-offenbach", "incident update WIS-SEC-2026-1 hello", "gisc-offenbach")
     assert "no incident WIS-SEC-2026-1 that you may see" in r.plain()
     # A GISC focal point may update an incident shared with it as principal GISC, not close it.
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
     r = await c.type("gisc-offenbach", "incident update WIS-SEC-2026-1 Blocked the sender",
                      "gisc-offenbach")
     assert r.kind == "incident"

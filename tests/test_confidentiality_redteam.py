@@ -12,7 +12,7 @@ import yaml
 from tests import test_slack
 from tests._fake_slack import FakeSlack, sign, slash_body
 from tests.conftest import EXAMPLE
-from tests.helpers import identifying_terms, leaks, room_text
+from tests.helpers import confirmed, identifying_terms, leaks, room_text
 from tests.test_slack import SECRET, C, StartSlack, U
 from wisbot.adapters.console import render_text
 from wisbot.directory import Directory, parse_directory
@@ -47,7 +47,7 @@ async def test_narrowing_withdraws_deliveries_still_queued_for_rooms_that_lose_a
     await app.outbox.drain()
     assert room_text(app, "collaboration") == ""
     # The Member withdraws consent: Secretariat only.
-    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 secretariat", "member-de")
+    r = await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 secretariat", "member-de")
     assert r.kind == "incident", r.plain()
     app.holds.discard("collaboration")
     await app.outbox.drain()
@@ -62,7 +62,8 @@ async def test_anonymising_withdraws_named_deliveries_still_queued(make_app) -> 
     app.holds.add("area-tokyo")
     await c.type("anna.weber", f"incident report DE-OF-NC share=group {SUMMARY}", "member-de")
     await app.outbox.drain()
-    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group anonymous", "member-de")
+    r = await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 group anonymous",
+                        "member-de")
     assert r.kind == "incident", r.plain()
     app.holds.discard("area-tokyo")
     await app.outbox.drain()
@@ -100,8 +101,8 @@ async def test_named_lesson_does_not_give_the_number_of_an_anonymised_incident(
     await c.type("anna.weber", f"incident report DE-OF-NC share=group anonymous {SUMMARY}",
                  "member-de")
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
-    r = await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Keep offline "
-                     "backups", "member-de")
+    r = await confirmed(c, "anna.weber", "lessons add WIS-SEC-2026-1 share=named Keep offline "
+                        "backups", "member-de")
     assert "named" in r.plain()
     await app.outbox.drain()
     # The collaboration room read WIS-SEC-2026-1 anonymised; the named lesson must not
@@ -127,8 +128,8 @@ async def test_named_lesson_of_a_secretariat_only_incident_keeps_the_number_hidd
     await c.type("anna.weber", "incident report DE-OF-NC share=secretariat Odd logins",
                  "member-de")
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
-    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Use MFA everywhere",
-                 "member-de")
+    await confirmed(c, "anna.weber", "lessons add WIS-SEC-2026-1 share=named Use MFA everywhere",
+                    "member-de")
     await app.outbox.drain()
     text = room_text(app, "collaboration")
     assert "Use MFA everywhere" in text  # the Member chose to share it, named
@@ -228,8 +229,8 @@ async def test_duty_room_is_not_shown_lessons(make_app) -> None:  # type: ignore
     c = app.console
     await c.type("anna.weber", "incident report DE-OF-NC share=group Phishing", "member-de")
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1", "member-de")
-    await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Block macros",
-                 "member-de")
+    await confirmed(c, "anna.weber", "lessons add WIS-SEC-2026-1 share=named Block macros",
+                    "member-de")
     await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=anonymous Train staff",
                  "member-de")
     await app.outbox.drain()
@@ -307,8 +308,8 @@ async def test_only_the_affected_member_may_share_a_lesson_named(make_app) -> No
     await c.type("wanjiru.kamau", "incident report KE-NC share=secretariat Scans of KMD FTP")
     await c.type("wanjiru.kamau", "incident resolve WIS-SEC-2026-1")
     await app.outbox.drain()
-    r = await c.type("sec-desk", "lessons add WIS-SEC-2026-1 share=named Close FTP",
-                     "secretariat")
+    r = await confirmed(c, "sec-desk", "lessons add WIS-SEC-2026-1 share=named Close FTP",
+                        "secretariat")
     assert r.kind == "error" and "consent" in r.plain(), r.plain()
     await app.outbox.drain()
     assert "Close FTP" not in room_text(app, "collaboration")
@@ -316,7 +317,7 @@ async def test_only_the_affected_member_may_share_a_lesson_named(make_app) -> No
     ok = await c.type("sec-desk", "lessons add WIS-SEC-2026-1 share=anonymous Close FTP",
                       "secretariat")
     assert "recorded" in ok.plain()
-    own = await c.type("wanjiru.kamau", "lessons add WIS-SEC-2026-1 share=named Use SFTP")
+    own = await confirmed(c, "wanjiru.kamau", "lessons add WIS-SEC-2026-1 share=named Use SFTP")
     assert "recorded" in own.plain()
 
 
@@ -331,8 +332,9 @@ async def test_pages_follow_narrowing_and_anonymising(make_app, clock) -> None: 
     await app.outbox.drain()
     assert "DE-OF-NC" in c.direct["gisc-tokyo"][-1].plain()
     before_tokyo, before_exeter = len(c.direct["gisc-tokyo"]), len(c.direct["gisc-exeter"])
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous",
+                    "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
     clock.advance(minutes=16)
     await app.services.paging.tick()
     await app.outbox.drain()
@@ -347,7 +349,8 @@ async def test_page_repeat_after_anonymising_is_anonymised(make_app, clock) -> N
     c = app.console
     await c.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=3 DWD switch "
                  "breached", "member-de")
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 all-giscs anonymous",
+                    "member-de")
     clock.advance(minutes=16)
     await app.services.paging.tick()
     await app.outbox.drain()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from tests.helpers import confirmed
 from wisbot.adapters.console import render_text
 from wisbot.adapters.slack import SlackConfig
 from wisbot.channels import SmtpSender, WebhookSender
@@ -124,8 +125,8 @@ async def test_narrowing_withdraws_the_queued_page_and_room_post(make_app: Any) 
     app = await make_app()
     await app.console.type("anna.weber", PRINCIPAL, "member-de")
     # Nothing delivered yet: the page to GISC Offenbach's desk and its room post are queued.
-    r = await app.console.type("anna.weber", "incident share WIS-SEC-2026-1 secretariat",
-                               "member-de")
+    r = await confirmed(app.console, "anna.weber", "incident share WIS-SEC-2026-1 secretariat",
+                        "member-de")
     assert r.kind != "error", r.plain()
     await app.outbox.drain()
     desk = seen_by(app, "gisc-offenbach")
@@ -149,8 +150,8 @@ class Recorder:
 async def test_narrowing_withdraws_page_e_mails_and_webhooks(make_app: Any) -> None:
     app = await make_app(smtp_host="smtp.invalid", paging_webhook_url="http://127.0.0.1:9/h")
     await app.console.type("anna.weber", PRINCIPAL, "member-de")
-    await app.console.type("anna.weber", "incident share WIS-SEC-2026-1 secretariat",
-                           "member-de")
+    await confirmed(app.console, "anna.weber", "incident share WIS-SEC-2026-1 secretariat",
+                    "member-de")
     rows = await app.store.tx(lambda s: list(s.exec(select(PageDelivery, Page).join(
         Page, col(Page.id) == PageDelivery.page_id)).all()))
     by_role = {(p.role, d.channel): d.status for d, p in rows}
@@ -170,8 +171,8 @@ async def test_anonymising_re_renders_the_queued_pages(make_app: Any) -> None:
     app = await make_app()
     await app.console.type("anna.weber", PRINCIPAL.replace("principal-gisc", "all-giscs"),
                            "member-de")
-    await app.console.type("anna.weber",
-                           "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
+    await confirmed(app.console, "anna.weber",
+                    "incident share WIS-SEC-2026-1 all-giscs anonymous", "member-de")
     await app.outbox.drain()
     tokyo = seen_by(app, "gisc-tokyo")
     assert "You are on call for GISC Tokyo" in tokyo and "ack P-" in tokyo
@@ -240,10 +241,10 @@ async def test_a_queued_lesson_loses_the_number_a_room_may_no_longer_read(
     await c.type("anna.weber", "incident resolve WIS-SEC-2026-1 fixed", "member-de")
     await app.outbox.drain()
     before = len(c.rooms[app.directory.room("collaboration").target])
-    r = await c.type("anna.weber", "lessons add WIS-SEC-2026-1 share=named Rotate keys "
-                     "after staff changes", "member-de")
+    r = await confirmed(c, "anna.weber", "lessons add WIS-SEC-2026-1 share=named Rotate keys "
+                        "after staff changes", "member-de")
     assert r.kind != "error", r.plain()
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 principal-gisc", "member-de")
     await app.outbox.drain()
     new = c.rooms[app.directory.room("collaboration").target][before:]
     lesson = [render_text(m) for m in new if m.kind == "lesson"]
@@ -370,7 +371,7 @@ async def test_widening_to_anonymised_rooms_asks_for_reviews_of_earlier_text(
     c = app.console
     await c.type("anna.weber", PRINCIPAL, "member-de")
     await c.type("anna.weber", "incident update WIS-SEC-2026-1 Contained by Anna", "member-de")
-    await c.type("anna.weber", "incident share WIS-SEC-2026-1 group anonymous", "member-de")
+    await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 group anonymous", "member-de")
     await app.outbox.drain()
     member = room_seen(app, "member-de")
     assert "review #1" in member and "review #2" in member
@@ -386,8 +387,8 @@ async def test_a_second_process_narrowing_is_honoured_after_a_restart(make_app: 
     await first.console.type("anna.weber", PRINCIPAL, "member-de")
     await first.stop()
     second = await make_app()
-    r = await second.console.type("sec-desk", "incident share WIS-SEC-2026-1 secretariat",
-                                  "secretariat")
+    r = await confirmed(second.console, "sec-desk", "incident share WIS-SEC-2026-1 secretariat",
+                        "secretariat")
     assert r.kind != "error", r.plain()
     await second.stop()
     restarted = await make_app()

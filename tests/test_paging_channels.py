@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from tests.helpers import identifying_terms, leaks
+from tests.helpers import confirmed, identifying_terms, leaks
 from wisbot.adapters.console import render_text
 from wisbot.cli import app as cli_app
 
@@ -218,7 +218,8 @@ async def test_evidence_shows_every_message_and_the_verdict(make_app, clock):
     assert refused.kind == "error" and "no incident WIS-SEC-2026-1 that you may see" in \
         render_text(refused)
     # A GISC that sees an incident named but is not its principal GISC gets no evidence.
-    await app.console.type("anna.weber", "incident share WIS-SEC-2026-1 all-giscs", "member-de")
+    await confirmed(app.console, "anna.weber", "incident share WIS-SEC-2026-1 all-giscs",
+                    "member-de")
     other = await app.console.type("gisc-tokyo", "incident evidence WIS-SEC-2026-1")
     assert other.kind == "error" and "for the WMO Secretariat" in render_text(other)
 

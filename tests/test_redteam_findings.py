@@ -10,6 +10,7 @@ import pytest
 
 from tests import test_slack as _test_slack
 from tests._fake_slack import FakeSlack
+from tests.helpers import confirmed
 from wisbot.adapters.console import render_text
 
 # The Slack fixtures (the app against the fake Slack Web API).
@@ -403,7 +404,7 @@ async def test_the_secretariat_cannot_name_a_member_to_the_group_without_its_con
     # the Secretariat is told why; Germany's own room reads it and may widen it
     assert "recorded as secretariat, not group" in " ".join(r.plain().split()), r.plain()
     assert "partner CERT" in room_all(app, "member-de")
-    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group", "member-de")
+    r = await confirmed(c, "anna.weber", "incident share WIS-SEC-2026-1 group", "member-de")
     await app.outbox.drain()
     assert "DE-OF-NC" in room_all(app, "collaboration"), r.plain()
 

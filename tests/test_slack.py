@@ -687,6 +687,7 @@ async def test_injection_in_every_text_argument_is_escaped(start_slack: StartSla
         ("sec-desk", "/severity", f"WIS-SEC-2026-1 2 {INJECT}"),
         ("anna.weber", "/incident", f"resolve WIS-SEC-2026-1 {INJECT}"),
         ("anna.weber", "/lessons", f"add WIS-SEC-2026-1 share=named {INJECT}"),
+        ("anna.weber", "/lessons", "confirm WIS-SEC-2026-1"),
         ("anna.weber", "/lessons", f"search {INJECT}"),
         ("anna.weber", "/incident", "report <!channel> share=group x"),  # unknown centre
         ("anna.weber", "/incident", "report DE-OF-NC share=<!here> x"),  # bad choice

@@ -19,6 +19,7 @@ from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, describe_change, load_directory
+from wisbot.domain.reach import warn_unreachable_oncall
 from wisbot.errors import DirectoryError
 from wisbot.integrations import AlertsJira
 from wisbot.leader import Leadership, SplitAdapter, new_holder
@@ -29,6 +30,7 @@ from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
 from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
+from wisbot.services.exposed import warn_exposed
 from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
 from wisbot.services.lessons import LessonService
@@ -171,6 +173,9 @@ class App:
         self.holds.guard(a.platform for a in adapters if getattr(a, "checks_rooms", False))
         if self._adapters is None:
             self._warn_unserved_rooms()
+        self.paging.platforms = frozenset(self.adapters)
+        warn_unreachable_oncall(self.directory, self.paging.platforms,
+                                email=self.paging.channels.email)
         self.consent = ConsentGate(self.store, self.directory)
         self.outbox = OutboxWorker(
             self.store, self.directory, self.adapters, self.clock,
@@ -396,6 +401,8 @@ class App:
                      "; ".join(changes))
             if self._adapters is None:
                 self._warn_unserved_rooms()
+            warn_unreachable_oncall(self.directory, frozenset(self.adapters),
+                                    email=self.paging.channels.email)
             for adapter in self.adapters.values():
                 check = getattr(adapter, "check_rooms", None)
                 if check is not None:
@@ -474,7 +481,7 @@ class App:
             # view (another person may be in that conversation); a held room has a
             # stranger in it.
             reply = reply.model_copy(update={"private": True})
-        return reply
+        return await warn_exposed(self.store, self.directory, self.adapters, invocation, reply)
 
     def _held_room(self, invocation: Any) -> bool:
         ref = invocation.room

@@ -317,6 +317,10 @@ def directory_check(file: Path) -> None:
     console.print(f"[green]{file} is valid:[/green] {len(d.members)} Members, {len(d.centres)} "
                   f"centres, {len(d.giscs)} GISCs, {len(d.contacts)} contacts, "
                   f"{len(d.rooms)} rooms.")
+    from wisbot.domain.reach import check_warnings
+
+    for line in check_warnings(d):
+        typer.echo(f"WARN {line}", err=True)
 
 
 @directory_app.command("schema")

@@ -44,8 +44,10 @@ SCRIPT: list[tuple[str, str | None, str, str]] = [
     ("sec-maria", None, "ack P-2",
      "The Secretariat's on-call focal point acknowledges its own page, in a direct message."),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
-     "Germany consents to tell the whole group, anonymously: other rooms read 'a WIS centre "
-     "in the area of GISC Offenbach'."),
+     "Germany asks to tell the whole group, anonymously: wisbot first says how many rooms "
+     "and organisations will read it, and changes nothing yet."),
+    ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous confirm",
+     "Germany confirms: other rooms read 'a WIS centre in the area of GISC Offenbach'."),
     ("hiro.sato", None, "incident query DE-OF-NC",
      "Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
      "reply cannot confirm anything: a query goes to the Secretariat."),

@@ -43,6 +43,7 @@ from sqlmodel import Session, select
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
 from wisbot.clock import Clock
 from wisbot.directory import Contact, Directory
+from wisbot.domain.reach import direct_platform, unreachable
 from wisbot.errors import NotFound
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply, ReplyBuilder
@@ -503,9 +504,7 @@ class OutboxWorker(WakeableLoop):
         an identity on (a running one first); the console only for a contact with none
         (everyone has a console identity by default: an operator's shell must not take
         the pages of people on Matrix or Slack)."""
-        real = [p for p in ("matrix", "slack") if contact.chat_id(p)]
-        running = [p for p in real if p in self.adapters]
-        return (running or real or ["console"])[0]
+        return direct_platform(contact, self.adapters)
 
     def _serves(self, key: str) -> bool:
         """Whether this worker's adapters deliver ``key``'s rows (an unknown key: yes, so
@@ -619,7 +618,10 @@ class OutboxWorker(WakeableLoop):
         b = ReplyBuilder("Delivery blocked: no access to a room", kind="alert")
         b.line(f"wisbot cannot post in {row.room_key}: {row.last_error}")
         b.line(f"Its messages wait and are retried every {self.blocked_retry / 60:g} min; "
-               "nothing is lost. Invite the bot back or fix the room binding.")
+               "nothing is lost. "
+               + ("Invite the bot back or fix the room binding." if not
+                  row.room_key.startswith("@") else
+                  _fix_for(self.directory, row.room_key, tuple(self.adapters))))
         return self._alert(session, b.build(), failing=row, platform=platform, now=now,
                            subject=f"wisbot cannot post in {row.room_key}")
 
@@ -638,8 +640,8 @@ class OutboxWorker(WakeableLoop):
         b.line(f"A message for {row.room_key} was given up after {why} and is kept as "
                f"dead letter {row.key} (id {row.id}).")
         b.line(f"Last error: {row.last_error}")
-        b.line(f"Check the room binding and the bot's access; the message is not lost: "
-               f"`wisbot outbox retry {row.id}` resends it.")
+        b.line(f"{_fix_for(self.directory, row.room_key, tuple(self.adapters))} The message "
+               f"is not lost: `wisbot outbox retry {row.id}` resends it.")
         return self._alert(session, b.build(), failing=row, platform=platform, now=now,
                            subject=f"wisbot dead letter for {row.room_key}")
 
@@ -688,6 +690,22 @@ class OutboxWorker(WakeableLoop):
         task = asyncio.create_task(mail())
         self._mails.add(task)
         task.add_done_callback(self._mails.discard)
+
+
+def _fix_for(directory: Directory, room_key: str, running: tuple[str, ...]) -> str:
+    """The operator's fix for a failing destination, in words."""
+    if not room_key.startswith("@"):
+        return "Check the room binding and the bot's access."
+    try:
+        contact = directory.contact(room_key[1:])
+    except NotFound:
+        return f"Contact {room_key[1:]} is no longer in the directory."
+    gap = unreachable(contact, "direct messages", running, email=False)
+    if gap is not None:
+        return f"Contact {contact.id} has {gap.missing}: {gap.fix}."
+    platform = direct_platform(contact, running)
+    return (f"Check contact {contact.id}'s {platform} id ({contact.chat_id(platform)}) in "
+            "the directory and that the person can receive direct messages from the bot.")
 
 
 @dataclass

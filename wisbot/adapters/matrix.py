@@ -90,6 +90,7 @@ from wisbot.domain.tlp import room_topic
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
+from wisbot.services.notify import ANSWERING, Answering
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
 
@@ -153,14 +154,19 @@ def _segments(reply: Reply) -> list[tuple[str, str]]:
     for line in reply.lines:
         out.append(("".join(_span_plain(s) for s in line),
                     "".join(_span_html(s) for s in line)))
+    page = is_page(reply)
     for action in reply.actions:
+        if page and action.command.strip().lower().startswith("ack "):
+            # A page says once how to acknowledge it: the reaction, the reply, the command.
+            cmd = action.command.strip()
+            out.append((f"Acknowledge: react with ✅ or reply 'ack' to this message, or "
+                        f"type '{cmd}'.",
+                        f"<i>Acknowledge: react with ✅ or reply <code>ack</code> to this "
+                        f"message, or type <code>{html.escape(cmd)}</code>.</i>"))
+            continue
         out.append((f"[{action.label}: {action.command}]",
                     f"<i>{html.escape(action.label)}</i>: "
                     f"<code>{html.escape(action.command)}</code>"))
-    if reply.ref and reply.kind == "page":
-        out.append((f"React with ✅ or reply 'ack' to acknowledge {reply.ref}.",
-                    f"<i>React with ✅ or reply <code>ack</code> to acknowledge "
-                    f"{html.escape(reply.ref)}.</i>"))
     if reply.attachments:
         names = ", ".join(a.name for a in reply.attachments)
         out.append((f"Attached below: {names}", f"<i>Attached below: {html.escape(names)}</i>"))
@@ -918,7 +924,12 @@ class MatrixAdapter:
                          received_at=item.ts,
                          reply_to=MessageRef(PLATFORM, item.room_id, item.event_id),
                          extra=extra)
-        reply = await self._run(dispatch, inv, item, room, contact)
+        answering = Answering(room.key, item.event_id, _thread_of(item)) if room else None
+        token = ANSWERING.set(answering)
+        try:
+            reply = await self._run(dispatch, inv, item, room, contact)
+        finally:
+            ANSWERING.reset(token)
         late = host.clock() - item.ts
         if late > timedelta(seconds=self.late_after):
             reply = _late(reply, item.ts, late)
@@ -930,7 +941,8 @@ class MatrixAdapter:
                           style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
             return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private)]
-        return await self._placed(item, room, contact, reply)
+        return await self._placed(item, room, contact, reply,
+                                  answered=answering is not None and answering.used)
 
     async def _run(self, dispatch: Dispatch, inv: Invocation, item: _Pending,
                    room: Room | None, contact: Contact | None) -> Reply:
@@ -960,9 +972,11 @@ class MatrixAdapter:
                 task.cancel()
 
     async def _placed(self, item: _Pending, room: Room | None, contact: Contact | None,
-                      reply: Reply) -> list[_Row]:
+                      reply: Reply, *, answered: bool = False) -> list[_Row]:
         """Where the answer goes: the room, if everyone there may read it; otherwise the
-        person's checked direct chat and a pointer in the room that reveals nothing."""
+        person's checked direct chat and a pointer in the room that reveals nothing.
+        ``answered``: the cascade post to the room is already threaded under the command
+        as its answer there: no pointer besides it (the room reads the incident once)."""
         if room is None or not reply.private:
             return self._rows(item, room, contact, reply)
         if contact is not None:
@@ -975,8 +989,10 @@ class MatrixAdapter:
                 intro = (Span(text=f"In answer to your command in {room.name or room.key}:",
                               style="italic"),)
                 private = reply.model_copy(update={"lines": (intro, *reply.lines)})
+                pointer = [] if answered else self._rows(item, room, contact,
+                                                          _pointer_reply())
                 return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private),
-                        *self._rows(item, room, contact, _pointer_reply())]
+                        *pointer]
         return self._rows(item, room, contact, _undeliverable_reply())
 
     def _rows(self, item: _Pending, room: Room | None, contact: Contact | None,
@@ -1236,6 +1252,13 @@ class MatrixAdapter:
 
     async def room_members(self, room: RoomRef) -> set[UserRef]:
         return {UserRef(PLATFORM, u) for u in self._present(room.address)}
+
+    async def redact(self, message: MessageRef, reason: str) -> bool:
+        """Remove a person's message from a room (the bot holds the redact power in the
+        rooms it provisions): its body is gone from everyone's sync."""
+        await self._call(f"redacting a message in {message.room}",
+                         self._client().room_redact(message.room, message.id, reason=reason))
+        return True
 
     def _present(self, room_id: str) -> set[str]:
         """Joined and invited members other than the bot (nio keeps both in ``users``)."""

@@ -11,8 +11,10 @@ from wisbot.domain import rsit
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL, severity
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
+from wisbot.services import widening
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
+from wisbot.services.limits import summary_refusal
 from wisbot.services.lists import WHICH
 from wisbot.services.render import exposure, incident_reply, incident_tlp
 
@@ -74,6 +76,9 @@ def anonymity_warning(directory: Directory, gisc: str) -> str | None:
 
 
 async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    refused = summary_refusal(a["summary"])
+    if refused is not None:
+        return refused
     cls = rsit.parse(a["class"]) if a.get("class") else None
     told = await ctx.services.incidents.report(
         ctx.caller, a["centre"], Share.parse(a["share"]),
@@ -98,6 +103,10 @@ def _change(kind: str, verb: str) -> Any:
 
 async def share(ctx: Ctx, a: dict[str, Any]) -> Reply:
     anonymous = None if a["naming"] is None else a["naming"] == "anonymous"
+    question = await widening.gate(ctx.services).share(
+        ctx.caller, a["id"], Share.parse(a["level"]), anonymous, bool(a["confirm"]))
+    if question is not None:
+        return question
     told = await ctx.services.incidents.share(ctx.caller, a["id"], Share.parse(a["level"]),
                                               anonymous)
     return told_reply(ctx, told, "sharing changed")
@@ -168,12 +177,14 @@ def register(reg: Registry) -> None:
                         _change(kind, verb), args))
     reg.add(Command(
         ("incident", "share"),
-        "Change who may be told. Narrowing: the Secretariat or the affected Member; "
-        "widening: only the affected Member's focal points.",
+        "Change who may be told. Narrowing (the Secretariat or the affected Member) is "
+        "immediate; widening (only the affected Member's focal points) first says how many "
+        "rooms and organisations will read it, then needs `confirm`.",
         "incident share WIS-SEC-2026-7 group anonymous",
         share,
         (ID, Arg("level", choices=SHARES, choice_help={s.value: SHARE_HELP[s] for s in Share}),
-         Arg("naming", "flag", required=False, choices=("anonymous", "named"))),
+         Arg("naming", "flag", required=False, choices=("anonymous", "named")),
+         Arg("confirm", "flag", "confirm a widening asked for just before", required=False)),
     ))
     reg.add(Command(("incident", "show"), "The incident and its timeline, as you may see it "
                     "here.", "incident show WIS-SEC-2026-7", show, (ID,)))

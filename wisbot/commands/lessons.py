@@ -1,4 +1,4 @@
-"""``lessons``: add, list, search."""
+"""``lessons``: add, confirm, list, search."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from typing import Any
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.reply import Reply
+from wisbot.services import widening
 from wisbot.services.lessons import LESSON_SHARES
 
 
 async def add(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    if a["share"] == "named":
+        question = await widening.gate(ctx.services).lesson(ctx.caller, a["id"], a["text"])
+        if question is not None:
+            return question
     reply: Reply = await ctx.services.lessons.add(ctx.caller, a["id"], a["share"] or "none",
                                                   a["text"])
     return reply
@@ -18,6 +23,12 @@ async def add(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 async def release(ctx: Ctx, a: dict[str, Any]) -> Reply:
     reply: Reply = await ctx.services.lessons.release(ctx.caller, a["lesson"])
+    return reply
+
+
+async def confirm(ctx: Ctx, a: dict[str, Any]) -> Reply:
+    text = await widening.gate(ctx.services).take_lesson(ctx.caller, a["id"])
+    reply: Reply = await ctx.services.lessons.add(ctx.caller, a["id"], "named", text)
     return reply
 
 
@@ -53,6 +64,10 @@ def register(reg: Registry) -> None:
         "Release a lesson recorded share=public to everyone (TLP:CLEAR): the affected "
         "Member's focal points, or the WMO Secretariat when the Member asked for it.",
         "lessons release L-3", release, (Arg("lesson", metavar="lesson"),)))
+    reg.add(Command(("lessons", "confirm"), "Record the named lesson you asked for just "
+                    "before (a named lesson first says who will read it).",
+                    "lessons confirm WIS-SEC-2026-7", confirm,
+                    (Arg("id", metavar="incident"),)))
     reg.add(Command(("lessons", "list"), "Lessons you may see, or those of one incident.",
                     "lessons list WIS-SEC-2026-7", list_,
                     (Arg("id", required=False, metavar="incident"),)))

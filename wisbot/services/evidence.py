@@ -161,6 +161,8 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
                          d.delivered_at) for d in deliveries if d.step_id == s.id]
             head = f"    {at(s.fired_at or s.due_at)} {s.action}" + (
                 f" (escalated by {_name(directory, s.escalated_by)})" if s.escalated_by else "")
+            head += "".join(f" · skipped {g.get('contact')} ({g.get('missing')})"
+                            for g in s.skipped or [])
             if details:
                 b.line(head)
                 for where, status, delivered_at in targets:

@@ -402,7 +402,7 @@ class IncidentService:
             entries = session.exec(select(TimelineEntry)
                                    .where(TimelineEntry.incident_id == inc.id)
                                    .order_by(col(TimelineEntry.id))).all()
-            reply = incident_reply(self.directory, inc, vis, "details")
+            reply = incident_reply(self.directory, inc, vis, "details", full=True)
             lines = [*reply.lines, *sighting_lines(session, self.directory, caller, inc),
                      (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):

@@ -4,6 +4,7 @@ transaction. Also the hook through which paging learns that a response is needed
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +18,21 @@ from wisbot.store.engine import Encoded
 from wisbot.store.tables import Notification, OutboxRow
 
 
+@dataclass
+class Answering:
+    """The command being answered, by the adapter that threads answers (Matrix): the
+    cascade post to the room it was typed in is threaded under it and is the answer
+    there, so that room does not read the incident twice."""
+
+    room_key: str
+    reply_to: str
+    thread: str | None = None
+    used: bool = False
+
+
+ANSWERING: ContextVar[Answering | None] = ContextVar("wisbot_answering", default=None)
+
+
 def notify(session: Session, *, kind: str, now: datetime, incident_id: int | None,
            deliveries: Sequence[tuple[Room, Reply]],
            direct: Sequence[tuple[str, Reply]] = ()) -> Notification:
@@ -25,6 +41,11 @@ def notify(session: Session, *, kind: str, now: datetime, incident_id: int | Non
     session.add(note)
     session.flush()
     dumped: dict[int, Encoded] = {}  # the same Reply object is serialised once
+    answering = ANSWERING.get()
+    if answering is not None:
+        deliveries = [(room, _as_answer(reply, answering))
+                      if room.key == answering.room_key and reply.kind == "incident"
+                      else (room, reply) for room, reply in deliveries]
 
     def payload(reply: Reply) -> Encoded:
         if id(reply) not in dumped:
@@ -46,6 +67,12 @@ def notify(session: Session, *, kind: str, now: datetime, incident_id: int | Non
     if rows:
         session.execute(insert(OutboxRow), rows)
     return note
+
+
+def _as_answer(reply: Reply, answering: Answering) -> Reply:
+    answering.used = True
+    return reply.model_copy(update={"reply_to": answering.reply_to,
+                                    "thread": answering.thread})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from wisbot.domain.paging import (
     parse_when,
     resolve_chain,
 )
+from wisbot.domain.reach import Unreachable, chat_reachable, unreachable
 from wisbot.domain.tlp import Tlp, strictest, strip_label
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Action as ReplyAction
@@ -65,6 +66,8 @@ from wisbot.store.tables import Incident, Notification, OutboxRow, TimelineEntry
 log = logging.getLogger(__name__)
 PAGE_RE_PREFIX = "P-"
 MAX_OVERRIDE = timedelta(days=92)
+REMINDER_LINES = 3
+"""Lines of the page's message a reminder (repeat, next) keeps."""
 ESCALATE_GAP = timedelta(minutes=1)
 """An escalation within this long of a page's last step fires nothing more."""
 ESCALATE_INTERVAL = timedelta(minutes=5)
@@ -113,6 +116,10 @@ class PagingService:
         self.batch = batch
         self.holder = holder or f"p-{secrets.token_hex(6)}"
         self._last_hour: datetime | None = None
+        self.platforms: frozenset[str] | None = None
+        """The chat platforms this deployment delivers on (the running adapters); a
+        contact with no address on any of them is skipped at once. ``None``: unknown,
+        everyone counts as reachable."""
         self.on_fired: list[Any] = []
         """Callbacks run (without arguments) after a transaction that fired steps commits."""
 
@@ -245,20 +252,53 @@ class PagingService:
         contacts: list[str] = []
         note: Notification | None = None
         if action in (Action.PAGE, Action.REPEAT, Action.NEXT):
-            if action is Action.NEXT:
-                if page.pos + 1 < len(page.chain):
-                    page.pos += 1
-                    contacts = [page.chain[page.pos]]
-                else:
-                    contacts = list(page.chain)  # chain exhausted: everyone on it again
-            elif page.chain:
-                contacts = [page.chain[min(page.pos, len(page.chain) - 1)]]
-            # The chain was fixed when the page opened: a contact who lost the role since
-            # (a directory reload) is no longer paged with what the role may read.
             exp = exposure(inc) if inc is not None else None
-            contacts = [c for c in contacts if self._may_be_paged(c, page.role, exp)]
+            skipped: list[Unreachable] = []
+            gap_of = self._gap_for(page)
+            walk = page.chain and not (action is Action.NEXT
+                                       and page.pos + 1 >= len(page.chain))
+            lost_role = False
+            if walk:
+                start = page.pos + 1 if action is Action.NEXT else min(page.pos,
+                                                                        len(page.chain) - 1)
+                # A contact nobody can reach is passed over at once: waiting for the next
+                # step would spend half the hour on a page that cannot arrive.
+                for pos in range(start, len(page.chain)):
+                    cid = page.chain[pos]
+                    # The chain was fixed when the page opened: a contact who lost the
+                    # role since (a directory reload) is no longer paged.
+                    if not self._may_be_paged(cid, page.role, exp):
+                        if action is Action.NEXT:
+                            page.pos = pos
+                        lost_role = True
+                        break
+                    gap = gap_of(cid)
+                    if gap is None:
+                        page.pos = pos
+                        contacts = [cid]
+                        break
+                    skipped.append(gap)
+            if not contacts and not lost_role and page.chain:
+                # chain exhausted (or nobody reachable after the current contact):
+                # everyone on it again, whoever can be reached
+                every = [c for c in page.chain if self._may_be_paged(c, page.role, exp)]
+                seen = {g.contact.id for g in skipped}
+                for cid in every:
+                    gap = gap_of(cid)
+                    if gap is None:
+                        contacts.append(cid)
+                    elif cid not in seen:
+                        skipped.append(gap)
+            if skipped:
+                self._record_skips(session, page, step, skipped, contacts, now)
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
+            elif skipped:
+                note = self._alert(session, page, now, "nobody on call can be reached",
+                                   f"{_ref(page)} for {role_label(page.role)} could not be "
+                                   "sent: nobody on its on-call chain can be reached. "
+                                   + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}."
+                                              for g in skipped))
             else:
                 note = self._alert(session, page, now, "nobody is on call",
                                    f"{_ref(page)} for {role_label(page.role)} could not be "
@@ -305,6 +345,34 @@ class PagingService:
                                       "needs your response").model_dump(mode="json")
         return True
 
+    def _gap_for(self, page: Page) -> Callable[[str], Unreachable | None]:
+        def gap(contact_id: str) -> Unreachable | None:
+            if self.platforms is None:
+                return None
+            try:
+                contact = self.directory.contact(contact_id)
+            except NotFound:
+                return None
+            return unreachable(contact, page.role, self.platforms, email=self.channels.email)
+        return gap
+
+    def _record_skips(self, session: Session, page: Page, step: PageStep,
+                      skipped: list[Unreachable], paged: list[str], now: datetime) -> None:
+        """Who was passed over and why, on the step (evidence) and the incident's timeline."""
+        step.skipped = [{"contact": g.contact.id, "missing": g.missing, "fix": g.fix}
+                        for g in skipped]
+        then = (f"{', '.join(paged)} paged at once" if paged
+                else "nobody else on the chain can be reached")
+        for g in skipped:
+            log.warning("paging: %s skipped %s: %s; fix: %s", _ref(page), g.contact.id,
+                        g.missing, g.fix)
+        if page.incident_id is not None:
+            session.add(TimelineEntry(
+                incident_id=page.incident_id, at=now, actor="wisbot", kind="page-skipped",
+                text=f"{_ref(page)} ({role_label(page.role)}): "
+                     + "; ".join(f"{g.contact.id} skipped ({g.missing})" for g in skipped)
+                     + f"; {then}"))
+
     def _may_be_paged(self, contact_id: str, role: str, exp: Exposure | None) -> bool:
         try:
             contact = self.directory.contact(contact_id)
@@ -318,17 +386,31 @@ class PagingService:
         intro = {Action.PAGE: "You are on call", Action.REPEAT: "Reminder: you are on call",
                  Action.NEXT: "Escalated to you: you are next on call"}.get(action,
                                                                             "You are on call")
+        # The one acknowledgement instruction is the action below: each surface shows it
+        # once, its own way (a button, a line naming ✅ and the command).
         header: tuple[Span, ...] = (
             bold(f"{_ref(page)}: "),
-            Span(text=f"{intro} for {role_label(page.role)}. Acknowledge with "),
-            Span(text=f"ack {_ref(page)}", style="code"),
-            Span(text=f" — 1-hour target {hhmm(page.target_at)}."),
+            Span(text=f"{intro} for {role_label(page.role)} — 1-hour target "
+                      f"{hhmm(page.target_at)}."),
         )
         title = f"{_ref(page)} · {strip_label(base.title or page.ref)}"
         if base.tlp is not None:  # the label stays the first token of the page
             title = f"{base.tlp} {title}"
+        lines = list(base.lines)
+        fields = base.fields
+        if action in (Action.REPEAT, Action.NEXT):
+            # A reminder stays short: the first page, or `incident show`, has the rest.
+            fields = tuple(f for f in fields if f[0] in ("Centre", "Severity"))
+            lines = lines[:REMINDER_LINES]
+        if page.incident_id is not None:
+            lines.append((Span(text="Details and timeline: "),
+                          Span(text=f"incident show {page.ref}", style="code")))
+        elif action in (Action.REPEAT, Action.NEXT) and len(base.lines) > REMINDER_LINES:
+            lines.append((Span(text=f"({len(base.lines) - REMINDER_LINES} more lines in the "
+                                    f"first page of {_ref(page)}.)"),))
         return base.model_copy(update={
-            "title": title, "lines": (header, *base.lines), "kind": "page", "ref": _ref(page),
+            "title": title, "lines": (header, *lines), "fields": fields, "kind": "page",
+            "ref": _ref(page),
             "actions": (*base.actions, ReplyAction(label="Acknowledge",
                                                    command=f"ack {_ref(page)}")),
             "private": False,
@@ -337,8 +419,11 @@ class PagingService:
     def _send_page(self, session: Session, page: Page, step: PageStep, contacts: list[str],
                    now: datetime) -> Notification:
         reply = self._page_reply(page, step)
+        # A contact reached only by e-mail gets no direct message (it would be a dead
+        # letter).
+        chat = [c for c in contacts if self._chats(c)]
         note = notify(session, kind="page", now=now, incident_id=page.incident_id,
-                      deliveries=[], direct=[(c, reply) for c in contacts])
+                      deliveries=[], direct=[(c, reply) for c in chat])
         body = reply.model_dump(mode="json")
         for cid in contacts:
             try:
@@ -361,6 +446,14 @@ class PagingService:
                 channel="webhook", contact_id=None, address=self.channels.webhook_url,
                 payload=hook, next_attempt_at=now, created_at=now))
         return note
+
+    def _chats(self, contact_id: str) -> bool:
+        if self.platforms is None:
+            return True
+        try:
+            return chat_reachable(self.directory.contact(contact_id), self.platforms)
+        except NotFound:
+            return True
 
     def _secretariat_rooms(self) -> list[Room]:
         return self.directory.rooms_with_role("secretariat")

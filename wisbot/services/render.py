@@ -16,6 +16,7 @@ from wisbot.domain.severity import severity
 from wisbot.domain.tlp import Tlp, lesson_tlp, tlp_for
 from wisbot.errors import NotFound
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
+from wisbot.services.limits import clip
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
 
 
@@ -186,9 +187,14 @@ def share_words(inc: Incident) -> str:
 
 def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
                    *, note: str | None = None, note_by: str | None = None,
-                   note_reviewed: str | None = None, extra: Sequence[str] = ()) -> Reply:
+                   note_reviewed: str | None = None, extra: Sequence[str] = (),
+                   full: bool = False) -> Reply:
     """The incident card for ``vis``. Anonymised, the summary and ``note`` are the wording
-    the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice."""
+    the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice.
+    Unless ``full`` (``incident show``), long free text is cut and points to the whole."""
+    def cut(text: str) -> str:
+        return text if full else clip(text, inc.number)
+
     sev = severity(inc.severity)
     b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident", tlp=incident_tlp(inc))
     b.ref = inc.number
@@ -200,12 +206,12 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     b.field("Recommended action", sev.action)
     b.field("Status", inc.status)
     b.field("Shared", share_words(inc))
-    b.line(bold("Summary: "), _free(text_for(directory, inc, vis, inc.summary,
-                                             inc.anon_summary)))
+    b.line(bold("Summary: "), _free(cut(text_for(directory, inc, vis, inc.summary,
+                                                 inc.anon_summary))))
     if note:
         who = f" ({actor_label(directory, note_by, inc, vis)})" if note_by else ""
-        b.line(bold(f"Note{who}: "), _free(text_for(directory, inc, vis, note,
-                                                    note_reviewed)))
+        b.line(bold(f"Note{who}: "), _free(cut(text_for(directory, inc, vis, note,
+                                                        note_reviewed))))
     for line in extra:
         b.line(line)
     return b.build()

@@ -1014,7 +1014,7 @@ class WatchService:
                    deliveries=[(r, reply) for r in rooms])
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}", at=now,
-                targets=((f"gisc:{nxt.gisc}", reply),)))
+                targets=((f"gisc:{nxt.gisc}", self._handover_page(h, rep, rooms)),)))
             return _id(h), reply
 
         hid, reply = await self.store.tx(work)
@@ -1040,6 +1040,28 @@ class WatchService:
                                 "tickets.")))
         return base.model_copy(update={"lines": tuple(lines), "ref": f"HO-{h.id}",
                                        "actions": ()})
+
+    def _handover_page(self, h: Handover, rep: WatchReport, rooms: Sequence[Room]) -> Reply:
+        """The page of a handover: counts and where the report is, not its ticket table
+        (a page is read on a phone; the table is in the rooms and `watch report`)."""
+        b = ReplyBuilder(f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
+                         f"GISC {h.incoming}", kind="watch")
+        if h.note:
+            b.line(bold("Note: "), user(h.note))
+        by_status: dict[str, int] = {}
+        for r in rep.rows:
+            by_status[r.status] = by_status.get(r.status, 0) + 1
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        b.line(bold("Tickets: "), Span(text=f"{len(rep.rows)} in the period"
+                                            + (f" ({counts})" if counts else "")))
+        where = " and ".join(r.key for r in rooms) or "the rooms"
+        b.line(Span(text=f"The full report is in {where}; or type "),
+               Span(text=f"watch report {rep.start.isoformat()} {rep.end.isoformat()}",
+                    style="code"), Span(text="."))
+        b.line(bold(f"GISC {h.incoming}: "),
+               Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. Please "
+                         "confirm with `watch accept`."))
+        return b.build()
 
     def _emails(self, role: str) -> list[str]:
         return [c.email for c in self.directory.contacts_with_role(role) if c.email]

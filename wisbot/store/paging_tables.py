@@ -63,6 +63,8 @@ class PageStep(SQLModel, table=True):
     notification_id: int | None = Field(default=None, foreign_key="notification.id")
     escalated_by: str | None = Field(default=None, max_length=128)
     """Set when ``/escalate`` brought the step forward."""
+    skipped: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON))
+    """Contacts passed over because nothing can reach them (contact, missing, fix)."""
 
 
 class PageDelivery(SQLModel, table=True):
