@@ -14,6 +14,7 @@ import yaml
 from pymisp import MISPEvent
 from stix2validator import ValidationOptions, validate_string
 
+from tests.helpers import confirmed
 from wisbot.adapters.console import render_text
 from wisbot.directory import Directory, parse_directory
 from wisbot.domain.indicators import defang, defang_text, parse
@@ -482,7 +483,7 @@ async def test_widening_to_anonymised_rooms_asks_the_member_about_its_indicators
     await _incident(app, "principal-gisc")
     await _add(app, "domain", "evil.example")
     c = app.console
-    r = await c.type("anna.weber", f"incident share {N} group anonymous", "member-de")
+    r = await confirmed(c, "anna.weber", f"incident share {N} group anonymous", "member-de")
     assert r.kind != "error", r.plain()
     await app.outbox.drain()
     assert "evil[.]example" in room(app, "member-de")  # the review shows the wording
