@@ -494,7 +494,7 @@ async def test_widening_to_anonymised_rooms_asks_the_member_about_its_indicators
     await app.outbox.drain()
     assert "evil[.]example" in room(app, "collaboration")
     # Narrowing again: the collaboration room is no longer told, and its export is refused.
-    await c.type("anna.weber", f"incident share {N} principal-gisc named", "member-de")
+    await confirmed(c, "anna.weber", f"incident share {N} principal-gisc named", "member-de")
     r = await c.type("hiro.sato", f"incident export {N} --format misp", "collaboration")
     assert r.kind == "error" and not r.attachments
 
