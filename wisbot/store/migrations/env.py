@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
+import wisbot.store.language_tables  # person_language (0018)
 import wisbot.store.ops_tables  # holds, leader, job runs (0005, 0007)
 import wisbot.store.tables  # registers the tables on the metadata
 import wisbot.store.watch_tables  # noqa: F401  (GISC Watch tables, 0002w)
