@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wisbot import i18n
+
 Style = Literal["plain", "bold", "code", "user", "italic"]
 
 LINE_BREAK_MARK = " ⏎ "
@@ -112,6 +114,9 @@ class Reply(BaseModel):
     answer under it. ``None`` for everything that answers nobody."""
     thread: str | None = None
     """The thread the answered message was in (its root's platform id), if any."""
+    lang: str | None = None
+    """The language it was rendered in (``ar`` … ``zh``): surfaces set the direction
+    (Arabic right to left) and isolate user text and codes from it."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -141,6 +146,7 @@ class ReplyBuilder:
         self._attachments: list[Attachment] = []
         self._reveals: list[Reveal] = []
         self.ref: str | None = None
+        self.lang: str | None = None
 
     def reveal(self, incident: str | None = None, *, named: bool = True,
                roles: tuple[str, ...] = ()) -> ReplyBuilder:
@@ -175,6 +181,7 @@ class ReplyBuilder:
             ref=self.ref,
             attachments=tuple(self._attachments),
             reveals=tuple(self._reveals),
+            lang=self.lang or i18n.current(),
         )
 
 
@@ -192,4 +199,4 @@ def code(text: str) -> Span:
 
 def text_reply(text: str, *, kind: str = "info", private: bool = False) -> Reply:
     return Reply(lines=tuple((Span(text=t),) for t in text.split("\n")), kind=kind,
-                 private=private)
+                 private=private, lang=i18n.current())

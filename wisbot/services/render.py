@@ -8,10 +8,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from wisbot import i18n
 from wisbot.directory import Directory
-from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
+from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis
 from wisbot.domain.severity import severity
 from wisbot.errors import NotFound
+from wisbot.i18n import N_, _
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
 
@@ -108,36 +110,42 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
     return found
 
 
+def anonymous_label(principal_gisc: str) -> str:
+    """"a WIS centre in the area of GISC X" in the reader's language."""
+    return _("a WIS centre in the area of GISC {gisc}", gisc=i18n.iso(principal_gisc))
+
+
 def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
     if vis is Vis.ANONYMOUS:
         return anonymous_label(inc.principal_gisc)
     try:
         centre = directory.centre(inc.centre)
         member = directory.member(inc.member)
-        return f"{centre.name} ({centre.code}, {member.name})"
+        return i18n.iso(f"{centre.name} ({centre.code}, {member.name})")
     except NotFound:  # entries removed from the directory keep their codes
-        return f"{inc.centre} ({inc.member})"
+        return i18n.iso(f"{inc.centre} ({inc.member})")
 
 
 def actor_label(directory: Directory, actor: str, inc: Incident | None, vis: Vis) -> str:
     try:
         contact = directory.contact(actor)
     except NotFound:
-        return "wisbot" if actor == "wisbot" else "a former contact"
+        return "wisbot" if actor == "wisbot" else _("a former contact")
     if vis is Vis.ANONYMOUS and inc is not None:
         if any(m.casefold() == inc.member.casefold() for m in contact.members):
-            return "the affected Member"
+            return _("the affected Member")
         if contact.is_secretariat:
-            return "WMO Secretariat"
+            return _("WMO Secretariat")
         if contact.giscs:
-            return f"GISC {contact.giscs[0]} focal point"
-        return "a focal point"
-    return contact.name
+            return _("GISC {gisc} focal point", gisc=i18n.iso(contact.giscs[0]))
+        return _("a focal point")
+    return i18n.iso(contact.name)
 
 
-UNREVIEWED = ("(not shown in anonymised rooms until the affected Member confirms the "
-              "wording)")
-"""What anonymised rooms read instead of a Member's free text nobody reviewed."""
+UNREVIEWED = N_("(not shown in anonymised rooms until the affected Member confirms the "
+                 "wording)")
+"""What anonymised rooms read instead of a Member's free text nobody reviewed (translated
+when shown: ``str(UNREVIEWED)``)."""
 FREE_TEXT_KINDS = frozenset({"reported", "update", "resolved", "reopened", "closed",
                              "severity", "escalated"})
 """Timeline entries whose text a person wrote (the rest is wisbot's own wording)."""
@@ -150,7 +158,7 @@ def text_for(directory: Directory, inc: Incident, vis: Vis, text: str,
     if vis is not Vis.ANONYMOUS:
         return text
     if reviewed is None:
-        return UNREVIEWED
+        return str(UNREVIEWED)
     return redactor_for(directory, inc.member)(reviewed)
 
 
@@ -161,7 +169,43 @@ def anon_of(entry: TimelineEntry) -> str | None:
 
 
 def share_words(inc: Incident) -> str:
+    """Share levels and ``anonymous`` are command words: the same in every language."""
     return f"{inc.share}{', anonymous' if inc.anonymous else ''}"
+
+
+STATUS = {"open": N_("open"), "resolved": N_("resolved"), "closed": N_("closed")}
+KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("resolved"),
+         "reopened": N_("reopened"), "closed": N_("closed"), "severity": N_("severity"),
+         "share": N_("share"), "escalated": N_("escalated"), "acknowledged": N_("acknowledged"),
+         "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
+         "summary": N_("summary")}
+"""Timeline kinds and statuses as words (the command words stay as they are)."""
+HEADLINES = {h: N_(h) for h in (
+    "new incident reported", "update", "resolved", "reopened", "closed", "details",
+    "needs your response", "reported", "updated", "sharing changed", "severity changed",
+    "summary released by the affected Member")}
+_SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
+_SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
+_RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
+
+
+def word(kind: str) -> str:
+    """A status or timeline kind in the reader's language (unknown ones as they are)."""
+    found = STATUS.get(kind) or KINDS.get(kind)
+    return str(found) if found is not None else kind
+
+
+def headline_words(headline: str) -> str:
+    """A card's headline in the reader's language: the services pass English."""
+    if headline in HEADLINES:
+        return str(HEADLINES[headline])
+    if m := _SEVERITY_HEADLINE.match(headline):
+        return _("severity {old} → {new}", old=m.group(1), new=m.group(2))
+    if m := _SHARED_HEADLINE.match(headline):
+        return _("now shared as {share}", share=i18n.iso(m.group(1)))
+    if m := _RELEASED_HEADLINE.match(headline):
+        return _("{kind} released by the affected Member", kind=word(m.group(1)))
+    return headline
 
 
 def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
@@ -170,21 +214,22 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
     """The incident card for ``vis``. Anonymised, the summary and ``note`` are the wording
     the affected Member reviewed (``inc.anon_summary``, ``note_reviewed``), or a notice."""
     sev = severity(inc.severity)
-    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident")
+    b = ReplyBuilder(f"{i18n.iso(inc.number)} – {headline_words(headline)}", kind="incident")
     b.ref = inc.number
+    b.lang = i18n.current()
     # Checked again when the message leaves: consent may have narrowed since.
     b.reveal(inc.number, named=vis is Vis.NAMED)
-    b.field("Centre", centre_label(directory, inc, vis))
-    b.field("Severity", sev.words)
-    b.field("Recommended action", sev.action)
-    b.field("Status", inc.status)
-    b.field("Shared", share_words(inc))
-    b.line(bold("Summary: "), _free(text_for(directory, inc, vis, inc.summary,
-                                             inc.anon_summary)))
+    b.field(_("Centre"), centre_label(directory, inc, vis))
+    b.field(_("Severity"), sev.words)
+    b.field(_("Recommended action"), sev.advice)
+    b.field(_("Status"), word(inc.status))
+    b.field(_("Shared"), i18n.iso(share_words(inc)))
+    b.line(bold(_("Summary: ")), _free(text_for(directory, inc, vis, inc.summary,
+                                                inc.anon_summary)))
     if note:
-        who = f" ({actor_label(directory, note_by, inc, vis)})" if note_by else ""
-        b.line(bold(f"Note{who}: "), _free(text_for(directory, inc, vis, note,
-                                                    note_reviewed)))
+        label = _("Note ({who}): ", who=actor_label(directory, note_by, inc, vis)) \
+            if note_by else _("Note: ")
+        b.line(bold(label), _free(text_for(directory, inc, vis, note, note_reviewed)))
     for line in extra:
         b.line(line)
     return b.build()
@@ -194,9 +239,9 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
                    entries: Sequence[TimelineEntry]) -> list[tuple[Span, ...]]:
     out: list[tuple[Span, ...]] = []
     for e in entries:
-        when = e.at.strftime("%Y-%m-%d %H:%M UTC")
+        when = i18n.when(e.at)
         who = actor_label(directory, e.actor, inc, vis)
-        spans: list[Span] = [Span(text=f"{when} · {who} · {e.kind}")]
+        spans: list[Span] = [Span(text=f"{when} · {who} · {word(e.kind)}")]
         if e.text:
             spans.append(Span(text=": "))
             if e.kind in FREE_TEXT_KINDS:
@@ -223,11 +268,11 @@ def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
         # away the protected number of an incident the reader may not see).
         number = f"{inc.number} · " if incident_vis is Vis.NAMED else ""
         head = f"L-{lesson.id} · {number}{centre_label(directory, inc, vis)} · " \
-               f"{lesson.share} · {who} · "
+               f"{lesson.share} · {who} · "  # share words are command words
         body = lesson.text
     return (Span(text=head), _free(body))
 
 
 def _free(text: str) -> Span:
     """A person's text, or wisbot's notice in its place (not styled as their words)."""
-    return Span(text=text, style="italic") if text == UNREVIEWED else user(text)
+    return Span(text=text, style="italic") if text == str(UNREVIEWED) else user(text)

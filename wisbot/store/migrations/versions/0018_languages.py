@@ -25,7 +25,7 @@ def upgrade() -> None:
         "person_language",
         sa.Column("contact_id", sa.String(length=128), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
-        sa.Column("set_at", sa.DateTime(), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("contact_id"),
     )
     if op.get_bind().dialect.name == "sqlite":
