@@ -7,6 +7,7 @@ from wisbot.commands import (
     escalate,
     exchange,
     incident,
+    language,
     lessons,
     service_report,
     severity,
@@ -27,4 +28,5 @@ def build_registry() -> Registry:
     exchange.register(reg)
     watch.register(reg)
     status.register(reg)
+    language.register(reg)
     return reg

@@ -8,15 +8,18 @@ from collections.abc import Sequence
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Contact, Directory
 from wisbot.domain.audience import LESSON_SHARES, lesson_cap, lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.consent import request_review
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, parse_number
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
 from wisbot.services.render import exposure, lesson_spans, redactor_for
 from wisbot.store.engine import Store
@@ -80,10 +83,11 @@ class LessonService:
                 # list them) is where they are told, not who may read them.
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
-                b = ReplyBuilder("Lesson learned", kind="lesson")
-                b.line(*lesson_spans(self.directory, lesson, inc, vis,
-                                     room_sees(room.role, exposure(inc))))
-                deliveries.append((room, b.build()))
+                with i18n.use(room_language(room)):
+                    b = ReplyBuilder(_t("Lesson learned"), kind="lesson")
+                    b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                         room_sees(room.role, exposure(inc))))
+                    deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
             if share == "anonymous":  # anonymised rooms read it once the Member reviewed it
                 request_review(session, self.directory, inc, subject="lesson", text=text,
@@ -135,6 +139,10 @@ class LessonService:
                     "plainto_tsquery('english', :q) ORDER BY ts_rank(to_tsvector('english', "
                     "text), plainto_tsquery('english', :q)) DESC, id LIMIT 200"),
                     {"q": " ".join(terms)}).scalars().all()
+            # Then every script: Chinese, Japanese and Arabic have no spaces between words
+            # (or attach articles), and a word's beginning should find it.
+            seen = set(ids)
+            ids = [*ids, *(i for i in self._substring_ids(session, terms) if i not in seen)]
             b = ReplyBuilder(f"Lessons matching {' '.join(terms)!r}")
             shown = 0
             for lid in ids:
@@ -165,8 +173,36 @@ class LessonService:
 
         return await self.store.tx(work)
 
+    def _substring_ids(self, session: Session, terms: Sequence[str]) -> list[int]:
+        """Lessons containing every term (any case), in id order: the trigram index finds
+        the candidates (FTS5 ``trigram`` on SQLite, ``pg_trgm`` on PostgreSQL; terms under
+        three characters, a two-character Chinese word say, need a scan), and one Python
+        check decides, so both databases give the same answer."""
+        folded = [t.casefold() for t in terms]
+        long_terms = [t for t in terms if len(t) >= 3]
+        if self.store.sqlite:
+            if long_terms:
+                match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+                rows = session.execute(sql(
+                    "SELECT l.id, l.text FROM lesson_trgm JOIN lesson l ON l.id = "
+                    "lesson_trgm.rowid WHERE lesson_trgm MATCH :q ORDER BY l.id LIMIT 2000"),
+                    {"q": match}).all()
+            else:
+                rows = session.execute(sql(
+                    "SELECT id, text FROM lesson ORDER BY id LIMIT 20000")).all()
+        else:
+            patterns = ["%" + t.replace("\\", "\\\\").replace("%", "\\%")
+                        .replace("_", "\\_") + "%" for t in terms]
+            rows = session.execute(sql(
+                "SELECT id, text FROM lesson WHERE text ILIKE ALL(:p) ORDER BY id "
+                "LIMIT 2000"), {"p": patterns}).all()
+        return [int(i) for i, text in rows
+                if all(t in str(text).casefold() for t in folded)][:200]
+
     def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
         """Whether ``text`` alone matches the search, as the full-text index would."""
+        if all(t.casefold() in text.casefold() for t in terms):
+            return True
         if self.store.sqlite:
             session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
                                 "USING fts5(text, tokenize='porter unicode61')"))
