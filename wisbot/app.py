@@ -454,7 +454,8 @@ class App:
 
     async def dispatch(self, invocation: Any) -> Any:
         if self._held_room(invocation):
-            return held_reply()  # a held room answers no command
+            return held_reply(self.directory.room_by_address(  # a held room answers nothing
+                invocation.room.platform, invocation.room.address))
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()

@@ -910,7 +910,7 @@ class MatrixAdapter:
             extra = {"ack_message": target}
         if room is not None and room.key in host.holds:
             # A held room gets nothing through the outbox; the refusal reveals nothing.
-            await self._send_now(item, held_reply())
+            await self._send_now(item, held_reply(room))
             return []
         inv = Invocation(platform=PLATFORM, sender=UserRef(PLATFORM, item.sender), text=text,
                          room=(RoomRef(PLATFORM, item.room_id, room.key) if room else None),

@@ -18,7 +18,7 @@ def _service(ctx: Ctx) -> LanguageService:
         found = LanguageService(s.store, s.directory, s.clock)
         if hasattr(s, "extra"):
             s.extra["languages"] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 async def handler(ctx: Ctx, a: dict[str, Any]) -> Reply:

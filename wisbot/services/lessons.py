@@ -173,7 +173,7 @@ class LessonService:
 
         return await self.store.tx(work)
 
-    def _substring_ids(self, session: Session, terms: Sequence[str]) -> list[int]:
+    def _substring_ids(self, session: Session, terms: Sequence[str]) -> Sequence[int]:
         """Lessons containing every term (any case), in id order: the trigram index finds
         the candidates (FTS5 ``trigram`` on SQLite, ``pg_trgm`` on PostgreSQL; terms under
         three characters, a two-character Chinese word say, need a scan), and one Python
