@@ -56,12 +56,12 @@ class LanguageService:
         def work(session: Session) -> Reply:
             mine = person_language(session, self.directory, caller.contact.id)
             b = ReplyBuilder(_("Language"))
-            b.line(_("Yours (pages, e-mail, direct replies): {language}",
-                     language=f"{mine} – {NAMES[mine]}"))
+            shown = mine + " – " + NAMES[mine]
+            b.line(_("Yours (pages, e-mail, direct replies): {language}", language=shown))
             if caller.room is not None:
                 here = room_language(caller.room)
-                b.line(_("This room's (set in the directory): {language}",
-                         language=f"{here} – {NAMES[here]}"))
+                shown = here + " – " + NAMES[here]
+                b.line(_("This room's (set in the directory): {language}", language=shown))
             b.line(_("Change yours: "), code("language <code>"), " – ",
                    " ".join(f"{c} ({NAMES[c]})" for c in i18n.LANGUAGES))
             return b.build(private=True)
@@ -93,9 +93,9 @@ class LanguageService:
             session.add(row)
             with i18n.use(chosen):  # the confirmation in the language just chosen
                 b = ReplyBuilder(_("Language"))
+                shown = chosen + " – " + NAMES[chosen]
                 b.line(_("Your language is now {language}: pages, e-mail and direct "
-                         "replies use it. A room reads its own language.",
-                         language=f"{chosen} – {NAMES[chosen]}"))
+                         "replies use it. A room reads its own language.", language=shown))
                 return b.build(private=True)
 
         return await self.store.tx(work)

@@ -180,10 +180,11 @@ KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("res
          "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
          "summary": N_("summary")}
 """Timeline kinds and statuses as words (the command words stay as they are)."""
-HEADLINES = {h: N_(h) for h in (
-    "new incident reported", "update", "resolved", "reopened", "closed", "details",
-    "needs your response", "reported", "updated", "sharing changed", "severity changed",
-    "summary released by the affected Member")}
+HEADLINES = {str.__str__(h): h for h in (
+    N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
+    N_("details"), N_("needs your response"), N_("reported"), N_("updated"),
+    N_("sharing changed"), N_("severity changed"),
+    N_("summary released by the affected Member"))}
 _SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
 _SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
 _RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
@@ -200,11 +201,14 @@ def headline_words(headline: str) -> str:
     if headline in HEADLINES:
         return str(HEADLINES[headline])
     if m := _SEVERITY_HEADLINE.match(headline):
-        return _("severity {old} → {new}", old=m.group(1), new=m.group(2))
+        old, new = m.groups()
+        return _("severity {old} → {new}", old=old, new=new)
     if m := _SHARED_HEADLINE.match(headline):
-        return _("now shared as {share}", share=i18n.iso(m.group(1)))
+        share = i18n.iso(m[1])
+        return _("now shared as {share}", share=share)
     if m := _RELEASED_HEADLINE.match(headline):
-        return _("{kind} released by the affected Member", kind=word(m.group(1)))
+        kind = word(m[1])
+        return _("{kind} released by the affected Member", kind=kind)
     return headline
 
 
