@@ -11,4 +11,7 @@ COMMAND_HELP = (
     N_("Mark the incident resolved; the incident's rooms are told."),
     N_("Close the incident; the incident's rooms are told."),
     N_("Reopen a resolved or closed incident; the incident's rooms are told."),
+    # commands/exchange.py declares its command through a subclass of Command.
+    N_("Near-real-time exchange disputes: open a case about a record, consult the GISCs, "
+       "refer to the working group."),
 )
