@@ -32,6 +32,8 @@ QUERIES = [
     ("фишинг", {5}),               # Russian prefix, any case
     ("ФИШИНГОВЫЕ", {5}),
     ("認証 MFA", set()),           # every word must match
+    ("mfa", {4}),                  # a whole short word
+    ("mf", set()),                 # two letters match only a whole word
 ]
 
 

@@ -28,6 +28,29 @@ from wisbot.store.tables import Incident, Lesson
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# Scripts written without spaces between words: a term matches anywhere in them.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+                       "\uf900-\ufaff\uff66-\uff9f]")
+
+
+def contains_all(text: str, terms: Sequence[str]) -> bool:
+    """Whether ``text`` holds every term, in any case: anywhere for Chinese, Japanese and
+    Korean; at the start of a word for a term of three letters or more (a prefix:
+    "phish", "المصادق"); as a whole word for a shorter one (a search for "DE" does not
+    find "detected")."""
+    folded = text.casefold()
+    for term in terms:
+        t = term.casefold()
+        if _UNSPACED.search(t):
+            if t not in folded:
+                return False
+            continue
+        tail = "" if len(t) >= 3 else r"(?!\w)"
+        if not re.search(rf"(?<!\w){re.escape(t)}{tail}", folded):
+            return False
+    return True
+
+
 def lesson_visibility(directory: Directory, caller: Caller, lesson: Lesson,
                       inc: Incident) -> Vis:
     """What ``caller`` may be shown here of ``lesson`` (the one predicate decides)."""
@@ -178,7 +201,6 @@ class LessonService:
         the candidates (FTS5 ``trigram`` on SQLite, ``pg_trgm`` on PostgreSQL; terms under
         three characters, a two-character Chinese word say, need a scan), and one Python
         check decides, so both databases give the same answer."""
-        folded = [t.casefold() for t in terms]
         long_terms = [t for t in terms if len(t) >= 3]
         if self.store.sqlite:
             if long_terms:
@@ -196,12 +218,11 @@ class LessonService:
             rows = session.execute(sql(
                 "SELECT id, text FROM lesson WHERE text ILIKE ALL(:p) ORDER BY id "
                 "LIMIT 2000"), {"p": patterns}).all()
-        return [int(i) for i, text in rows
-                if all(t in str(text).casefold() for t in folded)][:200]
+        return [int(i) for i, text in rows if contains_all(str(text), terms)][:200]
 
     def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
         """Whether ``text`` alone matches the search, as the full-text index would."""
-        if all(t.casefold() in text.casefold() for t in terms):
+        if contains_all(text, terms):
             return True
         if self.store.sqlite:
             session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
