@@ -211,3 +211,36 @@ def test_context_local_language_and_lazy_strings() -> None:
     with i18n.use("qps"):
         assert str(UNREVIEWED).startswith("⟦(not shown")
     assert re.fullmatch(r"[a-z]{2}", i18n.default())
+
+
+async def test_deployment_default_language_for_rooms_and_people_without_one(
+        make_app: Any) -> None:
+    """``WISBOT_LANGUAGE=ru``: rooms and people with no ``language:`` read Russian; those
+    with one keep theirs."""
+    app = await make_app(fx.directory(), language="ru")
+    c = app.console
+    await c.type("anna.weber", f"incident report DE-OF-NC share=principal-gisc sev=3 "
+                 f"{fx.SUMMARY}", "member-de")
+    await app.outbox.drain()
+    assert "Степень серьёзности инцидента безопасности 3" in room(app, "gisc-offenbach")
+    assert "Степень серьёзности инцидента безопасности 3" in room(app, "member-de")
+    assert fx.SEVERITY_3["fr"] in room(app, "secretariat")
+    assert "Степень серьёзности инцидента безопасности 0" in \
+        (await c.type("anna.weber", "severity")).plain()
+
+
+async def test_narrowing_rerenders_a_queued_page_in_its_readers_language(
+        make_app: Any) -> None:
+    """A page queued in French, re-rendered after the Member narrows the sharing, stays
+    French."""
+    app = await make_app(fx.directory())
+    c = app.console
+    await c.type("anna.weber", f"incident report DE-OF-NC share=group sev=4 {fx.SUMMARY}",
+                 "member-de")
+    r = await c.type("anna.weber", "incident share WIS-SEC-2026-1 group anonymous",
+                     "member-de")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    page = "\n".join(render_text(x) for x in app.console.direct.get("beijing-desk", []))
+    assert "安全事件严重程度4" in page, page
+    assert "DWD" not in page and "Germany" not in page

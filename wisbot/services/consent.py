@@ -311,7 +311,8 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
             return None
     if vis is Vis.NONE:
         return None
-    base = incident_reply(directory, inc, vis, "needs your response")
+    with i18n.use(old.lang):  # the language the person read it in
+        base = incident_reply(directory, inc, vis, "needs your response")
     page.payload = base.model_dump(mode="json")
     session.add(page)
     header = old.lines[:1]  # the page's own line: its number, role and target time
