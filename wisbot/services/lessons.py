@@ -116,8 +116,9 @@ class LessonService:
                 request_review(session, self.directory, inc, subject="lesson", text=text,
                                now=now, lesson_id=lesson.id)
             told = ", ".join(r.key for r, _ in deliveries)
-            return ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})") \
-                .line(f"Told: {told}.").build()
+            return ReplyBuilder(_t("Lesson {lesson} recorded ({share})",
+                                   lesson=f"L-{lesson.id}", share=share)) \
+                .line(_t("Told: {rooms}.", rooms=told)).build()
 
         return await self.store.tx(work)
 
@@ -129,7 +130,8 @@ class LessonService:
                                                  Vis.NAMED)
                 q = q.where(Lesson.incident_id == inc.id)
             rows = session.exec(q.order_by(col(Lesson.id))).all()
-            b = ReplyBuilder(f"Lessons learned{' for ' + number if number else ''}")
+            b = ReplyBuilder(_t("Lessons learned for {number}", number=number) if number
+                             else _t("Lessons learned"))
             shown = 0
             for lesson, inc in rows:
                 vis = lesson_visibility(self.directory, caller, lesson, inc)
@@ -140,7 +142,7 @@ class LessonService:
                                      caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
-                b.line("None that you may see here.")
+                b.line(_t("None that you may see here."))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -148,7 +150,7 @@ class LessonService:
     async def search(self, caller: Caller, words: str) -> Reply:
         terms = _WORD.findall(words)
         if not terms:
-            raise UsageError("give at least one word to search for")
+            raise UsageError(_t("give at least one word to search for"))
 
         def work(session: Session) -> Reply:
             if self.store.sqlite:
@@ -166,7 +168,7 @@ class LessonService:
             # (or attach articles), and a word's beginning should find it.
             seen = set(ids)
             ids = [*ids, *(i for i in self._substring_ids(session, terms) if i not in seen)]
-            b = ReplyBuilder(f"Lessons matching {' '.join(terms)!r}")
+            b = ReplyBuilder(_t("Lessons matching {words}", words=repr(" ".join(terms))))
             shown = 0
             for lid in ids:
                 lesson = session.get(Lesson, lid)
@@ -191,7 +193,7 @@ class LessonService:
                                      caller.sees(exposure(inc))))
                 shown += 1
             if not shown:
-                b.line("No lessons that you may see match.")
+                b.line(_t("No lessons that you may see match."))
             return b.build(private=True)
 
         return await self.store.tx(work)
