@@ -15,3 +15,31 @@ COMMAND_HELP = (
     N_("Near-real-time exchange disputes: open a case about a record, consult the GISCs, "
        "refer to the working group."),
 )
+
+ARGUMENT_HELP = (
+    # The help of command arguments and their choices (``Arg(help=...)``, ``choice_help``),
+    # shown in usage; translated where the usage is built (commands/registry.py).
+    N_("+ every GISC's area room and the collaboration room (the whole group)"),
+    N_('+ every other GISC'),
+    N_("+ the centre's principal GISC"),
+    N_('a page (P-3), an incident number or a query (Q-2)'),
+    N_('an incident number, e.g. WIS-SEC-2026-7'),
+    N_('minimum severity'),
+    N_('only the affected Member and the Secretariat'),
+    N_("rooms beyond the Secretariat and principal GISC read 'a WIS centre in the area of GISC X'"),
+    N_('secretariat, gisc:<GISC> or member:<Member> (or just the name)'),
+    N_('severity, default 2'),
+    N_("the WMO Secretariat only (and the Member's own room)"),
+    N_("the affected WIS centre's code"),
+    N_('the lesson'),
+    N_('the review number'),
+    N_('the review number from the request (default: every one waiting)'),
+    N_('the whole group, naming the Member (only its focal points may choose it)'),
+    N_('the whole group, without naming the Member'),
+    N_('what anonymised rooms read'),
+    N_('what changed'),
+    N_('what happened, in a sentence'),
+    N_('what needs escalating'),
+    N_('who may be told; required, there is no default'),
+    N_('why'),
+)

@@ -79,6 +79,9 @@ def test_every_command_help_is_in_the_catalogs() -> None:
     # Built from a constant and a shared usage text: listed in the report as left.
     assert set(missing) <= {"watch ticket"}, missing
     assert all(s in pot for s in reg.summaries.values())
+    helps = {a.help for c in reg.commands for a in c.args if a.help}
+    helps |= {w for c in reg.commands for a in c.args for w in a.choice_help.values()}
+    assert not helps - pot, helps - pot
 
 
 def test_chinese_scale_is_the_source_table_character_for_character() -> None:
