@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +46,19 @@ class Dispatcher:
         self.directory = directory
         self.services = services
         self.max_length = max_length
+        self._languages: dict[str, tuple[str, float]] = {}
+
+    LANGUAGE_TTL = 30.0
+    """How long a person's stored language is reused (s): a direct command then costs no
+    extra transaction; another process sees a change within this long."""
 
     async def __call__(self, inv: Invocation) -> Reply:
         # A reply in a room is read in the room's language; in a direct chat, the person's.
         with i18n.use(await self._language(inv)):
-            return await self._answer(inv)
+            reply = await self._answer(inv)
+        if strip_prefix(inv.text).lower().startswith("language"):
+            self._languages.clear()  # a choice just made applies to the next command
+        return reply
 
     async def _answer(self, inv: Invocation) -> Reply:
         try:
@@ -78,9 +87,17 @@ class Dispatcher:
             store = getattr(self.services, "store", None)
             if contact is None or store is None:
                 return i18n.default()
+            cached = self._languages.get(contact.id)
+            now = time.monotonic()
+            if cached is not None and now - cached[1] < self.LANGUAGE_TTL:
+                return cached[0]
             directory = self.directory
-            return str(await store.tx(
+            lang = str(await store.tx(
                 lambda session: person_language(session, directory, contact.id)))
+            if len(self._languages) > 10_000:
+                self._languages.clear()
+            self._languages[contact.id] = (lang, now)
+            return lang
         except Exception:
             log.warning("could not look up the reader's language", exc_info=True)
             return i18n.default()
