@@ -11,6 +11,7 @@ TEST_EXTRA_PACKAGES ?= matrix-synapse
 
 include mk/probes.mk
 include mk/exchange.mk
+include mk/i18n.mk
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wisbot needs Python 3.11+"'

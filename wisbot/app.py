@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from wisbot import i18n
 from wisbot.adapters.base import AdapterHost, ChatAdapter, HostAware
 from wisbot.adapters.console import ConsoleAdapter
 from wisbot.channels import DeliveryWorker, senders_from_settings
@@ -69,6 +70,7 @@ class App:
                  on_response: ResponseHook = no_paging, run_worker: bool = True,
                  mailer: Mailer | None = None, elect: bool | None = None) -> None:
         self.settings = settings
+        i18n.set_default(settings.language)
         self.directory = directory or load_directory(settings.directory)
         self.clock = clock
         self.on_response = on_response
@@ -471,7 +473,8 @@ class App:
 
     async def dispatch(self, invocation: Any) -> Any:
         if self._held_room(invocation):
-            return held_reply()  # a held room answers no command
+            return held_reply(self.directory.room_by_address(  # a held room answers nothing
+                invocation.room.platform, invocation.room.address))
         reply = await self.dispatcher(invocation)
         self.outbox.wake()
         self.deliveries.wake()

@@ -36,7 +36,9 @@ import httpx
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
+from wisbot.i18n import _ as _t
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply
 from wisbot.services.mail import SmtpDeadline, send_within
@@ -75,12 +77,14 @@ class SmtpSender:
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = row.address
-        msg["Subject"] = reply.title or "wisbot page"
+        with i18n.use(reply.lang):  # the page's reader's language
+            subject = reply.title or _t("wisbot page")
+            footer = _t("wisbot: acknowledge in chat with the command above (ack <page>).")
+        msg["Subject"] = subject
         msg["Message-ID"] = f"<{row.key}@wisbot>"
         msg["Date"] = format_datetime(row.created_at)
         msg["X-Wisbot-Page"] = reply.ref or ""
-        msg.set_content(reply.plain() + "\n\n-- \nwisbot: acknowledge in chat with the "
-                        "command above (ack <page>).\n")
+        msg.set_content(reply.plain() + "\n\n-- \n" + footer + "\n")
         return msg
 
     async def send(self, row: PageDelivery) -> None:

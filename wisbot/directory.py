@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from wisbot import i18n
 from wisbot.domain.confidentiality import Redactor
 from wisbot.domain.paging import (
     FollowTheSun,
@@ -49,6 +50,16 @@ def fold(name: str) -> str:
     """Case- and accent-insensitive key: 'GISC-Brasília' and 'brasilia' meet."""
     decomposed = unicodedata.normalize("NFKD", name)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _language_code(language: str | None) -> str | None:
+    if language is None:
+        return None
+    code = i18n.check(language)  # ValueError with did-you-mean
+    if code not in i18n.LANGUAGES:
+        raise ValueError(f"unknown language {language!r}: use one of "
+                         f"{' '.join(i18n.LANGUAGES)}")
+    return code
 
 
 class _Model(BaseModel):
@@ -123,6 +134,13 @@ class Contact(_Model):
     )
     lead: bool = Field(default=False, description="Lead WIS IT security focal point of its Member.")
     chat: ChatIds = ChatIds()
+    language: str | None = Field(default=None, description="ar, zh, en, fr, ru or es: pages, "
+                                 "e-mail and direct replies; unset: WISBOT_LANGUAGE.")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str | None) -> str | None:
+        return _language_code(language)
 
     @field_validator("roles")
     @classmethod
@@ -170,6 +188,13 @@ class Room(_Model):
     name: str | None = None
     closed: bool = True
     encrypted: bool = False
+    language: str | None = Field(default=None, description="ar, zh, en, fr, ru or es: what "
+                                 "the room reads; unset: WISBOT_LANGUAGE.")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str | None) -> str | None:
+        return _language_code(language)
 
     @field_validator("role")
     @classmethod

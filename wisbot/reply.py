@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wisbot import i18n
 from wisbot.domain.tlp import Tlp, labelled
 
 Style = Literal["plain", "bold", "code", "user", "italic"]
@@ -121,6 +122,9 @@ class Reply(BaseModel):
     def with_tlp(self, tlp: Tlp) -> Reply:
         """The same message labelled ``tlp`` (first in its title)."""
         return self.model_copy(update={"tlp": tlp.label, "title": labelled(self.title, tlp)})
+    lang: str | None = None
+    """The language it was rendered in (``ar`` … ``zh``): surfaces set the direction
+    (Arabic right to left) and isolate user text and codes from it."""
 
     def plain(self) -> str:
         """The text as a terminal or a plain-text body shows it."""
@@ -152,6 +156,7 @@ class ReplyBuilder:
         self._attachments: list[Attachment] = []
         self._reveals: list[Reveal] = []
         self.ref: str | None = None
+        self.lang: str | None = None
 
     def reveal(self, incident: str | None = None, *, named: bool = True,
                roles: tuple[str, ...] = ()) -> ReplyBuilder:
@@ -187,6 +192,7 @@ class ReplyBuilder:
             ref=self.ref,
             attachments=tuple(self._attachments),
             reveals=tuple(self._reveals),
+            lang=self.lang or i18n.current(),
         )
 
 
@@ -204,4 +210,4 @@ def code(text: str) -> Span:
 
 def text_reply(text: str, *, kind: str = "info", private: bool = False) -> Reply:
     return Reply(lines=tuple((Span(text=t),) for t in text.split("\n")), kind=kind,
-                 private=private)
+                 private=private, lang=i18n.current())

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
                                   description="Largest difference between this machine's "
                                   "clock and the database's that wisbot accepts, s.")
     log_level: str = "INFO"
+    language: str = Field(default="en", description="The deployment's default language "
+                          "(ar, zh, en, fr, ru, es) for rooms and people with none set.")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from wisbot import i18n
+
+        code = i18n.check(value)
+        if code not in i18n.LANGUAGES:
+            raise ValueError(f"use one of {' '.join(i18n.LANGUAGES)}")
+        return code
+
     query_limit: int = Field(default=5, ge=1, description="`incident query` requests one "
                              "person may send the WMO Secretariat per query_window_minutes "
                              "(each one pages the Secretariat).")

@@ -87,6 +87,7 @@ from wisbot.adapters.base import (
 )
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.tlp import room_topic
+from wisbot.i18n import FSI, PDI, RTL
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
@@ -121,39 +122,52 @@ _MENTION = re.compile(r"@(?=[\w.=\-/+]|\Z)")
 WORD_JOINER = "\u2060"
 
 
+RLM = "\u200f"
+"""Right-to-left mark: a plain line of an Arabic message starts right to left even when
+its first letters are Latin (an incident number)."""
+
+
 def neutralise(text: str) -> str:
     """User text as it must reach a room: ``@room`` and ``@user:server`` no longer match a
     mention rule in any client (a word joiner after the ``@``), shown unchanged."""
     return _MENTION.sub("@" + WORD_JOINER, text)
 
 
-def _span_html(span: Span) -> str:
+def _span_html(span: Span, rtl: bool = False) -> str:
     text = neutralise(span.text) if span.style == "user" else span.text
     esc = html.escape(text, quote=True).replace("\n", "<br>")
     if span.style == "bold":
         return f"<b>{esc}</b>"
     if span.style == "code":
-        return f"<code>{esc}</code>"
+        return f"<bdi><code>{esc}</code></bdi>" if rtl else f"<code>{esc}</code>"
     if span.style == "italic":
         return f"<i>{esc}</i>"
+    if span.style == "user" and rtl:
+        # A person's text keeps its own direction: a Latin summary or centre code in an
+        # Arabic line does not reorder the line around it.
+        return f"<bdi>{esc}</bdi>"
     return esc
 
 
-def _span_plain(span: Span) -> str:
-    return neutralise(span.text) if span.style == "user" else span.text
+def _span_plain(span: Span, rtl: bool = False) -> str:
+    text = neutralise(span.text) if span.style == "user" else span.text
+    return f"{FSI}{text}{PDI}" if rtl and span.style in ("user", "code") else text
 
 
 def _segments(reply: Reply) -> list[tuple[str, str]]:
     """The reply as (plain, HTML) pairs, one per line of the message."""
     out: list[tuple[str, str]] = []
+    rtl = reply.lang in RTL
     if reply.title:
         out.append((reply.title, f"<b>{html.escape(reply.title)}</b>"))
     for label, value in reply.fields:
-        out.append((f"{label}: {neutralise(value)}",
-                    f"<b>{html.escape(label)}:</b> {html.escape(neutralise(value))}"))
+        value = neutralise(value)
+        out.append((f"{label}: {FSI}{value}{PDI}" if rtl else f"{label}: {value}",
+                    f"<b>{html.escape(label)}:</b> "
+                    + (f"<bdi>{html.escape(value)}</bdi>" if rtl else html.escape(value))))
     for line in reply.lines:
-        out.append(("".join(_span_plain(s) for s in line),
-                    "".join(_span_html(s) for s in line)))
+        out.append(("".join(_span_plain(s, rtl) for s in line),
+                    "".join(_span_html(s, rtl) for s in line)))
     page = is_page(reply)
     for action in reply.actions:
         if page and action.command.strip().lower().startswith("ack "):
@@ -180,7 +194,11 @@ def is_page(reply: Reply) -> bool:
         a.command.strip().lower().startswith("ack ") for a in reply.actions)
 
 
-def _content(plain: list[str], rich: list[str], mention: str | None) -> dict[str, Any]:
+def _content(plain: list[str], rich: list[str], mention: str | None,
+             rtl: bool = False) -> dict[str, Any]:
+    if rtl:  # Arabic: the client lays the whole message out right to left
+        rich = [f'<div dir="rtl">{"<br>".join(rich)}</div>']
+        plain = [f"{RLM}{line}" for line in plain]
     if mention is None:
         return {"msgtype": "m.notice", "body": "\n".join(plain),
                 "format": "org.matrix.custom.html", "formatted_body": "<br>".join(rich),
@@ -201,7 +219,7 @@ def render(reply: Reply, *, mention: str | None = None) -> dict[str, Any]:
     escaped; ``m.mentions`` empty, so no client or push rule pings anyone. A page to
     ``mention`` (a user id) is an ``m.text`` that notifies that user."""
     segs = _segments(reply)
-    return _content([p for p, _ in segs], [r for _, r in segs], mention)
+    return _content([p for p, _ in segs], [r for _, r in segs], mention, reply.lang in RTL)
 
 
 PART_BYTES = 24_000
@@ -240,7 +258,8 @@ def render_parts(reply: Reply, *, mention: str | None = None,
     lines per part, "(part i/n)" on each; a line too long alone is cut (as plain text)."""
     segs = _segments(reply)
     if sum(_size(p, r) for p, r in segs) <= limit:
-        return [_content([p for p, _ in segs], [r for _, r in segs], mention)]
+        return [_content([p for p, _ in segs], [r for _, r in segs], mention,
+                         reply.lang in RTL)]
     small: list[tuple[str, str]] = []
     for p, r in segs:
         if _size(p, r) <= limit:
@@ -258,7 +277,7 @@ def render_parts(reply: Reply, *, mention: str | None = None,
     n = len(parts)
     return [_content([f"(part {i}/{n})", *(p for p, _ in part)],
                      [f"<i>(part {i}/{n})</i>", *(r for _, r in part)],
-                     mention if i == 1 else None)
+                     mention if i == 1 else None, reply.lang in RTL)
             for i, part in enumerate(parts, 1)]
 
 
@@ -917,7 +936,7 @@ class MatrixAdapter:
             extra = {"ack_message": target}
         if room is not None and room.key in host.holds:
             # A held room gets nothing through the outbox; the refusal reveals nothing.
-            await self._send_now(item, held_reply())
+            await self._send_now(item, held_reply(room))
             return []
         inv = Invocation(platform=PLATFORM, sender=UserRef(PLATFORM, item.sender), text=text,
                          room=(RoomRef(PLATFORM, item.room_id, room.key) if room else None),

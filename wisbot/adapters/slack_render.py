@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wisbot.i18n import FSI, PDI, RTL
 from wisbot.reply import Reply, Span, neutral
 
 SECTION_LIMIT = 3000
@@ -63,7 +64,10 @@ def _wrap(text: str, mark: str) -> str:
     return f"{escape(lead)}{mark}{escape(core)}{mark}{escape(trail)}"
 
 
-def span_mrkdwn(span: Span) -> str:
+def span_mrkdwn(span: Span, rtl: bool = False) -> str:
+    if rtl and span.style in ("user", "code"):
+        # Arabic: a person's text and codes keep their own direction inside the line.
+        return f"{FSI}{span_mrkdwn(span)}{PDI}"
     if span.style == "bold":
         return _wrap(span.text, "*")
     if span.style == "italic":
@@ -75,8 +79,12 @@ def span_mrkdwn(span: Span) -> str:
     return escape(span.text)  # escaped, mentions broken
 
 
-def line_mrkdwn(line: tuple[Span, ...]) -> str:
-    return "".join(span_mrkdwn(s) for s in line)
+def line_mrkdwn(line: tuple[Span, ...], rtl: bool = False) -> str:
+    return "".join(span_mrkdwn(s, rtl) for s in line)
+
+
+def _iso(text: str, rtl: bool) -> str:
+    return f"{FSI}{text}{PDI}" if rtl else text
 
 
 def _clip(text: str, limit: int) -> str:
@@ -122,14 +130,16 @@ def render_blocks(reply: Reply, *, files_follow: bool = False) -> list[dict[str,
     title, severity words, recommended action, status…), text sections, buttons, and a
     note of the attachments (``files_follow``: the adapter uploads them in the thread)."""
     blocks: list[dict[str, Any]] = []
+    rtl = reply.lang in RTL
     if reply.title:
         blocks.append({"type": "header", "text": _plain(reply.title, HEADER_LIMIT)})
     if reply.fields:
-        fields = [_mrkdwn(_clip(f"*{escape(label)}*\n{escape(value)}", FIELD_LIMIT))
+        fields = [_mrkdwn(_clip(f"*{escape(label)}*\n{_iso(escape(value), rtl)}",
+                                FIELD_LIMIT))
                   for label, value in reply.fields]
         for i in range(0, len(fields), 10):  # Slack: at most 10 fields per section
             blocks.append({"type": "section", "fields": fields[i:i + 10]})
-    lines = [line_mrkdwn(line) for line in reply.lines]
+    lines = [line_mrkdwn(line, rtl) for line in reply.lines]
     lines = [line if line.strip() else " " for line in lines]
     blocks.extend(_sections(lines))
     if reply.actions:
@@ -157,11 +167,12 @@ def render_blocks(reply: Reply, *, files_follow: bool = False) -> list[dict[str,
 def render_text(reply: Reply, *, files_follow: bool = False) -> str:
     """The ``text`` fallback (notifications, screen readers): mrkdwn, escaped alike."""
     out: list[str] = []
+    rtl = reply.lang in RTL
     if reply.title:
         out.append(f"*{escape(reply.title)}*")
     for label, value in reply.fields:
-        out.append(f"{escape(label)}: {escape(value)}")
-    out.extend(line_mrkdwn(line) for line in reply.lines)
+        out.append(f"{escape(label)}: {_iso(escape(value), rtl)}")
+    out.extend(line_mrkdwn(line, rtl) for line in reply.lines)
     for action in reply.actions:
         out.append(f"[{escape(action.label)}: `{escape(action.command)}`]")
     if reply.attachments:

@@ -9,6 +9,7 @@ from wisbot.commands import (
     exchange,
     incident,
     indicators,
+    language,
     lessons,
     service_report,
     severity,
@@ -31,4 +32,5 @@ def build_registry() -> Registry:
     exchange.register(reg)
     watch.register(reg)
     status.register(reg)
+    language.register(reg)
     return reg

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from wisbot import i18n
 from wisbot.adapters.base import Invocation
 from wisbot.commands.registry import Registry, tokenize
 from wisbot.directory import Directory
 from wisbot.errors import UsageError, WisbotError
+from wisbot.i18n import _
 from wisbot.reply import Reply, text_reply
 from wisbot.services.context import Caller, resolve_caller
+from wisbot.services.languages import person_language, room_language
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +46,61 @@ class Dispatcher:
         self.directory = directory
         self.services = services
         self.max_length = max_length
+        self._languages: dict[str, tuple[str, float]] = {}
+
+    LANGUAGE_TTL = 30.0
+    """How long a person's stored language is reused (s): a direct command then costs no
+    extra transaction; another process sees a change within this long."""
 
     async def __call__(self, inv: Invocation) -> Reply:
+        # A reply in a room is read in the room's language; in a direct chat, the person's.
+        with i18n.use(await self._language(inv)):
+            reply = await self._answer(inv)
+        if strip_prefix(inv.text).lower().startswith("language"):
+            self._languages.clear()  # a choice just made applies to the next command
+        return reply
+
+    async def _answer(self, inv: Invocation) -> Reply:
         try:
             return await self._dispatch(inv)
         except UsageError as exc:
             return text_reply(str(exc), kind="error", private=True)
         except WisbotError as exc:
-            return text_reply(f"Refused: {exc}", kind="error", private=True)
+            return text_reply(_("Refused: {reason}", reason=str(exc)), kind="error",
+                              private=True)
         except Exception:
             error_id = secrets.token_hex(4)
             # Never the command's text: it may hold a protected summary or a name.
             log.exception("command %s failed (error id %s) from %s", self._command_name(inv),
                           error_id, inv.sender.address)
-            return text_reply(f"Something went wrong on wisbot's side; nothing you typed was "
-                              f"lost. Error id {error_id} (give it to the operators).",
-                              kind="error", private=True)
+            return text_reply(_("Something went wrong on wisbot's side; nothing you typed "
+                                "was lost. Error id {error_id} (give it to the operators).",
+                                error_id=error_id), kind="error", private=True)
+
+    async def _language(self, inv: Invocation) -> str:
+        """The reader's language; the default when anything is unknown (never fails)."""
+        try:
+            if inv.room is not None:
+                room = self.directory.room_by_address(inv.platform, inv.room.address)
+                return room_language(room)
+            contact = self.directory.contact_by_chat(inv.platform, inv.sender.address)
+            store = getattr(self.services, "store", None)
+            if contact is None or store is None:
+                return i18n.default()
+            cached = self._languages.get(contact.id)
+            now = time.monotonic()
+            if cached is not None and now - cached[1] < self.LANGUAGE_TTL:
+                return cached[0]
+            directory = self.directory
+            lang = str(await store.tx(
+                lambda session: person_language(session, directory, contact.id)))
+            if len(self._languages) > 10_000:
+                self._languages.clear()
+            self._languages[contact.id] = (lang, now)
+            return lang
+        except Exception:
+            log.warning("could not look up the reader's language", exc_info=True)
+            return i18n.default()
 
     def _command_name(self, inv: Invocation) -> str:
         """The command's words (``incident update``), never its arguments."""
@@ -71,8 +114,10 @@ class Dispatcher:
     async def _dispatch(self, inv: Invocation) -> Reply:
         text = strip_prefix(inv.text)
         if len(text) > self.max_length:
-            raise UsageError(f"text too long ({len(text)} characters; the limit is "
-                             f"{self.max_length}): shorten it or split it into updates")
+            raise UsageError(_("text too long ({length} characters; the limit is {limit}): "
+                               "shorten it or split it into updates",
+                               length=len(text),
+                               limit=self.max_length))
         caller = resolve_caller(self.directory, inv.platform, inv.sender.address,
                                 inv.room.address if inv.room else None)
         words = [t.value for t in tokenize(text)] if text else []
@@ -84,16 +129,18 @@ class Dispatcher:
         top = words[0].lower()
         if top not in self.registry.top_level():
             close = self.registry.suggest(top)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise UsageError(f"unknown command {words[0]!r}.{hint} Type `help` for the list.")
+            hint = _(" Did you mean {words}?", words=", ".join(close)) if close else ""
+            raise UsageError(_("unknown command {word}.{hint} Type `help` for the list.",
+                               word=repr(words[0]), hint=hint))
         cmd, used = self.registry.find(words)
         if len(words) > 1 and words[1].lower() == "help" and (cmd is None or used == 1):
             return text_reply(self.registry.overview(top), private=True)
         if cmd is None:
             sub = words[1] if len(words) > 1 else ""
             close = self.registry.suggest(sub, within=top) if sub else []
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
-            what = f"unknown {top} command {sub!r}." if sub else f"{top} needs a sub-command."
+            hint = _(" Did you mean {words}?", words=", ".join(close)) if close else ""
+            what = _("unknown {top} command {word}.", top=top, word=repr(sub)) if sub \
+                else _("{top} needs a sub-command.", top=top)
             raise UsageError(f"{what}{hint}\n{self.registry.overview(top)}")
         rest = _after_words(text, used)
         if rest.strip().lower() == "help":

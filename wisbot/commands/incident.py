@@ -9,7 +9,7 @@ from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import Directory
 from wisbot.domain import rsit
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
-from wisbot.domain.severity import DEFAULT_LEVEL, severity
+from wisbot.domain.severity import DEFAULT_LEVEL
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services import widening
 from wisbot.services.consent import has_anonymised_audience
@@ -151,8 +151,8 @@ def register(reg: Registry) -> None:
     sev = Arg("sev", "option", "severity, default 2", required=False, int_range=(0, 5))
     reg.add(Command(
         ("incident", "report"),
-        f"Open an incident (default {severity(DEFAULT_LEVEL).words}). Assess who may be "
-        "told: share= is required.",
+        "Open an incident (default: Security incident severity 2 – Under investigation). "
+        "Assess who may be told: share= is required.",
         "incident report DE-OF-NC share=principal-gisc sev=3 Phishing mails to operators",
         report,
         (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG,
@@ -206,7 +206,7 @@ def register(reg: Registry) -> None:
         ("incident", "classify"),
         "Classify with the Reference Security Incident Taxonomy (RSIT) used by CSIRTs, "
         "e.g. fraud/phishing, intrusions/system-compromise, availability/ddos; the "
-        "incident's rooms are told. Classes: " + ", ".join(rsit.classes()) + ".",
+        "incident's rooms are told; an unknown class gets the nearest ones.",
         "incident classify WIS-SEC-2026-7 fraud/phishing", classify,
         (ID, Arg("class", metavar="class/type")),
     ))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from wisbot.errors import UsageError
+from wisbot.i18n import _
 from wisbot.reply import Reply
 
 if TYPE_CHECKING:
@@ -66,12 +67,14 @@ class Command:
         return " ".join([self.name, *(a.usage() for a in self.args)])
 
     def usage_text(self) -> str:
-        lines = [f"Usage: {self.usage()}", self.help]
+        """Usage and help in the reader's language; the command words, options and the
+        example stay as typed in every language."""
+        lines = [_("Usage: {usage}", usage=self.usage()), _(self.help)]
         for arg in self.args:
             for choice, words in arg.choice_help.items():
-                lines.append(f"  {arg.name}={choice}: {words}" if arg.kind == "option"
-                             else f"  {choice}: {words}")
-        lines.append(f"Example: {self.example}")
+                lines.append(f"  {arg.name}={choice}: {_(words)}" if arg.kind == "option"
+                             else f"  {choice}: {_(words)}")
+        lines.append(_("Example: {example}", example=self.example))
         return "\n".join(lines)
 
 
@@ -103,7 +106,8 @@ def tokenize(text: str) -> list[Token]:
                 closer = {"“": "”", "‘": "’"}.get(ch, ch)
                 end = text.find(closer, i + 1)
                 if end < 0:
-                    raise UsageError(f"unclosed quote {ch} at character {i + 1}")
+                    raise UsageError(_("unclosed quote {quote} at character {n}",
+                                       quote=ch, n=i + 1))
                 buf.append(text[i + 1:end])
                 quoted = True
                 i = end + 1
@@ -148,9 +152,9 @@ def parse_args(cmd: Command, raw: str) -> dict[str, Any]:
         if text_arg is None:
             if eq and not tok.quoted:
                 close = difflib.get_close_matches(key.lower(), list(options), n=1)
-                hint = f" (did you mean {close[0]}=?)" if close else ""
-                raise UsageError(f"unknown option {key}={hint}")
-            raise UsageError(f"unexpected {tok.value!r}")
+                hint = _(" (did you mean {option}=?)", option=close[0]) if close else ""
+                raise UsageError(_("unknown option {option}={hint}", option=key, hint=hint))
+            raise UsageError(_("unexpected {word}", word=repr(tok.value)))
         text_start = i
         break
     if text_start is not None and text_arg is not None:
@@ -175,25 +179,29 @@ def parse_args(cmd: Command, raw: str) -> dict[str, Any]:
             where = ""
             if arg.kind == "option" and text_arg is not None and any(
                     t.value.lower().startswith(f"{arg.name}=") for t in tokens):
-                where = f": put {arg.name}= before the {text_arg.metavar or text_arg.name}"
-            raise UsageError(f"missing {what}{where}" + (f" ({arg.help})" if arg.help else ""))
+                where = _(": put {name}= before the {text}", name=arg.name,
+                          text=text_arg.metavar or text_arg.name)
+            raise UsageError(_("missing {what}", what=what) + where
+                             + (f" ({_(arg.help)})" if arg.help else ""))
     return out
 
 
 def _convert(arg: Arg, value: str) -> Any:
     if arg.choices and value.lower() not in arg.choices:
         close = difflib.get_close_matches(value.lower(), arg.choices, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UsageError(f"{arg.name} must be one of {', '.join(arg.choices)}, "
-                         f"not {value!r}{hint}")
+        hint = _(" (did you mean {word}?)", word=close[0]) if close else ""
+        raise UsageError(_("{name} must be one of {choices}, not {given}{hint}",
+                           name=arg.name, choices=", ".join(arg.choices), given=repr(value),
+                           hint=hint))
     if arg.choices:
         return value.lower()
     if arg.kind == "int" or arg.int_range is not None:
         low, high = arg.int_range or (-(2**31), 2**31)
         digits = value.strip().lstrip("-")
         if not (digits.isascii() and digits.isdigit()) or not low <= int(value) <= high:
-            raise UsageError(f"{arg.name} must be a whole number from {low} to {high}, "
-                             f"not {value!r}")
+            raise UsageError(_("{name} must be a whole number from {low} to {high}, not "
+                               "{given}", name=arg.name, low=low, high=high,
+                               given=repr(value)))
         return int(value)
     return value
 
@@ -243,15 +251,15 @@ class Registry:
 
     def overview(self, top: str | None = None) -> str:
         if top is None:
-            lines = ["Commands (type `<command> help` for details):"]
+            lines = [_("Commands (type `<command> help` for details):")]
             for name in self.top_level():
-                lines.append(f"  {name} – {self.summaries.get(name, '')}")
+                lines.append(f"  {name} – {_(self.summaries.get(name, ''))}")
             return "\n".join(lines)
-        lines = [f"{top}: {self.summaries.get(top, '')}"]
+        lines = [f"{top}: {_(self.summaries.get(top, ''))}"]
         single = self._commands.get((top,))
         if single is not None:
             lines.append(f"  {single.usage()}")
         for cmd in self.subcommands(top):
             lines.append(f"  {cmd.usage()}")
-            lines.append(f"      {cmd.help}")
+            lines.append(f"      {_(cmd.help)}")
         return "\n".join(lines)

@@ -9,13 +9,15 @@ from wisbot.commands.incident import told_reply
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.domain.severity import SCALE
 from wisbot.errors import UsageError
+from wisbot.i18n import _
 from wisbot.reply import Reply, ReplyBuilder, bold
 
 
 def scale_reply() -> Reply:
-    b = ReplyBuilder("WIS incident severity scale")
+    b = ReplyBuilder(_("WIS incident severity scale"))
     for s in SCALE:
-        b.line(bold(s.words), f" — recommended action for other Members: {s.action}")
+        b.line(bold(s.words), _(" — recommended action for other Members: {action}",
+                                action=s.advice))
     return b.build()
 
 

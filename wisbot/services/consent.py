@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import (
     lesson_cap,
@@ -34,8 +35,10 @@ from wisbot.domain.numbers import whole_number
 from wisbot.domain.tlp import parse as parse_tlp
 from wisbot.domain.tlp import strip_label
 from wisbot.errors import NotFound
+from wisbot.i18n import _
 from wisbot.reply import Reply, ReplyBuilder, Span, user
 from wisbot.services import public_lessons
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import notify
 from wisbot.services.render import (
     FREE_TEXT_KINDS,
@@ -46,6 +49,7 @@ from wisbot.services.render import (
     lesson_label,
     lesson_spans,
     redactor_for,
+    word,
 )
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import Page, PageDelivery
@@ -349,7 +353,8 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
             return None
     if vis is Vis.NONE:
         return None
-    base = incident_reply(directory, inc, vis, "needs your response")
+    with i18n.use(old.lang):  # the language the person read it in
+        base = incident_reply(directory, inc, vis, "needs your response")
     page.payload = base.model_dump(mode="json")
     session.add(page)
     header = old.lines[:1]  # the page's own line: its number, role and target time
@@ -400,22 +405,31 @@ def request_review(session: Session, directory: Directory, inc: Incident, *, sub
                            created_at=now)
     session.add(review)
     session.flush()
-    b = ReplyBuilder(f"{inc.number} – review #{review.n}: the wording for anonymised rooms",
-                     kind="review", tlp=incident_tlp(inc))
-    b.ref = inc.number
-    b.reveal(inc.number)
-    b.line(f"Rooms that read {inc.number} anonymised will read this {subject} as:")
-    b.line(user(review.proposed))
-    b.line("They read nothing of it until you confirm: ",
-           Span(text=f"incident confirm {inc.number} {review.n}", style="code"),
-           "; or give them your own wording: ",
-           Span(text=f"incident anon-text {inc.number} {review.n} <text>", style="code"),
-           ". Named rooms are not delayed.")
-    reply = b.build()
+    def message(language: str) -> Reply:
+        with i18n.use(language):
+            number = i18n.iso(inc.number)
+            b = ReplyBuilder(_("{number} – review #{n}: the wording for anonymised rooms",
+                               number=number, n=review.n), kind="review",
+                             tlp=incident_tlp(inc))
+            b.ref = inc.number
+            b.reveal(inc.number)
+            b.line(_("Rooms that read {number} anonymised will read this {subject} as:",
+                     number=number, subject=word(subject)))
+            b.line(user(review.proposed))
+            b.line(_("They read nothing of it until you confirm: "),
+                   Span(text=f"incident confirm {inc.number} {review.n}", style="code"),
+                   _("; or give them your own wording: "),
+                   Span(text=f"incident anon-text {inc.number} {review.n} <text>",
+                        style="code"),
+                   _(". Named rooms are not delayed."))
+            return b.build()
+
     rooms = directory.rooms_with_role(f"member:{inc.member}")
-    direct = [] if rooms else [(c.id, reply) for c in directory.contacts_of_member(inc.member)]
+    direct = [] if rooms else [(c.id, message(person_language(session, directory, c.id)))
+                               for c in directory.contacts_of_member(inc.member)]
     notify(session, kind="review", now=now, incident_id=iid,
-           deliveries=[(room, reply) for room in rooms], direct=direct)
+           deliveries=[(room, message(room_language(room))) for room in rooms],
+           direct=direct)
     return review
 
 
@@ -464,28 +478,43 @@ def release(session: Session, directory: Directory, inc: Incident, review: Conse
         for room in directory.rooms:
             if lesson_seen_by(room.role, lesson.share, inc.member, cap) is Vis.ANONYMOUS \
                     and not room.role.startswith(("gisc:", "area:")):
-                b = ReplyBuilder("Lesson learned", kind="lesson",
-                                 tlp=lesson_label(directory, lesson, inc))
-                b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,
-                                     room_sees(room.role, exp)))
-                deliveries.append((room, b.build()))
+                with i18n.use(room_language(room)):
+                    b = ReplyBuilder(_("Lesson learned"), kind="lesson",
+                                     tlp=lesson_label(directory, lesson, inc))
+                    b.line(*lesson_spans(directory, lesson, inc, Vis.ANONYMOUS,
+                                         room_sees(room.role, exp)))
+                    deliveries.append((room, b.build()))
     else:
         rooms = [room for room in directory.rooms
                  if room_sees(room.role, exp) is Vis.ANONYMOUS]
+        cards: dict[str, Reply] = {}
         if review.subject == "summary":
             inc.anon_summary = wording
             session.add(inc)
-            card = incident_reply(directory, inc, Vis.ANONYMOUS,
-                                  "summary released by the affected Member")
+
+            def card(language: str) -> Reply:
+                if language not in cards:
+                    with i18n.use(language):
+                        cards[language] = incident_reply(
+                            directory, inc, Vis.ANONYMOUS,
+                            "summary released by the affected Member")
+                return cards[language]
         else:
-            entry = session.get(TimelineEntry, review.timeline_id)
-            if entry is None:
+            found = session.get(TimelineEntry, review.timeline_id)
+            if found is None:
                 return []
+            entry = found
             entry.data = {**(entry.data or {}), "anon": wording}
             session.add(entry)
-            card = incident_reply(directory, inc, Vis.ANONYMOUS,
-                                  f"{entry.kind} released by the affected Member",
-                                  note=entry.text, note_by=entry.actor, note_reviewed=wording)
-        deliveries = [(room, card) for room in rooms]
+
+            def card(language: str) -> Reply:
+                if language not in cards:
+                    with i18n.use(language):
+                        cards[language] = incident_reply(
+                            directory, inc, Vis.ANONYMOUS,
+                            f"{entry.kind} released by the affected Member",
+                            note=entry.text, note_by=entry.actor, note_reviewed=wording)
+                return cards[language]
+        deliveries = [(room, card(room_language(room))) for room in rooms]
     notify(session, kind="released", now=now, incident_id=inc.id, deliveries=deliveries)
     return [room for room, _ in deliveries]

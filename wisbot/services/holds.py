@@ -24,8 +24,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
-from wisbot.directory import Directory
+from wisbot.directory import Directory, Room
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.store.engine import Store
 from wisbot.store.ops_tables import RoomHold
@@ -258,10 +260,12 @@ def _release(session: Session, keys: set[str], now: datetime) -> dict[str, Hold 
     return dict.fromkeys(keys)
 
 
-def held_reply() -> Reply:
-    """The answer to a command typed in a held room: it reveals nothing about why."""
-    b = ReplyBuilder("Room on hold", kind="error")
-    b.line("This room is on hold: wisbot answers no command and posts nothing protected "
-           "here until a check of its members and settings passes. Nothing is lost; the "
-           "WMO Secretariat sees which rooms are on hold.")
-    return b.build(private=True)
+def held_reply(room: Room | None = None) -> Reply:
+    """The answer to a command typed in a held room (in its language): it reveals nothing
+    about why."""
+    with i18n.use(room.language if room is not None else None):
+        b = ReplyBuilder(_t("Room on hold"), kind="error")
+        b.line(_t("This room is on hold: wisbot answers no command and posts nothing "
+                 "protected here until a check of its members and settings passes. Nothing "
+                 "is lost; the WMO Secretariat sees which rooms are on hold."))
+        return b.build(private=True)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import role_sees, room_sees
@@ -24,8 +25,9 @@ from wisbot.domain.confidentiality import (
 from wisbot.domain.rsit import RsitType
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
-from wisbot.domain.tlp import strictest, tlp_for
+from wisbot.domain.tlp import Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
     has_anonymised_audience,
@@ -35,6 +37,7 @@ from wisbot.services.consent import (
     withdraw_for_consent,
 )
 from wisbot.services.context import Caller
+from wisbot.services.languages import room_language
 from wisbot.services.lists import WHICH, centre_short, list_title, summary_span
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
@@ -164,10 +167,14 @@ class IncidentService:
                  note: str | None = None, note_by: str | None = None,
                  rooms: Sequence[tuple[Room, Vis]] | None = None) -> tuple[tuple[Room, Vis], ...]:
         told = list(rooms) if rooms is not None else audience(self.directory, exposure(inc))
-        rendered = {vis: incident_reply(self.directory, inc, vis, headline, note=note,
-                                        note_by=note_by)
-                    for vis in {v for _, v in told}}
-        deliveries = [(room, rendered[vis]) for room, vis in told]
+        rendered: dict[tuple[Vis, str], Reply] = {}
+        for room, vis in told:  # each room reads its own language
+            lang = room_language(room)
+            if (vis, lang) not in rendered:
+                with i18n.use(lang):
+                    rendered[vis, lang] = incident_reply(self.directory, inc, vis, headline,
+                                                         note=note, note_by=note_by)
+        deliveries = [(room, rendered[vis, room_language(room)]) for room, vis in told]
         notify(session, kind=kind, now=self.clock(), incident_id=inc.id, deliveries=deliveries)
         return tuple(told)
 
@@ -382,15 +389,12 @@ class IncidentService:
             withdrawn = [self.directory.room(k) for k in before
                          if k not in {r.key for r, _ in after}]
             if withdrawn:
-                # Labelled as what these rooms were told until now.
-                note = ReplyBuilder(f"{inc.number} – no longer shared with this room",
-                                    kind="incident", tlp=tlp_for(old.share))
-                who = ("The affected Member" if caller.is_member_focal(inc.member)
-                       else "The WMO Secretariat")
-                note.line(f"{who} narrowed who is told; this room will receive "
-                          "no further updates on it.")
+                by_member = caller.is_member_focal(inc.member)
                 notify(session, kind="withdrawn", now=self.clock(), incident_id=inc.id,
-                       deliveries=[(room, note.build()) for room in withdrawn])
+                       deliveries=[(room, withdrawn_note(inc.number, by_member,
+                                                         room_language(room),
+                                                         tlp_for(old.share)))
+                                   for room in withdrawn])
             request_reviews(session, self.directory, inc, self.clock())
             return Told(inc, told)
 
@@ -647,6 +651,19 @@ class IncidentService:
             return ReplyBuilder(f"Q-{qid} answered").line(f"Posted to {where}.").build()
 
         return await self.store.tx(work)
+
+
+def withdrawn_note(number: str, by_member: bool, language: str, tlp: Tlp | None = None) -> Reply:
+    """What a room that may no longer read an incident is told, in its language; labelled
+    as what it was told until now."""
+    with i18n.use(language):
+        note = ReplyBuilder(_t("{number} – no longer shared with this room",
+                               number=i18n.iso(number)), kind="incident", tlp=tlp)
+        note.line(_t("The affected Member narrowed who is told; this room will receive no "
+                     "further updates on it.") if by_member else
+                  _t("The WMO Secretariat narrowed who is told; this room will receive no "
+                     "further updates on it."))
+        return note.build()
 
 
 def _minutes(span: timedelta) -> str:

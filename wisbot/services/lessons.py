@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Contact, Directory
 from wisbot.domain.audience import LESSON_SHARES, lesson_cap, lesson_seen_by, room_sees
@@ -15,17 +16,42 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.numbers import whole_number
 from wisbot.domain.tlp import Tlp, strictest
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services import public_lessons
 from wisbot.services.consent import release, request_review
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
 from wisbot.services.render import exposure, lesson_label, lesson_spans, redactor_for
 from wisbot.store.engine import Store
 from wisbot.store.tables import ConsentReview, Incident, Lesson
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# Scripts written without spaces between words: a term matches anywhere in them.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+                       "\uf900-\ufaff\uff66-\uff9f]")
+
+
+def contains_all(text: str, terms: Sequence[str]) -> bool:
+    """Whether ``text`` holds every term, in any case: anywhere for Chinese, Japanese and
+    Korean; at the start of a word for a term of three letters or more (a prefix:
+    "phish", "المصادق"); as a whole word for a shorter one (a search for "DE" does not
+    find "detected")."""
+    folded = text.casefold()
+    for term in terms:
+        t = term.casefold()
+        if _UNSPACED.search(t):
+            if t not in folded:
+                return False
+            continue
+        tail = "" if len(t) >= 3 else r"(?!\w)"
+        if not re.search(rf"(?<!\w){re.escape(t)}{tail}", folded):
+            return False
+    return True
 
 
 def lesson_visibility(directory: Directory, caller: Caller, lesson: Lesson,
@@ -86,19 +112,21 @@ class LessonService:
                 # list them) is where they are told, not who may read them.
                 if vis is Vis.NONE or room.role.startswith(("gisc:", "area:")):
                     continue
-                b = ReplyBuilder("Lesson learned", kind="lesson",
-                                 tlp=lesson_label(self.directory, lesson, inc))
-                b.line(*lesson_spans(self.directory, lesson, inc, vis,
-                                     room_sees(room.role, exposure(inc))))
-                deliveries.append((room, b.build()))
+                with i18n.use(room_language(room)):
+                    b = ReplyBuilder(_t("Lesson learned"), kind="lesson",
+                                     tlp=lesson_label(self.directory, lesson, inc))
+                    b.line(*lesson_spans(self.directory, lesson, inc, vis,
+                                         room_sees(room.role, exposure(inc))))
+                    deliveries.append((room, b.build()))
             notify(session, kind="lesson", now=now, incident_id=inc.id, deliveries=deliveries)
             if share == "anonymous":  # anonymised rooms read it once the Member reviewed it
                 request_review(session, self.directory, inc, subject="lesson", text=text,
                                now=now, lesson_id=lesson.id)
             told = ", ".join(r.key for r, _ in deliveries)
-            b = ReplyBuilder(f"Lesson L-{lesson.id} recorded ({share})",
+            b = ReplyBuilder(_t("Lesson {lesson} recorded ({share})",
+                                lesson=f"L-{lesson.id}", share=share),
                              tlp=lesson_label(self.directory, lesson, inc))
-            b.line(f"Told: {told}.")
+            b.line(_t("Told: {rooms}.", rooms=told))
             if public:
                 review = public_lessons.request_release(
                     session, self.directory, inc, lesson,
@@ -117,7 +145,8 @@ class LessonService:
                                                  Vis.NAMED)
                 q = q.where(Lesson.incident_id == inc.id)
             rows = session.exec(q.order_by(col(Lesson.id))).all()
-            b = ReplyBuilder(f"Lessons learned{' for ' + number if number else ''}")
+            b = ReplyBuilder(_t("Lessons learned for {number}", number=number) if number
+                             else _t("Lessons learned"))
             labels: list[Tlp] = []
             shown = 0
             for lesson, inc in rows:
@@ -130,7 +159,7 @@ class LessonService:
                 labels.append(lesson_label(self.directory, lesson, inc))
                 shown += 1
             if not shown:
-                b.line("None that you may see here.")
+                b.line(_t("None that you may see here."))
             b.tlp = strictest(labels) if labels else None
             return b.build(private=True)
 
@@ -139,7 +168,7 @@ class LessonService:
     async def search(self, caller: Caller, words: str) -> Reply:
         terms = _WORD.findall(words)
         if not terms:
-            raise UsageError("give at least one word to search for")
+            raise UsageError(_t("give at least one word to search for"))
 
         def work(session: Session) -> Reply:
             if self.store.sqlite:
@@ -153,7 +182,11 @@ class LessonService:
                     "plainto_tsquery('english', :q) ORDER BY ts_rank(to_tsvector('english', "
                     "text), plainto_tsquery('english', :q)) DESC, id LIMIT 200"),
                     {"q": " ".join(terms)}).scalars().all()
-            b = ReplyBuilder(f"Lessons matching {' '.join(terms)!r}")
+            # Then every script: Chinese, Japanese and Arabic have no spaces between words
+            # (or attach articles), and a word's beginning should find it.
+            seen = set(ids)
+            ids = [*ids, *(i for i in self._substring_ids(session, terms) if i not in seen)]
+            b = ReplyBuilder(_t("Lessons matching {words}", words=repr(" ".join(terms))))
             labels: list[Tlp] = []
             shown = 0
             for lid in ids:
@@ -180,7 +213,7 @@ class LessonService:
                 labels.append(lesson_label(self.directory, lesson, inc))
                 shown += 1
             if not shown:
-                b.line("No lessons that you may see match.")
+                b.line(_t("No lessons that you may see match."))
             b.tlp = strictest(labels) if labels else None
             return b.build(private=True)
 
@@ -225,8 +258,34 @@ class LessonService:
 
         return await self.store.tx(work)
 
+    def _substring_ids(self, session: Session, terms: Sequence[str]) -> Sequence[int]:
+        """Lessons containing every term (any case), in id order: the trigram index finds
+        the candidates (FTS5 ``trigram`` on SQLite, ``pg_trgm`` on PostgreSQL; terms under
+        three characters, a two-character Chinese word say, need a scan), and one Python
+        check decides, so both databases give the same answer."""
+        long_terms = [t for t in terms if len(t) >= 3]
+        if self.store.sqlite:
+            if long_terms:
+                match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+                rows = session.execute(sql(
+                    "SELECT l.id, l.text FROM lesson_trgm JOIN lesson l ON l.id = "
+                    "lesson_trgm.rowid WHERE lesson_trgm MATCH :q ORDER BY l.id LIMIT 2000"),
+                    {"q": match}).all()
+            else:
+                rows = session.execute(sql(
+                    "SELECT id, text FROM lesson ORDER BY id LIMIT 20000")).all()
+        else:
+            patterns = ["%" + t.replace("\\", "\\\\").replace("%", "\\%")
+                        .replace("_", "\\_") + "%" for t in terms]
+            rows = session.execute(sql(
+                "SELECT id, text FROM lesson WHERE text ILIKE ALL(:p) ORDER BY id "
+                "LIMIT 2000"), {"p": patterns}).all()
+        return [int(i) for i, text in rows if contains_all(str(text), terms)][:200]
+
     def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
         """Whether ``text`` alone matches the search, as the full-text index would."""
+        if contains_all(text, terms):
+            return True
         if self.store.sqlite:
             session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
                                 "USING fts5(text, tokenize='porter unicode61')"))

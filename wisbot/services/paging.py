@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.adapters.base import MessageRef
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
@@ -47,10 +48,12 @@ from wisbot.domain.paging import (
 from wisbot.domain.reach import Unreachable, chat_reachable, unreachable
 from wisbot.domain.tlp import Tlp, strictest, strip_label
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
+from wisbot.services.languages import person_language
 from wisbot.services.notify import ResponseRequest, notify
 from wisbot.services.render import exposure, incident_reply, incident_tlp
 from wisbot.store.engine import Store
@@ -88,6 +91,18 @@ def role_label(role: str) -> str:
         return f"GISC {name}"
     if kind == "member":
         return f"Member {name}"
+    return role
+
+
+def role_words(role: str) -> str:
+    """:func:`role_label` in the reader's language."""
+    kind, _, name = role.partition(":")
+    if kind == "secretariat":
+        return _t("the WMO Secretariat")
+    if kind == "gisc":
+        return _t("GISC {name}", name=name)
+    if kind == "member":
+        return _t("Member {name}", name=name)
     return role
 
 
@@ -380,18 +395,20 @@ class PagingService:
             return False
         return may_be_paged(self.directory, contact, role, exp)
 
-    def _page_reply(self, page: Page, step: PageStep) -> Reply:
-        base = Reply.model_validate(page.payload)
+    def _page_reply(self, page: Page, step: PageStep, base: Reply | None = None) -> Reply:
+        """The page message in the current language (``base``: its card, already in it)."""
+        base = base if base is not None else Reply.model_validate(page.payload)
         action = Action(step.action)
-        intro = {Action.PAGE: "You are on call", Action.REPEAT: "Reminder: you are on call",
-                 Action.NEXT: "Escalated to you: you are next on call"}.get(action,
-                                                                            "You are on call")
+        intro = {Action.PAGE: _t("You are on call for {role}"),
+                 Action.REPEAT: _t("Reminder: you are on call for {role}"),
+                 Action.NEXT: _t("Escalated to you: you are next on call for {role}")}.get(
+            action, _t("You are on call for {role}"))
         # The one acknowledgement instruction is the action below: each surface shows it
         # once, its own way (a button, a line naming ✅ and the command).
         header: tuple[Span, ...] = (
             bold(f"{_ref(page)}: "),
-            Span(text=f"{intro} for {role_label(page.role)} — 1-hour target "
-                      f"{hhmm(page.target_at)}."),
+            Span(text=intro.format(role=i18n.iso(role_words(page.role)))),
+            Span(text=_t(" — 1-hour target {when}.", when=i18n.when(page.target_at))),
         )
         title = f"{_ref(page)} · {strip_label(base.title or page.ref)}"
         if base.tlp is not None:  # the label stays the first token of the page
@@ -403,27 +420,49 @@ class PagingService:
             fields = tuple(f for f in fields if f[0] in ("Centre", "Severity"))
             lines = lines[:REMINDER_LINES]
         if page.incident_id is not None:
-            lines.append((Span(text="Details and timeline: "),
+            lines.append((Span(text=_t("Details and timeline: ")),
                           Span(text=f"incident show {page.ref}", style="code")))
         elif action in (Action.REPEAT, Action.NEXT) and len(base.lines) > REMINDER_LINES:
-            lines.append((Span(text=f"({len(base.lines) - REMINDER_LINES} more lines in the "
-                                    f"first page of {_ref(page)}.)"),))
+            lines.append((Span(text=_t("({n} more lines in the first page of {page}.)",
+                                       n=len(base.lines) - REMINDER_LINES, page=_ref(page))),))
         return base.model_copy(update={
             "title": title, "lines": (header, *lines), "fields": fields, "kind": "page",
             "ref": _ref(page),
-            "actions": (*base.actions, ReplyAction(label="Acknowledge",
+            "actions": (*base.actions, ReplyAction(label=_t("Acknowledge"),
                                                    command=f"ack {_ref(page)}")),
-            "private": False,
+            "private": False, "lang": i18n.current(),
         })
+
+    def _card_in(self, session: Session, page: Page, language: str) -> Reply:
+        """The page's card in ``language``: an incident card is rendered again (for what
+        the stored one shows, named or anonymised); others are as stored."""
+        base = Reply.model_validate(page.payload)
+        if (base.lang or "en") == language or page.incident_id is None \
+                or base.kind != "incident" or not base.reveals:
+            return base
+        inc = session.get(Incident, page.incident_id)
+        if inc is None:
+            return base
+        vis = Vis.NAMED if base.reveals[0].named else Vis.ANONYMOUS
+        return incident_reply(self.directory, inc, vis, "needs your response")
 
     def _send_page(self, session: Session, page: Page, step: PageStep, contacts: list[str],
                    now: datetime) -> Notification:
-        reply = self._page_reply(page, step)
-        # A contact reached only by e-mail gets no direct message (it would be a dead
-        # letter).
-        chat = [c for c in contacts if self._chats(c)]
+        # Each person reads the page (and its e-mail) in their own language. A contact
+        # reached only by e-mail gets no direct message (it would be a dead letter).
+        replies: dict[str, Reply] = {}
+        mine: dict[str, Reply] = {}
+        for cid in contacts:
+            lang = person_language(session, self.directory, cid)
+            if lang not in replies:
+                with i18n.use(lang):
+                    replies[lang] = self._page_reply(page, step,
+                                                     self._card_in(session, page, lang))
+            mine[cid] = replies[lang]
+        with i18n.use(None):
+            reply = self._page_reply(page, step, self._card_in(session, page, i18n.default()))
         note = notify(session, kind="page", now=now, incident_id=page.incident_id,
-                      deliveries=[], direct=[(c, reply) for c in chat])
+                      deliveries=[], direct=[(c, mine[c]) for c in contacts if self._chats(c)])
         body = reply.model_dump(mode="json")
         for cid in contacts:
             try:
@@ -434,7 +473,8 @@ class PagingService:
                 session.add(PageDelivery(
                     page_id=_pid(page), step_id=_sid(step), key=f"{_ref(page)}.{step.seq}."
                     f"email.{cid}"[:128], channel="email", contact_id=cid,
-                    address=contact.email, payload=body, next_attempt_at=now, created_at=now))
+                    address=contact.email, payload=mine[cid].model_dump(mode="json"),
+                    next_attempt_at=now, created_at=now))
         if self.channels.webhook_url:
             hook = {"page": _ref(page), "step": step.seq, "action": step.action,
                     "role": page.role, "ref": page.ref, "contacts": contacts,

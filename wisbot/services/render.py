@@ -8,13 +8,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from wisbot import i18n
 from wisbot.directory import Contact, Directory
 from wisbot.domain.audience import lesson_cap
-from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis, anonymous_label
+from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
 from wisbot.domain.tlp import Tlp, lesson_tlp, tlp_for
 from wisbot.errors import NotFound
+from wisbot.i18n import N_, _
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.limits import clip
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
@@ -128,36 +130,42 @@ def redactor_for(directory: Directory, member: str) -> Redactor:
     return found
 
 
+def anonymous_label(principal_gisc: str) -> str:
+    """"a WIS centre in the area of GISC X" in the reader's language."""
+    return _("a WIS centre in the area of GISC {gisc}", gisc=i18n.iso(principal_gisc))
+
+
 def centre_label(directory: Directory, inc: Incident, vis: Vis) -> str:
     if vis is Vis.ANONYMOUS:
         return anonymous_label(inc.principal_gisc)
     try:
         centre = directory.centre(inc.centre)
         member = directory.member(inc.member)
-        return f"{centre.name} ({centre.code}, {member.name})"
+        return i18n.iso(f"{centre.name} ({centre.code}, {member.name})")
     except NotFound:  # entries removed from the directory keep their codes
-        return f"{inc.centre} ({inc.member})"
+        return i18n.iso(f"{inc.centre} ({inc.member})")
 
 
 def actor_label(directory: Directory, actor: str, inc: Incident | None, vis: Vis) -> str:
     try:
         contact = directory.contact(actor)
     except NotFound:
-        return "wisbot" if actor == "wisbot" else "a former contact"
+        return "wisbot" if actor == "wisbot" else _("a former contact")
     if vis is Vis.ANONYMOUS and inc is not None:
         if any(m.casefold() == inc.member.casefold() for m in contact.members):
-            return "the affected Member"
+            return _("the affected Member")
         if contact.is_secretariat:
-            return "WMO Secretariat"
+            return _("WMO Secretariat")
         if contact.giscs:
-            return f"GISC {contact.giscs[0]} focal point"
-        return "a focal point"
-    return contact.name
+            return _("GISC {gisc} focal point", gisc=i18n.iso(contact.giscs[0]))
+        return _("a focal point")
+    return i18n.iso(contact.name)
 
 
-UNREVIEWED = ("(not shown in anonymised rooms until the affected Member confirms the "
-              "wording)")
-"""What anonymised rooms read instead of a Member's free text nobody reviewed."""
+UNREVIEWED = N_("(not shown in anonymised rooms until the affected Member confirms the "
+                 "wording)")
+"""What anonymised rooms read instead of a Member's free text nobody reviewed (translated
+when shown: ``str(UNREVIEWED)``)."""
 FREE_TEXT_KINDS = frozenset({"reported", "update", "resolved", "reopened", "closed",
                              "severity", "escalated", "ioc"})
 """Timeline entries whose text a person wrote (the rest is wisbot's own wording); ``ioc``
@@ -171,7 +179,7 @@ def text_for(directory: Directory, inc: Incident, vis: Vis, text: str,
     if vis is not Vis.ANONYMOUS:
         return text
     if reviewed is None:
-        return UNREVIEWED
+        return str(UNREVIEWED)
     return redactor_for(directory, inc.member)(reviewed)
 
 
@@ -182,7 +190,47 @@ def anon_of(entry: TimelineEntry) -> str | None:
 
 
 def share_words(inc: Incident) -> str:
+    """Share levels and ``anonymous`` are command words: the same in every language."""
     return f"{inc.share}{', anonymous' if inc.anonymous else ''}"
+
+
+STATUS = {"open": N_("open"), "resolved": N_("resolved"), "closed": N_("closed")}
+KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("resolved"),
+         "reopened": N_("reopened"), "closed": N_("closed"), "severity": N_("severity"),
+         "share": N_("share"), "escalated": N_("escalated"), "acknowledged": N_("acknowledged"),
+         "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
+         "summary": N_("summary")}
+"""Timeline kinds and statuses as words (the command words stay as they are)."""
+HEADLINES = {str.__str__(h): h for h in (
+    N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
+    N_("details"), N_("needs your response"), N_("reported"), N_("updated"),
+    N_("sharing changed"), N_("severity changed"),
+    N_("summary released by the affected Member"))}
+_SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
+_SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
+_RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
+
+
+def word(kind: str) -> str:
+    """A status or timeline kind in the reader's language (unknown ones as they are)."""
+    found = STATUS.get(kind) or KINDS.get(kind)
+    return str(found) if found is not None else kind
+
+
+def headline_words(headline: str) -> str:
+    """A card's headline in the reader's language: the services pass English."""
+    if headline in HEADLINES:
+        return str(HEADLINES[headline])
+    if m := _SEVERITY_HEADLINE.match(headline):
+        old, new = m.groups()
+        return _("severity {old} → {new}", old=old, new=new)
+    if m := _SHARED_HEADLINE.match(headline):
+        share = i18n.iso(m[1])
+        return _("now shared as {share}", share=share)
+    if m := _RELEASED_HEADLINE.match(headline):
+        kind = word(m[1])
+        return _("{kind} released by the affected Member", kind=kind)
+    return headline
 
 
 def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
@@ -196,22 +244,25 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
         return text if full else clip(text, inc.number)
 
     sev = severity(inc.severity)
-    b = ReplyBuilder(f"{inc.number} – {headline}", kind="incident", tlp=incident_tlp(inc))
+    b = ReplyBuilder(f"{i18n.iso(inc.number)} – {headline_words(headline)}", kind="incident",
+                     tlp=incident_tlp(inc))
     b.ref = inc.number
+    b.lang = i18n.current()
     # Checked again when the message leaves: consent may have narrowed since.
     b.reveal(inc.number, named=vis is Vis.NAMED)
-    b.field("Centre", centre_label(directory, inc, vis))
-    b.field("Severity", sev.words)
-    b.field("Classification (RSIT)", rsit_words(inc.rsit))
-    b.field("Recommended action", sev.action)
-    b.field("Status", inc.status)
-    b.field("Shared", share_words(inc))
-    b.line(bold("Summary: "), _free(cut(text_for(directory, inc, vis, inc.summary,
-                                                 inc.anon_summary))))
+    b.field(_("Centre"), centre_label(directory, inc, vis))
+    b.field(_("Severity"), sev.words)
+    b.field(_("Classification (RSIT)"),
+            rsit_words(inc.rsit) if inc.rsit else _("not classified"))
+    b.field(_("Recommended action"), sev.advice)
+    b.field(_("Status"), word(inc.status))
+    b.field(_("Shared"), i18n.iso(share_words(inc)))
+    b.line(bold(_("Summary: ")), _free(cut(text_for(directory, inc, vis, inc.summary,
+                                                    inc.anon_summary))))
     if note:
-        who = f" ({actor_label(directory, note_by, inc, vis)})" if note_by else ""
-        b.line(bold(f"Note{who}: "), _free(cut(text_for(directory, inc, vis, note,
-                                                        note_reviewed))))
+        label = _("Note ({who}): ", who=actor_label(directory, note_by, inc, vis)) \
+            if note_by else _("Note: ")
+        b.line(bold(label), _free(cut(text_for(directory, inc, vis, note, note_reviewed))))
     for line in extra:
         b.line(line)
     return b.build()
@@ -221,9 +272,9 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
                    entries: Sequence[TimelineEntry]) -> list[tuple[Span, ...]]:
     out: list[tuple[Span, ...]] = []
     for e in entries:
-        when = e.at.strftime("%Y-%m-%d %H:%M UTC")
+        when = i18n.when(e.at)
         who = actor_label(directory, e.actor, inc, vis)
-        spans: list[Span] = [Span(text=f"{when} · {who} · {e.kind}")]
+        spans: list[Span] = [Span(text=f"{when} · {who} · {word(e.kind)}")]
         if e.text:
             spans.append(Span(text=": "))
             if e.kind in FREE_TEXT_KINDS:
@@ -254,11 +305,11 @@ def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,
         # away the protected number of an incident the reader may not see).
         number = f"{inc.number} · " if incident_vis is Vis.NAMED else ""
         head = f"L-{lesson.id} · {number}{centre_label(directory, inc, vis)} · " \
-               f"{lesson.share} · {who} · "
+               f"{lesson.share} · {who} · "  # share words are command words
         body = lesson.text
     return (Span(text=head), _free(body))
 
 
 def _free(text: str) -> Span:
     """A person's text, or wisbot's notice in its place (not styled as their words)."""
-    return Span(text=text, style="italic") if text == UNREVIEWED else user(text)
+    return Span(text=text, style="italic") if text == str(UNREVIEWED) else user(text)

@@ -1,0 +1,194 @@
+"""Messages in the reader's language: gettext catalogs through Babel.
+
+The language is context-local (:func:`use` sets it for a block, e.g. while one room's
+message is rendered), so a cascade can render each room in its own language inside one
+transaction. ``_("Severity")`` translates now; :func:`N_` marks a module-level constant
+that is translated each time it is shown. Placeholders are ``{name}`` and are filled
+after translation, so a translator may move them.
+
+Catalogs live in ``wisbot/locale/<lang>/LC_MESSAGES/wisbot.po``; they are compiled in
+memory the first time a language is used (a checked-out tree and an editable install
+work without a build step). The pseudo-locale ``qps`` wraps every translated string in
+⟦…⟧: English left unwrapped in its output escaped the catalogs.
+
+Command words, share levels, TLP names and ids are never translated.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date as _format_date
+from babel.dates import format_datetime as _format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LANGUAGES: tuple[str, ...] = ("en", "ar", "zh", "fr", "ru", "es")
+"""The six official languages of the WMO; ``en`` is the source language."""
+PSEUDO = "qps"
+"""The pseudo-locale: every translated string in ⟦…⟧ (tests and translators' previews)."""
+RTL = frozenset({"ar"})
+DOMAIN = "wisbot"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+FSI, PDI = "\u2068", "\u2069"
+"""First-strong isolate and pop-directional isolate: text between them keeps its own
+direction, so a Latin code inside an Arabic line does not reorder the line around it."""
+
+_current: ContextVar[str | None] = ContextVar("wisbot_language", default=None)
+_default = ["en"]  # the deployment's default (WISBOT_LANGUAGE), set by the App
+
+
+def set_default(language: str) -> None:
+    """The language of readers who chose none (``WISBOT_LANGUAGE``)."""
+    _default[0] = check(language)
+
+
+def default() -> str:
+    return _default[0]
+
+
+def current() -> str:
+    return _current.get() or _default[0]
+
+
+@contextmanager
+def use(language: str | None) -> Iterator[str]:
+    """Render the block in ``language`` (``None``: the deployment default)."""
+    lang = check(language) if language else _default[0]
+    token = _current.set(lang)
+    try:
+        yield lang
+    finally:
+        _current.reset(token)
+
+
+def check(language: str) -> str:
+    """A language code as stored, or ValueError naming the codes (did-you-mean)."""
+    code = language.strip().lower().replace("_", "-")
+    if code in LANGUAGES or code == PSEUDO:
+        return code
+    short = code.split("-")[0]
+    if short in LANGUAGES:
+        return short
+    import difflib
+
+    close = difflib.get_close_matches(code, LANGUAGES, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ValueError(f"unknown language {language!r}{hint}: use one of {' '.join(LANGUAGES)}")
+
+
+def is_rtl(language: str | None = None) -> bool:
+    return (language or current()) in RTL
+
+
+def iso(text: str) -> str:
+    """``text`` isolated from the line around it when the current language is RTL."""
+    return f"{FSI}{text}{PDI}" if is_rtl() and text else text
+
+
+# ----- catalogs -------------------------------------------------------------------------
+
+
+@cache
+def _catalog(language: str) -> _gettext.NullTranslations:
+    """The language's catalog, compiled from its .po in memory (a missing catalog is
+    English). Fuzzy entries are not used."""
+    po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po.exists():
+        return _gettext.NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=language, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return _gettext.GNUTranslations(buf)
+
+
+def _pseudo(text: str) -> str:
+    return f"⟦{text}⟧"
+
+
+def _fill(text: str, kwargs: dict[str, object]) -> str:
+    return text.format(**kwargs) if kwargs else text
+
+
+def _(message: str, **kwargs: object) -> str:
+    """``message`` in the current language, placeholders filled from ``kwargs``."""
+    lang = current()
+    if lang == PSEUDO:
+        return _fill(_pseudo(message), kwargs)
+    if lang == "en":
+        return _fill(message, kwargs)
+    return _fill(_catalog(lang).gettext(message), kwargs)
+
+
+def ngettext(singular: str, plural: str, n: int, **kwargs: object) -> str:
+    """The form for ``n`` in the current language (Arabic and Russian have several);
+    ``{n}`` is filled with ``n`` formatted for the language."""
+    lang = current()
+    values = {"n": number(n), **kwargs}
+    if lang == PSEUDO:
+        return _fill(_pseudo(singular if n == 1 else plural), values)
+    if lang == "en":
+        return _fill(singular if n == 1 else plural, values)
+    return _fill(_catalog(lang).ngettext(singular, plural, n), values)
+
+
+class Lazy(str):
+    """A module-level string translated when shown (``str(x)`` or :meth:`text`)."""
+
+    __slots__ = ()
+
+    def text(self, **kwargs: object) -> str:
+        return _(str.__str__(self), **kwargs)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.text(), spec)
+
+
+def N_(message: str) -> Lazy:
+    """Mark ``message`` for extraction; it is translated each time it is shown."""
+    return Lazy(message)
+
+
+# ----- numbers and dates ----------------------------------------------------------------
+
+
+def _babel_locale() -> Locale:
+    lang = current()
+    return Locale.parse("en" if lang == PSEUDO else lang)
+
+
+def number(value: float) -> str:
+    return format_decimal(value, locale=_babel_locale())
+
+
+def day(value: date) -> str:
+    return _format_date(value, format="medium", locale=_babel_locale())
+
+
+def when(value: datetime) -> str:
+    """A moment in UTC, formatted for the language, saying that it is UTC."""
+    at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    shown = _format_datetime(at, format="yyyy-MM-dd HH:mm", tzinfo=UTC,
+                             locale=_babel_locale())
+    return f"{shown} UTC"
+
+
+def when_long(value: datetime) -> str:
+    """A moment in words for the language (``2 déc. 2026, 11:08``), in UTC, saying so."""
+    at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{_format_datetime(at, format='medium', tzinfo=UTC, locale=_babel_locale())} UTC"
