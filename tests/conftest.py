@@ -121,3 +121,10 @@ async def make_app(db_url: str, example_directory: Directory,
     yield factory
     for app in reversed(apps):
         await app.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End the run with what the skips were (PostgreSQL runs, missing services)."""
+    from tests._skip_summary import terminal_summary
+
+    terminal_summary(terminalreporter)

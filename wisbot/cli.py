@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wisbot import cli_help
 from wisbot.errors import WisbotError
 
 if TYPE_CHECKING:
@@ -45,9 +46,12 @@ outbox_app = typer.Typer(help="The outbox: dead letters and pending messages; re
 app.add_typer(outbox_app, name="outbox")
 console = Console()
 err = Console(stderr=True)
+cli_help.install()
 
 DirectoryOpt = Annotated[Path | None, typer.Option(
     "--directory", "-d", help="Directory YAML (default: WISBOT_DIRECTORY or directory.yaml).")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    help="Database URL (default: WISBOT_DATABASE_URL or sqlite:///wisbot.db).")]
 
 
 def _version(value: bool) -> None:
@@ -98,6 +102,7 @@ def run(directory: DirectoryOpt = None,
     loads the directory file again (a bad file is refused, the old directory stays)."""
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=settings.auto_migrate)
     except Exception as exc:
         raise _fail(exc) from None
     _logging(settings.log_level)
@@ -151,8 +156,8 @@ def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact y
           room: Annotated[str | None, typer.Option(help="Room key you type in (default: a "
                                                    "direct conversation).")] = None,
           directory: DirectoryOpt = None,
-          database_url: Annotated[str | None, typer.Option()] = None) -> None:
-    """Type commands as a contact; every room's traffic is printed as [room] text."""
+          database_url: DatabaseOpt = None) -> None:
+    """Type commands as a contact; every room's traffic is printed as \\[room] text."""
     try:
         settings = _settings(directory, database_url)
     except Exception as exc:
@@ -300,10 +305,20 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
 
 
 @directory_app.command("check")
-def directory_check(file: Path) -> None:
+def directory_check(
+    file: Annotated[Path | None, typer.Argument(
+        help="The directory file (default: --directory, WISBOT_DIRECTORY or "
+        "directory.yaml).")] = None,
+    directory: DirectoryOpt = None,
+) -> None:
     """Validate a directory file; errors name the file, the entry and the field."""
     from wisbot.directory import load_directory
 
+    if file is None:
+        try:
+            file = _settings(directory).directory
+        except Exception as exc:
+            raise _fail(exc) from None
     try:
         d = load_directory(file)
     except WisbotError as exc:
@@ -369,7 +384,7 @@ def directory_preview(
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: Annotated[str | None, typer.Option()] = None,
+def db_upgrade(database_url: DatabaseOpt = None,
                revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
     """Create or migrate the database to the schema this wisbot needs."""
     from sqlalchemy.engine import make_url
@@ -383,17 +398,49 @@ def db_upgrade(database_url: Annotated[str | None, typer.Option()] = None,
 
 
 @db_app.command("current")
-def db_current(database_url: Annotated[str | None, typer.Option()] = None) -> None:
+def db_current(database_url: DatabaseOpt = None) -> None:
     """Show the database's schema revision and the one this wisbot needs."""
-    from wisbot.store.engine import current_revision, head_revision, make_engine
+    from wisbot.store.engine import (
+        current_revision,
+        describe_revision,
+        head_revision,
+        make_engine,
+        revisions_behind,
+    )
 
-    settings = _settings(database_url=database_url)
+    try:
+        settings = _settings(database_url=database_url)
+        _require_database(settings.database_url, creating=False)
+    except Exception as exc:
+        raise _fail(exc) from None
     engine = make_engine(settings.database_url)
     try:
-        console.print(f"database: {current_revision(engine) or 'none'}; needed: "
-                      f"{head_revision()}")
+        current = current_revision(engine)
     finally:
         engine.dispose()
+    behind = revisions_behind(current)
+    state = ("up to date" if behind == 0 else
+             f"{behind} migration(s) behind: run `wisbot db upgrade`" if behind else
+             "not a revision this wisbot knows")
+    console.print(f"database: {describe_revision(current)}; needed: "
+                  f"{describe_revision(head_revision())}; {state}", markup=False,
+                  highlight=False)
+
+
+def _require_database(url: str, *, creating: bool) -> None:
+    """A SQLite file that does not exist is not created by reading it (a typo in a folder
+    would leave an empty wisbot.db behind)."""
+    from sqlalchemy.engine import make_url
+
+    from wisbot.store.engine import is_sqlite
+
+    if creating or not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:" and not Path(database).exists():
+        raise WisbotError(f"no database at {Path(database).resolve()}: create it with "
+                          "`wisbot db upgrade` (or point WISBOT_DATABASE_URL or "
+                          "--database-url at yours)")
 
 
 def _offline_app(directory: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
@@ -415,7 +462,7 @@ def watch_report(
                                             "period's end).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="md or csv.")] = "md",
     directory: DirectoryOpt = None,
-    database_url: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseOpt = None,
 ) -> None:
     """Print the GISC Watch summary report (template table, footer, Global Services at the
     start and end of the period, ticket activity) as Markdown or CSV."""
@@ -439,7 +486,7 @@ def watch_report(
 
 @roster_app.command("import")
 def roster_import(file: Path, directory: DirectoryOpt = None,
-                  database_url: Annotated[str | None, typer.Option()] = None) -> None:
+                  database_url: DatabaseOpt = None) -> None:
     """Import the official roster CSV (gisc_name,start_date,end_date) as published."""
     try:
         text = file.read_text(encoding="utf-8")
@@ -467,30 +514,36 @@ def roster_import(file: Path, directory: DirectoryOpt = None,
 @app.command("probe")
 def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a service kind "
                                                             "or a WIS 2.0 service id.")] = None,
+              record: Annotated[bool, typer.Option(
+                  "--record", help="Also store the results like the daily run: open or "
+                  "update watch tickets and queue the posts to the GISC rooms (the running "
+                  "bot delivers them).")] = False,
               directory: DirectoryOpt = None,
-              database_url: Annotated[str | None, typer.Option()] = None) -> None:
-    """Probe now and print the results (they are stored like `watch probe`'s)."""
+              database_url: DatabaseOpt = None) -> None:
+    """Probe now and print the results. Nothing is stored, no ticket is opened and no room
+    is told unless --record is given."""
+    from wisbot.probes.model import ProbeResult
 
-    from wisbot.services.watch import RunOutcome
-
-    async def main() -> RunOutcome:
+    async def main() -> tuple[ProbeResult, ...]:
         async with _offline_app(directory, database_url) as bot:
-            done: RunOutcome = await bot.services.watch.run("manual", target)
-            return done
+            if record:
+                return (await bot.services.watch.run("manual", target)).results
+            return await bot.services.watch.probe_only(target)
 
     try:
-        outcome = asyncio.run(main())
+        results = asyncio.run(main())
     except WisbotError as exc:
         raise _fail(exc) from None
-    table = Table(title="Probe results")
+    table = Table(title="Probe results" + (" (recorded)" if record else
+                                           " (not recorded: --record stores them)"))
     for col in ("centre", "service", "status", "latency", "figure", "reason"):
         table.add_column(col)
-    for r in outcome.results:
+    for r in results:
         table.add_row(r.centre, r.service.value, r.status.value,
                       f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–",
                       f"{r.figure:,.0f}" if r.figure is not None else "–", r.reason or "")
     console.print(table)
-    if any(not r.ok for r in outcome.results):
+    if any(not r.ok for r in results):
         raise typer.Exit(code=1)
 
 
@@ -767,6 +820,9 @@ def exchange_spot(
     except Exception as exc:
         raise _fail(exc) from None
     _logging(settings.log_level)
+    # the service logs each report line for `run`; here they are printed once, below
+    logging.getLogger("wisbot.services.exchange").setLevel(
+        max(logging.WARNING, logging.getLogger().level))
 
     async def main() -> None:
         from wisbot.adapters.console import render_text
@@ -793,8 +849,6 @@ def exchange_spot(
 
 
 # ----- outbox ---------------------------------------------------------------------------
-
-DatabaseOpt = Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
 
 
 def _outbox_store(directory: Path | None, database_url: str | None) -> Store:
