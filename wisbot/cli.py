@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wisbot import cli_help
@@ -77,11 +78,16 @@ def _settings(directory: Path | None = None, database_url: str | None = None):  
         overrides["directory"] = directory
     if database_url is not None:
         overrides["database_url"] = database_url
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    from wisbot.settings_errors import unknown_environment
+
+    for warning in unknown_environment(type(settings).model_fields):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    return settings
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}")
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
     return typer.Exit(code=2)
 
 
@@ -324,7 +330,7 @@ def directory_check(
     except WisbotError as exc:
         err.print(f"[bold red]{file} is not valid:[/bold red]")
         for problem in getattr(exc, "problems", [str(exc)]):
-            err.print(f"  • {problem}")
+            err.print(f"  • {escape(problem)}")
         raise typer.Exit(code=1) from None
     console.print(f"[green]{file} is valid:[/green] {len(d.members)} Members, {len(d.centres)} "
                   f"centres, {len(d.giscs)} GISCs, {len(d.contacts)} contacts, "
@@ -391,7 +397,10 @@ def db_upgrade(database_url: DatabaseOpt = None,
 
     from wisbot.store.engine import upgrade
 
-    settings = _settings(database_url=database_url)
+    try:
+        settings = _settings(database_url=database_url)
+    except WisbotError as exc:
+        raise _fail(exc) from None
     upgrade(settings.database_url, revision)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     console.print(f"[green]database {shown} is at {revision}[/green]")

@@ -281,7 +281,23 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
+    """The settings; a bad value or an unknown key is a :class:`SettingsError` that names
+    the file and line, the environment variable or the option, and the nearest setting."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from wisbot.settings_errors import SettingsError, Sources, describe
+
     config = os.environ.get("WISBOT_CONFIG")
     if config and not Path(config).is_file():
-        raise FileNotFoundError(f"WISBOT_CONFIG names {config}, which does not exist")
-    return Settings(**overrides)
+        raise SettingsError([f"environment variable WISBOT_CONFIG names {config}, which "
+                             "does not exist (unset it to use the environment and the "
+                             "defaults)"])
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"{config} is not valid TOML: {exc}"]) from None
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, Settings.model_fields,
+                                     Sources(overrides, config))) from None
