@@ -158,53 +158,52 @@ def run(directory: DirectoryOpt = None,
 
 
 @app.command()
-def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact you act as.")],
+def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact you act as "
+                                          "(a contacts: id of the directory file).")],
           room: Annotated[str | None, typer.Option(help="Room key you type in (default: a "
                                                    "direct conversation).")] = None,
           directory: DirectoryOpt = None,
           database_url: DatabaseOpt = None) -> None:
-    """Type commands as a contact; every room's traffic is printed as \\[room] text."""
+    """Type commands as a contact; every room's traffic is printed as \\[room] text. On a
+    terminal: arrows and history; Ctrl-C clears the line; Ctrl-D (or Ctrl-C twice) leaves."""
+    from wisbot import shell as sh
+    from wisbot.directory import load_directory
+
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=settings.auto_migrate)
+        pre = sh.preflight(load_directory(settings.directory), settings.directory, as_, room)
     except Exception as exc:
         raise _fail(exc) from None
+    for warning in pre.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
 
-    async def main() -> None:
-        from wisbot.adapters.console import ConsoleAdapter, render_text
+    def echo(text: str) -> None:
+        console.print(text, highlight=False, markup=False)
+
+    async def main() -> int:
+        from wisbot.adapters.console import ConsoleAdapter
         from wisbot.app import App
 
-        adapter = ConsoleAdapter()
+        adapter = ConsoleAdapter(sh.CURRENT_STDOUT)
         async with App(settings, adapters=[adapter]) as bot:
-            contact = bot.directory.contact(as_)
-            target = bot.directory.room(room).target if room else None
-            console.print(f"wisbot shell as [bold]{contact.name}[/bold] in "
-                          f"[bold]{room or 'a direct conversation'}[/bold]. Type `help`; "
-                          "Ctrl-D to leave.")
-            while True:
-                try:
-                    line = await asyncio.to_thread(input, f"{contact.id}> ")
-                except EOFError:
-                    break
-                if not line.strip():
-                    continue
-                reply = await bot.dispatch(_inv(contact.chat_id("console") or contact.id, line,
-                                                target))
-                console.print(render_text(reply), highlight=False, markup=False)
-                await bot.outbox.drain()
-
-    def _inv(who: str, text: str, target: str | None):  # type: ignore[no-untyped-def]
-        from wisbot.adapters.base import Invocation, RoomRef, UserRef
-        from wisbot.clock import utcnow
-        from wisbot.ids import Platform
-
-        p = Platform("console")
-        return Invocation(platform=p, sender=UserRef(p, who), text=text,
-                          room=RoomRef(p, target) if target else None, received_at=utcnow())
+            console.print(f"wisbot shell as [bold]{escape(pre.contact.name)}[/bold] in "
+                          f"[bold]{escape(room or 'a direct conversation')}[/bold]. Type "
+                          "`help`; Ctrl-D to leave.")
+            if tty:
+                return await sh.run_tty(bot, pre, echo,
+                                        history=sh.history_path(settings.database_url))
+            return await sh.run_piped(bot, pre, echo)
 
     try:
-        asyncio.run(main())
+        code = asyncio.run(main())
     except WisbotError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:  # Ctrl-C while a command ran, or in a pipe
+        console.print(f"\n{sh.LEAVE_WORD} (interrupted)", highlight=False, markup=False)
+        raise typer.Exit(code=130) from None
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -532,12 +531,14 @@ def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a servi
     """Probe now and print the results. Nothing is stored, no ticket is opened and no room
     is told unless --record is given."""
     from wisbot.probes.model import ProbeResult
+    from wisbot.services.watch import WatchService
 
     async def main() -> tuple[ProbeResult, ...]:
         async with _offline_app(directory, database_url) as bot:
+            watch: WatchService = bot.services.watch
             if record:
-                return (await bot.services.watch.run("manual", target)).results
-            return await bot.services.watch.probe_only(target)
+                return (await watch.run("manual", target)).results
+            return await watch.probe_only(target)
 
     try:
         results = asyncio.run(main())
