@@ -30,7 +30,8 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 watch_app = typer.Typer(help="GISC Watch reports.", no_args_is_help=True)
 roster_app = typer.Typer(help="The GISC Watch roster.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
-slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
+slack_app = typer.Typer(help="The Slack app: its manifest, and a check of the workspace "
+                        "before going live.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(watch_app, name="watch")
 app.add_typer(roster_app, name="roster")
@@ -96,7 +97,7 @@ def _logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Their start-up chatter at INFO drowns wisbot's own lines (matrix-nio logs a line per
     # state event of every room at each start).
-    for noisy in ("alembic", "apscheduler", "nio"):
+    for noisy in ("alembic", "apscheduler", "nio", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -143,13 +144,31 @@ def run(directory: DirectoryOpt = None,
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, on_hup)
-        async with App(settings) as bot:
+        bot = App(settings)
+        # a chat server still unreachable at start is waited for; a stop ends the wait
+        starting = asyncio.create_task(bot.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            log.info("stopped before wisbot finished starting")
+            try:
+                await bot.stop()
+            except Exception as exc:  # what had started is being torn down anyway
+                log.warning("while stopping a start cut short: %s", exc)
+            return
+        stopping.cancel()
+        starting.result()  # a start that failed raises here
+        try:
             log.info("wisbot running with %s", ", ".join(bot.adapters))
             running.append(bot)
             await stop.wait()
             running.clear()
             for task in list(reloads):
                 await task
+        finally:
+            await bot.stop()
 
     try:
         asyncio.run(main())
@@ -604,13 +623,67 @@ def slack_manifest(
         help="HTTP mode: the public https://…/slack/events URL (default: Socket Mode).")]
         = None,
     name: Annotated[str, typer.Option(help="The app's and bot user's name.")] = "wisbot",
+    command_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of the slash commands, e.g. wis- for /wis-incident (default: "
+        "WISBOT_SLACK_COMMAND_PREFIX, none).")] = None,
+    allow_http_loopback: Annotated[bool, typer.Option(
+        "--allow-http-loopback", help="Accept an http://127.0.0.1… request URL (local "
+        "development only; Slack itself posts only to https).")] = False,
 ) -> None:
-    """Print the Slack app manifest (commands, scopes, Socket Mode, interactivity),
-    generated from the command registry; deploy/slack-manifest.yaml is this output."""
-    from wisbot.adapters.slack_manifest import manifest_yaml
+    """Print the Slack app manifest (commands, scopes, events, App Home, Socket Mode,
+    interactivity), generated from the command registry; deploy/slack-manifest.yaml is
+    this output."""
+    from wisbot.adapters.slack_manifest import check_request_url, manifest_yaml
     from wisbot.commands import build_registry
 
-    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
+    try:
+        if request_url is not None:
+            check_request_url(request_url, allow_http_loopback=allow_http_loopback)
+        if command_prefix is None:
+            command_prefix = _settings().slack_command_prefix
+    except (ValueError, WisbotError) as exc:
+        raise _fail(exc) from None
+    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url,
+                             command_prefix=command_prefix), nl=False)
+
+
+@slack_app.command("check")
+def slack_check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+    directory: DirectoryOpt = None,
+) -> None:
+    """Check the workspace before going live: the bot token (auth.test), the bot is in
+    each bound channel, closed rooms are private channels without strangers, every
+    bound person exists. Posts nothing; exits 1 when something is wrong."""
+    import json
+
+    from wisbot.adapters.slack_check import check_workspace
+    from wisbot.directory import load_directory
+
+    try:
+        settings = _settings(directory)
+        d = load_directory(settings.directory)
+        from pydantic import SecretStr
+
+        from wisbot.adapters.slack import SlackAdapter
+
+        # only the Web API is used: no Socket Mode or HTTP endpoint is started
+        adapter = SlackAdapter.from_settings(settings.model_copy(update={
+            "slack_mode": "http", "slack_signing_secret": settings.slack_signing_secret
+            or SecretStr("unused")}), directory=d)
+        findings = asyncio.run(check_workspace(adapter, d))
+    except (WisbotError, ValueError, ImportError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        marks = {"ok": "ok  ", "warning": "WARN", "error": "FAIL"}
+        for f in findings:
+            typer.echo(f"{marks[f.level]} {f.subject}: {f.detail}")
+        bad = sum(1 for f in findings if f.level == "error")
+        typer.echo(f"{bad} problem(s)" if bad else "ready: no problem found")
+    if any(f.level == "error" for f in findings):
+        raise typer.Exit(code=1)
 
 
 @matrix_app.command("provision")

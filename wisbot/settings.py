@@ -190,6 +190,11 @@ class Settings(BaseSettings):
         default=None, description="Slack Web API base URL (default https://slack.com/api/).")
     slack_pace_seconds: float = Field(default=1.0, ge=0,
                                       description="Least time between posts to one channel, s.")
+    slack_command_prefix: str = Field(
+        default="", pattern=r"^[a-z0-9_-]{0,10}$",
+        description="Prefix of the slash commands (`wis-`: /wis-incident, /wis-watch), so "
+        "they do not clash with other apps in a shared workspace; the manifest "
+        "(`wisbot slack manifest`) must be generated with the same prefix.")
     slack_integrity_interval: float = Field(
         default=600.0, ge=0, description="Seconds between room-integrity checks of the bound "
         "channels (also on start and on every join or leave); 0: only then.")

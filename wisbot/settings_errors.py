@@ -20,7 +20,9 @@ NOT_SETTINGS_PREFIXES = ("WISBOT_TEST_", "WISBOT_BENCH_")
 """``WISBOT_*`` variables that are not settings (the config file's name, the tests')."""
 
 
-class SettingsError(WisbotError):
+class SettingsError(WisbotError, ValueError):
+    """ValueError too: what pydantic's validation error was to callers before."""
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("the settings are not valid:\n" + "\n".join(f"  • {p}"
