@@ -112,13 +112,15 @@ def test_db_current_names_revisions_and_how_far_behind(tmp_path: Path) -> None:
     assert f"database: {head_revision()} (" in done.output and "up to date" in done.output
 
 
-@pytest.mark.parametrize("command", [["run"], ["shell", "--as", "anna.weber"],
-                                     ["db", "current"]])
-def test_no_empty_database_left_behind(tmp_path: Path, command: list[str]) -> None:
+@pytest.mark.parametrize("command, code", [
+    (["run"], 2), (["shell", "--as", "anna.weber"], 2), (["db", "current"], 2),
+    (["status"], 2), (["doctor"], 1), (["outbox", "list"], 2), (["probe"], 2),
+    (["report", "annual", "2026"], 2), (["watch", "report"], 2)])
+def test_no_empty_database_left_behind(tmp_path: Path, command: list[str], code: int) -> None:
     db = tmp_path / "wisbot.db"
     done = runner.invoke(cli, [*command, "--database-url", f"sqlite:///{db}"],
                          env={"WISBOT_DIRECTORY": str(EXAMPLE)}, input="")
-    assert done.exit_code == 2, done.output
+    assert done.exit_code == code, done.output
     assert not db.exists()
     assert "wisbot db upgrade" in done.output and "Traceback" not in done.output
 

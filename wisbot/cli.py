@@ -250,6 +250,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
 
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
     except Exception as exc:
         raise _fail(exc) from None
@@ -293,6 +294,7 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
         raise _fail(exc) from None
     checks: list[Check] = []
     try:
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
         try:
             store.check_migrated()
@@ -477,6 +479,7 @@ def _offline_app(directory: Path | None, database_url: str | None):  # type: ign
 
     settings = _settings(directory, database_url).model_copy(update={"watch_enabled": False,
                                                                      "wismon_port": None})
+    _require_database(settings.database_url, creating=settings.auto_migrate)
     return App(settings, adapters=[], run_worker=False)
 
 
@@ -599,6 +602,7 @@ def report_annual(
         raise _fail(ValueError(f"--format must be md, csv or json, not {format!r}"))
     try:
         settings = _settings(database_url=database_url)
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
     except Exception as exc:
         raise _fail(exc) from None
@@ -840,6 +844,7 @@ def _exchange_service(settings: Settings) -> tuple[Store, ExchangeService]:
     from wisbot.store.engine import Store
 
     directory = load_directory(settings.directory)
+    _require_database(settings.database_url, creating=False)
     store = Store(settings.database_url)
     try:
         store.check_migrated()
@@ -938,6 +943,7 @@ def _outbox_store(directory: Path | None, database_url: str | None) -> Store:
     from wisbot.store.engine import Store
 
     settings = _settings(directory, database_url)
+    _require_database(settings.database_url, creating=False)
     store = Store(settings.database_url)
     try:
         store.check_migrated()
