@@ -607,23 +607,26 @@ def _message(err: Any) -> str:
 
 
 def parse_directory(data: Any, source: str = "<directory>", *,
-                    lines: Lines | None = None) -> Directory:
-    """``lines`` (from :func:`yaml_lines`): each problem names its line in the file."""
+                    text: str | None = None) -> Directory:
+    """``text``: the YAML the data came from; each problem then names its line (the
+    lines are looked up only when there is a problem)."""
     if not isinstance(data, dict):
         raise DirectoryError(source, ["the file must be a mapping with members, centres, giscs, "
                                       "contacts and rooms"])
-    lines = lines or {}
     try:
         directory = Directory.model_validate(data)
     except ValidationError as exc:
+        lines = yaml_lines(text) if text is not None else {}
         problems = []
         for err in exc.errors():
             label = _entry_label(data, err["loc"])
             problems.append(_at(f"{label}: {_message(err)}", _line_of(lines, err["loc"])))
         problems.append(_MORE_MAY_FOLLOW)
         raise DirectoryError(source, problems) from None
+    found = cross_check(directory)
+    lines = yaml_lines(text) if found and text is not None else {}
     problems = [_at(p, _line_of_label(lines, p)).replace("<this file>", source)
-                for p in cross_check(directory)]
+                for p in found]
     if problems:
         raise DirectoryError(source, problems)
     return directory
@@ -643,7 +646,7 @@ def load_directory(path: str | Path) -> Directory:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DirectoryError(str(path), [_yaml_problem(exc)]) from None
-    return parse_directory(data, str(path), lines=yaml_lines(text))
+    return parse_directory(data, str(path), text=text)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
