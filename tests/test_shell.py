@@ -193,3 +193,53 @@ def test_real_pty_session(tmp_path: Path, sqlite_url: str) -> None:
             proc.kill()
         os.close(main)
     assert b"^[[D" not in seen
+
+
+def test_piped_shell_interrupted_leaves_at_once_with_a_word(tmp_path: Path,
+                                                            sqlite_url: str) -> None:
+    """Ctrl-C (SIGINT) while the piped shell waits for input: it leaves within seconds,
+    says so, and its reader thread does not keep the process alive."""
+    import signal
+
+    env = {**os.environ, "WISBOT_DIRECTORY": str(EXAMPLE), "WISBOT_DATABASE_URL": sqlite_url,
+           "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "wisbot", "shell", "--as", "anna.weber"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> None:
+        nonlocal seen
+        assert proc.stdout is not None
+        end = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                seen += chunk
+        assert marker in seen, seen[-2000:]
+
+    try:
+        assert proc.stdin is not None
+        read_until(b"Type `help`")
+        proc.stdin.write(b"severity\n")
+        proc.stdin.flush()
+        read_until(b"severity 5")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        took = time.monotonic() - started
+        read_until(sh.LEAVE_WORD.encode(), timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+    assert proc.returncode == 130, seen[-2000:]
+    assert f"{sh.LEAVE_WORD} (interrupted)".encode() in seen
+    assert b"Traceback" not in seen
+    assert took < 15
