@@ -10,7 +10,7 @@ from typing import Any
 GROUPS = (
     ("PostgreSQL runs", ("postgres",)),
     ("need a service", ("synapse", "mosquitto", "pycsw", "not reachable", "not on path",
-                        "nio", "openssl", "websockets", "bind-mount", "mount(8)")),
+                        "matrix-nio", "openssl", "websockets", "bind-mount", "mount(8)")),
 )
 
 
