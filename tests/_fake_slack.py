@@ -3,8 +3,8 @@
 Slack is a hosted service, so the Slack tests run slack-bolt's real request handling
 against this fake: an aiohttp server on a random loopback port (``127.0.0.1:0``) that
 answers the Web API methods wisbot uses (``auth.test``, ``chat.postMessage`` with its
-message metadata, ``conversations.open|info|members|history``,
-``apps.connections.open``), the external file upload
+message metadata, ``conversations.open|info|members|history``, ``chat.postEphemeral``,
+``users.info``, ``apps.connections.open``), the external file upload
 (``files.getUploadURLExternal`` → an upload_url on this server → the POST of the bytes →
 ``files.completeUploadExternal``), the ``response_url`` webhooks of slash commands and
 buttons, and a Socket Mode websocket. It records every call and can answer ``429`` with
@@ -72,6 +72,14 @@ class FakeSlack:
         self.members_failures: dict[str, list[str]] = {}
         """Channel → failures conversations.members answers, one per call, first:
         ``"429"`` (rate limited, Retry-After 1) or a Slack error code."""
+        self.auth_error: str | None = None
+        """auth.test answers this Slack error (e.g. invalid_auth) when set."""
+        self.bot_absent: set[str] = set()
+        """Channels the bot is not a member of (conversations.members lists it not)."""
+        self.unknown_users: set[str] = set()
+        """User ids users.info answers user_not_found; every other U… id exists."""
+        self.deleted_users: set[str] = set()
+        """User ids users.info reports as deactivated."""
         self.post_delay = 0.0
         """Seconds chat.postMessage takes (the benchmark: a realistic round trip)."""
         self.hang_after_post: dict[str, list[float]] = {}
@@ -94,7 +102,8 @@ class FakeSlack:
         self.port = 0
 
     # ----- life cycle -------------------------------------------------------------------
-    async def start(self) -> FakeSlack:
+    async def start(self, port: int = 0) -> FakeSlack:
+        """Listen on ``port`` of the loopback (0: any free one)."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
@@ -102,7 +111,7 @@ class FakeSlack:
         app.router.add_get("/ws", self._ws)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -177,6 +186,8 @@ class FakeSlack:
     async def _answer(self, method: str, params: dict[str, Any]) -> web.Response:
         ok = web.json_response
         if method == "auth.test":
+            if self.auth_error:
+                return ok({"ok": False, "error": self.auth_error})
             return ok({"ok": True, "user_id": BOT_USER, "bot_id": "BWISBOT", "team_id": "T1",
                        "team": "WIS", "user": "wisbot", "url": "https://wis.example.org/"})
         if method == "chat.postMessage":
@@ -217,7 +228,8 @@ class FakeSlack:
                     return ok({"ok": False, "error": "ratelimited"}, status=429,
                               headers={"Retry-After": "1"})
                 return ok({"ok": False, "error": failure})
-            everyone = [BOT_USER, *self.members.get(channel, [])]
+            everyone = [*([] if channel in self.bot_absent else [BOT_USER]),
+                        *self.members.get(channel, [])]
             # Pages of two, so the adapter must follow next_cursor.
             start = int(params.get("cursor") or 0)
             page = everyone[start:start + 2]
@@ -255,6 +267,20 @@ class FakeSlack:
             return ok({"ok": True, "files": [{"id": f.id, "name": f.filename,
                                               "title": f.title, "size": len(f.content)}
                                              for f in shared]})
+        if method == "chat.postEphemeral":
+            channel = str(params.get("channel", ""))
+            if channel in self.errors:
+                return ok({"ok": False, "error": self.errors[channel]})
+            self._note()
+            return ok({"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"})
+        if method == "users.info":
+            user = str(params.get("user", ""))
+            if user in self.unknown_users or not user.startswith("U"):
+                return ok({"ok": False, "error": "user_not_found"})
+            return ok({"ok": True, "user": {"id": user, "name": user.lower(),
+                                            "real_name": user.title(),
+                                            "deleted": user in self.deleted_users,
+                                            "is_bot": user == BOT_USER}})
         if method == "apps.connections.open":
             return ok({"ok": True, "url": f"ws://127.0.0.1:{self.port}/ws"})
         return ok({"ok": False, "error": "unknown_method"}, status=404)

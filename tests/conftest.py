@@ -148,3 +148,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         local_conftest = module.parent / "conftest.py"  # broker fixtures live in these
         if _uses_broker(module) or (module.parent != root and _uses_broker(local_conftest)):
             item.add_marker(pytest.mark.xdist_group("mosquitto"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End the run with what the skips were (PostgreSQL runs, missing services)."""
+    from tests._skip_summary import terminal_summary
+
+    terminal_summary(terminalreporter)

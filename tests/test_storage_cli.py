@@ -16,6 +16,7 @@ from wisbot.app import App
 from wisbot.cli import app as cli
 from wisbot.errors import NotMigrated
 from wisbot.settings import Settings, load_settings
+from wisbot.settings_errors import SettingsError
 from wisbot.store.engine import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def test_settings_env_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert s.slack_bot_token is not None and "xoxb" not in repr(s)
     assert s.slack_bot_token.get_secret_value() == "xoxb-secret"
     monkeypatch.setenv("WISBOT_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
+    with pytest.raises(SettingsError, match=r"WISBOT_CONFIG names .*missing\.toml"):
         load_settings()
 
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from wisbot import cli_help
 from wisbot.errors import WisbotError
 
 if TYPE_CHECKING:
@@ -28,7 +30,8 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 watch_app = typer.Typer(help="GISC Watch reports.", no_args_is_help=True)
 roster_app = typer.Typer(help="The GISC Watch roster.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
-slack_app = typer.Typer(help="The Slack app: its manifest.", no_args_is_help=True)
+slack_app = typer.Typer(help="The Slack app: its manifest, and a check of the workspace "
+                        "before going live.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(watch_app, name="watch")
 app.add_typer(roster_app, name="roster")
@@ -48,9 +51,12 @@ from wisbot.cli_export import export_app  # noqa: E402  (issue 14: MISP/STIX exp
 app.add_typer(export_app, name="export")
 console = Console()
 err = Console(stderr=True)
+cli_help.install()
 
 DirectoryOpt = Annotated[Path | None, typer.Option(
     "--directory", "-d", help="Directory YAML (default: WISBOT_DIRECTORY or directory.yaml).")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    help="Database URL (default: WISBOT_DATABASE_URL or sqlite:///wisbot.db).")]
 
 
 def _version(value: bool) -> None:
@@ -76,11 +82,16 @@ def _settings(directory: Path | None = None, database_url: str | None = None):  
         overrides["directory"] = directory
     if database_url is not None:
         overrides["database_url"] = database_url
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    from wisbot.settings_errors import unknown_environment
+
+    for warning in unknown_environment(type(settings).model_fields):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    return settings
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {exc}")
+    err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
     return typer.Exit(code=2)
 
 
@@ -89,7 +100,7 @@ def _logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Their start-up chatter at INFO drowns wisbot's own lines (matrix-nio logs a line per
     # state event of every room at each start).
-    for noisy in ("alembic", "apscheduler", "nio"):
+    for noisy in ("alembic", "apscheduler", "nio", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -101,6 +112,7 @@ def run(directory: DirectoryOpt = None,
     loads the directory file again (a bad file is refused, the old directory stays)."""
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=settings.auto_migrate)
     except Exception as exc:
         raise _fail(exc) from None
     _logging(settings.log_level)
@@ -135,13 +147,31 @@ def run(directory: DirectoryOpt = None,
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, on_hup)
-        async with App(settings) as bot:
+        bot = App(settings)
+        # a chat server still unreachable at start is waited for; a stop ends the wait
+        starting = asyncio.create_task(bot.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            log.info("stopped before wisbot finished starting")
+            try:
+                await bot.stop()
+            except Exception as exc:  # what had started is being torn down anyway
+                log.warning("while stopping a start cut short: %s", exc)
+            return
+        stopping.cancel()
+        starting.result()  # a start that failed raises here
+        try:
             log.info("wisbot running with %s", ", ".join(bot.adapters))
             running.append(bot)
             await stop.wait()
             running.clear()
             for task in list(reloads):
                 await task
+        finally:
+            await bot.stop()
 
     try:
         asyncio.run(main())
@@ -150,53 +180,52 @@ def run(directory: DirectoryOpt = None,
 
 
 @app.command()
-def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact you act as.")],
+def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact you act as "
+                                          "(a contacts: id of the directory file).")],
           room: Annotated[str | None, typer.Option(help="Room key you type in (default: a "
                                                    "direct conversation).")] = None,
           directory: DirectoryOpt = None,
-          database_url: Annotated[str | None, typer.Option()] = None) -> None:
-    """Type commands as a contact; every room's traffic is printed as [room] text."""
+          database_url: DatabaseOpt = None) -> None:
+    """Type commands as a contact; every room's traffic is printed as \\[room] text. On a
+    terminal: arrows and history; Ctrl-C clears the line; Ctrl-D (or Ctrl-C twice) leaves."""
+    from wisbot import shell as sh
+    from wisbot.directory import load_directory
+
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=settings.auto_migrate)
+        pre = sh.preflight(load_directory(settings.directory), settings.directory, as_, room)
     except Exception as exc:
         raise _fail(exc) from None
+    for warning in pre.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
 
-    async def main() -> None:
-        from wisbot.adapters.console import ConsoleAdapter, render_text
+    def echo(text: str) -> None:
+        console.print(text, highlight=False, markup=False)
+
+    async def main() -> int:
+        from wisbot.adapters.console import ConsoleAdapter
         from wisbot.app import App
 
-        adapter = ConsoleAdapter()
+        adapter = ConsoleAdapter(sh.CURRENT_STDOUT)
         async with App(settings, adapters=[adapter]) as bot:
-            contact = bot.directory.contact(as_)
-            target = bot.directory.room(room).target if room else None
-            console.print(f"wisbot shell as [bold]{contact.name}[/bold] in "
-                          f"[bold]{room or 'a direct conversation'}[/bold]. Type `help`; "
-                          "Ctrl-D to leave.")
-            while True:
-                try:
-                    line = await asyncio.to_thread(input, f"{contact.id}> ")
-                except EOFError:
-                    break
-                if not line.strip():
-                    continue
-                reply = await bot.dispatch(_inv(contact.chat_id("console") or contact.id, line,
-                                                target))
-                console.print(render_text(reply), highlight=False, markup=False)
-                await bot.outbox.drain()
-
-    def _inv(who: str, text: str, target: str | None):  # type: ignore[no-untyped-def]
-        from wisbot.adapters.base import Invocation, RoomRef, UserRef
-        from wisbot.clock import utcnow
-        from wisbot.ids import Platform
-
-        p = Platform("console")
-        return Invocation(platform=p, sender=UserRef(p, who), text=text,
-                          room=RoomRef(p, target) if target else None, received_at=utcnow())
+            console.print(f"wisbot shell as [bold]{escape(pre.contact.name)}[/bold] in "
+                          f"[bold]{escape(room or 'a direct conversation')}[/bold]. Type "
+                          "`help`; Ctrl-D to leave.")
+            if tty:
+                return await sh.run_tty(bot, pre, echo,
+                                        history=sh.history_path(settings.database_url))
+            return await sh.run_piped(bot, pre, echo)
 
     try:
-        asyncio.run(main())
+        code = asyncio.run(main())
     except WisbotError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:  # Ctrl-C while a command ran, or in a pipe
+        console.print(f"\n{sh.LEAVE_WORD} (interrupted)", highlight=False, markup=False)
+        raise typer.Exit(code=130) from None
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -224,6 +253,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
 
     try:
         settings = _settings(directory, database_url)
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
     except Exception as exc:
         raise _fail(exc) from None
@@ -267,6 +297,7 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
         raise _fail(exc) from None
     checks: list[Check] = []
     try:
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
         try:
             store.check_migrated()
@@ -303,16 +334,26 @@ def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON inst
 
 
 @directory_app.command("check")
-def directory_check(file: Path) -> None:
+def directory_check(
+    file: Annotated[Path | None, typer.Argument(
+        help="The directory file (default: --directory, WISBOT_DIRECTORY or "
+        "directory.yaml).")] = None,
+    directory: DirectoryOpt = None,
+) -> None:
     """Validate a directory file; errors name the file, the entry and the field."""
     from wisbot.directory import load_directory
 
+    if file is None:
+        try:
+            file = _settings(directory).directory
+        except Exception as exc:
+            raise _fail(exc) from None
     try:
         d = load_directory(file)
     except WisbotError as exc:
         err.print(f"[bold red]{file} is not valid:[/bold red]")
         for problem in getattr(exc, "problems", [str(exc)]):
-            err.print(f"  • {problem}")
+            err.print(f"  • {escape(problem)}")
         raise typer.Exit(code=1) from None
     console.print(f"[green]{file} is valid:[/green] {len(d.members)} Members, {len(d.centres)} "
                   f"centres, {len(d.giscs)} GISCs, {len(d.contacts)} contacts, "
@@ -401,31 +442,66 @@ def directory_preview(
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: Annotated[str | None, typer.Option()] = None,
+def db_upgrade(database_url: DatabaseOpt = None,
                revision: Annotated[str, typer.Option(help="Target revision.")] = "head") -> None:
     """Create or migrate the database to the schema this wisbot needs."""
     from sqlalchemy.engine import make_url
 
     from wisbot.store.engine import upgrade
 
-    settings = _settings(database_url=database_url)
+    try:
+        settings = _settings(database_url=database_url)
+    except WisbotError as exc:
+        raise _fail(exc) from None
     upgrade(settings.database_url, revision)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     console.print(f"[green]database {shown} is at {revision}[/green]")
 
 
 @db_app.command("current")
-def db_current(database_url: Annotated[str | None, typer.Option()] = None) -> None:
+def db_current(database_url: DatabaseOpt = None) -> None:
     """Show the database's schema revision and the one this wisbot needs."""
-    from wisbot.store.engine import current_revision, head_revision, make_engine
+    from wisbot.store.engine import (
+        current_revision,
+        describe_revision,
+        head_revision,
+        make_engine,
+        revisions_behind,
+    )
 
-    settings = _settings(database_url=database_url)
+    try:
+        settings = _settings(database_url=database_url)
+        _require_database(settings.database_url, creating=False)
+    except Exception as exc:
+        raise _fail(exc) from None
     engine = make_engine(settings.database_url)
     try:
-        console.print(f"database: {current_revision(engine) or 'none'}; needed: "
-                      f"{head_revision()}")
+        current = current_revision(engine)
     finally:
         engine.dispose()
+    behind = revisions_behind(current)
+    state = ("up to date" if behind == 0 else
+             f"{behind} migration(s) behind: run `wisbot db upgrade`" if behind else
+             "not a revision this wisbot knows")
+    console.print(f"database: {describe_revision(current)}; needed: "
+                  f"{describe_revision(head_revision())}; {state}", markup=False,
+                  highlight=False)
+
+
+def _require_database(url: str, *, creating: bool) -> None:
+    """A SQLite file that does not exist is not created by reading it (a typo in a folder
+    would leave an empty wisbot.db behind)."""
+    from sqlalchemy.engine import make_url
+
+    from wisbot.store.engine import is_sqlite
+
+    if creating or not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if database and database != ":memory:" and not Path(database).exists():
+        raise WisbotError(f"no database at {Path(database).resolve()}: create it with "
+                          "`wisbot db upgrade` (or point WISBOT_DATABASE_URL or "
+                          "--database-url at yours)")
 
 
 def _offline_app(directory: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
@@ -435,6 +511,7 @@ def _offline_app(directory: Path | None, database_url: str | None):  # type: ign
 
     settings = _settings(directory, database_url).model_copy(update={"watch_enabled": False,
                                                                      "wismon_port": None})
+    _require_database(settings.database_url, creating=settings.auto_migrate)
     return App(settings, adapters=[], run_worker=False)
 
 
@@ -447,7 +524,7 @@ def watch_report(
                                             "period's end).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="md or csv.")] = "md",
     directory: DirectoryOpt = None,
-    database_url: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseOpt = None,
 ) -> None:
     """Print the GISC Watch summary report (template table, footer, Global Services at the
     start and end of the period, ticket activity) as Markdown or CSV."""
@@ -471,7 +548,7 @@ def watch_report(
 
 @roster_app.command("import")
 def roster_import(file: Path, directory: DirectoryOpt = None,
-                  database_url: Annotated[str | None, typer.Option()] = None) -> None:
+                  database_url: DatabaseOpt = None) -> None:
     """Import the official roster CSV (gisc_name,start_date,end_date) as published."""
     try:
         text = file.read_text(encoding="utf-8")
@@ -499,30 +576,38 @@ def roster_import(file: Path, directory: DirectoryOpt = None,
 @app.command("probe")
 def probe_cmd(target: Annotated[str | None, typer.Argument(help="A GISC, a service kind "
                                                             "or a WIS 2.0 service id.")] = None,
+              record: Annotated[bool, typer.Option(
+                  "--record", help="Also store the results like the daily run: open or "
+                  "update watch tickets and queue the posts to the GISC rooms (the running "
+                  "bot delivers them).")] = False,
               directory: DirectoryOpt = None,
-              database_url: Annotated[str | None, typer.Option()] = None) -> None:
-    """Probe now and print the results (they are stored like `watch probe`'s)."""
+              database_url: DatabaseOpt = None) -> None:
+    """Probe now and print the results. Nothing is stored, no ticket is opened and no room
+    is told unless --record is given."""
+    from wisbot.probes.model import ProbeResult
+    from wisbot.services.watch import WatchService
 
-    from wisbot.services.watch import RunOutcome
-
-    async def main() -> RunOutcome:
+    async def main() -> tuple[ProbeResult, ...]:
         async with _offline_app(directory, database_url) as bot:
-            done: RunOutcome = await bot.services.watch.run("manual", target)
-            return done
+            watch: WatchService = bot.services.watch
+            if record:
+                return (await watch.run("manual", target)).results
+            return await watch.probe_only(target)
 
     try:
-        outcome = asyncio.run(main())
+        results = asyncio.run(main())
     except WisbotError as exc:
         raise _fail(exc) from None
-    table = Table(title="Probe results")
+    table = Table(title="Probe results" + (" (recorded)" if record else
+                                           " (not recorded: --record stores them)"))
     for col in ("centre", "service", "status", "latency", "figure", "reason"):
         table.add_column(col)
-    for r in outcome.results:
+    for r in results:
         table.add_row(r.centre, r.service.value, r.status.value,
                       f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–",
                       f"{r.figure:,.0f}" if r.figure is not None else "–", r.reason or "")
     console.print(table)
-    if any(not r.ok for r in outcome.results):
+    if any(not r.ok for r in results):
         raise typer.Exit(code=1)
 
 
@@ -550,6 +635,7 @@ def report_annual(
         raise _fail(ValueError(f"--format must be md, csv or json, not {format!r}"))
     try:
         settings = _settings(database_url=database_url)
+        _require_database(settings.database_url, creating=False)
         store = Store(settings.database_url)
     except Exception as exc:
         raise _fail(exc) from None
@@ -575,13 +661,67 @@ def slack_manifest(
         help="HTTP mode: the public https://…/slack/events URL (default: Socket Mode).")]
         = None,
     name: Annotated[str, typer.Option(help="The app's and bot user's name.")] = "wisbot",
+    command_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of the slash commands, e.g. wis- for /wis-incident (default: "
+        "WISBOT_SLACK_COMMAND_PREFIX, none).")] = None,
+    allow_http_loopback: Annotated[bool, typer.Option(
+        "--allow-http-loopback", help="Accept an http://127.0.0.1… request URL (local "
+        "development only; Slack itself posts only to https).")] = False,
 ) -> None:
-    """Print the Slack app manifest (commands, scopes, Socket Mode, interactivity),
-    generated from the command registry; deploy/slack-manifest.yaml is this output."""
-    from wisbot.adapters.slack_manifest import manifest_yaml
+    """Print the Slack app manifest (commands, scopes, events, App Home, Socket Mode,
+    interactivity), generated from the command registry; deploy/slack-manifest.yaml is
+    this output."""
+    from wisbot.adapters.slack_manifest import check_request_url, manifest_yaml
     from wisbot.commands import build_registry
 
-    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url), nl=False)
+    try:
+        if request_url is not None:
+            check_request_url(request_url, allow_http_loopback=allow_http_loopback)
+        if command_prefix is None:
+            command_prefix = _settings().slack_command_prefix
+    except (ValueError, WisbotError) as exc:
+        raise _fail(exc) from None
+    typer.echo(manifest_yaml(build_registry(), name=name, request_url=request_url,
+                             command_prefix=command_prefix), nl=False)
+
+
+@slack_app.command("check")
+def slack_check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+    directory: DirectoryOpt = None,
+) -> None:
+    """Check the workspace before going live: the bot token (auth.test), the bot is in
+    each bound channel, closed rooms are private channels without strangers, every
+    bound person exists. Posts nothing; exits 1 when something is wrong."""
+    import json
+
+    from wisbot.adapters.slack_check import check_workspace
+    from wisbot.directory import load_directory
+
+    try:
+        settings = _settings(directory)
+        d = load_directory(settings.directory)
+        from pydantic import SecretStr
+
+        from wisbot.adapters.slack import SlackAdapter
+
+        # only the Web API is used: no Socket Mode or HTTP endpoint is started
+        adapter = SlackAdapter.from_settings(settings.model_copy(update={
+            "slack_mode": "http", "slack_signing_secret": settings.slack_signing_secret
+            or SecretStr("unused")}), directory=d)
+        findings = asyncio.run(check_workspace(adapter, d))
+    except (WisbotError, ValueError, ImportError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        marks = {"ok": "ok  ", "warning": "WARN", "error": "FAIL"}
+        for f in findings:
+            typer.echo(f"{marks[f.level]} {f.subject}: {f.detail}")
+        bad = sum(1 for f in findings if f.level == "error")
+        typer.echo(f"{bad} problem(s)" if bad else "ready: no problem found")
+    if any(f.level == "error" for f in findings):
+        raise typer.Exit(code=1)
 
 
 @slack_app.command("topics")
@@ -755,6 +895,7 @@ def _exchange_service(settings: Settings) -> tuple[Store, ExchangeService]:
     from wisbot.store.engine import Store
 
     directory = load_directory(settings.directory)
+    _require_database(settings.database_url, creating=False)
     store = Store(settings.database_url)
     try:
         store.check_migrated()
@@ -818,6 +959,9 @@ def exchange_spot(
     except Exception as exc:
         raise _fail(exc) from None
     _logging(settings.log_level)
+    # the service logs each report line for `run`; here they are printed once, below
+    logging.getLogger("wisbot.services.exchange").setLevel(
+        max(logging.WARNING, logging.getLogger().level))
 
     async def main() -> None:
         from wisbot.adapters.console import render_text
@@ -845,13 +989,12 @@ def exchange_spot(
 
 # ----- outbox ---------------------------------------------------------------------------
 
-DatabaseOpt = Annotated[str | None, typer.Option(help="Override WISBOT_DATABASE_URL.")]
-
 
 def _outbox_store(directory: Path | None, database_url: str | None) -> Store:
     from wisbot.store.engine import Store
 
     settings = _settings(directory, database_url)
+    _require_database(settings.database_url, creating=False)
     store = Store(settings.database_url)
     try:
         store.check_migrated()

@@ -596,19 +596,93 @@ def _entry_label(data: Any, loc: Sequence[int | str]) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def parse_directory(data: Any, source: str = "<directory>") -> Directory:
+Lines = dict[tuple[int | str, ...], int]
+"""Path in the YAML document (``("contacts", 3, "lead")``) → its line, 1-based."""
+
+_MORE_MAY_FOLLOW = ("references between entries (unknown names, duplicates) are checked "
+                    "once these are fixed: more problems may follow")
+
+
+def yaml_lines(text: str) -> Lines:
+    """Where each mapping key and list item of a YAML document starts."""
+    out: Lines = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return out
+
+    def walk(node: Any, path: tuple[int | str, ...], seen: set[int]) -> None:
+        if id(node) in seen:  # an alias shares its anchor's node
+            return
+        seen = seen | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                step = (*path, str(key.value))
+                out[step] = key.start_mark.line + 1
+                walk(value, step, seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i), seen)
+
+    if root is not None:
+        walk(root, (), set())
+    return out
+
+
+def _line_of(lines: Lines, loc: Sequence[int | str]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        line = lines.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+_LABEL = re.compile(r"^([a-z_]+)(?:\[(\d+)\])?(?: \([^)]*\))?(?:\.([A-Za-z0-9_:-]+))?")
+
+
+def _line_of_label(lines: Lines, problem: str) -> int | None:
+    """``contacts[3] (id 'x').member: …`` → the line of contacts[3]."""
+    m = _LABEL.match(problem)
+    if m is None:
+        return None
+    loc: list[int | str] = [m.group(1)]
+    if m.group(2) is not None:
+        loc.append(int(m.group(2)))
+    if m.group(3):
+        loc.append(m.group(3).rstrip(":"))
+    return _line_of(lines, loc)
+
+
+def _at(problem: str, line: int | None) -> str:
+    return f"{problem} (line {line})" if line is not None else problem
+
+
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def parse_directory(data: Any, source: str = "<directory>", *,
+                    text: str | None = None) -> Directory:
+    """``text``: the YAML the data came from; each problem then names its line (the
+    lines are looked up only when there is a problem)."""
     if not isinstance(data, dict):
         raise DirectoryError(source, ["the file must be a mapping with members, centres, giscs, "
                                       "contacts and rooms"])
     try:
         directory = Directory.model_validate(data)
     except ValidationError as exc:
+        lines = yaml_lines(text) if text is not None else {}
         problems = []
         for err in exc.errors():
             label = _entry_label(data, err["loc"])
-            problems.append(f"{label}: {err['msg']}")
+            problems.append(_at(f"{label}: {_message(err)}", _line_of(lines, err["loc"])))
+        problems.append(_MORE_MAY_FOLLOW)
         raise DirectoryError(source, problems) from None
-    problems = cross_check(directory)
+    found = cross_check(directory)
+    lines = yaml_lines(text) if found and text is not None else {}
+    problems = [_at(p, _line_of_label(lines, p)).replace("<this file>", source)
+                for p in found]
     if problems:
         raise DirectoryError(source, problems)
     return directory
@@ -627,8 +701,20 @@ def load_directory(path: str | Path) -> Directory:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DirectoryError(str(path), [f"not valid YAML: {exc}"]) from None
-    return parse_directory(data, str(path))
+        raise DirectoryError(str(path), [_yaml_problem(exc)]) from None
+    return parse_directory(data, str(path), text=text)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message without its ``in "<unicode string>"`` marks: line and column."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    ctx_mark = getattr(exc, "context_mark", None)
+    if context and ctx_mark is not None:
+        context = f"{context} (line {ctx_mark.line + 1})"
+    return f"not valid YAML{where}: {problem}" + (f", {context}" if context else "")
 
 
 def cross_check(d: Directory) -> list[str]:
@@ -681,6 +767,7 @@ def cross_check(d: Directory) -> list[str]:
                 problems.append(f"{label}.chat.{platform}: {address!r} is also contact {other!r}")
             chat_seen[(platform, address)] = person.id
     address_seen: dict[tuple[str, str], str] = {}
+    unprovisioned: list[str] = []
     for i, r in enumerate(d.rooms):
         label = f"rooms[{i}] (key {r.key!r})"
         kind, _, name = r.role.partition(":")
@@ -688,9 +775,11 @@ def cross_check(d: Directory) -> list[str]:
             problems.append(f"{label}.role: {_unknown('GISC', name, gisc_names)}")
         if kind == "member" and name.casefold() not in members:
             problems.append(f"{label}.role: {_unknown('Member', name, member_names)}")
-        if r.platform != "console" and not r.address:
+        if r.platform == "matrix" and not r.address:
+            unprovisioned.append(r.key)
+        elif r.platform != "console" and not r.address:
             problems.append(f"{label}.address: a {r.platform} room needs its address "
-                            "(room id or channel id)")
+                            "(the channel id: open the channel's details in Slack)")
         other = address_seen.get((r.platform, r.target))
         if other is not None:
             problems.append(f"{label}.address: {r.target!r} is also room {other!r}")
@@ -820,6 +909,12 @@ def cross_check(d: Directory) -> list[str]:
             problems.append(f"wis2.{ident}.url: missing")
     if not d.rooms_with_role("secretariat"):
         problems.append("rooms: no room has role 'secretariat' (every incident is told there)")
+    if unprovisioned:
+        shown = ", ".join(unprovisioned[:8]) + (", …" if len(unprovisioned) > 8 else "")
+        problems.append(f"rooms: {len(unprovisioned)} matrix room(s) have no address yet "
+                        f"({shown}): a matrix room needs its address; run `wisbot matrix "
+                        "provision --directory <this file>` to create the rooms and write "
+                        "their ids here")
     return problems
 
 

@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         default=None, description="Slack Web API base URL (default https://slack.com/api/).")
     slack_pace_seconds: float = Field(default=1.0, ge=0,
                                       description="Least time between posts to one channel, s.")
+    slack_command_prefix: str = Field(
+        default="", pattern=r"^[a-z0-9_-]{0,10}$",
+        description="Prefix of the slash commands (`wis-`: /wis-incident, /wis-watch), so "
+        "they do not clash with other apps in a shared workspace; the manifest "
+        "(`wisbot slack manifest`) must be generated with the same prefix.")
     slack_integrity_interval: float = Field(
         default=600.0, ge=0, description="Seconds between room-integrity checks of the bound "
         "channels (also on start and on every join or leave); 0: only then.")
@@ -315,7 +320,23 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
+    """The settings; a bad value or an unknown key is a :class:`SettingsError` that names
+    the file and line, the environment variable or the option, and the nearest setting."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from wisbot.settings_errors import SettingsError, Sources, describe
+
     config = os.environ.get("WISBOT_CONFIG")
     if config and not Path(config).is_file():
-        raise FileNotFoundError(f"WISBOT_CONFIG names {config}, which does not exist")
-    return Settings(**overrides)
+        raise SettingsError([f"environment variable WISBOT_CONFIG names {config}, which "
+                             "does not exist (unset it to use the environment and the "
+                             "defaults)"])
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"{config} is not valid TOML: {exc}"]) from None
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, Settings.model_fields,
+                                     Sources(overrides, config))) from None

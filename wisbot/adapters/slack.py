@@ -75,6 +75,7 @@ from wisbot.adapters.slack_render import ACTION_PREFIX, render_blocks, render_te
 from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
+from wisbot.errors import WisbotError
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
 from wisbot.services.context import may_be_in_room
@@ -86,6 +87,9 @@ log = logging.getLogger(__name__)
 PLATFORM = Platform("slack")
 METADATA_EVENT = "wisbot_delivery"
 """The metadata event type of every post: its payload is ``{"key": <delivery key>}``."""
+
+MESSAGE_PREFIX = "!"
+"""A message starting with it is a command (``!incident list``), as on Matrix."""
 
 PERMANENT_ERRORS: dict[str, str] = {
     "channel_not_found": "the channel does not exist or the bot cannot see it: check the "
@@ -195,6 +199,10 @@ class ChannelPacer:
         self._next[channel] = max(self._next.get(channel, 0.0), self.monotonic() + seconds)
 
 
+class SlackStartError(WisbotError):
+    """The Slack adapter cannot start: the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     bot_token: str = field(repr=False)
@@ -208,6 +216,10 @@ class SlackConfig:
     """Web API base, e.g. ``https://slack.com/api/`` (tests: a local fake)."""
     pace_seconds: float = 1.0
     integrity_interval: float = 600.0
+    command_prefix: str = ""
+    """Slash commands are ``/<prefix><command>`` (``wis-``: ``/wis-incident``)."""
+    connect_backoff_max: float = 60.0
+    """Longest wait between tries while the Slack API is unreachable at start, s."""
     timeout: float = 30.0
     """Overall deadline of one Web API call, s: past it, a post's outcome is unknown."""
     """Seconds between periodic room-integrity checks; 0 turns the periodic check off."""
@@ -287,7 +299,8 @@ class SlackAdapter:
             signing_secret=secret(settings.slack_signing_secret), mode=settings.slack_mode,
             http_host=settings.slack_http_host, http_port=settings.slack_http_port,
             api_base_url=settings.slack_api_base_url, pace_seconds=settings.slack_pace_seconds,
-            integrity_interval=settings.slack_integrity_interval), **kwargs)
+            integrity_interval=settings.slack_integrity_interval,
+            command_prefix=settings.slack_command_prefix), **kwargs)
 
     # ----- life cycle -------------------------------------------------------------------
     async def start_outbound(self) -> None:
@@ -303,7 +316,10 @@ class SlackAdapter:
     def follower_sends(self, room: Any) -> bool:
         return True  # the Web API is stateless
 
-    async def _connect(self) -> None:
+    async def _connect(self, *, retry: bool = True) -> None:
+        """The Web API client and ``auth.test``. While Slack cannot be reached (network,
+        5xx, rate limit) it is asked again with backoff, one log line per try, unless
+        ``retry`` is false; a refused token is an error at once."""
         cfg = self.config
         # slack_sdk applies its own timeout only to sessions it makes: this one needs it.
         self._session = aiohttp.ClientSession(
@@ -313,15 +329,29 @@ class SlackAdapter:
         if cfg.api_base_url:
             client_args["base_url"] = cfg.api_base_url.rstrip("/") + "/"
         self.client = AsyncWebClient(**client_args)
-        try:
-            auth = await self.client.auth_test()
-        except SlackApiError as exc:
-            await self._close_session()
-            raise RuntimeError(f"Slack refused the bot token: {delivery_error(exc, 'auth.test')}"
-                               ) from None
-        except aiohttp.ClientError as exc:
-            await self._close_session()
-            raise RuntimeError(f"cannot reach the Slack API: {exc}") from None
+        where = cfg.api_base_url or "https://slack.com/api/"
+        delay = 1.0
+        while True:
+            try:
+                auth = await asyncio.wait_for(self.client.auth_test(), cfg.timeout)
+                break
+            except SlackApiError as exc:
+                error = delivery_error(exc, "auth.test")
+                if not (error.transient or error.retry_after is not None):
+                    await self._close_session()
+                    self.client = None
+                    raise SlackStartError(f"Slack refused the bot token: {error}") from None
+                why = str(error)
+            except (aiohttp.ClientError, TimeoutError, OSError, SlackRequestError) as exc:
+                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if not retry:
+                await self._close_session()
+                self.client = None
+                raise SlackStartError(f"cannot reach the Slack API at {where}: {why}")
+            log.warning("slack: cannot reach the Slack API at %s (%s); trying again in "
+                        "%.0f s", where, why, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cfg.connect_backoff_max)
         self.bot_user_id = str(auth.get("user_id") or "") or None
 
     async def start(self, dispatch: Dispatch) -> None:
@@ -414,10 +444,11 @@ class SlackAdapter:
     # ----- incoming: slash commands, buttons, membership events ----------------------------
     def _register(self, bolt: AsyncApp) -> None:
         for name in slash_commands(build_registry()):
-            bolt.command(f"/{name}")(self._on_command)
+            bolt.command(f"/{self.config.command_prefix}{name}")(self._on_command)
         bolt.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}\d+$"))(self._on_action)
         bolt.event("member_joined_channel")(self._on_membership)
         bolt.event("member_left_channel")(self._on_membership)
+        bolt.event("message")(self._on_message)
 
     def _room_of(self, channel_id: str | None) -> RoomRef | None:
         """Direct-message channels (``D…``) are a direct conversation: no room."""
@@ -473,6 +504,7 @@ class SlackAdapter:
         user_id = str(body.get("user_id", ""))
         channel = str(body.get("channel_id", "")) or None
         command = str(body.get("command", "")).lstrip("/")
+        command = command.removeprefix(self.config.command_prefix)
         text = f"{command} {body.get('text') or ''}".strip()
         self._note_unknown(user_id, channel or "a DM")
         inv = Invocation(platform=PLATFORM, sender=UserRef(platform=PLATFORM, address=user_id),
@@ -490,6 +522,41 @@ class SlackAdapter:
                          text=str(action.get("value", "")), room=self._room_of(channel),
                          received_at=utcnow(), extra={"via": "button"})
         await self._run(inv, respond)
+
+    async def _on_message(self, event: dict[str, Any]) -> None:
+        """``!incident …`` typed as a message (channels the bot is in, its direct chat):
+        the same dispatcher (and holds) as a slash command; the answer goes to the person
+        only (ephemeral) unless the room may read it all."""
+        if event.get("subtype") or event.get("bot_id") or event.get("thread_ts"):
+            return  # edits, joins, bots (wisbot itself), thread replies: not commands
+        user_id = str(event.get("user", ""))
+        text = str(event.get("text", "")).strip()
+        if not user_id or user_id == self.bot_user_id or not text.startswith(MESSAGE_PREFIX):
+            return
+        channel = str(event.get("channel", "")) or None
+        self._note_unknown(user_id, channel or "a DM")
+        inv = Invocation(platform=PLATFORM, sender=UserRef(platform=PLATFORM, address=user_id),
+                         text=text[len(MESSAGE_PREFIX):].strip(), room=self._room_of(channel),
+                         received_at=utcnow(), extra={"via": "message"})
+        await self._run(inv, self._message_responder(channel, user_id))
+
+    def _message_responder(self, channel: str | None, user_id: str) -> Callable[..., Any]:
+        """A ``respond`` for a message command: Slack gives it no response_url."""
+
+        async def respond(*, text: str, blocks: Any, response_type: str,
+                          replace_original: bool = False) -> Any:
+            client = self._client()
+            if channel is None:
+                return None
+            if response_type == "ephemeral" and not channel.startswith("D"):
+                return await client.chat_postEphemeral(channel=channel, user=user_id,
+                                                       text=text, blocks=blocks)
+            async with self.pacer.slot(channel):
+                return await client.chat_postMessage(channel=channel, text=text,
+                                                     blocks=blocks, unfurl_links=False,
+                                                     unfurl_media=False)
+
+        return respond
 
     async def _on_membership(self, event: dict[str, Any]) -> None:
         channel = str(event.get("channel", ""))

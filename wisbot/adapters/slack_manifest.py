@@ -38,10 +38,15 @@ BOT_SCOPES = (
     "groups:read",       # … of private channels
     "im:write",          # conversations.open: direct messages for pages
     "files:write",       # files.getUploadURLExternal/completeUploadExternal: the watch chart
-    "users:read",        # user ids in events
+    "users:read",        # user ids in events; `wisbot slack check`: users.info
+    "channels:history",  # message.channels: `!incident …` typed in a public channel
+    "groups:history",    # message.groups: … in a private channel
+    "im:history",        # message.im: … in the bot's direct chat (App Home messages tab)
 )
-BOT_EVENTS = ("member_joined_channel", "member_left_channel")
-"""Room integrity: a join or leave re-checks the channel's members against the directory."""
+BOT_EVENTS = ("member_joined_channel", "member_left_channel", "message.channels",
+              "message.groups", "message.im")
+"""Room integrity: a join or leave re-checks the channel's members against the directory;
+messages: a command typed as ``!incident …`` where the bot is."""
 
 
 def slash_commands(registry: Registry) -> list[str]:
@@ -51,13 +56,15 @@ def slash_commands(registry: Registry) -> list[str]:
 
 
 def build_manifest(registry: Registry, *, name: str = "wisbot",
-                   request_url: str | None = None) -> dict[str, Any]:
+                   request_url: str | None = None, command_prefix: str = "") -> dict[str, Any]:
     """Socket Mode by default; with ``request_url`` (``https://…/slack/events``) an
-    HTTP-mode manifest whose commands, interactivity and events post there."""
+    HTTP-mode manifest whose commands, interactivity and events post there;
+    ``command_prefix`` (``wis-``) names the commands ``/wis-incident`` etc."""
     commands: list[dict[str, Any]] = []
     for command in slash_commands(registry):
         description, hint = CONTRACT.get(command, (registry.summaries.get(command, command), ""))
-        entry: dict[str, Any] = {"command": f"/{command}", "description": description[:100]}
+        entry: dict[str, Any] = {"command": f"/{command_prefix}{command}",
+                                 "description": description[:100]}
         if hint:
             entry["usage_hint"] = hint[:1000]
         if request_url:
@@ -84,6 +91,9 @@ def build_manifest(registry: Registry, *, name: str = "wisbot",
             "background_color": "#1f4e79",
         },
         "features": {
+            # pages and private answers arrive in the bot's direct chat: its tab
+            "app_home": {"home_tab_enabled": False, "messages_tab_enabled": True,
+                         "messages_tab_read_only_enabled": False},
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": commands,
         },
@@ -96,6 +106,25 @@ def build_manifest(registry: Registry, *, name: str = "wisbot",
             "token_rotation_enabled": False,
         },
     }
+
+
+def check_request_url(url: str, *, allow_http_loopback: bool = False) -> str:
+    """Slack posts only to https; plain http is accepted for a loopback address (a local
+    test against a tunnel) only when asked for explicitly."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "http" and loopback and allow_http_loopback:
+        return url
+    if parts.scheme == "http" and loopback:
+        raise ValueError(f"{url}: Slack sends requests only to https URLs; for a local "
+                         "development set-up add --allow-http-loopback")
+    raise ValueError(f"{url}: Slack sends requests only to https URLs (the public "
+                     "https://…/slack/events address of your reverse proxy), or leave "
+                     "--request-url out for Socket Mode")
 
 
 def manifest_yaml(registry: Registry, **kwargs: Any) -> str:

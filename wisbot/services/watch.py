@@ -250,6 +250,12 @@ class WatchService:
         gisc = self.directory.gisc(word)
         return [t for t in out if t.centre == gisc.name]
 
+    async def probe_only(self, scope: str | None = None) -> tuple[ProbeResult, ...]:
+        """Probe and return the results; nothing is stored, no ticket, no post."""
+        return tuple(await self.sweeper(self.targets(scope),
+                                        concurrency=self.settings.watch_concurrency,
+                                        limits=self._limits(), now=self.clock))
+
     def _is_global(self, t: ProbeTarget | ProbeResult) -> bool:
         return t.service not in WIS1
 

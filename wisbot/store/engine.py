@@ -104,6 +104,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def describe_revision(revision: str | None) -> str:
+    """``0010 (deadlines)``: the id and the first line of the migration's docstring."""
+    if revision is None:
+        return "none (empty database)"
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        rev = script.get_revision(revision)
+    except Exception:
+        return f"{revision} (unknown to this wisbot: a newer version migrated it)"
+    doc = (rev.doc or "").strip() if rev is not None else ""
+    name = doc.split("(")[0].strip() if doc else ""
+    return f"{revision} ({name})" if name else revision
+
+
+def revisions_behind(current: str | None) -> int | None:
+    """How many migrations ``db upgrade`` would apply; None when ``current`` is unknown."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    try:
+        return sum(1 for _ in script.iterate_revisions(head, current or "base"))
+    except Exception:
+        return None
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
