@@ -1,0 +1,60 @@
+"""The web application: Starlette with Jinja2 templates, no third-party assets.
+
+``build_web_app`` is the composition point. ``authenticate`` maps a request to the
+directory contact it proves (sessions, see ``wisbot.web.auth``); tests may inject one.
+Every page reads ``request.state.caller``: a :class:`~wisbot.services.context.Caller`
+with no room, so the person's own view applies (the same as their direct chat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.templating import Jinja2Templates
+
+from wisbot.directory import Contact
+from wisbot.domain.audience import person_roles
+from wisbot.services.context import Caller
+
+if TYPE_CHECKING:
+    from wisbot.app import App
+
+Authenticate = Callable[[Request], Awaitable[Contact | None]]
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+async def _nobody(request: Request) -> Contact | None:
+    return None
+
+
+class CallerMiddleware(BaseHTTPMiddleware):
+    """Sets ``request.state.caller`` (or ``None``) from the authenticate seam."""
+
+    def __init__(self, app: object, *, bot: App, authenticate: Authenticate) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.bot = bot
+        self.authenticate = authenticate
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        contact = await self.authenticate(request)
+        request.state.bot = self.bot
+        request.state.caller = None if contact is None else Caller(
+            contact=contact, room=None, platform="web",
+            roles=person_roles(self.bot.directory, contact))
+        return await call_next(request)
+
+
+def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
+                  authenticate: Authenticate | None = None) -> Starlette:
+    """The web facility over a running (or started) :class:`~wisbot.app.App`."""
+    return Starlette(routes=list(routes), middleware=[
+        Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])
