@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 from wisbot.domain.watch import Impact
@@ -351,7 +352,7 @@ def service_level(service: str, samples: Sequence[tuple[datetime, bool]],
     up = down = planned = unknown = 0.0
     i = 0
     state: bool | None = None
-    for a, z in zip(points, points[1:], strict=False):
+    for a, z in pairwise(points):
         while i < len(ordered) and ordered[i][0] <= a:
             state = ordered[i][1]
             i += 1

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain import watch as rules
+from wisbot.domain.aor import responsible_giscs
 from wisbot.domain.watch import (
     IMPACTS,
     STATE_WORDS,
@@ -44,6 +45,7 @@ from wisbot.domain.watch import (
     fmt_day,
     utc_day,
 )
+from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
@@ -79,6 +81,8 @@ SERVICE_WORDS = {
 }
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
+Section = tuple[str, tuple[str, ...]]
+"""A titled block of lines another service adds to the daily post and reports."""
 """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
 
 
@@ -87,7 +91,10 @@ def _now_utc(clock: Clock) -> datetime:
 
 
 def subject_label(subject: str) -> str:
-    return "WIS 2.0 Global Services" if subject == GLOBAL else f"GISC {subject}"
+    if subject == GLOBAL:
+        return "WIS 2.0 Global Services"
+    # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
+    return f"WIS2 centre {subject}" if is_centre_id(subject) else f"GISC {subject}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ class WatchReport:
     rows: tuple[ReportRow, ...]
     figures: tuple[GlobalFigure, ...]
     activity: dict[str, int] = field(default_factory=dict)
+    sections: tuple[Section, ...] = ()
 
     @property
     def footer(self) -> str:
@@ -149,6 +157,8 @@ class WatchReport:
             out.append("No WIS 2.0 global service was probed in the period.")
         out += ["", "## Ticket activity", ""]
         out += [f"- {k}: {v}" for k, v in self.activity.items()]
+        for title, lines in self.sections:
+            out += ["", f"## {title}", "", *(f"- {line}" for line in lines or ("none",))]
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
@@ -164,6 +174,9 @@ class WatchReport:
             w.writerow(["global service", f.service, f.start, f.end])
         for k, v in self.activity.items():
             w.writerow(["ticket activity", k, v])
+        for title, lines in self.sections:
+            for line in lines:
+                w.writerow([title, line])
         return buf.getvalue()
 
 
@@ -181,6 +194,13 @@ class WatchService:
         self.settle = settle
         self.wismon_url: str | None = None
         """Set by the App when the monitor JSON server runs (its base URL)."""
+        self.quiet: Callable[[Session, datetime], set[str]] = lambda _s, _t: set()
+        """Probe targets in a planned outage at a time: no tickets, no anomaly flags."""
+        self.on_results: list[Callable[[Session, Sequence[ProbeResult]], None]] = []
+        """Called in the transaction that stores a sweep's results."""
+        self.sections: list[Callable[[Session, datetime, datetime, str], Section | None]] = []
+        """Extra blocks for the daily post (``daily``) and reports (``report``) over a
+        time range."""
         self.check_config()
 
     def check_config(self) -> None:
@@ -249,9 +269,12 @@ class WatchService:
     def _ticket_rooms(self, session: Session, ticket: WatchTicket, now: datetime) -> list[Room]:
         rooms: list[Room] = []
         if ticket.subject != GLOBAL:
-            room = self._gisc_room(ticket.subject)
-            if room is not None:
-                rooms.append(room)
+            giscs = responsible_giscs(ticket.subject) if is_centre_id(ticket.subject) \
+                else (ticket.subject,)
+            for gisc in giscs:
+                room = self._gisc_room(gisc)
+                if room is not None and room not in rooms:
+                    rooms.append(room)
         for room in self._duty_rooms(session, now):
             if room not in rooms:
                 rooms.append(room)
@@ -383,24 +406,32 @@ class WatchService:
         results = tuple(await self.sweeper(targets, concurrency=self.settings.watch_concurrency,
                                            limits=self._limits(), now=self.clock))
 
-        def record(session: Session) -> tuple[list[int], list[int], dict[tuple[str, str], float]]:
+        def record(session: Session) -> tuple[list[int], list[int], dict[tuple[str, str], float],
+                                              set[str]]:
             for r in results:
                 session.add(ProbeRecord(run_id=run_id, centre=r.centre, service=r.service.value,
                                         url=r.url, status=r.status.value, latency_ms=r.latency_ms,
                                         figure=r.figure, reason=r.reason, checked_at=r.checked_at,
                                         details=_jsonable(r.details)))
-            opened, updated = self._tickets_from_probes(session, results)
+            quiet = self.quiet(session, started)
+            for hook in self.on_results:
+                hook(session, results)
+            opened, updated = self._tickets_from_probes(
+                session, [r for r in results if r.centre not in quiet])
             previous = self._previous_figures(session, run_id, started)
-            return opened, updated, previous
+            return opened, updated, previous, quiet
 
-        opened, updated, previous = await self.store.tx(record)
-        anomalies = tuple(self._anomalies(results, previous))
+        opened, updated, previous, quiet = await self.store.tx(record)
+        anomalies = tuple(self._anomalies([r for r in results if r.centre not in quiet],
+                                          previous))
         reply: Reply | None = None
         if post:
             points = await self.store.tx(lambda s: self._history(s, started - timedelta(days=30)))
             png = await asyncio.to_thread(
                 chart_png, points, title=f"GISC Watch, 30 days to {started:%Y-%m-%d}")
-            reply = self._daily_reply(started, results, previous, anomalies, opened, png)
+            extra = await self.store.tx(
+                lambda s: self._sections(s, started - timedelta(days=1), started, "daily"))
+            reply = self._daily_reply(started, results, previous, anomalies, opened, png, extra)
         finished = _now_utc(self.clock)
         retention = timedelta(days=self.settings.watch_retention_days)
 
@@ -483,7 +514,8 @@ class WatchService:
 
     def _daily_reply(self, when: datetime, results: Sequence[ProbeResult],
                      previous: dict[tuple[str, str], float], anomalies: Sequence[Anomaly],
-                     opened: Sequence[int], png: bytes | None) -> Reply:
+                     opened: Sequence[int], png: bytes | None,
+                     extra: Sequence[Section] = ()) -> Reply:
         ok = sum(1 for r in results if r.status is ProbeStatus.OK)
         b = ReplyBuilder(f"GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{len(results)} OK)",
                          kind="watch")
@@ -513,6 +545,10 @@ class WatchService:
             b.line(bold("Anomalies: "), Span(text="none"))
         if opened:
             b.line(bold("Tickets opened: "), Span(text=", ".join(f"#{n}" for n in opened)))
+        for title, lines in extra:
+            b.line(bold(f"{title}:"))
+            for line in lines or ("none",):
+                b.line(Span(text="  • "), user(line))
         if png is not None:
             b.attach(Attachment.from_bytes("chart.png", "image/png", png))
         else:
@@ -598,7 +634,27 @@ class WatchService:
             parts.append(f"{self._svc_words(key)} not active ({reason[:160]})")
         return "; ".join(parts)
 
+    def _sections(self, session: Session, lo: datetime, hi: datetime,
+                  kind: str) -> tuple[Section, ...]:
+        out = []
+        for make in self.sections:
+            section = make(session, lo, hi, kind)
+            if section is not None:
+                out.append(section)
+        return tuple(out)
+
     # ----- tickets -------------------------------------------------------------------------
+    def note_ticket(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
+                    text: str, headline: str, *, impact: Impact | None = None) -> None:
+        """Record a change to a ticket made outside the commands (WIS2 monitoring events)
+        and tell its rooms; ``impact`` raises the ticket's impact."""
+        if impact is not None and ticket.impact != impact.value:
+            ticket.impact = impact.value
+        ticket.last_activity_at = _now_utc(self.clock)
+        session.add(ticket)
+        self._event(session, ticket, actor, kind, text)
+        self._tell(session, ticket, headline)
+
     def _event(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
                text: str = "") -> None:
         session.add(WatchTicketEvent(ticket_id=_id(ticket), at=_now_utc(self.clock),
@@ -890,6 +946,7 @@ class WatchService:
                                       t.finding, rules.report_status(TicketState(t.state),
                                                                      t.partial), reporter))
             figures = self._global_figures(session, lo, hi)
+            sections = self._sections(session, lo, hi, "report")
             events = session.exec(select(WatchTicketEvent).where(
                 col(WatchTicketEvent.at) >= lo, col(WatchTicketEvent.at) < hi)).all()
             activity = {
@@ -899,7 +956,7 @@ class WatchService:
                 "reminders sent": sum(1 for ev in events if ev.kind == "reminder"),
                 "still open": sum(1 for r in rows if r.status != "closed"),
             }
-            return WatchReport(s, e, duty, tuple(rows), figures, activity)
+            return WatchReport(s, e, duty, tuple(rows), figures, activity, sections)
 
         return await self.store.tx(work)
 
@@ -942,6 +999,10 @@ class WatchService:
             b.line("  none probed in the period")
         b.line(bold("Ticket activity: "), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.activity.items())))
+        for title, lines in rep.sections:
+            b.line(bold(f"{title}:"))
+            for line in lines or ("none",):
+                b.line(Span(text="  "), user(line))
         return b.build()
 
     # ----- handover ------------------------------------------------------------------------
