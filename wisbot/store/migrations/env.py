@@ -9,8 +9,7 @@ from sqlmodel import SQLModel
 import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
 import wisbot.store.ops_tables  # holds, leader, job runs (0005, 0007)
 import wisbot.store.tables  # registers the tables on the metadata
-import wisbot.store.watch_tables
-import wisbot.store.wmem_tables  # noqa: F401  (WIS2 monitoring events, 0014)
+import wisbot.store.watch_tables  # noqa: F401  (GISC Watch tables, 0002w)
 from wisbot.store import wmem_tables  # noqa: F401  (WIS2 monitoring events, 0014)
 
 target_metadata = SQLModel.metadata
