@@ -12,6 +12,7 @@ from wisbot.commands import (
     severity,
     status,
     watch,
+    wmem,
 )
 from wisbot.commands.registry import Registry
 
@@ -26,5 +27,6 @@ def build_registry() -> Registry:
     escalate.register(reg)
     exchange.register(reg)
     watch.register(reg)
+    wmem.register(reg)
     status.register(reg)
     return reg

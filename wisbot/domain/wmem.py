@@ -200,7 +200,8 @@ def parse_doc(doc: Any, topic: str | None = None) -> Event:
     if not subject:
         raise Refused("no-subject", "no subject and no centre in the topic")
     source = _text(doc.get("source"), 128) or "unknown"
-    content = data.get("content") if isinstance(data.get("content"), dict) else {}
+    raw_content = data.get("content")
+    content: dict[str, Any] = raw_content if isinstance(raw_content, dict) else {}
     links_raw = data.get("links") if isinstance(data.get("links"), list) else doc.get("links")
     links = tuple(_text(link.get("href"), 300) for link in (links_raw or [])
                   if isinstance(link, dict) and _text(link.get("href")))
@@ -272,7 +273,8 @@ def check(doc: dict[str, Any]) -> list[str]:
             problems.append(f"{key} {doc.get(key)!r} is not a centre-id")
     if not _STAMP.match(str(doc.get("time", ""))):
         problems.append("time is not RFC 3339 UTC (…Z)")
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    raw = doc.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if CONFORMS not in (data.get("conformsTo") or []):
         problems.append("data.conformsTo lacks the core conformance class")
     if data.get("severity") not in SEVERITIES:
