@@ -31,7 +31,7 @@ SEVERITIES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TOPIC_ROOT = "monitor/a/wis2"
 TARGET = 0.995
 """The GISC Watch guide's availability target for a Global Service."""
-CENTRE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,126}$")
+CENTRE_ID = re.compile(r"^[a-z0-9]{2,}(-[a-z0-9_]+)+$")
 GLOBAL_SUFFIXES = {
     "global-discovery-catalogue": "gdc", "global-broker": "broker", "global-cache": "cache",
     "global-monitor": "monitor", "global-replay": "replay",
@@ -94,7 +94,7 @@ def publish_topic(subject: str) -> str:
 
 
 def is_centre_id(text: str) -> bool:
-    return bool(CENTRE_ID.match(text))
+    return len(text) <= 128 and bool(CENTRE_ID.match(text))
 
 
 def service_kind(centre_id: str) -> str | None:

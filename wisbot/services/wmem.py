@@ -219,8 +219,8 @@ class WmemService:
             id=ev.id, received_at=now, event_time=ev.time, via=via[:160], source=ev.source,
             subject=ev.subject, severity=ev.severity, subtype=ev.subtype, title=ev.title,
             ref=ev.ref, outcome="", ticket_id=None, schema_ok=not ev.schema_errors,
-            doc=ev.doc).on_conflict_do_nothing(index_elements=["id"]))
-        if getattr(res, "rowcount", 0) != 1:
+            doc=ev.doc).on_conflict_do_nothing(index_elements=["id"]).returning(t.c.id))
+        if res.first() is None:
             return "duplicate"
         outcome, ticket_id = self._decide(session, ev, now)
         session.execute(update(t).where(t.c.id == ev.id).values(outcome=outcome,
@@ -554,7 +554,7 @@ class WmemService:
     def _events_section(self, session: Session, lo: datetime, hi: datetime,
                         kind: str) -> Section | None:
         rows = session.exec(select(WmemEvent).where(
-            col(WmemEvent.received_at) >= lo, col(WmemEvent.received_at) < hi,
+            col(WmemEvent.received_at) >= lo, col(WmemEvent.received_at) <= hi,
             col(WmemEvent.via) != "published")).all()
         if not rows:
             return None
