@@ -106,6 +106,33 @@ def _insert(sqlite: bool) -> Any:
     return sqlite_insert if sqlite else pg_insert
 
 
+@contextlib.asynccontextmanager
+async def mqtt_client(args: dict[str, Any]) -> AsyncIterator[Any]:
+    """An aiomqtt client whose socket is closed however the connection ends (aiomqtt leaves
+    a refused connection's socket open, a leak per retry against a broker refusing us)."""
+    import aiomqtt
+
+    client = aiomqtt.Client(**args)
+    try:
+        await client.__aenter__()
+    except BaseException:
+        _close_socket(client)
+        raise
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)
+        _close_socket(client)
+
+
+def _close_socket(client: Any) -> None:
+    close = getattr(getattr(client, "_client", None), "_sock_close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            close()
+
+
 class WmemService:
     def __init__(self, store: Store, directory: Directory, settings: Settings, clock: Clock,
                  watch: WatchService) -> None:
@@ -661,12 +688,11 @@ class Subscriber:
         await self.queue.join()
 
     async def _listen(self, broker: Broker) -> None:
-        import aiomqtt
 
         delay = 1.0
         while True:
             try:
-                async with aiomqtt.Client(**broker.client_args("sub")) as client:
+                async with mqtt_client(broker.client_args("sub")) as client:
                     await client.subscribe(self.topic, qos=1)
                     self.connected.add(broker.url)
                     self.subscribed.set()
@@ -684,7 +710,7 @@ class Subscriber:
                 raise
             except Exception as exc:
                 log.warning("WMEM: broker %s: %s; retrying in %g s", broker.label,
-                            exc or type(exc).__name__, delay)
+                            str(exc) or type(exc).__name__, delay)
             finally:
                 self.connected.discard(broker.url)
             await asyncio.sleep(delay)
@@ -699,7 +725,7 @@ class Subscriber:
             try:
                 await self.service.catch_up()
             except Exception as exc:
-                log.warning("WMEM: catch-up from the replay failed: %s", exc)
+                log.warning("WMEM: catch-up from the replay failed: %s", str(exc))
 
     async def _consume(self) -> None:
         while True:
@@ -715,7 +741,7 @@ class Subscriber:
                     raise
                 except Exception as exc:  # the database is away: keep the batch, try again
                     log.warning("WMEM: storing %d events failed (%s); retrying in %g s",
-                                len(batch), exc, delay)
+                                len(batch), str(exc), delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
             for _ in batch:
@@ -772,12 +798,12 @@ class Publisher:
             return 0
         try:
             for b in self.brokers:
-                async with aiomqtt.Client(**b.client_args("pub")) as client:
+                async with mqtt_client(b.client_args("pub")) as client:
                     for row in rows:
                         await client.publish(row.topic, row.payload.encode("utf-8"), qos=1)
         except (aiomqtt.MqttError, OSError) as exc:
             log.warning("WMEM: publishing %d messages failed, kept for retry: %s",
-                        len(rows), exc)
+                        len(rows), str(exc))
             await self.service.mark([r.id for r in rows], error=str(exc) or type(exc).__name__)
             return 0
         await self.service.mark([r.id for r in rows])
