@@ -94,10 +94,11 @@ async def through_subscriber(msgs: list[tuple[str, bytes]]) -> float:
                     as pub:
                 for topic, payload in msgs:
                     await pub.publish(topic, payload, qos=1)
-            await sub.drain()
-            while sum(done.values()) < len(msgs):  # messages still in flight on the broker
+            while True:  # until every message has come back through the broker
                 await sub.drain()
-                await asyncio.sleep(0)
+                if sum(done.values()) >= len(msgs):
+                    break
+                await asyncio.sleep(0.005)
             elapsed = time.perf_counter() - t
             tickets = done["ticket"]
             print(f"  outcomes: {dict(done)}; tickets opened {tickets}")

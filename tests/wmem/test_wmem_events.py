@@ -162,3 +162,37 @@ async def test_restart_in_the_middle_and_a_second_app_never_double_a_ticket(
     assert [n.kind for n in notes] == ["opened", "note"]
     rows = await app2.store.tx(lambda s: list(s.exec(select(WmemEvent)).all()))
     assert len(rows) == 2
+
+
+async def test_handover_report_carries_outages_and_service_levels(
+        wmem_app: Any, fake_sweep: Any, clock: Any) -> None:
+    app = await wmem_app()
+    fake_sweep.set("gb-dwd", "broker", "fail", reason="connection refused")
+    await app.services.watch.run("manual")
+    clock.advance(hours=2)
+    fake_sweep.set("gb-dwd", "broker", "ok")
+    await app.services.watch.run("manual")
+    ok = await app.console.type("watch-op", "watch outage gdc-eccc 2026-03-03T08:00Z "
+                                "2026-03-03T09:00Z catalogue reindex", "duty")
+    assert ok.kind != "error", ok.plain()
+    clock.advance(days=1)
+    reply = await app.console.type("gisc-tokyo", "watch handover", "gisc-tokyo")
+    assert reply.kind != "error", reply.plain()
+    await app.outbox.drain()
+    exeter = room_text(app, "gisc-exeter")  # the next GISC on the roster
+    assert "Planned outages" in exeter and "catalogue reindex" in exeter
+    assert "Global Service levels" in exeter
+    assert "gb-dwd (de-dwd-global-broker): " in exeter and "BELOW the 99.5 % target" in exeter
+    report = await app.console.type("watch-op", "watch report", "duty")
+    assert "gdc-eccc (ca-eccc-msc-global-discovery-catalogue): " in report.plain()
+
+
+async def test_publishing_needs_a_centre_id_and_a_broker(make_app: Any) -> None:
+    import pytest
+
+    from wisbot.errors import UsageError
+
+    with pytest.raises(UsageError, match="wmem_centre_id"):
+        await make_app(wmem_publish=True, wmem_publish_brokers=["mqtt://127.0.0.1:1883"])
+    with pytest.raises(UsageError, match="wmem_publish_brokers"):
+        await make_app(wmem_publish=True, wmem_centre_id="de-dwd")
