@@ -668,7 +668,9 @@ class Subscriber:
         self.connected: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._catching = asyncio.Lock()
-        self._caught_at = 0.0
+        self._again = False
+        self.caught_up = 0
+        """Events the catch-ups brought that had not been heard."""
         self.subscribed = asyncio.Event()
 
     async def start(self) -> None:
@@ -717,15 +719,18 @@ class Subscriber:
             delay = min(delay * 2, 60.0)
 
     async def _catch_up(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._catching.locked() or loop.time() - self._caught_at < 30:
-            return  # the other brokers' connections share one catch-up
+        if self._catching.locked():
+            self._again = True  # another broker (re)connected meanwhile: once more after
+            return
         async with self._catching:
-            self._caught_at = loop.time()
-            try:
-                await self.service.catch_up()
-            except Exception as exc:
-                log.warning("WMEM: catch-up from the replay failed: %s", str(exc))
+            while True:
+                self._again = False
+                try:
+                    self.caught_up += await self.service.catch_up()
+                except Exception as exc:
+                    log.warning("WMEM: catch-up from the replay failed: %s", str(exc))
+                if not self._again:
+                    return
 
     async def _consume(self) -> None:
         while True:
