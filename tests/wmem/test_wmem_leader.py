@@ -67,7 +67,7 @@ async def test_the_new_leader_catches_up_what_nobody_heard(pg_url: str,
         assert not b.leading and b.wmem_workers is None  # a follower does not subscribe
         sub = a.wmem_workers.subscriber
         await asyncio.wait_for(sub.subscribed.wait(), 10)
-        async with aiomqtt.Client("127.0.0.1", 1883) as pub:
+        async with aiomqtt.Client("127.0.0.1", 1883, timeout=30) as pub:
             await pub.publish(f"monitor/a/wis2/{subject}", raw(first_ev), qos=1)
             published.append(first_ev)
             for _ in range(200):

@@ -50,7 +50,7 @@ async def test_two_brokers_flood_hostile_messages_and_one_ticket(mosquitto: None
         first = event("gm-report", subject=subject)
         big = event("gm-report", subject=subject)
         big["data"]["content"]["description"] = "x" * 9000
-        async with aiomqtt.Client("127.0.0.1", 1883) as pub:
+        async with aiomqtt.Client("127.0.0.1", 1883, timeout=30) as pub:
             topic = f"monitor/a/wis2/{subject}"
             await pub.publish(topic, raw(big), qos=1)
             await pub.publish(topic, b"{not json", qos=1)
@@ -81,7 +81,7 @@ async def test_publisher_outage_probe_failure_and_recovery_survive_a_broker_outa
     pub = app.wmem_workers.publisher
     await pub.stop()  # the test drives it
     got: list[tuple[str, bytes]] = []
-    async with aiomqtt.Client("127.0.0.1", 1883) as watcher:
+    async with aiomqtt.Client("127.0.0.1", 1883, timeout=30) as watcher:
         await watcher.subscribe("monitor/a/wis2/#", qos=1)
 
         async def collect() -> None:
@@ -168,3 +168,46 @@ async def test_catch_up_from_a_local_global_replay(wmem_app: Any, clock: Any) ->
         assert len(ts) == 5
     finally:
         await runner.cleanup()
+
+
+async def test_database_away_keeps_the_batch_and_a_bad_message_is_skipped(
+        mosquitto: None, wmem_app: Any) -> None:
+    import aiomqtt
+    from sqlalchemy.exc import OperationalError
+
+    app = await wmem_app()
+    w = app.wmem
+    real_tx = w.store.tx
+    down = {"left": 3}
+
+    async def flaky_tx(fn: Any) -> Any:
+        if down["left"]:
+            down["left"] -= 1
+            raise OperationalError("INSERT", {}, Exception("connection refused"))
+        return await real_tx(fn)
+
+    real_decide = w._decide
+    subject = f"xx-db{uuid.uuid4().hex[:6]}"
+    evs = [event("gm-report", subject=subject) for _ in range(3)]
+
+    def decide(session: Any, ev: Any, now: Any) -> Any:
+        if ev.id == evs[1]["id"]:
+            raise RuntimeError("a bug on one message")
+        return real_decide(session, ev, now)
+
+    w.store.tx = flaky_tx  # type: ignore[method-assign]
+    w._decide = decide  # type: ignore[method-assign]
+    sub = Subscriber(w, app.settings.model_copy(update={"wmem_brokers": [BROKER]}))
+    await sub.start()
+    try:
+        await _until(lambda: sub.connected)
+        async with aiomqtt.Client("127.0.0.1", 1883, timeout=30) as pub:
+            for d in evs:
+                await pub.publish(f"monitor/a/wis2/{subject}", raw(d), qos=1)
+        await _until(lambda: sum(w.outcomes.values()) >= 3, within=40)
+        await sub.drain()
+    finally:
+        await sub.stop()
+    assert down["left"] == 0
+    assert w.outcomes["error"] == 1
+    assert w.outcomes["ticket"] == 1 and w.outcomes["update"] == 1

@@ -41,7 +41,7 @@ async def test_two_processes_on_postgres_handle_each_event_once(postgres_databas
             assert p.stdout is not None
             line = await asyncio.wait_for(p.stdout.readline(), 60)
             assert line.strip() == b"ready", (line, await p.stderr.read())  # type: ignore[union-attr]
-        async with aiomqtt.Client("127.0.0.1", 1883) as pub:
+        async with aiomqtt.Client("127.0.0.1", 1883, timeout=30) as pub:
             for d in docs:  # twice, as from two Global Brokers
                 for _ in range(2):
                     await pub.publish(f"monitor/a/wis2/{d['subject']}", raw(d), qos=1)

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from wisbot.clock import Clock
@@ -207,18 +208,19 @@ class WmemService:
             return []
         try:
             out = await self.store.tx(lambda s: self._handle_all(s, items))
+        except OperationalError:
+            raise  # the database is away: the caller keeps the batch and tries again
         except Exception:
-            if len(items) == 1:
-                raise
             log.exception("WMEM batch of %d failed; handling them one by one", len(items))
             out = []
             for item in items:
                 try:
                     out += await self.store.tx(functools.partial(self._handle_all,
                                                                  items=[item]))
-                except Exception:
-                    log.exception("WMEM %s could not be handled (the replay brings it back)",
-                                  item[0].id)
+                except OperationalError:
+                    raise
+                except Exception:  # this one message: logged and skipped, never a crash
+                    log.exception("WMEM %s could not be handled", item[0].id)
                     out.append("error")
         self.outcomes.update(out)
         return out
