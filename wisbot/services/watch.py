@@ -81,9 +81,9 @@ SERVICE_WORDS = {
 }
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
+"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
 Section = tuple[str, tuple[str, ...]]
 """A titled block of lines another service adds to the daily post and reports."""
-"""Stops the pages about a ref once it is answered (``PagingService.settle``)."""
 
 
 def _now_utc(clock: Clock) -> datetime:
