@@ -39,6 +39,7 @@ from wisbot.services.mail import make_mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.paging import Channels, PagingService
 from wisbot.services.watch import WatchService
+from wisbot.services.wmem import WmemService, Workers
 from wisbot.settings import Settings
 from wisbot.store.engine import Store, upgrade
 
@@ -86,6 +87,7 @@ class App:
         self.wismon: WismonServer | None = None
         self.metrics: MetricsServer | None = None
         self.cron: CronJobs | None = None
+        self.wmem_workers: Workers | None = None
         self.elect = run_worker if elect is None else elect
         """Take part in the leader election (``wisbot run``); otherwise this process leads
         alone from the start (tests, tools)."""
@@ -142,6 +144,7 @@ class App:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),
                                  settle=self.paging.settle)
+            self.wmem = WmemService(self.store, self.directory, s, self.clock, watch)
         except Exception:
             self.store.close()
             raise
@@ -165,6 +168,7 @@ class App:
             raise
         self.services.extra["alerts_jira"] = self.alerts_jira
         self.services.extra["reload"] = self.reload_directory
+        self.services.extra["wmem"] = self.wmem
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)
@@ -270,6 +274,8 @@ class App:
                                     misfire_grace_time=6 * 3600)
                 self.cron.start()
             await self._start_watch()
+            self.wmem_workers = Workers(self.wmem, self.settings)
+            await self.wmem_workers.start()
             self.ready = True
             if self.leadership is not None:
                 self.leadership.ready = True
@@ -290,6 +296,9 @@ class App:
             if self.cron is not None:
                 self.cron.stop()
                 self.cron = None
+            if self.wmem_workers is not None:
+                await self.wmem_workers.stop()
+                self.wmem_workers = None
             if self.wismon is not None:
                 await self.wismon.stop()
                 self.wismon = None

@@ -301,6 +301,31 @@ class Settings(BaseSettings):
     jira_timeout_s: float = Field(default=20.0, gt=0, description="Per request.")
     jira_lease_seconds: int = Field(default=120, ge=5, description="The mirror's lease: how "
                                     "fast another process takes over from a dead one.")
+    # ----- WIS2 monitoring events (docs/wmem.md) ---------------------------------------
+    wmem_brokers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Global Broker URLs to hear WIS2 monitoring events "
+        "from (mqtts://host:8883, comma-separated); none: no subscriber.")
+    wmem_topic: str = Field(default="monitor/a/wis2/#", description="Topic subscribed to.")
+    wmem_username: str | None = Field(default=None, description="Broker user (a URL's own "
+                                      "user wins).")
+    wmem_password: SecretStr | None = Field(default=None, description="Broker password.")
+    wmem_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts.")
+    wmem_replay_url: str | None = Field(default=None, description="Global Replay (OGC API "
+                                        "Features) base URL for catching up after a gap.")
+    wmem_replay_max_hours: float = Field(default=24.0, gt=0, description="Longest gap "
+                                         "caught up from the replay, h.")
+    wmem_publish: bool = Field(default=False, description="Publish wisbot's own findings "
+                               "as WMEMs (off: publishing to production brokers must be "
+                               "deliberate).")
+    wmem_publish_brokers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Broker URLs wisbot publishes its WMEMs to.")
+    wmem_centre_id: str | None = Field(default=None, description="The deploying GISC's "
+                                       "centre-id: the source of published WMEMs.")
+
+    @field_validator("wmem_brokers", "wmem_publish_brokers", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        return cls._split(value)
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,7 @@ from wisbot.commands import (
     severity,
     status,
     watch,
+    wmem,
 )
 from wisbot.commands.registry import Registry
 
@@ -31,6 +32,7 @@ def build_registry() -> Registry:
     escalate.register(reg)
     exchange.register(reg)
     watch.register(reg)
+    wmem.register(reg)
     status.register(reg)
     language.register(reg)
     return reg

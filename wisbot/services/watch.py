@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain import watch as rules
+from wisbot.domain.aor import responsible_giscs
 from wisbot.domain.watch import (
     IMPACTS,
     STATE_WORDS,
@@ -44,6 +45,7 @@ from wisbot.domain.watch import (
     fmt_day,
     utc_day,
 )
+from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
@@ -82,6 +84,8 @@ Settle = Callable[[Session, str, str], object]
 """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
 TicketHook = Callable[[Session, WatchTicket, str, str, str], None]
 """(session, ticket, event kind, actor, text): a ticket changed, in the same transaction."""
+Section = tuple[str, tuple[str, ...]]
+"""A titled block of lines another service adds to the daily post and reports."""
 
 
 def _now_utc(clock: Clock) -> datetime:
@@ -89,7 +93,10 @@ def _now_utc(clock: Clock) -> datetime:
 
 
 def subject_label(subject: str) -> str:
-    return "WIS 2.0 Global Services" if subject == GLOBAL else f"GISC {subject}"
+    if subject == GLOBAL:
+        return "WIS 2.0 Global Services"
+    # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
+    return f"WIS2 centre {subject}" if is_centre_id(subject) else f"GISC {subject}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,7 @@ class WatchReport:
         return (f"TRIAGE zero: NOT met – {len(self.in_triage)} in TRIAGE ("
                 + ", ".join(f"#{n}" for n in self.in_triage[:20])
                 + "): assign them and move them to TO DO")
+    sections: tuple[Section, ...] = ()
 
     @property
     def footer(self) -> str:
@@ -166,6 +174,8 @@ class WatchReport:
         out += ["", "## Tickets by status", ""]
         out += [f"- {k}: {v}" for k, v in self.by_status.items()]
         out += ["", self.triage_check]
+        for title, lines in self.sections:
+            out += ["", f"## {title}", "", *(f"- {line}" for line in lines or ("none",))]
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
@@ -185,6 +195,9 @@ class WatchReport:
             w.writerow(["tickets by status", k, v])
         w.writerow(["triage zero", "met" if not self.in_triage else "not met",
                     len(self.in_triage)])
+        for title, lines in self.sections:
+            for line in lines:
+                w.writerow([title, line])
         return buf.getvalue()
 
 
@@ -204,6 +217,13 @@ class WatchService:
         """Set by the App when the monitor JSON server runs (its base URL)."""
         self.on_ticket_change: list[TicketHook] = []
         """Called with every ticket event in its transaction (the JIRA mirror's queue)."""
+        self.quiet: Callable[[Session, datetime], set[str]] = lambda _s, _t: set()
+        """Probe targets in a planned outage at a time: no tickets, no anomaly flags."""
+        self.on_results: list[Callable[[Session, Sequence[ProbeResult]], None]] = []
+        """Called in the transaction that stores a sweep's results."""
+        self.sections: list[Callable[[Session, datetime, datetime, str], Section | None]] = []
+        """Extra blocks for the daily post (``daily``) and reports (``report``) over a
+        time range."""
         self.check_config()
 
     def check_config(self) -> None:
@@ -278,9 +298,12 @@ class WatchService:
     def _ticket_rooms(self, session: Session, ticket: WatchTicket, now: datetime) -> list[Room]:
         rooms: list[Room] = []
         if ticket.subject != GLOBAL:
-            room = self._gisc_room(ticket.subject)
-            if room is not None:
-                rooms.append(room)
+            giscs = responsible_giscs(ticket.subject) if is_centre_id(ticket.subject) \
+                else (ticket.subject,)
+            for gisc in giscs:
+                room = self._gisc_room(gisc)
+                if room is not None and room not in rooms:
+                    rooms.append(room)
         for room in self._duty_rooms(session, now):
             if room not in rooms:
                 rooms.append(room)
@@ -412,24 +435,32 @@ class WatchService:
         results = tuple(await self.sweeper(targets, concurrency=self.settings.watch_concurrency,
                                            limits=self._limits(), now=self.clock))
 
-        def record(session: Session) -> tuple[list[int], list[int], dict[tuple[str, str], float]]:
+        def record(session: Session) -> tuple[list[int], list[int], dict[tuple[str, str], float],
+                                              set[str]]:
             for r in results:
                 session.add(ProbeRecord(run_id=run_id, centre=r.centre, service=r.service.value,
                                         url=r.url, status=r.status.value, latency_ms=r.latency_ms,
                                         figure=r.figure, reason=r.reason, checked_at=r.checked_at,
                                         details=_jsonable(r.details)))
-            opened, updated = self._tickets_from_probes(session, results)
+            quiet = self.quiet(session, started)
+            for hook in self.on_results:
+                hook(session, results)
+            opened, updated = self._tickets_from_probes(
+                session, [r for r in results if r.centre not in quiet])
             previous = self._previous_figures(session, run_id, started)
-            return opened, updated, previous
+            return opened, updated, previous, quiet
 
-        opened, updated, previous = await self.store.tx(record)
-        anomalies = tuple(self._anomalies(results, previous))
+        opened, updated, previous, quiet = await self.store.tx(record)
+        anomalies = tuple(self._anomalies([r for r in results if r.centre not in quiet],
+                                          previous))
         reply: Reply | None = None
         if post:
             points = await self.store.tx(lambda s: self._history(s, started - timedelta(days=30)))
             png = await asyncio.to_thread(
                 chart_png, points, title=f"GISC Watch, 30 days to {started:%Y-%m-%d}")
-            reply = self._daily_reply(started, results, previous, anomalies, opened, png)
+            extra = await self.store.tx(
+                lambda s: self._sections(s, started - timedelta(days=1), started, "daily"))
+            reply = self._daily_reply(started, results, previous, anomalies, opened, png, extra)
         finished = _now_utc(self.clock)
         retention = timedelta(days=self.settings.watch_retention_days)
 
@@ -512,7 +543,8 @@ class WatchService:
 
     def _daily_reply(self, when: datetime, results: Sequence[ProbeResult],
                      previous: dict[tuple[str, str], float], anomalies: Sequence[Anomaly],
-                     opened: Sequence[int], png: bytes | None) -> Reply:
+                     opened: Sequence[int], png: bytes | None,
+                     extra: Sequence[Section] = ()) -> Reply:
         ok = sum(1 for r in results if r.status is ProbeStatus.OK)
         b = ReplyBuilder(f"GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{len(results)} OK)",
                          kind="watch")
@@ -542,6 +574,10 @@ class WatchService:
             b.line(bold("Anomalies: "), Span(text="none"))
         if opened:
             b.line(bold("Tickets opened: "), Span(text=", ".join(f"#{n}" for n in opened)))
+        for title, lines in extra:
+            b.line(bold(f"{title}:"))
+            for line in lines or ("none",):
+                b.line(Span(text="  • "), user(line))
         if png is not None:
             b.attach(Attachment.from_bytes("chart.png", "image/png", png))
         else:
@@ -627,7 +663,27 @@ class WatchService:
             parts.append(f"{self._svc_words(key)} not active ({reason[:160]})")
         return "; ".join(parts)
 
+    def _sections(self, session: Session, lo: datetime, hi: datetime,
+                  kind: str) -> tuple[Section, ...]:
+        out = []
+        for make in self.sections:
+            section = make(session, lo, hi, kind)
+            if section is not None:
+                out.append(section)
+        return tuple(out)
+
     # ----- tickets -------------------------------------------------------------------------
+    def note_ticket(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
+                    text: str, headline: str, *, impact: Impact | None = None) -> None:
+        """Record a change to a ticket made outside the commands (WIS2 monitoring events)
+        and tell its rooms; ``impact`` raises the ticket's impact."""
+        if impact is not None and ticket.impact != impact.value:
+            ticket.impact = impact.value
+        ticket.last_activity_at = _now_utc(self.clock)
+        session.add(ticket)
+        self._event(session, ticket, actor, kind, text)
+        self._tell(session, ticket, headline)
+
     def _event(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
                text: str = "") -> None:
         session.add(WatchTicketEvent(ticket_id=_id(ticket), at=_now_utc(self.clock),
@@ -921,6 +977,7 @@ class WatchService:
                                       t.finding, rules.report_status(TicketState(t.state),
                                                                      t.partial), reporter))
             figures = self._global_figures(session, lo, hi)
+            sections = self._sections(session, lo, hi, "report")
             events = session.exec(select(WatchTicketEvent).where(
                 col(WatchTicketEvent.at) >= lo, col(WatchTicketEvent.at) < hi)).all()
             activity = {
@@ -934,7 +991,8 @@ class WatchService:
             by_status = {STATE_WORDS[st].upper(): sum(1 for t in kept if t.state == st.value)
                          for st in TicketState}
             in_triage = tuple(_id(t) for t in kept if t.state == TicketState.TRIAGE.value)
-            return WatchReport(s, e, duty, tuple(rows), figures, activity, by_status, in_triage)
+            return WatchReport(s, e, duty, tuple(rows), figures, activity, by_status,
+                               in_triage, sections)
 
         return await self.store.tx(work)
 
@@ -980,6 +1038,10 @@ class WatchService:
         b.line(bold("Tickets by status: "), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.by_status.items())))
         b.line(bold(rep.triage_check))
+        for title, lines in rep.sections:
+            b.line(bold(f"{title}:"))
+            for line in lines or ("none",):
+                b.line(Span(text="  "), user(line))
         return b.build()
 
     # ----- handover ------------------------------------------------------------------------
