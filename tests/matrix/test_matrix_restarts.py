@@ -36,8 +36,9 @@ async def _copies(world: World, number: str) -> dict[str, int]:
         person = world.people[READER[room]]
         await person.sync()
         out[room] = sum(1 for n in person.notices(world.rooms[room], world.bot)
-                        if re.search(rf"{number}(?!\d)", n["body"])
-                        and "m.relates_to" not in n)  # not the reply to the command
+                        # the reporter's room reads the cascade post as the threaded
+                        # answer to the command: once, not beside a second copy
+                        if re.search(rf"{number}(?!\d)", n["body"]))
     return out
 
 

@@ -54,7 +54,7 @@ async def page_of(world: World, person: Person, within: float = 30.0) -> dict[st
         await person.sync()
         for room in direct_rooms(world, person):
             for n in person.notices(room, world.bot):
-                if re.search(r"^P-\d+ · ", n["body"], re.MULTILINE):
+                if re.search(r"^(TLP:\S+ )?P-\d+ · ", n["body"], re.MULTILINE):
                     found.append({**n, "room": room})
         return bool(found)
 
