@@ -30,8 +30,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/wisbot demo
 
+# Two workers (pytest-xdist): the suite waits on Synapse, PostgreSQL and brokers more than
+# it computes. Tests on the one local Mosquitto share an xdist group (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: $(TEST_STAMP) pycsw-env
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check wisbot tests benchmarks
