@@ -1,0 +1,136 @@
+"""Red team, round 3: failing tests for what issues 12-15 broke or left open.
+
+Each test is marked ``xfail(strict=True)`` with its finding number: it passes (and the
+suite fails) once the finding is fixed, so the mark must go with the fix. Forbidden words
+are written here by hand; nothing is derived from the code under test.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import pytest
+import yaml
+
+from wisbot.adapters.console import render_text
+from wisbot.directory import Directory, parse_directory
+
+DIRECTORY = """
+members:
+- {code: DE, name: Germany, aliases: [DWD, Deutscher Wetterdienst]}
+- {code: CH, name: Switzerland, aliases: [MeteoSwiss, Zürich]}
+- {code: JP, name: Japan, aliases: [JMA]}
+centres:
+- {code: DE-OF-NC, name: DWD National Centre, member: DE, principal_gisc: Offenbach,
+   identifiers: [EDZW, de-dwd]}
+- {code: CH-NC, name: Swiss National Centre, member: CH, principal_gisc: Offenbach,
+   identifiers: [LSSW]}
+- {code: JP-NC, name: JMA National Centre, member: JP, principal_gisc: Tokyo}
+giscs:
+- {name: Offenbach}
+- {name: Tokyo, member: JP}
+contacts:
+- {id: sec-desk, name: Secretariat desk, roles: [secretariat]}
+- {id: offenbach-desk, name: Offenbach desk, roles: ["gisc:Offenbach"]}
+- {id: tokyo-desk, name: Tokyo desk, roles: ["gisc:Tokyo"]}
+- {id: anna.weber, name: Anna Weber, email: anna.weber@dwd.example.de, phone: +49 69 8062 0,
+   roles: ["member:DE"]}
+- {id: lukas.brandt, name: Lukas Brandt, email: lukas.brandt@dwd.example.de,
+   roles: ["member:DE"]}
+- {id: jonas.keller, name: Jonas Keller, email: soc@meteoswiss.example.ch,
+   phone: +41 58 460 91 11, roles: ["member:CH"]}
+- {id: hiro.sato, name: Hiro Sato, roles: ["member:JP"]}
+rooms:
+- {key: secretariat, role: secretariat, platform: console}
+- {key: collaboration, role: collaboration, platform: console}
+- {key: gisc-offenbach, role: "gisc:Offenbach", platform: console}
+- {key: gisc-tokyo, role: "gisc:Tokyo", platform: console}
+- {key: member-de, role: "member:DE", platform: console}
+- {key: member-ch, role: "member:CH", platform: console}
+- {key: member-jp, role: "member:JP", platform: console}
+oncall:
+  secretariat: [sec-desk]
+"""
+SUMMARY = "DWD mail relay at EDZW abused; Anna Weber (+49 69 8062 0) handles it"
+N = "WIS-SEC-2026-1"
+# Hand-written: the affected Member's names, codes, identifiers and people.
+DE_FORBIDDEN = ["DWD", "EDZW", "de-dwd", "Anna", "Weber", "8062", "Germany", "DE-OF-NC",
+                "Deutscher Wetterdienst", "dwd.example", "Lukas", "Brandt"]
+
+
+def directory() -> Directory:
+    return parse_directory(yaml.safe_load(DIRECTORY), "redteam round 3 fixture")
+
+
+def squash(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text).casefold()
+                   if ch.isalnum())
+
+
+def found(text: str, forbidden: list[str]) -> list[str]:
+    flat = squash(text)
+    return [w for w in forbidden if squash(w) in flat]
+
+
+def room(app: Any, key: str) -> str:
+    return "\n\n".join(render_text(r) for r in app.console.rooms.get(key, []))
+
+
+async def _incident(app: Any, share: str = "group anonymous") -> None:
+    r = await app.console.type("anna.weber", f"incident report DE-OF-NC share={share} sev=2 "
+                               f"{SUMMARY}", "member-de")
+    assert r.kind == "incident", r.plain()
+
+
+# ----- finding 1: sightings are counted per row, not per centre ------------------------------
+
+@pytest.mark.xfail(strict=True, reason="finding 1: the sighting count counts rows (one per "
+                   "indicator a centre names), not the centres that saw it")
+async def test_one_centre_sighting_three_indicators_is_one_other_centre(make_app) -> None:  # type: ignore[no-untyped-def]
+    """"Is it only us?" is the question sightings answer. One Member (CH) that reports the
+    incident and then two of its indicators is one other centre, not three."""
+    app = await make_app(directory())
+    await _incident(app, "group")
+    c = app.console
+    for kind, value in (("domain", "evil.example"), ("ipv4", "203.0.113.7")):
+        r = await c.type("anna.weber", f"incident ioc add {N} {kind} {value}", "member-de")
+        assert r.kind != "error", r.plain()
+    for what in ("here too", "I-1 at our gateway", "I-2 in our firewall log"):
+        r = await c.type("jonas.keller", f"incident seen {N} {what}")
+        assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    de = room(app, "member-de")
+    shown = render_text(await c.type("offenbach-desk", f"incident show {N}", "gisc-offenbach"))
+    ranked = (await c.type("offenbach-desk", "incident list sort=sightings",
+                           "gisc-offenbach")).plain()
+    for where, text in (("member-de room", de), ("incident show", shown),
+                        ("incident list", ranked)):
+        assert "3 other centres" not in text and "3 other centre(s)" not in text, \
+            f"{where}: {text}"
+    assert "1 other centre" in shown, shown
+
+
+# ----- finding 2: a stale widening confirmation overrides a later narrowing ------------------
+
+@pytest.mark.xfail(strict=True, reason="finding 2: a widening confirmation still acts after "
+                   "another focal point narrowed the incident in between")
+async def test_a_confirmation_does_not_undo_a_narrowing_made_after_the_question(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    """Anna asks to widen to `group` and is told who will read it. Before she confirms, her
+    colleague Lukas narrows the incident to the Secretariat (he learnt it must stay in).
+    Anna's confirmation answers a question about a state that no longer exists
+    ("a confirmation typed later does not act on a question about an older state"): it must
+    be refused and ask again, not silently undo Lukas's narrowing to the whole group."""
+    app = await make_app(directory())
+    await _incident(app, "principal-gisc")
+    c = app.console
+    q = await c.type("anna.weber", f"incident share {N} group", "member-de")
+    assert "confirm" in q.plain(), q.plain()
+    r = await c.type("lukas.brandt", f"incident share {N} secretariat", "member-de")
+    assert r.kind != "error", r.plain()
+    await c.type("anna.weber", f"incident share {N} group confirm", "member-de")
+    await app.outbox.drain()
+    for key in ("collaboration", "gisc-tokyo", "member-jp", "member-ch"):
+        text = room(app, key)
+        assert found(text, DE_FORBIDDEN) == [] and N not in text, f"{key}: {text}"
