@@ -1,0 +1,103 @@
+"""Red team, round 3 (WIS2 monitoring events as hostile input): failing tests that need
+the wmem fixtures (tests/wmem/conftest.py: the published WMEM examples, a directory whose
+Global Services carry their centre-ids). Each test is ``xfail(strict=True)`` with its
+finding number. Events go through ``receive_bytes``, the path every broker message and
+the replay take."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from tests.wmem.conftest import event, raw
+from wisbot.store.watch_tables import WatchTicket
+
+VIA = "broker test"
+GB = "de-dwd-global-broker"
+ROGUE = "xx-rogue-met-service"  # any WIS2 Node may publish on monitor/a/wis2/<itself>
+
+
+def _stamp(at: Any) -> str:
+    return str(at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+async def tickets(app: Any) -> list[WatchTicket]:
+    return await app.store.tx(lambda s: list(s.exec(select(WatchTicket)).all()))
+
+
+def _critical_about_gb(at: Any) -> dict[str, Any]:
+    alert = event("gm-report", subject=GB, source="ma-marocmeteo-global-monitor",
+                  data_severity="CRITICAL", time=_stamp(at))
+    alert["data"]["content"]["title"] = "Global Broker de-dwd refuses all subscriptions"
+    return alert
+
+
+# ----- finding 5: anyone can announce a planned outage for someone else's service ----------
+
+@pytest.mark.xfail(strict=True, reason="finding 5: a planned outage announced by another "
+                   "centre about a Global Service silences that service's failure tickets")
+async def test_an_outage_announced_by_another_centre_does_not_silence_the_service(
+        wmem_app: Any, clock: Any) -> None:
+    """A planned outage suppresses tickets and probe flags for its subject. A WIS2 Node
+    (by mistake, a copied example, or on purpose) publishes one whose subject is the DWD
+    Global Broker: the broker's real CRITICAL failure, reported by the Global Monitor,
+    is then "suppressed" and nobody is told. Only the service itself (or its operating
+    centre, or the duty GISC with `watch outage`) may plan its outage."""
+    app = await wmem_app()
+    w = app.wmem
+    now = clock()
+    notice = event("gs-outage", subject=GB, source=ROGUE)
+    notice["data"]["time"]["interval"] = [_stamp(now - timedelta(hours=1)),
+                                          _stamp(now + timedelta(days=7))]
+    assert await w.receive_bytes(raw(notice), f"monitor/a/wis2/{ROGUE}", VIA) == "outage"
+    out = await w.receive_bytes(raw(_critical_about_gb(clock())), f"monitor/a/wis2/{GB}", VIA)
+    assert out == "ticket", out
+
+
+@pytest.mark.xfail(strict=True, reason="finding 5: a follow-up (data.ref) from any source "
+                   "moves any planned outage's window, whatever its subject")
+async def test_a_follow_up_from_another_source_cannot_stretch_an_outage(
+        wmem_app: Any, clock: Any) -> None:
+    """The broker plans one hour of maintenance. A follow-up naming that event's id, from
+    another centre and about another subject, moves the window to ten years: the
+    broker's failures are suppressed for a decade."""
+    app = await wmem_app()
+    w = app.wmem
+    now = clock()
+    notice = event("gs-outage", subject=GB, source=GB)
+    notice["data"]["time"]["interval"] = [_stamp(now - timedelta(minutes=10)),
+                                          _stamp(now + timedelta(minutes=50))]
+    assert await w.receive_bytes(raw(notice), f"monitor/a/wis2/{GB}", VIA) == "outage"
+    stretch = event("gs-outage", subject=ROGUE, source=ROGUE, data_ref=notice["id"])
+    stretch["data"]["time"]["interval"] = [_stamp(now - timedelta(minutes=10)), "2036"]
+    await w.receive_bytes(raw(stretch), f"monitor/a/wis2/{ROGUE}", VIA)
+    clock.advance(hours=2)  # the real maintenance is over
+    out = await w.receive_bytes(raw(_critical_about_gb(clock())), f"monitor/a/wis2/{GB}", VIA)
+    assert out == "ticket", out
+
+
+# ----- finding 6: duplicates are told apart by id alone, not by source and id --------------
+
+@pytest.mark.xfail(strict=True, reason="finding 6: WMEMs are deduplicated by id alone; "
+                   "CloudEvents makes only source+id unique, so another centre's event "
+                   "with the same id is dropped as a duplicate")
+async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
+                                                         clock: Any) -> None:
+    """CloudEvents 1.0: "Producers MUST ensure that source + id is unique for each distinct
+    event". A node that copied the published example keeps its id
+    (6e1c7f9f-…, the id of every example in the WMEM repository) or counts from 1; a
+    different centre's CRITICAL with the same id is then dropped as a "duplicate" and no
+    ticket is opened."""
+    app = await wmem_app()
+    w = app.wmem
+    first = event("gm-report", subject="fr-meteofrance", id="42")
+    assert await w.receive_bytes(raw(first), "monitor/a/wis2/fr-meteofrance", VIA) == "ticket"
+    other = _critical_about_gb(clock())
+    other["id"] = "42"
+    other["source"] = GB
+    out = await w.receive_bytes(raw(other), f"monitor/a/wis2/{GB}", VIA)
+    assert out == "ticket", out
+    assert {t.subject for t in await tickets(app)} == {"fr-meteofrance", GB}
