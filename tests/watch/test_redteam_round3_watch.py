@@ -18,7 +18,6 @@ from tests.watch.test_alerts import alert_app, load, post, tickets
 from tests.watch.test_jira import fake_jira, jira_app, mirror  # noqa: F401  (fixtures)
 from wisbot.store.watch_tables import WatchTicketEvent
 
-
 # ----- finding 3: a person's JIRA comment that quotes wisbot is dropped ---------------------
 
 @pytest.mark.xfail(strict=True, reason="finding 3: any JIRA comment whose body contains "
