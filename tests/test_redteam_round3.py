@@ -134,3 +134,48 @@ async def test_a_confirmation_does_not_undo_a_narrowing_made_after_the_question(
     for key in ("collaboration", "gisc-tokyo", "member-jp", "member-ch"):
         text = room(app, key)
         assert found(text, DE_FORBIDDEN) == [] and N not in text, f"{key}: {text}"
+
+
+# ----- finding 7: protected text in a wrong room is left there when the command fails -------
+
+SECRET = "Ransomware on EDZW switch, call Anna Weber +49 69 8062 4321"
+
+
+def _posted(text: str, room_key: str = "collaboration") -> Any:
+    from wisbot.adapters.base import Invocation, MessageRef, RoomRef, UserRef
+
+    return Invocation(platform="console", sender=UserRef("console", "anna.weber"), text=text,
+                      room=RoomRef("console", room_key, room_key),
+                      reply_to=MessageRef("console", room_key, "m1"))
+
+
+@pytest.mark.xfail(strict=True, reason="finding 7: a protected report or update typed in a "
+                   "room that may not read it is neither warned about nor removed when the "
+                   "command is refused (a typo, the wrong room, a long summary)")
+@pytest.mark.parametrize("text", [
+    # a report with a typo in the severity: refused, the secret stays in the room
+    f"!incident report DE-OF-NC share=secretariat sev=7 {SECRET}",
+    # a report with a typo in the centre
+    f"!incident report DE-OF-NX share=secretariat {SECRET}",
+    # an update of a principal-gisc incident typed in the collaboration room: refused as
+    # "no incident that you may see here", the update's text stays for everyone there
+    f"!incident update WIS-SEC-2026-1 {SECRET}",
+], ids=["bad-severity", "bad-centre", "update-in-wrong-room"])
+async def test_a_refused_command_carrying_protected_text_is_still_warned_about(
+        make_app, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 7: a protected report typed in a room that may not see it gets the
+    count of readers outside the audience and, on Matrix, the redaction. The check runs
+    only when the command succeeded and revealed an incident; the usual way of typing it
+    in the wrong room is a command that fails, and then the person's text stays readable
+    by the Secretariat-excluded room with no word to its author. (The console stands for a
+    surface where the bot cannot remove a message: the warning is what is checked.)"""
+    app = await make_app()
+    app.console.members["collaboration"] |= {"anna.weber", "gisc-tokyo", "gisc-exeter",
+                                             "somebody-else"}
+    r = await app.console.type("anna.weber", "incident report DE-OF-NC share=principal-gisc "
+                               "first", "member-de")
+    assert r.kind == "incident", r.plain()
+    reply = await app.dispatch(_posted(text))
+    plain = render_text(reply)
+    assert reply.kind == "error", plain  # refused, as a tired operator's typo is
+    assert "Warning" in plain and "outside the incident's audience" in plain, plain
