@@ -179,3 +179,87 @@ async def test_a_refused_command_carrying_protected_text_is_still_warned_about(
     plain = render_text(reply)
     assert reply.kind == "error", plain  # refused, as a tired operator's typo is
     assert "Warning" in plain and "outside the incident's audience" in plain, plain
+
+
+# ----- findings 8 and 9: TLP labels on sightings and indicators -----------------------------
+
+# Hand-written: the sighting Member's names and people (CH saw DE's incident).
+CH_FORBIDDEN = ["Switzerland", "MeteoSwiss", "Jonas", "Keller", "Zürich", "CH-NC", "LSSW"]
+
+
+async def _sighted(app: Any) -> None:
+    c = app.console
+    await _incident(app, "group")
+    r = await c.type("anna.weber", f"incident ioc add {N} domain evil.example", "member-de")
+    assert r.kind != "error", r.plain()
+    r = await c.type("jonas.keller", f"incident seen {N} I-1 at the MeteoSwiss Zürich gateway")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+
+
+@pytest.mark.xfail(strict=True, reason="finding 8: the sighting card, `incident seen` and "
+                   "`incident ioc add|list` replies carry no TLP label")
+async def test_sighting_and_indicator_messages_are_tlp_labelled(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14 item 1: TLP 2.0 on every message about an incident, shown first."""
+    app = await make_app(directory())
+    await _sighted(app)
+    c = app.console
+    unlabelled = []
+    for key in ("secretariat", "member-de"):
+        for reply in app.console.rooms.get(key, []):
+            if "seen at another centre" in reply.title and not reply.title.startswith("TLP:"):
+                unlabelled.append(f"{key}: {reply.title}")
+    for who, text, where in (
+            ("anna.weber", f"incident ioc list {N}", "member-de"),
+            ("anna.weber", f"incident ioc add {N} ipv4 203.0.113.7", "member-de"),
+            ("hiro.sato", f"incident seen {N} same here", None)):
+        reply = await c.type(who, text, where)
+        assert reply.kind != "error", reply.plain()
+        if not reply.title.startswith("TLP:"):
+            unlabelled.append(f"{text}: {reply.title}")
+    assert unlabelled == []
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9: a message or export that names a "
+                   "sighting Member (Secretariat-only information) keeps the incident's "
+                   "wider label (TLP:GREEN, MISP distribution 'this community')")
+async def test_naming_the_sighting_member_takes_the_strictest_label(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Who sighted an incident is the sighting Member's secretariat-level information (read
+    by the Secretariat and that Member only: TLP:RED). "The strictest label wins when
+    several apply": the Secretariat's `incident show` and its exports (the CLI export's
+    default view) name Switzerland and Jonas Keller under TLP:GREEN, so a Secretariat
+    officer may pass them to the whole community, and a MISP import shares them with the
+    community (distribution 1)."""
+    from pymisp import MISPEvent
+
+    from wisbot.services.export import ExportService
+
+    app = await make_app(directory())
+    await _sighted(app)
+    show = await app.console.type("sec-desk", f"incident show {N}", "secretariat")
+    text = render_text(show)
+    assert found(text, CH_FORBIDDEN), text  # the Secretariat reads who: right
+    problems = []
+    if show.tlp in ("TLP:GREEN", "TLP:CLEAR", "TLP:AMBER"):
+        problems.append(f"show labelled {show.tlp}")
+    incidents = app.services.incidents
+    service = ExportService(incidents.store, incidents.directory, incidents)
+    caller = _caller(app, "sec-desk")
+    _, misp = await app.store.tx(lambda s: service.incident_document(s, caller, N, "misp"))
+    ev = MISPEvent()
+    ev.load(misp)
+    if found(misp, CH_FORBIDDEN) and (ev.distribution != 0
+                                      or "tlp:green" in [t.name for t in ev.tags]):
+        problems.append(f"misp names the sighter at distribution {ev.distribution}, "
+                        f"tags {[t.name for t in ev.tags]}")
+    assert problems == []
+
+
+def _caller(app: Any, contact_id: str, room_key: str | None = None) -> Any:
+    from wisbot.domain.audience import person_roles
+    from wisbot.services.context import Caller
+
+    d = app.services.incidents.directory
+    contact = d.contact(contact_id)
+    return Caller(contact=contact, room=d.room(room_key) if room_key else None,
+                  platform="cli", roles=person_roles(d, contact))
