@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_slack import fake_slack, start_slack  # noqa: F401  (fixtures)
 from wisbot.adapters.console import render_text
 from wisbot.directory import Directory, parse_directory
 
@@ -263,3 +264,43 @@ def _caller(app: Any, contact_id: str, room_key: str | None = None) -> Any:
     contact = d.contact(contact_id)
     return Caller(contact=contact, room=d.room(room_key) if room_key else None,
                   platform="cli", roles=person_roles(d, contact))
+
+
+# ----- finding 10: Slack `!` messages in a wrong channel get no warning ---------------------
+
+@pytest.mark.xfail(strict=True, reason="finding 10: a Slack `!incident report` message with "
+                   "protected text in a channel that may not read it gets no warning (the "
+                   "message invocation carries no reply_to, so the check never runs)")
+async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
+        start_slack: Any, fake_slack: Any) -> None:
+    """Slack is a hosted service: slack-bolt's real request handling and slack_sdk's client
+    against tests/_fake_slack.py, the local fake of exactly the Web API used.
+
+    docs: "a posted message there (or on any surface the bot cannot delete a person's
+    message on) gets the advice to delete it". A slash command is never read by the
+    channel; a `!` message is, by everyone in it. Anna reports a Secretariat-only incident
+    with `!` in the collaboration channel: she must be told (privately) that the channel's
+    other members read it and to delete it; nothing of it may be posted in the channel."""
+    import asyncio
+
+    from tests._fake_slack import slack_id
+    from tests.test_slack_operator import _message
+
+    fake_slack.members[slack_id("C", "collaboration")] = [
+        slack_id("U", "anna.weber"), slack_id("U", "gisc-tokyo"),
+        slack_id("U", "gisc-exeter")]
+    env = await start_slack()
+    await env.event(_message("anna.weber", "collaboration",
+                             f"!incident report DE-OF-NC share=secretariat sev=1 {SECRET}"))
+    await env.fake.wait_for(lambda: any(c.method in ("chat.postEphemeral", "chat.postMessage")
+                                        and c.params.get("channel") ==
+                                        slack_id("C", "collaboration")
+                                        for c in env.fake.calls))
+    await asyncio.sleep(0.2)
+    await env.app.outbox.drain()
+    channel = slack_id("C", "collaboration")
+    public = "\n".join(str(p.get("text")) + str(p.get("blocks")) for p in env.fake.posts(channel))
+    assert found(public, ["Ransomware", "EDZW", "Anna", "8062"]) == [], public
+    private = "\n".join(str(c.params.get("text")) for c in env.fake.calls
+                        if c.method == "chat.postEphemeral")
+    assert "Warning" in private and "outside the incident's audience" in private, private
