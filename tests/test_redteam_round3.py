@@ -272,7 +272,7 @@ def _caller(app: Any, contact_id: str, room_key: str | None = None) -> Any:
                    "protected text in a channel that may not read it gets no warning (the "
                    "message invocation carries no reply_to, so the check never runs)")
 async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
-        start_slack: Any, fake_slack: Any) -> None:
+        start_slack: Any, fake_slack: Any) -> None:  # noqa: F811
     """Slack is a hosted service: slack-bolt's real request handling and slack_sdk's client
     against tests/_fake_slack.py, the local fake of exactly the Web API used.
 
