@@ -345,3 +345,55 @@ async def test_named_view_of_an_anonymous_incident_is_not_tlp_green(make_app) ->
         problems.append(f"offenbach's MISP export names DE at distribution "
                         f"{ev.distribution}, tags {[t.name for t in ev.tags]}")
     assert problems == []
+
+
+# ----- findings 13 and 14: `wisbot export -o` ------------------------------------------------
+
+def _cli(db_url: str, tmp_path: Any) -> Any:
+    from typer.testing import CliRunner
+
+    path = tmp_path / "directory.yaml"
+    path.write_text(DIRECTORY, encoding="utf-8")
+    return CliRunner(env={"WISBOT_DATABASE_URL": db_url, "WISBOT_DIRECTORY": str(path)})
+
+
+@pytest.mark.xfail(strict=True, reason="finding 13: `wisbot export -o` to a folder or into a "
+                   "missing folder ends in a raw IsADirectoryError/FileNotFoundError traceback")
+async def test_export_to_a_bad_output_path_is_a_clear_error(make_app, db_url: str,
+                                                            tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
+    from wisbot.cli import app as cli
+
+    app = await make_app(directory())
+    await _incident(app, "secretariat")
+    runner = _cli(db_url, tmp_path)
+    for out in (tmp_path, tmp_path / "no-such-folder" / "event.json"):
+        r = runner.invoke(cli, ["export", "incident", N, "-f", "misp", "-o", str(out)])
+        assert r.exit_code == 1 and isinstance(r.exception, SystemExit), repr(r.exception)
+        assert "error:" in r.output and str(out.name) in r.output, r.output
+
+
+@pytest.mark.xfail(strict=True, reason="finding 14: a TLP:RED export is written world-"
+                   "readable (mode 0644 under the usual umask)")
+async def test_a_red_export_file_is_readable_by_its_owner_only(make_app, db_url: str,
+                                                               tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
+    """`wisbot export incident … -o /tmp/event.json` on a shared operations host: the file
+    holds a TLP:RED incident (the Secretariat and the Member only), yet every local user
+    may read it. Written 0600 (as ssh keys are), the label is kept on the disk too."""
+    import os
+    import stat
+
+    from wisbot.cli import app as cli
+
+    app = await make_app(directory())
+    await _incident(app, "secretariat")
+    out = tmp_path / "event.json"
+    old = os.umask(0o022)
+    try:
+        r = _cli(db_url, tmp_path).invoke(cli, ["export", "incident", N, "-f", "misp", "-o",
+                                                str(out)])
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0, r.output
+    assert "DWD" in out.read_text(encoding="utf-8")
+    mode = stat.S_IMODE(out.stat().st_mode)
+    assert mode & 0o077 == 0, oct(mode)
