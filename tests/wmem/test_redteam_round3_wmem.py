@@ -101,3 +101,35 @@ async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
     out = await w.receive_bytes(raw(other), f"monitor/a/wis2/{GB}", VIA)
     assert out == "ticket", out
     assert {t.subject for t in await tickets(app)} == {"fr-meteofrance", GB}
+
+
+# ----- finding 15: a recovery heard before its failure leaves the failure's ticket open -----
+
+@pytest.mark.xfail(strict=True, reason="finding 15: a failure handled after its own "
+                   "recovery (live stream before the replay's catch-up) opens a ticket "
+                   "that nothing will ever propose to close")
+async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket(
+        wmem_app: Any, clock: Any) -> None:
+    """wisbot was away while the DWD Global Broker failed. On reconnection the live stream
+    delivers the broker's recovery at once (its data.ref names the failure) while the
+    catch-up from the Global Replay (run beside the live consumer) brings the failure a
+    moment later. The recovery found no ticket ("summary"); the failure then opens a Very
+    High ticket in TRIAGE for an outage that is over, with no recovery proposal ever to
+    come: TRIAGE is no longer zero and the duty GISC chases a healthy broker."""
+    from wisbot.store.watch_tables import WatchTicketEvent
+
+    app = await wmem_app()
+    w = app.wmem
+    failure = _critical_about_gb(clock() - timedelta(minutes=40))
+    failure["source"] = GB
+    recovery = event("gm-report", subject=GB, source=GB, data_severity="INFO",
+                     data_ref=failure["id"], time=_stamp(clock()))
+    recovery["data"]["content"]["title"] = "Global Broker de-dwd accepts subscriptions again"
+    await w.receive_bytes(raw(recovery), f"monitor/a/wis2/{GB}", VIA)  # live
+    await w.receive_bytes(raw(failure), "", "replay")  # the catch-up
+    for t in await tickets(app):
+        if t.state == "done":
+            continue
+        texts = await app.store.tx(lambda s, tid=t.id: [e.text for e in s.exec(select(
+            WatchTicketEvent).where(WatchTicketEvent.ticket_id == tid)).all()])
+        assert any("recovery" in x for x in texts), (t.id, t.state, texts)
