@@ -397,3 +397,40 @@ async def test_a_red_export_file_is_readable_by_its_owner_only(make_app, db_url:
     assert "DWD" in out.read_text(encoding="utf-8")
     mode = stat.S_IMODE(out.stat().st_mode)
     assert mode & 0o077 == 0, oct(mode)
+
+
+# ----- finding 16: round-3 features speak English only --------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="finding 16: sighting cards, indicator replies, the "
+                   "widening question and the wrong-room warning bypass the catalogs: "
+                   "English in a French room")
+async def test_sightings_indicators_and_widening_speak_the_readers_language(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: every message in the reader's language. Germany's room and Anna read
+    French; the incident cascade is French (the control), but the sighting card told to
+    the room, her `incident ioc add` reply and her widening question are English."""
+    data = yaml.safe_load(DIRECTORY)
+    for room_ in data["rooms"]:
+        if room_["key"] == "member-de":
+            room_["language"] = "fr"
+    for contact in data["contacts"]:
+        if contact["id"] == "anna.weber":
+            contact["language"] = "fr"
+    app = await make_app(parse_directory(data, "redteam fr fixture"))
+    c = app.console
+    await _incident(app, "principal-gisc")
+    await app.outbox.drain()
+    control = room(app, "member-de")
+    assert "new incident reported" not in control, control  # French, as it should be
+    english = []
+    r = await c.type("anna.weber", f"incident ioc add {N} domain evil.example", "member-de")
+    if "recorded" in r.plain() or "Told:" in r.plain():
+        english.append(f"ioc add: {r.plain()[:80]}")
+    await c.type("jonas.keller", f"incident seen {N} here too")
+    await app.outbox.drain()
+    card = room(app, "member-de")[len(control):]
+    if "seen at another centre too" in card or "another WIS centre" in card:
+        english.append(f"sighting card: {card[-160:]}")
+    q = await c.type("anna.weber", f"incident share {N} group", "member-de")
+    if "Nothing has changed yet" in q.plain():
+        english.append(f"widening: {q.plain()[:80]}")
+    assert english == []
