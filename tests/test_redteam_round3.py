@@ -434,3 +434,49 @@ async def test_sightings_indicators_and_widening_speak_the_readers_language(make
     if "Nothing has changed yet" in q.plain():
         english.append(f"widening: {q.plain()[:80]}")
     assert english == []
+
+
+# ----- finding 17: Slack `!` messages arrive in Slack's markup and are taken literally -------
+
+@pytest.mark.xfail(strict=True, reason="finding 17: `!` message commands are read with "
+                   "Slack's markup left in (<http://x|x> links, &amp; entities): indicators "
+                   "typed there are refused and text is stored with entities")
+async def test_slack_bang_commands_read_the_text_the_person_typed(
+        start_slack: Any) -> None:  # noqa: F811
+    """Slack is a hosted service: slack-bolt and slack_sdk against tests/_fake_slack.py.
+
+    A message event's ``text`` is Slack's formatted text (api.slack.com, "Retrieving
+    messages"): a domain, URL or e-mail the person typed arrives as a link
+    (`<http://evil.example|evil.example>`, `<mailto:a@evil.example|a@evil.example>`),
+    and `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`. The texts below are hand-written in
+    that format for what Anna typed in Germany's channel."""
+    import asyncio
+
+    from sqlmodel import select
+
+    from tests._fake_slack import slack_id
+    from tests.test_slack_operator import _message
+    from wisbot.store.tables import Incident, IncidentIndicator
+
+    env = await start_slack()
+    await env.event(_message("anna.weber", "member-de", "!incident report DE-OF-NC "
+                             "share=principal-gisc sev=1 Spam &amp; phishing via "
+                             "&lt;relay&gt;"))
+    await env.fake.wait_for(lambda: any(c.method in ("chat.postEphemeral", "chat.postMessage")
+                                        for c in env.fake.calls))
+    for typed in ("domain <http://evil.example|evil.example>",
+                  "email <mailto:ceo@evil.example|ceo@evil.example>"):
+        before = len(env.fake.calls)
+        await env.event(_message("anna.weber", "member-de",
+                                 f"!incident ioc add WIS-SEC-2026-1 {typed}"))
+        await env.fake.wait_for(lambda b=before: any(
+            c.method in ("chat.postEphemeral", "chat.postMessage")
+            and c.params.get("channel") == slack_id("C", "member-de")
+            for c in env.fake.calls[b:]))
+    await asyncio.sleep(0.2)
+    store = env.app.store
+    summaries = store.run(lambda s: [i.summary for i in s.exec(select(Incident)).all()])
+    values = store.run(lambda s: sorted(i.value for i in s.exec(select(
+        IncidentIndicator)).all()))
+    assert (summaries, values) == (["Spam & phishing via <relay>"],
+                                   ["ceo@evil.example", "evil.example"])
