@@ -133,3 +133,28 @@ async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket
         texts = await app.store.tx(lambda s, tid=t.id: [e.text for e in s.exec(select(
             WatchTicketEvent).where(WatchTicketEvent.ticket_id == tid)).all()])
         assert any("recovery" in x for x in texts), (t.id, t.state, texts)
+
+
+# ----- finding 18: `watch outage` takes a typo or a decade and publishes it to the world -----
+
+@pytest.mark.xfail(strict=True, reason="finding 18: `watch outage` publishes an outage for "
+                   "any word shaped like a centre-id (a typo of a known one too) and for "
+                   "any length (a mistyped year silences a service for one)")
+@pytest.mark.parametrize("line", [
+    # a typo of the known DWD Global Broker: published to production brokers about a
+    # centre that does not exist, the real broker unsuppressed, no did-you-mean
+    "watch outage de-dwd-global-brokr 2026-03-05T09:00Z 2026-03-05T11:00Z upgrade",
+    # 2027 for 2026: a year and a day of suppressed tickets and probe flags, published
+    "watch outage gb-dwd 2026-03-05T09:00Z 2027-03-05T11:00Z upgrade",
+], ids=["typo-centre", "year-typo"])
+async def test_watch_outage_refuses_a_typo_or_asks_before_a_long_window(
+        wmem_app: Any, line: str) -> None:
+    """`wmem_publish` is on (deliberately: production brokers). A tired duty operator's
+    slip must be refused (or asked about) before it is queued for publication."""
+    from wisbot.store.wmem_tables import WmemOutgoing
+
+    app = await wmem_app(wmem_publish=True, wmem_centre_id="de-dwd",
+                         wmem_publish_brokers=["mqtt://127.0.0.1:1"])
+    r = await app.console.type("watch-op", line, "duty")
+    queued = await app.store.tx(lambda s: list(s.exec(select(WmemOutgoing)).all()))
+    assert queued == [], (r.plain(), [q.topic for q in queued])
