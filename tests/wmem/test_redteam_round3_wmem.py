@@ -158,3 +158,40 @@ async def test_watch_outage_refuses_a_typo_or_asks_before_a_long_window(
     r = await app.console.type("watch-op", line, "duty")
     queued = await app.store.tx(lambda s: list(s.exec(select(WmemOutgoing)).all()))
     assert queued == [], (r.plain(), [q.topic for q in queued])
+
+
+# ----- finding 19: one deeply nested message kicks wisbot off the broker and the replay ------
+
+@pytest.mark.xfail(strict=True, reason="finding 19: a WMEM nested deeper than Python's "
+                   "recursion limit raises RecursionError out of parse (only ValueError is "
+                   "refused): the listener drops the broker connection, a catch-up aborts")
+async def test_a_deeply_nested_message_is_refused_not_raised(wmem_app: Any,
+                                                             clock: Any) -> None:
+    """8,000 bytes of `[` (well under the 8192-byte limit), or a real-looking WMEM whose
+    data.content nests a few thousand arrays, published by any WIS2 Node on its own topic:
+    json.loads raises RecursionError (a RuntimeError, not a ValueError). In the broker
+    listener it ends the MQTT session ("retrying in 1 s") at every delivery; in the
+    catch-up it aborts the whole catch-up, so the events after it in the replay are never
+    handled."""
+    app = await wmem_app()
+    w = app.wmem
+    poison = b"[" * 8000
+    nested = b'{"type": "int.wmo.wis.wme.event", "id": "n1", "data": {"severity": "ERROR", ' \
+        b'"content": ' + b"[" * 3000 + b"]" * 3000 + b"}}"
+    assert len(nested) < 8192
+    for payload in (poison, nested):
+        assert w.accept(payload, f"monitor/a/wis2/{ROGUE}", VIA) is None
+
+    good = _critical_about_gb(clock())
+    good["source"] = GB
+
+    async def replay(base: str, since: Any) -> Any:
+        deep: Any = []
+        for _ in range(3000):
+            deep = [deep]
+        yield {"type": "int.wmo.wis.wme.event", "id": "deep", "subject": ROGUE,
+               "data": {"severity": "ERROR", "content": deep}}
+        yield good
+
+    w.settings = w.settings.model_copy(update={"wmem_replay_url": "http://replay.invalid"})
+    assert await w.catch_up(fetch=replay) == 1
