@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,12 +35,43 @@ def _time(name: str, text: str, *, end: bool = False) -> datetime:
     return value
 
 
+QUOTES = "\"'“”‘’"
+OPTIONAL = ("until", "service")
+
+
+def parse_fields(raw: str) -> dict[str, str]:
+    """``key=value`` pairs; a value may be quoted (``what="Broker upgrade"``)."""
+    out: dict[str, str] = {}
+    for tok in tokenize(raw):
+        key, eq, value = tok.value.partition("=")
+        key = key.lower()
+        if not eq or raw[tok.start] in QUOTES:
+            raise UsageError(_("{word} is not a field: give key=value pairs, quoting values "
+                               "with spaces", word=repr(tok.value)))
+        if key not in (*FIELDS, *OPTIONAL):
+            close = difflib.get_close_matches(key, (*FIELDS, *OPTIONAL), n=1)
+            hint = _(" (did you mean {option}=?)", option=close[0]) if close else ""
+            raise UsageError(_("unknown option {option}={hint}", option=key, hint=hint))
+        if key in out:
+            raise UsageError(_("{field}= is given twice", field=key))
+        out[key] = value
+    missing = [k for k in FIELDS if k not in out]
+    if missing:
+        raise UsageError(_("missing {what}", what=", ".join(f"{k}=" for k in missing))
+                         + " (" + "; ".join(f"{k}: {_(FIELD_HELP[k])}" for k in missing) + ")")
+    return out
+
+
 async def request(ctx: Ctx, a: dict[str, Any]) -> Reply:
-    start = _time("when", a["when"])
-    end = _time("until", a["until"], end=True) if a["until"] else start + DEFAULT_WINDOW
-    fields = {k: a[k] for k in FIELDS if k != "when"}
+    try:
+        f = parse_fields(a["fields"] or "")
+    except UsageError as exc:
+        raise UsageError(f"{exc}\n{REQUEST.usage_text()}") from None
+    start = _time("when", f["when"])
+    end = _time("until", f["until"], end=True) if f.get("until") else start + DEFAULT_WINDOW
+    fields = {k: f[k] for k in FIELDS if k != "when"}
     reply: Reply = await _svc(ctx).request(ctx.caller, a["centre"], fields, start, end,
-                                           a["service"])
+                                           f.get("service") or None)
     return reply
 
 
@@ -113,21 +145,23 @@ FIELD_HELP = {
 }
 
 
+REQUEST = Command(
+    ("change", "request"),
+    "Step 1: request a change for a centre. Every field is required; quote values with "
+    "spaces. until= (default: an hour after when=) ends the window; service= names a "
+    "Global Service, announced as a planned outage once authorised.",
+    'change request DE-OF-NC what="Broker upgrade" why="End of support" who="DWD ops" '
+    'when=2026-03-05T09:00Z how="Rolling, with rollback" risk="Short reconnects" '
+    'impact="Subscribers reconnect" cost="4 person-hours"', request,
+    (Arg("centre", metavar="centre"),
+     Arg("fields", "text", required=False,
+         metavar="what=… why=… who=… when=… how=… risk=… impact=… cost=… [until=…] "
+                 "[service=…]")))
+
+
 def register(reg: Registry) -> None:
     reg.group("change", "changes and the change advisory board (CAB)")
-    reg.add(Command(
-        ("change", "request"),
-        "Step 1: request a change for a centre. Every field is required; quote values with "
-        "spaces. until= (default: an hour after when=) ends the window; service= names a "
-        "Global Service, announced as a planned outage once authorised.",
-        'change request DE-OF-NC what="Broker upgrade" why="End of support" who="DWD ops" '
-        'when=2026-03-05T09:00Z how="Rolling, with rollback" risk="Short reconnects" '
-        'impact="Subscribers reconnect" cost="4 person-hours"', request,
-        (Arg("centre", metavar="centre"),
-         *(Arg(k, "option", FIELD_HELP[k], metavar="…") for k in FIELDS),
-         Arg("until", "option", "when it ends (UTC)", required=False, metavar="time"),
-         Arg("service", "option", "a Global Service (WIS 2.0 service id)", required=False,
-             metavar="service"))))
+    reg.add(REQUEST)
     reg.add(Command(
         ("change", "accept"),
         "Step 2 (Secretariat, CAB): accept a request with its priority; risk= records the "
@@ -153,13 +187,14 @@ def register(reg: Registry) -> None:
                      Arg("note", "text", required=False))))
     reg.add(Command(("change", "tested"), "Step 4 (the requesting centre): the change "
                     "passed its tests.", "change tested CHG-2026-1 Passed on staging",
-                    _step("tested"), (CHANGE, Arg("text", "text", "the test result"))))
+                    _step("tested"),
+                    (CHANGE, Arg("text", "text", "the test result", metavar="result"))))
     reg.add(Command(("change", "implemented"), "Step 5 (the requesting centre): the change "
                     "is in production.", "change implemented CHG-2026-1",
                     _step("implemented"), (CHANGE, Arg("text", "text", required=False))))
     reg.add(Command(("change", "close"), "Step 6 (Secretariat, CAB): close after the "
                     "review.", "change close CHG-2026-1 Done as planned, no incident",
-                    _step("close"), (CHANGE, Arg("text", "text", "the review"))))
+                    _step("close"), (CHANGE, Arg("text", "text", "the review", metavar="review"))))
     reg.add(Command(("change", "show"), "A change with its timeline.",
                     "change show CHG-2026-1", show, (CHANGE,)))
     reg.add(Command(("change", "list"), "Changes you may see (open by default).",
