@@ -11,7 +11,7 @@ from wisbot.commands.registry import Arg, Command, Registry, tokenize
 from wisbot.domain.changes import DECISIONS, FIELDS, PRIORITIES, RISK_LEVELS
 from wisbot.domain.wmem import Refused, parse_instant
 from wisbot.errors import InvalidState, UsageError
-from wisbot.i18n import _
+from wisbot.i18n import N_, _
 from wisbot.reply import Reply
 
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -58,7 +58,7 @@ def parse_fields(raw: str) -> dict[str, str]:
     missing = [k for k in FIELDS if k not in out]
     if missing:
         raise UsageError(_("missing {what}", what=", ".join(f"{k}=" for k in missing))
-                         + " (" + "; ".join(f"{k}: {_(FIELD_HELP[k])}" for k in missing) + ")")
+                         + " (" + "; ".join(f"{k}: {FIELD_HELP[k].text()}" for k in missing) + ")")
     return out
 
 
@@ -138,10 +138,11 @@ async def cab(ctx: Ctx, a: dict[str, Any]) -> Reply:
 
 CHANGE = Arg("change", metavar="change")
 FIELD_HELP = {
-    "what": "what changes", "why": "why it is needed", "who": "who carries it out",
-    "when": "when it starts (UTC)", "how": "how it is done (and backed out)",
-    "risk": "the risk the centre sees", "impact": "who and what it affects",
-    "cost": "what it costs (effort, money, downtime)",
+    "what": N_("what changes"), "why": N_("why it is needed"),
+    "who": N_("who carries it out"), "when": N_("when it starts (UTC)"),
+    "how": N_("how it is done (and backed out)"), "risk": N_("the risk the centre sees"),
+    "impact": N_("who and what it affects"),
+    "cost": N_("what it costs (effort, money, downtime)"),
 }
 
 

@@ -496,8 +496,7 @@ class ChangeService:
 
     def _pending_words(self, session: Session) -> list[str]:
         n = len(self._pending(session))
-        return [i18n.ngettext("{n} change waits for a CAB decision.",
-                              "{n} changes wait for a CAB decision.", n)]
+        return [_("Changes waiting for a CAB decision: {n}", n=i18n.number(n))]
 
     def _current_meeting(self, session: Session, now: datetime) -> int | None:
         """The meeting a decision belongs to: the latest one whose agenda is out."""
