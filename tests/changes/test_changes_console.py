@@ -94,7 +94,11 @@ async def test_the_six_steps_with_their_refusals(change_app: Any) -> None:
     assert "step 6 of 6" in shown
 
     # every step reached the centre's room, the Secretariat's and the CAB's; no other room
+    await say(app, "anna.weber", "incident report DE-OF-NC share=group sev=2 Phishing mails "
+                                 "to operators", "member-de")
     await app.outbox.drain()
+    assert "WIS-SEC-2026-1" in room_text(app, "collaboration")
+    assert "WIS-SEC" not in room_text(app, "cab")  # the CAB room reads changes only
     for room in ("member-de", "secretariat", "cab"):
         text = room_text(app, room)
         assert "CHG-2026-1" in text and "Replace the OAI-PMH frontend" in text, room
@@ -173,6 +177,8 @@ async def test_agenda_before_the_meeting_then_one_reminder_of_what_is_undecided(
     clock.advance(hours=26)  # 23 h before the meeting
     await svc.tick()
     await svc.tick()  # the same agenda is never posted twice
+    restarted = await change_app()  # a restart (a new process on the same database)
+    await restarted.services.extra["changes"].tick()
     await app.outbox.drain()
     cab = room_text(app, "cab")
     assert cab.count("CAB meeting 2026-03-04 10:00 UTC: agenda") == 1
