@@ -155,7 +155,7 @@ REQUEST = Command(
     'when=2026-03-05T09:00Z how="Rolling, with rollback" risk="Short reconnects" '
     'impact="Subscribers reconnect" cost="4 person-hours"', request,
     (Arg("centre", metavar="centre"),
-     Arg("fields", "text", required=False,
+     Arg("fields", "text",
          metavar="what=… why=… who=… when=… how=… risk=… impact=… cost=… [until=…] "
                  "[service=…]")))
 
