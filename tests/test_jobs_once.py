@@ -25,7 +25,7 @@ from wisbot.store.ops_tables import JobRun
 
 CASE = "WIS-NRT-2027-1"  # opened on the fixture's clock, 1 January 2027
 JOBS = ("watch-daily", "watch-deadman", "watch-reminders", "watch-handover",
-        "exchange-daily", "annual-report")
+        "exchange-daily", "annual-report", "change-cab")
 
 
 @pytest.fixture
@@ -109,14 +109,16 @@ async def test_each_job_runs_once_per_period_with_two_replicas(two_apps: Any) ->
     again = await _fire_everywhere(apps)
     assert ran == dict.fromkeys(JOBS, 1)
     assert all(s == ["skipped", "skipped"] for s in again.values()), again
-    # 20 minutes on: only the 15-minute handover tick has a new period
+    # 20 minutes on: only the 15-minute ticks (handover, CAB agendas) have a new period
     clock.advance(minutes=20)
     await _fire_everywhere(apps)
-    assert ran["watch-handover"] == 2 and sum(ran.values()) == len(JOBS) + 1
+    assert ran["watch-handover"] == ran["change-cab"] == 2
+    assert sum(ran.values()) == len(JOBS) + 2
     # the next day: every daily job once more; the annual report waits for next year
     clock.advance(days=1)
     await _fire_everywhere(apps)
-    assert ran == {**dict.fromkeys(JOBS, 2), "watch-handover": 3, "annual-report": 1}
+    assert ran == {**dict.fromkeys(JOBS, 2), "watch-handover": 3, "change-cab": 3,
+                   "annual-report": 1}
 
     rows = await apps[0].store.tx(lambda s: s.exec(select(JobRun)).all())
     periods = {(r.job, r.period) for r in rows}
@@ -140,6 +142,7 @@ async def test_the_elected_replica_alone_schedules(pg_url: str,
         assert [bool(_schedulers(a)) for a in apps] == [True, False]
         assert set(apps[0].scheduler.jobs()) == {  # type: ignore[union-attr]
             "watch-daily", "watch-deadman", "watch-reminders", "watch-handover"}
+        assert "change-cab" in apps[0].cron.jobs()  # type: ignore[union-attr]
     finally:
         for app in apps:
             await app.stop()

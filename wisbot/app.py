@@ -28,6 +28,7 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
+from wisbot.services.changes import ChangeService
 from wisbot.services.consent import ConsentGate, room_may_read
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
@@ -169,6 +170,9 @@ class App:
         self.services.extra["alerts_jira"] = self.alerts_jira
         self.services.extra["reload"] = self.reload_directory
         self.services.extra["wmem"] = self.wmem
+        self.services.extra["changes"] = ChangeService(
+            self.store, self.directory, self.clock, agenda_hours=s.change_agenda_hours,
+            remind_after_hours=s.change_remind_after_hours, wmem=self.wmem)
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)
@@ -272,6 +276,9 @@ class App:
                     # Missed by less than 6 h (the bot was down then): run once on return.
                     self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
                                     misfire_grace_time=6 * 3600)
+                self.cron.every("change-cab", self.services.extra["changes"].tick,
+                                minutes=self.settings.change_tick_minutes,
+                                misfire_grace_time=3600)
                 self.cron.start()
             await self._start_watch()
             self.wmem_workers = Workers(self.wmem, self.settings)

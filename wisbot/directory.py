@@ -40,9 +40,9 @@ GISC_SERVICES: tuple[str, ...] = ("oaipmh", "sru", "portal", "wismon")
 """The WIS 1.0 services GISC Watch probes per GISC (``wismon``: its monitor.json)."""
 WIS2_KINDS: tuple[str, ...] = ("gdc", "broker", "cache", "monitor")
 _ROLE_RE = re.compile(
-    r"^(secretariat|collaboration|duty|working-group|(gisc|area|member):[^\s:][^:]*)$")
+    r"^(secretariat|collaboration|duty|working-group|cab|(gisc|area|member):[^\s:][^:]*)$")
 _CONTACT_ROLE_RE = re.compile(
-    r"^(secretariat|watch|working-group|(gisc|member):[^\s:][^:]*)$")
+    r"^(secretariat|watch|working-group|cab|(gisc|member):[^\s:][^:]*)$")
 _ONCALL_ROLE_RE = re.compile(r"^(secretariat|(gisc|member):[^\s:][^:]*)$")
 
 
@@ -130,7 +130,8 @@ class Contact(_Model):
     phone: str | None = Field(default=None, description="e.g. '+49 69 8062 0'; withheld "
                               "from anonymised text (as is any phone number).")
     roles: tuple[str, ...] = Field(
-        description="'secretariat', 'gisc:<GISC>', 'member:<Member>', 'watch'.",
+        description="'secretariat', 'gisc:<GISC>', 'member:<Member>', 'watch', 'working-group', "
+        "'cab' (a member of the change advisory board).",
     )
     lead: bool = Field(default=False, description="Lead WIS IT security focal point of its Member.")
     chat: ChatIds = ChatIds()
@@ -149,7 +150,7 @@ class Contact(_Model):
             if not _CONTACT_ROLE_RE.match(role):
                 raise ValueError(
                     f"unknown role {role!r}: use secretariat, gisc:<GISC>, member:<Member>, "
-                    "watch or working-group"
+                    "watch, working-group or cab"
                 )
         return roles
 
@@ -177,7 +178,7 @@ class Room(_Model):
 
     key: RoomKey = Field(description="Stable key used in the outbox, e.g. 'gisc-offenbach'.")
     role: RoomRole = Field(
-        description="secretariat, collaboration, duty, working-group, gisc:<GISC>, "
+        description="secretariat, collaboration, duty, working-group, cab, gisc:<GISC>, "
         "area:<GISC>, member:<Member>.",
     )
     platform: Platform = Field(description="console, matrix or slack.")
@@ -202,7 +203,7 @@ class Room(_Model):
         if not _ROLE_RE.match(role):
             raise ValueError(
                 f"unknown room role {role!r}: use secretariat, collaboration, duty, "
-                "working-group, gisc:<GISC>, area:<GISC> or member:<Member>"
+                "working-group, cab, gisc:<GISC>, area:<GISC> or member:<Member>"
             )
         return role
 

@@ -68,3 +68,13 @@ ARGUMENT_HELP = (
     N_('who may be told; required, there is no default'),
     N_('why'),
 )
+
+CHANGE_HELP = (
+    # commands/change.py: the help of its arguments (``Arg(help=...)``).
+    N_("urgent, high, medium or low"),
+    N_("the assessed risk"),
+    N_("why it is rejected"),
+    N_("what could go wrong, and how likely"),
+    N_("the test result"),
+    N_("the review"),
+)

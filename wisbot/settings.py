@@ -183,6 +183,15 @@ class Settings(BaseSettings):
         "daily spot run; set false once the GISC Watch daily post includes it.")
     exchange_spot_hour: int = Field(default=5, ge=0, le=23,
                                     description="UTC hour of the daily exchange spot run.")
+    change_agenda_hours: float = Field(
+        default=24.0, gt=0, description="How long before a CAB meeting wisbot posts its "
+        "agenda of pending changes, h (docs/changes.md).")
+    change_remind_after_hours: float = Field(
+        default=2.0, ge=0, description="How long after a CAB meeting wisbot reminds the "
+        "board of the agenda items it left undecided, h.")
+    change_tick_minutes: int = Field(
+        default=15, ge=1, le=60, description="How often the CAB job looks for agendas and "
+        "reminders due, min (a divisor of 60 keeps the slots on the hour).")
     exchange_harvest_deadline_s: float = Field(
         default=900.0, gt=0, description="Longest one source's harvest may take in a run, "
         "s; a harvest cut there goes on from its page at the next run.")

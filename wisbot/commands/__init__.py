@@ -5,6 +5,7 @@ from __future__ import annotations
 from wisbot.commands import (
     ack,
     centres,
+    change,
     escalate,
     exchange,
     incident,
@@ -33,6 +34,7 @@ def build_registry() -> Registry:
     exchange.register(reg)
     watch.register(reg)
     wmem.register(reg)
+    change.register(reg)
     status.register(reg)
     language.register(reg)
     return reg

@@ -11,9 +11,9 @@ an incident are :mod:`wisbot.domain.confidentiality`; this module applies them t
 - What a person reads where they are is their own view capped by the room's: everyone in
   the room reads it too. A direct chat (``room_role=None``) is the person's own view.
 - The same cap holds for lessons (:func:`lesson_seen_by`), exchange dispute cases
-  (:func:`case_seen_by`), pages (:func:`may_be_paged`) and statistics
-  (:func:`sees_live_statistics`): each has one rule per audience role here, and a reader's
-  view is always ``min(best over the person's roles, the room's)``.
+  (:func:`case_seen_by`), changes (:func:`change_seen_by`), pages (:func:`may_be_paged`)
+  and statistics (:func:`sees_live_statistics`): each has one rule per audience role
+  here, and a reader's view is always ``min(best over the person's roles, the room's)``.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ def person_roles(directory: Principals, person: Person) -> frozenset[str]:
         # The working group's members (e.g. ICTT-WIS experts) sit in its room; it reads
         # referred exchange cases only (case_seen_by), no incident.
         roles.add("working-group")
+    if "cab" in person.roles:
+        # The change advisory board reads every change (change_seen_by), no incident.
+        roles.add("cab")
     return frozenset(roles)
 
 
@@ -210,6 +213,38 @@ def case_reader_reads(roles: Iterable[str], room_role: str | None, member: str,
     """Whether a person with ``roles`` may be shown a case where they are."""
     return case_person_reads(roles, member) and (
         room_role is None or case_seen_by(room_role, member, referred))
+
+
+# ----- changes (Annex 1 §4) ------------------------------------------------------------
+
+def change_seen_by(role: str, member: str | None, gisc: str | None = None) -> bool:
+    """Whether an audience role may read a request for change from a centre of ``member``
+    (a GISC centre: ``gisc``); ``member=None``: whether the role may read some change.
+
+    A change's audience is the requesting centre (its Member's room; a GISC centre's own
+    GISC room too), the Secretariat and the change advisory board; never another Member,
+    GISC, area, duty or collaboration room.
+    """
+    kind, _, name = role.partition(":")
+    if kind in ("secretariat", "cab"):
+        return True
+    if kind == "member":
+        return member is None or name.casefold() == member.casefold()
+    if kind == "gisc":
+        return member is None or (gisc is not None and name.casefold() == gisc.casefold())
+    return False
+
+
+def change_person_reads(roles: Iterable[str], member: str, gisc: str | None = None) -> bool:
+    """Whether a person with ``roles`` may read a change of ``member``'s centre alone."""
+    return any(change_seen_by(r, member, gisc) for r in roles)
+
+
+def change_reader_reads(roles: Iterable[str], room_role: str | None, member: str,
+                        gisc: str | None = None) -> bool:
+    """Whether a person with ``roles`` may be shown a change where they are."""
+    return change_person_reads(roles, member, gisc) and (
+        room_role is None or change_seen_by(room_role, member, gisc))
 
 
 # ----- statistics ----------------------------------------------------------------------

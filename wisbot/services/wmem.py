@@ -370,47 +370,66 @@ class WmemService:
         raise UsageError(f"{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
                          "centre-id such as de-dwd-global-broker")
 
+    def plan_outage(self, session: Session, service: str, start: datetime, end: datetime,
+                    text: str, *, by_id: str, by_name: str) -> tuple[Reply, bool]:
+        """Record a planned outage in ``session``'s transaction (and queue its WMEM when
+        publishing): the room post and the private answer, and whether a WMEM was queued
+        (then call :meth:`published`). Also used by an authorised change (changes.py)."""
+        name, centre = self._resolve_service(service)
+        text = text.strip() or "Planned outage"
+        now = _now(self.clock)
+        s = self.settings
+        row = WmemOutage(service=name, starts_at=start, ends_at=end, text=text[:2000],
+                         announced_by=by_id[:128], created_at=now)
+        queued = False
+        note = "not published (wmem_publish is off)"
+        if s.wmem_publish and centre is None:
+            note = (f"not published: set `centre_id` for wis2.{service} in the directory "
+                    "(the WMEM's subject)")
+        elif s.wmem_publish and centre is not None:
+            doc = wmem.build(source=s.wmem_centre_id or "", subject=centre,
+                             severity="INFO", title=text[:300], now=now,
+                             interval=(start, end), subtype="planned-outage")
+            queued = self._queue(session, doc, now)
+            row.event_id = doc["id"] if queued else None
+            note = f"published on {wmem.publish_topic(centre)}" if queued else \
+                "not published: the message would not be a valid WMEM (see the log)"
+        session.add(row)
+        words = (f"{name}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
+                 f"announced by {by_name}")
+        b = ReplyBuilder("Planned outage in the operations calendar", kind="watch")
+        b.line(bold(words))
+        b.line(user(text[:500]))
+        rooms = self.watch._duty_rooms(session, now)
+        notify(session, kind="watch-outage", now=now, incident_id=None,
+               deliveries=[(r, b.build()) for r in rooms])
+        b.line(f"Tickets and anomaly flags for {name} are suppressed in the window; "
+               f"WMEM {note}.")
+        return b.build(private=True), queued
+
+    def published(self) -> None:
+        """Wake the publisher after a transaction that queued a WMEM committed."""
+        for hook in self.on_queued:
+            hook()
+
+    def resolve_service(self, word: str) -> str:
+        """The calendar name of a WIS 2.0 service or centre-id; UsageError otherwise."""
+        return self._resolve_service(word)[0]
+
     async def add_outage(self, caller: Caller, service: str, start: datetime, end: datetime,
                          text: str) -> Reply:
         if not (caller.is_secretariat or caller.contact.giscs or "watch" in caller.contact.roles):
             raise NotAllowed("planned outages are announced by GISC focal points, watch "
                              "operators and the WMO Secretariat")
-        name, centre = self._resolve_service(service)
+        self._resolve_service(service)
         if end <= start:
             raise UsageError(f"the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
                              f"({start:%Y-%m-%d %H:%M})")
         text = text.strip() or "Planned outage"
-        now = _now(self.clock)
-        s = self.settings
 
         def work(session: Session) -> tuple[Reply, bool]:
-            row = WmemOutage(service=name, starts_at=start, ends_at=end, text=text[:2000],
-                             announced_by=caller.contact.id[:128], created_at=now)
-            queued = False
-            note = "not published (wmem_publish is off)"
-            if s.wmem_publish and centre is None:
-                note = (f"not published: set `centre_id` for wis2.{service} in the directory "
-                        "(the WMEM's subject)")
-            elif s.wmem_publish and centre is not None:
-                doc = wmem.build(source=s.wmem_centre_id or "", subject=centre,
-                                 severity="INFO", title=text[:300], now=now,
-                                 interval=(start, end), subtype="planned-outage")
-                queued = self._queue(session, doc, now)
-                row.event_id = doc["id"] if queued else None
-                note = f"published on {wmem.publish_topic(centre)}" if queued else \
-                    "not published: the message would not be a valid WMEM (see the log)"
-            session.add(row)
-            words = (f"{name}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
-                     f"announced by {caller.contact.name}")
-            b = ReplyBuilder("Planned outage in the operations calendar", kind="watch")
-            b.line(bold(words))
-            b.line(user(text[:500]))
-            rooms = self.watch._duty_rooms(session, now)
-            notify(session, kind="watch-outage", now=now, incident_id=None,
-                   deliveries=[(r, b.build()) for r in rooms])
-            b.line(f"Tickets and anomaly flags for {name} are suppressed in the window; "
-                   f"WMEM {note}.")
-            return b.build(private=True), queued
+            return self.plan_outage(session, service, start, end, text,
+                                    by_id=caller.contact.id, by_name=caller.contact.name)
 
         reply, queued = await self.store.tx(work)
         if queued:
