@@ -28,7 +28,9 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
+from wisbot.services.audits import AuditService
 from wisbot.services.consent import ConsentGate, room_may_read
+from wisbot.services.continuity import ContinuityService
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.exposed import warn_exposed
@@ -169,6 +171,10 @@ class App:
         self.services.extra["alerts_jira"] = self.alerts_jira
         self.services.extra["reload"] = self.reload_directory
         self.services.extra["wmem"] = self.wmem
+        self.services.extra["audits"] = AuditService(self.store, self.directory, self.clock,
+                                                     holidays=s.audit_holiday_dates)
+        self.services.extra["continuity"] = ContinuityService(self.store, self.directory,
+                                                              self.clock, page=hook)
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)
@@ -268,10 +274,14 @@ class App:
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
                                      clock=self.clock)
-                for job in self.services.exchange.scheduled_jobs():
+                for job in [*self.services.exchange.scheduled_jobs(),
+                            *self.services.extra["audits"].scheduled_jobs(),
+                            *self.services.extra["continuity"].scheduled_jobs()]:
                     # Missed by less than 6 h (the bot was down then): run once on return.
                     self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
                                     misfire_grace_time=6 * 3600)
+                self.cron.every("drills", self.services.extra["continuity"].run_due,
+                                minutes=5, misfire_grace_time=300)
                 self.cron.start()
             await self._start_watch()
             self.wmem_workers = Workers(self.wmem, self.settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wisbot.commands import (
     ack,
+    audits,
     centres,
     escalate,
     exchange,
@@ -35,4 +36,5 @@ def build_registry() -> Registry:
     wmem.register(reg)
     status.register(reg)
     language.register(reg)
+    audits.register(reg)
     return reg
