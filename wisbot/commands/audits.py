@@ -55,7 +55,9 @@ class _Words:
         self.words: list[Token] = []
         for tok in self.tokens:
             key, eq, value = tok.value.partition("=")
-            if eq and not tok.quoted and key.lower() in options:
+            # `key="quoted value"`: the key itself is typed bare, the value quoted
+            if eq and key.lower() in options and raw[tok.start:].lower().startswith(
+                    f"{key.lower()}="):
                 self.options[key.lower()] = value
             else:
                 self.words.append(tok)

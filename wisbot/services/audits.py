@@ -76,10 +76,12 @@ class AuditService:
                                          a.responsible)
 
     def _sees_case(self, caller: Caller, a: Audit) -> bool:
-        """The report's audience, and the auditors in a direct chat (they run the case)."""
+        """The report's audience, and the auditors in a direct chat while they run the
+        case (closed: their copies are destroyed, so is their access)."""
         if self._sees_report(caller, a):
             return True
-        return caller.room is None and caller.contact.id in self._team_ids(a)
+        return (caller.room is None and a.phase != "closed"
+                and caller.contact.id in self._team_ids(a))
 
     def _get(self, session: Session, caller: Caller, ref: str, *, lock: bool = False
              ) -> Audit:
