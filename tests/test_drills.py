@@ -78,7 +78,7 @@ async def test_drill_pages_stop_at_the_first_answer(make_app: Any, clock: Any) -
     await tick(app, clock, 5)
     ack = await c.type("gisc-offenbach", "ack DRILL-1")
     assert ack.kind != "error" and "gisc:Offenbach" not in render_text(ack).split("\n")[0]
-    secretariat = [p for p in await pages(app) if p.role == "secretariat"][0]
+    secretariat = next(p for p in await pages(app) if p.role == "secretariat")
     first = secretariat.chain[0]
     assert (await c.type(first, f"ack P-{secretariat.id}")).kind != "error"
     before = {cid: len(drill_pages(app, cid)) for cid in ("gisc-offenbach", "sec-desk",
@@ -127,7 +127,7 @@ async def test_drills_never_alter_incident_statistics(make_app: Any, clock: Any)
     assert offenbach["drills"] == 1 and offenbach["answered"] == 1
     assert offenbach["median_s"] == 7 * 60 and offenbach["within_1h"] == 1.0
     assert after.reachability["gisc:Tokyo"]["within_1h"] == 0.0
-    assert list(after.reachability)[0] == "secretariat"
+    assert next(iter(after.reachability)) == "secretariat"
     assert not any(r.startswith("member:") for r in after.reachability)
     stats = render_text(await c.type("sec-maria", "incident stats 2026", "secretariat"))
     assert "Incidents: 1" in stats
