@@ -252,7 +252,7 @@ class ContinuityService:
         ref = drill_ref(run)
         targets = []
         for role in roles:
-            b = ReplyBuilder(f"DRILL – reachability test {ref}", kind="drill")
+            b = ReplyBuilder(f"reachability test {ref}", kind="drill")
             b.line("DRILL: this is a test of the 24/7 on-call chain, not an incident. "
                    "Acknowledge it as you would a real page; the time to answer is "
                    "recorded for the service report (1-hour target).")
