@@ -7,13 +7,17 @@ same database (PostgreSQL when configured)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
 
 from tests.audit_fixture import audit_directory
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, ROOT
 from tests.helpers import room_text
 from tests.test_paging_channels import smtp  # noqa: F401  (fixture)
 from wisbot.adapters.console import render_text
@@ -221,3 +225,36 @@ async def test_continuity_test_reminders(make_app: Any, clock: Any) -> None:
     await c.type("anna.weber", "continuity tested DE-OF-NC 2026-11-20")
     clock.now = datetime(2027, 10, 21, 7, 5, tzinfo=UTC)
     assert await svc.remind() == 1  # the next due date gets its own reminder
+
+
+async def test_scheduled_drill_starts_once_across_two_processes(
+        make_app: Any, clock: Any, db_url: str, tmp_path: Any) -> None:
+    """Two real wisbot processes (``tests/drill_proc.py``) run the due drill at the same
+    moment on the same database: one drill, one page per role."""
+    clock.now = WED
+    app = await make_app()
+    await app.console.type("sec-maria", "drill schedule 2026-12-07T09:00Z every=30")
+    now = datetime(2026, 12, 7, 9, 2, tzinfo=UTC).isoformat()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.drill_proc", db_url, now,
+                               str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("ready-*"))) < 2:
+            assert time.monotonic() < deadline, "the processes did not start"
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            await asyncio.sleep(0.05)
+        (tmp_path / "go").write_text("go")
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert all(p.returncode == 0 for p in procs), outs
+    started = sorted(int(out.strip().splitlines()[-1]) for out, _ in outs)
+    assert started[0] == 0 and started[1] > 0, outs
+    runs = await app.store.tx(lambda s: list(s.exec(select(DrillRun)).all()))
+    assert len(runs) == 1
+    roles = [p.role for p in await pages(app)]
+    assert len(roles) == len(set(roles)) == started[1]
