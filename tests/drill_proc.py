@@ -19,7 +19,7 @@ from wisbot.services.paging import PagingService
 from wisbot.store.engine import Store
 
 
-async def main(url: str, now: str, where: str) -> int:
+def main(url: str, now: str, where: str) -> int:
     store = Store(url)
     directory = load_directory(EXAMPLE)
     clock = FakeClock(datetime.fromisoformat(now))
@@ -30,11 +30,11 @@ async def main(url: str, now: str, where: str) -> int:
     while not Path(where, "go").exists():
         if time.monotonic() > deadline:
             raise SystemExit("no go within 60 s")
-        await asyncio.sleep(0.01)
-    started = await drills.run_due()
+        time.sleep(0.01)
+    started = asyncio.run(drills.run_due())
     store.close()
     return started
 
 
 if __name__ == "__main__":
-    print(asyncio.run(main(*sys.argv[1:4])))
+    print(main(*sys.argv[1:4]))

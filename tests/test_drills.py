@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -236,20 +235,22 @@ async def test_scheduled_drill_starts_once_across_two_processes(
     await app.console.type("sec-maria", "drill schedule 2026-12-07T09:00Z every=30")
     now = datetime(2026, 12, 7, 9, 2, tzinfo=UTC).isoformat()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.drill_proc", db_url, now,
-                               str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.drill_proc", db_url, now, str(tmp_path), cwd=ROOT,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(2)]
     try:
         deadline = time.monotonic() + 120
-        while len(list(tmp_path.glob("ready-*"))) < 2:
+        while len(await asyncio.to_thread(lambda: list(tmp_path.glob("ready-*")))) < 2:
             assert time.monotonic() < deadline, "the processes did not start"
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert all(p.returncode is None for p in procs)
             await asyncio.sleep(0.05)
-        (tmp_path / "go").write_text("go")
-        outs = [p.communicate(timeout=120) for p in procs]
+        await asyncio.to_thread((tmp_path / "go").write_text, "go")
+        done = [await asyncio.wait_for(p.communicate(), 120) for p in procs]
+        outs = [(o.decode(), e.decode()) for o, e in done]
     finally:
         for p in procs:
-            if p.poll() is None:
+            if p.returncode is None:
                 p.kill()
     assert all(p.returncode == 0 for p in procs), outs
     started = sorted(int(out.strip().splitlines()[-1]) for out, _ in outs)
