@@ -259,3 +259,19 @@ async def test_scheduled_drill_starts_once_across_two_processes(
     assert len(runs) == 1
     roles = [p.role for p in await pages(app)]
     assert len(roles) == len(set(roles)) == started[1]
+
+
+async def test_the_leader_schedules_the_reminders_and_drills_once_per_period(
+        make_app: Any, clock: Any) -> None:
+    clock.now = WED
+    app = await make_app(audit_directory(EXAMPLE), run_worker=True)
+    jobs = app.cron.jobs()
+    assert {"audit-reminders", "continuity-reminders", "drills"} <= set(jobs)
+    assert "hour='7'" in str(jobs["audit-reminders"].trigger)
+    await app.console.type("sec-maria", "drill schedule 2026-12-02T09:00Z every=7")
+    assert await app.cron.run_now("drills") == "ok"
+    assert await app.cron.run_now("drills") == "skipped"  # same 5-minute period
+    clock.now += timedelta(minutes=5)
+    assert await app.cron.run_now("drills") == "ok"  # runs, but the drill is started
+    runs = await app.store.tx(lambda s: list(s.exec(select(DrillRun)).all()))
+    assert len(runs) == 1
