@@ -200,3 +200,24 @@ async def test_a_centre_without_a_region_is_refused_clearly(make_app: Any, clock
     reply = await app.console.type("claire.martin",
                                    "audit request ECMWF-DCPC https://example.org/sa.pdf")
     assert reply.kind == "error" and "region" in text(reply)
+
+
+async def test_evidence_before_the_report_closes_with_the_report(make_app: Any,
+                                                                 clock: Any) -> None:
+    app = await _requested(make_app, clock)
+    c = app.console
+    await c.type("sec-maria", "audit team AUD-1 lead=ines.duarte expert=kofi.mensah")
+    for cmd in ("assess AUD-1", "satisfied AUD-1", "schedule AUD-1 2026-12-03"):
+        await c.type("ines.duarte", f"audit {cmd}")
+    clock.now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    await c.type("ines.duarte", "audit meeting AUD-1 opening")
+    moved = await c.type("ines.duarte", "audit schedule AUD-1 2026-12-10")
+    assert "has begun" in text(moved)
+    await c.type("ines.duarte", "audit evidence AUD-1 handed")
+    clock.now = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    await c.type("ines.duarte", "audit meeting AUD-1 closing")
+    await c.type("ines.duarte", "audit evidence AUD-1 destroyed")
+    assert "4 post-audit report" in text(await c.type("sec-maria", "audit show AUD-1"))
+    clock.now = datetime(2027, 2, 26, 10, 0, tzinfo=UTC)
+    done = await c.type("ines.duarte", "audit report AUD-1 outcome=not-compliant No backups")
+    assert "Phase: closed" in text(done) and "Re-audit due: 2031-02-26" in text(done), text(done)

@@ -296,6 +296,9 @@ class AuditService:
             a = self._get(session, caller, ref, lock=True)
             self._must_run(caller, a, "schedule the audit")
             self._phase(a, "ready", "audit")
+            if a.opening_at is not None:
+                raise InvalidState(f"the audit of {audit_ref(a)} has begun (opening meeting "
+                                   f"{_hm(a.opening_at)}): it is not moved now")
             if start != next_working_day(start, self.holidays):
                 raise UsageError(f"{start.isoformat()} is not a working day (weekend or "
                                  "configured holiday)")
@@ -359,6 +362,7 @@ class AuditService:
             a.report_at, a.report_by = now, caller.contact.id
             session.add(a)
             self._event(session, a, caller.contact.id, "report", outcome)
+            self._close_when_done(a)
             late = a.report_due is not None and now.astimezone(UTC).date() > a.report_due
             lines = [f"Outcome: {OUTCOME_WORDS[outcome]}.",
                      *(f"Condition: {c}" for c in listed), text,
@@ -385,14 +389,19 @@ class AuditService:
                                        "copies are destroyed")
                 a.copies_destroyed_at = now
             self._event(session, a, caller.contact.id, f"evidence-{what}")
-            if a.report_at and a.evidence_handed_at and a.copies_destroyed_at:
-                a.phase = "closed"
-                done = a.report_at.astimezone(UTC).date()
-                a.reaudit_due = _add_years(done, a.reaudit_years)
+            self._close_when_done(a)
             session.add(a)
             return self._card(a, "Evidence recorded")
 
         return await self.store.tx(work)
+
+    @staticmethod
+    def _close_when_done(a: Audit) -> None:
+        """Closed once the report is in and the evidence handed over and destroyed (in
+        whichever order they came); the rolling re-audit is then due."""
+        if a.report_at and a.evidence_handed_at and a.copies_destroyed_at:
+            a.phase = "closed"
+            a.reaudit_due = _add_years(_utc(a.report_at).date(), a.reaudit_years)
 
     # ----- reading ---------------------------------------------------------------------
     async def show(self, caller: Caller, ref: str) -> Reply:
@@ -503,7 +512,11 @@ class AuditService:
 
 
 def _hm(at: datetime | None) -> str:
-    return "–" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "–" if at is None else _utc(at).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _add_years(day: date, years: int) -> date:
