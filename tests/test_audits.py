@@ -124,6 +124,7 @@ async def test_four_phases_end_to_end(make_app: Any, clock: Any) -> None:
         got = room_text(app, room)
         assert SECRET_FINDING in got and SECRET_CONDITION in got, room
         assert "compliant with conditions" in got
+        assert "TLP:AMBER+STRICT AUD-1" in got  # the label first, as on incidents
     for room in ("gisc-offenbach", "collaboration", "area-offenbach", "gisc-tokyo"):
         got = room_text(app, room)
         assert SECRET_FINDING not in got and SECRET_CONDITION not in got, room

@@ -27,6 +27,7 @@ from wisbot.domain.audits import (
     team_problems,
     working_days_after,
 )
+from wisbot.domain.tlp import Tlp
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.context import Caller
@@ -35,6 +36,8 @@ from wisbot.services.notify import notify
 from wisbot.store.audit_tables import Audit, AuditEvent
 from wisbot.store.engine import Store
 
+AUDIT_TLP = Tlp.AMBER_STRICT
+"""Every audit message: for the participants' organisations only (Annex 2 §2.26)."""
 REAUDIT_NOTICE = timedelta(days=90)
 """How long before a re-audit is due its reminder goes out."""
 
@@ -121,7 +124,8 @@ class AuditService:
 
     def _tell(self, session: Session, a: Audit, rooms: list[Room], title: str,
               *lines: str, direct: Sequence[str] = ()) -> None:
-        b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report")
+        b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report",
+                         tlp=AUDIT_TLP)
         b.ref = audit_ref(a)
         for line in lines:
             b.line(line)
@@ -427,7 +431,8 @@ class AuditService:
         return await self.store.tx(work)
 
     def _card(self, a: Audit, title: str, *, session: Session | None = None) -> Reply:
-        b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report")
+        b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report",
+                         tlp=AUDIT_TLP)
         b.ref = audit_ref(a)
         b.field("Phase", PHASE_WORDS[a.phase])
         b.field("Mode", a.mode)
