@@ -90,3 +90,22 @@ async def test_drill_over_slack_stops_at_first_answer(start_slack: StartSlack,
     await env.app.outbox.drain()
     assert len(drill_dms()) == 1  # no reminder, no escalation after the answer
     assert U("gisc-tokyo")  # the contact paged has a Slack id
+
+
+async def test_continuity_over_slack(start_slack: StartSlack, clock: Any) -> None:
+    clock.now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    env = await start_slack(slack_audit_directory())
+    say = env.reply_to
+    plan = ('set DE-OF-NC services="GTS switch" mto=2h rto=6h rpo=1h '
+            'site="Lindau annex" contacts="desk"')
+    late = await say("anna.weber", "member-de", "/continuity", plan)
+    assert "exceeds the maximum tolerable outage" in late["text"]
+    ok = await say("anna.weber", "member-de", "/continuity", plan.replace("rto=6h", "rto=1h"))
+    assert "Lindau annex" in ok["text"] and ok["response_type"] == "ephemeral"
+    seen = await say("gisc-offenbach", "gisc-offenbach", "/continuity", "show DE-OF-NC")
+    none = await say("sec-maria", None, "/continuity", "show KE-NC")
+    assert seen["text"] == none["text"].replace("KE-NC", "DE-OF-NC")
+    assert (await env.app.services.extra["continuity"].remind()) == 1  # never tested: due
+    await env.app.outbox.drain()
+    assert "due for a test" in texts(env, C("member-de"))
+    assert "Lindau" not in texts(env, C("gisc-offenbach"))
