@@ -1,8 +1,8 @@
 """Audits, continuity plans and drills over Slack: slack-bolt's real request handling and
-slack_sdk's client against the local fake of exactly the Web API used (tests/_fake_slack.py; Slack is a
-hosted service). An outsider's slash command reads the words of a missing case; the
-report reaches only its audience's channels; a drill page is a DRILL direct message that
-stops at the first answer."""
+slack_sdk's client against the local fake of exactly the Web API used
+(tests/_fake_slack.py; Slack is a hosted service). An outsider's slash command reads the
+words of a missing case; the report reaches only its audience's channels; a drill page is
+a DRILL direct message that stops at the first answer."""
 
 from __future__ import annotations
 
