@@ -28,8 +28,10 @@ from wisbot.metrics import MetricsServer
 from wisbot.outbox import OutboxWorker
 from wisbot.reply import Reply
 from wisbot.scheduler import CronJobs, JobRuns, PagingScheduler, Scheduler
+from wisbot.services.audits import AuditService
 from wisbot.services.changes import ChangeService
 from wisbot.services.consent import ConsentGate, room_may_read
+from wisbot.services.continuity import ContinuityService
 from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.exposed import warn_exposed
@@ -173,6 +175,10 @@ class App:
         self.services.extra["changes"] = ChangeService(
             self.store, self.directory, self.clock, agenda_hours=s.change_agenda_hours,
             remind_after_hours=s.change_remind_after_hours, wmem=self.wmem)
+        self.services.extra["audits"] = AuditService(self.store, self.directory, self.clock,
+                                                     holidays=s.audit_holiday_dates)
+        self.services.extra["continuity"] = ContinuityService(self.store, self.directory,
+                                                              self.clock, page=hook)
         self.registry = build_registry()
         self.dispatcher = Dispatcher(self.registry, self.directory, self.services,
                                      max_length=s.max_text_length)
@@ -272,13 +278,17 @@ class App:
             if self.run_worker:
                 self.cron = CronJobs(annual_report=self._post_annual_report, runs=self.jobs,
                                      clock=self.clock)
-                for job in self.services.exchange.scheduled_jobs():
+                for job in [*self.services.exchange.scheduled_jobs(),
+                            *self.services.extra["audits"].scheduled_jobs(),
+                            *self.services.extra["continuity"].scheduled_jobs()]:
                     # Missed by less than 6 h (the bot was down then): run once on return.
                     self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
                                     misfire_grace_time=6 * 3600)
                 self.cron.every("change-cab", self.services.extra["changes"].tick,
                                 minutes=self.settings.change_tick_minutes,
                                 misfire_grace_time=3600)
+                self.cron.every("drills", self.services.extra["continuity"].run_due,
+                                minutes=5, misfire_grace_time=300)
                 self.cron.start()
             await self._start_watch()
             self.wmem_workers = Workers(self.wmem, self.settings)

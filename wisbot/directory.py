@@ -77,6 +77,10 @@ class Member(_Model):
         "native names ('Deutschland'), demonyms, cities of its centres; withheld from "
         "anonymised text like the name itself (with plurals and possessives).",
     )
+    region: Literal["I", "II", "III", "IV", "V", "VI"] | None = Field(
+        default=None, description="WMO Regional Association (I Africa, II Asia, III South "
+        "America, IV North and Central America, V South-West Pacific, VI Europe): no "
+        "auditor audits a centre of their own region.")
 
 
 class Centre(_Model):
@@ -134,6 +138,8 @@ class Contact(_Model):
         "'cab' (a member of the change advisory board).",
     )
     lead: bool = Field(default=False, description="Lead WIS IT security focal point of its Member.")
+    audit_experience: bool = Field(default=False, description="Has led audits (ISO 19011): "
+                                   "may be the lead auditor of an audit team.")
     chat: ChatIds = ChatIds()
     language: str | None = Field(default=None, description="ar, zh, en, fr, ru or es: pages, "
                                  "e-mail and direct replies; unset: WISBOT_LANGUAGE.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -104,6 +105,28 @@ class Settings(BaseSettings):
     paging_delivery_give_up_hours: float = Field(
         default=24.0, gt=0, description="An e-mail/webhook send that meets only outages "
         "(no connection, a deadline, HTTP 5xx/429, SMTP 4xx) is retried this long, h.")
+    audit_holidays: str = Field(
+        default="", description="Holidays skipped, besides weekends, when counting an "
+        "audit's working days (the post-audit report is due 5 working days after the audit):"
+        " ISO dates separated by commas, e.g. '2026-12-25,2027-01-01'.")
+
+    @field_validator("audit_holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    date.fromisoformat(part.strip())
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not a date: use 2026-12-25, "
+                                     "separated by commas") from None
+        return value
+
+    @property
+    def audit_holiday_dates(self) -> tuple[date, ...]:
+        return tuple(date.fromisoformat(p.strip()) for p in self.audit_holidays.split(",")
+                     if p.strip())
+
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail pages "
                                   "and the watch handover report; unset: no e-mail.")
     smtp_port: int = 25

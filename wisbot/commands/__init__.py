@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wisbot.commands import (
     ack,
+    audits,
     centres,
     change,
     escalate,
@@ -37,4 +38,5 @@ def build_registry() -> Registry:
     change.register(reg)
     status.register(reg)
     language.register(reg)
+    audits.register(reg)
     return reg

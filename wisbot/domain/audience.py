@@ -254,3 +254,37 @@ def sees_live_statistics(roles: Iterable[str], room_role: str | None) -> bool:
     them): they are the Secretariat's, in the Secretariat room or a direct chat only.
     Everyone else gets the figures of incidents they may see."""
     return "secretariat" in set(roles) and room_role in (None, "secretariat")
+
+
+# ----- audits of WIS centres and continuity plans --------------------------------------
+
+def audit_report_seen_by(role: str, member: str, responsible: str) -> bool:
+    """Whether an audience role may read an audit's post-audit report (Annex 2 §2.26):
+    the audited centre's Member, the Secretariat (WMO) and the responsible body
+    (``responsible``: the role named when the audit was requested); nobody else, the
+    auditors included once it is recorded."""
+    kind, _, name = role.partition(":")
+    if kind == "secretariat":
+        return True
+    if kind == "member" and name.casefold() == member.casefold():
+        return True
+    return role.casefold() == responsible.casefold()
+
+
+def audit_report_reader_reads(roles: Iterable[str], room_role: str | None, member: str,
+                              responsible: str) -> bool:
+    """Whether a person with ``roles`` may be shown an audit report where they are."""
+    return any(audit_report_seen_by(r, member, responsible) for r in roles) and (
+        room_role is None or audit_report_seen_by(room_role, member, responsible))
+
+
+def continuity_seen_by(role: str, member: str) -> bool:
+    """Whether an audience role may read a centre's continuity plan and its drills' fine
+    detail: the centre's own Member and the Secretariat."""
+    kind, _, name = role.partition(":")
+    return kind == "secretariat" or (kind == "member" and name.casefold() == member.casefold())
+
+
+def continuity_reader_reads(roles: Iterable[str], room_role: str | None, member: str) -> bool:
+    return any(continuity_seen_by(r, member) for r in roles) and (
+        room_role is None or continuity_seen_by(room_role, member))

@@ -413,6 +413,9 @@ class PagingService:
         title = f"{_ref(page)} · {strip_label(base.title or page.ref)}"
         if base.tlp is not None:  # the label stays the first token of the page
             title = f"{base.tlp} {title}"
+        if page.kind == "drill":  # first in every surface and the e-mail subject
+            title = f"DRILL {title}"
+            header = (bold("DRILL "), *header)
         lines = list(base.lines)
         fields = base.fields
         if action in (Action.REPEAT, Action.NEXT):
@@ -477,7 +480,8 @@ class PagingService:
                     next_attempt_at=now, created_at=now))
         if self.channels.webhook_url:
             hook = {"page": _ref(page), "step": step.seq, "action": step.action,
-                    "role": page.role, "ref": page.ref, "contacts": contacts,
+                    "drill": page.kind == "drill", "role": page.role, "ref": page.ref,
+                    "contacts": contacts,
                     "created_at": page.created_at.isoformat(),
                     "target_at": page.target_at.isoformat(), "message": body,
                     "text": reply.plain(), "tlp": reply.tlp}
@@ -500,6 +504,8 @@ class PagingService:
 
     def _alert(self, session: Session, page: Page, now: datetime, headline: str,
                text: str) -> Notification:
+        if page.kind == "drill":
+            headline = f"DRILL {page.ref} – {headline}"
         b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert",
                          tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
@@ -676,6 +682,10 @@ class PagingService:
         if page_id is not None:
             page = session.exec(self._lock(select(Page).where(Page.id == page_id))).first()
             return [page] if page is not None else []
+        if ref.strip().upper().startswith("DRILL-"):
+            return list(session.exec(self._lock(select(Page).where(
+                Page.ref == ref.strip().upper(), Page.kind == "drill")
+                .order_by(col(Page.id)))).all())
         if QUERY_RE.match(ref.strip()):
             qref = f"Q-{int(QUERY_RE.match(ref.strip()).group(1))}"  # type: ignore[union-attr]
             return list(session.exec(self._lock(select(Page).where(Page.ref == qref)

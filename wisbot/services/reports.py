@@ -16,7 +16,10 @@ shared with the group; the Secretariat room gets every incident).
 * pager running: UTC hours in which a wisbot process was running its pager (so a page
   would have gone out), out of the hours since wisbot first ran that year — a deployment
   in December is not "0 % covered" for the months before it existed. The hours of the
-  whole year so far are given beside it.
+  whole year so far are given beside it;
+* reachability: the year's drill pages (test pages through each role's 24/7 chain) per
+  GISC and for the Secretariat: answered, median time to answer and the share answered
+  within the 1-hour target. Drill pages are never counted among the incident pages above.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class AnnualReport:
     by_class: dict[str, int] = field(default_factory=dict)
     """RSIT class → incidents (``unclassified`` for none); absent from figures published
     before classification existed."""
+    reachability: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Role (``secretariat``, ``gisc:X``) → drills, answered, median_s, within_1h."""
 
     @property
     def coverage(self) -> float | None:
@@ -130,7 +135,8 @@ def annual_report(session: Session, year: int, now: datetime,
         if t is not None:
             ttn.append(t)
     pages = list(session.exec(select(Page).where(col(Page.created_at) >= start,
-                                                 col(Page.created_at) < end)).all())
+                                                 col(Page.created_at) < end,
+                                                 col(Page.kind) != "drill")).all())
     if include is not None:
         shown = {inc.id for inc in incidents}
         pages = [p for p in pages if p.incident_id is not None and p.incident_id in shown]
@@ -155,7 +161,44 @@ def annual_report(session: Session, year: int, now: datetime,
         hours_since_first=max(_slots(first, min(now, end - timedelta(microseconds=1))),
                               len(hours)) if first else 0,
         by_class={c: n for c, n in by_class.items() if n},
+        reachability=reachability(session, start, end, now),
     )
+
+
+def reachability(session: Session, start: datetime, end: datetime,
+                 now: datetime) -> dict[str, dict[str, Any]]:
+    """Measured reachability from the drills of ``[start, end)``: per GISC and for the
+    Secretariat, against the 1-hour target (a drill still inside its hour is left out)."""
+    drills = session.exec(select(Page).where(col(Page.kind) == "drill",
+                                             col(Page.created_at) >= start,
+                                             col(Page.created_at) < end)).all()
+    per: dict[str, list[float | None]] = {}
+    for p in drills:
+        if not (p.role == "secretariat" or p.role.startswith("gisc:")):
+            continue
+        target = p.target_at if p.target_at.tzinfo else p.target_at.replace(tzinfo=UTC)
+        if p.acked_at is None and target > now:
+            continue
+        took = (p.acked_at - p.created_at).total_seconds() if p.acked_at else None
+        per.setdefault(p.role, []).append(took)
+    out: dict[str, dict[str, Any]] = {}
+    for role in sorted(per, key=lambda r: (r != "secretariat", r)):
+        times = [t for t in per[role] if t is not None]
+        out[role] = {"drills": len(per[role]), "answered": len(times),
+                     "median_s": percentile(times, 0.5),
+                     "within_1h": sum(1 for t in times if t <= TARGET.total_seconds())
+                     / len(per[role])}
+    return out
+
+
+def reachability_lines(r: AnnualReport) -> list[str]:
+    return [f"{_role_name(role)}: {v['drills']} drills, answered {v['answered']}, median "
+            f"{format_duration(v['median_s'])}, within 1 hour {_pct(v['within_1h'])}"
+            for role, v in r.reachability.items()]
+
+
+def _role_name(role: str) -> str:
+    return "Secretariat" if role == "secretariat" else f"GISC {role.partition(':')[2]}"
 
 
 def _slots(first: datetime, last: datetime) -> int:
@@ -208,6 +251,8 @@ def to_markdown(r: AnnualReport) -> str:
         out.append(f"| {severity(level).words} | {n} |")
     out += ["", "## Incidents by RSIT class", "", "| class | incidents |", "|---|---|"]
     out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
+    out += ["", "## Reachability (drills, 1-hour target)", ""]
+    out += [f"- {line}" for line in reachability_lines(r)] or ["- no drills"]
     out += ["", "## Incidents by month and severity", "",
             "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
             "|---|" + "---|" * 7]
@@ -238,6 +283,11 @@ def to_csv(r: AnnualReport) -> str:
         w.writerow(["by_severity", level, n])
     for cls, n in r.by_class.items():
         w.writerow(["by_class", cls, n])
+    for role, v in r.reachability.items():
+        for key in ("drills", "answered", "median_s", "within_1h"):
+            value = v[key]
+            w.writerow(["reachability", f"{role}/{key}",
+                        "" if value is None else round(value, 4)])
     for month, row in r.by_month.items():
         for level, n in row.items():
             w.writerow(["by_month", f"{r.year}-{month:02d}/sev{level}", n])
@@ -260,6 +310,7 @@ def from_json(text: str) -> AnnualReport:
     data["by_month"] = {int(m): {int(k): int(v) for k, v in row.items()}
                         for m, row in data["by_month"].items()}
     data["by_class"] = {str(k): int(v) for k, v in (data.get("by_class") or {}).items()}
+    data["reachability"] = dict(data.get("reachability") or {})
     data["time_to_notify"] = Timing(**data["time_to_notify"])
     data["time_to_acknowledge"] = Timing(**data["time_to_acknowledge"])
     return AnnualReport(**data)
@@ -296,6 +347,10 @@ def to_reply(r: AnnualReport, scope: str = "") -> Reply:
            + f" ({BY_HIGHEST})")
     if r.by_class:
         b.line(bold("By RSIT class: "), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
+    if r.reachability:
+        b.line(bold("Reachability (drills, 1-hour target):"))
+        for line in reachability_lines(r):
+            b.line(f"  {line}")
     b.line(bold("By month (sev 0–5):"))
     for month, row in r.by_month.items():
         if sum(row.values()):

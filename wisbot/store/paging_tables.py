@@ -20,7 +20,7 @@ class Page(SQLModel, table=True):
     __table_args__ = (Index("ix_page_due", "status", "next_due_at"),)
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
-    """incident, query, handover, escalation."""
+    """incident, query, handover, escalation, drill (never an incident figure)."""
     ref: str = Field(max_length=64, index=True)
     """What to respond to: ``WIS-SEC-2026-7``, ``Q-3``..."""
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import wisbot.store.alerts_jira_tables  # alerts and the JIRA mirror (0015)
+import wisbot.store.audit_tables  # audits, continuity, drills (0022)
 import wisbot.store.change_tables  # changes and the CAB (0021)
 import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
 import wisbot.store.language_tables  # person_language (0018)
