@@ -25,7 +25,8 @@ from wisbot.store.ops_tables import JobRun
 
 CASE = "WIS-NRT-2027-1"  # opened on the fixture's clock, 1 January 2027
 JOBS = ("watch-daily", "watch-deadman", "watch-reminders", "watch-handover",
-        "exchange-daily", "annual-report", "change-cab")
+        "exchange-daily", "annual-report", "change-cab", "audit-reminders",
+        "continuity-reminders", "drills")
 
 
 @pytest.fixture
@@ -109,16 +110,16 @@ async def test_each_job_runs_once_per_period_with_two_replicas(two_apps: Any) ->
     again = await _fire_everywhere(apps)
     assert ran == dict.fromkeys(JOBS, 1)
     assert all(s == ["skipped", "skipped"] for s in again.values()), again
-    # 20 minutes on: only the 15-minute ticks (handover, CAB agendas) have a new period
+    # 20 minutes on: only the short ticks (handover, CAB agendas, drills) have a new period
     clock.advance(minutes=20)
     await _fire_everywhere(apps)
-    assert ran["watch-handover"] == ran["change-cab"] == 2
-    assert sum(ran.values()) == len(JOBS) + 2
+    assert ran["watch-handover"] == ran["change-cab"] == ran["drills"] == 2
+    assert sum(ran.values()) == len(JOBS) + 3
     # the next day: every daily job once more; the annual report waits for next year
     clock.advance(days=1)
     await _fire_everywhere(apps)
     assert ran == {**dict.fromkeys(JOBS, 2), "watch-handover": 3, "change-cab": 3,
-                   "annual-report": 1}
+                   "drills": 3, "annual-report": 1}
 
     rows = await apps[0].store.tx(lambda s: s.exec(select(JobRun)).all())
     periods = {(r.job, r.period) for r in rows}
