@@ -34,6 +34,7 @@ from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.exposed import warn_exposed
 from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
+from wisbot.services.kedb import KedbService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
@@ -160,6 +161,8 @@ class App:
             paging=self.paging,
         )
         self.services.extra["adapter_states"] = self._adapter_states
+        self.services.extra["kedb"] = KedbService(self.store, self.directory, self.clock,
+                                                  incidents)
         try:
             self.alerts_jira = AlertsJira.build(self.store, self.directory, s, watch,
                                                 self.clock, holder=self.holder)

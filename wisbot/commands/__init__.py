@@ -9,6 +9,7 @@ from wisbot.commands import (
     exchange,
     incident,
     indicators,
+    kedb,
     language,
     lessons,
     service_report,
@@ -25,6 +26,7 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    kedb.register(reg)
     indicators.register(reg)
     service_report.register(reg)
     centres.register(reg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wisbot.commands import kedb
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import Directory
@@ -84,7 +85,7 @@ async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
         ctx.caller, a["centre"], Share.parse(a["share"]),
         a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"],
         rsit=cls)
-    return told_reply(ctx, told, "reported")
+    return await kedb.with_suggestions(ctx, told_reply(ctx, told, "reported"), a["summary"])
 
 
 async def classify(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -96,7 +97,9 @@ def _change(kind: str, verb: str) -> Any:
     async def handler(ctx: Ctx, a: dict[str, Any]) -> Reply:
         told = await ctx.services.incidents.update(ctx.caller, a["id"], a.get("text") or "",
                                                    kind=kind)
-        return told_reply(ctx, told, verb)
+        reply = told_reply(ctx, told, verb)
+        return await kedb.with_suggestions(ctx, reply, a.get("text") or "") \
+            if kind == "update" else reply
 
     return handler
 

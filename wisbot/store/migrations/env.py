@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import wisbot.store.alerts_jira_tables  # alerts and the JIRA mirror (0015)
 import wisbot.store.exchange_tables  # near-real-time exchange tables (0002x)
+import wisbot.store.kedb_tables  # known errors (0020)
 import wisbot.store.language_tables  # person_language (0018)
 import wisbot.store.operator_tables  # widening requests (0011)
 import wisbot.store.ops_tables  # holds, leader, job runs (0005, 0007)
