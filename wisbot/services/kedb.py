@@ -38,7 +38,7 @@ SUGGEST_MAX = 3
 # Words too common in incident reports to say two texts are about the same thing.
 _COMMON = frozenset("""a an and are as at be been by for from has have in into is it its of on
 or our the their them they this to was were with after before not no all any some same
-new one two via mail mails""".split())
+new one two via mail mails through""".split())
 
 
 def parse_ref(ref: str) -> int:
@@ -55,24 +55,24 @@ def _hidden(kid: int) -> str:
 
 def symptom_terms(symptom: str) -> list[str]:
     """The words of a symptom that say something: no short or common word; a run of
-    Chinese, Japanese or Korean (written without spaces) gives its two-character pieces."""
+    Chinese, Japanese or Korean (written without spaces) gives its two-character pieces in turn."""
     terms: list[str] = []
     for word in _WORD.findall(symptom):
         if _UNSPACED.search(word):
-            terms += [word[i:i + 2] for i in range(max(1, len(word) - 1))]
+            terms += [word[i:i + 2] for i in range(0, len(word), 2) if len(word[i:i + 2]) == 2]
         elif len(word) >= 4 and word.casefold() not in _COMMON:
-            terms.append(word)
+            terms.append(word[:6])  # a stem of sorts: "operators" finds "operator"
     return list(dict.fromkeys(t.casefold() for t in terms))
 
 
 def symptom_matches(symptom: str, text: str) -> bool:
     """Whether ``text`` (a report, an update) reads like ``symptom``: every term of a
-    symptom of one or two terms, else at least half of them and two."""
+    symptom of one or two terms, else half of them and at least two."""
     terms = symptom_terms(symptom)
     if not terms:
         return False
     hits = sum(1 for t in terms if contains_all(text, [t]))
-    return hits == len(terms) if len(terms) <= 2 else hits >= max(2, (len(terms) + 1) // 2)
+    return hits == len(terms) if len(terms) <= 2 else hits >= max(2, len(terms) // 2)
 
 
 class KedbService:
