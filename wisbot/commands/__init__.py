@@ -12,6 +12,7 @@ from wisbot.commands import (
     kedb,
     language,
     lessons,
+    models,
     service_report,
     severity,
     status,
@@ -27,6 +28,7 @@ def build_registry() -> Registry:
     severity.register(reg)
     lessons.register(reg)
     kedb.register(reg)
+    models.register(reg)
     indicators.register(reg)
     service_report.register(reg)
     centres.register(reg)
