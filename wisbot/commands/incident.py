@@ -166,9 +166,9 @@ def register(reg: Registry) -> None:
         report,
         (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG,
          Arg("class", "option", "the RSIT classification, e.g. fraud/phishing",
-             required=False, metavar="class/type"), sev,
+             required=False, metavar="class/type"),
          Arg("model", "option", "an incident model (`models`): classification, suggested "
-             "severity and a checklist", required=False, metavar="name"),
+             "severity and a checklist", required=False, metavar="name"), sev,
          Arg("anonymous", "flag", required=False,
              help="rooms beyond the Secretariat and principal GISC read 'a WIS centre in "
                   "the area of GISC X'"),
