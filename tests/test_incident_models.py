@@ -201,3 +201,31 @@ def test_a_broken_models_file_stops_the_start_with_its_problems(tmp_path: Path) 
     with pytest.raises(DirectoryError, match="nearest: availability/dos"):
         App(Settings(database_url=f"sqlite:///{tmp_path}/w.db", incident_models=path),
             directory=directory())
+
+
+async def test_two_processes_tick_and_link_at_once_and_one_wins(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two Apps on the same database (two processes, on PostgreSQL too): the same item
+    ticked at once is ticked once; the same link made at once is made once."""
+    import asyncio
+
+    one = await make_app(directory())
+    two = await make_app(directory())
+    n = f"WIS-SEC-{one.clock().year}-1"
+    await ok(one, "anna.weber", "incident report DE-OF-NC share=secretariat model=phishing "
+             "Mails", "member-de")
+    await ok(one, "anna.weber", 'kedb add "Relay" "relay passes phishing" Block it',
+             "member-de")
+    for attempt in range(3):
+        item = attempt + 1
+        replies = await asyncio.gather(
+            one.console.type("anna.weber", f"incident check {n} {item}", "member-de"),
+            two.console.type("sec-desk", f"incident check {n} {item}"))
+        assert sorted(r.kind for r in replies) == ["error", "info"], \
+            [r.plain() for r in replies]
+    replies = await asyncio.gather(
+        one.console.type("anna.weber", f"kedb link K-1 {n}", "member-de"),
+        two.console.type("sec-desk", f"kedb link K-1 {n}"))
+    assert sorted(r.kind for r in replies) == ["error", "info"], [r.plain() for r in replies]
+    show = text(await ok(two, "sec-desk", f"incident show {n}"))
+    assert show.count("checked: 1.") == 1 and show.count("checked: 3.") == 1, show
+    assert text(await ok(one, "sec-desk", "kedb show K-1")).count(n) == 1
