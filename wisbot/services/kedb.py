@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
@@ -53,7 +54,8 @@ def _hidden(kid: int) -> str:
     return _t("no known error K-{n} that you may see here", n=kid)
 
 
-def symptom_terms(symptom: str) -> list[str]:
+@lru_cache(maxsize=20_000)
+def symptom_terms(symptom: str) -> tuple[str, ...]:
     """The words of a symptom that say something: no short or common word; a run of
     Chinese, Japanese or Korean (written without spaces) gives its two-character pieces in turn."""
     terms: list[str] = []
@@ -62,17 +64,41 @@ def symptom_terms(symptom: str) -> list[str]:
             terms += [word[i:i + 2] for i in range(0, len(word), 2) if len(word[i:i + 2]) == 2]
         elif len(word) >= 4 and word.casefold() not in _COMMON:
             terms.append(word[:6])  # a stem of sorts: "operators" finds "operator"
-    return list(dict.fromkeys(t.casefold() for t in terms))
+    return tuple(dict.fromkeys(t.casefold() for t in terms))
 
 
-def symptom_matches(symptom: str, text: str) -> bool:
+class Text:
+    """A report's or an update's words, taken apart once for every symptom compared."""
+
+    def __init__(self, text: str) -> None:
+        self.folded = text.casefold()
+        words = _WORD.findall(self.folded)
+        # Every beginning of 3 to 6 letters: a symptom's term (cut to six) matches a word
+        # it begins, as :func:`contains_all` would, in one set lookup.
+        self.starts = {w[:k] for w in words for k in range(3, min(len(w), 6) + 1)}
+
+    def has(self, term: str) -> bool:
+        if _UNSPACED.search(term):
+            return term in self.folded
+        return term in self.starts
+
+
+def symptom_matches(symptom: str, text: str | Text) -> bool:
     """Whether ``text`` (a report, an update) reads like ``symptom``: every term of a
     symptom of one or two terms, else half of them and at least two."""
+    t = text if isinstance(text, Text) else Text(text)
     terms = symptom_terms(symptom)
     if not terms:
         return False
-    hits = sum(1 for t in terms if contains_all(text, [t]))
+    hits = sum(1 for term in terms if t.has(term))
     return hits == len(terms) if len(terms) <= 2 else hits >= max(2, len(terms) // 2)
+
+
+def may_match(symptom: str, text: Text) -> bool:
+    """A quick necessary condition on the symptom as stored: redaction only takes words
+    out (they read ``[withheld]``), so a symptom none of whose terms is in the text does
+    not match once redacted either. Saves redacting every anonymised symptom."""
+    return any(text.has(t) for t in symptom_terms(symptom)) or text.has("withhe")
 
 
 class KedbService:
@@ -311,16 +337,26 @@ class KedbService:
         if not text.strip():
             return []
 
+        said = Text(text)
+
         def work(session: Session) -> list[tuple[Span, ...]]:
-            rows = session.exec(select(KnownError).order_by(col(KnownError.id).desc())
-                                .limit(5000)).all()
+            rows = session.execute(sql(
+                "SELECT id, member, share, symptom FROM known_error ORDER BY id DESC "
+                "LIMIT 5000")).all()
             lines: list[tuple[Span, ...]] = []
-            for ke in rows:
-                vis = caller.sees_known_error(ke.share, ke.member)
-                if vis is Vis.NONE:
+            views: dict[tuple[str, str], Vis] = {}
+            for kid, member, share, raw in rows:
+                vis = views.get((share, member))
+                if vis is None:
+                    vis = views[share, member] = caller.sees_known_error(share, member)
+                if vis is Vis.NONE or not may_match(str(raw), said):
                     continue
+                ke = session.get(KnownError, kid)
+                if ke is None:
+                    continue
+                # Decided on the words the reporter reads (anonymised: redacted).
                 _title, symptom, workaround = self._words(ke, vis)
-                if not symptom_matches(symptom, text):
+                if not symptom_matches(symptom, said):
                     continue
                 lines.append((*self._line(ke, vis), Span(text=" – "),
                               bold(_t("Workaround: ")), user(workaround)))
