@@ -219,7 +219,9 @@ async def test_kedb_refuses_clearly_and_loses_nothing(make_app) -> None:  # type
     await refused("anna.weber", "kedb show K-x", "they look like K-3")
     await refused("anna.weber", "kedb search !!", "at least one word")
     # Links: only who may change it; nothing hidden may be linked, with the missing words.
-    await refused("hiro.sato", "kedb link K-2 L-1", "only the focal points of DE")
+    r = await app.console.type("hiro.sato", "kedb link K-2 L-1", "member-jp")
+    assert r.kind == "error" and "only the focal points of the Member that met K-2" in \
+        r.plain() and found(r.plain(), DE_FORBIDDEN + ["DE"]) == [], r.plain()
     await refused("hiro.sato", "kedb link K-1 L-1", "no known error K-1 that you may see")
     await ok(app, "jonas.keller", "incident report CH-NC share=secretariat sev=1 x", "member-ch")
     n = f"WIS-SEC-{app.clock().year}-1"

@@ -300,8 +300,9 @@ class KedbService:
             ke, vis = self._get(session, caller, kid, lock=True)
             if vis is not Vis.NAMED or not (caller.is_secretariat
                                             or caller.is_member_focal(ke.member)):
-                raise NotAllowed(_t("only the focal points of {member} or the WMO "
-                                    "Secretariat may link K-{n}", member=ke.member, n=kid))
+                # Never the Member's name: an anonymised reader may be the one asking.
+                raise NotAllowed(_t("only the focal points of the Member that met K-{n} or "
+                                    "the WMO Secretariat may link it", n=kid))
             incident_id: int | None = None
             lesson_id: int | None = None
             if target.strip().upper().startswith("L-"):
