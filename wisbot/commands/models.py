@@ -31,6 +31,7 @@ def with_model(reply: Reply, model: IncidentModel, number: str, level: int) -> R
     if model.severity != level:
         lines.append((bold(_("Suggested severity: ")),
                       Span(text=f"{severity(model.severity).words} – {model.why} "),
+                      Span(text=_("To set it: ")),
                       code(f"severity {number} {model.severity} <reason>")))
     lines.append((bold(_("Checklist (tick with ")), code(f"incident check {number} <n>"),
                   bold("):")))
