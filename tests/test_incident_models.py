@@ -229,3 +229,26 @@ async def test_two_processes_tick_and_link_at_once_and_one_wins(make_app) -> Non
     show = text(await ok(two, "sec-desk", f"incident show {n}"))
     assert show.count("checked: 1.") == 1 and show.count("checked: 3.") == 1, show
     assert text(await ok(one, "sec-desk", "kedb show K-1")).count(n) == 1
+
+
+def test_the_cli_checks_a_models_file_before_reload(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from wisbot.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    good = tmp_path / "good.yaml"
+    good.write_text(EXTRA, encoding="utf-8")
+    r = runner.invoke(app, ["models", "check", str(good)])
+    assert r.exit_code == 0 and "valid; 7 models" in r.output and "gts-link-flood" in r.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXTRA.replace("severity: 3", "severity: 7").replace("class:", "clas:"),
+                   encoding="utf-8")
+    r = runner.invoke(app, ["models", "check", str(bad)])
+    assert r.exit_code == 1, r.output
+    for words in ("severity must be a whole number from 0 to 5, not 7",
+                  "unknown field 'clas' (did you mean 'class'?)", "class is missing"):
+        assert words in r.output, r.output
+    assert "Traceback" not in r.output
+    r = runner.invoke(app, ["models", "list", str(good)])
+    assert r.exit_code == 0 and "ransomware" in r.output and str(good) in r.output
