@@ -20,6 +20,7 @@ from wisbot.clock import Clock, utcnow
 from wisbot.commands import build_registry
 from wisbot.commands.dispatch import Dispatcher
 from wisbot.directory import Directory, describe_change, load_directory
+from wisbot.domain.incident_models import IncidentModels
 from wisbot.domain.reach import warn_unreachable_oncall
 from wisbot.errors import DirectoryError
 from wisbot.integrations import AlertsJira
@@ -37,6 +38,7 @@ from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.exposed import warn_exposed
 from wisbot.services.holds import HoldRegistry, held_reply
 from wisbot.services.incidents import IncidentService
+from wisbot.services.kedb import KedbService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
@@ -76,6 +78,7 @@ class App:
         self.settings = settings
         i18n.set_default(settings.language)
         self.directory = directory or load_directory(settings.directory)
+        self.incident_models = IncidentModels(settings.incident_models)
         self.clock = clock
         self.on_response = on_response
         self.run_worker = run_worker
@@ -163,6 +166,9 @@ class App:
             paging=self.paging,
         )
         self.services.extra["adapter_states"] = self._adapter_states
+        self.services.extra["incident_models"] = self.incident_models
+        self.services.extra["kedb"] = KedbService(self.store, self.directory, self.clock,
+                                                  incidents)
         try:
             self.alerts_jira = AlertsJira.build(self.store, self.directory, s, watch,
                                                 self.clock, holder=self.holder)
@@ -411,11 +417,12 @@ class App:
             new = await asyncio.to_thread(load_directory, path)
             self._check_settings_against(new, str(path))
             await self._check_queued_against(new, str(path))
+            models = await asyncio.to_thread(self.incident_models.load)
             old = self.directory
             changes = describe_change(old, new)
             if not changes:
                 log.info("directory %s reloaded: no change", path)
-                return changes
+                return self.incident_models.put(models)
             checked = [a for a in self.adapters.values() if getattr(a, "checks_rooms", False)]
             for adapter in checked:
                 # Fail closed, as at start: audiences may have changed, so the closed
@@ -435,7 +442,7 @@ class App:
                 check = getattr(adapter, "check_rooms", None)
                 if check is not None:
                     self._spawn(check(), f"checking the {adapter.platform} rooms")
-            return changes
+            return changes + self.incident_models.put(models)
 
     def _check_settings_against(self, new: Directory, source: str) -> None:
         s = self.settings

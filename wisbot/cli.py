@@ -49,6 +49,9 @@ app.add_typer(outbox_app, name="outbox")
 from wisbot.cli_export import export_app  # noqa: E402  (issue 14: MISP/STIX exports)
 
 app.add_typer(export_app, name="export")
+from wisbot.cli_models import models_app  # noqa: E402  (issue 17: incident models)
+
+app.add_typer(models_app, name="models")
 console = Console()
 err = Console(stderr=True)
 cli_help.install()

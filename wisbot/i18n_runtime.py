@@ -17,6 +17,17 @@ COMMAND_HELP = (
 )
 
 ARGUMENT_HELP = (
+    # kedb, models, incident report model= and incident check (issue 17).
+    N_('a known error number, e.g. K-3'),
+    N_('a short name, in quotes'),
+    N_('what people see, in quotes'),
+    N_('only the Member and the Secretariat'),
+    N_('the whole group, without naming the Member'),
+    N_('the whole group, naming the Member (only its focal points may choose it)'),
+    N_('the Member that met it (default: yours)'),
+    N_('what to do until it is fixed'),
+    N_('an incident model (`models`): classification, suggested severity and a checklist'),
+    N_("the item's number"),
     # The help of command arguments and their choices (``Arg(help=...)``, ``choice_help``),
     # shown in usage; translated where the usage is built (commands/registry.py).
     N_('--format misp (a MISP event) or --format stix (a STIX 2.1 bundle)'),

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
     directory: Path = Field(default=Path("directory.yaml"),
                             description="The directory YAML file.")
+    incident_models: Path | None = Field(
+        default=None, description="A YAML file of incident models that adds to or replaces "
+        "the shipped ones (docs/kedb.md); `wisbot reload` loads it again.")
     adapters: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["console"],
         description="Chat adapters to run, comma-separated: console, matrix, slack.")

@@ -11,8 +11,10 @@ from wisbot.commands import (
     exchange,
     incident,
     indicators,
+    kedb,
     language,
     lessons,
+    models,
     service_report,
     severity,
     status,
@@ -27,6 +29,8 @@ def build_registry() -> Registry:
     incident.register(reg)
     severity.register(reg)
     lessons.register(reg)
+    kedb.register(reg)
+    models.register(reg)
     indicators.register(reg)
     service_report.register(reg)
     centres.register(reg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wisbot.commands import kedb, models
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import Directory
@@ -79,12 +80,18 @@ async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:
     refused = summary_refusal(a["summary"])
     if refused is not None:
         return refused
+    model = models.model_for(ctx, a.get("model"))
     cls = rsit.parse(a["class"]) if a.get("class") else None
+    if cls is None and model is not None:  # the model pre-fills the classification
+        cls = rsit.parse(model.rsit)
+    level = a["sev"] if a["sev"] is not None else DEFAULT_LEVEL
     told = await ctx.services.incidents.report(
-        ctx.caller, a["centre"], Share.parse(a["share"]),
-        a["sev"] if a["sev"] is not None else DEFAULT_LEVEL, bool(a["anonymous"]), a["summary"],
-        rsit=cls)
-    return told_reply(ctx, told, "reported")
+        ctx.caller, a["centre"], Share.parse(a["share"]), level, bool(a["anonymous"]),
+        a["summary"], rsit=cls, model=model)
+    reply = told_reply(ctx, told, "reported")
+    if model is not None and ctx.caller.sees(exposure(told.incident)) is Vis.NAMED:
+        reply = models.with_model(reply, model, told.incident.number, level)
+    return await kedb.with_suggestions(ctx, reply, a["summary"])
 
 
 async def classify(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -96,7 +103,9 @@ def _change(kind: str, verb: str) -> Any:
     async def handler(ctx: Ctx, a: dict[str, Any]) -> Reply:
         told = await ctx.services.incidents.update(ctx.caller, a["id"], a.get("text") or "",
                                                    kind=kind)
-        return told_reply(ctx, told, verb)
+        reply = told_reply(ctx, told, verb)
+        return await kedb.with_suggestions(ctx, reply, a.get("text") or "") \
+            if kind == "update" else reply
 
     return handler
 
@@ -157,7 +166,9 @@ def register(reg: Registry) -> None:
         report,
         (Arg("centre", help="the affected WIS centre's code"), SHARE_ARG,
          Arg("class", "option", "the RSIT classification, e.g. fraud/phishing",
-             required=False, metavar="class/type"), sev,
+             required=False, metavar="class/type"),
+         Arg("model", "option", "an incident model (`models`): classification, suggested "
+             "severity and a checklist", required=False, metavar="name"), sev,
          Arg("anonymous", "flag", required=False,
              help="rooms beyond the Secretariat and principal GISC read 'a WIS centre in "
                   "the area of GISC X'"),

@@ -47,7 +47,8 @@ async def reload(ctx: Ctx, a: dict[str, Any]) -> Reply:
         changes: list[str] = await run()
     except DirectoryError as exc:
         b = ReplyBuilder("Directory not reloaded", kind="error")
-        b.line(f"{exc.source} was refused; wisbot keeps the directory it has:")
+        b.line(f"{exc.source} was refused; wisbot keeps the directory and incident models "
+               "it has:")
         for problem in exc.problems:
             b.line(f"  • {problem}")
         return b.build(private=True)

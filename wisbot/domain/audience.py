@@ -10,10 +10,11 @@ an incident are :mod:`wisbot.domain.confidentiality`; this module applies them t
   Secretariat). There is no other rule (no "operator Member" exception).
 - What a person reads where they are is their own view capped by the room's: everyone in
   the room reads it too. A direct chat (``room_role=None``) is the person's own view.
-- The same cap holds for lessons (:func:`lesson_seen_by`), exchange dispute cases
-  (:func:`case_seen_by`), changes (:func:`change_seen_by`), pages (:func:`may_be_paged`)
-  and statistics (:func:`sees_live_statistics`): each has one rule per audience role
-  here, and a reader's view is always ``min(best over the person's roles, the room's)``.
+- The same cap holds for lessons (:func:`lesson_seen_by`), known errors
+  (:func:`known_error_seen_by`), exchange dispute cases (:func:`case_seen_by`), changes
+  (:func:`change_seen_by`), pages (:func:`may_be_paged`) and statistics
+  (:func:`sees_live_statistics`): each has one rule per audience role here, and a reader's
+  view is always ``min(best over the person's roles, the room's)``.
 """
 
 from __future__ import annotations
@@ -180,6 +181,31 @@ def lesson_reader_sees(roles: Iterable[str], room_role: str | None, share: str,
         mine = vmax(mine, lesson_seen_by(role, share, member, exp))
     return mine if room_role is None else vmin(mine,
                                                lesson_seen_by(room_role, share, member, exp))
+
+
+# ----- known errors (KEDB) -------------------------------------------------------------
+
+KNOWN_ERROR_SHARES = ("none", "anonymous", "named")
+"""The lessons' levels: ``none`` keeps a known error for the Member that met it and the
+Secretariat; ``anonymous`` and ``named`` (the Member's consent) share it with the group."""
+
+
+def known_error_seen_by(role: str, share: str, member: str) -> Vis:
+    """What an audience role reads of a known error about ``member``: the lessons' rule
+    (:func:`lesson_seen_by`), with no incident to cap it."""
+    if share not in KNOWN_ERROR_SHARES:
+        return Vis.NONE
+    return lesson_seen_by(role, share, member)
+
+
+def known_error_reader_sees(roles: Iterable[str], room_role: str | None, share: str,
+                            member: str) -> Vis:
+    """What a person with ``roles`` may be shown of a known error where they are."""
+    mine = Vis.NONE
+    for role in roles:
+        mine = vmax(mine, known_error_seen_by(role, share, member))
+    return mine if room_role is None else vmin(mine,
+                                               known_error_seen_by(room_role, share, member))
 
 
 # ----- exchange dispute cases ----------------------------------------------------------

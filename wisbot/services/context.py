@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import (
     case_reader_reads,
+    known_error_reader_sees,
     lesson_reader_sees,
     may_sit_in,
     person_roles,
@@ -48,6 +49,10 @@ class Caller:
         """What this caller may be shown here of a lesson about ``member`` (of the
         incident ``exp``: the lesson is capped by its sharing)."""
         return lesson_reader_sees(self.roles, self.room_role, share, member, exp)
+
+    def sees_known_error(self, share: str, member: str) -> Vis:
+        """What this caller may be shown here of a known error about ``member``."""
+        return known_error_reader_sees(self.roles, self.room_role, share, member)
 
     def sees_case(self, member: str, referred: bool) -> bool:
         """Whether this caller may be shown here an exchange case about ``member``."""

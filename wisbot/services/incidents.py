@@ -22,6 +22,7 @@ from wisbot.domain.confidentiality import (
     Vis,
     cascade_rank,
 )
+from wisbot.domain.incident_models import IncidentModel
 from wisbot.domain.rsit import RsitType
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
@@ -214,7 +215,8 @@ class IncidentService:
 
     # ----- commands ---------------------------------------------------------------------
     async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
-                     anonymous: bool, summary: str, *, rsit: RsitType | None = None) -> Told:
+                     anonymous: bool, summary: str, *, rsit: RsitType | None = None,
+                     model: IncidentModel | None = None) -> Told:
         centre = self.directory.centre(centre_code)
         if not (caller.is_secretariat or caller.is_member_focal(centre.member)):
             raise NotAllowed(
@@ -246,6 +248,10 @@ class IncidentService:
                            {"severity": level, "share": share.value, "anonymous": anonymous,
                             **({"rsit": rsit.value} if rsit else {}),
                             **({"asked_share": asked.value} if asked else {})})
+            if model is not None:  # its checklist, as it was when reported
+                self._timeline(session, inc, caller, "model", model.title,
+                               {"model": model.key, "checklist": list(model.checklist),
+                                "severity": model.severity})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
             request_reviews(session, self.directory, inc, now)

@@ -199,7 +199,7 @@ KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("res
          "reopened": N_("reopened"), "closed": N_("closed"), "severity": N_("severity"),
          "share": N_("share"), "escalated": N_("escalated"), "acknowledged": N_("acknowledged"),
          "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
-         "summary": N_("summary")}
+         "summary": N_("summary"), "model": N_("model"), "checked": N_("checked")}
 """Timeline kinds and statuses as words (the command words stay as they are)."""
 HEADLINES = {str.__str__(h): h for h in (
     N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
