@@ -49,6 +49,9 @@ app.add_typer(outbox_app, name="outbox")
 from wisbot.cli_export import export_app  # noqa: E402  (issue 14: MISP/STIX exports)
 
 app.add_typer(export_app, name="export")
+from wisbot.cli_web import web_app  # noqa: E402  (issue 16: the web facility)
+
+app.add_typer(web_app, name="web")
 console = Console()
 err = Console(stderr=True)
 cli_help.install()

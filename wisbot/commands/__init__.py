@@ -15,6 +15,7 @@ from wisbot.commands import (
     severity,
     status,
     watch,
+    web,
     wmem,
 )
 from wisbot.commands.registry import Registry
@@ -35,4 +36,5 @@ def build_registry() -> Registry:
     wmem.register(reg)
     status.register(reg)
     language.register(reg)
+    web.register(reg)
     return reg

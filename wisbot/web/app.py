@@ -17,12 +17,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from wisbot.directory import Contact
 from wisbot.domain.audience import person_roles
 from wisbot.services.context import Caller
+from wisbot.web.auth import cookie_names
+from wisbot.web.security import SecurityMiddleware
 
 if TYPE_CHECKING:
     from wisbot.app import App
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 Authenticate = Callable[[Request], Awaitable[Contact | None]]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC = Path(__file__).parent / "static"
 
 
 async def _nobody(request: Request) -> Contact | None:
@@ -55,6 +59,10 @@ class CallerMiddleware(BaseHTTPMiddleware):
 
 def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
                   authenticate: Authenticate | None = None) -> Starlette:
-    """The web facility over a running (or started) :class:`~wisbot.app.App`."""
-    return Starlette(routes=list(routes), middleware=[
+    """The web facility over a running (or started) :class:`~wisbot.app.App`: security
+    headers and the CSRF check on everything (``wisbot.web.security``), ``/static``."""
+    secure = not getattr(bot.settings, "web_dev", False)
+    static = Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")
+    return Starlette(routes=[*routes, static], middleware=[
+        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1]),
         Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])
