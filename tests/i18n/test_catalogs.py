@@ -175,7 +175,7 @@ async def test_pseudo_locale_cascade_leaves_no_english_unmarked(make_app: Any) -
                                              "zh", "fr", "ru", "es", "English",
                                              "Operators", "operators", "Phishing",
                                              "mails", "to", "Lateral", "movement", "seen",
-                                             "sec", "help", "service"}]
+                                             "sec", "help", "service", "web"}]
         # Command lines (usage, examples) are command words; the rest is marked.
         assert not left, (typed, left)
 

@@ -57,12 +57,20 @@ class CallerMiddleware(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Every unknown address gets the one 404 page a hidden record gets too."""
+    from wisbot.web.auth_routes import not_found
+
+    return await not_found(request)
+
+
 def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
                   authenticate: Authenticate | None = None) -> Starlette:
     """The web facility over a running (or started) :class:`~wisbot.app.App`: security
     headers and the CSRF check on everything (``wisbot.web.security``), ``/static``."""
     secure = not getattr(bot.settings, "web_dev", False)
     static = Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")
-    return Starlette(routes=[*routes, static], middleware=[
+    return Starlette(routes=[*routes, static], exception_handlers={404: _not_found},
+                     middleware=[
         Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1]),
         Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])

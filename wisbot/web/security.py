@@ -40,6 +40,7 @@ class SecurityMiddleware(BaseHTTPMiddleware):
             sent = ""
             if request.headers.get("content-type", "").startswith(
                     ("application/x-www-form-urlencoded", "multipart/form-data")):
+                await request.body()  # read whole first: the route reads it again
                 form = await request.form()
                 value = form.get("csrf")
                 sent = value if isinstance(value, str) else ""
