@@ -25,7 +25,7 @@ from tests.web.conftest import MARIA_SLACK, client_for, web_directory
 from wisbot.web.server import build_site
 
 CLIENT_ID = "1234.5678"
-CLIENT_SECRET = "s3cret-of-the-app"  # noqa: S105
+CLIENT_SECRET = "s3cret-of-the-app"
 TEAM = "T0WMO"
 BASE = "https://wisbot.example.org"
 
@@ -129,7 +129,7 @@ async def start(c: httpx.AsyncClient, fake: FakeSlackOidc) -> tuple[str, dict[st
 
 
 async def test_sign_in_with_slack(slack_site: Any) -> None:
-    app, site, fake = slack_site
+    _app, site, fake = slack_site
     async with client_for(site) as c:
         callback, query = await start(c, fake)
         assert query["client_id"] == CLIENT_ID and query["scope"] == "openid"
@@ -185,12 +185,12 @@ async def test_other_workspace_and_stranger_refused(slack_site: Any) -> None:
         assert r.status_code == 403 and "not in wisbot&#39;s directory" in r.text
 
 
-async def test_slack_down_then_back(slack_site: Any, slack_oidc: Any) -> None:
-    _app, site, fake = slack_site
+async def test_slack_down_then_back(slack_site: Any) -> None:
+    app, site, fake = slack_site
     async with client_for(site) as c:
         callback, _query = await start(c, fake)
         real = fake.url
-        app_settings = _app.settings
+        app_settings = app.settings
         app_settings.web_slack_api_url = "http://127.0.0.1:9"  # nothing listens there
         r = await c.get(callback)
         assert r.status_code == 400 and "could not be reached" in r.text
