@@ -118,9 +118,10 @@ async def test_homeserver_down_then_back(matrix_site: Any, synapse_openid: Synap
 
 async def test_browser_signs_in_with_a_matrix_token(
         make_app: Any, synapse_openid: Synapse, people: dict[str, Registered],
-        browser: Any, db_url: str) -> None:
+        db_url: str, request: Any) -> None:
     if not db_url.startswith("sqlite"):
         pytest.skip("the browser run once, on SQLite")
+    browser = request.getfixturevalue("browser")
     from selenium.webdriver.common.by import By
 
     app = await make_app(web_directory(), web_dev=True,
