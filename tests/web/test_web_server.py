@@ -57,7 +57,7 @@ async def test_run_serves_the_web_when_enabled(make_app: Any) -> None:
 async def test_dev_mode_refused_off_loopback(make_app: Any) -> None:
     app = await make_app(web_directory(), web_dev=True)
     with pytest.raises(ValueError, match="loopback only"):
-        WebServer(app, host="0.0.0.0", port=0)  # noqa: S104
+        WebServer(app, host="0.0.0.0", port=0)
 
 
 def start_wisbot_web(db_url: str, directory: Path) -> tuple[subprocess.Popen[str], str]:
