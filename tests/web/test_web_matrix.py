@@ -16,7 +16,15 @@ import pytest
 
 from tests._services import missing
 from tests.matrix.synapse import SERVER_NAME, Registered, Synapse
-from tests.web.conftest import MARIA_MATRIX, client_for, csrf_of, screenshot, web_directory
+from tests.web.conftest import (
+    MARIA_MATRIX,
+    click_and_load,
+    client_for,
+    csrf_of,
+    screenshot,
+    text_at,
+    web_directory,
+)
 from wisbot.web.server import WebServer, build_site
 
 
@@ -134,11 +142,11 @@ async def test_browser_signs_in_with_a_matrix_token(
             browser.get(url + "/login")
             browser.find_element(By.ID, "server").send_keys(token["matrix_server_name"])
             browser.find_element(By.ID, "token").send_keys(token["access_token"])
-            browser.find_element(By.CSS_SELECTOR, "#matrix-form button").click()
-            who = browser.find_element(By.ID, "whoami").text
+            click_and_load(browser, "#matrix-form button")
+            who = text_at(browser, "#whoami")
             screenshot(browser, "web-matrix-signed-in")
-            browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
-            after = browser.find_element(By.TAG_NAME, "h1").text
+            click_and_load(browser, "form.signout button")
+            after = text_at(browser, "h1")
             browser.get(url + "/")
             return who, after, browser.current_url
 

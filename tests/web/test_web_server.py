@@ -23,7 +23,9 @@ from tests.web.conftest import (
     MARIA_EMAIL,
     OFFENBACH_EMAIL,
     chat_code,
+    click_and_load,
     screenshot,
+    text_at,
     web_directory,
     web_directory_data,
 )
@@ -150,8 +152,8 @@ async def test_browser_signs_in_by_email_link(make_app: Any, smtp: Any,
             focused = browser.switch_to.active_element.get_attribute("href")
             assert focused is not None and focused.endswith("#main")
             browser.find_element(By.ID, "email").send_keys(MARIA_EMAIL)
-            browser.find_element(By.CSS_SELECTOR, "#email-form button").click()
-            return str(browser.find_element(By.TAG_NAME, "h1").text)
+            click_and_load(browser, "#email-form button")
+            return text_at(browser, "h1")
 
         assert await asyncio.to_thread(ask) == "Check your e-mail"
         link = inbox.link((await inbox.wait_for(MARIA_EMAIL))[0])
@@ -159,13 +161,13 @@ async def test_browser_signs_in_by_email_link(make_app: Any, smtp: Any,
 
         def follow() -> tuple[str, str, str]:
             browser.get(link)
-            browser.find_element(By.ID, "use-link").click()
-            who = browser.find_element(By.ID, "whoami").text
+            click_and_load(browser, "#use-link")
+            who = text_at(browser, "#whoami")
             screenshot(browser, "web-email-signed-in")
-            browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
-            after = browser.find_element(By.TAG_NAME, "h1").text
+            click_and_load(browser, "form.signout button")
+            after = text_at(browser, "h1")
             browser.get(link)  # the link again: used up
-            used = browser.find_element(By.TAG_NAME, "h1").text
+            used = text_at(browser, "h1")
             return who, after, used
 
         who, after, used = await asyncio.to_thread(follow)
