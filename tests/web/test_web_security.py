@@ -210,6 +210,18 @@ async def test_link_single_use_and_expiry(site: Any, clock: Any) -> None:
         assert forged.status_code == 400
 
 
+async def test_new_sign_in_ends_the_old_session(site: Any) -> None:
+    app, web = site
+    async with client_for(web) as c:
+        first = await sign_in_by_chat(app, c)
+        second = await sign_in_by_chat(app, c, OFFENBACH)
+        assert first != second
+        assert "GISC Offenbach" in (await c.get("/")).text
+    async with client_for(web) as copy:
+        r = await copy.get("/", headers={"cookie": f"{SESSION}={first}"})
+        assert r.status_code == 303
+
+
 async def test_session_expires(site: Any, clock: Any) -> None:
     app, web = site
     async with client_for(web) as c:

@@ -67,6 +67,9 @@ async def _message(request: Request, title: Any, text: Any, status: int = 200) -
 
 async def _signed_in(request: Request, contact_id: str, method: str) -> Response:
     auth = auth_of(request)
+    earlier = request.cookies.get(auth.session_cookie)
+    if earlier:  # a new sign-in in this browser ends the session it had
+        await auth.revoke(earlier)
     raw = await auth.create_session(contact_id, method)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(auth.session_cookie, raw, max_age=int(auth.session_lifetime
