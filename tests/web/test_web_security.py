@@ -130,6 +130,14 @@ async def test_csrf_refused(site: Any) -> None:
         assert r.status_code == 200 and "signed out" in r.text
 
 
+async def test_oversized_form_refused(site: Any) -> None:
+    _app, web = site
+    async with client_for(web) as c:
+        csrf = await csrf_of(c)
+        r = await c.post("/login/email", data={"csrf": csrf, "email": "a" * (1024 * 1024)})
+        assert r.status_code == 413 and "too large" in r.text
+
+
 async def test_signout_revokes_the_session(site: Any) -> None:
     app, web = site
     async with client_for(web) as c:

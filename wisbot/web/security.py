@@ -17,6 +17,8 @@ from starlette.responses import PlainTextResponse, Response
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+MAX_FORM = 1024 * 1024
+"""Forms are small; a POST is read whole (the CSRF check) only below this."""
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -37,6 +39,11 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         token = known if 20 <= len(known) <= 100 else secrets.token_urlsafe(32)
         request.state.csrf = token
         if request.method not in ("GET", "HEAD", "OPTIONS"):
+            length = request.headers.get("content-length", "")
+            if not length.isdigit() or int(length) > MAX_FORM:
+                return self._finish(request, PlainTextResponse(
+                    "This form is too large (or its length was not given).",
+                    status_code=413), token, known)
             sent = ""
             if request.headers.get("content-type", "").startswith(
                     ("application/x-www-form-urlencoded", "multipart/form-data")):

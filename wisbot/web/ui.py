@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wisbot import i18n
+from wisbot.domain.audience import holds_role
 from wisbot.i18n import _
 
 
@@ -70,5 +71,5 @@ async def page(request: Request, template: str, status_code: int = 200,
             "lang": language, "dir": "rtl" if i18n.is_rtl(language) else "ltr",
             "chrome": words, "csrf": getattr(request.state, "csrf", ""),
             "caller": caller,
-            "is_secretariat": caller is not None and "secretariat" in caller.roles,
+            "is_secretariat": caller is not None and holds_role(caller.contact, "secretariat"),
             **extra}, status_code=status_code)
