@@ -49,7 +49,9 @@ class CallerMiddleware(BaseHTTPMiddleware):
         self.authenticate = authenticate
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        contact = await self.authenticate(request)
+        # Static files are the same for everyone: no session lookup for them.
+        static = request.url.path.startswith("/static/")
+        contact = None if static else await self.authenticate(request)
         request.state.bot = self.bot
         request.state.caller = None if contact is None else Caller(
             contact=contact, room=None, platform="web",
