@@ -332,3 +332,15 @@ async def test_person_language_and_rtl(site: Any) -> None:
     async with client_for(web) as anonymous:
         page = await anonymous.get("/login", headers={"accept-language": "fr-CH, en;q=0.5"})
         assert '<html lang="fr" dir="ltr">' in page.text
+
+
+async def test_refusals_in_the_readers_language(site: Any) -> None:
+    _app, web = site
+    async with client_for(web) as c:
+        c.headers["accept-language"] = "fr"
+        r = await c.post("/login/matrix", data={"server": "evil.example", "token": "x",
+                                                "csrf": await csrf_of(c)})
+        assert r.status_code == 400
+        assert "Connexion Matrix refusée : wisbot n’accepte pas les connexions" in r.text
+        r = await c.post("/login/link", data={"token": "x", "csrf": "wrong" * 5})
+        assert r.status_code == 403 and "Ce formulaire a expiré" in r.text

@@ -206,9 +206,9 @@ async def login_matrix(request: Request) -> Response:
     try:
         user_id = await matrix_user(bot.settings, server, form.get("token", ""))
     except SignInRefused as exc:
-        reason = str(exc)
+        reason = exc.args[0]  # translated below, in the reader's language
         return await _message(request, lambda: _("Not signed in"), lambda: _(
-            "Matrix sign-in refused: {reason}.", reason=reason), 400)
+            "Matrix sign-in refused: {reason}.", reason=str(reason)), 400)
     contact = bot.directory.contact_by_chat("matrix", user_id)
     if contact is None:
         return await _unknown_person(request)
@@ -252,9 +252,9 @@ async def slack_callback(request: Request) -> Response:
         who = await slack_user(bot.settings, code, base_url(request)
                                + "/login/slack/callback", nonce)
     except SignInRefused as exc:
-        reason = str(exc)
+        reason = exc.args[0]  # translated below, in the reader's language
         return await _message(request, lambda: _("Not signed in"), lambda: _(
-            "Slack sign-in refused: {reason}.", reason=reason), 400)
+            "Slack sign-in refused: {reason}.", reason=str(reason)), 400)
     contact = bot.directory.contact_by_chat("slack", who.user_id)
     if contact is None:
         return await _unknown_person(request)

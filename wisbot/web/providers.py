@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from wisbot.i18n import N_
 from wisbot.settings import Settings
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -47,27 +48,27 @@ async def matrix_user(settings: Settings, server_name: str, token: str,
     asked, and the id must belong to the server asked: a server vouches for its own."""
     name = server_name.strip().casefold()
     if not _SERVER_NAME.match(name):
-        raise SignInRefused("not a homeserver name")
+        raise SignInRefused(N_("not a homeserver name"))
     url = matrix_servers(settings).get(name)
     if url is None:
-        raise SignInRefused("this homeserver is not one wisbot accepts sign-ins from")
+        raise SignInRefused(N_("this homeserver is not one wisbot accepts sign-ins from"))
     if not token.strip() or len(token) > 512:
-        raise SignInRefused("the token was refused")
+        raise SignInRefused(N_("the token was refused"))
     endpoint = url.rstrip("/") + "/_matrix/federation/v1/openid/userinfo"
     try:
         async with _client(client) as http:
             r = await http.get(endpoint, params={"access_token": token.strip()})
     except httpx.HTTPError:
-        raise SignInRefused("the homeserver could not be reached; try again") from None
+        raise SignInRefused(N_("the homeserver could not be reached; try again")) from None
     if r.status_code != 200:
-        raise SignInRefused("the token was refused (expired, used or not from this server)")
+        raise SignInRefused(N_("the token was refused (expired, used or not from this server)"))
     try:
         sub = r.json()["sub"]
     except (ValueError, KeyError, TypeError):
-        raise SignInRefused("the homeserver gave no identity") from None
+        raise SignInRefused(N_("the homeserver gave no identity")) from None
     if not isinstance(sub, str) or not sub.startswith("@") or ":" not in sub \
             or sub.split(":", 1)[1].casefold() != name:
-        raise SignInRefused("the homeserver vouched for an id that is not its own")
+        raise SignInRefused(N_("the homeserver vouched for an id that is not its own"))
     return sub
 
 
@@ -101,9 +102,9 @@ def _jwt_claims(token: str) -> dict[str, Any]:
         payload += "=" * (-len(payload) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (IndexError, ValueError):
-        raise SignInRefused("Slack gave an unreadable ID token") from None
+        raise SignInRefused(N_("Slack gave an unreadable ID token")) from None
     if not isinstance(claims, dict):
-        raise SignInRefused("Slack gave an unreadable ID token")
+        raise SignInRefused(N_("Slack gave an unreadable ID token"))
     return claims
 
 
@@ -121,29 +122,29 @@ async def slack_user(settings: Settings, code: str, redirect_uri: str, nonce: st
             r = await http.post(base + "openid.connect.token", data=form)
             body = r.json()
             if r.status_code != 200 or not body.get("ok"):
-                raise SignInRefused("Slack refused the sign-in code")
+                raise SignInRefused(N_("Slack refused the sign-in code"))
             claims = _jwt_claims(str(body.get("id_token", "")))
             if claims.get("nonce") != nonce:
-                raise SignInRefused("the sign-in did not match the one started here")
+                raise SignInRefused(N_("the sign-in did not match the one started here"))
             aud = claims.get("aud")
             if aud != settings.web_slack_client_id and not (
                     isinstance(aud, list) and settings.web_slack_client_id in aud):
-                raise SignInRefused("the ID token was issued to another app")
+                raise SignInRefused(N_("the ID token was issued to another app"))
             info = await http.post(base + "openid.connect.userInfo", headers={
                 "Authorization": f"Bearer {body.get('access_token', '')}"})
             user = info.json()
     except httpx.HTTPError:
-        raise SignInRefused("Slack could not be reached; try again") from None
+        raise SignInRefused(N_("Slack could not be reached; try again")) from None
     except ValueError:
-        raise SignInRefused("Slack gave an unreadable answer") from None
+        raise SignInRefused(N_("Slack gave an unreadable answer")) from None
     if not user.get("ok"):
-        raise SignInRefused("Slack did not say who you are")
+        raise SignInRefused(N_("Slack did not say who you are"))
     uid = user.get("https://slack.com/user_id")
     team = user.get("https://slack.com/team_id")
     if not isinstance(uid, str) or uid != claims.get("https://slack.com/user_id", uid):
-        raise SignInRefused("Slack did not say who you are")
+        raise SignInRefused(N_("Slack did not say who you are"))
     if settings.web_slack_team_id and team != settings.web_slack_team_id:
-        raise SignInRefused("that Slack workspace is not this deployment's")
+        raise SignInRefused(N_("that Slack workspace is not this deployment's"))
     return SlackIdentity(uid, team if isinstance(team, str) else None)
 
 

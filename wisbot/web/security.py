@@ -15,6 +15,10 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from wisbot import i18n
+from wisbot.i18n import _
+from wisbot.web.ui import request_language
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 MAX_FORM = 1024 * 1024
@@ -41,9 +45,10 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             length = request.headers.get("content-length", "")
             if not length.isdigit() or int(length) > MAX_FORM:
-                return self._finish(request, PlainTextResponse(
-                    "This form is too large (or its length was not given).",
-                    status_code=413), token, known)
+                with i18n.use(request_language(request)):
+                    return self._finish(request, PlainTextResponse(_(
+                        "This form is too large (or its length was not given)."),
+                        status_code=413), token, known)
             sent = ""
             if request.headers.get("content-type", "").startswith(
                     ("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -52,9 +57,10 @@ class SecurityMiddleware(BaseHTTPMiddleware):
                 value = form.get("csrf")
                 sent = value if isinstance(value, str) else ""
             if not known or not sent or not hmac.compare_digest(sent, known):
-                response: Response = PlainTextResponse(
-                    "This form has expired or did not come from this site: go back, reload "
-                    "the page and send it again.", status_code=403)
+                with i18n.use(request_language(request)):
+                    response: Response = PlainTextResponse(_(
+                        "This form has expired or did not come from this site: go back, "
+                        "reload the page and send it again."), status_code=403)
                 return self._finish(request, response, token, known)
         response = await call_next(request)
         return self._finish(request, response, token, known)
