@@ -340,9 +340,8 @@ class Settings(BaseSettings):
                                      "long, h.")
     web_login_limit_ip: int = Field(default=20, ge=1, description="Sign-in attempts one IP "
                                     "address may make per 15 minutes.")
-    web_login_limit_identity: int = Field(default=5, ge=1, description="Sign-in attempts "
-                                          "for one identity (e-mail, Matrix id) per 15 "
-                                          "minutes.")
+    web_login_limit_identity: int = Field(default=5, ge=1, description="Sign-in links "
+                                          "asked for one e-mail address per 15 minutes.")
     web_matrix_servers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Matrix homeservers whose OpenID tokens are "
         "believed, 'server_name=https://url' comma-separated; the bot's own homeserver "

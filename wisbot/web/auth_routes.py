@@ -201,7 +201,9 @@ async def login_matrix(request: Request) -> Response:
     form = await _form(request)
     bot = request.state.bot
     server = form.get("server", "").strip()
-    if not await auth_of(request).attempt(client_ip(request), f"matrix:{server}"[:200]):
+    # Per IP only: the identity is known after the homeserver vouched (one homeserver's
+    # people must not share one allowance).
+    if not await auth_of(request).attempt(client_ip(request), None):
         return await _too_many(request)
     try:
         user_id = await matrix_user(bot.settings, server, form.get("token", ""))
