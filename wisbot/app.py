@@ -51,6 +51,7 @@ from wisbot.store.engine import Store, upgrade
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from wisbot.web.server import WebServer
     from wisbot.wismon_server import WismonServer
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class App:
         self.scheduler: Scheduler | None = None
         self.wismon: WismonServer | None = None
         self.metrics: MetricsServer | None = None
+        self.web: WebServer | None = None
         self.cron: CronJobs | None = None
         self.wmem_workers: Workers | None = None
         self.elect = run_worker if elect is None else elect
@@ -245,6 +247,16 @@ class App:
             self.metrics = MetricsServer(self.store, self._adapter_states,
                                          host=s.metrics_host, port=s.metrics_port)
             self.metrics.start()
+        if s.web_enabled:  # any process may serve: sessions are in the database
+            from wisbot.web.server import WebServer
+
+            web = WebServer(self)
+            try:
+                await web.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self.web = web
         await self.services.watch.mark_installed()
         await self.alerts_jira.start(s, run_worker=self.run_worker)
         if not self.elect:
@@ -624,6 +636,9 @@ class App:
         if self.metrics is not None:
             self.metrics.stop()
             self.metrics = None
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if hasattr(self, "pager"):
             await self.pager.stop()
             await self.deliveries.stop()

@@ -52,6 +52,9 @@ app.add_typer(export_app, name="export")
 from wisbot.cli_models import models_app  # noqa: E402  (issue 17: incident models)
 
 app.add_typer(models_app, name="models")
+from wisbot.cli_web import web_app  # noqa: E402  (issue 16: the web facility)
+
+app.add_typer(web_app, name="web")
 console = Console()
 err = Console(stderr=True)
 cli_help.install()

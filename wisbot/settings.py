@@ -357,6 +357,43 @@ class Settings(BaseSettings):
     wmem_centre_id: str | None = Field(default=None, description="The deploying GISC's "
                                        "centre-id: the source of published WMEMs.")
 
+    # ----- the web facility (docs/web.md) ------------------------------------------------
+    web_enabled: bool = Field(default=False, description="Serve the web facility inside "
+                              "`wisbot run` as well (`wisbot web` serves it alone).")
+    web_host: str = Field(default="127.0.0.1", description="Address the web server binds "
+                          "to (loopback: put a TLS reverse proxy in front).")
+    web_port: int = Field(default=8080, ge=0, le=65535, description="Port of the web server "
+                          "(0: any free port).")
+    web_base_url: str | None = Field(default=None, description="The public address behind "
+                                     "the proxy, e.g. https://wisbot.example.org: sign-in "
+                                     "links and the Slack redirect use it.")
+    web_dev: bool = Field(default=False, description="Local development over plain http: "
+                          "cookies without Secure. Refused unless web_host is loopback.")
+    web_forwarded_allow_ips: str = Field(default="127.0.0.1", description="Proxies whose "
+                                         "X-Forwarded-For/-Proto are believed (uvicorn).")
+    web_session_hours: float = Field(default=12.0, gt=0, description="A session lasts this "
+                                     "long, h.")
+    web_login_limit_ip: int = Field(default=20, ge=1, description="Sign-in attempts one IP "
+                                    "address may make per 15 minutes.")
+    web_login_limit_identity: int = Field(default=5, ge=1, description="Sign-in links "
+                                          "asked for one e-mail address per 15 minutes.")
+    web_matrix_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Matrix homeservers whose OpenID tokens are "
+        "believed, 'server_name=https://url' comma-separated; the bot's own homeserver "
+        "(matrix_homeserver, matrix_user_id) always is.")
+    web_slack_client_id: str | None = Field(default=None, description="Sign in with Slack: "
+                                            "the app's client id; unset: no Slack sign-in.")
+    web_slack_client_secret: SecretStr | None = None
+    web_slack_team_id: str | None = Field(default=None, description="Only this Slack "
+                                          "workspace's people may sign in.")
+    web_slack_api_url: str = Field(default="https://slack.com", description="Slack's base "
+                                   "URL (tests point it at a local fake).")
+
+    @field_validator("web_matrix_servers", mode="before")
+    @classmethod
+    def _split_servers(cls, value: Any) -> Any:
+        return cls._split(value)
+
     @field_validator("wmem_brokers", "wmem_publish_brokers", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:

@@ -75,7 +75,7 @@ class Synapse:
             "pid_file": str(root / "homeserver.pid"),
             "listeners": [{"port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http",
                            "tls": False, "x_forwarded": False,
-                           "resources": [{"names": ["client"], "compress": False}]}],
+                           "resources": [{"names": ["client", "openid"], "compress": False}]}],
             "database": {"name": "sqlite3", "args": {"database": str(root / "homeserver.db")}},
             "log_config": str(log_config),
             "media_store_path": str(root / "media"),

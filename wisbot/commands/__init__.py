@@ -19,6 +19,7 @@ from wisbot.commands import (
     severity,
     status,
     watch,
+    web,
     wmem,
 )
 from wisbot.commands.registry import Registry
@@ -43,4 +44,5 @@ def build_registry() -> Registry:
     status.register(reg)
     language.register(reg)
     audits.register(reg)
+    web.register(reg)
     return reg

@@ -17,12 +17,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from wisbot.directory import Contact
 from wisbot.domain.audience import person_roles
 from wisbot.services.context import Caller
+from wisbot.web.auth import cookie_names
+from wisbot.web.security import SecurityMiddleware
 
 if TYPE_CHECKING:
     from wisbot.app import App
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 Authenticate = Callable[[Request], Awaitable[Contact | None]]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC = Path(__file__).parent / "static"
 
 
 async def _nobody(request: Request) -> Contact | None:
@@ -45,7 +49,9 @@ class CallerMiddleware(BaseHTTPMiddleware):
         self.authenticate = authenticate
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        contact = await self.authenticate(request)
+        # Static files are the same for everyone: no session lookup for them.
+        static = request.url.path.startswith("/static/")
+        contact = None if static else await self.authenticate(request)
         request.state.bot = self.bot
         request.state.caller = None if contact is None else Caller(
             contact=contact, room=None, platform="web",
@@ -53,8 +59,20 @@ class CallerMiddleware(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Every unknown address gets the one 404 page a hidden record gets too."""
+    from wisbot.web.auth_routes import not_found
+
+    return await not_found(request)
+
+
 def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
                   authenticate: Authenticate | None = None) -> Starlette:
-    """The web facility over a running (or started) :class:`~wisbot.app.App`."""
-    return Starlette(routes=list(routes), middleware=[
+    """The web facility over a running (or started) :class:`~wisbot.app.App`: security
+    headers and the CSRF check on everything (``wisbot.web.security``), ``/static``."""
+    secure = not getattr(bot.settings, "web_dev", False)
+    static = Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")
+    return Starlette(routes=[*routes, static], exception_handlers={404: _not_found},
+                     middleware=[
+        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1]),
         Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])

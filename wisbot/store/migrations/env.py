@@ -16,7 +16,10 @@ import wisbot.store.operator_tables  # widening requests (0011)
 import wisbot.store.ops_tables  # holds, leader, job runs (0005, 0007)
 import wisbot.store.tables  # registers the tables on the metadata
 import wisbot.store.watch_tables  # noqa: F401  (GISC Watch tables, 0002w)
-from wisbot.store import wmem_tables  # noqa: F401  (WIS2 monitoring events, 0014)
+from wisbot.store import (
+    web_tables,  # noqa: F401  (web sessions, access log, 0019)
+    wmem_tables,  # noqa: F401  (WIS2 monitoring events, 0014)
+)
 
 target_metadata = SQLModel.metadata
 
