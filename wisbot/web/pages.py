@@ -146,7 +146,8 @@ async def incidents(request: Request, caller: Caller, lang: str) -> Response:
     which = params.get("status") or "all"
     form = {"status": which, "severity": params.get("severity", ""),
             "rsit": params.get("rsit", ""), "year": params.get("year", "")}
-    options: dict[str, Any] = {"statuses": [w for w in WHICH if w != "closed"], "classes": rsit_classes()}
+    options: dict[str, Any] = {"statuses": [w for w in WHICH if w != "closed"],
+                               "classes": rsit_classes()}
     try:
         if which not in WHICH:
             raise UsageError(_t("status must be one of {choices}, not {value}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from wisbot.directory import Directory
@@ -48,8 +49,9 @@ def register(session: Session, directory: Directory, caller: Caller, *, which: s
              sev_min: int | None = None, rsit_class: str | None = None,
              year: int | None = None, page: int = 1, per_page: int = PER_PAGE) -> Register:
     """Newest first. ``rsit_class`` is already checked (``rsit.parse_filter``)."""
-    q = select(col(Incident.id), col(Incident.member), col(Incident.principal_gisc),
-               col(Incident.share), col(Incident.anonymous)).where(col(Incident.status).in_(WHICH[which]))
+    q = sa_select(col(Incident.id), col(Incident.member), col(Incident.principal_gisc),
+                  col(Incident.share), col(Incident.anonymous)) \
+        .where(col(Incident.status).in_(WHICH[which]))
     if sev_min is not None:
         q = q.where(col(Incident.severity) >= sev_min)
     if rsit_class is not None:
@@ -59,7 +61,7 @@ def register(session: Session, directory: Directory, caller: Caller, *, which: s
         q = q.where(col(Incident.year) == year)
     seen: dict[tuple[str, str, str, bool], Vis] = {}
     shown: list[tuple[int, Vis]] = []
-    for iid, member, gisc, share, anonymous in session.exec(q.order_by(col(Incident.id).desc())):
+    for iid, member, gisc, share, anonymous in session.execute(q.order_by(col(Incident.id).desc())):
         key = (member, gisc, share, anonymous)
         vis = seen.get(key)
         if vis is None:
