@@ -91,7 +91,8 @@ def _html(request: Request, template: str, lang: str, status: int = 200,
           **context: Any) -> HTMLResponse:
     with i18n.use(lang):
         body = TEMPLATES.get_template(template).render(
-            request=request, lang=lang, caller=_caller(request), **context)
+            request=request, lang=lang, caller=_caller(request),
+            now_year=_bot(request).clock().year, **context)
     return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
 
