@@ -98,7 +98,7 @@ async def test_searching_a_withheld_word_finds_nothing(app) -> None:  # type: ig
 
 async def test_counts_and_charts_count_only_what_the_person_may_see(app) -> None:  # type: ignore[no-untyped-def]
     def count(text: str) -> int:
-        return int(re.search(r"(\d+) incidents? that you may see", text).group(1))  # type: ignore[union-attr]
+        return int(re.search(r"Incidents that you may see: (\d+)", text).group(1))  # type: ignore[union-attr]
 
     assert count((await get(app, "sec-desk", "/incidents")).text) == 2
     for who in ("hiro.sato", "tokyo-desk"):
@@ -191,7 +191,7 @@ async def test_register_pages_through_many_incidents(make_app) -> None:  # type:
         await bot.console.type("hiro.sato", f"incident report JP-NC share=group sev=2 "
                                f"outage number {n}", "member-jp")
     first = (await get(bot, "tokyo-desk", "/incidents")).text
-    assert "60 incidents that you may see" in first and "page 1 of 2" in first
+    assert "Incidents that you may see: 60" in first and "page 1 of 2" in first
     assert "WIS-SEC-2026-60" in first and ">WIS-SEC-2026-10<" not in first
     second = (await get(bot, "tokyo-desk", "/incidents?page=2")).text
     assert ">WIS-SEC-2026-10<" in second and ">WIS-SEC-2026-60<" not in second

@@ -48,7 +48,7 @@ from wisbot.web.render import reply_html
 TEMPLATES = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
     autoescape=True))
-TEMPLATES.env.globals.update(_t=_t, ngettext=i18n.ngettext, reply_html=reply_html)
+TEMPLATES.env.globals.update(_t=_t, reply_html=reply_html)
 
 HISTORY_DAYS = 30
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
