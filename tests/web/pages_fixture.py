@@ -110,7 +110,8 @@ def client(app: Any, who: str | None) -> httpx.AsyncClient:
 
 async def world(app: Any) -> None:
     """DE: share=group anonymous, severity 4 (paged), confirmed wording, a lesson for
-    everyone anonymised. CH: share=principal-gisc, severity 3 (paged), a lesson kept for the Member and the Secretariat."""
+    everyone anonymised. CH: share=principal-gisc, severity 3 (paged), a lesson kept for
+    the Member and the Secretariat (share=none). A watch ticket, a roster, probe results."""
     c = app.console
     r = await c.type("anna.weber", f"incident report DE-OF-NC share=group anonymous sev=4 "
                      f"{DE_SUMMARY}", "member-de")

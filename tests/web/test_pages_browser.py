@@ -126,8 +126,11 @@ async def test_register_incident_watch_and_report_in_a_browser(make_app, tmp_pat
                                            lifespan="off"))
     serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        for _ in range(200):  # up to 10 s, never a hang
+            if server.started:
+                break
             await asyncio.sleep(0.05)
+        assert server.started, "uvicorn did not start"
         port = server.servers[0].sockets[0].getsockname()[1]
         downloads = tmp_path / "downloads"
         downloads.mkdir()
