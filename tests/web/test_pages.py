@@ -33,7 +33,7 @@ ROLES = {
     None: DE_FORBIDDEN + CH_FORBIDDEN + DE_WHOLLY,  # a stranger, signed out
 }
 
-PAGES = ["/", "/incidents", "/incidents?status=open", "/incidents?status=resolved",
+PAGES = ["/incidents", "/incidents?status=open", "/incidents?status=resolved",
          "/incidents?severity=3", "/incidents?year=2026", "/incidents?rsit=intrusions",
          "/incidents/WIS-SEC-2026-1", "/incidents/WIS-SEC-2026-2", "/incidents/2",
          "/lessons", "/lessons?q=MFA", "/lessons?q=keys", "/lessons?q=rotate",
@@ -264,6 +264,8 @@ async def test_pages_load_nothing_from_elsewhere_and_are_not_cached(app) -> None
 
 
 async def test_signed_out_visitors_are_asked_to_sign_in(app) -> None:  # type: ignore[no-untyped-def]
+    assert (await get(app, "sec-desk", "/reports/annual")).headers["location"] == \
+        "/reports/annual/2026"
     for path in ("/incidents", "/lessons", "/watch", "/oncall", "/reports/annual/2026",
                  "/reports/annual/2026.csv"):
         r = await get(app, None, path)

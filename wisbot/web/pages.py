@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from sqlmodel import Session, col, select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
@@ -436,13 +436,13 @@ async def annual_json(request: Request, caller: Caller, lang: str) -> Response:
             f'attachment; filename="wis-it-security-{rep.year}.json"'})
 
 
-async def home(request: Request, caller: Caller, lang: str) -> Response:
-    return _html(request, "pages/home.html", lang, watcher=watcher(caller))
+async def annual_now(request: Request, caller: Caller, lang: str) -> Response:
+    return RedirectResponse(f"/reports/annual/{_bot(request).clock().year}", 303,
+                            headers=NO_STORE)
 
 
 def page_routes() -> list[BaseRoute]:
     return [
-        Route("/", _signed_in(home)),
         Route("/incidents", _signed_in(incidents)),
         Route("/incidents/{number}", _signed_in(incident, hidden_when_out=True)),
         Route("/lessons", _signed_in(lessons)),
@@ -453,5 +453,6 @@ def page_routes() -> list[BaseRoute]:
         Route("/oncall/pages/{ref}", _signed_in(oncall_page, hidden_when_out=True)),
         Route("/reports/annual/{year:int}.csv", _signed_in(annual_csv)),
         Route("/reports/annual/{year:int}.json", _signed_in(annual_json)),
+        Route("/reports/annual", _signed_in(annual_now)),
         Route("/reports/annual/{year:int}", _signed_in(annual)),
     ]
