@@ -284,3 +284,47 @@ def test_spans_are_escaped_as_the_matrix_adapter_escapes_them() -> None:
     html = reply_html(Reply(title="<script>", lines=((spans[0],),),
                             fields=(("<k>", "@room <v>"),)))
     assert "<script>" not in html and "&lt;script&gt;" in html and "@\u2060room" in html
+
+
+async def test_the_register_lists_exactly_what_chat_lists(app) -> None:  # type: ignore[no-untyped-def]
+    """The same rule as `incident list all` in each person's direct chat: the same
+    incidents, named or anonymised alike, for every share level."""
+    from wisbot.domain.audience import person_roles
+    from wisbot.services.context import Caller
+    from wisbot.web.register import register
+
+    c = app.console
+    for who, room, text in (
+            ("hiro.sato", "member-jp", "incident report JP-NC share=all-giscs sev=1 scan"),
+            ("anna.weber", "member-de", "incident report DE-OF-NC share=secretariat sev=2 x"),
+            ("jonas.keller", "member-ch", "incident report CH-NC share=group sev=2 spam"),
+            ("hiro.sato", "member-jp", "incident report JP-NC share=principal-gisc sev=2 y"),
+            ("anna.weber", "member-de", "incident report DE-OF-NC share=group anonymous z")):
+        assert (await c.type(who, text, room)).kind == "incident"
+    for who in ("sec-desk", "offenbach-desk", "tokyo-desk", "hiro.sato", "anna.weber",
+                "jonas.keller", "layla.haddad"):
+        contact = app.directory.contact(who)
+        caller = Caller(contact=contact, room=None, platform="web",
+                        roles=person_roles(app.directory, contact))
+        chat = await app.services.incidents.list(caller, "all")
+        expected = {r.incident: r.named for r in chat.reveals}
+        reg = await app.store.tx(lambda s, caller=caller: register(
+            s, app.directory, caller, per_page=1000))
+        assert {r.number: r.named for r in reg.rows} == expected, who
+        assert reg.total == len(expected), who
+        text = (await get(app, who, "/incidents")).text
+        listed = re.findall(r'<th scope="row"><a href="/incidents/(WIS-SEC-\d+-\d+)"', text)
+        assert set(listed) == set(expected), who
+
+
+async def test_a_second_process_on_the_same_database_serves_the_same_pages(
+        make_app) -> None:  # type: ignore[no-untyped-def]
+    """Two wisbot processes on one database: what one records, the other's pages show."""
+    first = await make_app(directory())
+    second = await make_app(directory())
+    await first.console.type("hiro.sato", "incident report JP-NC share=group sev=2 "
+                             "first process outage", "member-jp")
+    text = (await get(second, "tokyo-desk", "/incidents")).text
+    assert "WIS-SEC-2026-1" in text and "first process outage" in text
+    shown = (await get(second, "tokyo-desk", "/incidents/WIS-SEC-2026-1")).text
+    assert "first process outage" in shown
