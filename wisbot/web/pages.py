@@ -35,7 +35,7 @@ from wisbot.services.languages import person_language
 from wisbot.services.lessons import lesson_visibility
 from wisbot.services.lists import WHICH
 from wisbot.services.paging import page_verdict, role_label, time_to_notify
-from wisbot.services.render import exposure, lesson_label, lesson_spans
+from wisbot.services.render import STATUS, exposure, lesson_label, lesson_spans
 from wisbot.services.reports import MONTHS, report_for, to_csv, to_json
 from wisbot.services.watch import SERVICE_WORDS, subject_label
 from wisbot.store.paging_tables import Page, PageStep
@@ -147,8 +147,10 @@ async def incidents(request: Request, caller: Caller, lang: str) -> Response:
     which = params.get("status") or "all"
     form = {"status": which, "severity": params.get("severity", ""),
             "rsit": params.get("rsit", ""), "year": params.get("year", "")}
-    options: dict[str, Any] = {"statuses": [w for w in WHICH if w != "closed"],
-                               "classes": rsit_classes()}
+    options: dict[str, Any] = {
+        "statuses": [(w, str(STATUS[w]) if w in STATUS else _t("all statuses"))
+                     for w in WHICH if w != "closed"],
+        "classes": rsit_classes(), "status_words": {k: str(v) for k, v in STATUS.items()}}
     try:
         if which not in WHICH:
             raise UsageError(_t("status must be one of {choices}, not {value}",
