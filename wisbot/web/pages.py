@@ -87,12 +87,27 @@ async def _language(request: Request) -> str:
     return lang
 
 
+def _frame(request: Request) -> dict[str, Any]:
+    """What the base template needs besides the page: the sign-out form's CSRF token and
+    the shared words of ``wisbot.web.ui`` when that module is present."""
+    caller = _caller(request)
+    out: dict[str, Any] = {"csrf": getattr(request.state, "csrf", ""),
+                           "is_secretariat": caller is not None and caller.is_secretariat}
+    try:
+        from wisbot.web import ui  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return out
+    out["chrome"] = ui.chrome()
+    return out
+
+
 def _html(request: Request, template: str, lang: str, status: int = 200,
           **context: Any) -> HTMLResponse:
     with i18n.use(lang):
         body = TEMPLATES.get_template(template).render(
-            request=request, lang=lang, caller=_caller(request),
-            now_year=_bot(request).clock().year, **context)
+            request=request, lang=lang, dir="rtl" if i18n.is_rtl(lang) else "ltr",
+            caller=_caller(request), now_year=_bot(request).clock().year,
+            **_frame(request), **context)
     return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
 
