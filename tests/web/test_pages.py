@@ -90,6 +90,9 @@ async def test_each_role_reads_none_of_what_it_may_not_see(app) -> None:  # type
 
 
 async def test_searching_a_withheld_word_finds_nothing(app) -> None:  # type: ignore[no-untyped-def]
+    bad = await get(app, "hiro.sato", "/lessons?q=%21%21%3F")
+    assert bad.status_code == 400 and "give at least one word" in bad.text
+    assert 'value="!!?"' in bad.text  # the words typed are kept in the form
     for word in ("EDZW", "Weber", "DWDs", "LSSW", "sandpiper"):
         text = (await get(app, "hiro.sato", f"/lessons?q={word}")).text
         assert "No lessons that you may see match." in text, text

@@ -202,8 +202,9 @@ async def lessons(request: Request, caller: Caller, lang: str) -> Response:
     svc = _bot(request).services.lessons
     try:
         reply = await (svc.search(caller, words) if words else svc.list(caller, None))
-    except UsageError as e:
-        return _bad(request, lang, str(e))
+    except UsageError as e:  # the search form again, with the words typed and why
+        return _html(request, "pages/lessons.html", lang, 400, reply=None, q=words,
+                     message=str(e))
     await record_access(request, "lessons", words)
     return _html(request, "pages/lessons.html", lang, reply=reply, q=words)
 
