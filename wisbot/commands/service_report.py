@@ -9,12 +9,9 @@ from sqlmodel import Session
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
-from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState
 from wisbot.reply import Reply
-from wisbot.services.render import exposure
-from wisbot.services.reports import AnnualReport, annual_report, published_report, to_reply
-from wisbot.store.tables import Incident
+from wisbot.services.reports import AnnualReport, report_for, to_reply
 
 
 async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -33,17 +30,8 @@ async def stats(ctx: Ctx, a: dict[str, Any]) -> Reply:
     year = a["year"] if a["year"] is not None else now.year
     caller = ctx.caller
 
-    def seen(inc: Incident) -> bool:
-        return caller.sees(exposure(inc)) is not Vis.NONE
-
     def work(session: Session) -> tuple[AnnualReport, str]:
-        if caller.sees_live_statistics:
-            return annual_report(session, year, now), ""
-        published = published_report(session, year) if year < now.year else None
-        if published is not None:
-            return published, " (as published)"
-        return annual_report(session, year, now, include=seen), \
-            " (incidents you may see here)"
+        return report_for(session, caller, year, now)
 
     report, scope = await ctx.services.store.tx(work)
     return to_reply(report, scope).model_copy(update={"private": True})

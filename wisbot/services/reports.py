@@ -42,6 +42,7 @@ from wisbot.domain.paging import TARGET, format_duration, percentile, share_with
 from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
 from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.services.context import Caller
 from wisbot.services.notify import notify
 from wisbot.services.paging import page_verdict, time_to_notify
 from wisbot.services.render import exposure
@@ -199,6 +200,22 @@ def reachability_lines(r: AnnualReport) -> list[str]:
 
 def _role_name(role: str) -> str:
     return "Secretariat" if role == "secretariat" else f"GISC {role.partition(':')[2]}"
+def report_for(session: Session, caller: Caller, year: int,
+               now: datetime) -> tuple[AnnualReport, str]:
+    """The report ``caller`` may read, and what it covers: live figures for the
+    Secretariat; for everyone else the published figures of a closed year, or the figures
+    of the incidents they may see (a count that moved with a hidden report would reveal
+    it). Chat's ``incident stats`` and the web page both ask here."""
+    if caller.sees_live_statistics:
+        return annual_report(session, year, now), ""
+    published = published_report(session, year) if year < now.year else None
+    if published is not None:
+        return published, " (as published)"
+
+    def seen(inc: Incident) -> bool:
+        return caller.sees(exposure(inc)) is not Vis.NONE
+
+    return annual_report(session, year, now, include=seen), " (incidents you may see here)"
 
 
 def _slots(first: datetime, last: datetime) -> int:
