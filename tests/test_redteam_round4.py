@@ -1,0 +1,55 @@
+"""Red team, round 4 (redteam2): the ICT operations commands (changes and the CAB, KEDB,
+incident models, audits, continuity drills). Each test is a finding, marked xfail(strict)
+until the product is fixed. Forbidden words are written here by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from tests.changes.conftest import change_directory
+from tests.helpers import room_text
+from wisbot.store.wmem_tables import WmemOutage, WmemOutgoing
+
+# A Global Service change whose what= says more than an outsider may read.
+SECRET_WHAT = "Patch the unauthenticated ACL bypass on broker port 8883"
+BROKER_REQUEST = (f'change request DE-GISC what="{SECRET_WHAT}" '
+                  'why="Vendor advisory" who="DWD web operations" when=2026-03-10T08:00Z '
+                  'until=2026-03-10T10:00Z how="Rolling restart" '
+                  'risk="Short gap" impact="Broker paused" cost="One person-day" '
+                  'service=gb-dwd')
+# Hand-written: the change's number and what it fixes are for its audience only
+# (docs/changes.md: the duty room gets the answer of a change that does not exist).
+CHANGE_FORBIDDEN = ("ACL bypass", "unauthenticated", "CHG-2026-1", "Patch the")
+
+
+async def _say(app: Any, who: str, text: str, room: str | None = None) -> str:
+    return str((await app.console.type(who, text, room)).plain())
+
+
+@pytest.mark.xfail(strict=True, reason="finding 1: an authorised Global Service change "
+                   "posts its number and what= text to the duty room, `watch outages` and "
+                   "the public WMEM title (outside the change's audience)")
+async def test_global_service_change_outage_tells_outsiders_nothing_of_the_change(
+        make_app: Any, example_directory: Any) -> None:
+    app = await make_app(change_directory(example_directory), watch_enabled=False,
+                         wmem_publish=True, wmem_centre_id="de-dwd",
+                         wmem_publish_brokers=["mqtt://127.0.0.1:9"])
+    await app.wmem_workers.stop()
+    assert "CHG-2026-1 recorded" in await _say(app, "gisc-offenbach", BROKER_REQUEST)
+    # the duty room may not read the change itself
+    assert "no change CHG-2026-1 that you may see" in await _say(
+        app, "watch-op", "change show CHG-2026-1")
+    await _say(app, "sec-maria", "change accept CHG-2026-1 priority=high risk=medium")
+    assert "planned outage" in await _say(app, "cab.chair", "change decide CHG-2026-1 "
+                                                            "authorise")
+    await app.outbox.drain()
+    (outage,) = await app.store.tx(lambda s: s.exec(select(WmemOutage)).all())
+    queued = await app.store.tx(lambda s: s.exec(select(WmemOutgoing)).all())
+    outsiders = "\n".join([room_text(app, "duty"), await _say(app, "watch-op",
+                                                              "watch outages"),
+                           outage.text, *(str(q.payload) for q in queued)])
+    leaked = [w for w in CHANGE_FORBIDDEN if w.casefold() in outsiders.casefold()]
+    assert leaked == []
