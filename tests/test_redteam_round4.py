@@ -53,3 +53,26 @@ async def test_global_service_change_outage_tells_outsiders_nothing_of_the_chang
                            outage.text, *(str(q.payload) for q in queued)])
     leaked = [w for w in CHANGE_FORBIDDEN if w.casefold() in outsiders.casefold()]
     assert leaked == []
+
+
+def _alias_bomb(depth: int) -> str:
+    """A models file whose fields are YAML aliases nesting ``10**depth`` strings (a few
+    lines of text; depth 9 is the classic "billion laughs")."""
+    lines = ['a0: &a0 ["ransomware"]']
+    for i in range(1, depth + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append(f"models:\n- {{key: *a{depth}, title: t, class: *a{depth}, "
+                 f"severity: *a{depth}, why: w, checklist: [x]}}")
+    return "\n".join(lines)
+
+
+@pytest.mark.xfail(strict=True, reason="finding 2: a hostile incident models file (YAML "
+                   "aliases) makes the error message repr() every expanded value: 10**5 "
+                   "leaves give a 4.8 MB message, 10**9 exhausts memory on start or reload")
+def test_hostile_models_file_gets_a_short_error() -> None:
+    from wisbot.domain.incident_models import parse_models
+    from wisbot.errors import DirectoryError
+
+    with pytest.raises(DirectoryError) as err:
+        parse_models(_alias_bomb(5), "hostile-models.yaml")
+    assert len(str(err.value)) < 10_000
