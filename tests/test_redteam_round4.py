@@ -76,3 +76,26 @@ def test_hostile_models_file_gets_a_short_error() -> None:
     with pytest.raises(DirectoryError) as err:
         parse_models(_alias_bomb(5), "hostile-models.yaml")
     assert len(str(err.value)) < 10_000
+
+
+@pytest.mark.xfail(strict=True, reason="finding 3: drill pages count in /metrics "
+                   "(wisbot_pending_pages, wisbot_time_to_acknowledge_seconds): a drill "
+                   "alters the incident paging figures alerting watches")
+async def test_drill_pages_never_enter_the_paging_metrics(make_app: Any, clock: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.audit_fixture import audit_directory
+    from tests.conftest import EXAMPLE
+    from wisbot.metrics import WisbotCollector
+
+    clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE))
+    collector = WisbotCollector(app.store, lambda: {})
+    before = await app.store.tx(collector._snapshot)
+    assert "DRILL-1 started" in await _say(app, "sec-maria", "drill now all")
+    await app.outbox.drain()
+    during = await app.store.tx(collector._snapshot)
+    clock.now += timedelta(minutes=4)
+    await _say(app, "gisc-offenbach", "ack DRILL-1")
+    after = await app.store.tx(collector._snapshot)
+    assert (during["pages"], after["tta"]) == (before["pages"], before["tta"])
