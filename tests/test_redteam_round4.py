@@ -99,3 +99,25 @@ async def test_drill_pages_never_enter_the_paging_metrics(make_app: Any, clock: 
     await _say(app, "gisc-offenbach", "ack DRILL-1")
     after = await app.store.tx(collector._snapshot)
     assert (during["pages"], after["tta"]) == (before["pages"], before["tta"])
+
+
+OWN_REQUEST = ('change request JP-GISC what="Swap the GISC Tokyo cache disks" '
+               'why="Disk wear" who="GISC Tokyo operations" when=2026-03-10T08:00Z '
+               'until=2026-03-10T10:00Z how="One node at a time" risk="Cache misses" '
+               'impact="Slower cache" cost="One person-day"')
+
+
+@pytest.mark.xfail(strict=True, reason="finding 5: one CAB member authorises a change "
+                   "alone, with no CAB meeting scheduled or held (Annex 1 §4.4: authorised "
+                   "at a scheduled CAB meeting), even a change they requested themselves")
+async def test_a_change_is_authorised_only_at_a_cab_meeting_and_not_by_its_requester(
+        make_app: Any, example_directory: Any) -> None:
+    app = await make_app(change_directory(example_directory), watch_enabled=False)
+    # cab.expert is on the CAB and a GISC Tokyo focal point: requests for JP-GISC ...
+    assert "CHG-2026-1 recorded" in await _say(app, "cab.expert", OWN_REQUEST)
+    assert "accepted" in await _say(app, "sec-maria", "change accept CHG-2026-1 "
+                                                      "priority=high risk=low")
+    assert "No CAB meeting is scheduled" in await _say(app, "sec-maria", "change cab")
+    # ... and authorises it alone, outside any meeting.
+    decided = await _say(app, "cab.expert", "change decide CHG-2026-1 authorise")
+    assert "authorised" not in decided, decided
