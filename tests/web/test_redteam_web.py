@@ -34,3 +34,35 @@ async def test_emailed_link_never_points_at_the_requests_host(make_app: Any,
     mails = await inbox.wait_for(MARIA_EMAIL)
     body = mails[0].get_payload(decode=True).decode()
     assert ATTACKER not in body
+
+
+@pytest.mark.xfail(strict=True, reason="finding 6: the annual report (page, CSV, JSON) "
+                   "gives every signed-in reader the live drill reachability of every role "
+                   "(other Members' and GISCs' chains), which chat's `drill results` keeps "
+                   "for the Secretariat")
+async def test_drill_reachability_stays_the_secretariats_on_the_web(make_app: Any,
+                                                                    clock: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.audit_fixture import audit_directory
+    from tests.conftest import EXAMPLE
+    from tests.web.pages_fixture import client
+
+    clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE))
+    await app.console.type("sec-maria", "drill now all")
+    await app.outbox.drain()
+    clock.now += timedelta(minutes=6)
+    await app.console.type("gisc-offenbach", "ack DRILL-1")
+    clock.now += timedelta(minutes=90)
+    await app.paging.tick()
+    refused = await app.console.type("anna.weber", "drill results")
+    assert refused.kind == "error"  # chat: the Secretariat's
+    async with client(app, "anna.weber") as c:
+        shown = "\n".join([(await c.get(p)).text for p in (
+            "/reports/annual/2026", "/reports/annual/2026.csv",
+            "/reports/annual/2026.json")])
+    # Hand-written: the other roles' chains and how they answered the drill.
+    leaked = [w for w in ("gisc:Offenbach", "gisc:Tokyo", "GISC Offenbach", "GISC Tokyo",
+                          "drills, answered", "within_1h") if w in shown]
+    assert leaked == []
