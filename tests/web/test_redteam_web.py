@@ -66,3 +66,22 @@ async def test_drill_reachability_stays_the_secretariats_on_the_web(make_app: An
     leaked = [w for w in ("gisc:Offenbach", "gisc:Tokyo", "GISC Offenbach", "GISC Tokyo",
                           "drills, answered", "within_1h") if w in shown]
     assert leaked == []
+
+
+@pytest.mark.xfail(strict=True, reason="finding 7: a sign-in link's page does not say "
+                   "whose account it opens, and pressing it silently ends the visitor's "
+                   "own session: anyone mails their own `web login` link to a colleague, "
+                   "who then works (and is logged in the access log) as the sender")
+async def test_a_sign_in_link_names_whose_account_it_opens(make_app: Any) -> None:
+    from tests.web.conftest import OFFENBACH, chat_code, client_for, sign_in_by_chat
+
+    app = await make_app(web_directory())
+    web = build_site(app)
+    # The sender (GISC Offenbach desk) asks for a link in their own direct chat.
+    token = chat_code(await app.console.type(OFFENBACH, "web login"))
+    async with client_for(web) as victim:
+        await sign_in_by_chat(app, victim)  # the Secretariat's Maria Rossi, signed in
+        page = await victim.get(f"/login/link/{token}")
+        assert page.status_code == 200
+        # Hand-written: the name of the account the button would open.
+        assert "GISC Offenbach" in page.text
