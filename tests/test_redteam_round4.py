@@ -121,3 +121,37 @@ async def test_a_change_is_authorised_only_at_a_cab_meeting_and_not_by_its_reque
     # ... and authorises it alone, outside any meeting.
     decided = await _say(app, "cab.expert", "change decide CHG-2026-1 authorise")
     assert "authorised" not in decided, decided
+
+
+AUDIT_CONDITION = "rotate the leaked operator VPN keys"  # hand-written, the report's words
+
+
+@pytest.mark.xfail(strict=True, reason="finding 8: once the post-audit report is recorded, "
+                   "a team member (the subject expert) still reads its outcome and "
+                   "conditions in `audit show` until the evidence is destroyed; the "
+                   "predicate says the auditors are outside the report's audience then")
+async def test_audit_report_is_not_the_auditors_once_recorded(make_app: Any,
+                                                              clock: Any) -> None:
+    from datetime import UTC, datetime
+
+    from tests.audit_fixture import audit_directory
+    from tests.conftest import EXAMPLE
+
+    clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE))
+    assert "AUD-1" in await _say(app, "anna.weber", "audit request DE-OF-NC remote "
+                                 "https://example.org/self-assessment.pdf", "member-de")
+    await _say(app, "sec-maria", "audit team AUD-1 lead=ines.duarte expert=kofi.mensah")
+    await _say(app, "ines.duarte", "audit assess AUD-1")
+    await _say(app, "ines.duarte", "audit satisfied AUD-1")
+    await _say(app, "ines.duarte", "audit schedule AUD-1 2026-12-03")
+    clock.now = datetime(2026, 12, 3, 8, 30, tzinfo=UTC)
+    await _say(app, "ines.duarte", "audit meeting AUD-1 opening")
+    clock.now = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    await _say(app, "ines.duarte", "audit meeting AUD-1 closing")
+    done = await _say(app, "ines.duarte", f'audit report AUD-1 outcome=conditions '
+                      f'conditions="{AUDIT_CONDITION}" Weakness: shared VPN keys.')
+    assert "Post-audit report recorded" in done, done
+    assert AUDIT_CONDITION in await _say(app, "anna.weber", "audit show AUD-1")
+    expert = await _say(app, "kofi.mensah", "audit show AUD-1")
+    assert AUDIT_CONDITION not in expert and "with conditions" not in expert, expert
