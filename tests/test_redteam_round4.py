@@ -155,3 +155,25 @@ async def test_audit_report_is_not_the_auditors_once_recorded(make_app: Any,
     assert AUDIT_CONDITION in await _say(app, "anna.weber", "audit show AUD-1")
     expert = await _say(app, "kofi.mensah", "audit show AUD-1")
     assert AUDIT_CONDITION not in expert and "with conditions" not in expert, expert
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9: the no-own-region rule is skipped for an "
+                   "auditor whose Member has no `region:` in the directory (optional there): "
+                   "a Region VI focal point audits a Region VI centre")
+async def test_an_auditor_of_unknown_region_is_not_taken_as_from_elsewhere(
+        make_app: Any, clock: Any) -> None:
+    from datetime import UTC, datetime
+
+    from tests.audit_fixture import audit_data, audit_directory
+    from tests.conftest import EXAMPLE
+
+    data = audit_data(EXAMPLE)
+    for member in data["members"]:
+        if member["code"] == "CH":  # Switzerland: Region VI, not recorded here
+            member.pop("region", None)
+    clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE, data))
+    assert "AUD-1" in await _say(app, "anna.weber", "audit request DE-OF-NC remote "
+                                 "https://example.org/self-assessment.pdf", "member-de")
+    team = await _say(app, "sec-maria", "audit team AUD-1 lead=lena.huber expert=kofi.mensah")
+    assert "cannot audit" in team, team
