@@ -177,3 +177,29 @@ async def test_an_auditor_of_unknown_region_is_not_taken_as_from_elsewhere(
                                  "https://example.org/self-assessment.pdf", "member-de")
     team = await _say(app, "sec-maria", "audit team AUD-1 lead=lena.huber expert=kofi.mensah")
     assert "cannot audit" in team, team
+
+
+@pytest.mark.xfail(strict=True, reason="finding 10: changing the drill schedule's period "
+                   "(or re-setting it) right after a scheduled drill ran starts a second "
+                   "drill the same day: the once-only slot key includes every=, so every "
+                   "24/7 chain is paged twice")
+async def test_re_setting_the_schedule_does_not_drill_twice(make_app: Any,
+                                                            clock: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.audit_fixture import audit_directory
+    from tests.conftest import EXAMPLE
+    from wisbot.store.audit_tables import DrillRun
+
+    clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE))
+    await _say(app, "sec-maria", "drill schedule 2026-12-07T09:00Z every=30")
+    clock.now = datetime(2026, 12, 7, 9, 1, tzinfo=UTC)
+    assert await app.services.extra["continuity"].run_due() > 0
+    # The Secretariat moves to a quarterly rhythm, same first drill, a few minutes later.
+    clock.now += timedelta(minutes=4)
+    await _say(app, "sec-maria", "drill schedule 2026-12-07T09:00Z every=90")
+    clock.now += timedelta(minutes=10)
+    await app.services.extra["continuity"].run_due()
+    runs = await app.store.tx(lambda s: s.exec(select(DrillRun)).all())
+    assert len(runs) == 1, [r.slot for r in runs]
