@@ -85,3 +85,55 @@ async def test_a_sign_in_link_names_whose_account_it_opens(make_app: Any) -> Non
         assert page.status_code == 200
         # Hand-written: the name of the account the button would open.
         assert "GISC Offenbach" in page.text
+
+
+@pytest.mark.xfail(strict=True, reason="finding 11: a Matrix OpenID token signs in again "
+                   "and again while the homeserver honours it (an hour): a token handed to "
+                   "any widget or integration manager, or read over a shoulder, is replayed "
+                   "to open more sessions as its owner; wisbot keeps no record of tokens used")
+async def test_a_matrix_openid_token_signs_in_once(make_app: Any) -> None:
+    """The homeserver is a local fake of exactly the one endpoint wisbot asks,
+    ``GET /_matrix/federation/v1/openid/userinfo?access_token=…`` → ``{"sub": …}``, as
+    Synapse answers it (tests/web/test_web_matrix.py runs the real Synapse)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.web.conftest import MARIA_MATRIX, client_for
+
+    token = "OpenIdTokenOfMariaHandedToAWidget"  # hand-written
+
+    class Userinfo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            ok = (url.path == "/_matrix/federation/v1/openid/userinfo"
+                  and parse_qs(url.query).get("access_token") == [token])
+            body = json.dumps({"sub": MARIA_MATRIX} if ok else {
+                "errcode": "M_UNKNOWN_TOKEN", "error": "Access Token unknown"}).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Userinfo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        name = MARIA_MATRIX.split(":", 1)[1]
+        app = await make_app(web_directory(), web_matrix_servers=[
+            f"{name}=http://127.0.0.1:{server.server_address[1]}"])
+        web = build_site(app)
+        codes = []
+        for ip in ("198.51.100.10", "203.0.113.20"):  # Maria, then whoever holds the token
+            async with client_for(web, ip) as c:
+                r = await c.post("/login/matrix", data={"server": name, "token": token,
+                                                        "csrf": await csrf_of(c)})
+                codes.append(r.status_code)
+        assert codes == [303, 400]
+    finally:
+        server.shutdown()
+        server.server_close()
