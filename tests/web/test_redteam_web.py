@@ -105,7 +105,7 @@ async def test_a_matrix_openid_token_signs_in_once(make_app: Any) -> None:
     token = "OpenIdTokenOfMariaHandedToAWidget"  # hand-written
 
     class Userinfo(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             ok = (url.path == "/_matrix/federation/v1/openid/userinfo"
                   and parse_qs(url.query).get("access_token") == [token])
