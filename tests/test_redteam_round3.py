@@ -86,8 +86,6 @@ async def _incident(app: Any, share: str = "group anonymous") -> None:
 
 # ----- finding 1: sightings are counted per row, not per centre ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 1: the sighting count counts rows (one per "
-                   "indicator a centre names), not the centres that saw it")
 async def test_one_centre_sighting_three_indicators_is_one_other_centre(make_app) -> None:  # type: ignore[no-untyped-def]
     """"Is it only us?" is the question sightings answer. One Member (CH) that reports the
     incident and then two of its indicators is one other centre, not three."""
@@ -198,8 +196,6 @@ async def _sighted(app: Any) -> None:
     await app.outbox.drain()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8: the sighting card, `incident seen` and "
-                   "`incident ioc add|list` replies carry no TLP label")
 async def test_sighting_and_indicator_messages_are_tlp_labelled(make_app) -> None:  # type: ignore[no-untyped-def]
     """Issue 14 item 1: TLP 2.0 on every message about an incident, shown first."""
     app = await make_app(directory())
@@ -221,9 +217,6 @@ async def test_sighting_and_indicator_messages_are_tlp_labelled(make_app) -> Non
     assert unlabelled == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9: a message or export that names a "
-                   "sighting Member (Secretariat-only information) keeps the incident's "
-                   "wider label (TLP:GREEN, MISP distribution 'this community')")
 async def test_naming_the_sighting_member_takes_the_strictest_label(make_app) -> None:  # type: ignore[no-untyped-def]
     """Who sighted an incident is the sighting Member's secretariat-level information (read
     by the Secretariat and that Member only: TLP:RED). "The strictest label wins when
@@ -308,9 +301,6 @@ async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
 
 # ----- finding 11: the named view of an anonymous incident is labelled for the community ----
 
-@pytest.mark.xfail(strict=True, reason="finding 11: the label ignores `anonymous`: the "
-                   "named view of a `group anonymous` incident is TLP:GREEN (share with the "
-                   "community), the very community the Member asked not to be named to")
 async def test_named_view_of_an_anonymous_incident_is_not_tlp_green(make_app) -> None:  # type: ignore[no-untyped-def]
     """`group anonymous`: the group reads the incident, anonymised; only the Secretariat,
     the Member and its principal GISC read who it is. GISC Offenbach's room reads the
