@@ -347,8 +347,6 @@ def _cli(db_url: str, tmp_path: Any) -> Any:
     return CliRunner(env={"WISBOT_DATABASE_URL": db_url, "WISBOT_DIRECTORY": str(path)})
 
 
-@pytest.mark.xfail(strict=True, reason="finding 13: `wisbot export -o` to a folder or into a "
-                   "missing folder ends in a raw IsADirectoryError/FileNotFoundError traceback")
 async def test_export_to_a_bad_output_path_is_a_clear_error(make_app, db_url: str,
                                                             tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
     from wisbot.cli import app as cli
@@ -362,8 +360,6 @@ async def test_export_to_a_bad_output_path_is_a_clear_error(make_app, db_url: st
         assert "error:" in r.output and str(out.name) in r.output, r.output
 
 
-@pytest.mark.xfail(strict=True, reason="finding 14: a TLP:RED export is written world-"
-                   "readable (mode 0644 under the usual umask)")
 async def test_a_red_export_file_is_readable_by_its_owner_only(make_app, db_url: str,
                                                                tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
     """`wisbot export incident … -o /tmp/event.json` on a shared operations host: the file
