@@ -148,9 +148,6 @@ def _posted(text: str, room_key: str = "collaboration") -> Any:
                       reply_to=MessageRef("console", room_key, "m1"))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: a protected report or update typed in a "
-                   "room that may not read it is neither warned about nor removed when the "
-                   "command is refused (a typo, the wrong room, a long summary)")
 @pytest.mark.parametrize("text", [
     # a report with a typo in the severity: refused, the secret stays in the room
     f"!incident report DE-OF-NC share=secretariat sev=7 {SECRET}",
