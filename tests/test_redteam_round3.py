@@ -258,9 +258,6 @@ def _caller(app: Any, contact_id: str, room_key: str | None = None) -> Any:
 
 # ----- finding 10: Slack `!` messages in a wrong channel get no warning ---------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 10: a Slack `!incident report` message with "
-                   "protected text in a channel that may not read it gets no warning (the "
-                   "message invocation carries no reply_to, so the check never runs)")
 async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
         start_slack: Any, fake_slack: Any) -> None:  # noqa: F811
     """Slack is a hosted service: slack-bolt's real request handling and slack_sdk's client
@@ -421,9 +418,6 @@ async def test_sightings_indicators_and_widening_speak_the_readers_language(make
 
 # ----- finding 17: Slack `!` messages arrive in Slack's markup and are taken literally -------
 
-@pytest.mark.xfail(strict=True, reason="finding 17: `!` message commands are read with "
-                   "Slack's markup left in (<http://x|x> links, &amp; entities): indicators "
-                   "typed there are refused and text is stored with entities")
 async def test_slack_bang_commands_read_the_text_the_person_typed(
         start_slack: Any) -> None:  # noqa: F811
     """Slack is a hosted service: slack-bolt and slack_sdk against tests/_fake_slack.py.
