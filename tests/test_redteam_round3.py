@@ -112,8 +112,6 @@ async def test_one_centre_sighting_three_indicators_is_one_other_centre(make_app
 
 # ----- finding 2: a stale widening confirmation overrides a later narrowing ------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 2: a widening confirmation still acts after "
-                   "another focal point narrowed the incident in between")
 async def test_a_confirmation_does_not_undo_a_narrowing_made_after_the_question(
         make_app) -> None:  # type: ignore[no-untyped-def]
     """Anna asks to widen to `group` and is told who will read it. Before she confirms, her
