@@ -135,7 +135,7 @@ class WideningGate:
         """``None``: go ahead with the share (a narrowing, a confirmed widening, or one the
         share itself refuses); else the question to confirm, or why a confirm failed."""
         def work(session: Session) -> Reply | None:
-            inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
+            inc, _vis = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
             old = exposure(inc)
             new_anon = old.anonymous if anonymous is None else anonymous
             new = Exposure(old.member, old.principal_gisc, level, new_anon)
