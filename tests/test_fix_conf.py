@@ -117,3 +117,19 @@ async def test_an_export_over_an_existing_readable_file_becomes_owner_only(
     assert r.exit_code == 0, r.output
     assert "DWD" in out.read_text(encoding="utf-8")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+async def test_a_narrowing_relabels_each_queued_post_for_its_own_view(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Narrowing `group anonymous` to `all-giscs anonymous` before the cascade leaves:
+    Tokyo's queued anonymised post becomes TLP:AMBER (the share's label, not the named
+    view's), Offenbach's named one TLP:AMBER+STRICT."""
+    app = await make_app(directory())
+    await _incident(app, "group anonymous")
+    r = await app.console.type("anna.weber", f"incident share {N} all-giscs", "member-de")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    tokyo = list(app.console.rooms.get("gisc-tokyo", []))
+    offenbach = list(app.console.rooms.get("gisc-offenbach", []))
+    assert tokyo and {p.tlp for p in tokyo} == {"TLP:AMBER"}, [p.title for p in tokyo]
+    assert offenbach and {p.tlp for p in offenbach} == {"TLP:AMBER+STRICT"}, \
+        [p.title for p in offenbach]

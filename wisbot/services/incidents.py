@@ -25,7 +25,7 @@ from wisbot.domain.confidentiality import (
 from wisbot.domain.rsit import RsitType
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
-from wisbot.domain.tlp import SIGHTER_TLP, Tlp, labelled, strictest, tlp_for
+from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
@@ -409,8 +409,7 @@ class IncidentService:
             reply = incident_reply(self.directory, inc, vis, "details", full=True)
             sighted = sighting_lines(session, self.directory, caller, inc)
             if len(sighted) > 1:  # names a sighter: the strictest label wins
-                reply = reply.model_copy(update={"tlp": SIGHTER_TLP.label, "title": labelled(
-                    reply.title, SIGHTER_TLP)})
+                reply = reply.with_tlp(SIGHTER_TLP)
             lines = [*reply.lines, *sighted,
                      (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):
