@@ -86,8 +86,6 @@ async def _incident(app: Any, share: str = "group anonymous") -> None:
 
 # ----- finding 1: sightings are counted per row, not per centre ------------------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 1: the sighting count counts rows (one per "
-                   "indicator a centre names), not the centres that saw it")
 async def test_one_centre_sighting_three_indicators_is_one_other_centre(make_app) -> None:  # type: ignore[no-untyped-def]
     """"Is it only us?" is the question sightings answer. One Member (CH) that reports the
     incident and then two of its indicators is one other centre, not three."""
@@ -114,8 +112,6 @@ async def test_one_centre_sighting_three_indicators_is_one_other_centre(make_app
 
 # ----- finding 2: a stale widening confirmation overrides a later narrowing ------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 2: a widening confirmation still acts after "
-                   "another focal point narrowed the incident in between")
 async def test_a_confirmation_does_not_undo_a_narrowing_made_after_the_question(
         make_app) -> None:  # type: ignore[no-untyped-def]
     """Anna asks to widen to `group` and is told who will read it. Before she confirms, her
@@ -150,9 +146,6 @@ def _posted(text: str, room_key: str = "collaboration") -> Any:
                       reply_to=MessageRef("console", room_key, "m1"))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: a protected report or update typed in a "
-                   "room that may not read it is neither warned about nor removed when the "
-                   "command is refused (a typo, the wrong room, a long summary)")
 @pytest.mark.parametrize("text", [
     # a report with a typo in the severity: refused, the secret stays in the room
     f"!incident report DE-OF-NC share=secretariat sev=7 {SECRET}",
@@ -198,8 +191,6 @@ async def _sighted(app: Any) -> None:
     await app.outbox.drain()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8: the sighting card, `incident seen` and "
-                   "`incident ioc add|list` replies carry no TLP label")
 async def test_sighting_and_indicator_messages_are_tlp_labelled(make_app) -> None:  # type: ignore[no-untyped-def]
     """Issue 14 item 1: TLP 2.0 on every message about an incident, shown first."""
     app = await make_app(directory())
@@ -221,9 +212,6 @@ async def test_sighting_and_indicator_messages_are_tlp_labelled(make_app) -> Non
     assert unlabelled == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9: a message or export that names a "
-                   "sighting Member (Secretariat-only information) keeps the incident's "
-                   "wider label (TLP:GREEN, MISP distribution 'this community')")
 async def test_naming_the_sighting_member_takes_the_strictest_label(make_app) -> None:  # type: ignore[no-untyped-def]
     """Who sighted an incident is the sighting Member's secretariat-level information (read
     by the Secretariat and that Member only: TLP:RED). "The strictest label wins when
@@ -268,9 +256,6 @@ def _caller(app: Any, contact_id: str, room_key: str | None = None) -> Any:
 
 # ----- finding 10: Slack `!` messages in a wrong channel get no warning ---------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 10: a Slack `!incident report` message with "
-                   "protected text in a channel that may not read it gets no warning (the "
-                   "message invocation carries no reply_to, so the check never runs)")
 async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
         start_slack: Any, fake_slack: Any) -> None:  # noqa: F811
     """Slack is a hosted service: slack-bolt's real request handling and slack_sdk's client
@@ -308,9 +293,6 @@ async def test_slack_bang_report_in_a_wrong_channel_warns_its_author(
 
 # ----- finding 11: the named view of an anonymous incident is labelled for the community ----
 
-@pytest.mark.xfail(strict=True, reason="finding 11: the label ignores `anonymous`: the "
-                   "named view of a `group anonymous` incident is TLP:GREEN (share with the "
-                   "community), the very community the Member asked not to be named to")
 async def test_named_view_of_an_anonymous_incident_is_not_tlp_green(make_app) -> None:  # type: ignore[no-untyped-def]
     """`group anonymous`: the group reads the incident, anonymised; only the Secretariat,
     the Member and its principal GISC read who it is. GISC Offenbach's room reads the
@@ -357,8 +339,6 @@ def _cli(db_url: str, tmp_path: Any) -> Any:
     return CliRunner(env={"WISBOT_DATABASE_URL": db_url, "WISBOT_DIRECTORY": str(path)})
 
 
-@pytest.mark.xfail(strict=True, reason="finding 13: `wisbot export -o` to a folder or into a "
-                   "missing folder ends in a raw IsADirectoryError/FileNotFoundError traceback")
 async def test_export_to_a_bad_output_path_is_a_clear_error(make_app, db_url: str,
                                                             tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
     from wisbot.cli import app as cli
@@ -372,8 +352,6 @@ async def test_export_to_a_bad_output_path_is_a_clear_error(make_app, db_url: st
         assert "error:" in r.output and str(out.name) in r.output, r.output
 
 
-@pytest.mark.xfail(strict=True, reason="finding 14: a TLP:RED export is written world-"
-                   "readable (mode 0644 under the usual umask)")
 async def test_a_red_export_file_is_readable_by_its_owner_only(make_app, db_url: str,
                                                                tmp_path: Any) -> None:  # type: ignore[no-untyped-def]
     """`wisbot export incident … -o /tmp/event.json` on a shared operations host: the file
@@ -438,9 +416,6 @@ async def test_sightings_indicators_and_widening_speak_the_readers_language(make
 
 # ----- finding 17: Slack `!` messages arrive in Slack's markup and are taken literally -------
 
-@pytest.mark.xfail(strict=True, reason="finding 17: `!` message commands are read with "
-                   "Slack's markup left in (<http://x|x> links, &amp; entities): indicators "
-                   "typed there are refused and text is stored with entities")
 async def test_slack_bang_commands_read_the_text_the_person_typed(
         start_slack: Any) -> None:  # noqa: F811
     """Slack is a hosted service: slack-bolt and slack_sdk against tests/_fake_slack.py.

@@ -21,6 +21,11 @@ from wisbot.reply import Reply
 
 LABEL = {"secretariat": "TLP:RED", "principal-gisc": "TLP:AMBER+STRICT",
          "all-giscs": "TLP:AMBER", "group": "TLP:GREEN"}
+# With `anonymous`, the Member is named to the Secretariat, itself and its principal GISC
+# only: a named view is labelled for them (it may not go to whom the Member asked not to
+# be named to); the anonymised view keeps the share level's label.
+NAMED_LABEL = {"secretariat": "TLP:RED", "principal-gisc": "TLP:AMBER+STRICT",
+               "all-giscs": "TLP:AMBER+STRICT", "group": "TLP:AMBER+STRICT"}
 
 # Rooms told at each share level, and whether they read the incident anonymised
 # (with `anonymous`): the Member's and Secretariat's rooms always named.
@@ -47,7 +52,7 @@ def first_token(reply: Reply) -> str:
 @pytest.mark.parametrize("share", list(LABEL))
 async def test_each_share_level_labels_every_surface_first(make_app: Any, share: str) -> None:
     app = await make_app()
-    label = LABEL[share]
+    label = NAMED_LABEL[share]  # Anna, in her Member's room, reads it named
     told = await app.console.type(
         "anna.weber", f"incident report DE-OF-NC share={share} anonymous Odd logins",
         "member-de")
@@ -57,15 +62,17 @@ async def test_each_share_level_labels_every_surface_first(make_app: Any, share:
         got = posts(app, key)
         assert got, f"{key} was not told"
         for reply in got:
-            assert first_token(reply) == label, (key, render_text(reply))
+            want = LABEL[share] if how == "anonymised" else label
+            assert first_token(reply) == want, (key, render_text(reply))
         if how == "anonymised":
             assert "a WIS centre in the area of GISC Offenbach" in render_text(got[0])
-    # Named and anonymised views carry the same label: it follows the share level.
+    # An update keeps each view's label.
     await app.console.type("anna.weber", "incident update WIS-SEC-2026-1 Passwords reset",
                            "member-de")
     await app.outbox.drain()
-    for key in TOLD[share]:
-        assert all(first_token(r) == label for r in posts(app, key)), key
+    for key, how in TOLD[share].items():
+        want = LABEL[share] if how == "anonymised" else label
+        assert all(first_token(r) == want for r in posts(app, key)), key
     show = await app.console.type("anna.weber", "incident show WIS-SEC-2026-1", "member-de")
     text = render_text(show)
     assert first_token(show) == label and "Timeline" in text
@@ -115,7 +122,11 @@ async def test_pages_in_chat_email_and_webhook_carry_the_label_first(
     direct = [r for replies in app.console.direct.values() for r in replies if r.kind == "page"]
     assert direct, "no page in chat"
     for page in direct:
-        assert first_token(page) == "TLP:AMBER", render_text(page)
+        # Anonymous: a page naming the Member (its principal GISC's) is labelled for the
+        # Member's named readers; the other GISCs' pages keep the share level's label.
+        named = "DWD National Centre" in render_text(page)
+        assert first_token(page) == ("TLP:AMBER+STRICT" if named else "TLP:AMBER"), \
+            render_text(page)
         assert "P-" in render_text(page).split("\n")[0]
     tokyo = inbox.to("ops@gisc-tokyo.example.org")
     assert len(tokyo) == 1
@@ -123,13 +134,14 @@ async def test_pages_in_chat_email_and_webhook_carry_the_label_first(
     assert tokyo[0].get_payload().startswith("TLP:AMBER ")
     for _, raw in receiver.posts:
         hook = json.loads(raw)
-        assert hook["tlp"] == "TLP:AMBER" and hook["text"].startswith("TLP:AMBER P-")
-        assert hook["message"]["title"].startswith("TLP:AMBER ")
+        want = "TLP:AMBER+STRICT" if "DWD National Centre" in hook["text"] else "TLP:AMBER"
+        assert hook["tlp"] == want and hook["text"].startswith(f"{want} P-"), hook
+        assert hook["message"]["title"].startswith(f"{want} ")
     ack = await app.console.type("gisc-tokyo", f"ack {tokyo[0]['X-Wisbot-Page']}")
     assert ack.kind != "error" and first_token(ack) == "TLP:AMBER", render_text(ack)
     evidence = render_text(await app.console.type("sec-desk", "incident evidence "
                                                   "WIS-SEC-2026-1", "secretariat"))
-    assert evidence.split()[0] == "TLP:AMBER", evidence
+    assert evidence.split()[0] == "TLP:AMBER+STRICT", evidence  # names the Member
     # Narrowed before its page e-mails leave: they are re-rendered with the new label first.
     await app.console.type("anna.weber", "incident report DE-OF-NC share=all-giscs sev=4 "
                            "Second switch", "member-de")

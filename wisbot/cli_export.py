@@ -4,6 +4,7 @@ named view; ``--as`` (and ``--room``) render exactly what that person may see th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -74,10 +75,22 @@ def _export(what: str, ref: str, fmt: str, as_: str | None, room: str | None,
     finally:
         store.close()
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            _write_private(output, text)
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
         typer.echo(f"wrote {output}", err=True)
     else:
         typer.echo(text)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by its owner only (as the TLP label asks on a shared host), also when the
+    file was there before with a wider mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -34,13 +34,16 @@ async def test_labels_first_in_rooms_direct_chats_and_pages(world: World) -> Non
     await p["anna"].say(r["member-de"], "!incident report DE-OF-NC share=all-giscs sev=3 "
                         "anonymous Odd logins on the message switch")
     await world.delivered(app)
-    # Named (Secretariat, principal GISC) and anonymised (other GISCs) rooms: the same label.
+    # Anonymised (other GISCs) rooms: the share level's label. Named ones (Secretariat,
+    # principal GISC) name a Member that asked to be anonymous beyond them: labelled for
+    # its named readers (AMBER+STRICT), so the name is not passed on to every GISC.
     for who, room, anonymised in (("sec", "secretariat", False), ("of", "gisc-offenbach", False),
                                   ("tk", "gisc-tokyo", True), ("ex", "gisc-exeter", True)):
         await p[who].wait_for(r[room], bot, lambda t: "WIS-SEC-" in t)
         (post,) = [n for n in p[who].notices(r[room], bot) if "WIS-SEC-" in n["body"]]
-        assert first_token(post["body"]) == "TLP:AMBER", (room, post["body"])
-        assert post["formatted_body"].startswith("<b>TLP:AMBER "), post["formatted_body"]
+        label = "TLP:AMBER" if anonymised else "TLP:AMBER+STRICT"
+        assert first_token(post["body"]) == label, (room, post["body"])
+        assert post["formatted_body"].startswith(f"<b>{label} "), post["formatted_body"]
         assert (ANON in post["body"]) is anonymised
     # Not told: the area and collaboration rooms may not receive TLP:AMBER.
     await p["of"].sync()
@@ -64,8 +67,9 @@ async def test_labels_first_in_rooms_direct_chats_and_pages(world: World) -> Non
                 break
         (page,) = paged()
         lines = page.splitlines()
-        assert lines[0] == f"{person.user_id}:" and first_token(lines[1]) == "TLP:AMBER", page
-        assert re.match(r"TLP:AMBER P-\d+ · WIS-SEC-", lines[1]), lines[1]
+        label = "TLP:AMBER+STRICT" if who == "sec" else "TLP:AMBER"  # sec's page names DE
+        assert lines[0] == f"{person.user_id}:" and first_token(lines[1]) == label, page
+        assert re.match(re.escape(label) + r" P-\d+ · WIS-SEC-", lines[1]), lines[1]
         pages.append(page)
     assert len(pages) == 3
     # The reporter's own answer, in its direct chat, starts with the label too.
@@ -77,7 +81,8 @@ async def test_labels_first_in_rooms_direct_chats_and_pages(world: World) -> Non
         if answers():
             break
         await p["anna"].sync(timeout_ms=500)
-    assert answers() and all(first_token(a) == "TLP:AMBER" for a in answers()), answers()
+    assert answers() and all(first_token(a) == "TLP:AMBER+STRICT" for a in answers()), \
+        answers()
 
 
 async def test_group_share_is_green_in_the_collaboration_room(world: World) -> None:

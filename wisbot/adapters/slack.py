@@ -72,6 +72,7 @@ from wisbot.adapters.base import (
 )
 from wisbot.adapters.slack_manifest import slash_commands
 from wisbot.adapters.slack_render import ACTION_PREFIX, render_blocks, render_text
+from wisbot.adapters.slack_text import typed_text
 from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
@@ -530,14 +531,18 @@ class SlackAdapter:
         if event.get("subtype") or event.get("bot_id") or event.get("thread_ts"):
             return  # edits, joins, bots (wisbot itself), thread replies: not commands
         user_id = str(event.get("user", ""))
-        text = str(event.get("text", "")).strip()
+        text = typed_text(str(event.get("text", ""))).strip()
         if not user_id or user_id == self.bot_user_id or not text.startswith(MESSAGE_PREFIX):
             return
         channel = str(event.get("channel", "")) or None
         self._note_unknown(user_id, channel or "a DM")
+        ts = str(event.get("ts", ""))
+        # The channel reads the message: reply_to lets the wrong-room check see it.
         inv = Invocation(platform=PLATFORM, sender=UserRef(platform=PLATFORM, address=user_id),
                          text=text[len(MESSAGE_PREFIX):].strip(), room=self._room_of(channel),
-                         received_at=utcnow(), extra={"via": "message"})
+                         received_at=utcnow(), extra={"via": "message"},
+                         reply_to=MessageRef(PLATFORM, channel, ts) if channel and ts
+                         else None)
         await self._run(inv, self._message_responder(channel, user_id))
 
     def _message_responder(self, channel: str | None, user_id: str) -> Callable[..., Any]:

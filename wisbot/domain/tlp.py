@@ -48,6 +48,21 @@ def tlp_for(share: Share, *, public: bool = False) -> Tlp:
     return Tlp.CLEAR if public else SHARE_TLP[share]
 
 
+def view_tlp(share: Share, anonymous: bool, vis: Vis = Vis.NAMED) -> Tlp:
+    """The label of an incident as a reader with ``vis`` reads it: the widest share level
+    whose readers all read it that way. Anonymous, the Member is named to the Secretariat,
+    the Member and its principal GISC only: the named view is labelled for them (the
+    anonymised one keeps the share's label)."""
+    if anonymous and vis is not Vis.ANONYMOUS and share.rank > Share.PRINCIPAL_GISC.rank:
+        share = Share.PRINCIPAL_GISC
+    return SHARE_TLP[share]
+
+
+SIGHTER_TLP = Tlp.RED
+"""Who sighted an incident is the sighting Member's Secretariat-level information: what
+names it is labelled for the Secretariat and that Member only."""
+
+
 def strictest(labels: Iterable[Tlp]) -> Tlp:
     """When several labels apply, the strictest wins (RED if none given: fail closed)."""
     return min(labels, key=lambda t: t.rank, default=Tlp.RED)

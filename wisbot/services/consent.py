@@ -294,13 +294,14 @@ def _relabel_pending(session: Session, inc: Incident) -> None:
     """A narrower share is a stricter label: what is still queued about ``inc`` under a
     looser one (a room or page whose view did not change) is sent with the new label.
     Lessons keep theirs (a Member's own lesson is not capped by its incident)."""
-    label = incident_tlp(inc)
-
     def relabel(body: dict[str, object]) -> Reply | None:
         try:
             reply = Reply.model_validate(body)
         except ValueError:
             return None
+        # Each message keeps its view's label: named or anonymised as it reveals the incident.
+        named = any(r.incident == inc.number and r.named for r in reply.reveals)
+        label = incident_tlp(inc, Vis.NAMED if named else Vis.ANONYMOUS)
         old = parse_tlp(reply.tlp or "")
         if old is None or reply.kind == "lesson" or old.rank <= label.rank:
             return None

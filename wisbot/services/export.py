@@ -29,7 +29,7 @@ from wisbot.directory import Directory
 from wisbot.domain.audience import lesson_cap
 from wisbot.domain.confidentiality import Share, Vis
 from wisbot.domain.severity import severity
-from wisbot.domain.tlp import Tlp, strictest, tlp_for
+from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for, view_tlp
 from wisbot.errors import NotFound
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold
 from wisbot.services.context import Caller
@@ -77,8 +77,8 @@ STIX_HASHES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SH
 _LESSON = re.compile(r"^L-?(\d{1,9})$", re.IGNORECASE)
 
 
-def incident_tlp(inc: Incident) -> Tlp:
-    return tlp_for(Share.parse(inc.share))
+def incident_tlp(inc: Incident, vis: Vis = Vis.NAMED) -> Tlp:
+    return view_tlp(Share.parse(inc.share), inc.anonymous, vis)
 
 
 def lesson_tlp(lesson: Lesson) -> Tlp:
@@ -163,8 +163,11 @@ def incident_view(session: Session, directory: Directory, incidents: IncidentSer
             key=s.id or 0, indicator=shown.get(s.indicator_id), at=_utc(s.created_at),
             member=name, member_code=s.member if named else None))
     sev = severity(inc.severity)
+    label = incident_tlp(inc, vis)
+    if any(s.member_code for s in sightings):  # names a sighter: the strictest label wins
+        label = strictest((label, SIGHTER_TLP))
     return IncidentView(
-        number=inc.number, vis=vis, tlp=incident_tlp(inc),
+        number=inc.number, vis=vis, tlp=label,
         centre=centre_label(directory, inc, vis), severity=inc.severity,
         severity_words=sev.words, status=inc.status,
         summary=text_for(directory, inc, vis, inc.summary, inc.anon_summary),
@@ -340,7 +343,7 @@ def lesson_view(session: Session, directory: Directory, caller: Caller,
         raise NotFound(f"no lesson L-{lid} that you may see here")
     labels = [lesson_tlp(lesson)]
     if lesson_cap(author_of(directory, lesson), exposure(inc)) is not None:
-        labels.append(incident_tlp(inc))
+        labels.append(incident_tlp(inc, Vis.ANONYMOUS))  # the incident's sharing caps it
     incident_vis = caller.sees(exposure(inc))
     number = inc.number if vis is Vis.NAMED and incident_vis is Vis.NAMED else None
     text = lesson.text if vis is Vis.NAMED else text_for(directory, inc, vis, lesson.text,

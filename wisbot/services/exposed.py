@@ -9,6 +9,7 @@ Who may read is the one audience predicate (``room_sees``, ``person_sees``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -16,9 +17,11 @@ from typing import Any
 from sqlmodel import select
 
 from wisbot.adapters.base import Invocation, RoomRef
-from wisbot.directory import Directory
+from wisbot.directory import Directory, Room
 from wisbot.domain.audience import person_sees, room_sees
-from wisbot.domain.confidentiality import Vis
+from wisbot.domain.confidentiality import Exposure, Share, Vis
+from wisbot.errors import NotFound
+from wisbot.i18n import _
 from wisbot.reply import Reply, Span
 from wisbot.services.render import exposure
 from wisbot.store.engine import Store
@@ -28,36 +31,96 @@ log = logging.getLogger(__name__)
 
 TEXT_COMMANDS = {("incident", "report"), ("incident", "update"), ("incident", "resolve"),
                  ("incident", "close"), ("incident", "reopen"), ("incident", "anon-text"),
-                 ("severity",), ("lessons", "add"), ("escalate",)}
+                 ("severity",), ("lessons", "add"), ("escalate",), ("incident", "ioc", "add"),
+                 ("incident", "seen")}
 """Commands whose words carry an incident's free text (what a room must not read)."""
 REDACT_REASON = "removed by wisbot: not for this room"
 """Shown to everyone in the room: says nothing of the incident."""
 
 
-def _carries_text(text: str) -> bool:
+def _command(text: str) -> tuple[tuple[str, ...], list[str]] | None:
+    """The text command ``text`` starts with, and the words after it."""
     words = text.strip().lstrip("!/").split()
-    lowered = [w.lower() for w in words[:2]]
-    return tuple(lowered[:1]) in TEXT_COMMANDS or tuple(lowered[:2]) in TEXT_COMMANDS
+    lowered = tuple(w.lower() for w in words[:3])
+    for n in (3, 2, 1):
+        if lowered[:n] in TEXT_COMMANDS:
+            return lowered[:n], words[n:]
+    return None
+
+
+def _carries_text(text: str) -> bool:
+    return _command(text) is not None
+
+
+def _reported(directory: Directory, room: Room, words: list[str]) -> Exposure:
+    """The sharing a refused ``incident report`` asked for. A missing or mistyped share=
+    is the narrowest (fail closed); a mistyped centre is taken as the room's own (so a
+    typo in one's own room is not flagged), which only a Secretariat-excluded share still
+    keeps from the room."""
+    share = Share.SECRETARIAT
+    for w in words:
+        if w.lower().startswith("share="):
+            with contextlib.suppress(ValueError):
+                share = Share.parse(w.partition("=")[2])
+    anonymous = "anonymous" in (w.lower() for w in words)
+    try:
+        centre = directory.centre(words[0]) if words else None
+    except NotFound:
+        centre = None
+    if centre is not None:
+        return Exposure(member=centre.member, principal_gisc=centre.principal_gisc,
+                        share=share, anonymous=anonymous)
+    name = room.role.partition(":")[2] or "-"
+    return Exposure(member=name, principal_gisc=name, share=share, anonymous=anonymous)
+
+
+async def _refused(store: Store, directory: Directory, inv: Invocation,
+                   room: Room) -> tuple[Exposure, str] | None:
+    """What a refused text command was about: the sharing a report asked for, or the
+    incident it named when its author may read that incident (else it is none of theirs,
+    and saying more would tell them it exists)."""
+    found = _command(inv.text)
+    if found is None:
+        return None
+    command, words = found
+    if command == ("incident", "report"):
+        return _reported(directory, room, words), _("an incident report")
+    if not words:
+        return None
+    number = words[0].upper()
+    inc = await store.tx(lambda s: s.exec(select(Incident).where(
+        Incident.number == number)).first())
+    contact = directory.contact_by_chat(inv.sender.platform, inv.sender.address)
+    if inc is None or contact is None \
+            or person_sees(directory, contact, exposure(inc)) is not Vis.NAMED:
+        return None
+    return exposure(inc), inc.number
 
 
 async def warn_exposed(store: Store | None, directory: Directory,
                        adapters: Mapping[str, Any], inv: Invocation, reply: Reply) -> Reply:
     """``reply`` with a warning on top when ``inv`` was a message in a room that may not
-    read the incident it named; the message is redacted where the adapter can."""
+    read the incident it named, also when the command was refused (a typo); the message
+    is redacted where the adapter can."""
     room_ref = inv.room
     if store is None or room_ref is None or inv.reply_to is None \
             or not _carries_text(inv.text):
         return reply
     room = directory.room_by_address(room_ref.platform, room_ref.address)
+    if room is None:
+        return reply
     numbers = [r.incident for r in reply.reveals if r.incident]
-    if room is None or not numbers:
+    about: tuple[Exposure, str] | None = None
+    if numbers:
+        incs = await store.tx(lambda s: list(s.exec(select(Incident).where(
+            Incident.number.in_(numbers))).all()))  # type: ignore[attr-defined]
+        exposed = [i for i in incs if room_sees(room.role, exposure(i)) is not Vis.NAMED]
+        about = (exposure(exposed[0]), exposed[0].number) if exposed else None
+    elif reply.kind == "error":
+        about = await _refused(store, directory, inv, room)
+    if about is None or room_sees(room.role, about[0]) is Vis.NAMED:
         return reply
-    incs = await store.tx(lambda s: list(s.exec(select(Incident).where(
-        Incident.number.in_(numbers))).all()))  # type: ignore[attr-defined]
-    exposed = [i for i in incs if room_sees(room.role, exposure(i)) is not Vis.NAMED]
-    if not exposed:
-        return reply
-    inc = exposed[0]
+    exp, subject = about
     adapter = adapters.get(room_ref.platform)
     outside = 0
     if adapter is not None:
@@ -71,8 +134,7 @@ async def warn_exposed(store: Store | None, directory: Directory,
             if member.address == inv.sender.address:
                 continue
             contact = directory.contact_by_chat(room_ref.platform, member.address)
-            if contact is None or person_sees(directory, contact, exposure(inc)) \
-                    is not Vis.NAMED:
+            if contact is None or person_sees(directory, contact, exp) is not Vis.NAMED:
                 outside += 1
     removed = False
     redact = getattr(adapter, "redact", None)
@@ -84,12 +146,12 @@ async def warn_exposed(store: Store | None, directory: Directory,
     where = room.name or room.key
     people = f"{outside} {'person' if outside == 1 else 'people'}"
     if removed:
-        text = (f"Warning: your message in {where} named {inc.number}, which that room may "
+        text = (f"Warning: your message in {where} named {subject}, which that room may "
                 f"not read. {people} outside the incident's audience could read it there; "
                 "wisbot has removed it (redacted). Type such commands here, in your direct "
                 "chat with wisbot, or in a room of the incident's audience.")
     else:
-        text = (f"Warning: your message in {where} named {inc.number}, which that room may "
+        text = (f"Warning: your message in {where} named {subject}, which that room may "
                 f"not read: {people} outside the incident's audience can read it there. "
                 "Delete your message now (wisbot cannot delete a person's message there), "
                 "and type such commands in your direct chat with wisbot.")

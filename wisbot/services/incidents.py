@@ -26,7 +26,7 @@ from wisbot.domain.incident_models import IncidentModel
 from wisbot.domain.rsit import RsitType
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
-from wisbot.domain.tlp import Tlp, strictest, tlp_for
+from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
@@ -413,7 +413,10 @@ class IncidentService:
                                    .where(TimelineEntry.incident_id == inc.id)
                                    .order_by(col(TimelineEntry.id))).all()
             reply = incident_reply(self.directory, inc, vis, "details", full=True)
-            lines = [*reply.lines, *sighting_lines(session, self.directory, caller, inc),
+            sighted = sighting_lines(session, self.directory, caller, inc)
+            if len(sighted) > 1:  # names a sighter: the strictest label wins
+                reply = reply.with_tlp(SIGHTER_TLP)
+            lines = [*reply.lines, *sighted,
                      (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):
                 waiting = session.exec(select(ConsentReview).where(
@@ -462,7 +465,7 @@ class IncidentService:
                 rows.sort(key=lambda row: -seen.get(row[0].id or 0, 0))
             # A list spanning incidents carries the strictest of their labels.
             b = ReplyBuilder(list_title(which, centre, sev_min, rsit_class),
-                             tlp=strictest(incident_tlp(i) for i, _ in rows) if rows else None)
+                             tlp=strictest(incident_tlp(i, v) for i, v in rows) if rows else None)
             if not rows:
                 b.line("None that you may see here."
                        + (" Resolved ones: `incident list resolved`." if which == "open"
@@ -470,7 +473,7 @@ class IncidentService:
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sightings = seen.get(inc.id or 0, 0)
-                b.line(bold(f"{incident_tlp(inc).label} {inc.number}"),
+                b.line(bold(f"{incident_tlp(inc, vis).label} {inc.number}"),
                        f" · {inc.status} · severity {inc.severity} · "
                        + (f"{inc.rsit} · " if inc.rsit else "")
                        + f"{centre_short(self.directory, inc, vis)} · ",

@@ -22,6 +22,7 @@ from wisbot.directory import Directory, Room
 from wisbot.domain.audience import room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.domain.indicators import Ioc, defang, defang_text, parse
+from wisbot.domain.tlp import SIGHTER_TLP, strictest
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.consent import has_anonymised_audience
@@ -33,6 +34,7 @@ from wisbot.services.render import (
     anon_of,
     centre_label,
     exposure,
+    incident_tlp,
     redactor_for,
     text_for,
 )
@@ -132,7 +134,8 @@ class IndicatorService:
             told = self.incidents._cascade(session, inc, "ioc", f"indicator I-{ind.n} added",
                                            note=text, note_by=caller.contact.id)
             self.incidents._review(session, inc, entry)
-            b = ReplyBuilder(f"{inc.number} – indicator I-{ind.n} recorded", kind="incident")
+            b = ReplyBuilder(f"{inc.number} – indicator I-{ind.n} recorded", kind="incident",
+                             tlp=incident_tlp(inc))
             b.reveal(inc.number)
             b.line(bold(f"I-{ind.n} "), Span(text=f"{ioc.kind} "), user(ioc.defanged))
             if note:
@@ -151,7 +154,8 @@ class IndicatorService:
     async def list(self, caller: Caller, number: str) -> Reply:
         def work(session: Session) -> Reply:
             inc, vis = self.incidents._visible(session, caller, number)
-            b = ReplyBuilder(f"{inc.number} – indicators", kind="incident")
+            b = ReplyBuilder(f"{inc.number} – indicators", kind="incident",
+                             tlp=incident_tlp(inc, vis))
             b.ref = inc.number
             b.reveal(inc.number, named=vis is Vis.NAMED)
             b.field("Centre", centre_label(self.directory, inc, vis))
@@ -192,7 +196,8 @@ class IndicatorService:
             session.flush()
             count = sighting_counts(session, [inc.id or 0]).get(inc.id or 0, 0)
             self._tell(session, inc, member, ind, text, count, caller.contact.id)
-            b = ReplyBuilder(f"{inc.number} – sighting recorded", kind="incident")
+            b = ReplyBuilder(f"{inc.number} – sighting recorded", kind="incident",
+                             tlp=incident_tlp(inc, vis))
             b.reveal(inc.number, named=vis is Vis.NAMED)
             b.line(f"Seen at {centres_phrase(count)} now. The affected Member and the WMO "
                    "Secretariat were told; only the Secretariat and your own Member read "
@@ -270,7 +275,11 @@ class IndicatorService:
     def _card(self, inc: Incident, sighter_vis: Vis, member: str,
               ind: IncidentIndicator | None, note: str | None, count: int,
               by: str) -> Reply:
-        b = ReplyBuilder(f"{inc.number} – seen at another centre too", kind="incident")
+        # Names the affected Member; naming the sighter too, the strictest label wins.
+        label = strictest((incident_tlp(inc), SIGHTER_TLP)) if sighter_vis is Vis.NAMED \
+            else incident_tlp(inc)
+        b = ReplyBuilder(f"{inc.number} – seen at another centre too", kind="incident",
+                         tlp=label)
         b.ref = inc.number
         b.reveal(inc.number)
         b.field("Centre", centre_label(self.directory, inc, Vis.NAMED))

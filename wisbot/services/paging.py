@@ -927,9 +927,10 @@ class PagingService:
 
 
 def _pages_tlp(session: Session, pages: Sequence[Page]) -> Tlp | None:
-    """The label of messages about pages: the strictest of their incidents' (none for
-    pages about no incident: a query, a watch handover)."""
-    found = [incident_tlp(inc) for p in pages if p.incident_id is not None
+    """The label of messages about pages: the strictest of their incidents' as each page's
+    role reads it (none for pages about no incident: a query, a watch handover)."""
+    found = [incident_tlp(inc, role_sees(p.role, exposure(inc))) for p in pages
+             if p.incident_id is not None
              and (inc := session.get(Incident, p.incident_id)) is not None]
     return strictest(found) if found else None
 

@@ -14,7 +14,7 @@ from wisbot.domain.audience import lesson_cap
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
-from wisbot.domain.tlp import Tlp, lesson_tlp, tlp_for
+from wisbot.domain.tlp import Tlp, lesson_tlp, view_tlp
 from wisbot.errors import NotFound
 from wisbot.i18n import N_, _
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
@@ -27,9 +27,10 @@ def exposure(inc: Incident) -> Exposure:
                     share=Share.parse(inc.share), anonymous=inc.anonymous)
 
 
-def incident_tlp(inc: Incident) -> Tlp:
-    """The TLP 2.0 label of everything told about ``inc`` (never CLEAR: see docs/tlp.md)."""
-    return tlp_for(Share.parse(inc.share))
+def incident_tlp(inc: Incident, vis: Vis = Vis.NAMED) -> Tlp:
+    """The TLP 2.0 label of what a reader with ``vis`` is told about ``inc`` (never CLEAR:
+    see docs/tlp.md). Named by default: the strictest view when the reader's is unknown."""
+    return view_tlp(Share.parse(inc.share), inc.anonymous, vis)
 
 
 def lesson_label(directory: Directory, lesson: Lesson, inc: Incident) -> Tlp:
@@ -40,7 +41,8 @@ def lesson_label(directory: Directory, lesson: Lesson, inc: Incident) -> Tlp:
     except NotFound:
         author = None
     capped = lesson_cap(author, exposure(inc)) is not None
-    return lesson_tlp(lesson.share, incident_tlp(inc) if capped else None)
+    # The cap is the incident's sharing (its widest audience), whoever reads it named.
+    return lesson_tlp(lesson.share, incident_tlp(inc, Vis.ANONYMOUS) if capped else None)
 
 
 _BRACKETS = re.compile(r"\s*\([^)]*\)")
@@ -245,7 +247,7 @@ def incident_reply(directory: Directory, inc: Incident, vis: Vis, headline: str,
 
     sev = severity(inc.severity)
     b = ReplyBuilder(f"{i18n.iso(inc.number)} – {headline_words(headline)}", kind="incident",
-                     tlp=incident_tlp(inc))
+                     tlp=incident_tlp(inc, vis))
     b.ref = inc.number
     b.lang = i18n.current()
     # Checked again when the message leaves: consent may have narrowed since.

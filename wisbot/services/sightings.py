@@ -39,7 +39,8 @@ def sighting_counts(session: Session, incident_ids: Iterable[int]) -> dict[int, 
     ids = [i for i in incident_ids if i is not None]
     if not ids:
         return {}
-    rows = session.exec(select(Sighting.incident_id, func.count())
+    # Centres, not records: a Member sighting the incident and two of its indicators is one.
+    rows = session.exec(select(Sighting.incident_id, func.count(func.distinct(Sighting.member)))
                         .where(col(Sighting.incident_id).in_(ids))
                         .group_by(col(Sighting.incident_id))).all()
     return {int(i): int(n) for i, n in rows}
@@ -52,8 +53,9 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
                         .order_by(col(Sighting.id))).all()
     if not rows:
         return []
+    n = len({s.member for s in rows})
     lines: list[tuple[Span, ...]] = [(bold("Sightings: "), Span(
-        text=f"{len(rows)} (seen at {centres_phrase(len(rows))} besides the affected one)"),)]
+        text=f"{n} (seen at {centres_phrase(n)} besides the affected one)"),)]
     for s in rows:
         if caller.sees(sighter_exposure(directory, s.member)) is Vis.NAMED:
             lines.append(_sighting_line(directory, s))

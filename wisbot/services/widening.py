@@ -20,6 +20,7 @@ from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import lesson_cap, lesson_seen_by, may_sit_in
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import InvalidState, NotFound
+from wisbot.i18n import _
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, audience
@@ -134,7 +135,7 @@ class WideningGate:
         """``None``: go ahead with the share (a narrowing, a confirmed widening, or one the
         share itself refuses); else the question to confirm, or why a confirm failed."""
         def work(session: Session) -> Reply | None:
-            inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
+            inc, _vis = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
             old = exposure(inc)
             new_anon = old.anonymous if anonymous is None else anonymous
             new = Exposure(old.member, old.principal_gisc, level, new_anon)
@@ -149,10 +150,18 @@ class WideningGate:
                 if row is not None and (row.level != level.value
                                         or row.anonymous != new_anon):
                     row = None  # a confirmation of another question confirms nothing
+                if row is not None and row.text != share_words(inc) and row.expires_at > now:
+                    # Someone changed the sharing since the question (a narrowing): the
+                    # count told was of another state; confirming must not undo it.
+                    raise InvalidState(_(
+                        "the sharing of {number} changed since you asked (now {share}): "
+                        "nothing changed. Ask again with `{again}`", number=inc.number,
+                        share=share_words(inc), again=again))
                 self._take(row, now, again)
                 return None
+            # The sharing the question is about: a confirmation acts only on it.
             self._ask(session, inc, caller, kind="share", level=level.value,
-                      anonymous=new_anon, text=None, now=now)
+                      anonymous=new_anon, text=share_words(inc), now=now)
             before, after = incident_reach(self.directory, old), \
                 incident_reach(self.directory, new)
             more = len({r.key for r in after.rooms} - {r.key for r in before.rooms})

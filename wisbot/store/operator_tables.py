@@ -22,7 +22,8 @@ class WideningRequest(SQLModel, table=True):
     """The share level asked for (share), or the lesson's share (lesson)."""
     anonymous: bool | None = None
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    """The lesson's text, kept so the confirmation need not repeat it."""
+    """The lesson's text, kept so the confirmation need not repeat it; for a share, the
+    sharing asked from (``share_words``): a confirmation acts only while it still holds."""
     status: str = Field(default="pending", max_length=12)
     """pending, confirmed, replaced, expired."""
     created_at: datetime
