@@ -11,6 +11,7 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 from wisbot.services.render import exposure
 from wisbot.services.reports import AnnualReport, annual_report, published_report, to_reply
@@ -20,7 +21,7 @@ from wisbot.store.tables import Incident
 async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
     paging = ctx.services.paging
     if paging is None:
-        raise InvalidState("paging is not running in this wisbot")
+        raise InvalidState(_t("paging is not running in this wisbot"))
     reply: Reply = await paging.evidence(ctx.caller, a["id"], details=bool(a["details"]))
     return reply
 

@@ -33,6 +33,7 @@ from wisbot.directory import Directory
 from wisbot.domain import aor
 from wisbot.domain.watch import Impact, TicketState, utc_day
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import ReplyBuilder, Span, bold, user
 from wisbot.services.notify import notify
 from wisbot.services.watch import GLOBAL, WatchService
@@ -284,12 +285,13 @@ class AlertService:
 
     def _error(self, session: Session, a: Alert, now: datetime) -> None:
         firing = a.status == "firing"
-        b = ReplyBuilder(f"Global Monitor error alert {'firing' if firing else 'resolved'}",
+        b = ReplyBuilder(_t("Global Monitor error alert {value}",
+                            value='firing' if firing else 'resolved'),
                          kind="alert" if firing else "watch")
         # label values come from the monitor's rules: shown as quoted text, never markup
-        b.line(bold("Alert: "), user(a.alertname))
-        b.line(bold("Centre: "), user(a.centre_id or "WIS 2.0 global services"))
-        b.line(bold("Summary: "), user(a.summary))
+        b.line(bold(_t("Alert: ")), user(a.alertname))
+        b.line(bold(_t("Centre: ")), user(a.centre_id or "WIS 2.0 global services"))
+        b.line(bold(_t("Summary: ")), user(a.summary))
         if a.description:
             b.line(user(a.description))
         b.line(Span(text=("Since " + a.starts_at) if firing else
@@ -329,8 +331,8 @@ class AlertService:
                 r.digested = True
                 session.add(r)
             since = min(r.received_at for r in rows)
-            b = ReplyBuilder(f"Global Monitor warnings since {since:%Y-%m-%d %H:%M} UTC "
-                             f"({len(firing)} firing)", kind="watch")
+            b = ReplyBuilder(_t("Global Monitor warnings since {since:%Y-%m-%d %H:%M} UTC "
+                                "({count} firing)", since=since, count=len(firing)), kind="watch")
             for k in sorted(set(firing) | set(resolved)):
                 state = "resolved" if k in resolved and k not in firing else (
                     "fired and resolved" if k in resolved else "firing")

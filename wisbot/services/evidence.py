@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from wisbot.directory import Directory
 from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.render import incident_tlp
 from wisbot.store.paging_tables import Page, PageDelivery, PageStep
@@ -103,10 +104,10 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
     from wisbot.services.paging import page_verdict, role_label, time_to_notify
 
     at = _Clock(inc.created_at)
-    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report",
+    b = ReplyBuilder(_t("{number} – service evidence", number=inc.number), kind="report",
                      tlp=incident_tlp(inc))
     b.ref = inc.number
-    b.field("Reported", inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    b.field(_t("Reported"), inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
             + " (times below UTC, that day unless dated)")
     notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
                          .order_by(col(Notification.id))).all()
@@ -117,7 +118,7 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
                                                         .in_(ids)).order_by(col(OutboxRow.id))):
             by_note.setdefault(row.notification_id or 0, []).append(row)
     ttn = time_to_notify(session, inc)
-    b.line(bold("Notifications"), " (every message)" if details else " (one line per event)")
+    b.line(bold(_t("Notifications")), " (every message)" if details else " (one line per event)")
     # A page step's messages are shown with its page, below.
     paged = set(session.exec(select(PageStep.notification_id).join(
         Page, col(Page.id) == PageStep.page_id).where(Page.incident_id == inc.id)).all())
@@ -134,9 +135,9 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
                 [(r.room_key, r.status, r.delivered_at) for r in rows], n.created_at))
     pages = session.exec(select(Page).where(Page.incident_id == inc.id)
                          .order_by(col(Page.id))).all()
-    b.line(bold("Pages"))
+    b.line(bold(_t("Pages")))
     if not pages:
-        b.line("  none (severity below the paging threshold and no escalation)")
+        b.line(_t("  none (severity below the paging threshold and no escalation)"))
     verdicts: list[str] = []
     for p in pages:
         verdict = page_verdict(p, now)
@@ -178,8 +179,8 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
         overall = "pending"
     else:
         overall = "met"
-    b.line(bold("1-hour target: "), overall
+    b.line(bold(_t("1-hour target: ")), overall
            + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
     if not details:
-        b.line(f"Every message: `incident evidence {inc.number} details`.")
+        b.line(_t("Every message: `incident evidence {number} details`.", number=inc.number))
     return b.build(private=True)

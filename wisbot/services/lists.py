@@ -8,6 +8,7 @@ import re
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Span, user
 from wisbot.services.render import UNREVIEWED, centre_label, text_for
 from wisbot.store.tables import Incident
@@ -45,7 +46,7 @@ def summary_span(directory: Directory, inc: Incident, vis: Vis,
     shortened after redaction, so a cut never leaves half a withheld name."""
     text = text_for(directory, inc, vis, inc.summary, inc.anon_summary)
     if text == UNREVIEWED:
-        return Span(text="(summary not yet cleared for anonymised rooms)", style="italic")
+        return Span(text=_t("(summary not yet cleared for anonymised rooms)"), style="italic")
     return user(one_line(text, width))
 
 

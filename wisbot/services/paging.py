@@ -505,7 +505,8 @@ class PagingService:
         b.ref = _ref(page)
         b.line(text)
         # No button or reaction here: acknowledging another role's page is deliberate.
-        b.line(f"To acknowledge it on {role_label(page.role)}'s behalf, type ",
+        b.line(_t("To acknowledge it on {role_label}'s behalf, type ",
+                  role_label=role_label(page.role)),
                Span(text=f"ack {_ref(page)}", style="code"), ".")
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
                       deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
@@ -567,9 +568,9 @@ class PagingService:
                 acked = [p for p in allowed if p.status == "acked"]
                 if acked:
                     p = acked[0]
-                    raise InvalidState(f"{_ref(p)} was already acknowledged by "
-                                       f"{self._name(p.acked_by)} at "
-                                       f"{hhmm(p.acked_at or now)}")
+                    raise InvalidState(_t("{ref} was already acknowledged by {name} at {hhmm}",
+                                          ref=_ref(p), name=self._name(p.acked_by),
+                                          hhmm=hhmm(p.acked_at or now)))
                 raise NotFound(_no_page(ref))
             return self._acknowledge(session, caller, mine, now)
 
@@ -595,9 +596,9 @@ class PagingService:
             if page is None or not self._own_page(session, caller, page, now):
                 return _ack_hint(f"P-{page_id}")
             if page.status == "acked":
-                raise InvalidState(f"{_ref(page)} was already acknowledged by "
-                                   f"{self._name(page.acked_by)} at "
-                                   f"{hhmm(page.acked_at or now)}")
+                raise InvalidState(_t("{ref} was already acknowledged by {name} at {hhmm}",
+                                      ref=_ref(page), name=self._name(page.acked_by),
+                                      hhmm=hhmm(page.acked_at or now)))
             if page.status != "open":
                 raise NotFound(_no_page(_ref(page)))
             return self._acknowledge(session, caller, [page], now)
@@ -606,7 +607,8 @@ class PagingService:
 
     def _acknowledge(self, session: Session, caller: Caller, mine: list[Page],
                      now: datetime) -> Reply:
-        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page",
+        b = ReplyBuilder(_t("Acknowledged: {value}",
+                            value=', '.join(_ref(p) for p in mine)), kind="page",
                          tlp=_pages_tlp(session, mine))
         for p in mine:
             p.status = "acked"
@@ -626,7 +628,7 @@ class PagingService:
                                                f"acknowledged after "
                                                f"{format_duration(took)}"))
             self._tell_chain(session, p, caller, now)
-        b.line("The page is stopped for everyone on the chain.")
+        b.line(_t("The page is stopped for everyone on the chain."))
         return b.build()
 
     def _reveal_page(self, session: Session, b: ReplyBuilder, page: Page) -> None:
@@ -654,11 +656,13 @@ class PagingService:
             paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
         if not paged:
             return
-        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page",
+        b = ReplyBuilder(_t("{ref} – acknowledged", ref=_ref(page)), kind="page",
                          tlp=_pages_tlp(session, [page]))
         b.ref = _ref(page)
-        b.line(f"{_ref(page)} for {role_label(page.role)} was acknowledged by "
-               f"{caller.contact.name} at {hhmm(now)}; you are no longer paged for it.")
+        b.line(_t("{ref} for {role_label} was acknowledged by {name} at {hhmm}; you are no "
+                  "longer paged for it.",
+                  ref=_ref(page), role_label=role_label(page.role), name=caller.contact.name,
+                  hhmm=hhmm(now)))
         notify(session, kind="page-acked", now=now, incident_id=page.incident_id,
                deliveries=[], direct=[(c, b.build()) for c in paged])
 
@@ -690,7 +694,7 @@ class PagingService:
         q = select(Incident).where(Incident.number == number)
         inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
-            raise NotFound(f"no incident {number} that you may see here")
+            raise NotFound(_t("no incident {number} that you may see here", number=number))
         return inc
 
     # ----- escalate -------------------------------------------------------------------
@@ -703,16 +707,17 @@ class PagingService:
             named = caller.sees(exposure(inc)) is Vis.NAMED
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)
                     or caller.is_gisc_focal(inc.principal_gisc)):
-                raise NotAllowed(f"only the WMO Secretariat, the affected Member's focal "
-                                 f"points or its principal GISC may escalate {inc.number}")
+                raise NotAllowed(_t("only the WMO Secretariat, the affected Member's focal "
+                                    "points or its principal GISC may escalate {number}",
+                                    number=inc.number))
             last = session.exec(select(TimelineEntry.at).where(
                 TimelineEntry.incident_id == inc.id, TimelineEntry.kind == "escalated")
                 .order_by(col(TimelineEntry.at).desc())).first()
             if last is not None and now - last < ESCALATE_INTERVAL:
                 again = last + ESCALATE_INTERVAL
-                raise InvalidState(f"{inc.number} was escalated at {hhmm(last)}: each "
-                                   f"escalation fires one step; the next is possible from "
-                                   f"{hhmm(again)}")
+                raise InvalidState(_t("{number} was escalated at {hhmm}: each escalation fires "
+                                      "one step; the next is possible from {hhmm_b}",
+                                      number=inc.number, hhmm=hhmm(last), hhmm_b=hhmm(again)))
 
             def whose(page: Page) -> str:
                 # Shown anonymised, a page's role could name the Member: say less.
@@ -721,11 +726,13 @@ class PagingService:
 
             if inc.status != "open":
                 # A page on a resolved incident would stop at once: nobody would be paged.
-                raise InvalidState(f"{inc.number} is {inc.status}, so nothing is paged: "
-                                   f"reopen it first (`incident reopen {inc.number} <why>`)")
+                raise InvalidState(_t("{number} is {status}, so nothing is paged: reopen it "
+                                      "first (`incident reopen {number} <why>`)",
+                                      number=inc.number, status=inc.status))
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
-            b = ReplyBuilder(f"{inc.number} – escalated", kind="page", tlp=incident_tlp(inc))
+            b = ReplyBuilder(_t("{number} – escalated",
+                                number=inc.number), kind="page", tlp=incident_tlp(inc))
             b.reveal(inc.number, named=named)
             if not pages:
                 reply = incident_reply(self.directory, inc, Vis.NAMED,
@@ -734,25 +741,29 @@ class PagingService:
                                        incident_id=inc.id, role="secretariat", reply=reply,
                                        at=now)
                 if page is not None:
-                    b.line(f"No page was open: {_ref(page)} now pages the WMO Secretariat "
-                           "on-call chain.")
+                    b.line(_t("No page was open: {ref} now pages the WMO Secretariat on-call "
+                              "chain.", ref=_ref(page)))
             for page in pages:
                 pending = self._pending(session, page)
                 if not pending:
-                    b.line(f"{_ref(page)} ({whose(page)}) has no further step.")
+                    b.line(_t("{ref} ({whose}) has no further step.",
+                              ref=_ref(page), whose=whose(page)))
                     continue
                 last = self._last_fired(session, page)
                 if last is not None and now - last < ESCALATE_GAP:
                     # Two people escalating together ask for one step, not two.
-                    b.line(f"{_ref(page)} ({whose(page)}) was paged "
-                           f"{format_duration(max((now - last).total_seconds(), 0))} ago; "
-                           "nothing more fired.")
+                    b.line(_t("{ref} ({whose}) was paged {format_duration} ago; nothing more "
+                              "fired.",
+                              ref=_ref(page), whose=whose(page),
+                              format_duration=format_duration(
+                                  max((now - last).total_seconds(), 0))))
                     continue
                 step = pending[0]
                 if step.action == Action.MISSED.value and now < page.target_at:
                     # the target is missed only when the hour is really over
-                    b.line(f"{_ref(page)} ({whose(page)}) has no further step before its "
-                           f"1-hour target ends ({hhmm(page.target_at)}).")
+                    b.line(_t("{ref} ({whose}) has no further step before its 1-hour target "
+                              "ends ({hhmm}).",
+                              ref=_ref(page), whose=whose(page), hhmm=hhmm(page.target_at)))
                     continue
                 step.due_at = now
                 step.escalated_by = caller.contact.id
@@ -761,11 +772,12 @@ class PagingService:
                 self._reschedule(session, page)
                 label = self.steps[step.seq].label() if step.seq < len(self.steps) \
                     else step.action
-                b.line(f"{_ref(page)} ({whose(page)}): step '{label}' fired now.")
+                b.line(_t("{ref} ({whose}): step '{label}' fired now.",
+                          ref=_ref(page), whose=whose(page), label=label))
             session.add(TimelineEntry(incident_id=_iid(inc), at=now, actor=caller.contact.id,
                                       kind="escalated", text=reason))
             if reason:
-                b.line(bold("Reason: "), user(reason))
+                b.line(bold(_t("Reason: ")), user(reason))
             return b.build()
 
         reply = await self.store.tx(work)
@@ -779,8 +791,9 @@ class PagingService:
             roles = [self.directory.oncall_role(role)]
             if not holds_role(caller.contact, roles[0]):
                 # Who stands in for a role (and when) is that role's and the Secretariat's.
-                raise NotAllowed(f"who is on call for {role_label(roles[0])} is shown only "
-                                 "to its own focal points and the WMO Secretariat")
+                raise NotAllowed(_t("who is on call for {role_label} is shown only to its own "
+                                    "focal points and the WMO Secretariat",
+                                    role_label=role_label(roles[0])))
         else:
             known = {r.casefold(): r for r in self.directory.oncall_roles()}
             roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
@@ -788,19 +801,21 @@ class PagingService:
 
         def work(session: Session) -> Reply:
             now = self.clock()
-            b = ReplyBuilder("On call")
+            b = ReplyBuilder(_t("On call"))
             for r in roles:
                 chain, rotations, overrides = self.directory.oncall_rules(r)
                 all_overrides = [*overrides, *self._db_overrides(session, r)]
                 current = resolve_chain(now, chain, rotations, all_overrides)
                 b.line(bold(role_label(r).removeprefix("the ")), f" ({r})")
-                b.line(f"  now ({hhmm(now)}): {self._chain_words(current)}")
+                b.line(_t("  now ({hhmm}): {chain_words}",
+                          hhmm=hhmm(now), chain_words=self._chain_words(current)))
                 change = next_change(now, rotations, all_overrides)
                 if change is None:
-                    b.line("  next: no change scheduled (no rotation or override)")
+                    b.line(_t("  next: no change scheduled (no rotation or override)"))
                 else:
                     upcoming = resolve_chain(change, chain, rotations, all_overrides)
-                    b.line(f"  next from {hhmm(change)}: {self._chain_words(upcoming)}")
+                    b.line(_t("  next from {hhmm}: {chain_words}",
+                              hhmm=hhmm(change), chain_words=self._chain_words(upcoming)))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -816,12 +831,13 @@ class PagingService:
         contact = self.directory.contact(contact_id)
         if not (caller.is_secretariat
                 or role.casefold() in {r.casefold() for r in caller.contact.roles}):
-            raise NotAllowed(f"only the WMO Secretariat or {role_label(role)}'s own focal "
-                             f"points may change who is on call for {role}")
+            raise NotAllowed(_t("only the WMO Secretariat or {role_label}'s own focal points "
+                                "may change who is on call for {role}",
+                                role_label=role_label(role), role=role))
         if not (contact.is_secretariat
                 or role.casefold() in {r.casefold() for r in contact.roles}):
-            raise NotAllowed(f"{contact.id} does not hold the role {role}, so may not read "
-                             f"its pages; choose one of its focal points")
+            raise NotAllowed(_t("{id} does not hold the role {role}, so may not read its "
+                                "pages; choose one of its focal points", id=contact.id, role=role))
         now = self.clock()
         try:
             begins = now if start.lower() == "now" else parse_when(start)
@@ -829,10 +845,11 @@ class PagingService:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if ends <= begins:
-            raise UsageError(f"the override must end after it starts ({hhmm(begins)})")
+            raise UsageError(_t("the override must end after it starts ({hhmm})",
+                                hhmm=hhmm(begins)))
         if ends - begins > MAX_OVERRIDE:
-            raise UsageError("an override lasts at most 92 days; change the directory's "
-                             "chain or rotation for longer")
+            raise UsageError(_t("an override lasts at most 92 days; change the directory's "
+                                "chain or rotation for longer"))
 
         def work(session: Session) -> Reply:
             row = OnCallOverrideRow(role=role, contact=contact.id, start=begins, end=ends,
@@ -840,10 +857,11 @@ class PagingService:
                                     created_at=now)
             session.add(row)
             session.flush()
-            b = ReplyBuilder(f"O-{row.id} – on-call override set")
-            b.line(f"{contact.name} ({contact.id}) is first on call for {role_label(role)} "
-                   f"from {hhmm(begins)} to {hhmm(ends)}.")
-            b.line(f"Remove it with `escalate override remove O-{row.id}`.")
+            b = ReplyBuilder(_t("O-{id} – on-call override set", id=row.id))
+            b.line(_t("{name} ({id}) is first on call for {role_label} from {hhmm} to {hhmm_b}.",
+                      name=contact.name, id=contact.id, role_label=role_label(role),
+                      hhmm=hhmm(begins), hhmm_b=hhmm(ends)))
+            b.line(_t("Remove it with `escalate override remove O-{id}`.", id=row.id))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -856,12 +874,13 @@ class PagingService:
                 .order_by(col(OnCallOverrideRow.start))).all()
             # Who stands in for a role, and why, is that role's and the Secretariat's.
             rows = [r for r in rows if holds_role(caller.contact, r.role)]
-            b = ReplyBuilder("On-call overrides")
+            b = ReplyBuilder(_t("On-call overrides"))
             for o in self.directory.oncall_overrides:
                 rule = o.rule()
                 if rule.end > now and holds_role(caller.contact, o.role):
-                    b.line(f"directory · {o.role} · {self._name(o.contact)} · "
-                           f"{hhmm(rule.start)} → {hhmm(rule.end)}")
+                    b.line(_t("directory · {role} · {name} · {hhmm} → {hhmm_b}",
+                              role=o.role, name=self._name(o.contact), hhmm=hhmm(rule.start),
+                              hhmm_b=hhmm(rule.end)))
             roles: set[str] = set()
             for o in self.directory.oncall_overrides:
                 if o.rule().end > now and holds_role(caller.contact, o.role):
@@ -874,7 +893,7 @@ class PagingService:
                 # Who stands in for a role, and why, is that role's (and the Secretariat's).
                 b.reveal(roles=(role,))
             if len(b._lines) == 0:
-                b.line("None current or upcoming.")
+                b.line(_t("None current or upcoming."))
             return b.build()
 
         return await self.store.tx(work)
@@ -883,19 +902,21 @@ class PagingService:
         text = ident.strip().upper().removeprefix("O-")
         number = whole_number(text)
         if number is None:
-            raise UsageError(f"{ident!r} is not an override number: they look like O-3")
+            raise UsageError(_t("{ident!r} is not an override number: they look like O-3",
+                                ident=ident))
 
         def work(session: Session) -> Reply:
             row = session.get(OnCallOverrideRow, number)
             if row is None or row.removed_at is not None:
-                raise NotFound(f"no override O-{text}")
+                raise NotFound(_t("no override O-{text}", text=text))
             if not (caller.is_secretariat or caller.contact.id == row.created_by):
-                raise NotAllowed("only the WMO Secretariat or whoever set it may remove an "
-                                 "override")
+                raise NotAllowed(_t("only the WMO Secretariat or whoever set it may remove an "
+                                    "override"))
             row.removed_at = self.clock()
             session.add(row)
-            return ReplyBuilder(f"O-{row.id} removed").line(
-                f"{self._name(row.contact)} is no longer first on call for {row.role}."
+            return ReplyBuilder(_t("O-{id} removed", id=row.id)).line(
+                _t("{name} is no longer first on call for {role}.",
+                   name=self._name(row.contact), role=row.role)
             ).build(private=True)
 
         return await self.store.tx(work)
@@ -909,8 +930,9 @@ class PagingService:
             inc = self._visible_incident(session, caller, number, Vis.NAMED, bare=True)
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)
                     or caller.is_gisc_focal(inc.principal_gisc)):
-                raise NotAllowed(f"the service evidence of {inc.number} is for the WMO "
-                                 f"Secretariat, the affected Member and its principal GISC")
+                raise NotAllowed(_t("the service evidence of {number} is for the WMO "
+                                    "Secretariat, the affected Member and its principal GISC",
+                                    number=inc.number))
             return evidence_reply(session, self.directory, inc, now, details=details)
 
         return await self.store.tx(work)
@@ -933,11 +955,11 @@ def _no_page(ref: str) -> str:
 def _ack_hint(page: str | None = None) -> Reply:
     b = ReplyBuilder(kind="hint")
     if page is None:
-        b.line("A ✅ or a reply acknowledges only a page sent to you (the message that says "
-               "'You are on call'); nothing was acknowledged.")
+        b.line(_t("A ✅ or a reply acknowledges only a page sent to you (the message that says "
+                  "'You are on call'); nothing was acknowledged."))
     else:
-        b.line(f"A ✅ or a reply acknowledges only a page of your own role; nothing was "
-               f"acknowledged. To acknowledge {page} deliberately, type ",
+        b.line(_t("A ✅ or a reply acknowledges only a page of your own role; nothing was "
+                  "acknowledged. To acknowledge {page} deliberately, type ", page=page),
                Span(text=f"ack {page}", style="code"), ".")
     return b.build(private=True)
 

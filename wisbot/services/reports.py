@@ -38,6 +38,7 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
 from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.notify import notify
 from wisbot.services.paging import page_verdict, time_to_notify
@@ -284,25 +285,28 @@ def published_report(session: Session, year: int) -> AnnualReport | None:
 
 
 def to_reply(r: AnnualReport, scope: str = "") -> Reply:
-    b = ReplyBuilder(f"Service report {r.year}{scope}", kind="report")
-    b.field("Incidents", str(r.incidents))
-    b.field("Pager running", pager_words(r))
-    b.line(bold("Time to notify: "), _timing_words(r.time_to_notify))
-    b.line(bold("Time to acknowledge: "), _timing_words(r.time_to_acknowledge))
-    b.line(bold("Pages: "), f"{r.pages}, acknowledged {r.pages_acknowledged}, reached the "
-           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
-           f"{r.pages_target_missed}")
-    b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
+    b = ReplyBuilder(_t("Service report {year}{scope}", year=r.year, scope=scope), kind="report")
+    b.field(_t("Incidents"), str(r.incidents))
+    b.field(_t("Pager running"), pager_words(r))
+    b.line(bold(_t("Time to notify: ")), _timing_words(r.time_to_notify))
+    b.line(bold(_t("Time to acknowledge: ")), _timing_words(r.time_to_acknowledge))
+    b.line(bold(_t("Pages: ")), _t("{pages}, acknowledged {pages_acknowledged}, reached the "
+                               "Secretariat step {pages_secretariat_step}, 1-hour target "
+                               "missed {pages_target_missed}",
+                                   pages=r.pages, pages_acknowledged=r.pages_acknowledged,
+                                   pages_secretariat_step=r.pages_secretariat_step,
+                                   pages_target_missed=r.pages_target_missed))
+    b.line(bold(_t("By severity: ")), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
            + f" ({BY_HIGHEST})")
     if r.by_class:
-        b.line(bold("By RSIT class: "), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
-    b.line(bold("By month (sev 0–5):"))
+        b.line(bold(_t("By RSIT class: ")), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
+    b.line(bold(_t("By month (sev 0–5):")))
     for month, row in r.by_month.items():
         if sum(row.values()):
             b.line(f"  {MONTHS[month - 1]}: " + " ".join(str(row[s]) for s in range(6))
                    + f" (total {sum(row.values())})")
     if not r.incidents:
-        b.line("No incidents recorded this year.")
+        b.line(_t("No incidents recorded this year."))
     return b.build()
 
 

@@ -13,6 +13,7 @@ from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.domain.indicators import defang_text
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.render import actor_label
@@ -52,8 +53,9 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
                         .order_by(col(Sighting.id))).all()
     if not rows:
         return []
-    lines: list[tuple[Span, ...]] = [(bold("Sightings: "), Span(
-        text=f"{len(rows)} (seen at {centres_phrase(len(rows))} besides the affected one)"),)]
+    lines: list[tuple[Span, ...]] = [(bold(_t("Sightings: ")), Span(
+        text=_t("{count} (seen at {centres_phrase} besides the affected one)",
+                count=len(rows), centres_phrase=centres_phrase(len(rows)))),)]
     for s in rows:
         if caller.sees(sighter_exposure(directory, s.member)) is Vis.NAMED:
             lines.append(_sighting_line(directory, s))

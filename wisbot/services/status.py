@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.directory import Directory
 from wisbot.domain.paging import Override, resolve_chain
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.settings import Settings
 from wisbot.store.ops_tables import JobRun, LeaderLease, Replica, RoomHold
@@ -234,7 +235,7 @@ class Status:
 
     def reply(self, directory: Directory) -> Reply:
         names = {str(c.id): c.name for c in directory.contacts}
-        b = ReplyBuilder("wisbot status")
+        b = ReplyBuilder(_t("wisbot status"))
         for i, text in enumerate(self.lines(names)):
             b.line(bold(text) if i == 0 else text)
         return b.build(private=True)

@@ -47,6 +47,7 @@ from wisbot.domain.watch import (
 )
 from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
 from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
@@ -238,10 +239,10 @@ class WatchService:
         for ident, entry in self.directory.wis2.items():
             kind = entry.get("kind", "")
             if kind not in ("gdc", "broker", "cache", "monitor"):
-                raise NotFound(f"wis2.{ident}.kind must be gdc, broker, cache or monitor, "
-                               f"not {kind!r}")
+                raise NotFound(_t("wis2.{ident}.kind must be gdc, broker, cache or monitor, "
+                                  "not {kind!r}", ident=ident, kind=kind))
             if not entry.get("url"):
-                raise NotFound(f"wis2.{ident}.url is missing")
+                raise NotFound(_t("wis2.{ident}.url is missing", ident=ident))
 
     # ----- targets -------------------------------------------------------------------------
     def targets(self, scope: str | None = None) -> list[ProbeTarget]:
@@ -343,10 +344,11 @@ class WatchService:
 
     async def set_roster(self, caller: Caller, start: date, end: date, gisc: str) -> Reply:
         if not caller.is_secretariat:
-            raise NotAllowed("only the WMO Secretariat may change the GISC Watch roster")
+            raise NotAllowed(_t("only the WMO Secretariat may change the GISC Watch roster"))
         name = self.directory.gisc(gisc).name
         if end < start:
-            raise UsageError(f"the period ends ({end}) before it starts ({start})")
+            raise UsageError(_t("the period ends ({end}) before it starts ({start})",
+                                end=end, start=start))
         new = Period(start, end, name)
 
         def work(session: Session) -> Reply:
@@ -361,10 +363,10 @@ class WatchService:
             room = self._gisc_room(name)
             if room is not None:
                 rooms.append(room)
-            b = ReplyBuilder("GISC Watch roster changed").line(text)
+            b = ReplyBuilder(_t("GISC Watch roster changed")).line(text)
             notify(session, kind="watch-roster", now=_now_utc(self.clock), incident_id=None,
                    deliveries=[(r, b.build()) for r in rooms])
-            return ReplyBuilder("Roster set").line(text).build(private=True)
+            return ReplyBuilder(_t("Roster set")).line(text).build(private=True)
 
         return await self.store.tx(work)
 
@@ -376,17 +378,18 @@ class WatchService:
         year = year or now.year
         periods = await self.periods()
         shown = [p for p in periods if p.start.year == year or p.end.year == year]
-        b = ReplyBuilder(f"GISC Watch roster {year}")
+        b = ReplyBuilder(_t("GISC Watch roster {year}", year=year))
         current = rules.period_at(periods, now)
         if not shown:
-            b.line(f"No roster periods in {year}. Import the official file with "
-                   "`wisbot roster import <file.csv>`.")
+            b.line(_t("No roster periods in {year}. Import the official file with `wisbot "
+                      "roster import <file.csv>`.", year=year))
         for p in shown:
-            mark = "  ◀ now" if p == current else ""
-            b.line(code(f"{fmt_day(p.start)} – {fmt_day(p.end)}"), Span(text=f"  GISC {p.gisc}"
-                                                                       f"{mark}"))
+            mark = _t("  ◀ now") if p == current else ""
+            b.line(code(f"{fmt_day(p.start)} – {fmt_day(p.end)}"),
+                   Span(text=_t("  GISC {gisc}{mark}", gisc=p.gisc, mark=mark)))
         for a, z in rules.gaps(shown):
-            b.line(bold("Gap: "), Span(text=f"no duty GISC from {fmt_day(a)} to {fmt_day(z)}"))
+            b.line(bold(_t("Gap: ")), Span(text=_t("no duty GISC from {fmt_day} to {fmt_day_b}",
+                                                   fmt_day=fmt_day(a), fmt_day_b=fmt_day(z))))
         return b.build(private=True)
 
     def on_watch(self, session: Session, now: datetime) -> list[str]:
@@ -546,7 +549,8 @@ class WatchService:
                      opened: Sequence[int], png: bytes | None,
                      extra: Sequence[Section] = ()) -> Reply:
         ok = sum(1 for r in results if r.status is ProbeStatus.OK)
-        b = ReplyBuilder(f"GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{len(results)} OK)",
+        b = ReplyBuilder(_t("GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{count} OK)",
+                            when=when, ok=ok, count=len(results)),
                          kind="watch")
         b.line(code(f"{'GISC / service':<34} {'status':<9} {'latency':>9} {'count':>10} "
                     f"{'change':>8}"))
@@ -567,13 +571,13 @@ class WatchService:
             if r.reason and r.status is not ProbeStatus.OK:
                 b.line(Span(text="    ↳ "), user(r.reason[:300]))
         if anomalies:
-            b.line(bold(f"Anomalies ({len(anomalies)}):"))
+            b.line(bold(_t("Anomalies ({count}):", count=len(anomalies))))
             for a in anomalies:
                 b.line(Span(text=f"  • [{a.kind.value}] "), user(a.message))
         else:
-            b.line(bold("Anomalies: "), Span(text="none"))
+            b.line(bold(_t("Anomalies: ")), Span(text=_t("none")))
         if opened:
-            b.line(bold("Tickets opened: "), Span(text=", ".join(f"#{n}" for n in opened)))
+            b.line(bold(_t("Tickets opened: ")), Span(text=", ".join(f"#{n}" for n in opened)))
         for title, lines in extra:
             b.line(bold(f"{title}:"))
             for line in lines or ("none",):
@@ -581,7 +585,7 @@ class WatchService:
         if png is not None:
             b.attach(Attachment.from_bytes("chart.png", "image/png", png))
         else:
-            b.line("(no chart: matplotlib is not installed – install wisbot[watch])")
+            b.line(_t("(no chart: matplotlib is not installed – install wisbot[watch])"))
         return b.build()
 
     # ----- tickets from probes -------------------------------------------------------------
@@ -694,19 +698,21 @@ class WatchService:
     def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
         impact = Impact(ticket.impact)
         state = TicketState(ticket.state)
-        b = ReplyBuilder(f"Watch ticket #{ticket.id} – {headline}", kind="watch")
+        b = ReplyBuilder(_t("Watch ticket #{id} – {headline}",
+                            id=ticket.id, headline=headline), kind="watch")
         b.ref = f"W-{ticket.id}"
-        b.field("GISC", subject_label(ticket.subject))
-        b.field("Impact", rules.target_words(impact))
-        b.field("Status", f"{STATE_WORDS[state]} ({rules.report_status(state, ticket.partial)})")
+        b.field(_t("GISC"), subject_label(ticket.subject))
+        b.field(_t("Impact"), rules.target_words(impact))
+        b.field(_t("Status"),
+                f"{STATE_WORDS[state]} ({rules.report_status(state, ticket.partial)})")
         if ticket.assignee:
-            b.field("Assigned to", ticket.assignee)
+            b.field(_t("Assigned to"), ticket.assignee)
         info = IMPACTS[impact]
-        b.field("Respond by", (ticket.created_at + info.respond).strftime("%Y-%m-%d %H:%M UTC"))
+        b.field(_t("Respond by"), (ticket.created_at + info.respond).strftime("%Y-%m-%d %H:%M UTC"))
         if info.resolve:
-            b.field("Resolve by",
+            b.field(_t("Resolve by"),
                     (ticket.created_at + info.resolve).strftime("%Y-%m-%d %H:%M UTC"))
-        b.line(bold("Finding: "), user(ticket.finding))
+        b.line(bold(_t("Finding: ")), user(ticket.finding))
         return b.build()
 
     def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
@@ -730,13 +736,14 @@ class WatchService:
     def _may_work_tickets(self, caller: Caller) -> None:
         if caller.is_secretariat or "watch" in caller.contact.roles or caller.contact.giscs:
             return
-        raise NotAllowed("watch tickets are kept by GISC focal points, watch operators and "
-                         "the WMO Secretariat")
+        raise NotAllowed(_t("watch tickets are kept by GISC focal points, watch operators and "
+                            "the WMO Secretariat"))
 
     def _get_ticket(self, session: Session, number: int) -> WatchTicket:
         t = session.get(WatchTicket, number)
         if t is None:
-            raise NotFound(f"no watch ticket #{number}; `watch` lists the open ones")
+            raise NotFound(_t("no watch ticket #{number}; `watch` lists the open ones",
+                              number=number))
         return t
 
     async def add_ticket(self, caller: Caller, gisc: str, finding: str,
@@ -762,7 +769,7 @@ class WatchService:
             try:
                 rules.move(TicketState(t.state), to)
             except rules.WorkflowError as exc:
-                raise InvalidState(f"ticket #{number}: {exc}") from None
+                raise InvalidState(_t("ticket #{number}: {exc}", number=number, exc=exc)) from None
             reopened = t.state == TicketState.DONE.value
             t.state = to.value
             t.last_activity_at = now
@@ -790,7 +797,8 @@ class WatchService:
             try:
                 assignee = self.directory.contact(who).name
             except NotFound:
-                raise NotFound(f"{who!r} is neither a GISC nor a directory contact") from None
+                raise NotFound(_t("{who!r} is neither a GISC nor a directory contact",
+                                  who=who)) from None
 
         def work(session: Session) -> Reply:
             t = self._get_ticket(session, number)
@@ -883,9 +891,9 @@ class WatchService:
             else:
                 what = (f"the daily GISC Watch run of {day} (due {self.settings.watch_daily_time}"
                         " UTC) did not happen")
-            b = ReplyBuilder("GISC Watch dead-man's switch", kind="alert")
-            b.line(f"Alert: {what}. Check that wisbot and its scheduler are running, then "
-                   "run `watch probe` by hand.")
+            b = ReplyBuilder(_t("GISC Watch dead-man's switch"), kind="alert")
+            b.line(_t("Alert: {what}. Check that wisbot and its scheduler are running, then "
+                      "run `watch probe` by hand.", what=what))
             rooms = list(self.directory.rooms_with_role("secretariat"))
             for room in self._duty_rooms(session, now):
                 if room not in rooms:
@@ -905,32 +913,33 @@ class WatchService:
             periods = self._periods(session)
             current = rules.period_at(periods, now)
             watching = self.on_watch(session, now)
-            b = ReplyBuilder("GISC Watch", kind="watch")
+            b = ReplyBuilder(_t("GISC Watch"), kind="watch")
             if current is None:
                 nxt = rules.next_period(periods, utc_day(now))
-                b.field("Duty GISC", "none: the roster has no period for "
+                b.field(_t("Duty GISC"), "none: the roster has no period for "
                         f"{utc_day(now)}" + (f" (next: GISC {nxt.gisc} from "
                                              f"{fmt_day(nxt.start)})" if nxt else ""))
             else:
-                b.field("Duty GISC", f"GISC {current.gisc}")
-                b.field("Watch period", f"{fmt_day(current.start)} – {fmt_day(current.end)}"
+                b.field(_t("Duty GISC"), f"GISC {current.gisc}")
+                b.field(_t("Watch period"), f"{fmt_day(current.start)} – {fmt_day(current.end)}"
                         " (00:00–23:59 UTC)")
                 if len(watching) > 1:
-                    b.field("Also on watch", f"GISC {watching[1]} until GISC {current.gisc} "
+                    b.field(_t("Also on watch"), f"GISC {watching[1]} until GISC {current.gisc} "
                             "accepts the handover")
             run = session.exec(select(ProbeRun).where(col(ProbeRun.finished_at).is_not(None))
                                .order_by(col(ProbeRun.id).desc())).first()
             if run is None:
-                b.line("No probe run yet: `watch probe`.")
+                b.line(_t("No probe run yet: `watch probe`."))
             else:
                 rows = session.exec(select(ProbeRecord).where(
                     ProbeRecord.run_id == run.id)).all()
                 counts = {s.value: sum(1 for r in rows if r.status == s.value)
                           for s in ProbeStatus}
-                b.line(bold("Last probe run: "), Span(
-                    text=f"{run.finished_at:%Y-%m-%d %H:%M} UTC ({run.trigger}): "
-                         f"{counts['ok']} ok, {counts['degraded']} degraded, "
-                         f"{counts['fail']} failing"))
+                b.line(bold(_t("Last probe run: ")), Span(
+                    text=_t("{finished_at:%Y-%m-%d %H:%M} UTC ({trigger}): {ok} ok, {degraded} "
+                            "degraded, {fail} failing",
+                            finished_at=run.finished_at, trigger=run.trigger, ok=counts['ok'],
+                            degraded=counts['degraded'], fail=counts['fail'])))
                 for r in rows:
                     if r.status != "ok":
                         b.line(Span(text=f"  • {r.centre} / {r.service}: {r.status} – "),
@@ -938,7 +947,7 @@ class WatchService:
             tickets = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)
                 .order_by(col(WatchTicket.id))).all()
-            b.line(bold(f"Open tickets: {len(tickets)}"))
+            b.line(bold(_t("Open tickets: {count}", count=len(tickets))))
             for t in tickets[:20]:
                 st = TicketState(t.state)
                 b.line(Span(text=f"  #{t.id} {subject_label(t.subject)} · "
@@ -962,7 +971,7 @@ class WatchService:
                 current = rules.period_at(periods, datetime.combine(s, time(), tzinfo=UTC))
                 e = min(current.end, utc_day(now)) if current else utc_day(now)
             if e < s:
-                raise UsageError(f"the report ends ({e}) before it starts ({s})")
+                raise UsageError(_t("the report ends ({e}) before it starts ({s})", e=e, s=s))
             lo = datetime.combine(s, time(), tzinfo=UTC)
             hi = datetime.combine(e + timedelta(days=1), time(), tzinfo=UTC)
             duty = tuple(dict.fromkeys(p.gisc for p in periods if p.start <= e and p.end >= s))
@@ -1026,16 +1035,16 @@ class WatchService:
             b.line(Span(text=f"{r.id} | {fmt_day(r.day)} | {r.gisc} | "), user(r.result),
                    Span(text=f" | {r.status} | {r.reporter}"))
         if not rep.rows:
-            b.line("(no tickets in the period)")
+            b.line(_t("(no tickets in the period)"))
         b.line(bold(rep.footer))
-        b.line(bold("Global Services (start → end): "))
+        b.line(bold(_t("Global Services (start → end): ")))
         for f in rep.figures:
             b.line(Span(text=f"  {f.service}: {f.start} → {f.end}"))
         if not rep.figures:
-            b.line("  none probed in the period")
-        b.line(bold("Ticket activity: "), Span(text=", ".join(
+            b.line(_t("  none probed in the period"))
+        b.line(bold(_t("Ticket activity: ")), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.activity.items())))
-        b.line(bold("Tickets by status: "), Span(text=", ".join(
+        b.line(bold(_t("Tickets by status: ")), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.by_status.items())))
         b.line(bold(rep.triage_check))
         for title, lines in rep.sections:
@@ -1053,7 +1062,7 @@ class WatchService:
         periods = await self.periods()
         current = rules.period_at(periods, now)
         if current is None:
-            raise InvalidState("no duty GISC on the roster today: nothing to hand over")
+            raise InvalidState(_t("no duty GISC on the roster today: nothing to hand over"))
         earlier = [p for p in periods if p.end < current.start]
         prev = max(earlier) if earlier else None
         mine = {g.casefold() for g in caller.contact.giscs}
@@ -1063,10 +1072,11 @@ class WatchService:
         elif prev is not None and prev.gisc.casefold() in mine:
             outgoing, nxt = prev, current  # late: the incoming period has begun
         else:
-            raise NotAllowed(f"only the duty GISC (GISC {current.gisc}) hands over the watch")
+            raise NotAllowed(_t("only the duty GISC (GISC {gisc}) hands over the watch",
+                                gisc=current.gisc))
         if nxt is None:
-            raise InvalidState("the roster has no next period: ask the Secretariat to set one "
-                               "(`watch roster set <from> <to> <GISC>`)")
+            raise InvalidState(_t("the roster has no next period: ask the Secretariat to set "
+                                  "one (`watch roster set <from> <to> <GISC>`)"))
         rep = await self.report(outgoing.start, min(outgoing.end, utc_day(now)))
         text = rep.markdown()
 
@@ -1087,10 +1097,10 @@ class WatchService:
 
         hid, reply = await self.store.tx(work)
         mail_problem = await self._mail_handover(hid, outgoing, nxt, text, note)
-        b = ReplyBuilder(f"Handover HO-{hid} sent to GISC {nxt.gisc}")
-        b.line(f"The report went to GISC {nxt.gisc}'s room and the collaboration room. "
-               f"GISC {outgoing.gisc} stays on watch until GISC {nxt.gisc} types "
-               "`watch accept`.")
+        b = ReplyBuilder(_t("Handover HO-{hid} sent to GISC {gisc}", hid=hid, gisc=nxt.gisc))
+        b.line(_t("The report went to GISC {gisc}'s room and the collaboration room. GISC "
+                  "{gisc_b} stays on watch until GISC {gisc} types `watch accept`.",
+                  gisc=nxt.gisc, gisc_b=outgoing.gisc))
         b.line(mail_problem or "E-mailed to the next GISC, copied to the GISC operations list "
                "and the WMO Secretariat.")
         _ = reply
@@ -1101,34 +1111,34 @@ class WatchService:
                                       f"GISC {h.incoming}, report")
         lines = list(base.lines)
         if h.note:
-            lines.insert(0, (bold("Note: "), user(h.note)))
-        lines.append((bold(f"GISC {h.incoming}: "),
-                      Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. "
-                                "Please confirm with `watch accept` and review the open "
-                                "tickets.")))
+            lines.insert(0, (bold(_t("Note: ")), user(h.note)))
+        lines.append((bold(_t("GISC {incoming}: ", incoming=h.incoming)),
+                      Span(text=_t("your watch starts {fmt_day} 00:00 UTC. Please confirm with "
+                                   "`watch accept` and review the open tickets.",
+                                   fmt_day=fmt_day(h.period_start)))))
         return base.model_copy(update={"lines": tuple(lines), "ref": f"HO-{h.id}",
                                        "actions": ()})
 
     def _handover_page(self, h: Handover, rep: WatchReport, rooms: Sequence[Room]) -> Reply:
         """The page of a handover: counts and where the report is, not its ticket table
         (a page is read on a phone; the table is in the rooms and `watch report`)."""
-        b = ReplyBuilder(f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
-                         f"GISC {h.incoming}", kind="watch")
+        b = ReplyBuilder(_t("GISC Watch handover HO-{id}: GISC {outgoing} → GISC {incoming}",
+                            id=h.id, outgoing=h.outgoing, incoming=h.incoming), kind="watch")
         if h.note:
-            b.line(bold("Note: "), user(h.note))
+            b.line(bold(_t("Note: ")), user(h.note))
         by_status: dict[str, int] = {}
         for r in rep.rows:
             by_status[r.status] = by_status.get(r.status, 0) + 1
         counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-        b.line(bold("Tickets: "), Span(text=f"{len(rep.rows)} in the period"
+        b.line(bold(_t("Tickets: ")), Span(text=f"{len(rep.rows)} in the period"
                                             + (f" ({counts})" if counts else "")))
         where = " and ".join(r.key for r in rooms) or "the rooms"
-        b.line(Span(text=f"The full report is in {where}; or type "),
+        b.line(Span(text=_t("The full report is in {where}; or type ", where=where)),
                Span(text=f"watch report {rep.start.isoformat()} {rep.end.isoformat()}",
                     style="code"), Span(text="."))
-        b.line(bold(f"GISC {h.incoming}: "),
-               Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. Please "
-                         "confirm with `watch accept`."))
+        b.line(bold(_t("GISC {incoming}: ", incoming=h.incoming)),
+               Span(text=_t("your watch starts {fmt_day} 00:00 UTC. Please confirm with `watch "
+                            "accept`.", fmt_day=fmt_day(h.period_start))))
         return b.build()
 
     def _emails(self, role: str) -> list[str]:
@@ -1173,11 +1183,11 @@ class WatchService:
             if not pending:
                 current = rules.period_at(self._periods(session), now)
                 if current is not None and current.gisc.casefold() in mine:
-                    return ReplyBuilder("No handover report to accept").line(
-                        f"No handover report has arrived for GISC {current.gisc}; your watch "
-                        f"started {fmt_day(current.start)} 00:00 UTC anyway. Review the open "
-                        "tickets with `watch`.").build(private=True)
-                raise InvalidState("there is no handover waiting for your GISC to accept")
+                    return ReplyBuilder(_t("No handover report to accept")).line(
+                        _t("No handover report has arrived for GISC {gisc}; your watch started "
+                           "{fmt_day} 00:00 UTC anyway. Review the open tickets with `watch`.",
+                           gisc=current.gisc, fmt_day=fmt_day(current.start))).build(private=True)
+                raise InvalidState(_t("there is no handover waiting for your GISC to accept"))
             h = pending[0]
             h.accepted_at = now
             h.accepted_by = caller.contact.id
@@ -1185,10 +1195,10 @@ class WatchService:
             if self.settle is not None:
                 for ref in (f"HO-{h.id}", f"HO-{h.id}-next"):
                     self.settle(session, ref, f"handover accepted by {caller.contact.id}")
-            b = ReplyBuilder(f"Handover HO-{h.id} accepted", kind="watch")
-            b.line(f"GISC {h.incoming} accepted the GISC Watch from GISC {h.outgoing} "
-                   f"({caller.contact.name}, {now:%Y-%m-%d %H:%M} UTC). GISC {h.outgoing}'s "
-                   "watch ends.")
+            b = ReplyBuilder(_t("Handover HO-{id} accepted", id=h.id), kind="watch")
+            b.line(_t("GISC {incoming} accepted the GISC Watch from GISC {outgoing} ({name}, "
+                      "{now:%Y-%m-%d %H:%M} UTC). GISC {outgoing}'s watch ends.",
+                      incoming=h.incoming, outgoing=h.outgoing, name=caller.contact.name, now=now))
             rooms = [r for r in (self._gisc_room(h.outgoing),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
             notify(session, kind="watch-accept", now=now, incident_id=None,
@@ -1220,7 +1230,8 @@ class WatchService:
                     got = session.exec(select(Handover).where(
                         Handover.incoming == current.gisc,
                         Handover.period_start == current.start)).first()
-                    b = ReplyBuilder(f"GISC Watch: GISC {current.gisc} is on duty", kind="watch")
+                    b = ReplyBuilder(_t("GISC Watch: GISC {gisc} is on duty",
+                                        gisc=current.gisc), kind="watch")
                     b.line(f"The watch period of GISC {current.gisc} runs {fmt_day(current.start)}"
                            f" – {fmt_day(current.end)} (00:00–23:59 UTC) and has started"
                            + (", handover report received." if got else
@@ -1245,11 +1256,12 @@ class WatchService:
                     h.reminders += 1
                     h.last_reminder_at = now
                     session.add(h)
-                    b = ReplyBuilder(f"Reminder: GISC Watch handover HO-{h.id}", kind="watch")
-                    b.line(f"GISC {h.outgoing} sent the handover report on "
-                           f"{h.sent_at:%Y-%m-%d %H:%M} UTC. GISC {h.incoming}, please "
-                           f"confirm with `watch accept`; GISC {h.outgoing} stays on watch "
-                           "until you do.")
+                    b = ReplyBuilder(_t("Reminder: GISC Watch handover HO-{id}",
+                                        id=h.id), kind="watch")
+                    b.line(_t("GISC {outgoing} sent the handover report on {sent_at:%Y-%m-%d "
+                              "%H:%M} UTC. GISC {incoming}, please confirm with `watch "
+                              "accept`; GISC {outgoing} stays on watch until you do.",
+                              outgoing=h.outgoing, sent_at=h.sent_at, incoming=h.incoming))
                     room = self._gisc_room(h.incoming)
                     if room is not None:
                         notify(session, kind="watch-reminder", now=now, incident_id=None,
@@ -1267,17 +1279,19 @@ class WatchService:
         h.last_reminder_at = now  # the incoming GISC reads this alert too
         h.escalated_to = after.gisc if after else "secretariat"
         session.add(h)
-        b = ReplyBuilder(f"GISC Watch handover HO-{h.id} not accepted", kind="alert")
+        b = ReplyBuilder(_t("GISC Watch handover HO-{id} not accepted", id=h.id), kind="alert")
         b.ref = f"HO-{h.id}"
         if after is not None:
-            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} "
-                   f"(report sent {h.sent_at:%Y-%m-%d %H:%M} UTC). GISC {after.gisc}, next "
-                   f"on the roster after GISC {h.incoming}: please agree a revised handover "
-                   f"date with GISC {h.outgoing}; the remaining period can be split (the "
-                   "Secretariat sets it with `watch roster set <from> <to> <GISC>`).")
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} (report "
+                      "sent {sent_at:%Y-%m-%d %H:%M} UTC). GISC {gisc}, next on the roster "
+                      "after GISC {incoming}: please agree a revised handover date with GISC "
+                      "{outgoing}; the remaining period can be split (the Secretariat sets it "
+                      "with `watch roster set <from> <to> <GISC>`).",
+                      incoming=h.incoming, outgoing=h.outgoing, sent_at=h.sent_at, gisc=after.gisc))
         else:
-            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} and "
-                   "the roster has no later GISC: the Secretariat should arrange the watch.")
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} and the "
+                      "roster has no later GISC: the Secretariat should arrange the watch.",
+                      incoming=h.incoming, outgoing=h.outgoing))
         reply = b.build()
         rooms = [r for r in ((self._gisc_room(after.gisc) if after else None),
                              self._gisc_room(h.incoming), self._gisc_room(h.outgoing))
@@ -1295,14 +1309,14 @@ class WatchService:
         s = self.settings
         if not (caller.is_secretariat or caller.contact.giscs
                 or "watch" in caller.contact.roles):
-            raise NotAllowed("GISC Watch escalation is for GISC focal points, watch operators "
-                             "and the WMO Secretariat")
+            raise NotAllowed(_t("GISC Watch escalation is for GISC focal points, watch "
+                                "operators and the WMO Secretariat"))
         if not s.watch_escalation_contact and not s.watch_escalation_room:
-            raise InvalidState("no ET-WISOP chair is configured (settings "
-                               "watch_escalation_contact / watch_escalation_room)")
+            raise InvalidState(_t("no ET-WISOP chair is configured (settings "
+                                  "watch_escalation_contact / watch_escalation_room)"))
         now = _now_utc(self.clock)
-        b = ReplyBuilder("GISC Watch escalation to the ET-WISOP chair", kind="alert")
-        b.field("From", f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
+        b = ReplyBuilder(_t("GISC Watch escalation to the ET-WISOP chair"), kind="alert")
+        b.field(_t("From"), f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
                                                      if caller.contact.giscs else ""))
         b.line(user(text))
         reply = b.build()
@@ -1316,7 +1330,7 @@ class WatchService:
             return [r.key for r in rooms] + [f"@{c}" for c, _ in direct]
 
         told = await self.store.tx(work)
-        return ReplyBuilder("Escalated").line(
+        return ReplyBuilder(_t("Escalated")).line(
             "Sent to the ET-WISOP chair: " + ", ".join(told)).build(private=True)
 
     # ----- WIS Monitor JSON ----------------------------------------------------------------
@@ -1436,5 +1450,6 @@ def parse_day(text: str) -> date:
             return date(y, m, d)
         return date.fromisoformat(raw)
     except ValueError:
-        raise UsageError(f"{text!r} is not a date: use 2026-03-01 or 01/03/2026") from None
+        raise UsageError(_t("{text!r} is not a date: use 2026-03-01 or 01/03/2026",
+                            text=text)) from None
 

@@ -20,6 +20,7 @@ from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import lesson_cap, lesson_seen_by, may_sit_in
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import InvalidState, NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, audience
@@ -119,14 +120,15 @@ class WideningGate:
     def _take(self, row: WideningRequest | None, now: datetime, again: str) -> None:
         """Consume a pending request, or say why there is nothing to confirm."""
         if row is None:
-            raise InvalidState(f"nothing to confirm: first type `{again}` to see who will "
-                               "read it")
+            raise InvalidState(_t("nothing to confirm: first type `{again}` to see who will "
+                                  "read it", again=again))
         if row.expires_at <= now:
             row.status = "expired"
-            raise InvalidState(f"your request expired at {row.expires_at:%H:%M} UTC "
-                               f"(confirmations are valid for "
-                               f"{int(CONFIRM_WITHIN.total_seconds() // 60)} minutes); "
-                               f"nothing changed. Ask again with `{again}`")
+            raise InvalidState(_t("your request expired at {expires_at:%H:%M} UTC "
+                                  "(confirmations are valid for {value} minutes); nothing "
+                                  "changed. Ask again with `{again}`",
+                                  expires_at=row.expires_at,
+                                  value=int(CONFIRM_WITHIN.total_seconds() // 60), again=again))
         row.status = "confirmed"
 
     async def share(self, caller: Caller, number: str, level: Share, anonymous: bool | None,
@@ -156,15 +158,18 @@ class WideningGate:
             before, after = incident_reach(self.directory, old), \
                 incident_reach(self.directory, new)
             more = len({r.key for r in after.rooms} - {r.key for r in before.rooms})
-            b = ReplyBuilder(f"{inc.number} – confirm the wider sharing", kind="info")
+            b = ReplyBuilder(_t("{number} – confirm the wider sharing",
+                                number=inc.number), kind="info")
             b.reveal(inc.number)
             than_now = (f"{_n(more, 'room')} more than now" if more else
                         "the same rooms as now, named where they read it anonymised")
-            b.line(f"Nothing has changed yet. Shared as {level.value}"
-                   f"{', anonymous' if new_anon else ', named'}, {inc.number} will be read "
-                   f"in {after.words()} ({than_now}, shared as {share_words(inc)}).")
-            b.line("Confirm within "
-                   f"{int(CONFIRM_WITHIN.total_seconds() // 60)} minutes with ",
+            b.line(_t("Nothing has changed yet. Shared as {value}{value_b}, {number} will be "
+                      "read in {words} ({than_now}, shared as {share_words}).",
+                      value=level.value, value_b=', anonymous' if new_anon else ', named',
+                      number=inc.number, words=after.words(), than_now=than_now,
+                      share_words=share_words(inc)))
+            b.line(_t("Confirm within {value} minutes with ",
+                      value=int(CONFIRM_WITHIN.total_seconds() // 60)),
                    Span(text=f"{again} confirm", style="code"), ".")
             return b.build(private=True)
 
@@ -181,14 +186,17 @@ class WideningGate:
             self._ask(session, inc, caller, kind="lesson", level="named", anonymous=False,
                       text=text, now=now)
             reach = lesson_reach(self.directory, inc, caller.contact, "named")
-            b = ReplyBuilder(f"{inc.number} – confirm the named lesson", kind="info")
+            b = ReplyBuilder(_t("{number} – confirm the named lesson",
+                                number=inc.number), kind="info")
             b.reveal(inc.number)
-            b.line(f"Nothing is recorded yet. A named lesson names your Member and may be "
-                   f"read in {reach.words()}:")
-            b.line(bold("Lesson: "), user(text))
-            b.line(f"Record it within {int(CONFIRM_WITHIN.total_seconds() // 60)} minutes "
-                   "with ", Span(text=f"lessons confirm {inc.number}", style="code"),
-                   ", or record it share=anonymous instead.")
+            b.line(_t("Nothing is recorded yet. A named lesson names your Member and may be "
+                      "read in {words}:", words=reach.words()))
+            b.line(bold(_t("Lesson: ")), user(text))
+            b.line(_t("Record it within {value} minutes with ",
+                      value=int(CONFIRM_WITHIN.total_seconds() // 60)),
+                      Span(text=f"lessons confirm {inc.number}",
+                      style="code"),
+                   _t(", or record it share=anonymous instead."))
             return b.build(private=True)
 
         return await self.store.tx(work)

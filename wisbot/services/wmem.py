@@ -37,6 +37,7 @@ from wisbot.domain import wmem
 from wisbot.domain.watch import Impact, TicketState
 from wisbot.domain.wmem import Event, Level, Refused
 from wisbot.errors import NotAllowed, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.probes.base import ProbeResult, ProbeStatus
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
@@ -77,7 +78,8 @@ class Broker:
         p = urlsplit(self.url)
         scheme = p.scheme.lower()
         if scheme not in ("mqtt", "mqtts", "tcp", "ssl", "ws", "wss"):
-            raise UsageError(f"broker URL {self.label!r}: use mqtt://, mqtts://, ws:// or wss://")
+            raise UsageError(_t("broker URL {label!r}: use mqtt://, mqtts://, ws:// or wss://",
+                                label=self.label))
         tls = scheme in ("mqtts", "ssl", "wss")
         transport: Literal["tcp", "websockets"] = "websockets" if scheme.startswith("ws") \
             else "tcp"
@@ -150,10 +152,10 @@ class WmemService:
         s = settings
         if s.wmem_publish:
             if not s.wmem_centre_id or not wmem.is_centre_id(s.wmem_centre_id):
-                raise UsageError("wmem_publish needs wmem_centre_id: the deploying GISC's "
-                                 "centre-id (e.g. de-dwd), the source of its WMEMs")
+                raise UsageError(_t("wmem_publish needs wmem_centre_id: the deploying GISC's "
+                                    "centre-id (e.g. de-dwd), the source of its WMEMs"))
             if not s.wmem_publish_brokers:
-                raise UsageError("wmem_publish needs wmem_publish_brokers (where to publish)")
+                raise UsageError(_t("wmem_publish needs wmem_publish_brokers (where to publish)"))
         watch.quiet = self.quiet
         watch.on_results.append(self._probe_results)
         watch.sections += [self._events_section, self._outages_section, self._levels_section]
@@ -367,18 +369,18 @@ class WmemService:
         if wmem.is_centre_id(word):
             return word, word
         known = ", ".join(sorted(self.directory.wis2)) or "none configured"
-        raise UsageError(f"{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
-                         "centre-id such as de-dwd-global-broker")
+        raise UsageError(_t("{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
+                            "centre-id such as de-dwd-global-broker", word=word, known=known))
 
     async def add_outage(self, caller: Caller, service: str, start: datetime, end: datetime,
                          text: str) -> Reply:
         if not (caller.is_secretariat or caller.contact.giscs or "watch" in caller.contact.roles):
-            raise NotAllowed("planned outages are announced by GISC focal points, watch "
-                             "operators and the WMO Secretariat")
+            raise NotAllowed(_t("planned outages are announced by GISC focal points, watch "
+                                "operators and the WMO Secretariat"))
         name, centre = self._resolve_service(service)
         if end <= start:
-            raise UsageError(f"the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
-                             f"({start:%Y-%m-%d %H:%M})")
+            raise UsageError(_t("the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
+                                "({start:%Y-%m-%d %H:%M})", end=end, start=start))
         text = text.strip() or "Planned outage"
         now = _now(self.clock)
         s = self.settings
@@ -402,14 +404,14 @@ class WmemService:
             session.add(row)
             words = (f"{name}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
                      f"announced by {caller.contact.name}")
-            b = ReplyBuilder("Planned outage in the operations calendar", kind="watch")
+            b = ReplyBuilder(_t("Planned outage in the operations calendar"), kind="watch")
             b.line(bold(words))
             b.line(user(text[:500]))
             rooms = self.watch._duty_rooms(session, now)
             notify(session, kind="watch-outage", now=now, incident_id=None,
                    deliveries=[(r, b.build()) for r in rooms])
-            b.line(f"Tickets and anomaly flags for {name} are suppressed in the window; "
-                   f"WMEM {note}.")
+            b.line(_t("Tickets and anomaly flags for {name} are suppressed in the window; WMEM "
+                      "{note}.", name=name, note=note))
             return b.build(private=True), queued
 
         reply, queued = await self.store.tx(work)
@@ -425,10 +427,10 @@ class WmemService:
             rows = session.exec(select(WmemOutage).where(
                 or_(col(WmemOutage.ends_at).is_(None), col(WmemOutage.ends_at) > now))
                 .order_by(col(WmemOutage.starts_at), col(WmemOutage.id)).limit(50)).all()
-            b = ReplyBuilder("Operations calendar: planned outages", kind="watch")
+            b = ReplyBuilder(_t("Operations calendar: planned outages"), kind="watch")
             if not rows:
-                b.line("No planned outage now or ahead. Announce one with `watch outage "
-                       "<service> <from> <to> <text>`.")
+                b.line(_t("No planned outage now or ahead. Announce one with `watch outage "
+                          "<service> <from> <to> <text>`."))
             for r in rows:
                 active = (r.starts_at is None or r.starts_at <= now)
                 b.line(Span(text=("NOW  " if active else "     ") + _window(r) + f"  {r.service}"
