@@ -60,6 +60,7 @@ from wisbot.domain.exchange import (
 )
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.harvest import HarvestStats, harvest_core, iter_gdc_records
 from wisbot.probes.http import describe_http_error, make_client
@@ -487,9 +488,9 @@ class ExchangeService:
             for r in rows:
                 by_centre.setdefault(r.centre or "?", []).append(r)
             review = 0
-            b = ReplyBuilder(_t("GISC {name} – {count} new record{value} offered for global "
-                                "exchange",
-                                name=name, count=len(rows), value='s' if len(rows) != 1 else ''),
+            b = ReplyBuilder(ngettext("GISC {name} – {n} new record offered for global "
+                                      "exchange", "GISC {name} – {n} new records offered for "
+                                      "global exchange", len(rows), name=name),
                              kind="exchange")
             b.line(_t("Offered since {when} by centres in the area of GISC {name} "
                       "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).",
@@ -573,12 +574,13 @@ class ExchangeService:
         if not cut:
             return
         b = ReplyBuilder(_t("Exchange daily run: harvest cut at its deadline"), kind="alert")
-        b.line(_t("{count} of {count_b} catalogue harvest{value} did not finish within "
-                  "{harvest_deadline:g} s; the other sources were harvested, and the next run "
-                  "goes on where these stopped.",
-                  count=len(cut), count_b=len(report.harvests),
-                  value='s' if len(report.harvests) != 1 else '',
-                  harvest_deadline=self.config.harvest_deadline))
+        b.line(ngettext("{cut} of {n} catalogue harvest did not finish within {deadline} s; "
+                        "the other sources were harvested, and the next run goes on where "
+                        "these stopped.",
+                        "{cut} of {n} catalogue harvests did not finish within {deadline} s; "
+                        "the other sources were harvested, and the next run goes on where "
+                        "these stopped.", len(report.harvests), cut=len(cut),
+                        deadline=f"{self.config.harvest_deadline:g}"))
         for src, st in cut:
             b.line("  • ", code(src.key), _t(": {pages} pages, {records} records; {stopped}",
                                              pages=st.pages, records=st.records,

@@ -53,9 +53,9 @@ from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
-from wisbot.services.languages import person_language
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import ResponseRequest, notify
-from wisbot.services.render import exposure, incident_reply, incident_tlp
+from wisbot.services.render import exposure, incident_reply, incident_tlp, word
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import (
     OnCallOverrideRow,
@@ -309,32 +309,35 @@ class PagingService:
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
             elif skipped:
-                note = self._alert(session, page, now, "nobody on call can be reached",
-                                   f"{_ref(page)} for {role_label(page.role)} could not be "
-                                   "sent: nobody on its on-call chain can be reached. "
-                                   + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}."
-                                              for g in skipped))
+                note = self._alert(session, page, now, lambda: (
+                    _t("nobody on call can be reached"),
+                    _t("{ref} for {role} could not be sent: nobody on its on-call chain can "
+                       "be reached.", ref=_ref(page), role=role_words(page.role)) + " "
+                    + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}." for g in skipped)))
             else:
-                note = self._alert(session, page, now, "nobody is on call",
-                                   f"{_ref(page)} for {role_label(page.role)} could not be "
-                                   "sent: the role has nobody on call. Set an on-call chain "
-                                   "or `escalate override`.")
+                note = self._alert(session, page, now, lambda: (
+                    _t("nobody is on call"),
+                    _t("{ref} for {role} could not be sent: the role has nobody on call. Set "
+                       "an on-call chain or `escalate override`.", ref=_ref(page),
+                       role=role_words(page.role))))
         elif action is Action.SECRETARIAT:
             page.secretariat_alerted_at = now
             left = page.target_at - now
-            note = self._alert(session, page, now, "1-hour target at risk",
-                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} is "
-                               f"not acknowledged after "
-                               f"{format_duration((now - page.created_at).total_seconds())}; "
-                               f"the 1-hour target ends in "
-                               f"{format_duration(max(left.total_seconds(), 0))} "
-                               f"({hhmm(page.target_at)}).")
+            note = self._alert(session, page, now, lambda: (
+                _t("1-hour target at risk"),
+                _t("{ref} to {role} about {about} is not acknowledged after {after}; the "
+                   "1-hour target ends in {left} ({at}).", ref=_ref(page),
+                   role=role_words(page.role), about=page.ref,
+                   after=format_duration((now - page.created_at).total_seconds()),
+                   left=format_duration(max(left.total_seconds(), 0)),
+                   at=hhmm(page.target_at))))
         elif action is Action.MISSED:
             page.missed_at = now
-            note = self._alert(session, page, now, "1-hour target missed",
-                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} was "
-                               "not acknowledged within the 1-hour target; recorded for the "
-                               "service report.")
+            note = self._alert(session, page, now, lambda: (
+                _t("1-hour target missed"),
+                _t("{ref} to {role} about {about} was not acknowledged within the 1-hour "
+                   "target; recorded for the service report.", ref=_ref(page),
+                   role=role_words(page.role), about=page.ref)))
             if page.incident_id is not None:
                 session.add(TimelineEntry(incident_id=page.incident_id, at=now, actor="wisbot",
                                           kind="target-missed",
@@ -417,7 +420,7 @@ class PagingService:
         fields = base.fields
         if action in (Action.REPEAT, Action.NEXT):
             # A reminder stays short: the first page, or `incident show`, has the rest.
-            fields = tuple(f for f in fields if f[0] in ("Centre", "Severity"))
+            fields = tuple(f for f in fields if f[0] in (_t("Centre"), _t("Severity")))
             lines = lines[:REMINDER_LINES]
         if page.incident_id is not None:
             lines.append((Span(text=_t("Details and timeline: ")),
@@ -498,18 +501,29 @@ class PagingService:
     def _secretariat_rooms(self) -> list[Room]:
         return self.directory.rooms_with_role("secretariat")
 
-    def _alert(self, session: Session, page: Page, now: datetime, headline: str,
-               text: str) -> Notification:
-        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert",
-                         tlp=_pages_tlp(session, [page]))
-        b.ref = _ref(page)
-        b.line(text)
-        # No button or reaction here: acknowledging another role's page is deliberate.
-        b.line(_t("To acknowledge it on {role_label}'s behalf, type ",
-                  role_label=role_label(page.role)),
-               Span(text=f"ack {_ref(page)}", style="code"), ".")
+    def _alert(self, session: Session, page: Page, now: datetime,
+               words: Callable[[], tuple[str, str]]) -> Notification:
+        """An alert to the Secretariat's rooms, each in its language (``words``: the
+        headline and text, rendered in the current language)."""
+        tlp = _pages_tlp(session, [page])
+
+        def render() -> Reply:
+            headline, text = words()
+            b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert", tlp=tlp)
+            b.ref = _ref(page)
+            b.line(text)
+            # No button or reaction here: acknowledging another role's page is deliberate.
+            b.line(_t("To acknowledge it on {role_label}'s behalf, type ",
+                      role_label=role_words(page.role)),
+                   Span(text=f"ack {_ref(page)}", style="code"), ".")
+            return b.build()
+
+        deliveries = []
+        for room in self._secretariat_rooms():
+            with i18n.use(room_language(room)):
+                deliveries.append((room, render()))
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
-                      deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
+                      deliveries=deliveries)
 
     def settle(self, session: Session, ref: str, reason: str, *,
                kind: str | None = None) -> int:
@@ -617,9 +631,13 @@ class PagingService:
             self._stop_steps(session, p)
             took = (now - p.created_at).total_seconds()
             met = now <= p.target_at and p.missed_at is None
-            b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
-                   f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
-                   + ("within the 1-hour target." if met else "after the 1-hour target."))
+            b.line(bold(_ref(p)), " " + (_t(
+                "({role}, {about}) acknowledged by {name} at {at}, after {took}: within the "
+                "1-hour target.", role=role_words(p.role), about=p.ref,
+                name=caller.contact.name, at=hhmm(now), took=format_duration(took)) if met
+                else _t("({role}, {about}) acknowledged by {name} at {at}, after {took}: after "
+                        "the 1-hour target.", role=role_words(p.role), about=p.ref,
+                        name=caller.contact.name, at=hhmm(now), took=format_duration(took))))
             self._reveal_page(session, b, p)
             if p.incident_id is not None:
                 session.add(TimelineEntry(incident_id=p.incident_id, at=now,
@@ -656,19 +674,27 @@ class PagingService:
             paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
         if not paged:
             return
-        b = ReplyBuilder(_t("{ref} – acknowledged", ref=_ref(page)), kind="page",
-                         tlp=_pages_tlp(session, [page]))
-        b.ref = _ref(page)
-        b.line(_t("{ref} for {role_label} was acknowledged by {name} at {hhmm}; you are no "
-                  "longer paged for it.",
-                  ref=_ref(page), role_label=role_label(page.role), name=caller.contact.name,
-                  hhmm=hhmm(now)))
+        tlp = _pages_tlp(session, [page])
+
+        def told() -> Reply:
+            b = ReplyBuilder(_t("{ref} – acknowledged", ref=_ref(page)), kind="page", tlp=tlp)
+            b.ref = _ref(page)
+            b.line(_t("{ref} for {role_label} was acknowledged by {name} at {hhmm}; you are no "
+                      "longer paged for it.",
+                      ref=_ref(page), role_label=role_words(page.role),
+                      name=caller.contact.name, hhmm=hhmm(now)))
+            return b.build()
+
+        direct = []
+        for c in paged:  # each in their own language
+            with i18n.use(person_language(session, self.directory, c)):
+                direct.append((c, told()))
         notify(session, kind="page-acked", now=now, incident_id=page.incident_id,
-               deliveries=[], direct=[(c, b.build()) for c in paged])
+               deliveries=[], direct=direct)
 
     def _name(self, contact_id: str | None) -> str:
         if contact_id is None:
-            return "someone"
+            return _t("someone")
         try:
             return self.directory.contact(contact_id).name
         except NotFound:
@@ -721,14 +747,14 @@ class PagingService:
 
             def whose(page: Page) -> str:
                 # Shown anonymised, a page's role could name the Member: say less.
-                return role_label(page.role) if named or page.role.startswith(
-                    ("gisc:", "secretariat")) else "an on-call role"
+                return role_words(page.role) if named or page.role.startswith(
+                    ("gisc:", "secretariat")) else _t("an on-call role")
 
             if inc.status != "open":
                 # A page on a resolved incident would stop at once: nobody would be paged.
                 raise InvalidState(_t("{number} is {status}, so nothing is paged: reopen it "
                                       "first (`incident reopen {number} <why>`)",
-                                      number=inc.number, status=inc.status))
+                                      number=inc.number, status=word(inc.status)))
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
             b = ReplyBuilder(_t("{number} – escalated",
@@ -793,7 +819,7 @@ class PagingService:
                 # Who stands in for a role (and when) is that role's and the Secretariat's.
                 raise NotAllowed(_t("who is on call for {role_label} is shown only to its own "
                                     "focal points and the WMO Secretariat",
-                                    role_label=role_label(roles[0])))
+                                    role_label=role_words(roles[0])))
         else:
             known = {r.casefold(): r for r in self.directory.oncall_roles()}
             roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
@@ -806,7 +832,8 @@ class PagingService:
                 chain, rotations, overrides = self.directory.oncall_rules(r)
                 all_overrides = [*overrides, *self._db_overrides(session, r)]
                 current = resolve_chain(now, chain, rotations, all_overrides)
-                b.line(bold(role_label(r).removeprefix("the ")), f" ({r})")
+                heading = _t("WMO Secretariat") if r == "secretariat" else role_words(r)
+                b.line(bold(heading), f" ({r})")
                 b.line(_t("  now ({hhmm}): {chain_words}",
                           hhmm=hhmm(now), chain_words=self._chain_words(current)))
                 change = next_change(now, rotations, all_overrides)
@@ -822,7 +849,7 @@ class PagingService:
 
     def _chain_words(self, chain: Sequence[str]) -> str:
         if not chain:
-            return "nobody"
+            return _t("nobody")
         return " → ".join(f"{self._name(c)} ({c})" for c in chain)
 
     async def set_override(self, caller: Caller, role: str, contact_id: str, start: str,
@@ -833,7 +860,7 @@ class PagingService:
                 or role.casefold() in {r.casefold() for r in caller.contact.roles}):
             raise NotAllowed(_t("only the WMO Secretariat or {role_label}'s own focal points "
                                 "may change who is on call for {role}",
-                                role_label=role_label(role), role=role))
+                                role_label=role_words(role), role=role))
         if not (contact.is_secretariat
                 or role.casefold() in {r.casefold() for r in contact.roles}):
             raise NotAllowed(_t("{id} does not hold the role {role}, so may not read its "
@@ -859,7 +886,7 @@ class PagingService:
             session.flush()
             b = ReplyBuilder(_t("O-{id} – on-call override set", id=row.id))
             b.line(_t("{name} ({id}) is first on call for {role_label} from {hhmm} to {hhmm_b}.",
-                      name=contact.name, id=contact.id, role_label=role_label(role),
+                      name=contact.name, id=contact.id, role_label=role_words(role),
                       hhmm=hhmm(begins), hhmm_b=hhmm(ends)))
             b.line(_t("Remove it with `escalate override remove O-{id}`.", id=row.id))
             return b.build(private=True)
@@ -948,8 +975,8 @@ def _pages_tlp(session: Session, pages: Sequence[Page]) -> Tlp | None:
 
 def _no_page(ref: str) -> str:
     """The one refusal for a page that is missing, hidden, or not the caller's."""
-    return (f"no open page for {ref.strip()} that you may acknowledge. The contacts on its "
-            "on-call chain or the WMO Secretariat can; see `escalate oncall`.")
+    return _t("no open page for {ref} that you may acknowledge. The contacts on its "
+              "on-call chain or the WMO Secretariat can; see `escalate oncall`.", ref=ref.strip())
 
 
 def _ack_hint(page: str | None = None) -> Reply:

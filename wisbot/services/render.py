@@ -205,6 +205,7 @@ HEADLINES = {str.__str__(h): h for h in (
     N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
     N_("details"), N_("needs your response"), N_("reported"), N_("updated"),
     N_("sharing changed"), N_("severity changed"), N_("classified"),
+    N_("escalated: needs your response"),
     N_("summary released by the affected Member"))}
 _SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
 _SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")

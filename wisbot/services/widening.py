@@ -21,6 +21,7 @@ from wisbot.domain.audience import lesson_cap, lesson_seen_by, may_sit_in
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import InvalidState, NotFound
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, audience
@@ -57,13 +58,12 @@ class Reach:
     organisations: frozenset[str]
 
     def words(self) -> str:
-        anon = f" ({self.anonymised} of them anonymised)" if self.anonymised else ""
-        return (f"{_n(len(self.rooms), 'room')}{anon} by "
-                f"{_n(len(self.organisations), 'organisation')}")
-
-
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+        rooms = ngettext("{n} room", "{n} rooms", len(self.rooms))
+        orgs = ngettext("{n} organisation", "{n} organisations", len(self.organisations))
+        if self.anonymised:
+            return _t("{rooms} ({anonymised} of them anonymised) by {organisations}",
+                      rooms=rooms, anonymised=self.anonymised, organisations=orgs)
+        return _t("{rooms} by {organisations}", rooms=rooms, organisations=orgs)
 
 
 def _reach(directory: Directory, told: Iterable[tuple[Room, Vis]]) -> Reach:
@@ -125,10 +125,10 @@ class WideningGate:
         if row.expires_at <= now:
             row.status = "expired"
             raise InvalidState(_t("your request expired at {expires_at:%H:%M} UTC "
-                                  "(confirmations are valid for {value} minutes); nothing "
+                                  "(confirmations are valid for {minutes} minutes); nothing "
                                   "changed. Ask again with `{again}`",
                                   expires_at=row.expires_at,
-                                  value=int(CONFIRM_WITHIN.total_seconds() // 60), again=again))
+                                  minutes=int(CONFIRM_WITHIN.total_seconds() // 60), again=again))
         row.status = "confirmed"
 
     async def share(self, caller: Caller, number: str, level: Share, anonymous: bool | None,
@@ -161,15 +161,16 @@ class WideningGate:
             b = ReplyBuilder(_t("{number} – confirm the wider sharing",
                                 number=inc.number), kind="info")
             b.reveal(inc.number)
-            than_now = (f"{_n(more, 'room')} more than now" if more else
-                        "the same rooms as now, named where they read it anonymised")
-            b.line(_t("Nothing has changed yet. Shared as {value}{value_b}, {number} will be "
+            than_now = (ngettext("{n} room more than now", "{n} rooms more than now", more)
+                        if more else
+                        _t("the same rooms as now, named where they read it anonymised"))
+            b.line(_t("Nothing has changed yet. Shared as {level}, {naming}, {number} will be "
                       "read in {words} ({than_now}, shared as {share_words}).",
-                      value=level.value, value_b=', anonymous' if new_anon else ', named',
+                      level=level.value, naming="anonymous" if new_anon else "named",
                       number=inc.number, words=after.words(), than_now=than_now,
                       share_words=share_words(inc)))
-            b.line(_t("Confirm within {value} minutes with ",
-                      value=int(CONFIRM_WITHIN.total_seconds() // 60)),
+            b.line(_t("Confirm within {minutes} minutes with ",
+                      minutes=int(CONFIRM_WITHIN.total_seconds() // 60)),
                    Span(text=f"{again} confirm", style="code"), ".")
             return b.build(private=True)
 
@@ -192,10 +193,9 @@ class WideningGate:
             b.line(_t("Nothing is recorded yet. A named lesson names your Member and may be "
                       "read in {words}:", words=reach.words()))
             b.line(bold(_t("Lesson: ")), user(text))
-            b.line(_t("Record it within {value} minutes with ",
-                      value=int(CONFIRM_WITHIN.total_seconds() // 60)),
-                      Span(text=f"lessons confirm {inc.number}",
-                      style="code"),
+            b.line(_t("Record it within {minutes} minutes with ",
+                      minutes=int(CONFIRM_WITHIN.total_seconds() // 60)),
+                   Span(text=f"lessons confirm {inc.number}", style="code"),
                    _t(", or record it share=anonymous instead."))
             return b.build(private=True)
 
