@@ -28,6 +28,7 @@ from wisbot.domain.severity import severity
 from wisbot.domain.tlp import Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
     has_anonymised_audience,
@@ -48,6 +49,7 @@ from wisbot.services.render import (
     redactor_for,
     share_words,
     timeline_lines,
+    word,
 )
 from wisbot.services.sightings import sighting_counts, sighting_lines
 from wisbot.store.engine import Store
@@ -466,18 +468,20 @@ class IncidentService:
             b = ReplyBuilder(list_title(which, centre, sev_min, rsit_class),
                              tlp=strictest(incident_tlp(i) for i, _ in rows) if rows else None)
             if not rows:
-                b.line("None that you may see here."
-                       + (" Resolved ones: `incident list resolved`." if which == "open"
-                          else ""))
+                b.line(_t("None that you may see here. Resolved ones: `incident list resolved`.")
+                       if which == "open" else _t("None that you may see here."))
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sightings = seen.get(inc.id or 0, 0)
                 b.line(bold(f"{incident_tlp(inc).label} {inc.number}"),
-                       f" · {inc.status} · severity {inc.severity} · "
-                       + (f"{inc.rsit} · " if inc.rsit else "")
-                       + f"{centre_short(self.directory, inc, vis)} · ",
+                       f" · {word(inc.status)} · "
+                       + _t("severity {level}", level=inc.severity) + " · ",
+                       Span(text=f"{inc.rsit}", style="code") if inc.rsit else "",
+                       " · " if inc.rsit else "",
+                       f"{centre_short(self.directory, inc, vis)} · ",
                        summary_span(self.directory, inc, vis),
-                       f" · seen at {sightings} other centre(s)" if sightings else "")
+                       ngettext(" · seen at {n} other centre", " · seen at {n} other centres",
+                                sightings) if sightings else "")
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -681,11 +685,11 @@ def withdrawn_note(number: str, by_member: bool, language: str, tlp: Tlp | None 
 
 def _minutes(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
-    return "hour" if minutes == 60 else f"{minutes} minutes"
+    return _t("hour") if minutes == 60 else ngettext("{n} minute", "{n} minutes", minutes)
 
 
 def _hidden(number: str) -> str:
-    return f"no incident {number} that you may see here"
+    return _t("no incident {number} that you may see here", number=number)
 
 
 def _id(inc: Incident) -> int:

@@ -63,13 +63,16 @@ def centre_short(directory: Directory, inc: Incident, vis: Vis) -> str:
 
 def list_title(which: str, centre: str | None, sev_min: int | None,
                rsit_class: str | None = None) -> str:
-    what = {"open": "Open incidents", "resolved": "Resolved or closed incidents",
-            "closed": "Resolved or closed incidents", "all": "All incidents"}[which]
     filters = []
     if centre:
-        filters.append(f"at {centre}")
+        filters.append(_t("at {centre}", centre=centre))
     if sev_min is not None:
-        filters.append(f"severity ≥ {sev_min}")
+        filters.append(_t("severity ≥ {level}", level=sev_min))
     if rsit_class:
-        filters.append(f"class {rsit_class}")
-    return what + (f" ({', '.join(filters)})" if filters else "") + " you may see here"
+        filters.append(_t("class {rsit_class}", rsit_class=rsit_class))
+    shown = f" ({', '.join(filters)})" if filters else ""
+    if which == "open":
+        return _t("Open incidents{filters} you may see here", filters=shown)
+    if which == "all":
+        return _t("All incidents{filters} you may see here", filters=shown)
+    return _t("Resolved or closed incidents{filters} you may see here", filters=shown)
