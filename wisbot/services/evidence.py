@@ -16,7 +16,7 @@ from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import NotFound
 from wisbot.i18n import N_, ngettext
 from wisbot.i18n import _ as _t
-from wisbot.reply import Reply, ReplyBuilder, bold, code
+from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.render import incident_tlp
 from wisbot.store.paging_tables import Page, PageDelivery, PageStep
 from wisbot.store.tables import Incident, Notification, OutboxRow
@@ -44,6 +44,24 @@ def _lag(delivered_at: datetime | None, sent: datetime | None) -> float:
 
 _STATES = {"dead": N_("FAILED (dead letter)"), "pending": N_("not yet delivered"),
            "withdrawn": N_("withdrawn (sharing narrowed)")}
+
+# The events of an incident's notifications and page steps, as the evidence names them.
+_EVENTS = {"reported": N_("reported"), "update": N_("update"), "severity": N_("severity"),
+           "classified": N_("classified"), "share": N_("share"), "review": N_("review"),
+           "resolved": N_("resolved"), "closed": N_("closed"), "reopened": N_("reopened"),
+           "lesson": N_("lesson"), "released": N_("released"), "query": N_("query"),
+           "answer": N_("answer"), "page": N_("page"), "page-acked": N_("page acknowledged"),
+           "page-alert": N_("alert to the Secretariat"), "sighting": N_("sighting"),
+           "withdrawn": N_("withdrawn"), "escalated": N_("escalated"), "repeat": N_("repeat"),
+           "next": N_("next on the chain"), "secretariat": N_("Secretariat step"),
+           "missed": N_("target missed"), "confirmed": N_("confirmed"),
+           "summary": N_("summary")}
+
+
+def _event(kind: str) -> str:
+    found = _EVENTS.get(kind)
+    return str(found) if found is not None else kind
+
 
 _VERDICTS = {"met": N_("met"), "missed": N_("missed"), "pending": N_("pending"),
              "stopped": N_("stopped")}
@@ -135,11 +153,11 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
             continue
         if details:
             for row in rows:
-                b.line(f"  {at(n.created_at)} ", code(n.kind),
+                b.line(f"  {at(n.created_at)} ", _event(n.kind),
                        f" → {_where(directory, row.room_key)}: "
                        f"{_row_words(row.status, row.delivered_at, n.created_at, at)}")
         else:
-            b.line(f"  {at(n.created_at)} ", code(n.kind), " → " + group_words(
+            b.line(f"  {at(n.created_at)} ", _event(n.kind), " → " + group_words(
                 [(r.room_key, r.status, r.delivered_at) for r in rows], n.created_at))
     pages = session.exec(select(Page).where(Page.incident_id == inc.id)
                          .order_by(col(Page.id))).all()
@@ -176,14 +194,14 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
             head += "".join(_t(" · skipped {contact} ({missing})", contact=g.get("contact"),
                                missing=g.get("missing")) for g in s.skipped or [])
             if details:
-                b.line(when, code(s.action), head)
+                b.line(when, _event(s.action), head)
                 for where, status, delivered_at in targets:
                     b.line(f"      {where}: "
                            f"{_row_words(status, delivered_at, s.fired_at, at)}")
             elif targets:
-                b.line(when, code(s.action), f"{head} → {group_words(targets, s.fired_at)}")
+                b.line(when, _event(s.action), f"{head} → {group_words(targets, s.fired_at)}")
             else:
-                b.line(when, code(s.action), head)
+                b.line(when, _event(s.action), head)
     if any(v == "missed" for v in verdicts) or (ttn is not None and ttn > TARGET.total_seconds()):
         overall = "missed"
     elif any(v == "pending" for v in verdicts) or (ttn is None and notes):

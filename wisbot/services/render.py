@@ -210,6 +210,7 @@ HEADLINES = {str.__str__(h): h for h in (
 _SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
 _SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
 _RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
+_CLASSIFIED_HEADLINE = re.compile(r"^classified (.+)$")  # RSIT names stay English
 
 
 def word(kind: str) -> str:
@@ -231,6 +232,8 @@ def headline_words(headline: str) -> str:
     if m := _RELEASED_HEADLINE.match(headline):
         kind = word(m[1])
         return _("{kind} released by the affected Member", kind=kind)
+    if m := _CLASSIFIED_HEADLINE.match(headline):
+        return _("classified {classification}", classification=i18n.iso(m[1]))
     return headline
 
 
