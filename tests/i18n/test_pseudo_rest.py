@@ -35,6 +35,9 @@ KEPT = [
     r"gb-(one|two)", "OAI provider not active", "Ticket 1 needs follow-up",
     "all-giscs", "secretariat", "collaboration", "anonymous", "named", "share=", "sev=",
     r"`[^`]*`", r"'\d+\w* (page|repeat|next|secretariat|missed)'",
+    # WIS2 IMS (JIRA) ticket states and impact levels; probe statuses and service keys.
+    r"\b(Triage|To Do|In Progress|In Review|Done|TRIAGE|TO DO|IN PROGRESS|IN REVIEW|DONE)\b",
+    r"\b(Very High|High|Medium)\b", r"\b(ok|degraded|fail)\b", r"\bgdc-one\b",
     r"\bUTC\b", r"\bP-\d+\b", "JSON", "CSV", "Markdown", r"\bWIS2?\b", "WMO",
 ]
 

@@ -42,9 +42,9 @@ async def stats(ctx: Ctx, a: dict[str, Any]) -> Reply:
             return annual_report(session, year, now), ""
         published = published_report(session, year) if year < now.year else None
         if published is not None:
-            return published, " (as published)"
+            return published, _t(" (as published)")
         return annual_report(session, year, now, include=seen), \
-            " (incidents you may see here)"
+            _t(" (incidents you may see here)")
 
     report, scope = await ctx.services.store.tx(work)
     return to_reply(report, scope).model_copy(update={"private": True})

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory
 from wisbot.domain.audience import room_sees
@@ -38,8 +39,10 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
 from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
 from wisbot.services.paging import page_verdict, time_to_notify
 from wisbot.services.render import exposure
@@ -49,7 +52,8 @@ from wisbot.store.tables import AdapterState, Incident
 
 UNCLASSIFIED = "unclassified"
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+          N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
 
 
 @dataclass
@@ -93,7 +97,7 @@ class AnnualReport:
         return self.hours_covered / self.hours_since_first if self.hours_since_first else None
 
 
-BY_HIGHEST = "counted by the highest severity each reached (3 → 5 → 2 counts as 5)"
+BY_HIGHEST = N_("counted by the highest severity each reached (3 → 5 → 2 counts as 5)")
 
 
 def highest_severity(inc: Incident) -> int:
@@ -175,13 +179,16 @@ def pager_words(r: AnnualReport) -> str:
     """What the pager hours measure, in words (a bare "1 of 8046" told nobody anything)."""
     if r.first_hour is None:
         if r.hours_covered:  # figures published before the first hour was kept
-            return (f"{r.hours_covered} of the {r.hours_in_period} hours of {r.year} had a "
-                    "wisbot process up to send pages")
-        return f"no wisbot pager ran in {r.year} (of {r.hours_in_period} hours so far)"
-    first = datetime.fromisoformat(r.first_hour).strftime("%d %b %H:%M UTC")
-    return (f"{r.hours_covered} of the {r.hours_since_first} hours since wisbot first ran in "
-            f"{r.year} ({first}): {_pct(r.coverage)} — hours in which a wisbot process was "
-            f"up to send pages ({r.hours_in_period} hours of {r.year} so far)")
+            return _t("{covered} of the {hours} hours of {year} had a wisbot process up to "
+                      "send pages", covered=r.hours_covered, hours=r.hours_in_period,
+                      year=r.year)
+        return _t("no wisbot pager ran in {year} (of {hours} hours so far)", year=r.year,
+                  hours=r.hours_in_period)
+    first = i18n.when(datetime.fromisoformat(r.first_hour))
+    return _t("{covered} of the {since} hours since wisbot first ran in {year} ({first}): "
+              "{coverage} — hours in which a wisbot process was up to send pages ({hours} "
+              "hours of {year} so far)", covered=r.hours_covered, since=r.hours_since_first,
+              year=r.year, first=first, coverage=_pct(r.coverage), hours=r.hours_in_period)
 
 
 def _pct(value: float | None) -> str:
@@ -189,28 +196,32 @@ def _pct(value: float | None) -> str:
 
 
 def _timing_words(t: Timing) -> str:
-    return (f"median {format_duration(t.median_s)}, 90th percentile "
-            f"{format_duration(t.p90_s)}, within 1 hour {_pct(t.within_1h)} (n={t.count})")
+    return _t("median {median}, 90th percentile {p90}, within 1 hour {within} (n={count})",
+              median=format_duration(t.median_s), p90=format_duration(t.p90_s),
+              within=_pct(t.within_1h), count=t.count)
 
 
 def to_markdown(r: AnnualReport) -> str:
-    out = [f"# WIS IT-security incident service — annual report {r.year}", "",
-           f"Generated {r.generated_at}.", "",
-           f"- Incidents handled: **{r.incidents}**",
-           f"- Time to notify: {_timing_words(r.time_to_notify)}",
-           f"- Time to acknowledge a page: {_timing_words(r.time_to_acknowledge)}",
-           f"- Pages: {r.pages}, acknowledged {r.pages_acknowledged}, reached the "
-           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
-           f"{r.pages_target_missed}",
-           f"- Pager running: {pager_words(r)}", "",
-           "## Incidents by severity", "", f"Incidents are {BY_HIGHEST}.", "",
-           "| severity | incidents |", "|---|---|"]
+    out = [_t("# WIS IT-security incident service — annual report {year}", year=r.year), "",
+           _t("Generated {at}.", at=r.generated_at), "",
+           _t("- Incidents handled: **{count}**", count=r.incidents),
+           _t("- Time to notify: {timing}", timing=_timing_words(r.time_to_notify)),
+           _t("- Time to acknowledge a page: {timing}",
+              timing=_timing_words(r.time_to_acknowledge)),
+           _t("- Pages: {pages}, acknowledged {acknowledged}, reached the Secretariat step "
+              "{secretariat}, 1-hour target missed {missed}", pages=r.pages,
+              acknowledged=r.pages_acknowledged, secretariat=r.pages_secretariat_step,
+              missed=r.pages_target_missed),
+           _t("- Pager running: {words}", words=pager_words(r)), "",
+           _t("## Incidents by severity"), "", _t("Incidents are {how}.", how=BY_HIGHEST), "",
+           _t("| severity | incidents |"), "|---|---|"]
     for level, n in r.by_severity.items():
         out.append(f"| {severity(level).words} | {n} |")
-    out += ["", "## Incidents by RSIT class", "", "| class | incidents |", "|---|---|"]
+    out += ["", _t("## Incidents by RSIT class"), "", _t("| class | incidents |"), "|---|---|"]
     out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
-    out += ["", "## Incidents by month and severity", "",
-            "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
+    out += ["", _t("## Incidents by month and severity"), "",
+            _t("| month | ") + " | ".join(_t("sev {level}", level=s) for s in range(6))
+            + _t(" | total |"),
             "|---|" + "---|" * 7]
     for month, row in r.by_month.items():
         out.append(f"| {MONTHS[month - 1]} | " + " | ".join(str(row[s]) for s in range(6))
@@ -266,7 +277,7 @@ def from_json(text: str) -> AnnualReport:
     return AnnualReport(**data)
 
 
-PUBLIC_SCOPE = " (incidents shared with the group)"
+PUBLIC_SCOPE = N_(" (incidents shared with the group)")
 
 
 def _marker(year: int) -> str:
@@ -304,7 +315,7 @@ def to_reply(r: AnnualReport, scope: str = "") -> Reply:
     for month, row in r.by_month.items():
         if sum(row.values()):
             b.line(f"  {MONTHS[month - 1]}: " + " ".join(str(row[s]) for s in range(6))
-                   + f" (total {sum(row.values())})")
+                   + _t(" (total {total})", total=sum(row.values())))
     if not r.incidents:
         b.line(_t("No incidents recorded this year."))
     return b.build()
@@ -329,11 +340,15 @@ async def post_annual_report(store: Store, directory: Directory, clock: Clock,
         # recount (that would move with later changes to hidden incidents).
         session.add(AdapterState(platform="wisbot", name=_marker(year),
                                  value=to_json(public), updated_at=now))
-        full, shared = to_reply(report), to_reply(public, PUBLIC_SCOPE)
+        deliveries = []  # each room in its language
+        for room in directory.rooms_with_role("secretariat"):
+            with i18n.use(room_language(room)):
+                deliveries.append((room, to_reply(report)))
+        for room in directory.rooms_with_role("collaboration"):
+            with i18n.use(room_language(room)):
+                deliveries.append((room, to_reply(public, str(PUBLIC_SCOPE))))
         notify(session, kind="annual-report", now=now, incident_id=None,
-               deliveries=[*((room, full) for room in directory.rooms_with_role("secretariat")),
-                           *((room, shared)
-                             for room in directory.rooms_with_role("collaboration"))])
+               deliveries=deliveries)
         return True
 
     return await store.tx(work)

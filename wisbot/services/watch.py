@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain import watch as rules
@@ -47,6 +48,7 @@ from wisbot.domain.watch import (
 )
 from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
@@ -54,6 +56,7 @@ from wisbot.probes.wismon import GiscProperties, build_centres, build_events, bu
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.chart import Point, chart_png
 from wisbot.services.context import Caller
+from wisbot.services.languages import room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.settings import Settings
@@ -76,9 +79,9 @@ BOT = "wisbot"
 BOT_REPORTER = "wisbot (GISC Watch probes)"
 WIS1 = (Service.OAIPMH, Service.SRU, Service.PORTAL, Service.WISMON)
 SERVICE_WORDS = {
-    "oaipmh": "OAI-PMH provider", "sru": "SRU search", "portal": "HTTP portal",
-    "wismon": "WIS Monitor JSON", "gdc": "Global Discovery Catalogue",
-    "broker": "Global Broker", "cache": "Global Cache", "monitor": "Global Monitor",
+    "oaipmh": N_("OAI-PMH provider"), "sru": N_("SRU search"), "portal": N_("HTTP portal"),
+    "wismon": N_("WIS Monitor JSON"), "gdc": N_("Global Discovery Catalogue"),
+    "broker": N_("Global Broker"), "cache": N_("Global Cache"), "monitor": N_("Global Monitor"),
 }
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
@@ -143,17 +146,17 @@ class WatchReport:
     def triage_check(self) -> str:
         """The Guide's "TRIAGE should be zero" check, in words."""
         if not self.in_triage:
-            return "TRIAGE zero: met (no ticket waits in TRIAGE)"
-        return (f"TRIAGE zero: NOT met – {len(self.in_triage)} in TRIAGE ("
-                + ", ".join(f"#{n}" for n in self.in_triage[:20])
-                + "): assign them and move them to TO DO")
+            return _t("TRIAGE zero: met (no ticket waits in TRIAGE)")
+        return _t("TRIAGE zero: NOT met – {count} in TRIAGE ({tickets}): assign them and move "
+                  "them to TO DO", count=len(self.in_triage),
+                  tickets=", ".join(f"#{n}" for n in self.in_triage[:20]))
     sections: tuple[Section, ...] = ()
 
     @property
     def footer(self) -> str:
-        duty = ", ".join(f"GISC {g}" for g in self.duty) or "none on the roster"
-        return (f"Duty GISC: {duty}; watch period from {fmt_day(self.start)} "
-                f"to {fmt_day(self.end)}")
+        duty = ", ".join(f"GISC {g}" for g in self.duty) or _t("none on the roster")
+        return _t("Duty GISC: {duty}; watch period from {start} to {end}", duty=duty,
+                  start=fmt_day(self.start), end=fmt_day(self.end))
 
     def markdown(self) -> str:
         out = [f"# GISC Watch report {fmt_day(self.start)} – {fmt_day(self.end)}", "",
@@ -475,8 +478,17 @@ class WatchService:
             run.failures = sum(1 for r in results if r.status is ProbeStatus.FAIL)
             if reply is not None:
                 rooms = self._duty_rooms(session, finished)
+                posts: dict[str, Reply] = {}
+                for room in rooms:  # each room in its language
+                    lang = room_language(room)
+                    if lang not in posts:
+                        with i18n.use(lang):
+                            posts[lang] = self._daily_reply(
+                                started, results, previous, anomalies, opened, png,
+                                self._sections(session, started - timedelta(days=1),
+                                               started, "daily"))
                 notify(session, kind="watch-daily", now=finished, incident_id=None,
-                       deliveries=[(room, reply) for room in rooms])
+                       deliveries=[(room, posts[room_language(room)]) for room in rooms])
             if daily:
                 self._purge(session, finished - retention)
 
@@ -552,8 +564,8 @@ class WatchService:
         b = ReplyBuilder(_t("GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{count} OK)",
                             when=when, ok=ok, count=len(results)),
                          kind="watch")
-        b.line(code(f"{'GISC / service':<34} {'status':<9} {'latency':>9} {'count':>10} "
-                    f"{'change':>8}"))
+        b.line(code(f"{_t('GISC / service'):<34} {_t('status'):<9} {_t('latency'):>9} "
+                    f"{_t('count'):>10} {_t('change'):>8}"))
         for r in sorted(results, key=lambda x: (self._is_global(x), x.centre, x.service.value)):
             who = r.centre if self._is_global(r) else f"GISC {r.centre}"
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
@@ -562,7 +574,7 @@ class WatchService:
             if r.figure is None or before is None:
                 change = "–"
             elif before == 0:
-                change = "new" if r.figure else "0%"
+                change = _t("new") if r.figure else "0%"
             else:
                 change = f"{(r.figure - before) / before * 100:+.0f}%"
             label = f"{who} / {r.service.value}"
@@ -580,7 +592,7 @@ class WatchService:
             b.line(bold(_t("Tickets opened: ")), Span(text=", ".join(f"#{n}" for n in opened)))
         for title, lines in extra:
             b.line(bold(f"{title}:"))
-            for line in lines or ("none",):
+            for line in lines or (_t("none"),):
                 b.line(Span(text="  • "), user(line))
         if png is not None:
             b.attach(Attachment.from_bytes("chart.png", "image/png", png))
@@ -655,7 +667,7 @@ class WatchService:
     @staticmethod
     def _svc_words(key: str) -> str:
         centre, _, svc = key.rpartition(":")
-        words = SERVICE_WORDS.get(svc, svc)
+        words = str.__str__(SERVICE_WORDS[svc]) if svc in SERVICE_WORDS else svc  # stored: English
         return f"{words} {centre}" if centre else words
 
     def _finding(self, subject: str, found: dict[str, ProbeResult], failing: set[str]) -> str:
@@ -704,7 +716,8 @@ class WatchService:
         b.field(_t("GISC"), subject_label(ticket.subject))
         b.field(_t("Impact"), rules.target_words(impact))
         b.field(_t("Status"),
-                f"{STATE_WORDS[state]} ({rules.report_status(state, ticket.partial)})")
+                f"{STATE_WORDS[state]} "
+                f"({_report_status(rules.report_status(state, ticket.partial))})")
         if ticket.assignee:
             b.field(_t("Assigned to"), ticket.assignee)
         info = IMPACTS[impact]
@@ -916,16 +929,18 @@ class WatchService:
             b = ReplyBuilder(_t("GISC Watch"), kind="watch")
             if current is None:
                 nxt = rules.next_period(periods, utc_day(now))
-                b.field(_t("Duty GISC"), "none: the roster has no period for "
-                        f"{utc_day(now)}" + (f" (next: GISC {nxt.gisc} from "
-                                             f"{fmt_day(nxt.start)})" if nxt else ""))
+                b.field(_t("Duty GISC"), _t("none: the roster has no period for {day}",
+                                            day=utc_day(now))
+                        + (_t(" (next: GISC {gisc} from {day})", gisc=nxt.gisc,
+                              day=fmt_day(nxt.start)) if nxt else ""))
             else:
                 b.field(_t("Duty GISC"), f"GISC {current.gisc}")
                 b.field(_t("Watch period"), f"{fmt_day(current.start)} – {fmt_day(current.end)}"
                         " (00:00–23:59 UTC)")
                 if len(watching) > 1:
-                    b.field(_t("Also on watch"), f"GISC {watching[1]} until GISC {current.gisc} "
-                            "accepts the handover")
+                    b.field(_t("Also on watch"), _t("GISC {gisc} until GISC {duty} accepts the "
+                                                    "handover", gisc=watching[1],
+                                                    duty=current.gisc))
             run = session.exec(select(ProbeRun).where(col(ProbeRun.finished_at).is_not(None))
                                .order_by(col(ProbeRun.id).desc())).first()
             if run is None:
@@ -1028,12 +1043,15 @@ class WatchService:
             out.append(GlobalFigure(label, _figure_words(first[key]), _figure_words(last[key])))
         return tuple(out)
 
-    def report_reply(self, rep: WatchReport, title: str = "GISC Watch report") -> Reply:
-        b = ReplyBuilder(f"{title} {fmt_day(rep.start)} – {fmt_day(rep.end)}", kind="watch")
-        b.line(code("ID | date | GISC | result | status | reporter"))
+    def report_reply(self, rep: WatchReport, title: str | None = None) -> Reply:
+        b = ReplyBuilder(f"{title or _t('GISC Watch report')} {fmt_day(rep.start)} – "
+                         f"{fmt_day(rep.end)}", kind="watch")
+        b.line(Span(text=_t("ID | date | GISC | result | status | reporter")))
         for r in rep.rows:
+            reporter = _t("wisbot (GISC Watch probes)") if r.reporter == BOT_REPORTER \
+                else r.reporter
             b.line(Span(text=f"{r.id} | {fmt_day(r.day)} | {r.gisc} | "), user(r.result),
-                   Span(text=f" | {r.status} | {r.reporter}"))
+                   Span(text=f" | {_report_status(r.status)} | {reporter}"))
         if not rep.rows:
             b.line(_t("(no tickets in the period)"))
         b.line(bold(rep.footer))
@@ -1043,13 +1061,13 @@ class WatchService:
         if not rep.figures:
             b.line(_t("  none probed in the period"))
         b.line(bold(_t("Ticket activity: ")), Span(text=", ".join(
-            f"{k} {v}" for k, v in rep.activity.items())))
+            f"{_ACTIVITY[k] if k in _ACTIVITY else k} {v}" for k, v in rep.activity.items())))
         b.line(bold(_t("Tickets by status: ")), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.by_status.items())))
         b.line(bold(rep.triage_check))
         for title, lines in rep.sections:
             b.line(bold(f"{title}:"))
-            for line in lines or ("none",):
+            for line in lines or (_t("none"),):
                 b.line(Span(text="  "), user(line))
         return b.build()
 
@@ -1088,8 +1106,12 @@ class WatchService:
             reply = self._handover_reply(h, rep)
             rooms = [r for r in (self._gisc_room(nxt.gisc),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
+            deliveries = []
+            for r in rooms:  # each room in its language
+                with i18n.use(room_language(r)):
+                    deliveries.append((r, self._handover_reply(h, rep)))
             notify(session, kind="watch-handover", now=now, incident_id=None,
-                   deliveries=[(r, reply) for r in rooms])
+                   deliveries=deliveries)
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}", at=now,
                 targets=((f"gisc:{nxt.gisc}", self._handover_page(h, rep, rooms)),)))
@@ -1101,14 +1123,15 @@ class WatchService:
         b.line(_t("The report went to GISC {gisc}'s room and the collaboration room. GISC "
                   "{gisc_b} stays on watch until GISC {gisc} types `watch accept`.",
                   gisc=nxt.gisc, gisc_b=outgoing.gisc))
-        b.line(mail_problem or "E-mailed to the next GISC, copied to the GISC operations list "
-               "and the WMO Secretariat.")
+        b.line(mail_problem or _t("E-mailed to the next GISC, copied to the GISC operations "
+                                  "list and the WMO Secretariat."))
         _ = reply
         return b.build(private=True), mail_problem
 
     def _handover_reply(self, h: Handover, rep: WatchReport) -> Reply:
-        base = self.report_reply(rep, f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
-                                      f"GISC {h.incoming}, report")
+        base = self.report_reply(rep, _t("GISC Watch handover HO-{id}: GISC {outgoing} → "
+                                         "GISC {incoming}, report", id=h.id,
+                                         outgoing=h.outgoing, incoming=h.incoming))
         lines = list(base.lines)
         if h.note:
             lines.insert(0, (bold(_t("Note: ")), user(h.note)))
@@ -1129,10 +1152,11 @@ class WatchService:
         by_status: dict[str, int] = {}
         for r in rep.rows:
             by_status[r.status] = by_status.get(r.status, 0) + 1
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-        b.line(bold(_t("Tickets: ")), Span(text=f"{len(rep.rows)} in the period"
+        counts = ", ".join(f"{n} {_report_status(status)}"
+                           for status, n in sorted(by_status.items()))
+        b.line(bold(_t("Tickets: ")), Span(text=_t("{count} in the period", count=len(rep.rows))
                                             + (f" ({counts})" if counts else "")))
-        where = " and ".join(r.key for r in rooms) or "the rooms"
+        where = ", ".join(r.key for r in rooms) or _t("the rooms")
         b.line(Span(text=_t("The full report is in {where}; or type ", where=where)),
                Span(text=f"watch report {rep.start.isoformat()} {rep.end.isoformat()}",
                     style="code"), Span(text="."))
@@ -1147,10 +1171,11 @@ class WatchService:
     async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, text: str,
                              note: str) -> str | None:
         if self.mailer is None:
-            return "Not e-mailed: no SMTP server is configured (smtp_host)."
+            return _t("Not e-mailed: no SMTP server is configured (smtp_host).")
         to = self._emails(f"gisc:{nxt.gisc}")
         if not to:
-            return f"Not e-mailed: GISC {nxt.gisc} has no contact e-mail in the directory."
+            return _t("Not e-mailed: GISC {gisc} has no contact e-mail in the directory.",
+                      gisc=nxt.gisc)
         cc = [e for e in [self.settings.watch_ops_email, *self._emails("secretariat")] if e]
         body = (f"GISC {outgoing.gisc} hands the GISC Watch over to GISC {nxt.gisc} "
                 f"(period starting {fmt_day(nxt.start)}).\n\n"
@@ -1161,7 +1186,8 @@ class WatchService:
                                    f"{outgoing.gisc} to GISC {nxt.gisc}", body=body)
         except Exception as exc:  # SMTP errors of every kind: the handover itself stands
             log.warning("handover e-mail HO-%s failed: %s", hid, exc)
-            return f"Not e-mailed: the SMTP server refused or failed ({type(exc).__name__})."
+            return _t("Not e-mailed: the SMTP server refused or failed ({error}).",
+                      error=type(exc).__name__)
 
         def done(session: Session) -> None:
             h = session.get(Handover, hid)
@@ -1415,9 +1441,20 @@ def _result(r: ProbeRecord) -> ProbeResult:
 def _figure_words(r: ProbeRecord) -> str:
     when = r.checked_at.strftime("%d/%m %H:%M")
     if r.status == "fail":
-        return f"unreachable ({when})"
-    fig = f"{r.figure:,.0f}" if r.figure is not None else "reachable"
+        return _t("unreachable ({when})", when=when)
+    fig = f"{r.figure:,.0f}" if r.figure is not None else _t("reachable")
     return f"{fig} ({r.status}, {when})"
+
+
+_ACTIVITY = {"opened": N_("opened"), "assigned": N_("assigned"), "closed": N_("closed"),
+             "reminders sent": N_("reminders sent"), "still open": N_("still open")}
+_REPORT_STATUS = {"open": N_("open"), "closed": N_("closed"),
+                  "partially open": N_("partially open")}
+
+
+def _report_status(status: str) -> str:
+    found = _REPORT_STATUS.get(status)
+    return str(found) if found is not None else status
 
 
 def _jsonable(details: Any) -> dict[str, object]:

@@ -473,7 +473,8 @@ class WmemService:
             centre = self.centre_of(r.centre)
             if centre is None:
                 continue
-            words = f"{SERVICE_WORDS.get(r.service.value, r.service.value)} {r.centre}"
+            service = SERVICE_WORDS.get(r.service.value)  # a WMEM is published in English
+            words = f"{str.__str__(service) if service else r.service.value} {r.centre}"
             state = session.get(WmemProbeState, r.centre)
             if r.status is ProbeStatus.FAIL and state is None and r.centre not in quiet:
                 doc = wmem.build(source=s.wmem_centre_id or "", subject=centre,
@@ -564,8 +565,9 @@ class WmemService:
         levels = self.levels(session, lo, hi)
         if not levels:
             return None
-        title = (f"Global Service levels {lo:%Y-%m-%d} – {hi:%Y-%m-%d %H:%M} UTC "
-                 f"(target {wmem.TARGET * 100:g} %)")
+        title = _t("Global Service levels {start} – {end} UTC (target {target} %)",
+                   start=f"{lo:%Y-%m-%d}", end=f"{hi:%Y-%m-%d %H:%M}",
+                   target=f"{wmem.TARGET * 100:g}")
         return title, tuple(level.words() for level in levels)
 
     def _outages_section(self, session: Session, lo: datetime, hi: datetime,
@@ -577,8 +579,8 @@ class WmemService:
             .order_by(col(WmemOutage.starts_at)).limit(30)).all()
         if not rows and kind == "daily":
             return None
-        title = "Planned outages (operations calendar" + (", next 7 days)" if kind == "daily"
-                                                          else ")")
+        title = _t("Planned outages (operations calendar, next 7 days)") if kind == "daily" \
+            else _t("Planned outages (operations calendar)")
         return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by})"
                             for r in rows)
 
