@@ -94,7 +94,8 @@ async def test_pseudo_locale_whole_demo(make_app: Any) -> None:
     c = app.console
     year = app.clock().year
     replies = []
-    for who, room, text, _why in SCRIPT:
+    for who, room, text, why in SCRIPT:
+        assert str(why).startswith("⟦") and str(why).endswith("⟧"), why  # the narration
         replies.append(await c.type(who, text.format(year=year), room))
         await app.outbox.drain()
     assert len(replies) == len(SCRIPT) and everything(app)
