@@ -141,8 +141,8 @@ class IndicatorService:
             if note:
                 b.line(bold(_t("Note: ")), user(defang_text(note)))
             b.line(bold(_t("Told: ")), Span(text=", ".join(
-                f"{room.key} ({'named' if v is Vis.NAMED else 'anonymised'})"
-                for room, v in told) or "no room"))
+                f"{room.key} ({_t('named') if v is Vis.NAMED else _t('anonymised')})"
+                for room, v in told) or _t("no room")))
             if has_anonymised_audience(self.directory, exposure(inc)):
                 b.line(bold(_t("Anonymised rooms: ")), Span(
                     text=_t("they read it only once a focal point of the affected Member "

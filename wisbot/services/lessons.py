@@ -257,7 +257,7 @@ class LessonService:
             rooms = release(session, self.directory, inc, review, review.proposed,
                             caller.contact.id, self.clock(), replaced=False)
             b = ReplyBuilder(_t("L-{lid} released to the public", lid=lid), tlp=Tlp.CLEAR)
-            b.line("Told: " + (", ".join(r.key for r in rooms) or "no room") + ".")
+            b.line(_t("Told: ") + (", ".join(r.key for r in rooms) or _t("no room")) + ".")
             return b.build(private=True)
 
         return await self.store.tx(work)

@@ -20,7 +20,7 @@ def clip(text: str, number: str | None, limit: int = SUMMARY_LIMIT) -> str:
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    where = f" (in full: `incident show {number}`)" if number else ""
+    where = _t(" (in full: `incident show {number}`)", number=number) if number else ""
     return f"{cut.rstrip()}…{where}"
 
 

@@ -14,6 +14,7 @@ from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.domain.indicators import defang_text
 from wisbot.errors import NotFound
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.render import actor_label
@@ -63,7 +64,7 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
 
 
 def centres_phrase(n: int) -> str:
-    return "1 other centre" if n == 1 else f"{n} other centres"
+    return ngettext("{n} other centre", "{n} other centres", n)
 
 
 def _sighting_line(directory: Directory, s: Sighting) -> tuple[Span, ...]:
