@@ -19,6 +19,7 @@ import csv
 import io
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -711,7 +712,7 @@ class WatchService:
         impact = Impact(ticket.impact)
         state = TicketState(ticket.state)
         b = ReplyBuilder(_t("Watch ticket #{id} – {headline}",
-                            id=ticket.id, headline=headline), kind="watch")
+                            id=ticket.id, headline=ticket_headline(headline)), kind="watch")
         b.ref = f"W-{ticket.id}"
         b.field(_t("GISC"), subject_label(ticket.subject))
         b.field(_t("Impact"), rules.target_words(impact))
@@ -730,9 +731,15 @@ class WatchService:
 
     def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
         now = _now_utc(self.clock)
-        reply = self._ticket_reply(ticket, headline)
-        notify(session, kind="watch-ticket", now=now, incident_id=None,
-               deliveries=[(r, reply) for r in self._ticket_rooms(session, ticket, now)])
+        replies: dict[str, Reply] = {}
+        deliveries = []
+        for room in self._ticket_rooms(session, ticket, now):  # each room in its language
+            lang = room_language(room)
+            if lang not in replies:
+                with i18n.use(lang):
+                    replies[lang] = self._ticket_reply(ticket, headline)
+            deliveries.append((room, replies[lang]))
+        notify(session, kind="watch-ticket", now=now, incident_id=None, deliveries=deliveries)
 
     def _open_ticket(self, session: Session, subject: str, finding: str, impact: Impact,
                      reporter: str, *, auto: bool, services: dict[str, bool]) -> WatchTicket:
@@ -1490,3 +1497,31 @@ def parse_day(text: str) -> date:
         raise UsageError(_t("{text!r} is not a date: use 2026-03-01 or 01/03/2026",
                             text=text)) from None
 
+
+# A ticket message's headline: the services pass English, the reader reads their language.
+_TICKET_HEADLINES = {str.__str__(h): h for h in (
+    N_("new ticket"), N_("opened"), N_("details"), N_("alert resolved – close proposed"),
+    N_("reopened: the alert fires again"), N_("the alert fires again"),
+    N_("closed: every service answers again"))}
+_MOVED_IMS = re.compile(r"^moved to (.+?) in WIS2 IMS \((.+)\)$")
+_MOVED_BY_NOTE = re.compile(r"^moved to (.+?) by ([^:]+): (.*)$", re.S)
+_MOVED_BY = re.compile(r"^moved to (.+?) by (.+)$")
+_MOVED = re.compile(r"^moved to (.+)$")
+_ASSIGNED = re.compile(r"^assigned to (.+)$")
+
+
+def ticket_headline(headline: str) -> str:
+    """A ticket headline in the reader's language (WIS2 IMS state names stay English)."""
+    if headline in _TICKET_HEADLINES:
+        return str(_TICKET_HEADLINES[headline])
+    if m := _MOVED_IMS.match(headline):
+        return _t("moved to {state} in WIS2 IMS ({key})", state=m[1], key=m[2])
+    if m := _MOVED_BY_NOTE.match(headline):
+        return _t("moved to {state} by {who}: {note}", state=m[1], who=m[2], note=m[3])
+    if m := _MOVED_BY.match(headline):
+        return _t("moved to {state} by {who}", state=m[1], who=m[2])
+    if m := _MOVED.match(headline):
+        return _t("moved to {state}", state=m[1])
+    if m := _ASSIGNED.match(headline):
+        return _t("assigned to {who}", who=m[1])
+    return headline
