@@ -480,8 +480,7 @@ class IncidentService:
                        " · " if inc.rsit else "",
                        f"{centre_short(self.directory, inc, vis)} · ",
                        summary_span(self.directory, inc, vis),
-                       ngettext(" · seen at {n} other centre", " · seen at {n} other centres",
-                                sightings) if sightings else "")
+                       _t(" · seen at {n} other centre(s)", n=sightings) if sightings else "")
             return b.build(private=True)
 
         return await self.store.tx(work)

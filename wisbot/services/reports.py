@@ -184,7 +184,7 @@ def pager_words(r: AnnualReport) -> str:
                       year=r.year)
         return _t("no wisbot pager ran in {year} (of {hours} hours so far)", year=r.year,
                   hours=r.hours_in_period)
-    first = i18n.when(datetime.fromisoformat(r.first_hour))
+    first = i18n.when_short(datetime.fromisoformat(r.first_hour))
     return _t("{covered} of the {since} hours since wisbot first ran in {year} ({first}): "
               "{coverage} — hours in which a wisbot process was up to send pages ({hours} "
               "hours of {year} so far)", covered=r.hours_covered, since=r.hours_since_first,
