@@ -135,10 +135,10 @@ class Stage(StrEnum):
     @property
     def words(self) -> str:
         return {
-            Stage.DISCUSSION: "stage 1 – discussion with the provider",
-            Stage.CONSULTATION: "stage 2 – consultation of the other GISCs",
-            Stage.REFERRAL: "stage 3 – referred to the working group",
-            Stage.CLOSED: "closed",
+            Stage.DISCUSSION: _t("stage 1 – discussion with the provider"),
+            Stage.CONSULTATION: _t("stage 2 – consultation of the other GISCs"),
+            Stage.REFERRAL: _t("stage 3 – referred to the working group"),
+            Stage.CLOSED: _t("closed"),
         }[self]
 
 

@@ -709,7 +709,7 @@ class ExchangeService:
             b.line(bold(_t("Tally: ")), t.words())
             if full:
                 for p in self._positions(session, case):
-                    was = "" if p.current else " (replaced by a later answer)"
+                    was = "" if p.current else _t(" (replaced by a later answer)")
                     b.line(_t("  {when} · GISC {gisc} · {position}{was}",
                               when=_when(p.at), gisc=p.gisc, position=p.position, was=was),
                            *((": ", user(p.reason)) if p.reason else ()))
@@ -889,8 +889,13 @@ class ExchangeService:
             reply = self._case_reply(session, case, f"GISC {gisc} {verb}{was}",
                                      note=reason.strip() or None)
             self._tell(session, case, "exchange-answer", reply, all_giscs=False)
-            return ReplyBuilder(_t("{number} – GISC {gisc} {verb}{was}",
-                                   number=case.number, gisc=gisc, verb=verb, was=was)).line(
+            said = (_t("{number} – GISC {gisc} accepts", number=case.number, gisc=gisc)
+                    if position == "accept" else
+                    _t("{number} – GISC {gisc} objects", number=case.number, gisc=gisc))
+            if earlier:
+                said += _t(" (replaces its earlier '{position}')",
+                           position=earlier[-1].position)
+            return ReplyBuilder(said).line(
                 bold(_t("Tally: ")), t.words()).build(private=True)
 
         return await self.store.tx(work)
