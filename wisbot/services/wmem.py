@@ -593,10 +593,11 @@ class WmemService:
             return None
         counts = Counter(r.severity for r in rows)
         lines = [", ".join(f"{counts[sv]} {sv}" for sv in reversed(wmem.SEVERITIES)
-                           if counts[sv]) + f" (from {len({r.source for r in rows})} sources)"]
+                           if counts[sv])
+                 + _t(" (from {count} sources)", count=len({r.source for r in rows}))]
         tickets = sorted({r.ticket_id for r in rows if r.ticket_id is not None})
         if tickets:
-            lines.append("tickets: " + ", ".join(f"#{n}" for n in tickets))
+            lines.append(_t("tickets: ") + ", ".join(f"#{n}" for n in tickets))
         summary = [r for r in rows if r.outcome == "summary"]
         grouped = Counter((r.severity, r.subject, r.title[:120]) for r in summary)
         for (sv, subject, title), n in sorted(grouped.items(),
@@ -604,10 +605,11 @@ class WmemService:
                                                              -x[1]))[:15]:
             lines.append(f"{sv} {subject}: {title}" + (f" (×{n})" if n > 1 else ""))
         if len(grouped) > 15:
-            lines.append(f"… and {len(grouped) - 15} more kinds of WARNING/INFO event")
+            lines.append(_t("… and {count} more kinds of WARNING/INFO event",
+                            count=len(grouped) - 15))
         if kind == "report":
-            return "WIS2 monitoring events", tuple(lines[:3])
-        return "WIS2 monitoring events (last 24 h)", tuple(lines)
+            return _t("WIS2 monitoring events"), tuple(lines[:3])
+        return _t("WIS2 monitoring events (last 24 h)"), tuple(lines)
 
 
 def _window(r: WmemOutage) -> str:
