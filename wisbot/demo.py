@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
@@ -17,6 +18,8 @@ from wisbot.adapters.console import ConsoleAdapter, render_text
 from wisbot.app import App
 from wisbot.directory import Room
 from wisbot.domain.confidentiality import Vis
+from wisbot.i18n import N_, Lazy, ngettext
+from wisbot.i18n import _ as _t
 from wisbot.services.incidents import audience
 from wisbot.services.render import exposure
 from wisbot.settings import Settings
@@ -25,61 +28,61 @@ from wisbot.store.tables import Incident
 
 EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "deploy" / "directory.example.yaml"
 
-SCRIPT: list[tuple[str, str | None, str, str]] = [
+SCRIPT: list[tuple[str, str | None, str, Lazy]] = [
     ("anna.weber", "member-de",
      "incident report DE-OF-NC share=principal-gisc sev=3 Phishing mails with a fake WIS "
      "portal login reached DWD operators; two accounts entered passwords",
-     "Germany's lead focal point reports; only the Secretariat, Germany's room and GISC "
-     "Offenbach are told."),
+     N_("Germany's lead focal point reports; only the Secretariat, Germany's room and GISC "
+        "Offenbach are told.")),
     ("sec-desk", "secretariat",
      "severity WIS-SEC-{year}-1 4 Stolen credentials used against the DWD message switch",
-     "The Secretariat raises the severity: the words and the action are always shown."),
+     N_("The Secretariat raises the severity: the words and the action are always shown.")),
     ("gisc-offenbach", "gisc-offenbach",
      "incident classify WIS-SEC-{year}-1 fraud/phishing",
-     "GISC Offenbach classifies it in the CSIRTs' taxonomy (RSIT); every message starts "
-     "with its TLP label: principal-gisc is TLP:AMBER+STRICT."),
+     N_("GISC Offenbach classifies it in the CSIRTs' taxonomy (RSIT); every message starts "
+        "with its TLP label: principal-gisc is TLP:AMBER+STRICT.")),
     ("gisc-offenbach", "gisc-offenbach", "ack P-1",
-     "Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
-     "the 1-hour target."),
+     N_("Severity 3 paged the on-call focal points; GISC Offenbach's desk acknowledges within "
+        "the 1-hour target.")),
     ("sec-maria", None, "ack P-2",
-     "The Secretariat's on-call focal point acknowledges its own page, in a direct message."),
+     N_("The Secretariat's on-call focal point acknowledges its own page, in a direct message.")),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous",
-     "Germany asks to tell the whole group, anonymously: wisbot first says how many rooms "
-     "and organisations will read it, and changes nothing yet."),
+     N_("Germany asks to tell the whole group, anonymously: wisbot first says how many rooms "
+        "and organisations will read it, and changes nothing yet.")),
     ("anna.weber", "member-de", "incident share WIS-SEC-{year}-1 group anonymous confirm",
-     "Germany confirms: other rooms read 'a WIS centre in the area of GISC Offenbach'."),
+     N_("Germany confirms: other rooms read 'a WIS centre in the area of GISC Offenbach'.")),
     ("hiro.sato", None, "incident query DE-OF-NC",
-     "Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
-     "reply cannot confirm anything: a query goes to the Secretariat."),
+     N_("Japan heard rumours about DE-OF-NC. It may see the incident only anonymised, so the "
+        "reply cannot confirm anything: a query goes to the Secretariat.")),
     ("sec-maria", None, "ack P-3",
-     "The query paged the Secretariat's on-call focal point, who acknowledges it."),
+     N_("The query paged the Secretariat's on-call focal point, who acknowledges it.")),
     ("sec-desk", "secretariat",
      "incident answer Q-1 An incident in the area of GISC Offenbach is being handled; see "
      "the collaboration room",
-     "The Secretariat answers; the answer reaches Japan."),
+     N_("The Secretariat answers; the answer reaches Japan.")),
     ("anna.weber", "member-de",
      "incident resolve WIS-SEC-{year}-1 Accounts reset, MFA enforced, no data altered",
-     "Germany resolves the incident."),
+     N_("Germany resolves the incident.")),
     ("anna.weber", "member-de",
      "lessons add WIS-SEC-{year}-1 share=anonymous Enforce MFA on every WIS portal login; "
      "DWD staff now report look-alike domains within minutes",
-     "An anonymised lesson: the collaboration room never learns it came from Germany."),
+     N_("An anonymised lesson: the collaboration room never learns it came from Germany.")),
     ("hiro.sato", None, "lessons search MFA portal",
-     "Japan searches the lessons: anonymised, no incident number."),
+     N_("Japan searches the lessons: anonymised, no incident number.")),
     ("sec-desk", "secretariat", "incident evidence WIS-SEC-{year}-1",
-     "The Secretariat checks the service-target evidence: who was told and paged, when, "
-     "and whether the 1-hour target was met."),
+     N_("The Secretariat checks the service-target evidence: who was told and paged, when, "
+        "and whether the 1-hour target was met.")),
     ("wanjiru.kamau", None,
      "incident report KE-NC share=secretariat sev=1 Suspicious scans of the KMD FTP server",
-     "Kenya reports an incident for the Secretariat's eyes only."),
+     N_("Kenya reports an incident for the Secretariat's eyes only.")),
     ("gisc-offenbach", "gisc-offenbach", "incident list all",
-     "GISC Offenbach lists incidents: Kenya's is not there."),
+     N_("GISC Offenbach lists incidents: Kenya's is not there.")),
     ("gisc-offenbach", "gisc-offenbach", "incident show WIS-SEC-{year}-2",
-     "…and asking for it directly gets the same answer as a number that does not exist."),
+     N_("…and asking for it directly gets the same answer as a number that does not exist.")),
     ("gisc-offenbach", "gisc-offenbach", "incident reprot KE-NC",
-     "A typo gets a 'did you mean'."),
+     N_("A typo gets a 'did you mean'.")),
     ("anna.weber", "member-de", "incident report DE-OF-NC sev=2 Odd logins",
-     "Forgetting share= gets the usage with the four levels explained, never a default."),
+     N_("Forgetting share= gets the usage with the four levels explained, never a default.")),
 ]
 
 
@@ -94,40 +97,43 @@ async def run_demo(out: Console | None = None, database_url: str | None = None,
         settings = Settings(database_url=url, directory=directory, auto_migrate=True)
         async with App(settings, adapters=[adapter]) as app:
             year = app.clock().year
-            console.print(Rule("[bold]wisbot demo: the WIS IT-security incident process"))
+            console.print(Rule("[bold]" + _t("wisbot demo: the WIS IT-security incident process")))
             for who, room, text, why in SCRIPT:
                 command = text.format(year=year)
-                console.print(f"\n[dim]{why}[/dim]")
-                where = room or "a direct message"
-                console.print(f"[bold cyan]{who}[/bold cyan] in [bold]{where}[/bold]: "
-                              f"[green]{command}[/green]")
+                console.print(f"\n[dim]{escape(str(why))}[/dim]")
+                where = room or _t("a direct message")
+                console.print(_t("{who} in {where}: {command}",
+                                 who=f"[bold cyan]{who}[/bold cyan]",
+                                 where=f"[bold]{where}[/bold]",
+                                 command=f"[green]{escape(command)}[/green]"))
                 reply = await adapter.type(who, command, room)
-                console.print(Panel(Text(render_text(reply)), title="reply to " + who,
+                console.print(Panel(Text(render_text(reply)), title=_t("reply to {who}", who=who),
                                     expand=False))
                 await app.outbox.drain()
             console.print()
-            console.print(Rule("[bold]What each room received, in the order told"))
+            console.print(Rule("[bold]" + _t("What each room received, in the order told")))
             views: dict[str, str] = {}
             for bound, how in await _rooms_in_cascade_order(app, year):
                 text = adapter.transcript(bound.target)
                 views[bound.key] = text
                 count = len(adapter.rooms.get(bound.target, []))
-                body = text if text else "(nothing)"
+                body = text if text else _t("(nothing)")
                 # The key already says the role (gisc-beijing): the title adds what is new.
                 console.print(Panel(Text(body), expand=False, title=f"{bound.key} · {how} · "
-                                    f"{count} message{'' if count == 1 else 's'}"))
+                                    + ngettext("{n} message", "{n} messages", count)))
             for who, replies in adapter.direct.items():
                 console.print(Panel(Text("\n\n".join(render_text(r) for r in replies)),
-                                    title=f"direct to @{who}", expand=False))
+                                    title=_t("direct to @{who}", who=who), expand=False))
             assert app.store is not None
             left = await app.store.tx(_open_pages)
             console.print()
             if left:
-                console.print(f"[yellow]Pages still open: {', '.join(left)}[/yellow]")
+                console.print("[yellow]" + _t("Pages still open: {pages}",
+                                              pages=", ".join(left)) + "[/yellow]")
             else:
-                console.print("Every page was acknowledged; none is left open.")
-    console.print("next: try [bold]`wisbot shell --as anna.weber --room member-de`[/bold] "
-                  "(README, Quick start) and type `help`.")
+                console.print(_t("Every page was acknowledged; none is left open."))
+    console.print(_t("next: try {command} (README, Quick start) and type `help`.",
+                     command="[bold]`wisbot shell --as anna.weber --room member-de`[/bold]"))
     return views
 
 
@@ -143,8 +149,9 @@ async def _rooms_in_cascade_order(app: App, year: int) -> list[tuple[Room, str]]
     inc = await app.store.tx(work)
     told = audience(app.directory, exposure(inc)) if inc is not None else []
     keys = {room.key for room, _ in told}
-    return [(room, "anonymised" if vis is Vis.ANONYMOUS else "named") for room, vis in told] \
-        + [(room, "not told") for room in app.directory.rooms if room.key not in keys]
+    return [(room, _t("anonymised") if vis is Vis.ANONYMOUS else _t("named"))
+            for room, vis in told] \
+        + [(room, _t("not told")) for room in app.directory.rooms if room.key not in keys]
 
 
 def _open_pages(session: Session) -> list[str]:

@@ -188,6 +188,12 @@ def when(value: datetime) -> str:
     return f"{shown} UTC"
 
 
+def when_short(value: datetime) -> str:
+    """A day and time without the year (``02 Mar 09:00 UTC``), in UTC, saying so."""
+    at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"{_format_datetime(at, 'dd MMM HH:mm', tzinfo=UTC, locale=_babel_locale())} UTC"
+
+
 def when_long(value: datetime) -> str:
     """A moment in words for the language (``2 déc. 2026, 11:08``), in UTC, saying so."""
     at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

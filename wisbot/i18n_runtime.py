@@ -11,6 +11,16 @@ COMMAND_HELP = (
     N_("Mark the incident resolved; the incident's rooms are told."),
     N_("Close the incident; the incident's rooms are told."),
     N_("Reopen a resolved or closed incident; the incident's rooms are told."),
+    # commands/watch.py: the help of `watch ticket` is built from its usage constant
+    # (TICKET_USAGE; the command words in it stay as they are).
+    N_("Watch tickets: watch ticket add <GISC> <finding> [impact=very-high|high|medium] · "
+       "watch ticket <n> triage|todo|progress|review|done [note] · "
+       "watch ticket <n> assign <who> · watch ticket <n>"),
+    # commands/wmem.py: `watch outage` help ends with its usage constant (USAGE).
+    N_("Announce a planned outage of a WIS 2.0 service: suppresses its tickets and flags in "
+       "the window; published as a WMEM when wmem_publish is on. watch outage <service> "
+       "<from> <to> <text>, e.g. `watch outage gb-dwd 2026-03-05T09:00Z 2026-03-05T11:00Z "
+       "broker upgrade`"),
     # commands/exchange.py declares its command through a subclass of Command.
     N_("Near-real-time exchange disputes: open a case about a record, consult the GISCs, "
        "refer to the working group."),

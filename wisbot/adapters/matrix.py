@@ -76,6 +76,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.adapters.base import (
     AdapterHost,
     DeliveryError,
@@ -88,9 +89,11 @@ from wisbot.adapters.base import (
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.tlp import room_topic
 from wisbot.i18n import FSI, PDI, RTL
+from wisbot.i18n import _ as _t
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
+from wisbot.services.languages import room_language
 from wisbot.services.notify import ANSWERING, Answering
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
@@ -840,12 +843,13 @@ class MatrixAdapter:
 
         if not await host.store.tx(first_in_period):
             return
-        b = ReplyBuilder("Matrix: invitation refused", kind="alert")
-        b.line(f"wisbot was invited to {room_id} by ", Span(text=inviter or "?", style="user"),
-               f" and refused: {why}.")
+        b = ReplyBuilder(_t("Matrix: invitation refused"), kind="alert")
+        b.line(_t("wisbot was invited to {room_id} by ",
+                  room_id=room_id), Span(text=inviter or "?", style="user"),
+               _t(" and refused: {why}.", why=why))
         hours = int(INVITE_ALERT_PERIOD.total_seconds() // 3600)
-        b.line(f"Further invitations from this account are refused without an alert for "
-               f"{hours} h.")
+        b.line(_t("Further invitations from this account are refused without an alert for "
+                  "{hours} h.", hours=hours))
         await self._alert(b.build())
 
     # ----- commands: a queue per room, handled beside the sync ----------------------------
@@ -956,7 +960,7 @@ class MatrixAdapter:
             # A direct chat the person made (they may invite anyone, open its history):
             # the answer goes to the closed direct chat wisbot makes; here only a pointer.
             await self._send_now(item, _made_by_you_reply())
-            intro = (Span(text="In answer to your command in the direct chat you opened:",
+            intro = (Span(text=_t("In answer to your command in the direct chat you opened:"),
                           style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
             return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private)]
@@ -1005,14 +1009,17 @@ class MatrixAdapter:
                 log.warning("matrix: no direct chat with %s for a private answer: %s",
                             item.sender, exc)
             else:
-                intro = (Span(text=f"In answer to your command in {room.name or room.key}:",
-                              style="italic"),)
+                with i18n.use(reply.lang):
+                    intro = (Span(text=_t("In answer to your command in {room}:",
+                                          room=room.name or room.key), style="italic"),)
                 private = reply.model_copy(update={"lines": (intro, *reply.lines)})
-                pointer = [] if answered else self._rows(item, room, contact,
-                                                          _pointer_reply())
+                with i18n.use(room_language(room)):  # the pointer is read in the room
+                    pointer = [] if answered else self._rows(item, room, contact,
+                                                              _pointer_reply())
                 return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private),
                         *pointer]
-        return self._rows(item, room, contact, _undeliverable_reply())
+        with i18n.use(room_language(room)):
+            return self._rows(item, room, contact, _undeliverable_reply())
 
     def _rows(self, item: _Pending, room: Room | None, contact: Contact | None,
               reply: Reply, part: str = "r") -> list[_Row]:
@@ -1335,7 +1342,7 @@ class MatrixAdapter:
             before = await host.holds.hold(room.key, "no-access", why)
             if before is None or before.reason != "no-access":
                 log.warning("matrix: room %s held: %s", room.key, why)
-                b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+                b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key), kind="alert")
                 b.line(why + "; its posts wait, nothing is lost.")
                 await self._alert(b.build())
             return
@@ -1353,21 +1360,22 @@ class MatrixAdapter:
             if before is not None and (before.reason, before.detail) == (reason, detail):
                 return  # told already (this process or an earlier one)
             log.warning("matrix: room %s held: %s", room.key, detail.replace("\n", "; "))
-            b = ReplyBuilder(f"Room integrity: {room.key} is on hold", kind="alert")
+            b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key), kind="alert")
             if found:
-                b.line(f"{room.key} ({room_id}) has members or invitations that are not in "
-                       "its directory audience:")
+                b.line(_t("{key} ({room_id}) has members or invitations that are not in its "
+                          "directory audience:", key=room.key, room_id=room_id))
                 for who in found:
                     b.line("• ", Span(text=who, style="user"))
             if weak:
-                b.line(f"Room settings: the closed room {room.key} ({room_id}) is weaker "
-                       "than invite-only with history for members since their join:")
+                b.line(_t("Room settings: the closed room {key} ({room_id}) is weaker than "
+                          "invite-only with history for members since their join:",
+                          key=room.key, room_id=room_id))
                 for w in weak:
                     b.line("• ", Span(text=w, style="user"))
-                b.line("Run `wisbot matrix provision --tighten` (or restore the settings "
-                       "listed in docs/matrix.md).")
-            b.line("wisbot holds every protected post to this room and answers no command "
-                   "there until this is fixed; nothing is lost.")
+                b.line(_t("Run `wisbot matrix provision --tighten` (or restore the settings "
+                          "listed in docs/matrix.md)."))
+            b.line(_t("wisbot holds every protected post to this room and answers no command "
+                      "there until this is fixed; nothing is lost."))
             await self._alert(b.build())
             return
         before = await host.holds.passed(room.key)
@@ -1376,9 +1384,9 @@ class MatrixAdapter:
         host.wake_outbox()
         if before.reason in ("unchecked", "api-error"):
             return
-        b = ReplyBuilder(f"Room integrity: {room.key} is clean again", kind="alert")
-        b.line(f"Only directory members remain in {room.key} and its settings are closed; "
-               "held posts are delivered now.")
+        b = ReplyBuilder(_t("Room integrity: {key} is clean again", key=room.key), kind="alert")
+        b.line(_t("Only directory members remain in {key} and its settings are closed; held "
+                  "posts are delivered now.", key=room.key))
         log.info("matrix: room %s released", room.key)
         await self._alert(b.build())
 
@@ -1430,19 +1438,20 @@ class MatrixAdapter:
         from wisbot.services.notify import notify
 
         host = self._host
-        b = ReplyBuilder("Direct chat closed", kind="alert")
-        b.line(f"A direct chat with wisbot ({room_id}) of ", Span(text=owner, style="user"),
-               " had other people in it:")
+        b = ReplyBuilder(_t("Direct chat closed"), kind="alert")
+        b.line(_t("A direct chat with wisbot ({room_id}) of ",
+                  room_id=room_id), Span(text=owner, style="user"),
+               _t(" had other people in it:"))
         for who in others:
             b.line("• ", Span(text=who, style="user"))
-        b.line("wisbot left it; nothing more is sent there.")
+        b.line(_t("wisbot left it; nothing more is sent there."))
         await self._alert(b.build())
         contact = self.directory.contact_by_chat(PLATFORM, owner)
         if contact is None:
             return
-        t = ReplyBuilder("Direct chat closed", kind="alert")
-        t.line(f"Someone else joined or was invited to your direct chat with wisbot "
-               f"({room_id}), so wisbot left it. This is your new direct chat.")
+        t = ReplyBuilder(_t("Direct chat closed"), kind="alert")
+        t.line(_t("Someone else joined or was invited to your direct chat with wisbot "
+                  "({room_id}), so wisbot left it. This is your new direct chat.", room_id=room_id))
         reply = t.build()
         await host.store.tx(lambda s: notify(s, kind="alert", now=host.clock(),
                                              incident_id=None, deliveries=[],
@@ -1760,52 +1769,52 @@ def _is_ack(item: _Pending) -> bool:
 
 def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
     minutes = max(1, int(late.total_seconds() // 60))
-    note = (Span(text=f"Note: this command was sent at {sent:%Y-%m-%d %H:%M} UTC and reached "
-                      f"wisbot {minutes} min late (wisbot was unavailable); it was processed "
-                      "now.", style="italic"),)
+    note = (Span(text=_t("Note: this command was sent at {sent:%Y-%m-%d %H:%M} UTC and reached "
+                         "wisbot {minutes} min late (wisbot was unavailable); it was processed "
+                         "now.", sent=sent, minutes=minutes), style="italic"),)
     return reply.model_copy(update={"lines": (note, *reply.lines)})
 
 
 def _interrupted_reply() -> Reply:
-    b = ReplyBuilder("Command interrupted", kind="error")
-    b.line("wisbot was interrupted while handling this command and cannot tell whether it "
-           "took effect. Check with `incident list` before repeating it.")
+    b = ReplyBuilder(_t("Command interrupted"), kind="error")
+    b.line(_t("wisbot was interrupted while handling this command and cannot tell whether it "
+              "took effect. Check with `incident list` before repeating it."))
     return b.build(private=True)
 
 
 def _working_reply() -> Reply:
-    return text_reply("Working on it… this command takes a while; the answer follows here.")
+    return text_reply(_t("Working on it… this command takes a while; the answer follows here."))
 
 
 def _pointer_reply() -> Reply:
-    return text_reply("I have answered you in a direct message.")
+    return text_reply(_t("I have answered you in a direct message."))
 
 
 def _undeliverable_reply() -> Reply:
-    return text_reply("I could not answer you privately (no direct chat with you alone), "
-                      "and the answer may not be shown here. Ask in a direct chat with "
-                      "wisbot.", kind="error")
+    return text_reply(_t("I could not answer you privately (no direct chat with you alone), "
+                         "and the answer may not be shown here. Ask in a direct chat with "
+                         "wisbot."), kind="error")
 
 
 def _undelivered_reply() -> Reply:
-    return text_reply("Your answer could not be delivered; the operators have it.",
+    return text_reply(_t("Your answer could not be delivered; the operators have it."),
                       kind="error")
 
 
 def _made_by_you_reply() -> Reply:
-    return text_reply("wisbot answers privately only in a direct chat it opens itself "
-                      "(closed: only you and wisbot, and nobody may be let in): the answer "
-                      "is there; accept its invitation if you have not yet.")
+    return text_reply(_t("wisbot answers privately only in a direct chat it opens itself "
+                         "(closed: only you and wisbot, and nobody may be let in): the answer "
+                         "is there; accept its invitation if you have not yet."))
 
 
 def _not_direct_reply() -> Reply:
-    return text_reply("This chat has other people in it, so wisbot answers nothing here. "
-                      "Start a direct chat with wisbot alone.", kind="error")
+    return text_reply(_t("This chat has other people in it, so wisbot answers nothing here. "
+                         "Start a direct chat with wisbot alone."), kind="error")
 
 
 def _not_a_page_reply() -> Reply:
-    return text_reply("Only a page can be acknowledged this way: react with ✅ to the page "
-                      "message, or type `ack P-<number>`.", kind="error", private=True)
+    return text_reply(_t("Only a page can be acknowledged this way: react with ✅ to the page "
+                         "message, or type `ack P-<number>`."), kind="error", private=True)
 
 
 # ----- durable state (adapter_state rows) -----------------------------------------------

@@ -77,6 +77,7 @@ from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.errors import WisbotError
+from wisbot.i18n import _ as _t
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
 from wisbot.services.context import may_be_in_room
@@ -492,7 +493,8 @@ class SlackAdapter:
         where = inv.room.key or inv.room.address if inv.room else None
         private = reply
         if where:
-            intro = (Span(text=f"In answer to your command in {where}:", style="italic"),)
+            intro = (Span(text=_t("In answer to your command in {where}:",
+                                  where=where), style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
         try:
             await self.direct_answer(contact.id, private.model_copy(update={"private": True}))
@@ -843,10 +845,11 @@ class SlackAdapter:
     async def _alert(self, room: Room, problem: str) -> None:
         if self.alert is None:
             return
-        b = ReplyBuilder("Room integrity: protected posts held", kind="alert")
-        b.line(f"Slack channel {room.key} ({room.target}, {room.role}): {problem}.")
-        b.line("wisbot keeps this room's messages until the channel passes the check again; "
-               "nothing is lost.")
+        b = ReplyBuilder(_t("Room integrity: protected posts held"), kind="alert")
+        b.line(_t("Slack channel {key} ({target}, {role}): {problem}.",
+                  key=room.key, target=room.target, role=room.role, problem=problem))
+        b.line(_t("wisbot keeps this room's messages until the channel passes the check again; "
+                  "nothing is lost."))
         try:
             await self.alert(b.build())
         except Exception:

@@ -13,6 +13,7 @@ from typing import Any
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.errors import InvalidState, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 
 ACK_OF = "ack_of"
@@ -22,14 +23,14 @@ ACK_OF = "ack_of"
 async def ack(ctx: Ctx, a: dict[str, Any]) -> Reply:
     paging = ctx.services.paging
     if paging is None:
-        raise InvalidState("paging is not running in this wisbot")
+        raise InvalidState(_t("paging is not running in this wisbot"))
     extra = ctx.invocation.extra or {}
     if not a["ref"]:
         if extra.get(ACK_OF):
             by_message: Reply = await paging.ack_by_message(ctx.caller, extra[ACK_OF])
             return by_message
-        raise UsageError("missing <page|incident|query>\nUsage: ack <page|incident|query>, "
-                         "e.g. `ack P-3`")
+        raise UsageError(_t("missing <page|incident|query>\nUsage: ack <page|incident|query>, "
+                            "e.g. `ack P-3`"))
     # A button, or a reaction or reply on a page (Matrix passes ``ack_message``), acts
     # only on the page of the person's own role; a typed page number is deliberate.
     implicit = extra.get("via") == "button" or bool(extra.get("ack_message"))

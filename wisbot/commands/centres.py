@@ -9,6 +9,7 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.directory import _unknown
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 
 
@@ -26,11 +27,12 @@ async def centres(ctx: Ctx, a: dict[str, Any]) -> Reply:
                                      for x in (m.code, m.name)]))
         member = directory.member(found.member)
     own = directory.centres_of(member.code)
-    b = ReplyBuilder(f"Centres of {member.name} ({member.code})")
+    b = ReplyBuilder(_t("Centres of {name} ({code})", name=member.name, code=member.code))
     if not own:
-        b.line("None in the directory.")
+        b.line(_t("None in the directory."))
     for c in own:
-        b.line(bold(c.code), f" · {c.name} · {c.kind} · principal GISC {c.principal_gisc}")
+        b.line(bold(c.code), _t(" · {name} · {kind} · principal GISC {principal_gisc}",
+                                name=c.name, kind=c.kind, principal_gisc=c.principal_gisc))
     return b.build()
 
 

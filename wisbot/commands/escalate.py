@@ -12,6 +12,7 @@ from typing import Any
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.errors import InvalidState, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 from wisbot.services.paging import PagingService
 
@@ -19,7 +20,7 @@ from wisbot.services.paging import PagingService
 def _paging(ctx: Ctx) -> PagingService:
     paging: PagingService | None = ctx.services.paging
     if paging is None:
-        raise InvalidState("paging is not running in this wisbot")
+        raise InvalidState(_t("paging is not running in this wisbot"))
     return paging
 
 
@@ -38,10 +39,10 @@ async def override(ctx: Ctx, a: dict[str, Any]) -> Reply:
         return await paging.list_overrides(ctx.caller)
     if first == "remove":
         if not a["contact"]:
-            raise UsageError("missing the override to remove, e.g. O-3")
+            raise UsageError(_t("missing the override to remove, e.g. O-3"))
         return await paging.remove_override(ctx.caller, a["contact"])
     if not (a["contact"] and a["start"] and a["end"]):
-        raise UsageError("an override needs <role> <contact> <from> <to>")
+        raise UsageError(_t("an override needs <role> <contact> <from> <to>"))
     return await paging.set_override(ctx.caller, a["role"], a["contact"], a["start"],
                                      a["end"], a["reason"] or "")
 

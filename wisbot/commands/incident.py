@@ -11,6 +11,7 @@ from wisbot.directory import Directory
 from wisbot.domain import rsit
 from wisbot.domain.confidentiality import SHARE_HELP, Share, Vis
 from wisbot.domain.severity import DEFAULT_LEVEL
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold
 from wisbot.services import widening
 from wisbot.services.consent import has_anonymised_audience
@@ -35,32 +36,32 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
         # Typed where the incident may not be shown: confirm without any detail.
         return ReplyBuilder(f"{inc.number} – {verb}", tlp=incident_tlp(inc)).reveal(
             inc.number, named=False).line(
-            "This room may not see this incident; the rooms entitled to it were told."
+            _t("This room may not see this incident; the rooms entitled to it were told.")
         ).build(private=True)
     base = incident_reply(ctx.services.directory, inc, vis, verb)
     lines = list(base.lines)
     if vis is Vis.NAMED and told.asked_share is not None:
-        lines.append((bold("Sharing: "), Span(
-            text=f"recorded as {Share.SECRETARIAT.value}, not {told.asked_share.value}: only "
-                 f"the focal points of the affected Member ({inc.member}) may let more "
-                 f"people know (`incident share {inc.number} {told.asked_share.value}`); "
-                 "its room was told.")))
+        lines.append((bold(_t("Sharing: ")), Span(text=_t(
+            "recorded as {recorded}, not {asked}: only the focal points of the affected "
+            "Member ({member}) may let more people know (`incident share {number} {asked}`); "
+            "its room was told.", recorded=Share.SECRETARIAT.value,
+            asked=told.asked_share.value, member=inc.member, number=inc.number))))
     if vis is Vis.NAMED:
-        lines.append((bold("Told, in order: "),))
+        lines.append((bold(_t("Told, in order: ")),))
         for room, room_vis in told.rooms:
-            how = "anonymised" if room_vis is Vis.ANONYMOUS else "named"
-            lines.append((bold(f"  {room.key}"),
-                          Span(text=f" ({room.role}, {room.platform}, {how})")))
+            how = _t("anonymised") if room_vis is Vis.ANONYMOUS else _t("named")
+            lines.append((bold(f"  {room.key}"), Span(text=" ("), Span(
+                text=f"{room.role}, {room.platform}", style="code"), Span(text=f", {how})")))
         warning = anonymity_warning(ctx.services.directory, inc.principal_gisc) \
             if inc.anonymous else None
         if warning:
-            lines.append((bold("Warning: "), Span(text=warning)))
+            lines.append((bold(_t("Warning: ")), Span(text=warning)))
         if inc.anon_summary is None and has_anonymised_audience(ctx.services.directory,
                                                                 exposure(inc)):
-            lines.append((bold("Anonymised rooms: "), Span(
-                text="they read none of the Member's words until a focal point of the "
-                     "affected Member confirms the wording shown in its room "
-                     f"(`incident confirm {inc.number}`).")))
+            lines.append((bold(_t("Anonymised rooms: ")), Span(text=_t(
+                "they read none of the Member's words until a focal point of the "
+                "affected Member confirms the wording shown in its room "
+                "(`incident confirm {number}`).", number=inc.number))))
     return base.model_copy(update={"lines": tuple(lines), "private": True,
                                    "reveals": (Reveal(incident=inc.number,
                                                       named=vis is Vis.NAMED),)})
@@ -71,9 +72,9 @@ def anonymity_warning(directory: Directory, gisc: str) -> str | None:
     members = {c.member for c in directory.centres if c.principal_gisc == gisc}
     if len(members) > 1:
         return None
-    return (f"GISC {gisc}'s area has only one Member in the directory, so 'a WIS centre in "
-            f"the area of GISC {gisc}' identifies it to those who know the area. Consider "
-            "a narrower share.")
+    return _t("GISC {gisc}'s area has only one Member in the directory, so 'a WIS centre in "
+              "the area of GISC {gisc}' identifies it to those who know the area. Consider "
+              "a narrower share.", gisc=gisc)
 
 
 async def report(ctx: Ctx, a: dict[str, Any]) -> Reply:

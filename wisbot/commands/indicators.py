@@ -8,6 +8,7 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.domain.indicators import TYPE_HELP, TYPES
 from wisbot.errors import UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, Span
 from wisbot.services.export import FORMATS, ExportService
 from wisbot.services.indicators import IndicatorService
@@ -31,12 +32,12 @@ async def ioc(ctx: Ctx, a: dict[str, Any]) -> Reply:
     service = _indicators(ctx)
     if a["action"] == "list":
         if a["type"] is not None or a["value"] is not None:
-            raise UsageError("`incident ioc list` takes only the incident number")
+            raise UsageError(_t("`incident ioc list` takes only the incident number"))
         reply: Reply = await service.list(ctx.caller, a["id"])
         return reply
     if a["type"] is None or a["value"] is None:
-        raise UsageError("give the indicator's type and value, e.g. `incident ioc add "
-                         "WIS-SEC-2026-7 domain evil.example`")
+        raise UsageError(_t("give the indicator's type and value, e.g. `incident ioc add "
+                            "WIS-SEC-2026-7 domain evil.example`"))
     added: Reply = await service.add(ctx.caller, a["id"], a["type"], a["value"], a["note"])
     return added
 
@@ -52,7 +53,7 @@ def _format(raw: str | None) -> str:
     if words and words[0].lower() in ("--format", "format", "-f"):
         words = words[1:]
     if len(words) != 1 or words[0].lower() not in FORMATS:
-        raise UsageError(f"give the format: --format {'|'.join(FORMATS)}")
+        raise UsageError(_t("give the format: --format {formats}", formats='|'.join(FORMATS)))
     return words[0].lower()
 
 
@@ -75,7 +76,7 @@ async def _deliver(ctx: Ctx, service: ExportService, reply: Reply) -> Reply:
         return reply
     await service.send_direct(ctx.caller.contact.id, reply)
     return reply.model_copy(update={"attachments": (), "lines": (
-        *reply.lines, (Span(text="The file is in your direct chat with wisbot."),))})
+        *reply.lines, (Span(text=_t("The file is in your direct chat with wisbot.")),))})
 
 
 def register(reg: Registry) -> None:

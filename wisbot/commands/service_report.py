@@ -10,6 +10,7 @@ from sqlmodel import Session
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.errors import InvalidState
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 from wisbot.services.reports import AnnualReport, report_for, to_reply
 
@@ -17,7 +18,7 @@ from wisbot.services.reports import AnnualReport, report_for, to_reply
 async def evidence(ctx: Ctx, a: dict[str, Any]) -> Reply:
     paging = ctx.services.paging
     if paging is None:
-        raise InvalidState("paging is not running in this wisbot")
+        raise InvalidState(_t("paging is not running in this wisbot"))
     reply: Reply = await paging.evidence(ctx.caller, a["id"], details=bool(a["details"]))
     return reply
 

@@ -10,6 +10,7 @@ from wisbot.commands.registry import Arg, Command, Registry
 from wisbot.domain.severity import SCALE
 from wisbot.errors import UsageError
 from wisbot.i18n import _
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 
 
@@ -25,7 +26,7 @@ async def handler(ctx: Ctx, a: dict[str, Any]) -> Reply:
     if a["id"] is None:
         return scale_reply()
     if a["level"] is None:
-        raise UsageError("give the new severity, 0 to 5")
+        raise UsageError(_t("give the new severity, 0 to 5"))
     told = await ctx.services.incidents.set_severity(ctx.caller, a["id"], a["level"],
                                                      a["reason"] or "")
     return told_reply(ctx, told, "severity changed")

@@ -12,6 +12,7 @@ from typing import Any
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Command, Registry
 from wisbot.errors import DirectoryError, InvalidState, NotAllowed
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.status import Status, collect
 
@@ -21,10 +22,10 @@ def _secretariat_only(ctx: Ctx, what: str) -> None:
     a room others sit in (held rooms, pages and on-call names are not theirs to read)."""
     caller = ctx.caller
     if not caller.is_secretariat:
-        raise NotAllowed(f"`{what}` is for the WMO Secretariat.")
+        raise NotAllowed(_t("`{what}` is for the WMO Secretariat.", what=what))
     if caller.room is not None and caller.room.role != "secretariat":
-        raise NotAllowed(f"ask for `{what}` in the Secretariat room or a direct "
-                         "conversation with wisbot.")
+        raise NotAllowed(_t("ask for `{what}` in the Secretariat room or a direct conversation "
+                            "with wisbot.", what=what))
 
 
 async def status(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -42,20 +43,21 @@ async def reload(ctx: Ctx, a: dict[str, Any]) -> Reply:
     _secretariat_only(ctx, "wisbot reload")
     run = ctx.services.extra.get("reload")
     if run is None:
-        raise InvalidState("this wisbot cannot reload its directory")
+        raise InvalidState(_t("this wisbot cannot reload its directory"))
     try:
         changes: list[str] = await run()
     except DirectoryError as exc:
-        b = ReplyBuilder("Directory not reloaded", kind="error")
-        b.line(f"{exc.source} was refused; wisbot keeps the directory and incident models "
-               "it has:")
+        b = ReplyBuilder(_t("Directory not reloaded"), kind="error")
+        b.line(_t("{source} was refused; wisbot keeps the directory and incident models it has:",
+                  source=exc.source))
         for problem in exc.problems:
             b.line(f"  • {problem}")
         return b.build(private=True)
-    b = ReplyBuilder("Directory reloaded")
+    b = ReplyBuilder(_t("Directory reloaded"))
     d = ctx.services.directory
-    b.line(bold(f"{len(d.members)} Members, {len(d.centres)} centres, {len(d.contacts)} "
-                f"contacts, {len(d.rooms)} rooms."))
+    b.line(bold(_t("{count} Members, {count_b} centres, {count_c} contacts, {count_d} rooms.",
+                   count=len(d.members), count_b=len(d.centres), count_c=len(d.contacts),
+                   count_d=len(d.rooms))))
     for line in changes or ["No change."]:
         b.line(line)
     return b.build(private=True)

@@ -9,6 +9,7 @@ from wisbot.commands.registry import Arg, Command, Registry, tokenize
 from wisbot.domain.numbers import whole_number
 from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotAllowed, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder
 from wisbot.services.watch import parse_day
 
@@ -23,8 +24,8 @@ TICKET_USAGE = ("watch ticket add <GISC> <finding> [impact=very-high|high|medium
 def _watcher(ctx: Ctx) -> None:
     c = ctx.caller
     if not (c.is_secretariat or c.contact.giscs or "watch" in c.contact.roles):
-        raise NotAllowed("GISC Watch is for GISC focal points, watch operators and the WMO "
-                         "Secretariat")
+        raise NotAllowed(_t("GISC Watch is for GISC focal points, watch operators and the WMO "
+                            "Secretariat"))
 
 
 async def summary(ctx: Ctx, a: dict[str, Any]) -> Reply:
@@ -38,8 +39,10 @@ async def probe(ctx: Ctx, a: dict[str, Any]) -> Reply:
     outcome = await ctx.services.watch.run("manual", a["target"])
     results = outcome.results
     if not results:
-        raise UsageError(f"nothing to probe for {a['target']!r}: no service URL is configured")
-    b = ReplyBuilder(f"Probe results ({sum(r.ok for r in results)}/{len(results)} OK)")
+        raise UsageError(_t("nothing to probe for {target!r}: no service URL is configured",
+                            target=a['target']))
+    b = ReplyBuilder(_t("Probe results ({sum}/{count} OK)",
+                        sum=sum(r.ok for r in results), count=len(results)))
     for r in results:
         latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
         figure = f", {r.figure:,.0f}" if r.figure is not None else ""
@@ -54,12 +57,14 @@ async def ticket(ctx: Ctx, a: dict[str, Any]) -> Reply:
     raw: str = a["rest"] or ""
     tokens = tokenize(raw)
     if not tokens:
-        raise UsageError(f"missing the ticket command. Usage: {TICKET_USAGE}")
+        raise UsageError(_t("missing the ticket command. Usage: {ticket_usage}",
+                            ticket_usage=TICKET_USAGE))
     svc = ctx.services.watch
     first = tokens[0].value
     if first.lower() == "add":
         if len(tokens) < 3:
-            raise UsageError(f"give the GISC and the finding. Usage: {TICKET_USAGE}")
+            raise UsageError(_t("give the GISC and the finding. Usage: {ticket_usage}",
+                                ticket_usage=TICKET_USAGE))
         impact = Impact.MEDIUM
         words = [t for t in tokens[2:]]
         kept = []
@@ -73,14 +78,15 @@ async def ticket(ctx: Ctx, a: dict[str, Any]) -> Reply:
             else:
                 kept.append(t)
         if not kept:
-            raise UsageError("the finding is missing, e.g. `watch ticket add Tokyo OAI "
-                             "provider not active`")
+            raise UsageError(_t("the finding is missing, e.g. `watch ticket add Tokyo OAI "
+                                "provider not active`"))
         finding = raw[kept[0].start:kept[-1].end].strip().strip("\"'")
         reply: Reply = await svc.add_ticket(ctx.caller, tokens[1].value, finding, impact)
         return reply
     number = whole_number(first.lstrip("#"))
     if number is None:
-        raise UsageError(f"{first!r} is not a ticket number. Usage: {TICKET_USAGE}")
+        raise UsageError(_t("{first!r} is not a ticket number. Usage: {ticket_usage}",
+                            first=first, ticket_usage=TICKET_USAGE))
     if len(tokens) == 1:
         shown: Reply = await svc.show_ticket(number)
         return shown
@@ -88,8 +94,8 @@ async def ticket(ctx: Ctx, a: dict[str, Any]) -> Reply:
     rest = raw[tokens[2].start:].strip() if len(tokens) > 2 else ""
     if verb == "assign":
         if not rest:
-            raise UsageError("assign to whom? A GISC or a contact id, e.g. "
-                             "`watch ticket 3 assign Tokyo`")
+            raise UsageError(_t("assign to whom? A GISC or a contact id, e.g. `watch ticket 3 "
+                                "assign Tokyo`"))
         assigned: Reply = await svc.assign_ticket(ctx.caller, number, rest)
         return assigned
     if verb not in MOVES:
@@ -109,8 +115,8 @@ async def roster(ctx: Ctx, a: dict[str, Any]) -> Reply:
         return shown
     if tokens[0].lower() == "set":
         if len(tokens) < 4:
-            raise UsageError("usage: watch roster set <from> <to> <GISC>, e.g. "
-                             "`watch roster set 2026-04-01 2026-04-15 Toulouse`")
+            raise UsageError(_t("usage: watch roster set <from> <to> <GISC>, e.g. `watch "
+                                "roster set 2026-04-01 2026-04-15 Toulouse`"))
         start, end = parse_day(tokens[1]), parse_day(tokens[2])
         gisc = raw[tokenize(raw)[3].start:].strip().strip("\"'")
         changed: Reply = await svc.set_roster(ctx.caller, start, end, gisc)
@@ -119,7 +125,7 @@ async def roster(ctx: Ctx, a: dict[str, Any]) -> Reply:
     if roster_year is not None and len(tokens[0]) == 4:
         year: Reply = await svc.roster(roster_year)
         return year
-    raise UsageError("usage: watch roster [year] · watch roster set <from> <to> <GISC>")
+    raise UsageError(_t("usage: watch roster [year] · watch roster set <from> <to> <GISC>"))
 
 
 async def handover(ctx: Ctx, a: dict[str, Any]) -> Reply:

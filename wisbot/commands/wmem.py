@@ -10,6 +10,7 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry, tokenize
 from wisbot.domain.wmem import Refused, parse_instant
 from wisbot.errors import InvalidState, NotAllowed, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 
 USAGE = ("watch outage <service> <from> <to> <text>, e.g. `watch outage gb-dwd "
@@ -19,7 +20,7 @@ USAGE = ("watch outage <service> <from> <to> <text>, e.g. `watch outage gb-dwd "
 def _service(ctx: Ctx) -> Any:
     svc = ctx.services.extra.get("wmem")
     if svc is None:
-        raise InvalidState("WIS2 monitoring events are not running in this wisbot")
+        raise InvalidState(_t("WIS2 monitoring events are not running in this wisbot"))
     return svc
 
 
@@ -29,15 +30,16 @@ def _when(text: str, *, end: bool) -> datetime:
     except Refused:
         value = None
     if value is None:
-        raise UsageError(f"{text!r} is not a time: use 2026-03-05T09:00Z or 2026-03-05")
+        raise UsageError(_t("{text!r} is not a time: use 2026-03-05T09:00Z or 2026-03-05",
+                            text=text))
     return value
 
 
 async def outages(ctx: Ctx, a: dict[str, Any]) -> Reply:
     c = ctx.caller
     if not (c.is_secretariat or c.contact.giscs or "watch" in c.contact.roles):
-        raise NotAllowed("GISC Watch is for GISC focal points, watch operators and the WMO "
-                         "Secretariat")
+        raise NotAllowed(_t("GISC Watch is for GISC focal points, watch operators and the WMO "
+                            "Secretariat"))
     reply: Reply = await _service(ctx).outages_reply()
     return reply
 
@@ -46,7 +48,7 @@ async def outage(ctx: Ctx, a: dict[str, Any]) -> Reply:
     raw: str = a["rest"] or ""
     tokens = tokenize(raw)
     if len(tokens) < 4:
-        raise UsageError(f"give the service, start, end and a text. Usage: {USAGE}")
+        raise UsageError(_t("give the service, start, end and a text. Usage: {usage}", usage=USAGE))
     start = _when(tokens[1].value, end=False)
     end = _when(tokens[2].value, end=True)
     text = raw[tokens[3].start:].strip().strip("\"'")

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from wisbot.errors import InvalidState, NotFound
+from wisbot.i18n import _ as _t
 
 GLOBAL = "GlobalExchange"
 SCOPES = ("GlobalExchange", "RegionalExchange", "OriginatingCentre")
@@ -30,7 +31,8 @@ def parse_scope(text: str) -> str:
     for scope in SCOPES:
         if text.strip().casefold() == scope.casefold():
             return scope
-    raise InvalidState(f"unknown scope {text!r}: use {', '.join(SCOPES)}")
+    raise InvalidState(_t("unknown scope {text!r}: use {scopes}",
+                          text=text, scopes=', '.join(SCOPES)))
 
 
 def offer_reason(previous_scope: str | None, scope: str, *, known: bool) -> str | None:
@@ -133,10 +135,10 @@ class Stage(StrEnum):
     @property
     def words(self) -> str:
         return {
-            Stage.DISCUSSION: "stage 1 – discussion with the provider",
-            Stage.CONSULTATION: "stage 2 – consultation of the other GISCs",
-            Stage.REFERRAL: "stage 3 – referred to the working group",
-            Stage.CLOSED: "closed",
+            Stage.DISCUSSION: _t("stage 1 – discussion with the provider"),
+            Stage.CONSULTATION: _t("stage 2 – consultation of the other GISCs"),
+            Stage.REFERRAL: _t("stage 3 – referred to the working group"),
+            Stage.CLOSED: _t("closed"),
         }[self]
 
 
@@ -167,9 +169,10 @@ def check_transition(number: str, stage: Stage, action: str) -> Stage:
     """The stage after ``action``; :class:`InvalidState` saying what is possible instead."""
     allowed = TRANSITIONS[action]
     if stage not in allowed:
-        raise InvalidState(f"{number} is at {stage.words}: `{action}` is possible only at "
-                           f"{' or '.join(s.words for s in allowed)}. Possible now: "
-                           f"{_HINT[stage]}")
+        raise InvalidState(_t("{number} is at {words}: `{action}` is possible only at {value}. "
+                              "Possible now: {hint}",
+                              number=number, words=stage.words, action=action,
+                              value=' or '.join(s.words for s in allowed), hint=_HINT[stage]))
     return NEXT_STAGE.get(action, stage)
 
 
@@ -222,7 +225,8 @@ def case_number(year: int, seq: int) -> str:
 def parse_case_number(text: str) -> str:
     m = CASE_RE.match(text.strip())
     if not m:
-        raise NotFound(f"{text!r} is not a dispute case number: they look like WIS-NRT-2026-1")
+        raise NotFound(_t("{text!r} is not a dispute case number: they look like WIS-NRT-2026-1",
+                          text=text))
     return case_number(int(m.group(1)), int(m.group(2)))
 
 

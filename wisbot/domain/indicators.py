@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 
 from wisbot.errors import UsageError
+from wisbot.i18n import _ as _t
 
 TYPES = ("domain", "url", "ipv4", "ipv6", "email", "hash", "cve")
 TYPE_HELP = {
@@ -115,7 +116,8 @@ def parse(kind: str, raw: str) -> Ioc:
     why it is refused."""
     kind = kind.strip().lower()
     if kind not in TYPES:
-        raise UsageError(f"indicator type must be one of {', '.join(TYPES)}, not {kind!r}")
+        raise UsageError(_t("indicator type must be one of {types}, not {kind!r}",
+                            types=', '.join(TYPES), kind=kind))
     _check_characters(kind, raw)
     value = refang(raw)
     if kind == "domain":

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from wisbot.i18n import _ as _t
+
 
 class Action(Enum):
     """What an escalation step does when it falls due."""
@@ -238,9 +240,10 @@ def format_duration(seconds: float | None) -> str:
         return "–"
     seconds = round(seconds)
     if seconds < 60:
-        return f"{seconds} s"
+        return _t("{seconds} s", seconds=seconds)
     minutes, sec = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {sec:02d} s" if sec else f"{minutes} min"
+        return _t("{minutes} min {seconds} s", minutes=minutes, seconds=f"{sec:02d}") if sec \
+            else _t("{minutes} min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return _t("{hours} h {minutes} min", hours=hours, minutes=f"{minutes:02d}")

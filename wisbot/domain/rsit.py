@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 
 from wisbot.errors import UsageError
+from wisbot.i18n import _ as _t
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,15 @@ def parse(text: str) -> RsitType:
     ``/``); a clear error with the closest ones otherwise."""
     key = _normal(text)
     if not key or len(key) > 80:
-        raise UsageError("give the RSIT class and type, e.g. fraud/phishing")
+        raise UsageError(_t("give the RSIT class and type, e.g. fraud/phishing"))
     found = taxonomy().get(key)
     if found is not None:
         return found
     known = list(taxonomy())
     if key in classes():
         types = [v for v in known if v.startswith(key + "/")]
-        raise UsageError(f"{key} is an RSIT class: give its type too, one of "
-                         f"{', '.join(types)}")
+        raise UsageError(_t("{key} is an RSIT class: give its type too, one of {types}",
+                            key=key, types=', '.join(types)))
     # A type alone ('phishing') names its class/type when only one class has it.
     by_type = [v for v in known if v.split("/", 1)[1] == key]
     guesses = by_type or difflib.get_close_matches(key, known, n=3, cutoff=0.6)
@@ -90,7 +91,7 @@ def parse(text: str) -> RsitType:
     hint = f"; did you mean {' or '.join(guesses)}?" if guesses else \
         f"; the classes are {', '.join(classes())} (e.g. fraud/phishing)"
     shown = text.strip()[:80]
-    raise UsageError(f"{shown!r} is not an RSIT class/type{hint}")
+    raise UsageError(_t("{shown!r} is not an RSIT class/type{hint}", shown=shown, hint=hint))
 
 
 def _normal(text: str) -> str:
@@ -108,6 +109,6 @@ def parse_filter(text: str) -> str:
     near = difflib.get_close_matches(key, classes(), n=2, cutoff=0.7) if "/" not in key \
         else []
     if near:
-        raise UsageError(f"{text.strip()[:80]!r} is not an RSIT class; did you mean "
-                         f"{' or '.join(near)}?")
+        raise UsageError(_t("{strip!r} is not an RSIT class; did you mean {near}?",
+                            strip=text.strip()[:80], near=' or '.join(near)))
     return parse(text).value

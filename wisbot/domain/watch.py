@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
+
 # ----- roster ------------------------------------------------------------------------------
 
 
@@ -236,19 +239,22 @@ IMPACTS: dict[Impact, ImpactInfo] = {
 
 def target_words(impact: Impact) -> str:
     info = IMPACTS[impact]
+    # The impact levels (Very High, High, Medium) are the WIS2 IMS's words: kept.
     respond = _span(info.respond)
-    resolve = (f"resolve within {_span(info.resolve)}" if info.resolve
-               else "progress updates monthly")
-    return f"Impact {info.words} – respond within {respond}, {resolve}"
+    if info.resolve:
+        return _t("Impact {impact} – respond within {respond}, resolve within {resolve}",
+                  impact=info.words, respond=respond, resolve=_span(info.resolve))
+    return _t("Impact {impact} – respond within {respond}, progress updates monthly",
+              impact=info.words, respond=respond)
 
 
 def _span(delta: timedelta) -> str:
     days = delta.days
     if days % 30 == 0 and days >= 30:
-        return "1 month" if days == 30 else f"{days // 30} months"
+        return ngettext("{n} month", "{n} months", days // 30)
     if days % 7 == 0:
-        return "1 week" if days == 7 else f"{days // 7} weeks"
-    return "1 day" if days == 1 else f"{days} days"
+        return ngettext("{n} week", "{n} weeks", days // 7)
+    return ngettext("{n} day", "{n} days", days)
 
 
 class TicketState(StrEnum):

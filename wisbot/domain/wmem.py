@@ -22,6 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 from wisbot.domain.watch import Impact
+from wisbot.i18n import _ as _t
 
 TYPE = "int.wmo.wis.wme.event"
 MAX_BYTES = 8192
@@ -323,19 +324,23 @@ class Level:
     def words(self) -> str:
         a = self.availability
         if a is None:
-            return f"{self.service}: no observations"
-        mark = "meets" if a >= TARGET else "BELOW"
-        text = (f"{self.service}: {a * 100:.2f} % ({mark} the {TARGET * 100:g} % target; "
-                f"down {_hours(self.down_s)}")
+            return _t("{service}: no observations", service=self.service)
+        values = {"service": self.service, "availability": f"{a * 100:.2f}",
+                  "target": f"{TARGET * 100:g}", "down": _hours(self.down_s)}
+        text = _t("{service}: {availability} % (meets the {target} % target; down {down}",
+                  **values) if a >= TARGET else \
+            _t("{service}: {availability} % (BELOW the {target} % target; down {down}",
+               **values)
         if self.planned_s:
-            text += f", planned outage {_hours(self.planned_s)} not counted"
+            text += _t(", planned outage {hours} not counted", hours=_hours(self.planned_s))
         if self.unknown_s:
-            text += f", not observed {_hours(self.unknown_s)}"
+            text += _t(", not observed {hours}", hours=_hours(self.unknown_s))
         return text + ")"
 
 
 def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 360 else f"{seconds / 60:.0f} min"
+    return _t("{hours} h", hours=f"{seconds / 3600:.1f}") if seconds >= 360 \
+        else _t("{minutes} min", minutes=f"{seconds / 60:.0f}")
 
 
 def service_level(service: str, samples: Sequence[tuple[datetime, bool]],

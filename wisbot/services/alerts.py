@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,12 +29,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
-from wisbot.directory import Directory
+from wisbot.directory import Directory, Room
 from wisbot.domain import aor
 from wisbot.domain.watch import Impact, TicketState, utc_day
 from wisbot.errors import NotFound
-from wisbot.reply import ReplyBuilder, Span, bold, user
+from wisbot.i18n import _ as _t
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
 from wisbot.services.watch import GLOBAL, WatchService
 from wisbot.store.alerts_jira_tables import AlertReceipt, AlertTicket
@@ -284,18 +288,23 @@ class AlertService:
 
     def _error(self, session: Session, a: Alert, now: datetime) -> None:
         firing = a.status == "firing"
-        b = ReplyBuilder(f"Global Monitor error alert {'firing' if firing else 'resolved'}",
-                         kind="alert" if firing else "watch")
-        # label values come from the monitor's rules: shown as quoted text, never markup
-        b.line(bold("Alert: "), user(a.alertname))
-        b.line(bold("Centre: "), user(a.centre_id or "WIS 2.0 global services"))
-        b.line(bold("Summary: "), user(a.summary))
-        if a.description:
-            b.line(user(a.description))
-        b.line(Span(text=("Since " + a.starts_at) if firing else
-                    ("Ended " + (a.ends_at or "now"))))
+
+        def render() -> Reply:
+            b = ReplyBuilder(_t("Global Monitor error alert firing") if firing else
+                             _t("Global Monitor error alert resolved"),
+                             kind="alert" if firing else "watch")
+            # label values come from the monitor's rules: shown as quoted text, never markup
+            b.line(bold(_t("Alert: ")), user(a.alertname))
+            b.line(bold(_t("Centre: ")), user(a.centre_id or _t("WIS 2.0 global services")))
+            b.line(bold(_t("Summary: ")), user(a.summary))
+            if a.description:
+                b.line(user(a.description))
+            b.line(Span(text=_t("Since {at}", at=a.starts_at) if firing else
+                        _t("Ended {at}", at=a.ends_at or _t("now"))))
+            return b.build()
+
         notify(session, kind="watch-alert", now=now, incident_id=None,
-               deliveries=[(r, b.build()) for r in self.watch._duty_rooms(session, now)])
+               deliveries=_each_in_its_language(self.watch._duty_rooms(session, now), render))
 
     # ----- the daily digest of warnings --------------------------------------------------
     async def digest(self) -> int:
@@ -329,15 +338,21 @@ class AlertService:
                 r.digested = True
                 session.add(r)
             since = min(r.received_at for r in rows)
-            b = ReplyBuilder(f"Global Monitor warnings since {since:%Y-%m-%d %H:%M} UTC "
-                             f"({len(firing)} firing)", kind="watch")
-            for k in sorted(set(firing) | set(resolved)):
-                state = "resolved" if k in resolved and k not in firing else (
-                    "fired and resolved" if k in resolved else "firing")
-                b.line(Span(text="  • "), user(f"{k[1] or 'WIS2'} · {k[0]}"),
-                       Span(text=f" · {state} · "), user(summaries[k]))
+
+            def render() -> Reply:
+                b = ReplyBuilder(_t("Global Monitor warnings since {since:%Y-%m-%d %H:%M} UTC "
+                                    "({count} firing)", since=since, count=len(firing)),
+                                 kind="watch")
+                for k in sorted(set(firing) | set(resolved)):
+                    state = _t("resolved") if k in resolved and k not in firing else (
+                        _t("fired and resolved") if k in resolved else _t("firing"))
+                    b.line(Span(text="  • "), user(f"{k[1] or 'WIS2'} · {k[0]}"),
+                           Span(text=f" · {state} · "), user(summaries[k]))
+                return b.build()
+
             notify(session, kind="watch-alert-digest", now=now, incident_id=None,
-                   deliveries=[(r, b.build()) for r in self.watch._duty_rooms(session, now)])
+                   deliveries=_each_in_its_language(self.watch._duty_rooms(session, now),
+                                                    render))
             return len(rows)
 
         return await self.store.tx(work)
@@ -346,3 +361,17 @@ class AlertService:
 def _id(ticket: WatchTicket) -> int:
     assert ticket.id is not None
     return ticket.id
+
+
+def _each_in_its_language(rooms: Sequence[Room], render: Callable[[], Reply],
+                          ) -> list[tuple[Room, Reply]]:
+    """``render()`` once per language of ``rooms``, each room given its own."""
+    done: dict[str, Reply] = {}
+    out = []
+    for room in rooms:
+        lang = room_language(room)
+        if lang not in done:
+            with i18n.use(lang):
+                done[lang] = render()
+        out.append((room, done[lang]))
+    return out

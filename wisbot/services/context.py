@@ -16,6 +16,7 @@ from wisbot.domain.audience import (
 )
 from wisbot.domain.confidentiality import Exposure, Vis
 from wisbot.errors import NotAllowed, UnknownIdentity
+from wisbot.i18n import _ as _t
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,8 @@ def resolve_caller(directory: Directory, platform: str, sender: str,
         room = directory.room_by_address(platform, room_address)
         if room is None:
             raise NotAllowed(
-                "this room is not bound in the wisbot directory, so nothing protected can be "
-                "shown here. Use your GISC's or Member's room, or a direct message."
+                _t("this room is not bound in the wisbot directory, so nothing protected can "
+                   "be shown here. Use your GISC's or Member's room, or a direct message.")
             )
     return Caller(contact=contact, room=room, platform=platform,
                   roles=person_roles(directory, contact))

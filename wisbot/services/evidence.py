@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from wisbot.directory import Directory
 from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import NotFound
+from wisbot.i18n import N_, ngettext
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.render import incident_tlp
 from wisbot.store.paging_tables import Page, PageDelivery, PageStep
@@ -40,20 +42,42 @@ def _lag(delivered_at: datetime | None, sent: datetime | None) -> float:
     return max((delivered_at - sent).total_seconds(), 0.0)
 
 
-_STATES = {"dead": "FAILED (dead letter)", "pending": "not yet delivered",
-           "withdrawn": "withdrawn (sharing narrowed)"}
+_STATES = {"dead": N_("FAILED (dead letter)"), "pending": N_("not yet delivered"),
+           "withdrawn": N_("withdrawn (sharing narrowed)")}
+
+# The events of an incident's notifications and page steps, as the evidence names them.
+_EVENTS = {"reported": N_("reported"), "update": N_("update"), "severity": N_("severity"),
+           "classified": N_("classified"), "share": N_("share"), "review": N_("review"),
+           "resolved": N_("resolved"), "closed": N_("closed"), "reopened": N_("reopened"),
+           "lesson": N_("lesson"), "released": N_("released"), "query": N_("query"),
+           "answer": N_("answer"), "page": N_("page"), "page-acked": N_("page acknowledged"),
+           "page-alert": N_("alert to the Secretariat"), "sighting": N_("sighting"),
+           "withdrawn": N_("withdrawn"), "escalated": N_("escalated"), "repeat": N_("repeat"),
+           "next": N_("next on the chain"), "secretariat": N_("Secretariat step"),
+           "missed": N_("target missed"), "confirmed": N_("confirmed"),
+           "summary": N_("summary")}
+
+
+def _event(kind: str) -> str:
+    found = _EVENTS.get(kind)
+    return str(found) if found is not None else kind
+
+
+_VERDICTS = {"met": N_("met"), "missed": N_("missed"), "pending": N_("pending"),
+             "stopped": N_("stopped")}
 
 
 def _row_words(status: str, delivered_at: datetime | None, sent: datetime | None,
                at: _Clock) -> str:
     if delivered_at is not None:
-        return f"delivered {at(delivered_at)} (+{format_duration(_lag(delivered_at, sent))})"
-    return _STATES.get(status, status)
+        return _t("delivered {at} (+{lag})", at=at(delivered_at),
+                  lag=format_duration(_lag(delivered_at, sent)))
+    return str(_STATES.get(status, status))
 
 
 def _where(directory: Directory, room_key: str) -> str:
     if room_key.startswith("@"):
-        return f"{room_key} (direct)"
+        return _t("{room} (direct)", room=room_key)
     try:
         return f"{room_key} ({directory.room(room_key).platform})"
     except NotFound:
@@ -62,7 +86,7 @@ def _where(directory: Directory, room_key: str) -> str:
 
 def _name(directory: Directory, contact_id: str | None) -> str:
     if contact_id is None:
-        return "someone"
+        return _t("someone")
     try:
         return directory.contact(contact_id).name
     except NotFound:
@@ -75,39 +99,40 @@ def group_words(targets: Sequence[tuple[str, str, datetime | None]],
     "20 rooms, all delivered within 0 s"; failures and pending ones by name."""
     n = len(targets)
     rooms = sum(1 for where, _, _ in targets if not where.startswith("@"))
-    noun = ("room" if n == 1 else "rooms") if rooms == n else (
-        "person" if n == 1 and rooms == 0 else
-        "people" if rooms == 0 else "rooms and people")
+    noun = ngettext("{n} room", "{n} rooms", n) if rooms == n else (
+        ngettext("{n} person", "{n} people", n) if rooms == 0 else
+        _t("{n} rooms and people", n=n))
     if n == 1:
         where, status, delivered_at = targets[0]
         return f"{where.split(' (')[0]}, " + (
-            f"delivered within {format_duration(_lag(delivered_at, sent))}"
-            if delivered_at is not None else _STATES.get(status, status))
+            _t("delivered within {lag}", lag=format_duration(_lag(delivered_at, sent)))
+            if delivered_at is not None else str(_STATES.get(status, status)))
     delivered = [d for _, _, d in targets if d is not None]
     slowest = format_duration(max((_lag(d, sent) for d in delivered), default=0.0))
     if len(delivered) == n:
-        return f"{n} {noun}, all delivered within {slowest}"
-    parts = [f"{n} {noun}: {len(delivered)} delivered" +
-             (f" within {slowest}" if delivered else "")]
+        return _t("{noun}, all delivered within {slowest}", noun=noun, slowest=slowest)
+    parts = [_t("{noun}: {count} delivered within {slowest}", noun=noun, count=len(delivered),
+                slowest=slowest) if delivered else
+             _t("{noun}: {count} delivered", noun=noun, count=len(delivered))]
     for status, label in _STATES.items():
         names = [where.split(" (")[0] for where, s, d in targets if s == status and d is None]
         if names:
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
-                                            else "")
+            shown = ", ".join(names[:5]) + (_t(" and {count} more", count=len(names) - 5)
+                                            if len(names) > 5 else "")
             parts.append(f"{label}: {shown}")
     return "; ".join(parts)
 
 
 def evidence_reply(session: Session, directory: Directory, inc: Incident, now: datetime,
                    *, details: bool = False) -> Reply:
-    from wisbot.services.paging import page_verdict, role_label, time_to_notify
+    from wisbot.services.paging import page_verdict, role_words, time_to_notify
 
     at = _Clock(inc.created_at)
-    b = ReplyBuilder(f"{inc.number} – service evidence", kind="report",
+    b = ReplyBuilder(_t("{number} – service evidence", number=inc.number), kind="report",
                      tlp=incident_tlp(inc))
     b.ref = inc.number
-    b.field("Reported", inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            + " (times below UTC, that day unless dated)")
+    b.field(_t("Reported"), inc.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            + _t(" (times below UTC, that day unless dated)"))
     notes = session.exec(select(Notification).where(Notification.incident_id == inc.id)
                          .order_by(col(Notification.id))).all()
     by_note: dict[int, list[OutboxRow]] = {}
@@ -117,7 +142,8 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
                                                         .in_(ids)).order_by(col(OutboxRow.id))):
             by_note.setdefault(row.notification_id or 0, []).append(row)
     ttn = time_to_notify(session, inc)
-    b.line(bold("Notifications"), " (every message)" if details else " (one line per event)")
+    b.line(bold(_t("Notifications")),
+           _t(" (every message)") if details else _t(" (one line per event)"))
     # A page step's messages are shown with its page, below.
     paged = set(session.exec(select(PageStep.notification_id).join(
         Page, col(Page.id) == PageStep.page_id).where(Page.incident_id == inc.id)).all())
@@ -127,27 +153,30 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
             continue
         if details:
             for row in rows:
-                b.line(f"  {at(n.created_at)} {n.kind} → {_where(directory, row.room_key)}: "
+                b.line(f"  {at(n.created_at)} ", _event(n.kind),
+                       f" → {_where(directory, row.room_key)}: "
                        f"{_row_words(row.status, row.delivered_at, n.created_at, at)}")
         else:
-            b.line(f"  {at(n.created_at)} {n.kind} → " + group_words(
+            b.line(f"  {at(n.created_at)} ", _event(n.kind), " → " + group_words(
                 [(r.room_key, r.status, r.delivered_at) for r in rows], n.created_at))
     pages = session.exec(select(Page).where(Page.incident_id == inc.id)
                          .order_by(col(Page.id))).all()
-    b.line(bold("Pages"))
+    b.line(bold(_t("Pages")))
     if not pages:
-        b.line("  none (severity below the paging threshold and no escalation)")
+        b.line(_t("  none (severity below the paging threshold and no escalation)"))
     verdicts: list[str] = []
     for p in pages:
         verdict = page_verdict(p, now)
         verdicts.append(verdict)
-        b.line(bold(f"  P-{p.id}"), f" · {role_label(p.role)} · created {at(p.created_at)} · "
-               f"target {verdict}"
-               + (" · reached the Secretariat step" if p.secretariat_alerted_at else ""))
+        b.line(bold(f"  P-{p.id}"), " · " + _t(
+            "{role} · created {at} · target {verdict}", role=role_words(p.role),
+            at=at(p.created_at), verdict=_VERDICTS.get(verdict, verdict))
+            + (_t(" · reached the Secretariat step") if p.secretariat_alerted_at else ""))
         b.line("    " + (
-            f"acknowledged by {_name(directory, p.acked_by)} at {at(p.acked_at)} (after "
-            f"{format_duration((p.acked_at - p.created_at).total_seconds())})"
-            if p.acked_at else f"{p.status}, not acknowledged"))
+            _t("acknowledged by {name} at {at} (after {took})",
+               name=_name(directory, p.acked_by), at=at(p.acked_at),
+               took=format_duration((p.acked_at - p.created_at).total_seconds()))
+            if p.acked_at else _t("{status}, not acknowledged", status=p.status)))
         steps = session.exec(select(PageStep).where(PageStep.page_id == p.id)
                              .order_by(col(PageStep.seq))).all()
         deliveries = session.exec(select(PageDelivery).where(PageDelivery.page_id == p.id)
@@ -159,27 +188,29 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
                        for r in by_note.get(s.notification_id or -1, [])]
             targets += [(f"{d.channel}{' ' + d.contact_id if d.contact_id else ''}", d.status,
                          d.delivered_at) for d in deliveries if d.step_id == s.id]
-            head = f"    {at(s.fired_at or s.due_at)} {s.action}" + (
-                f" (escalated by {_name(directory, s.escalated_by)})" if s.escalated_by else "")
-            head += "".join(f" · skipped {g.get('contact')} ({g.get('missing')})"
-                            for g in s.skipped or [])
+            when = f"    {at(s.fired_at or s.due_at)} "
+            head = (_t(" (escalated by {name})", name=_name(directory, s.escalated_by))
+                    if s.escalated_by else "")
+            head += "".join(_t(" · skipped {contact} ({missing})", contact=g.get("contact"),
+                               missing=g.get("missing")) for g in s.skipped or [])
             if details:
-                b.line(head)
+                b.line(when, _event(s.action), head)
                 for where, status, delivered_at in targets:
                     b.line(f"      {where}: "
                            f"{_row_words(status, delivered_at, s.fired_at, at)}")
             elif targets:
-                b.line(f"{head} → {group_words(targets, s.fired_at)}")
+                b.line(when, _event(s.action), f"{head} → {group_words(targets, s.fired_at)}")
             else:
-                b.line(head)
+                b.line(when, _event(s.action), head)
     if any(v == "missed" for v in verdicts) or (ttn is not None and ttn > TARGET.total_seconds()):
         overall = "missed"
     elif any(v == "pending" for v in verdicts) or (ttn is None and notes):
         overall = "pending"
     else:
         overall = "met"
-    b.line(bold("1-hour target: "), overall
-           + (f" (notified in {format_duration(ttn)})" if ttn is not None else ""))
+    b.line(bold(_t("1-hour target: ")), str(_VERDICTS[overall])
+           + (_t(" (notified in {took})", took=format_duration(ttn)) if ttn is not None
+              else ""))
     if not details:
-        b.line(f"Every message: `incident evidence {inc.number} details`.")
+        b.line(_t("Every message: `incident evidence {number} details`.", number=inc.number))
     return b.build(private=True)

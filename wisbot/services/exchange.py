@@ -59,6 +59,8 @@ from wisbot.domain.exchange import (
     tally,
 )
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.harvest import HarvestStats, harvest_core, iter_gdc_records
 from wisbot.probes.http import describe_http_error, make_client
@@ -486,11 +488,13 @@ class ExchangeService:
             for r in rows:
                 by_centre.setdefault(r.centre or "?", []).append(r)
             review = 0
-            b = ReplyBuilder(f"GISC {name} – {len(rows)} new record"
-                             f"{'s' if len(rows) != 1 else ''} offered for global exchange",
+            b = ReplyBuilder(ngettext("GISC {name} – {n} new record offered for global "
+                                      "exchange", "GISC {name} – {n} new records offered for "
+                                      "global exchange", len(rows), name=name),
                              kind="exchange")
-            b.line(f"Offered since {_when(start)} by centres in the area of GISC {name} "
-                   "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).")
+            b.line(_t("Offered since {when} by centres in the area of GISC {name} "
+                      "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).",
+                      when=_when(start), name=name))
             listed = 0
             for centre_code, recs in by_centre.items():
                 figures = self._figures(session, centre_code, now)
@@ -500,20 +504,20 @@ class ExchangeService:
                     for fig in figures:
                         b.line(f"  {fig.words()}")
                 else:
-                    b.line("  no volume figures for this centre yet")
+                    b.line(_t("  no volume figures for this centre yet"))
                 if flags:
                     review += len(recs)
-                    b.line(bold("  ⚠ needs review: "), "; ".join(flags))
+                    b.line(bold(_t("  ⚠ needs review: ")), "; ".join(flags))
                 for r in recs:
                     if listed >= MAX_LISTED:
                         break
                     listed += 1
                     b.line("  • ", code(r.identifier), " – ", user(r.title), f" ({_facts(r)})")
             if listed < len(rows):
-                b.line(f"… and {len(rows) - listed} more: `wisbot exchange spot --gisc "
-                       f"\"{name}\"` lists them all.")
-            b.field("Need review", str(review))
-            b.line("To discuss a record with its provider: ",
+                b.line(_t('… and {value} more: `wisbot exchange spot --gisc "{name}"` lists '
+                          "them all.", value=len(rows) - listed, name=name))
+            b.field(_t("Need review"), str(review))
+            b.line(_t("To discuss a record with its provider: "),
                    code("escalate exchange <metadata-id> <centre> <concern>"))
             return b.build()
 
@@ -569,14 +573,18 @@ class ExchangeService:
         cut = [(src, st) for src, status, st in report.harvests if status == "timeout"]
         if not cut:
             return
-        b = ReplyBuilder("Exchange daily run: harvest cut at its deadline", kind="alert")
-        b.line(f"{len(cut)} of {len(report.harvests)} catalogue harvest"
-               f"{'s' if len(report.harvests) != 1 else ''} did not finish within "
-               f"{self.config.harvest_deadline:g} s; the other sources were harvested, and "
-               "the next run goes on where these stopped.")
+        b = ReplyBuilder(_t("Exchange daily run: harvest cut at its deadline"), kind="alert")
+        b.line(ngettext("{cut} of {n} catalogue harvest did not finish within {deadline} s; "
+                        "the other sources were harvested, and the next run goes on where "
+                        "these stopped.",
+                        "{cut} of {n} catalogue harvests did not finish within {deadline} s; "
+                        "the other sources were harvested, and the next run goes on where "
+                        "these stopped.", len(report.harvests), cut=len(cut),
+                        deadline=f"{self.config.harvest_deadline:g}"))
         for src, st in cut:
-            b.line("  • ", code(src.key), f": {st.pages} pages, {st.records} records; "
-                   f"{st.stopped}")
+            b.line("  • ", code(src.key), _t(": {pages} pages, {records} records; {stopped}",
+                                             pages=st.pages, records=st.records,
+                                             stopped=st.stopped))
         reply = b.build()
 
         def work(session: Session) -> None:
@@ -611,9 +619,9 @@ class ExchangeService:
                         case is not None and case.referred_at is not None):
             return
         raise NotAllowed(
-            f"exchange dispute cases concern a named provider, so they are not shown in "
-            f"{room.key} (a {room.role} room). Use your GISC's room, the Secretariat room "
-            "or a direct message with wisbot."
+            _t("exchange dispute cases concern a named provider, so they are not shown in "
+               "{key} (a {role} room). Use your GISC's room, the Secretariat room or a direct "
+               "message with wisbot.", key=room.key, role=room.role)
         )
 
     def _may_see(self, caller: Caller, case: ExchangeCase) -> bool:
@@ -625,8 +633,8 @@ class ExchangeService:
         case = session.exec(select(ExchangeCase).where(ExchangeCase.number == number)).first()
         if case is None or (caller is not None
                             and not case_person_reads(caller.roles, case.member)):
-            raise NotFound(f"no exchange dispute case {number} that you may see "
-                           "(`escalate exchange list` shows them)")
+            raise NotFound(_t("no exchange dispute case {number} that you may see (`escalate "
+                              "exchange list` shows them)", number=number))
         if caller is not None:
             self._room_check(caller, case)  # says why the room may not, not whether it exists
         return case
@@ -634,9 +642,9 @@ class ExchangeService:
     def _may_run(self, caller: Caller, case: ExchangeCase, what: str) -> None:
         if caller.is_secretariat or caller.is_gisc_focal(case.owner_gisc):
             return
-        raise NotAllowed(f"only GISC {case.owner_gisc}'s focal points (the provider's "
-                         f"principal GISC, which owns {case.number}) or the WMO Secretariat "
-                         f"may {what}")
+        raise NotAllowed(_t("only GISC {owner_gisc}'s focal points (the provider's principal "
+                            "GISC, which owns {number}) or the WMO Secretariat may {what}",
+                            owner_gisc=case.owner_gisc, number=case.number, what=what))
 
     def _event(self, session: Session, case: ExchangeCase, actor: str, kind: str,
                text: str = "", gisc: str | None = None,
@@ -684,32 +692,34 @@ class ExchangeService:
                     note: str | None = None, full: bool = False) -> Reply:
         b = ReplyBuilder(f"{case.number} – {headline}", kind="exchange")
         b.ref = case.number
-        b.field("Record", case.metadata_id)
-        b.field("Title", case.title)
-        b.field("Provider", self._centre_label(case.provider_centre))
-        b.field("Owner", f"GISC {case.owner_gisc} (principal GISC of the provider)")
-        b.field("Scope", case.scope)
-        b.field("Stage", Stage(case.stage).words)
-        b.line(bold("Concern: "), user(case.concern))
+        b.field(_t("Record"), case.metadata_id)
+        b.field(_t("Title"), case.title)
+        b.field(_t("Provider"), self._centre_label(case.provider_centre))
+        b.field(_t("Owner"), f"GISC {case.owner_gisc} (principal GISC of the provider)")
+        b.field(_t("Scope"), case.scope)
+        b.field(_t("Stage"), Stage(case.stage).words)
+        b.line(bold(_t("Concern: ")), user(case.concern))
         if note:
-            b.line(bold("Note: "), user(note))
+            b.line(bold(_t("Note: ")), user(note))
         figures = case.figures.get("figures")
         if isinstance(figures, list) and figures:
-            b.line(bold("Figures when opened: "), "; ".join(str(f) for f in figures))
+            b.line(bold(_t("Figures when opened: ")), "; ".join(str(f) for f in figures))
         if case.stage != Stage.DISCUSSION.value and case.consulted_at is not None:
             t = self._tally(session, case)
-            b.line(bold("Tally: "), t.words())
+            b.line(bold(_t("Tally: ")), t.words())
             if full:
                 for p in self._positions(session, case):
-                    was = "" if p.current else " (replaced by a later answer)"
-                    b.line(f"  {_when(p.at)} · GISC {p.gisc} · {p.position}{was}",
+                    was = "" if p.current else _t(" (replaced by a later answer)")
+                    b.line(_t("  {when} · GISC {gisc} · {position}{was}",
+                              when=_when(p.at), gisc=p.gisc, position=p.position, was=was),
                            *((": ", user(p.reason)) if p.reason else ()))
                 if t.awaiting:
                     b.line("  not answered: " + ", ".join(f"GISC {g}" for g in t.awaiting))
         if case.outcome:
-            b.line(bold(f"Outcome ({case.outcome_kind}): "), user(case.outcome))
+            b.line(bold(_t("Outcome ({outcome_kind}): ",
+                           outcome_kind=case.outcome_kind)), user(case.outcome))
         if full:
-            b.line(bold("Timeline:"))
+            b.line(bold(_t("Timeline:")))
             for e in self._events(session, case):
                 who = self._actor(e.actor)
                 b.line(f"  {_when(e.at)} · {who} · {e.kind}",
@@ -743,15 +753,16 @@ class ExchangeService:
         owner = centre.principal_gisc
         if not (caller.is_secretariat or caller.is_gisc_focal(owner)):
             raise NotAllowed(
-                f"only GISC {owner}'s focal points (the principal GISC of {centre.code}) or "
-                "the WMO Secretariat may open an exchange dispute about its records"
+                _t("only GISC {owner}'s focal points (the principal GISC of {code}) or the WMO "
+                   "Secretariat may open an exchange dispute about its records",
+                   owner=owner, code=centre.code)
             )
         self._room_check(caller, None)
         if not concern.strip():
-            raise UsageError("say what the concern is (volume, frequency, load on WIS)")
+            raise UsageError(_t("say what the concern is (volume, frequency, load on WIS)"))
         metadata_id = metadata_id.strip()
         if not metadata_id or len(metadata_id) > 255:
-            raise UsageError("give the record's metadata identifier (at most 255 characters)")
+            raise UsageError(_t("give the record's metadata identifier (at most 255 characters)"))
 
         def work(session: Session) -> Reply:
             now = self.clock()
@@ -836,8 +847,8 @@ class ExchangeService:
             member = ", ".join(caller.contact.members)
             who = f"a focal point of Member {member}" if member else (
                 "the WMO Secretariat" if caller.is_secretariat else "not a GISC focal point")
-            raise NotAllowed(f"only GISCs answer a consultation; you are {who}, not a "
-                             "GISC's focal point")
+            raise NotAllowed(_t("only GISCs answer a consultation; you are {who}, not a GISC's "
+                                "focal point", who=who))
         room = caller.room
         if room is not None and room.role.startswith("gisc:"):
             name = room.role.split(":", 1)[1]
@@ -845,19 +856,19 @@ class ExchangeService:
                 return self.directory.gisc(name).name
         if len(giscs) == 1:
             return self.directory.gisc(giscs[0]).name
-        raise UsageError(f"you are a focal point of several GISCs ({', '.join(giscs)}): "
-                         "answer in that GISC's room")
+        raise UsageError(_t("you are a focal point of several GISCs ({giscs}): answer in that "
+                            "GISC's room", giscs=', '.join(giscs)))
 
     async def answer(self, caller: Caller, number: str, position: str, reason: str) -> Reply:
         if position not in ("accept", "object"):
-            raise UsageError("answer accept or object")
+            raise UsageError(_t("answer accept or object"))
         gisc = self._voting_gisc(caller)
 
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
             if fold(gisc) == fold(case.owner_gisc):
-                raise NotAllowed(f"GISC {gisc} owns {case.number}; the other GISCs answer the "
-                                 "consultation")
+                raise NotAllowed(_t("GISC {gisc} owns {number}; the other GISCs answer the "
+                                    "consultation", gisc=gisc, number=case.number))
             check_transition(case.number, Stage(case.stage), position)
             now = self.clock()
             earlier = [p for p in self._positions(session, case) if p.gisc == gisc and p.current]
@@ -878,20 +889,26 @@ class ExchangeService:
             reply = self._case_reply(session, case, f"GISC {gisc} {verb}{was}",
                                      note=reason.strip() or None)
             self._tell(session, case, "exchange-answer", reply, all_giscs=False)
-            return ReplyBuilder(f"{case.number} – GISC {gisc} {verb}{was}").line(
-                bold("Tally: "), t.words()).build(private=True)
+            said = (_t("{number} – GISC {gisc} accepts", number=case.number, gisc=gisc)
+                    if position == "accept" else
+                    _t("{number} – GISC {gisc} objects", number=case.number, gisc=gisc))
+            if earlier:
+                said += _t(" (replaces its earlier '{position}')",
+                           position=earlier[-1].position)
+            return ReplyBuilder(said).line(
+                bold(_t("Tally: ")), t.words()).build(private=True)
 
         return await self.store.tx(work)
 
     async def agreed(self, caller: Caller, number: str, text: str) -> Reply:
         if not text.strip():
-            raise UsageError("say what was agreed, e.g. `agreed hourly subset only`")
+            raise UsageError(_t("say what was agreed, e.g. `agreed hourly subset only`"))
         return await self._close(caller, number, "agreed", text, "agreed with the provider")
 
     async def resolve(self, caller: Caller, number: str, outcome: str) -> Reply:
         if not outcome.strip():
-            raise UsageError("give the working group's conclusion, as reported to the "
-                             "constituent body")
+            raise UsageError(_t("give the working group's conclusion, as reported to the "
+                                "constituent body"))
         return await self._close(caller, number, "resolve", outcome, "resolved")
 
     async def _close(self, caller: Caller, number: str, action: str, text: str,
@@ -919,8 +936,8 @@ class ExchangeService:
     async def refer(self, caller: Caller, number: str, note: str = "") -> Reply:
         wg = self.directory.working_group
         if wg is None:
-            raise InvalidState("no working group is configured in the directory "
-                               "(working_group: name, room, email): nowhere to refer to")
+            raise InvalidState(_t("no working group is configured in the directory "
+                                  "(working_group: name, room, email): nowhere to refer to"))
 
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
@@ -1062,15 +1079,16 @@ class ExchangeService:
     async def list(self, caller: Caller, which: str = "open") -> Reply:
         self._room_check(caller, None)
         if not (caller.is_secretariat or caller.contact.giscs or caller.contact.members):
-            raise NotAllowed("exchange dispute cases are for GISC and Member focal points "
-                             "and the WMO Secretariat")
+            raise NotAllowed(_t("exchange dispute cases are for GISC and Member focal points "
+                                "and the WMO Secretariat"))
 
         def work(session: Session) -> Reply:
             q = select(ExchangeCase).order_by(col(ExchangeCase.id))
             if which == "open":
                 q = q.where(ExchangeCase.stage != Stage.CLOSED.value)
             rows = [c for c in session.exec(q).all() if self._may_see(caller, c)]
-            b = ReplyBuilder(f"Exchange dispute cases ({which}): {len(rows)}")
+            b = ReplyBuilder(_t("Exchange dispute cases ({which}): {count}",
+                                which=which, count=len(rows)))
             for c in rows:
                 line = (f"{c.number} · {Stage(c.stage).words} · {c.provider_centre} · "
                         f"GISC {c.owner_gisc} · ")
@@ -1079,7 +1097,7 @@ class ExchangeService:
                     extra = f" · {self._tally(session, c).words()}"
                 b.line(line, code(c.metadata_id), extra)
             if not rows:
-                b.line("none")
+                b.line(_t("none"))
             return b.build(private=True)
 
         return await self.store.tx(work)

@@ -31,6 +31,7 @@ from wisbot.domain.confidentiality import Share, Vis
 from wisbot.domain.severity import severity
 from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for, view_tlp
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
@@ -332,15 +333,15 @@ def lesson_view(session: Session, directory: Directory, caller: Caller,
                 ref: str) -> LessonView:
     m = _LESSON.match(ref.strip())
     if not m:
-        raise NotFound(f"{ref!r} is not a lesson number: they look like L-3")
+        raise NotFound(_t("{ref!r} is not a lesson number: they look like L-3", ref=ref))
     lid = int(m.group(1))
     lesson = session.get(Lesson, lid)
     inc = session.get(Incident, lesson.incident_id) if lesson is not None else None
     if lesson is None or inc is None:
-        raise NotFound(f"no lesson L-{lid} that you may see here")
+        raise NotFound(_t("no lesson L-{lid} that you may see here", lid=lid))
     vis = lesson_visibility(directory, caller, lesson, inc)
     if vis is Vis.NONE:
-        raise NotFound(f"no lesson L-{lid} that you may see here")
+        raise NotFound(_t("no lesson L-{lid} that you may see here", lid=lid))
     labels = [lesson_tlp(lesson)]
     if lesson_cap(author_of(directory, lesson), exposure(inc)) is not None:
         labels.append(incident_tlp(inc, Vis.ANONYMOUS))  # the incident's sharing caps it
@@ -401,19 +402,23 @@ class ExportService:
     async def incident_file(self, caller: Caller, number: str, fmt: str) -> Reply:
         view, text = await self.store.tx(
             lambda s: self.incident_document(s, caller, number, fmt))
-        b = ReplyBuilder(f"{view.number} – {_format_name(fmt)} export")
+        b = ReplyBuilder(_t("{number} – {format_name} export",
+                            number=view.number, format_name=_format_name(fmt)))
         b.reveal(view.number, named=view.vis is Vis.NAMED)
-        b.line(bold(view.tlp.label), Span(text=" – pass it on only as the label allows."))
-        b.line(f"As you may see it here ({'named' if view.vis is Vis.NAMED else 'anonymised'}"
-               f"): {len(view.indicators)} indicator(s), {len(view.sightings)} sighting(s).")
+        b.line(bold(view.tlp.label), Span(text=_t(" – pass it on only as the label allows.")))
+        b.line(_t("As you may see it here ({value}): {count} indicator(s), {count_b} "
+                  "sighting(s).",
+                  value='named' if view.vis is Vis.NAMED else 'anonymised',
+                  count=len(view.indicators), count_b=len(view.sightings)))
         b.attach(Attachment.from_bytes(f"{view.number}.{fmt}.json", "application/json",
                                        text.encode("utf-8")))
         return b.build(private=True)
 
     async def lesson_file(self, caller: Caller, ref: str, fmt: str) -> Reply:
         view, text = await self.store.tx(lambda s: self.lesson_document(s, caller, ref, fmt))
-        b = ReplyBuilder(f"Lesson L-{view.key} – {_format_name(fmt)} export")
-        b.line(bold(view.tlp.label), Span(text=" – pass it on only as the label allows."))
+        b = ReplyBuilder(_t("Lesson L-{key} – {format_name} export",
+                            key=view.key, format_name=_format_name(fmt)))
+        b.line(bold(view.tlp.label), Span(text=_t(" – pass it on only as the label allows.")))
         b.attach(Attachment.from_bytes(f"L-{view.key}.{fmt}.json", "application/json",
                                        text.encode("utf-8")))
         return b.build(private=True)

@@ -21,7 +21,8 @@ from wisbot.directory import Directory, Room
 from wisbot.domain.audience import person_sees, room_sees
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import NotFound
-from wisbot.i18n import _
+from wisbot.i18n import _, ngettext
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, Span
 from wisbot.services.render import exposure
 from wisbot.store.engine import Store
@@ -144,16 +145,18 @@ async def warn_exposed(store: Store | None, directory: Directory,
         except Exception as exc:
             log.warning("exposed: could not remove a message in %s: %s", room.key, exc)
     where = room.name or room.key
-    people = f"{outside} {'person' if outside == 1 else 'people'}"
+    people = ngettext("{n} person", "{n} people", outside)
     if removed:
-        text = (f"Warning: your message in {where} named {subject}, which that room may "
-                f"not read. {people} outside the incident's audience could read it there; "
-                "wisbot has removed it (redacted). Type such commands here, in your direct "
-                "chat with wisbot, or in a room of the incident's audience.")
+        text = _t("Warning: your message in {where} named {number}, which that room may not "
+                  "read. {people} outside the incident's audience could read it there; "
+                  "wisbot has removed it (redacted). Type such commands here, in your direct "
+                  "chat with wisbot, or in a room of the incident's audience.", where=where,
+                  number=subject, people=people)
     else:
-        text = (f"Warning: your message in {where} named {subject}, which that room may "
-                f"not read: {people} outside the incident's audience can read it there. "
-                "Delete your message now (wisbot cannot delete a person's message there), "
-                "and type such commands in your direct chat with wisbot.")
+        text = _t("Warning: your message in {where} named {number}, which that room may not "
+                  "read: {people} outside the incident's audience can read it there. Delete "
+                  "your message now (wisbot cannot delete a person's message there), and "
+                  "type such commands in your direct chat with wisbot.", where=where,
+                  number=subject, people=people)
     warning = (Span(text=text, style="bold"),)
     return reply.model_copy(update={"lines": (warning, *reply.lines), "private": True})

@@ -29,6 +29,7 @@ from wisbot.domain.severity import severity
 from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
     has_anonymised_audience,
@@ -49,6 +50,7 @@ from wisbot.services.render import (
     redactor_for,
     share_words,
     timeline_lines,
+    word,
 )
 from wisbot.services.sightings import sighting_counts, sighting_lines
 from wisbot.store.engine import Store
@@ -81,16 +83,18 @@ def parse_number(text: str, year: int | None = None, *, bare: bool = True) -> st
     shown_year = year if year is not None else datetime.now(UTC).year
     if short:
         seq = int(short.group(2))
-        raise UsageError(f"{text.strip()!r} is not an incident number: type "
-                         f"WIS-SEC-{shown_year}-{seq} (or P-{seq} for a page)")
-    raise UsageError(f"{text.strip()!r} is not an incident number: they look like "
-                     f"WIS-SEC-{shown_year}-7, or 7 for this year's seventh")
+        raise UsageError(_t("{strip!r} is not an incident number: type "
+                            "WIS-SEC-{shown_year}-{seq} (or P-{seq} for a page)",
+                            strip=text.strip(), shown_year=shown_year, seq=seq))
+    raise UsageError(_t("{strip!r} is not an incident number: they look like "
+                        "WIS-SEC-{shown_year}-7, or 7 for this year's seventh",
+                        strip=text.strip(), shown_year=shown_year))
 
 
 def parse_query_id(text: str) -> int:
     m = QUERY_RE.match(text.strip())
     if not m:
-        raise NotFound(f"{text!r} is not a query number: they look like Q-3")
+        raise NotFound(_t("{text!r} is not a query number: they look like Q-3", text=text))
     return int(m.group(1))
 
 
@@ -209,9 +213,9 @@ class IncidentService:
         if caller.is_secretariat or caller.is_member_focal(inc.member) \
                 or caller.is_gisc_focal(inc.principal_gisc):
             return
-        raise NotAllowed(f"only the affected Member's focal points, its principal GISC "
-                         f"(GISC {inc.principal_gisc}) or the WMO Secretariat may {what} "
-                         f"{inc.number}")
+        raise NotAllowed(_t("only the affected Member's focal points, its principal GISC (GISC "
+                            "{principal_gisc}) or the WMO Secretariat may {what} {number}",
+                            principal_gisc=inc.principal_gisc, what=what, number=inc.number))
 
     # ----- commands ---------------------------------------------------------------------
     async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
@@ -220,9 +224,10 @@ class IncidentService:
         centre = self.directory.centre(centre_code)
         if not (caller.is_secretariat or caller.is_member_focal(centre.member)):
             raise NotAllowed(
-                f"only the focal points of {centre.member} (who operates {centre.code}) or the "
-                "WMO Secretariat may report an incident at that centre; if you heard of a "
-                f"possible incident there, use `incident query {centre.code}`"
+                _t("only the focal points of {member} (who operates {code}) or the WMO "
+                   "Secretariat may report an incident at that centre; if you heard of a "
+                   "possible incident there, use `incident query {code}`",
+                   member=centre.member, code=centre.code)
             )
         severity(level)
         # Only the affected Member may name itself beyond the Secretariat (or let anyone
@@ -270,20 +275,21 @@ class IncidentService:
                                            "reopened": "reopen", "closed": "close"}[kind])
             if kind == "closed" and not (caller.is_secretariat
                                          or caller.is_member_focal(inc.member)):
-                raise NotAllowed(f"only the affected Member's focal points or the WMO "
-                                 f"Secretariat may close {inc.number}")
+                raise NotAllowed(_t("only the affected Member's focal points or the WMO "
+                                    "Secretariat may close {number}", number=inc.number))
             target = {"update": inc.status, "resolved": "resolved", "reopened": "open",
                       "closed": "closed"}[kind]
             if kind == "update" and inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first "
-                                   f"(`incident reopen {inc.number} <why>`)")
+                raise InvalidState(_t("{number} is closed: reopen it first (`incident reopen "
+                                      "{number} <why>`)", number=inc.number))
             if kind == "resolved" and inc.status != "open":
-                raise InvalidState(f"{inc.number} is {inc.status}, not open; to work on it "
-                                   f"again: `incident reopen {inc.number} <why>`")
+                raise InvalidState(_t("{number} is {status}, not open; to work on it again: "
+                                      "`incident reopen {number} <why>`",
+                                      number=inc.number, status=inc.status))
             if kind == "reopened" and inc.status == "open":
-                raise InvalidState(f"{inc.number} is already open")
+                raise InvalidState(_t("{number} is already open", number=inc.number))
             if kind == "closed" and inc.status == "closed":
-                raise InvalidState(f"{inc.number} is already closed")
+                raise InvalidState(_t("{number} is already closed", number=inc.number))
             inc.status = target
             inc.updated_at = self.clock()
             session.add(inc)
@@ -308,9 +314,9 @@ class IncidentService:
             self._may_change(caller, inc, "change the severity of")
             if inc.status != "open":
                 # Nobody works on it: a change would be cascaded to every room for nothing.
-                raise InvalidState(f"{inc.number} is {inc.status}: reopen it first "
-                                   f"(`incident reopen {inc.number} <why>`), then change "
-                                   "its severity")
+                raise InvalidState(_t("{number} is {status}: reopen it first (`incident reopen "
+                                      "{number} <why>`), then change its severity",
+                                      number=inc.number, status=inc.status))
             previous = inc.severity
             inc.severity = level
             inc.highest_severity = max(previous if inc.highest_severity is None
@@ -341,7 +347,8 @@ class IncidentService:
             inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
             self._may_change(caller, inc, "classify")
             if inc.rsit == rsit.value:
-                raise InvalidState(f"{inc.number} is already classified as {rsit.value}")
+                raise InvalidState(_t("{number} is already classified as {value}",
+                                      number=inc.number, value=rsit.value))
             previous = inc.rsit
             inc.rsit = rsit.value
             inc.updated_at = self.clock()
@@ -365,15 +372,17 @@ class IncidentService:
             wider = level.rank > old.share.rank or (old.anonymous and not new_anon)
             narrower = level.rank < old.share.rank or (new_anon and not old.anonymous)
             if not wider and not narrower:
-                raise InvalidState(f"{inc.number} is already shared as {share_words(inc)}")
+                raise InvalidState(_t("{number} is already shared as {share_words}",
+                                      number=inc.number, share_words=share_words(inc)))
             if wider and not caller.is_member_focal(inc.member):
                 raise NotAllowed(
-                    f"only the focal points of the affected Member ({inc.member}) may widen "
-                    f"who is told about {inc.number}: it needs their consent"
+                    _t("only the focal points of the affected Member ({member}) may widen who "
+                       "is told about {number}: it needs their consent",
+                       member=inc.member, number=inc.number)
                 )
             if narrower and not (caller.is_secretariat or caller.is_member_focal(inc.member)):
-                raise NotAllowed(f"only the WMO Secretariat or the affected Member may narrow "
-                                 f"the sharing of {inc.number}")
+                raise NotAllowed(_t("only the WMO Secretariat or the affected Member may "
+                                    "narrow the sharing of {number}", number=inc.number))
             before = {r.key: v for r, v in audience(self.directory, old)}
             inc.share = level.value
             inc.anonymous = new_anon
@@ -417,14 +426,14 @@ class IncidentService:
             if len(sighted) > 1:  # names a sighter: the strictest label wins
                 reply = reply.with_tlp(SIGHTER_TLP)
             lines = [*reply.lines, *sighted,
-                     (bold("Timeline"),), *timeline_lines(self.directory, inc, vis, entries)]
+                     (bold(_t("Timeline")),), *timeline_lines(self.directory, inc, vis, entries)]
             if vis is Vis.NAMED and caller.is_member_focal(inc.member):
                 waiting = session.exec(select(ConsentReview).where(
                     ConsentReview.incident_id == inc.id, ConsentReview.status == "pending")
                     .order_by(col(ConsentReview.n))).all()
                 if waiting:
-                    lines.append((bold("Waiting for your review (anonymised rooms read none "
-                                       "of it until then)"),))
+                    lines.append((bold(_t("Waiting for your review (anonymised rooms read none "
+                                          "of it until then)")),))
                     lines += [(Span(text=f"#{r.n} {r.subject}: "), user(r.proposed))
                               for r in waiting]
             return reply.model_copy(update={"lines": tuple(lines), "reveals": (
@@ -438,7 +447,8 @@ class IncidentService:
         """``rsit_class``: an RSIT class (``fraud``) or ``class/type`` (``fraud/phishing``),
         already checked (:func:`wisbot.domain.rsit.parse_filter`)."""
         if which not in WHICH:
-            raise UsageError(f"list which incidents? one of {', '.join(WHICH)}, not {which!r}")
+            raise UsageError(_t("list which incidents? one of {which}, not {which_b!r}",
+                                which=', '.join(WHICH), which_b=which))
         if centre is not None:
             centre = self.directory.centre(centre).code
 
@@ -467,18 +477,19 @@ class IncidentService:
             b = ReplyBuilder(list_title(which, centre, sev_min, rsit_class),
                              tlp=strictest(incident_tlp(i, v) for i, v in rows) if rows else None)
             if not rows:
-                b.line("None that you may see here."
-                       + (" Resolved ones: `incident list resolved`." if which == "open"
-                          else ""))
+                b.line(_t("None that you may see here. Resolved ones: `incident list resolved`.")
+                       if which == "open" else _t("None that you may see here."))
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sightings = seen.get(inc.id or 0, 0)
                 b.line(bold(f"{incident_tlp(inc, vis).label} {inc.number}"),
-                       f" · {inc.status} · severity {inc.severity} · "
-                       + (f"{inc.rsit} · " if inc.rsit else "")
-                       + f"{centre_short(self.directory, inc, vis)} · ",
+                       f" · {word(inc.status)} · "
+                       + _t("severity {level}", level=inc.severity) + " · ",
+                       Span(text=f"{inc.rsit}", style="code") if inc.rsit else "",
+                       " · " if inc.rsit else "",
+                       f"{centre_short(self.directory, inc, vis)} · ",
                        summary_span(self.directory, inc, vis),
-                       f" · seen at {sightings} other centre(s)" if sightings else "")
+                       _t(" · seen at {n} other centre(s)", n=sightings) if sightings else "")
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -494,14 +505,14 @@ class IncidentService:
             visible = [inc for inc in session.exec(q.order_by(col(Incident.id))).all()
                        if caller.sees(exposure(inc)) is Vis.NAMED]
             if visible:
-                b = ReplyBuilder(f"What you may see about {subject}",
+                b = ReplyBuilder(_t("What you may see about {subject}", subject=subject),
                                  tlp=strictest(incident_tlp(i) for i in visible))
                 for inc in visible:
                     b.reveal(inc.number)
                     b.line(bold(f"{incident_tlp(inc).label} {inc.number}"), f" · {inc.status} · "
                            f"{severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
-                b.line("Check the lessons learned too: `lessons list <number>`.")
+                b.line(_t("Check the lessons learned too: `lessons list <number>`."))
                 return b.build()
             # The same answer whether or not a hidden incident exists.
             self._check_query_rate(session, caller, now)
@@ -511,21 +522,22 @@ class IncidentService:
             session.add(row)
             session.flush()
             qid = f"Q-{row.id}"
-            ask = ReplyBuilder(f"{qid} – query about {centre or member}", kind="query")
+            ask = ReplyBuilder(_t("{qid} – query about {value}",
+                                  qid=qid, value=centre or member), kind="query")
             ask.ref = qid
-            ask.line(f"{caller.contact.name} ({caller.where}) asks whether there is an "
-                     f"incident at ", user(subject), ".")
-            ask.line(f"Answer with `incident answer {qid} <text>`; the answer is posted "
-                     "where they asked.")
+            ask.line(_t("{name} ({where}) asks whether there is an incident at ",
+                        name=caller.contact.name, where=caller.where), user(subject), ".")
+            ask.line(_t("Answer with `incident answer {qid} <text>`; the answer is posted "
+                        "where they asked.", qid=qid))
             secretariat = self.directory.rooms_with_role("secretariat")
             notify(session, kind="query", now=now, incident_id=None,
                    deliveries=[(room, ask.build()) for room in secretariat])
             self.on_response(session, ResponseRequest(kind="query", ref=qid, at=now,
                                                       targets=(("secretariat", ask.build()),)))
-            b = ReplyBuilder(f"{qid} – query opened")
-            b.line(f"Nothing about {centre or member} that you may see here. The WMO "
-                   f"Secretariat focal point has been asked ({qid}); the answer will be "
-                   "posted here.")
+            b = ReplyBuilder(_t("{qid} – query opened", qid=qid))
+            b.line(_t("Nothing about {value} that you may see here. The WMO Secretariat focal "
+                      "point has been asked ({qid}); the answer will be posted here.",
+                      value=centre or member, qid=qid))
             return b.build()
 
         return await self.store.tx(work)
@@ -543,9 +555,11 @@ class IncidentService:
                 q = q.where(ConsentReview.subject != "public")
             reviews = session.exec(q.order_by(col(ConsentReview.n))).all()
             if not reviews:
-                raise NotFound(f"no review {'#' + str(n) + ' ' if n else ''}of {inc.number} "
-                               "is waiting for your confirmation")
-            b = ReplyBuilder(f"{inc.number} – wording confirmed for anonymised rooms",
+                raise NotFound(_t("no review {value}of {number} is waiting for your "
+                                  "confirmation",
+                                  value='#' + str(n) + ' ' if n else '', number=inc.number))
+            b = ReplyBuilder(_t("{number} – wording confirmed for anonymised rooms",
+                                number=inc.number),
                              tlp=incident_tlp(inc))
             b.reveal(inc.number)
             for review in reviews:
@@ -560,17 +574,17 @@ class IncidentService:
         """The affected Member's own wording for anonymised rooms, instead of review ``n``'s
         redacted text (the Redactor still runs over it)."""
         if not text.strip():
-            raise UsageError("give the wording anonymised rooms should read")
+            raise UsageError(_t("give the wording anonymised rooms should read"))
 
         def work(session: Session) -> Reply:
             inc = self._reviewer(session, caller, number)
             review = session.exec(select(ConsentReview).where(
                 ConsentReview.incident_id == inc.id, ConsentReview.n == n)).first()
             if review is None:
-                raise NotFound(f"no review #{n} of {inc.number}")
+                raise NotFound(_t("no review #{n_text} of {number}", n_text=n, number=inc.number))
             rooms = release(session, self.directory, inc, review, text, caller.contact.id,
                             self.clock(), replaced=True)
-            b = ReplyBuilder(f"{inc.number} – your wording for anonymised rooms",
+            b = ReplyBuilder(_t("{number} – your wording for anonymised rooms", number=inc.number),
                              tlp=incident_tlp(inc))
             b.reveal(inc.number)
             self._released_line(b, review, redactor_for(self.directory, inc.member)(text),
@@ -582,8 +596,9 @@ class IncidentService:
     def _reviewer(self, session: Session, caller: Caller, number: str) -> Incident:
         inc, _ = self._visible(session, caller, number, Vis.NAMED, lock=True)
         if not caller.is_member_focal(inc.member):
-            raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
-                             f"decide what anonymised rooms read of {inc.number}")
+            raise NotAllowed(_t("only the focal points of the affected Member ({member}) "
+                                "decide what anonymised rooms read of {number}",
+                                member=inc.member, number=inc.number))
         return inc
 
     @staticmethod
@@ -608,11 +623,11 @@ class IncidentService:
             return
         free = rows[len(rows) - self.query_limit] + self.query_window
         raise NotAllowed(
-            f"you have opened {len(rows)} queries in the last "
-            f"{_minutes(self.query_window)} (the limit is {self.query_limit}, each one pages "
-            f"the WMO Secretariat); you may ask again after "
-            f"{free.astimezone(UTC).strftime('%H:%M UTC')}. Urgent? Report the incident "
-            "or call the Secretariat desk.")
+            _t("you have opened {count} queries in the last {minutes} (the limit is "
+               "{query_limit}, each one pages the WMO Secretariat); you may ask again after "
+               "{strftime}. Urgent? Report the incident or call the Secretariat desk.",
+               count=len(rows), minutes=_minutes(self.query_window), query_limit=self.query_limit,
+               strftime=free.astimezone(UTC).strftime('%H:%M UTC')))
 
     def _subject(self, subject: str) -> tuple[str, str | None]:
         try:
@@ -629,13 +644,13 @@ class IncidentService:
 
     async def answer(self, caller: Caller, query: str, text: str) -> Reply:
         if not caller.is_secretariat:
-            raise NotAllowed("only the WMO Secretariat focal point answers queries")
+            raise NotAllowed(_t("only the WMO Secretariat focal point answers queries"))
         qid = parse_query_id(query)
 
         def work(session: Session) -> Reply:
             row = session.get(IncidentQuery, qid)
             if row is None:
-                raise NotFound(f"no query Q-{qid}")
+                raise NotFound(_t("no query Q-{qid}", qid=qid))
             now = self.clock()
             row.status = "answered"
             if self.settle is not None:
@@ -645,10 +660,10 @@ class IncidentService:
             row.answered_by = caller.contact.id
             row.answered_at = now
             session.add(row)
-            b = ReplyBuilder(f"Q-{qid} – answer from the WMO Secretariat", kind="query")
+            b = ReplyBuilder(_t("Q-{qid} – answer from the WMO Secretariat", qid=qid), kind="query")
             b.ref = f"Q-{qid}"
-            b.line("You asked about ", user(row.subject), ".")
-            b.line(bold("Answer: "), user(text))
+            b.line(_t("You asked about "), user(row.subject), ".")
+            b.line(bold(_t("Answer: ")), user(text))
             reply = b.build()
             if row.asker_room:
                 notify(session, kind="answer", now=now, incident_id=None,
@@ -657,7 +672,8 @@ class IncidentService:
                 notify(session, kind="answer", now=now, incident_id=None, deliveries=[],
                        direct=[(row.asker, reply)])
             where = row.asker_room or f"@{row.asker}"
-            return ReplyBuilder(f"Q-{qid} answered").line(f"Posted to {where}.").build()
+            return ReplyBuilder(_t("Q-{qid} answered", qid=qid)).line(
+                _t("Posted to {where}.", where=where)).build()
 
         return await self.store.tx(work)
 
@@ -677,11 +693,11 @@ def withdrawn_note(number: str, by_member: bool, language: str, tlp: Tlp | None 
 
 def _minutes(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
-    return "hour" if minutes == 60 else f"{minutes} minutes"
+    return _t("hour") if minutes == 60 else ngettext("{n} minute", "{n} minutes", minutes)
 
 
 def _hidden(number: str) -> str:
-    return f"no incident {number} that you may see here"
+    return _t("no incident {number} that you may see here", number=number)
 
 
 def _id(inc: Incident) -> int:

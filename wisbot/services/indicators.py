@@ -24,6 +24,7 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.indicators import Ioc, defang, defang_text, parse
 from wisbot.domain.tlp import SIGHTER_TLP, strictest
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.context import Caller
@@ -111,12 +112,13 @@ class IndicatorService:
             inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
             self.incidents._may_change(caller, inc, "add indicators to")
             if inc.status == "closed":
-                raise InvalidState(f"{inc.number} is closed: reopen it first")
+                raise InvalidState(_t("{number} is closed: reopen it first", number=inc.number))
             same = session.exec(select(IncidentIndicator).where(
                 IncidentIndicator.incident_id == inc.id, IncidentIndicator.type == ioc.type,
                 IncidentIndicator.value == ioc.value)).first()
             if same is not None:
-                raise InvalidState(f"{inc.number} already has this indicator as I-{same.n}")
+                raise InvalidState(_t("{number} already has this indicator as I-{n_text}",
+                                      number=inc.number, n_text=same.n))
             last = session.exec(select(func.max(IncidentIndicator.n)).where(
                 IncidentIndicator.incident_id == inc.id)).one()
             now = self.clock()
@@ -134,19 +136,21 @@ class IndicatorService:
             told = self.incidents._cascade(session, inc, "ioc", f"indicator I-{ind.n} added",
                                            note=text, note_by=caller.contact.id)
             self.incidents._review(session, inc, entry)
-            b = ReplyBuilder(f"{inc.number} – indicator I-{ind.n} recorded", kind="incident",
+            b = ReplyBuilder(_t("{number} – indicator I-{n_text} recorded",
+                                number=inc.number, n_text=ind.n), kind="incident",
                              tlp=incident_tlp(inc))
             b.reveal(inc.number)
             b.line(bold(f"I-{ind.n} "), Span(text=f"{ioc.kind} "), user(ioc.defanged))
             if note:
-                b.line(bold("Note: "), user(defang_text(note)))
-            b.line(bold("Told: "), Span(text=", ".join(
-                f"{room.key} ({'named' if v is Vis.NAMED else 'anonymised'})"
-                for room, v in told) or "no room"))
+                b.line(bold(_t("Note: ")), user(defang_text(note)))
+            b.line(bold(_t("Told: ")), Span(text=", ".join(
+                f"{room.key} ({_t('named') if v is Vis.NAMED else _t('anonymised')})"
+                for room, v in told) or _t("no room")))
             if has_anonymised_audience(self.directory, exposure(inc)):
-                b.line(bold("Anonymised rooms: "), Span(
-                    text="they read it only once a focal point of the affected Member "
-                         f"confirms the wording (`incident confirm {inc.number}`)."))
+                b.line(bold(_t("Anonymised rooms: ")), Span(
+                    text=_t("they read it only once a focal point of the affected Member "
+                            "confirms the wording (`incident confirm {number}`).",
+                            number=inc.number)))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -154,11 +158,11 @@ class IndicatorService:
     async def list(self, caller: Caller, number: str) -> Reply:
         def work(session: Session) -> Reply:
             inc, vis = self.incidents._visible(session, caller, number)
-            b = ReplyBuilder(f"{inc.number} – indicators", kind="incident",
+            b = ReplyBuilder(_t("{number} – indicators", number=inc.number), kind="incident",
                              tlp=incident_tlp(inc, vis))
             b.ref = inc.number
             b.reveal(inc.number, named=vis is Vis.NAMED)
-            b.field("Centre", centre_label(self.directory, inc, vis))
+            b.field(_t("Centre"), centre_label(self.directory, inc, vis))
             shown = visible_indicators(session, self.directory, inc, vis)
             for seen in shown:
                 if vis is Vis.NAMED:
@@ -168,10 +172,10 @@ class IndicatorService:
                 else:
                     b.line(user(seen.wording))
             if not shown:
-                b.line("None that you may see here.")
+                b.line(_t("None that you may see here."))
             counts = sighting_counts(session, [inc.id or 0])
             if counts:
-                b.line(bold("Sightings: "), Span(text=str(counts[inc.id or 0])))
+                b.line(bold(_t("Sightings: ")), Span(text=str(counts[inc.id or 0])))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -187,8 +191,9 @@ class IndicatorService:
             dup = dup.where(Sighting.indicator_id == ind.id) if ind is not None else \
                 dup.where(col(Sighting.indicator_id).is_(None))
             if session.exec(dup).first() is not None:
-                raise InvalidState(f"your Member's sighting of {inc.number}"
-                                   f"{' I-' + str(ind.n) if ind else ''} is already recorded")
+                raise InvalidState(_t("your Member's sighting of {number}{value} is already "
+                                      "recorded",
+                                      number=inc.number, value=' I-' + str(ind.n) if ind else ''))
             now = self.clock()
             session.add(Sighting(incident_id=inc.id or 0, indicator_id=ind.id if ind else None,
                                  member=member, reported_by=caller.contact.id, note=text,
@@ -196,12 +201,12 @@ class IndicatorService:
             session.flush()
             count = sighting_counts(session, [inc.id or 0]).get(inc.id or 0, 0)
             self._tell(session, inc, member, ind, text, count, caller.contact.id)
-            b = ReplyBuilder(f"{inc.number} – sighting recorded", kind="incident",
-                             tlp=incident_tlp(inc, vis))
+            b = ReplyBuilder(_t("{number} – sighting recorded", number=inc.number),
+                             kind="incident", tlp=incident_tlp(inc, vis))
             b.reveal(inc.number, named=vis is Vis.NAMED)
-            b.line(f"Seen at {centres_phrase(count)} now. The affected Member and the WMO "
-                   "Secretariat were told; only the Secretariat and your own Member read "
-                   "that it was yours.")
+            b.line(_t("Seen at {centres_phrase} now. The affected Member and the WMO "
+                      "Secretariat were told; only the Secretariat and your own Member read "
+                      "that it was yours.", centres_phrase=centres_phrase(count)))
             if ind is not None:
                 b.line(bold(f"I-{ind.n}: "), user(defang(ind.type, ind.value)))
             return b.build(private=True)
@@ -222,11 +227,11 @@ class IndicatorService:
         if others:
             return others[0]
         if mine:
-            raise NotAllowed(f"{inc.number} is your own Member's incident: add what you "
-                             "see with `incident update` or `incident ioc add`; sightings "
-                             "are other centres'")
-        raise NotAllowed("sightings are recorded by the focal points of a centre (a "
-                         "Member's, or a GISC's that the directory links to its Member)")
+            raise NotAllowed(_t("{number} is your own Member's incident: add what you see with "
+                                "`incident update` or `incident ioc add`; sightings are other "
+                                "centres'", number=inc.number))
+        raise NotAllowed(_t("sightings are recorded by the focal points of a centre (a "
+                            "Member's, or a GISC's that the directory links to its Member)"))
 
     def _indicator(self, session: Session, inc: Incident, vis: Vis, word: str | None,
                    note: str | None) -> tuple[IncidentIndicator | None, str | None]:
@@ -242,8 +247,8 @@ class IndicatorService:
             for ind in seen:
                 if ind.n == n:
                     return ind, note
-            raise NotFound(f"no indicator I-{n} of {inc.number} that you may see here "
-                           f"(`incident ioc list {inc.number}`)")
+            raise NotFound(_t("no indicator I-{n_text} of {number} that you may see here "
+                              "(`incident ioc list {number}`)", n_text=n, number=inc.number))
         for ind in seen:
             if _same(ind, word):
                 return ind, note
@@ -278,24 +283,26 @@ class IndicatorService:
         # Names the affected Member; naming the sighter too, the strictest label wins.
         label = strictest((incident_tlp(inc), SIGHTER_TLP)) if sighter_vis is Vis.NAMED \
             else incident_tlp(inc)
-        b = ReplyBuilder(f"{inc.number} – seen at another centre too", kind="incident",
-                         tlp=label)
+        b = ReplyBuilder(_t("{number} – seen at another centre too",
+                            number=inc.number), kind="incident", tlp=label)
         b.ref = inc.number
         b.reveal(inc.number)
-        b.field("Centre", centre_label(self.directory, inc, Vis.NAMED))
-        b.field("Sightings", f"{count} ({centres_phrase(count)})")
+        b.field(_t("Centre"), centre_label(self.directory, inc, Vis.NAMED))
+        b.field(_t("Sightings"), f"{count} ({centres_phrase(count)})")
         if ind is not None:
-            b.line(bold(f"Indicator I-{ind.n}: "), user(defang(ind.type, ind.value)))
+            b.line(bold(_t("Indicator I-{n_text}: ",
+                           n_text=ind.n)), user(defang(ind.type, ind.value)))
         if sighter_vis is Vis.NAMED:
             b.reveal(roles=(f"member:{member}",))
             who = actor_label(self.directory, by, None, Vis.NAMED)
-            b.line(bold("Seen at: "), Span(text=f"{member_name(self.directory, member)}, "
-                                                f"reported by {who}"))
+            b.line(bold(_t("Seen at: ")), Span(text=_t(
+                "{member_name}, reported by {who}",
+                member_name=member_name(self.directory, member), who=who)))
             if note:
-                b.line(bold("Note: "), user(defang_text(note)))
+                b.line(bold(_t("Note: ")), user(defang_text(note)))
         else:
-            b.line(bold("Seen at: "), Span(text="another WIS centre (only the WMO "
-                                                "Secretariat reads which)"))
+            b.line(bold(_t("Seen at: ")), Span(text=_t("another WIS centre (only the WMO "
+                                                   "Secretariat reads which)")))
         return b.build()
 
 

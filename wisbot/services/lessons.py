@@ -79,7 +79,8 @@ class LessonService:
 
     async def add(self, caller: Caller, number: str, share: str, text: str) -> Reply:
         if share not in LESSON_SHARES:
-            raise UsageError(f"share must be one of {', '.join(LESSON_SHARES)}")
+            raise UsageError(_t("share must be one of {lesson_shares}",
+                                lesson_shares=', '.join(LESSON_SHARES)))
         public = share == "public"
         if public:  # kept for the Member and the Secretariat until the Member releases it
             share = "none"
@@ -88,16 +89,18 @@ class LessonService:
             # Locked: two lessons at once take review numbers one after the other.
             inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)):
-                raise NotAllowed(f"only the affected Member's focal points or the WMO "
-                                 f"Secretariat may record lessons for {inc.number}")
+                raise NotAllowed(_t("only the affected Member's focal points or the WMO "
+                                    "Secretariat may record lessons for {number}",
+                                    number=inc.number))
             if share == "named" and not caller.is_member_focal(inc.member):
-                raise NotAllowed(f"only the focal points of the affected Member ({inc.member}) "
-                                 f"may share a lesson of {inc.number} named: it names them, so "
-                                 "it needs their consent. Record it share=anonymous or "
-                                 "share=none.")
+                raise NotAllowed(_t("only the focal points of the affected Member ({member}) "
+                                    "may share a lesson of {number} named: it names them, so "
+                                    "it needs their consent. Record it share=anonymous or "
+                                    "share=none.", member=inc.member, number=inc.number))
             if inc.status == "open":
-                raise InvalidState(f"{inc.number} is still open: lessons are recorded after "
-                                   f"resolution (`incident resolve {inc.number}`)")
+                raise InvalidState(_t("{number} is still open: lessons are recorded after "
+                                      "resolution (`incident resolve {number}`)",
+                                      number=inc.number))
             now = self.clock()
             lesson = Lesson(incident_id=inc.id or 0, share=share, text=text,
                             author=caller.contact.id, created_at=now)
@@ -131,8 +134,9 @@ class LessonService:
                 review = public_lessons.request_release(
                     session, self.directory, inc, lesson,
                     by_member=caller.is_member_focal(inc.member), now=now)
-                b.line(f"Public (TLP:CLEAR) only once released with the affected Member's "
-                       f"consent: `lessons release L-{lesson.id}` (review #{review.n}).")
+                b.line(_t("Public (TLP:CLEAR) only once released with the affected Member's "
+                          "consent: `lessons release L-{id}` (review #{n_text}).",
+                          id=lesson.id, n_text=review.n))
             return b.build()
 
         return await self.store.tx(work)
@@ -225,7 +229,7 @@ class LessonService:
         asked for it (the Member's explicit wish)."""
         lid = whole_number(ref.strip().upper().removeprefix("L-"))
         if lid is None:
-            raise NotFound(f"{ref!r} is not a lesson number: they look like L-3")
+            raise NotFound(_t("{ref!r} is not a lesson number: they look like L-3", ref=ref))
 
         def work(session: Session) -> Reply:
             lesson = session.get(Lesson, lid)
@@ -235,25 +239,25 @@ class LessonService:
                 ConsentReview.subject == public_lessons.SUBJECT)).first()
             if lesson is None or inc is None or review is None or \
                     lesson_visibility(self.directory, caller, lesson, inc) is not Vis.NAMED:
-                raise NotFound(f"no lesson L-{lid} waiting to be made public that you may "
-                               "see here")
+                raise NotFound(_t("no lesson L-{lid} waiting to be made public that you may "
+                                  "see here", lid=lid))
             session.refresh(inc, with_for_update=True)  # one release at a time
             session.refresh(review)
             if review.status != "pending":
-                raise InvalidState(f"L-{lid} was already released to the public")
+                raise InvalidState(_t("L-{lid} was already released to the public", lid=lid))
             author = author_of(self.directory, lesson)
             asked_by_member = author is not None and any(
                 m.casefold() == inc.member.casefold() for m in author.members)
             if not (caller.is_member_focal(inc.member)
                     or (caller.is_secretariat and asked_by_member)):
                 raise NotAllowed(
-                    f"only the focal points of the affected Member ({inc.member}) may release "
-                    f"L-{lid} to the public (TLP:CLEAR); the WMO Secretariat may only when "
-                    "the Member asked for it")
+                    _t("only the focal points of the affected Member ({member}) may release "
+                       "L-{lid} to the public (TLP:CLEAR); the WMO Secretariat may only when "
+                       "the Member asked for it", member=inc.member, lid=lid))
             rooms = release(session, self.directory, inc, review, review.proposed,
                             caller.contact.id, self.clock(), replaced=False)
-            b = ReplyBuilder(f"L-{lid} released to the public", tlp=Tlp.CLEAR)
-            b.line("Told: " + (", ".join(r.key for r in rooms) or "no room") + ".")
+            b = ReplyBuilder(_t("L-{lid} released to the public", lid=lid), tlp=Tlp.CLEAR)
+            b.line(_t("Told: ") + (", ".join(r.key for r in rooms) or _t("no room")) + ".")
             return b.build(private=True)
 
         return await self.store.tx(work)

@@ -8,6 +8,7 @@ what is affected, and short enough to read at a glance. Details belong in
 
 from __future__ import annotations
 
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, user
 
 SUMMARY_LIMIT = 400
@@ -19,7 +20,7 @@ def clip(text: str, number: str | None, limit: int = SUMMARY_LIMIT) -> str:
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    where = f" (in full: `incident show {number}`)" if number else ""
+    where = _t(" (in full: `incident show {number}`)", number=number) if number else ""
     return f"{cut.rstrip()}…{where}"
 
 
@@ -28,11 +29,14 @@ def summary_refusal(summary: str) -> Reply | None:
     back so nothing is lost."""
     if len(summary) <= SUMMARY_LIMIT:
         return None
-    b = ReplyBuilder("Summary too long: nothing was reported", kind="error")
-    b.line(f"The summary has {len(summary)} characters; the limit is {SUMMARY_LIMIT}, so "
-           "that every room and page shows it at a glance. Report with a short summary, "
-           "then add details with ", Span(text="incident update <id> <text>", style="code"),
+    b = ReplyBuilder(_t("Summary too long: nothing was reported"), kind="error")
+    b.line(_t("The summary has {count} characters; the limit is {summary_limit}, so that every "
+              "room and page shows it at a glance. Report with a short summary, then add "
+              "details with ",
+              count=len(summary), summary_limit=SUMMARY_LIMIT),
+              Span(text="incident update <id> <text>",
+              style="code"),
            ".")
-    b.line("Your text, to shorten and send again:")
+    b.line(_t("Your text, to shorten and send again:"))
     b.line(user(summary))
     return b.build(private=True)

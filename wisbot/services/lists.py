@@ -8,6 +8,7 @@ import re
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.reply import Span, user
 from wisbot.services.render import UNREVIEWED, centre_label, text_for
 from wisbot.store.tables import Incident
@@ -45,7 +46,7 @@ def summary_span(directory: Directory, inc: Incident, vis: Vis,
     shortened after redaction, so a cut never leaves half a withheld name."""
     text = text_for(directory, inc, vis, inc.summary, inc.anon_summary)
     if text == UNREVIEWED:
-        return Span(text="(summary not yet cleared for anonymised rooms)", style="italic")
+        return Span(text=_t("(summary not yet cleared for anonymised rooms)"), style="italic")
     return user(one_line(text, width))
 
 
@@ -62,13 +63,16 @@ def centre_short(directory: Directory, inc: Incident, vis: Vis) -> str:
 
 def list_title(which: str, centre: str | None, sev_min: int | None,
                rsit_class: str | None = None) -> str:
-    what = {"open": "Open incidents", "resolved": "Resolved or closed incidents",
-            "closed": "Resolved or closed incidents", "all": "All incidents"}[which]
     filters = []
     if centre:
-        filters.append(f"at {centre}")
+        filters.append(_t("at {centre}", centre=centre))
     if sev_min is not None:
-        filters.append(f"severity ≥ {sev_min}")
+        filters.append(_t("severity ≥ {level}", level=sev_min))
     if rsit_class:
-        filters.append(f"class {rsit_class}")
-    return what + (f" ({', '.join(filters)})" if filters else "") + " you may see here"
+        filters.append(_t("class {rsit_class}", rsit_class=rsit_class))
+    shown = f" ({', '.join(filters)})" if filters else ""
+    if which == "open":
+        return _t("Open incidents{filters} you may see here", filters=shown)
+    if which == "all":
+        return _t("All incidents{filters} you may see here", filters=shown)
+    return _t("Resolved or closed incidents{filters} you may see here", filters=shown)

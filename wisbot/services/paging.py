@@ -53,9 +53,9 @@ from wisbot.reply import Action as ReplyAction
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
-from wisbot.services.languages import person_language
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import ResponseRequest, notify
-from wisbot.services.render import exposure, incident_reply, incident_tlp
+from wisbot.services.render import exposure, incident_reply, incident_tlp, word
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import (
     OnCallOverrideRow,
@@ -309,32 +309,35 @@ class PagingService:
             if contacts:
                 note = self._send_page(session, page, step, contacts, now)
             elif skipped:
-                note = self._alert(session, page, now, "nobody on call can be reached",
-                                   f"{_ref(page)} for {role_label(page.role)} could not be "
-                                   "sent: nobody on its on-call chain can be reached. "
-                                   + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}."
-                                              for g in skipped))
+                note = self._alert(session, page, now, lambda: (
+                    _t("nobody on call can be reached"),
+                    _t("{ref} for {role} could not be sent: nobody on its on-call chain can "
+                       "be reached.", ref=_ref(page), role=role_words(page.role)) + " "
+                    + " ".join(f"{g.contact.id}: {g.missing}; {g.fix}." for g in skipped)))
             else:
-                note = self._alert(session, page, now, "nobody is on call",
-                                   f"{_ref(page)} for {role_label(page.role)} could not be "
-                                   "sent: the role has nobody on call. Set an on-call chain "
-                                   "or `escalate override`.")
+                note = self._alert(session, page, now, lambda: (
+                    _t("nobody is on call"),
+                    _t("{ref} for {role} could not be sent: the role has nobody on call. Set "
+                       "an on-call chain or `escalate override`.", ref=_ref(page),
+                       role=role_words(page.role))))
         elif action is Action.SECRETARIAT:
             page.secretariat_alerted_at = now
             left = page.target_at - now
-            note = self._alert(session, page, now, "1-hour target at risk",
-                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} is "
-                               f"not acknowledged after "
-                               f"{format_duration((now - page.created_at).total_seconds())}; "
-                               f"the 1-hour target ends in "
-                               f"{format_duration(max(left.total_seconds(), 0))} "
-                               f"({hhmm(page.target_at)}).")
+            note = self._alert(session, page, now, lambda: (
+                _t("1-hour target at risk"),
+                _t("{ref} to {role} about {about} is not acknowledged after {after}; the "
+                   "1-hour target ends in {left} ({at}).", ref=_ref(page),
+                   role=role_words(page.role), about=page.ref,
+                   after=format_duration((now - page.created_at).total_seconds()),
+                   left=format_duration(max(left.total_seconds(), 0)),
+                   at=hhmm(page.target_at))))
         elif action is Action.MISSED:
             page.missed_at = now
-            note = self._alert(session, page, now, "1-hour target missed",
-                               f"{_ref(page)} to {role_label(page.role)} about {page.ref} was "
-                               "not acknowledged within the 1-hour target; recorded for the "
-                               "service report.")
+            note = self._alert(session, page, now, lambda: (
+                _t("1-hour target missed"),
+                _t("{ref} to {role} about {about} was not acknowledged within the 1-hour "
+                   "target; recorded for the service report.", ref=_ref(page),
+                   role=role_words(page.role), about=page.ref)))
             if page.incident_id is not None:
                 session.add(TimelineEntry(incident_id=page.incident_id, at=now, actor="wisbot",
                                           kind="target-missed",
@@ -420,7 +423,7 @@ class PagingService:
         fields = base.fields
         if action in (Action.REPEAT, Action.NEXT):
             # A reminder stays short: the first page, or `incident show`, has the rest.
-            fields = tuple(f for f in fields if f[0] in ("Centre", "Severity"))
+            fields = tuple(f for f in fields if f[0] in (_t("Centre"), _t("Severity")))
             lines = lines[:REMINDER_LINES]
         if page.incident_id is not None:
             lines.append((Span(text=_t("Details and timeline: ")),
@@ -502,19 +505,31 @@ class PagingService:
     def _secretariat_rooms(self) -> list[Room]:
         return self.directory.rooms_with_role("secretariat")
 
-    def _alert(self, session: Session, page: Page, now: datetime, headline: str,
-               text: str) -> Notification:
-        if page.kind == "drill":
-            headline = f"DRILL {page.ref} – {headline}"
-        b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert",
-                         tlp=_pages_tlp(session, [page]))
-        b.ref = _ref(page)
-        b.line(text)
-        # No button or reaction here: acknowledging another role's page is deliberate.
-        b.line(f"To acknowledge it on {role_label(page.role)}'s behalf, type ",
-               Span(text=f"ack {_ref(page)}", style="code"), ".")
+    def _alert(self, session: Session, page: Page, now: datetime,
+               words: Callable[[], tuple[str, str]]) -> Notification:
+        """An alert to the Secretariat's rooms, each in its language (``words``: the
+        headline and text, rendered in the current language)."""
+        tlp = _pages_tlp(session, [page])
+
+        def render() -> Reply:
+            headline, text = words()
+            if page.kind == "drill":
+                headline = f"DRILL {page.ref} – {headline}"
+            b = ReplyBuilder(f"{_ref(page)} – {headline}", kind="alert", tlp=tlp)
+            b.ref = _ref(page)
+            b.line(text)
+            # No button or reaction here: acknowledging another role's page is deliberate.
+            b.line(_t("To acknowledge it on {role_label}'s behalf, type ",
+                      role_label=role_words(page.role)),
+                   Span(text=f"ack {_ref(page)}", style="code"), ".")
+            return b.build()
+
+        deliveries = []
+        for room in self._secretariat_rooms():
+            with i18n.use(room_language(room)):
+                deliveries.append((room, render()))
         return notify(session, kind="page-alert", now=now, incident_id=page.incident_id,
-                      deliveries=[(room, b.build()) for room in self._secretariat_rooms()])
+                      deliveries=deliveries)
 
     def settle(self, session: Session, ref: str, reason: str, *,
                kind: str | None = None) -> int:
@@ -573,9 +588,9 @@ class PagingService:
                 acked = [p for p in allowed if p.status == "acked"]
                 if acked:
                     p = acked[0]
-                    raise InvalidState(f"{_ref(p)} was already acknowledged by "
-                                       f"{self._name(p.acked_by)} at "
-                                       f"{hhmm(p.acked_at or now)}")
+                    raise InvalidState(_t("{ref} was already acknowledged by {name} at {hhmm}",
+                                          ref=_ref(p), name=self._name(p.acked_by),
+                                          hhmm=hhmm(p.acked_at or now)))
                 raise NotFound(_no_page(ref))
             return self._acknowledge(session, caller, mine, now)
 
@@ -601,9 +616,9 @@ class PagingService:
             if page is None or not self._own_page(session, caller, page, now):
                 return _ack_hint(f"P-{page_id}")
             if page.status == "acked":
-                raise InvalidState(f"{_ref(page)} was already acknowledged by "
-                                   f"{self._name(page.acked_by)} at "
-                                   f"{hhmm(page.acked_at or now)}")
+                raise InvalidState(_t("{ref} was already acknowledged by {name} at {hhmm}",
+                                      ref=_ref(page), name=self._name(page.acked_by),
+                                      hhmm=hhmm(page.acked_at or now)))
             if page.status != "open":
                 raise NotFound(_no_page(_ref(page)))
             return self._acknowledge(session, caller, [page], now)
@@ -612,7 +627,8 @@ class PagingService:
 
     def _acknowledge(self, session: Session, caller: Caller, mine: list[Page],
                      now: datetime) -> Reply:
-        b = ReplyBuilder(f"Acknowledged: {', '.join(_ref(p) for p in mine)}", kind="page",
+        b = ReplyBuilder(_t("Acknowledged: {value}",
+                            value=', '.join(_ref(p) for p in mine)), kind="page",
                          tlp=_pages_tlp(session, mine))
         for p in mine:
             p.status = "acked"
@@ -621,9 +637,13 @@ class PagingService:
             self._stop_steps(session, p)
             took = (now - p.created_at).total_seconds()
             met = now <= p.target_at and p.missed_at is None
-            b.line(bold(_ref(p)), f" ({role_label(p.role)}, {p.ref}) acknowledged by "
-                   f"{caller.contact.name} at {hhmm(now)}, after {format_duration(took)}: "
-                   + ("within the 1-hour target." if met else "after the 1-hour target."))
+            b.line(bold(_ref(p)), " " + (_t(
+                "({role}, {about}) acknowledged by {name} at {at}, after {took}: within the "
+                "1-hour target.", role=role_words(p.role), about=p.ref,
+                name=caller.contact.name, at=hhmm(now), took=format_duration(took)) if met
+                else _t("({role}, {about}) acknowledged by {name} at {at}, after {took}: after "
+                        "the 1-hour target.", role=role_words(p.role), about=p.ref,
+                        name=caller.contact.name, at=hhmm(now), took=format_duration(took))))
             self._reveal_page(session, b, p)
             if p.incident_id is not None:
                 session.add(TimelineEntry(incident_id=p.incident_id, at=now,
@@ -632,7 +652,7 @@ class PagingService:
                                                f"acknowledged after "
                                                f"{format_duration(took)}"))
             self._tell_chain(session, p, caller, now)
-        b.line("The page is stopped for everyone on the chain.")
+        b.line(_t("The page is stopped for everyone on the chain."))
         return b.build()
 
     def _reveal_page(self, session: Session, b: ReplyBuilder, page: Page) -> None:
@@ -660,17 +680,27 @@ class PagingService:
             paged += [c for c in step.contacts if c not in paged and c != caller.contact.id]
         if not paged:
             return
-        b = ReplyBuilder(f"{_ref(page)} – acknowledged", kind="page",
-                         tlp=_pages_tlp(session, [page]))
-        b.ref = _ref(page)
-        b.line(f"{_ref(page)} for {role_label(page.role)} was acknowledged by "
-               f"{caller.contact.name} at {hhmm(now)}; you are no longer paged for it.")
+        tlp = _pages_tlp(session, [page])
+
+        def told() -> Reply:
+            b = ReplyBuilder(_t("{ref} – acknowledged", ref=_ref(page)), kind="page", tlp=tlp)
+            b.ref = _ref(page)
+            b.line(_t("{ref} for {role_label} was acknowledged by {name} at {hhmm}; you are no "
+                      "longer paged for it.",
+                      ref=_ref(page), role_label=role_words(page.role),
+                      name=caller.contact.name, hhmm=hhmm(now)))
+            return b.build()
+
+        direct = []
+        for c in paged:  # each in their own language
+            with i18n.use(person_language(session, self.directory, c)):
+                direct.append((c, told()))
         notify(session, kind="page-acked", now=now, incident_id=page.incident_id,
-               deliveries=[], direct=[(c, b.build()) for c in paged])
+               deliveries=[], direct=direct)
 
     def _name(self, contact_id: str | None) -> str:
         if contact_id is None:
-            return "someone"
+            return _t("someone")
         try:
             return self.directory.contact(contact_id).name
         except NotFound:
@@ -700,7 +730,7 @@ class PagingService:
         q = select(Incident).where(Incident.number == number)
         inc = session.exec(q.with_for_update() if lock else q).first()
         if inc is None or caller.sees(exposure(inc)).value < minimum.value:
-            raise NotFound(f"no incident {number} that you may see here")
+            raise NotFound(_t("no incident {number} that you may see here", number=number))
         return inc
 
     # ----- escalate -------------------------------------------------------------------
@@ -713,29 +743,32 @@ class PagingService:
             named = caller.sees(exposure(inc)) is Vis.NAMED
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)
                     or caller.is_gisc_focal(inc.principal_gisc)):
-                raise NotAllowed(f"only the WMO Secretariat, the affected Member's focal "
-                                 f"points or its principal GISC may escalate {inc.number}")
+                raise NotAllowed(_t("only the WMO Secretariat, the affected Member's focal "
+                                    "points or its principal GISC may escalate {number}",
+                                    number=inc.number))
             last = session.exec(select(TimelineEntry.at).where(
                 TimelineEntry.incident_id == inc.id, TimelineEntry.kind == "escalated")
                 .order_by(col(TimelineEntry.at).desc())).first()
             if last is not None and now - last < ESCALATE_INTERVAL:
                 again = last + ESCALATE_INTERVAL
-                raise InvalidState(f"{inc.number} was escalated at {hhmm(last)}: each "
-                                   f"escalation fires one step; the next is possible from "
-                                   f"{hhmm(again)}")
+                raise InvalidState(_t("{number} was escalated at {hhmm}: each escalation fires "
+                                      "one step; the next is possible from {hhmm_b}",
+                                      number=inc.number, hhmm=hhmm(last), hhmm_b=hhmm(again)))
 
             def whose(page: Page) -> str:
                 # Shown anonymised, a page's role could name the Member: say less.
-                return role_label(page.role) if named or page.role.startswith(
-                    ("gisc:", "secretariat")) else "an on-call role"
+                return role_words(page.role) if named or page.role.startswith(
+                    ("gisc:", "secretariat")) else _t("an on-call role")
 
             if inc.status != "open":
                 # A page on a resolved incident would stop at once: nobody would be paged.
-                raise InvalidState(f"{inc.number} is {inc.status}, so nothing is paged: "
-                                   f"reopen it first (`incident reopen {inc.number} <why>`)")
+                raise InvalidState(_t("{number} is {status}, so nothing is paged: reopen it "
+                                      "first (`incident reopen {number} <why>`)",
+                                      number=inc.number, status=word(inc.status)))
             pages = list(session.exec(self._lock(select(Page).where(
                 Page.incident_id == inc.id, Page.status == "open").order_by(col(Page.id)))).all())
-            b = ReplyBuilder(f"{inc.number} – escalated", kind="page", tlp=incident_tlp(inc))
+            b = ReplyBuilder(_t("{number} – escalated",
+                                number=inc.number), kind="page", tlp=incident_tlp(inc))
             b.reveal(inc.number, named=named)
             if not pages:
                 reply = incident_reply(self.directory, inc, Vis.NAMED,
@@ -744,25 +777,29 @@ class PagingService:
                                        incident_id=inc.id, role="secretariat", reply=reply,
                                        at=now)
                 if page is not None:
-                    b.line(f"No page was open: {_ref(page)} now pages the WMO Secretariat "
-                           "on-call chain.")
+                    b.line(_t("No page was open: {ref} now pages the WMO Secretariat on-call "
+                              "chain.", ref=_ref(page)))
             for page in pages:
                 pending = self._pending(session, page)
                 if not pending:
-                    b.line(f"{_ref(page)} ({whose(page)}) has no further step.")
+                    b.line(_t("{ref} ({whose}) has no further step.",
+                              ref=_ref(page), whose=whose(page)))
                     continue
                 last = self._last_fired(session, page)
                 if last is not None and now - last < ESCALATE_GAP:
                     # Two people escalating together ask for one step, not two.
-                    b.line(f"{_ref(page)} ({whose(page)}) was paged "
-                           f"{format_duration(max((now - last).total_seconds(), 0))} ago; "
-                           "nothing more fired.")
+                    b.line(_t("{ref} ({whose}) was paged {format_duration} ago; nothing more "
+                              "fired.",
+                              ref=_ref(page), whose=whose(page),
+                              format_duration=format_duration(
+                                  max((now - last).total_seconds(), 0))))
                     continue
                 step = pending[0]
                 if step.action == Action.MISSED.value and now < page.target_at:
                     # the target is missed only when the hour is really over
-                    b.line(f"{_ref(page)} ({whose(page)}) has no further step before its "
-                           f"1-hour target ends ({hhmm(page.target_at)}).")
+                    b.line(_t("{ref} ({whose}) has no further step before its 1-hour target "
+                              "ends ({hhmm}).",
+                              ref=_ref(page), whose=whose(page), hhmm=hhmm(page.target_at)))
                     continue
                 step.due_at = now
                 step.escalated_by = caller.contact.id
@@ -771,11 +808,12 @@ class PagingService:
                 self._reschedule(session, page)
                 label = self.steps[step.seq].label() if step.seq < len(self.steps) \
                     else step.action
-                b.line(f"{_ref(page)} ({whose(page)}): step '{label}' fired now.")
+                b.line(_t("{ref} ({whose}): step '{label}' fired now.",
+                          ref=_ref(page), whose=whose(page), label=label))
             session.add(TimelineEntry(incident_id=_iid(inc), at=now, actor=caller.contact.id,
                                       kind="escalated", text=reason))
             if reason:
-                b.line(bold("Reason: "), user(reason))
+                b.line(bold(_t("Reason: ")), user(reason))
             return b.build()
 
         reply = await self.store.tx(work)
@@ -789,8 +827,9 @@ class PagingService:
             roles = [self.directory.oncall_role(role)]
             if not holds_role(caller.contact, roles[0]):
                 # Who stands in for a role (and when) is that role's and the Secretariat's.
-                raise NotAllowed(f"who is on call for {role_label(roles[0])} is shown only "
-                                 "to its own focal points and the WMO Secretariat")
+                raise NotAllowed(_t("who is on call for {role_label} is shown only to its own "
+                                    "focal points and the WMO Secretariat",
+                                    role_label=role_words(roles[0])))
         else:
             known = {r.casefold(): r for r in self.directory.oncall_roles()}
             roles = [known[r.casefold()] for r in caller.contact.roles if r.casefold() in known]
@@ -798,26 +837,29 @@ class PagingService:
 
         def work(session: Session) -> Reply:
             now = self.clock()
-            b = ReplyBuilder("On call")
+            b = ReplyBuilder(_t("On call"))
             for r in roles:
                 chain, rotations, overrides = self.directory.oncall_rules(r)
                 all_overrides = [*overrides, *self._db_overrides(session, r)]
                 current = resolve_chain(now, chain, rotations, all_overrides)
-                b.line(bold(role_label(r).removeprefix("the ")), f" ({r})")
-                b.line(f"  now ({hhmm(now)}): {self._chain_words(current)}")
+                heading = _t("WMO Secretariat") if r == "secretariat" else role_words(r)
+                b.line(bold(heading), f" ({r})")
+                b.line(_t("  now ({hhmm}): {chain_words}",
+                          hhmm=hhmm(now), chain_words=self._chain_words(current)))
                 change = next_change(now, rotations, all_overrides)
                 if change is None:
-                    b.line("  next: no change scheduled (no rotation or override)")
+                    b.line(_t("  next: no change scheduled (no rotation or override)"))
                 else:
                     upcoming = resolve_chain(change, chain, rotations, all_overrides)
-                    b.line(f"  next from {hhmm(change)}: {self._chain_words(upcoming)}")
+                    b.line(_t("  next from {hhmm}: {chain_words}",
+                              hhmm=hhmm(change), chain_words=self._chain_words(upcoming)))
             return b.build(private=True)
 
         return await self.store.tx(work)
 
     def _chain_words(self, chain: Sequence[str]) -> str:
         if not chain:
-            return "nobody"
+            return _t("nobody")
         return " → ".join(f"{self._name(c)} ({c})" for c in chain)
 
     async def set_override(self, caller: Caller, role: str, contact_id: str, start: str,
@@ -826,12 +868,13 @@ class PagingService:
         contact = self.directory.contact(contact_id)
         if not (caller.is_secretariat
                 or role.casefold() in {r.casefold() for r in caller.contact.roles}):
-            raise NotAllowed(f"only the WMO Secretariat or {role_label(role)}'s own focal "
-                             f"points may change who is on call for {role}")
+            raise NotAllowed(_t("only the WMO Secretariat or {role_label}'s own focal points "
+                                "may change who is on call for {role}",
+                                role_label=role_words(role), role=role))
         if not (contact.is_secretariat
                 or role.casefold() in {r.casefold() for r in contact.roles}):
-            raise NotAllowed(f"{contact.id} does not hold the role {role}, so may not read "
-                             f"its pages; choose one of its focal points")
+            raise NotAllowed(_t("{id} does not hold the role {role}, so may not read its "
+                                "pages; choose one of its focal points", id=contact.id, role=role))
         now = self.clock()
         try:
             begins = now if start.lower() == "now" else parse_when(start)
@@ -839,10 +882,11 @@ class PagingService:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if ends <= begins:
-            raise UsageError(f"the override must end after it starts ({hhmm(begins)})")
+            raise UsageError(_t("the override must end after it starts ({hhmm})",
+                                hhmm=hhmm(begins)))
         if ends - begins > MAX_OVERRIDE:
-            raise UsageError("an override lasts at most 92 days; change the directory's "
-                             "chain or rotation for longer")
+            raise UsageError(_t("an override lasts at most 92 days; change the directory's "
+                                "chain or rotation for longer"))
 
         def work(session: Session) -> Reply:
             row = OnCallOverrideRow(role=role, contact=contact.id, start=begins, end=ends,
@@ -850,10 +894,11 @@ class PagingService:
                                     created_at=now)
             session.add(row)
             session.flush()
-            b = ReplyBuilder(f"O-{row.id} – on-call override set")
-            b.line(f"{contact.name} ({contact.id}) is first on call for {role_label(role)} "
-                   f"from {hhmm(begins)} to {hhmm(ends)}.")
-            b.line(f"Remove it with `escalate override remove O-{row.id}`.")
+            b = ReplyBuilder(_t("O-{id} – on-call override set", id=row.id))
+            b.line(_t("{name} ({id}) is first on call for {role_label} from {hhmm} to {hhmm_b}.",
+                      name=contact.name, id=contact.id, role_label=role_words(role),
+                      hhmm=hhmm(begins), hhmm_b=hhmm(ends)))
+            b.line(_t("Remove it with `escalate override remove O-{id}`.", id=row.id))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -866,12 +911,13 @@ class PagingService:
                 .order_by(col(OnCallOverrideRow.start))).all()
             # Who stands in for a role, and why, is that role's and the Secretariat's.
             rows = [r for r in rows if holds_role(caller.contact, r.role)]
-            b = ReplyBuilder("On-call overrides")
+            b = ReplyBuilder(_t("On-call overrides"))
             for o in self.directory.oncall_overrides:
                 rule = o.rule()
                 if rule.end > now and holds_role(caller.contact, o.role):
-                    b.line(f"directory · {o.role} · {self._name(o.contact)} · "
-                           f"{hhmm(rule.start)} → {hhmm(rule.end)}")
+                    b.line(_t("directory · {role} · {name} · {hhmm} → {hhmm_b}",
+                              role=o.role, name=self._name(o.contact), hhmm=hhmm(rule.start),
+                              hhmm_b=hhmm(rule.end)))
             roles: set[str] = set()
             for o in self.directory.oncall_overrides:
                 if o.rule().end > now and holds_role(caller.contact, o.role):
@@ -884,7 +930,7 @@ class PagingService:
                 # Who stands in for a role, and why, is that role's (and the Secretariat's).
                 b.reveal(roles=(role,))
             if len(b._lines) == 0:
-                b.line("None current or upcoming.")
+                b.line(_t("None current or upcoming."))
             return b.build()
 
         return await self.store.tx(work)
@@ -893,19 +939,21 @@ class PagingService:
         text = ident.strip().upper().removeprefix("O-")
         number = whole_number(text)
         if number is None:
-            raise UsageError(f"{ident!r} is not an override number: they look like O-3")
+            raise UsageError(_t("{ident!r} is not an override number: they look like O-3",
+                                ident=ident))
 
         def work(session: Session) -> Reply:
             row = session.get(OnCallOverrideRow, number)
             if row is None or row.removed_at is not None:
-                raise NotFound(f"no override O-{text}")
+                raise NotFound(_t("no override O-{text}", text=text))
             if not (caller.is_secretariat or caller.contact.id == row.created_by):
-                raise NotAllowed("only the WMO Secretariat or whoever set it may remove an "
-                                 "override")
+                raise NotAllowed(_t("only the WMO Secretariat or whoever set it may remove an "
+                                    "override"))
             row.removed_at = self.clock()
             session.add(row)
-            return ReplyBuilder(f"O-{row.id} removed").line(
-                f"{self._name(row.contact)} is no longer first on call for {row.role}."
+            return ReplyBuilder(_t("O-{id} removed", id=row.id)).line(
+                _t("{name} is no longer first on call for {role}.",
+                   name=self._name(row.contact), role=row.role)
             ).build(private=True)
 
         return await self.store.tx(work)
@@ -919,8 +967,9 @@ class PagingService:
             inc = self._visible_incident(session, caller, number, Vis.NAMED, bare=True)
             if not (caller.is_secretariat or caller.is_member_focal(inc.member)
                     or caller.is_gisc_focal(inc.principal_gisc)):
-                raise NotAllowed(f"the service evidence of {inc.number} is for the WMO "
-                                 f"Secretariat, the affected Member and its principal GISC")
+                raise NotAllowed(_t("the service evidence of {number} is for the WMO "
+                                    "Secretariat, the affected Member and its principal GISC",
+                                    number=inc.number))
             return evidence_reply(session, self.directory, inc, now, details=details)
 
         return await self.store.tx(work)
@@ -937,18 +986,18 @@ def _pages_tlp(session: Session, pages: Sequence[Page]) -> Tlp | None:
 
 def _no_page(ref: str) -> str:
     """The one refusal for a page that is missing, hidden, or not the caller's."""
-    return (f"no open page for {ref.strip()} that you may acknowledge. The contacts on its "
-            "on-call chain or the WMO Secretariat can; see `escalate oncall`.")
+    return _t("no open page for {ref} that you may acknowledge. The contacts on its "
+              "on-call chain or the WMO Secretariat can; see `escalate oncall`.", ref=ref.strip())
 
 
 def _ack_hint(page: str | None = None) -> Reply:
     b = ReplyBuilder(kind="hint")
     if page is None:
-        b.line("A ✅ or a reply acknowledges only a page sent to you (the message that says "
-               "'You are on call'); nothing was acknowledged.")
+        b.line(_t("A ✅ or a reply acknowledges only a page sent to you (the message that says "
+                  "'You are on call'); nothing was acknowledged."))
     else:
-        b.line(f"A ✅ or a reply acknowledges only a page of your own role; nothing was "
-               f"acknowledged. To acknowledge {page} deliberately, type ",
+        b.line(_t("A ✅ or a reply acknowledges only a page of your own role; nothing was "
+                  "acknowledged. To acknowledge {page} deliberately, type ", page=page),
                Span(text=f"ack {page}", style="code"), ".")
     return b.build(private=True)
 

@@ -19,6 +19,7 @@ from wisbot.directory import Directory, Room
 from wisbot.domain.audience import lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.domain.tlp import Tlp
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, user
 from wisbot.services.notify import notify
 from wisbot.services.render import exposure, lesson_spans, redactor_for
@@ -45,17 +46,18 @@ def request_release(session: Session, directory: Directory, inc: Incident, lesso
                            created_at=now)
     session.add(review)
     session.flush()
-    b = ReplyBuilder(f"L-{lesson.id} – release to the public? (review #{review.n})",
+    b = ReplyBuilder(_t("L-{id} – release to the public? (review #{n_text})",
+                        id=lesson.id, n_text=review.n),
                      kind="review", tlp=Tlp.RED)
     b.ref = inc.number
     b.reveal(inc.number)
-    b.line(f"Lesson L-{lesson.id} of {inc.number} was asked to be public: once released it "
-           "is marked TLP:CLEAR, may be passed on without limit and is read in every room, "
-           "as:")
+    b.line(_t("Lesson L-{id} of {number} was asked to be public: once released it is marked "
+              "TLP:CLEAR, may be passed on without limit and is read in every room, as:",
+              id=lesson.id, number=inc.number))
     b.line(user(review.proposed))
-    b.line("Until released it stays with the affected Member and the WMO Secretariat. "
-           "Release it: ", Span(text=f"lessons release L-{lesson.id}", style="code"),
-           " (or give your own wording: ",
+    b.line(_t("Until released it stays with the affected Member and the WMO Secretariat. "
+              "Release it: "), Span(text=f"lessons release L-{lesson.id}", style="code"),
+           _t(" (or give your own wording: "),
            Span(text=f"incident anon-text {inc.number} {review.n} <text>", style="code"),
            ").")
     reply = b.build()
@@ -81,7 +83,7 @@ def release(session: Session, directory: Directory, inc: Incident, lesson: Lesso
         vis = lesson_seen_by(room.role, lesson.share, inc.member)
         if vis is Vis.NONE or not room.role.startswith(POSTED_KINDS):
             continue
-        b = ReplyBuilder("Lesson learned (public)", kind="lesson", tlp=Tlp.CLEAR)
+        b = ReplyBuilder(_t("Lesson learned (public)"), kind="lesson", tlp=Tlp.CLEAR)
         b.line(*lesson_spans(directory, lesson, inc, vis, room_sees(room.role, exp)))
         out.append((room, b.build()))
     return out

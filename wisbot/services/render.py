@@ -206,11 +206,13 @@ KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("res
 HEADLINES = {str.__str__(h): h for h in (
     N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
     N_("details"), N_("needs your response"), N_("reported"), N_("updated"),
-    N_("sharing changed"), N_("severity changed"),
+    N_("sharing changed"), N_("severity changed"), N_("classified"),
+    N_("escalated: needs your response"),
     N_("summary released by the affected Member"))}
 _SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
 _SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
 _RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
+_CLASSIFIED_HEADLINE = re.compile(r"^classified (.+)$")  # RSIT names stay English
 
 
 def word(kind: str) -> str:
@@ -232,6 +234,8 @@ def headline_words(headline: str) -> str:
     if m := _RELEASED_HEADLINE.match(headline):
         kind = word(m[1])
         return _("{kind} released by the affected Member", kind=kind)
+    if m := _CLASSIFIED_HEADLINE.match(headline):
+        return _("classified {classification}", classification=i18n.iso(m[1]))
     return headline
 
 

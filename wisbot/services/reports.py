@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory
 from wisbot.domain.audience import room_sees
@@ -41,8 +42,11 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
 from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
+from wisbot.i18n import N_
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.context import Caller
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
 from wisbot.services.paging import page_verdict, time_to_notify
 from wisbot.services.render import exposure
@@ -52,7 +56,8 @@ from wisbot.store.tables import AdapterState, Incident
 
 UNCLASSIFIED = "unclassified"
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+          N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
 
 
 @dataclass
@@ -98,7 +103,7 @@ class AnnualReport:
         return self.hours_covered / self.hours_since_first if self.hours_since_first else None
 
 
-BY_HIGHEST = "counted by the highest severity each reached (3 → 5 → 2 counts as 5)"
+BY_HIGHEST = N_("counted by the highest severity each reached (3 → 5 → 2 counts as 5)")
 
 
 def highest_severity(inc: Incident) -> int:
@@ -210,12 +215,13 @@ def report_for(session: Session, caller: Caller, year: int,
         return annual_report(session, year, now), ""
     published = published_report(session, year) if year < now.year else None
     if published is not None:
-        return published, " (as published)"
+        return published, _t(" (as published)")
 
     def seen(inc: Incident) -> bool:
         return caller.sees(exposure(inc)) is not Vis.NONE
 
-    return annual_report(session, year, now, include=seen), " (incidents you may see here)"
+    return (annual_report(session, year, now, include=seen),
+            _t(" (incidents you may see here)"))
 
 
 def _slots(first: datetime, last: datetime) -> int:
@@ -234,13 +240,16 @@ def pager_words(r: AnnualReport) -> str:
     """What the pager hours measure, in words (a bare "1 of 8046" told nobody anything)."""
     if r.first_hour is None:
         if r.hours_covered:  # figures published before the first hour was kept
-            return (f"{r.hours_covered} of the {r.hours_in_period} hours of {r.year} had a "
-                    "wisbot process up to send pages")
-        return f"no wisbot pager ran in {r.year} (of {r.hours_in_period} hours so far)"
-    first = datetime.fromisoformat(r.first_hour).strftime("%d %b %H:%M UTC")
-    return (f"{r.hours_covered} of the {r.hours_since_first} hours since wisbot first ran in "
-            f"{r.year} ({first}): {_pct(r.coverage)} — hours in which a wisbot process was "
-            f"up to send pages ({r.hours_in_period} hours of {r.year} so far)")
+            return _t("{covered} of the {hours} hours of {year} had a wisbot process up to "
+                      "send pages", covered=r.hours_covered, hours=r.hours_in_period,
+                      year=r.year)
+        return _t("no wisbot pager ran in {year} (of {hours} hours so far)", year=r.year,
+                  hours=r.hours_in_period)
+    first = i18n.when_short(datetime.fromisoformat(r.first_hour))
+    return _t("{covered} of the {since} hours since wisbot first ran in {year} ({first}): "
+              "{coverage} — hours in which a wisbot process was up to send pages ({hours} "
+              "hours of {year} so far)", covered=r.hours_covered, since=r.hours_since_first,
+              year=r.year, first=first, coverage=_pct(r.coverage), hours=r.hours_in_period)
 
 
 def _pct(value: float | None) -> str:
@@ -248,30 +257,34 @@ def _pct(value: float | None) -> str:
 
 
 def _timing_words(t: Timing) -> str:
-    return (f"median {format_duration(t.median_s)}, 90th percentile "
-            f"{format_duration(t.p90_s)}, within 1 hour {_pct(t.within_1h)} (n={t.count})")
+    return _t("median {median}, 90th percentile {p90}, within 1 hour {within} (n={count})",
+              median=format_duration(t.median_s), p90=format_duration(t.p90_s),
+              within=_pct(t.within_1h), count=t.count)
 
 
 def to_markdown(r: AnnualReport) -> str:
-    out = [f"# WIS IT-security incident service — annual report {r.year}", "",
-           f"Generated {r.generated_at}.", "",
-           f"- Incidents handled: **{r.incidents}**",
-           f"- Time to notify: {_timing_words(r.time_to_notify)}",
-           f"- Time to acknowledge a page: {_timing_words(r.time_to_acknowledge)}",
-           f"- Pages: {r.pages}, acknowledged {r.pages_acknowledged}, reached the "
-           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
-           f"{r.pages_target_missed}",
-           f"- Pager running: {pager_words(r)}", "",
-           "## Incidents by severity", "", f"Incidents are {BY_HIGHEST}.", "",
-           "| severity | incidents |", "|---|---|"]
+    out = [_t("# WIS IT-security incident service — annual report {year}", year=r.year), "",
+           _t("Generated {at}.", at=r.generated_at), "",
+           _t("- Incidents handled: **{count}**", count=r.incidents),
+           _t("- Time to notify: {timing}", timing=_timing_words(r.time_to_notify)),
+           _t("- Time to acknowledge a page: {timing}",
+              timing=_timing_words(r.time_to_acknowledge)),
+           _t("- Pages: {pages}, acknowledged {acknowledged}, reached the Secretariat step "
+              "{secretariat}, 1-hour target missed {missed}", pages=r.pages,
+              acknowledged=r.pages_acknowledged, secretariat=r.pages_secretariat_step,
+              missed=r.pages_target_missed),
+           _t("- Pager running: {words}", words=pager_words(r)), "",
+           _t("## Incidents by severity"), "", _t("Incidents are {how}.", how=BY_HIGHEST), "",
+           _t("| severity | incidents |"), "|---|---|"]
     for level, n in r.by_severity.items():
         out.append(f"| {severity(level).words} | {n} |")
-    out += ["", "## Incidents by RSIT class", "", "| class | incidents |", "|---|---|"]
+    out += ["", _t("## Incidents by RSIT class"), "", _t("| class | incidents |"), "|---|---|"]
     out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
     out += ["", "## Reachability (drills, 1-hour target)", ""]
     out += [f"- {line}" for line in reachability_lines(r)] or ["- no drills"]
-    out += ["", "## Incidents by month and severity", "",
-            "| month | " + " | ".join(f"sev {s}" for s in range(6)) + " | total |",
+    out += ["", _t("## Incidents by month and severity"), "",
+            _t("| month | ") + " | ".join(_t("sev {level}", level=s) for s in range(6))
+            + _t(" | total |"),
             "|---|" + "---|" * 7]
     for month, row in r.by_month.items():
         out.append(f"| {MONTHS[month - 1]} | " + " | ".join(str(row[s]) for s in range(6))
@@ -333,7 +346,7 @@ def from_json(text: str) -> AnnualReport:
     return AnnualReport(**data)
 
 
-PUBLIC_SCOPE = " (incidents shared with the group)"
+PUBLIC_SCOPE = N_(" (incidents shared with the group)")
 
 
 def _marker(year: int) -> str:
@@ -352,29 +365,32 @@ def published_report(session: Session, year: int) -> AnnualReport | None:
 
 
 def to_reply(r: AnnualReport, scope: str = "") -> Reply:
-    b = ReplyBuilder(f"Service report {r.year}{scope}", kind="report")
-    b.field("Incidents", str(r.incidents))
-    b.field("Pager running", pager_words(r))
-    b.line(bold("Time to notify: "), _timing_words(r.time_to_notify))
-    b.line(bold("Time to acknowledge: "), _timing_words(r.time_to_acknowledge))
-    b.line(bold("Pages: "), f"{r.pages}, acknowledged {r.pages_acknowledged}, reached the "
-           f"Secretariat step {r.pages_secretariat_step}, 1-hour target missed "
-           f"{r.pages_target_missed}")
-    b.line(bold("By severity: "), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
+    b = ReplyBuilder(_t("Service report {year}{scope}", year=r.year, scope=scope), kind="report")
+    b.field(_t("Incidents"), str(r.incidents))
+    b.field(_t("Pager running"), pager_words(r))
+    b.line(bold(_t("Time to notify: ")), _timing_words(r.time_to_notify))
+    b.line(bold(_t("Time to acknowledge: ")), _timing_words(r.time_to_acknowledge))
+    b.line(bold(_t("Pages: ")), _t("{pages}, acknowledged {pages_acknowledged}, reached the "
+                               "Secretariat step {pages_secretariat_step}, 1-hour target "
+                               "missed {pages_target_missed}",
+                                   pages=r.pages, pages_acknowledged=r.pages_acknowledged,
+                                   pages_secretariat_step=r.pages_secretariat_step,
+                                   pages_target_missed=r.pages_target_missed))
+    b.line(bold(_t("By severity: ")), ", ".join(f"{lvl}: {n}" for lvl, n in r.by_severity.items())
            + f" ({BY_HIGHEST})")
     if r.by_class:
-        b.line(bold("By RSIT class: "), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
+        b.line(bold(_t("By RSIT class: ")), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
     if r.reachability:
         b.line(bold("Reachability (drills, 1-hour target):"))
         for line in reachability_lines(r):
             b.line(f"  {line}")
-    b.line(bold("By month (sev 0–5):"))
+    b.line(bold(_t("By month (sev 0–5):")))
     for month, row in r.by_month.items():
         if sum(row.values()):
             b.line(f"  {MONTHS[month - 1]}: " + " ".join(str(row[s]) for s in range(6))
-                   + f" (total {sum(row.values())})")
+                   + _t(" (total {total})", total=sum(row.values())))
     if not r.incidents:
-        b.line("No incidents recorded this year.")
+        b.line(_t("No incidents recorded this year."))
     return b.build()
 
 
@@ -397,11 +413,15 @@ async def post_annual_report(store: Store, directory: Directory, clock: Clock,
         # recount (that would move with later changes to hidden incidents).
         session.add(AdapterState(platform="wisbot", name=_marker(year),
                                  value=to_json(public), updated_at=now))
-        full, shared = to_reply(report), to_reply(public, PUBLIC_SCOPE)
+        deliveries = []  # each room in its language
+        for room in directory.rooms_with_role("secretariat"):
+            with i18n.use(room_language(room)):
+                deliveries.append((room, to_reply(report)))
+        for room in directory.rooms_with_role("collaboration"):
+            with i18n.use(room_language(room)):
+                deliveries.append((room, to_reply(public, str(PUBLIC_SCOPE))))
         notify(session, kind="annual-report", now=now, incident_id=None,
-               deliveries=[*((room, full) for room in directory.rooms_with_role("secretariat")),
-                           *((room, shared)
-                             for room in directory.rooms_with_role("collaboration"))])
+               deliveries=deliveries)
         return True
 
     return await store.tx(work)

@@ -13,6 +13,8 @@ from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.domain.indicators import defang_text
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.render import actor_label
@@ -54,8 +56,9 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
     if not rows:
         return []
     n = len({s.member for s in rows})
-    lines: list[tuple[Span, ...]] = [(bold("Sightings: "), Span(
-        text=f"{n} (seen at {centres_phrase(n)} besides the affected one)"),)]
+    lines: list[tuple[Span, ...]] = [(bold(_t("Sightings: ")), Span(
+        text=_t("{count} (seen at {centres_phrase} besides the affected one)",
+                count=n, centres_phrase=centres_phrase(n))),)]
     for s in rows:
         if caller.sees(sighter_exposure(directory, s.member)) is Vis.NAMED:
             lines.append(_sighting_line(directory, s))
@@ -63,7 +66,7 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
 
 
 def centres_phrase(n: int) -> str:
-    return "1 other centre" if n == 1 else f"{n} other centres"
+    return ngettext("{n} other centre", "{n} other centres", n)
 
 
 def _sighting_line(directory: Directory, s: Sighting) -> tuple[Span, ...]:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.directory import Directory
 from wisbot.domain.paging import Override, resolve_chain
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.settings import Settings
 from wisbot.store.ops_tables import JobRun, LeaderLease, Replica, RoomHold
@@ -44,21 +45,22 @@ def _iso(value: datetime | None) -> str | None:
 
 def _ago(now: datetime, then: datetime | None) -> str:
     if then is None:
-        return "never"
+        return _t("never")
     seconds = int((now - then).total_seconds())
     if seconds < 0:
-        return f"in {_span(-seconds)}"
-    return f"{_span(seconds)} ago"
+        return _t("in {span}", span=_span(-seconds))
+    return _t("{span} ago", span=_span(seconds))
 
 
 def _span(seconds: int) -> str:
     if seconds < 120:
-        return f"{seconds} s"
+        return _t("{seconds} s", seconds=seconds)
     if seconds < 7200:
-        return f"{seconds // 60} min"
+        return _t("{minutes} min", minutes=seconds // 60)
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d"
+        return _t("{hours} h {minutes} min", hours=seconds // 3600,
+                  minutes=seconds % 3600 // 60)
+    return _t("{days} d", days=seconds // 86400)
 
 
 @dataclass(frozen=True)
@@ -165,76 +167,86 @@ class Status:
         out: list[str] = [f"wisbot {self.version}, {now:%Y-%m-%d %H:%M:%S} UTC"]
         if self.leaders:
             for lease in self.leaders:
-                state = "valid" if lease.valid else "EXPIRED"
-                out.append(f"Leader ({lease.name}): {lease.holder} on {lease.host or '?'}, "
-                           f"epoch {lease.epoch}, lease {state} until {lease.until:%H:%M:%S}")
+                state = _t("valid") if lease.valid else _t("EXPIRED")
+                out.append(_t("Leader ({name}): {holder} on {host}, epoch {epoch}, lease "
+                              "{state} until {until}", name=lease.name, holder=lease.holder,
+                              host=lease.host or "?", epoch=lease.epoch, state=state,
+                              until=f"{lease.until:%H:%M:%S}"))
         else:
-            out.append("Leader: none recorded (single process, or no leader elected yet)")
+            out.append(_t("Leader: none recorded (single process, or no leader elected yet)"))
         if self.replicas:
-            out.append(f"Replicas ({sum(r.alive for r in self.replicas)} alive):")
+            out.append(_t("Replicas ({alive} alive):",
+                          alive=sum(r.alive for r in self.replicas)))
             for r in self.replicas:
-                gone = "" if r.alive else " — NOT SEEN, presumed gone"
-                out.append(f"  {r.holder} {r.role} on {r.host} pid {r.pid}, up since "
-                           f"{r.started_at:%Y-%m-%d %H:%M}, seen {_ago(now, r.seen_at)}{gone}")
+                gone = "" if r.alive else _t(" — NOT SEEN, presumed gone")
+                out.append("  " + _t("{holder} {role} on {host} pid {pid}, up since {since}, "
+                                     "seen {seen}", holder=r.holder, role=r.role, host=r.host,
+                                     pid=r.pid, since=f"{r.started_at:%Y-%m-%d %H:%M}",
+                                     seen=_ago(now, r.seen_at)) + gone)
         else:
-            out.append("Replicas: none recorded")
+            out.append(_t("Replicas: none recorded"))
         if self.adapters is not None:
-            words = ", ".join(f"{p} {'connected' if ok else 'DISCONNECTED'}"
+            words = ", ".join(f"{p} {_t('connected') if ok else _t('DISCONNECTED')}"
                               for p, ok in sorted(self.adapters.items()))
-            out.append(f"Adapters (this process): {words or 'none'}")
-        depth = ", ".join(f"{k} {v}" for k, v in sorted(self.outbox.items())) or "empty"
-        oldest = (f"; oldest pending {_ago(now, self.oldest_pending_at)}"
+            out.append(_t("Adapters (this process): {words}", words=words or _t("none")))
+        depth = ", ".join(f"{k} {v}" for k, v in sorted(self.outbox.items())) or _t("empty")
+        oldest = (_t("; oldest pending {ago}", ago=_ago(now, self.oldest_pending_at))
                   if self.oldest_pending_at else "")
-        out.append(f"Outbox: {depth}{oldest}")
+        out.append(_t("Outbox: {depth}", depth=depth) + oldest)
         if self.deliveries:
             depth = ", ".join(f"{k} {v}" for k, v in sorted(self.deliveries.items()))
-            oldest = (f"; oldest pending {_ago(now, self.oldest_delivery_at)}"
+            oldest = (_t("; oldest pending {ago}", ago=_ago(now, self.oldest_delivery_at))
                       if self.oldest_delivery_at else "")
-            out.append(f"Page e-mail/webhook deliveries: {depth}{oldest}")
-        out.append(f"Dead letters: {self.dead_letters}"
+            out.append(_t("Page e-mail/webhook deliveries: {depth}", depth=depth) + oldest)
+        out.append(_t("Dead letters: {count}", count=self.dead_letters)
                    + (" (wisbot outbox list)" if self.dead_letters else ""))
         if self.holds:
-            out.append(f"Held rooms ({len(self.holds)}):")
+            out.append(_t("Held rooms ({count}):", count=len(self.holds)))
             for h in self.holds:
                 detail = f": {h.detail}" if h.detail else ""
-                out.append(f"  {h.room_key} — {h.reason}{detail}, since "
-                           f"{_ago(now, h.since)}")
+                out.append(f"  {h.room_key} — {h.reason}{detail}, "
+                           + _t("since {ago}", ago=_ago(now, h.since)))
         else:
-            out.append("Held rooms: none")
+            out.append(_t("Held rooms: none"))
         if self.pages:
-            out.append(f"Open pages ({len(self.pages)}):")
+            out.append(_t("Open pages ({count}):", count=len(self.pages)))
             for p in self.pages:
-                who = names.get(p.paging, p.paging) if p.paging else "nobody"
-                step = (f"next: {p.next_action} {_ago(now, p.next_due_at)}"
-                        if p.next_action and p.next_due_at else "no step pending")
-                out.append(f"  P-{p.id} {p.ref} for {p.role}: paging {who}; {step}; target "
-                           f"{p.target_at:%H:%M} UTC")
+                who = names.get(p.paging, p.paging) if p.paging else _t("nobody")
+                step = (_t("next: {action} {ago}", action=p.next_action,
+                           ago=_ago(now, p.next_due_at))
+                        if p.next_action and p.next_due_at else _t("no step pending"))
+                out.append(f"  P-{p.id} {p.ref} " + _t(
+                    "for {role}: paging {who}; {step}; target {at} UTC", role=p.role, who=who,
+                    step=step, at=f"{p.target_at:%H:%M}"))
         else:
-            out.append("Open pages: none")
-        out.append("Scheduled jobs:")
+            out.append(_t("Open pages: none"))
+        out.append(_t("Scheduled jobs:"))
         for j in self.jobs:
-            last = ("never run" if j.last_started_at is None else
-                    f"last {j.last_period} {j.last_status} {_ago(now, j.last_started_at)}"
-                    f"{' by ' + j.last_holder if j.last_holder else ''}")
-            nxt = f"next {j.next_at:%Y-%m-%d %H:%M} UTC" if j.next_at else "not scheduled"
-            out.append(f"  {j.job} ({j.schedule or 'no schedule here'}): {last}; {nxt}")
+            last = (_t("never run") if j.last_started_at is None else
+                    _t("last {period} {status} {ago}", period=j.last_period,
+                       status=j.last_status, ago=_ago(now, j.last_started_at))
+                    + (_t(" by {holder}", holder=j.last_holder) if j.last_holder else ""))
+            nxt = _t("next {at} UTC", at=f"{j.next_at:%Y-%m-%d %H:%M}") if j.next_at \
+                else _t("not scheduled")
+            out.append(f"  {j.job} ({j.schedule or _t('no schedule here')}): {last}; {nxt}")
         if self.jira is not None:
             mq = self.jira
-            oldest = (f"; oldest pending {_ago(now, mq['oldest_pending_at'])}"
+            oldest = (_t("; oldest pending {ago}", ago=_ago(now, mq["oldest_pending_at"]))
                       if mq.get("oldest_pending_at") else "")
-            out.append(f"WIS2 IMS mirror: {mq['pending']} change(s) pending{oldest}, "
-                       f"{mq['refused']} refused" + (f"; last error: {mq['last_error']}"
-                                                     if mq.get("last_error") else ""))
+            out.append(_t("WIS2 IMS mirror: {pending} change(s) pending", pending=mq["pending"])
+                       + oldest + ", " + _t("{refused} refused", refused=mq["refused"])
+                       + (_t("; last error: {error}", error=mq["last_error"])
+                          if mq.get("last_error") else ""))
         if self.oncall:
-            out.append("On call now:")
+            out.append(_t("On call now:"))
             for role, chain in self.oncall.items():
-                words = " → ".join(names.get(c, c) for c in chain) or "NOBODY"
+                words = " → ".join(names.get(c, c) for c in chain) or _t("NOBODY")
                 out.append(f"  {role}: {words}")
         return out
 
     def reply(self, directory: Directory) -> Reply:
         names = {str(c.id): c.name for c in directory.contacts}
-        b = ReplyBuilder("wisbot status")
+        b = ReplyBuilder(_t("wisbot status"))
         for i, text in enumerate(self.lines(names)):
             b.line(bold(text) if i == 0 else text)
         return b.build(private=True)

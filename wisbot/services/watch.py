@@ -19,6 +19,7 @@ import csv
 import io
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain import watch as rules
@@ -47,12 +49,15 @@ from wisbot.domain.watch import (
 )
 from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import N_
+from wisbot.i18n import _ as _t
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
 from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.chart import Point, chart_png
 from wisbot.services.context import Caller
+from wisbot.services.languages import room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.settings import Settings
@@ -75,9 +80,9 @@ BOT = "wisbot"
 BOT_REPORTER = "wisbot (GISC Watch probes)"
 WIS1 = (Service.OAIPMH, Service.SRU, Service.PORTAL, Service.WISMON)
 SERVICE_WORDS = {
-    "oaipmh": "OAI-PMH provider", "sru": "SRU search", "portal": "HTTP portal",
-    "wismon": "WIS Monitor JSON", "gdc": "Global Discovery Catalogue",
-    "broker": "Global Broker", "cache": "Global Cache", "monitor": "Global Monitor",
+    "oaipmh": N_("OAI-PMH provider"), "sru": N_("SRU search"), "portal": N_("HTTP portal"),
+    "wismon": N_("WIS Monitor JSON"), "gdc": N_("Global Discovery Catalogue"),
+    "broker": N_("Global Broker"), "cache": N_("Global Cache"), "monitor": N_("Global Monitor"),
 }
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
@@ -142,17 +147,17 @@ class WatchReport:
     def triage_check(self) -> str:
         """The Guide's "TRIAGE should be zero" check, in words."""
         if not self.in_triage:
-            return "TRIAGE zero: met (no ticket waits in TRIAGE)"
-        return (f"TRIAGE zero: NOT met – {len(self.in_triage)} in TRIAGE ("
-                + ", ".join(f"#{n}" for n in self.in_triage[:20])
-                + "): assign them and move them to TO DO")
+            return _t("TRIAGE zero: met (no ticket waits in TRIAGE)")
+        return _t("TRIAGE zero: NOT met – {count} in TRIAGE ({tickets}): assign them and move "
+                  "them to TO DO", count=len(self.in_triage),
+                  tickets=", ".join(f"#{n}" for n in self.in_triage[:20]))
     sections: tuple[Section, ...] = ()
 
     @property
     def footer(self) -> str:
-        duty = ", ".join(f"GISC {g}" for g in self.duty) or "none on the roster"
-        return (f"Duty GISC: {duty}; watch period from {fmt_day(self.start)} "
-                f"to {fmt_day(self.end)}")
+        duty = ", ".join(f"GISC {g}" for g in self.duty) or _t("none on the roster")
+        return _t("Duty GISC: {duty}; watch period from {start} to {end}", duty=duty,
+                  start=fmt_day(self.start), end=fmt_day(self.end))
 
     def markdown(self) -> str:
         out = [f"# GISC Watch report {fmt_day(self.start)} – {fmt_day(self.end)}", "",
@@ -238,10 +243,10 @@ class WatchService:
         for ident, entry in self.directory.wis2.items():
             kind = entry.get("kind", "")
             if kind not in ("gdc", "broker", "cache", "monitor"):
-                raise NotFound(f"wis2.{ident}.kind must be gdc, broker, cache or monitor, "
-                               f"not {kind!r}")
+                raise NotFound(_t("wis2.{ident}.kind must be gdc, broker, cache or monitor, "
+                                  "not {kind!r}", ident=ident, kind=kind))
             if not entry.get("url"):
-                raise NotFound(f"wis2.{ident}.url is missing")
+                raise NotFound(_t("wis2.{ident}.url is missing", ident=ident))
 
     # ----- targets -------------------------------------------------------------------------
     def targets(self, scope: str | None = None) -> list[ProbeTarget]:
@@ -343,10 +348,11 @@ class WatchService:
 
     async def set_roster(self, caller: Caller, start: date, end: date, gisc: str) -> Reply:
         if not caller.is_secretariat:
-            raise NotAllowed("only the WMO Secretariat may change the GISC Watch roster")
+            raise NotAllowed(_t("only the WMO Secretariat may change the GISC Watch roster"))
         name = self.directory.gisc(gisc).name
         if end < start:
-            raise UsageError(f"the period ends ({end}) before it starts ({start})")
+            raise UsageError(_t("the period ends ({end}) before it starts ({start})",
+                                end=end, start=start))
         new = Period(start, end, name)
 
         def work(session: Session) -> Reply:
@@ -361,10 +367,10 @@ class WatchService:
             room = self._gisc_room(name)
             if room is not None:
                 rooms.append(room)
-            b = ReplyBuilder("GISC Watch roster changed").line(text)
+            b = ReplyBuilder(_t("GISC Watch roster changed")).line(text)
             notify(session, kind="watch-roster", now=_now_utc(self.clock), incident_id=None,
                    deliveries=[(r, b.build()) for r in rooms])
-            return ReplyBuilder("Roster set").line(text).build(private=True)
+            return ReplyBuilder(_t("Roster set")).line(text).build(private=True)
 
         return await self.store.tx(work)
 
@@ -376,17 +382,18 @@ class WatchService:
         year = year or now.year
         periods = await self.periods()
         shown = [p for p in periods if p.start.year == year or p.end.year == year]
-        b = ReplyBuilder(f"GISC Watch roster {year}")
+        b = ReplyBuilder(_t("GISC Watch roster {year}", year=year))
         current = rules.period_at(periods, now)
         if not shown:
-            b.line(f"No roster periods in {year}. Import the official file with "
-                   "`wisbot roster import <file.csv>`.")
+            b.line(_t("No roster periods in {year}. Import the official file with `wisbot "
+                      "roster import <file.csv>`.", year=year))
         for p in shown:
-            mark = "  ◀ now" if p == current else ""
-            b.line(code(f"{fmt_day(p.start)} – {fmt_day(p.end)}"), Span(text=f"  GISC {p.gisc}"
-                                                                       f"{mark}"))
+            mark = _t("  ◀ now") if p == current else ""
+            b.line(code(f"{fmt_day(p.start)} – {fmt_day(p.end)}"),
+                   Span(text=_t("  GISC {gisc}{mark}", gisc=p.gisc, mark=mark)))
         for a, z in rules.gaps(shown):
-            b.line(bold("Gap: "), Span(text=f"no duty GISC from {fmt_day(a)} to {fmt_day(z)}"))
+            b.line(bold(_t("Gap: ")), Span(text=_t("no duty GISC from {fmt_day} to {fmt_day_b}",
+                                                   fmt_day=fmt_day(a), fmt_day_b=fmt_day(z))))
         return b.build(private=True)
 
     def on_watch(self, session: Session, now: datetime) -> list[str]:
@@ -472,8 +479,17 @@ class WatchService:
             run.failures = sum(1 for r in results if r.status is ProbeStatus.FAIL)
             if reply is not None:
                 rooms = self._duty_rooms(session, finished)
+                posts: dict[str, Reply] = {}
+                for room in rooms:  # each room in its language
+                    lang = room_language(room)
+                    if lang not in posts:
+                        with i18n.use(lang):
+                            posts[lang] = self._daily_reply(
+                                started, results, previous, anomalies, opened, png,
+                                self._sections(session, started - timedelta(days=1),
+                                               started, "daily"))
                 notify(session, kind="watch-daily", now=finished, incident_id=None,
-                       deliveries=[(room, reply) for room in rooms])
+                       deliveries=[(room, posts[room_language(room)]) for room in rooms])
             if daily:
                 self._purge(session, finished - retention)
 
@@ -546,10 +562,11 @@ class WatchService:
                      opened: Sequence[int], png: bytes | None,
                      extra: Sequence[Section] = ()) -> Reply:
         ok = sum(1 for r in results if r.status is ProbeStatus.OK)
-        b = ReplyBuilder(f"GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{len(results)} OK)",
+        b = ReplyBuilder(_t("GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{count} OK)",
+                            when=when, ok=ok, count=len(results)),
                          kind="watch")
-        b.line(code(f"{'GISC / service':<34} {'status':<9} {'latency':>9} {'count':>10} "
-                    f"{'change':>8}"))
+        b.line(code(f"{_t('GISC / service'):<34} {_t('status'):<9} {_t('latency'):>9} "
+                    f"{_t('count'):>10} {_t('change'):>8}"))
         for r in sorted(results, key=lambda x: (self._is_global(x), x.centre, x.service.value)):
             who = r.centre if self._is_global(r) else f"GISC {r.centre}"
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
@@ -558,7 +575,7 @@ class WatchService:
             if r.figure is None or before is None:
                 change = "–"
             elif before == 0:
-                change = "new" if r.figure else "0%"
+                change = _t("new") if r.figure else "0%"
             else:
                 change = f"{(r.figure - before) / before * 100:+.0f}%"
             label = f"{who} / {r.service.value}"
@@ -567,21 +584,21 @@ class WatchService:
             if r.reason and r.status is not ProbeStatus.OK:
                 b.line(Span(text="    ↳ "), user(r.reason[:300]))
         if anomalies:
-            b.line(bold(f"Anomalies ({len(anomalies)}):"))
+            b.line(bold(_t("Anomalies ({count}):", count=len(anomalies))))
             for a in anomalies:
                 b.line(Span(text=f"  • [{a.kind.value}] "), user(a.message))
         else:
-            b.line(bold("Anomalies: "), Span(text="none"))
+            b.line(bold(_t("Anomalies: ")), Span(text=_t("none")))
         if opened:
-            b.line(bold("Tickets opened: "), Span(text=", ".join(f"#{n}" for n in opened)))
+            b.line(bold(_t("Tickets opened: ")), Span(text=", ".join(f"#{n}" for n in opened)))
         for title, lines in extra:
             b.line(bold(f"{title}:"))
-            for line in lines or ("none",):
+            for line in lines or (_t("none"),):
                 b.line(Span(text="  • "), user(line))
         if png is not None:
             b.attach(Attachment.from_bytes("chart.png", "image/png", png))
         else:
-            b.line("(no chart: matplotlib is not installed – install wisbot[watch])")
+            b.line(_t("(no chart: matplotlib is not installed – install wisbot[watch])"))
         return b.build()
 
     # ----- tickets from probes -------------------------------------------------------------
@@ -651,7 +668,7 @@ class WatchService:
     @staticmethod
     def _svc_words(key: str) -> str:
         centre, _, svc = key.rpartition(":")
-        words = SERVICE_WORDS.get(svc, svc)
+        words = str.__str__(SERVICE_WORDS[svc]) if svc in SERVICE_WORDS else svc  # stored: English
         return f"{words} {centre}" if centre else words
 
     def _finding(self, subject: str, found: dict[str, ProbeResult], failing: set[str]) -> str:
@@ -694,26 +711,35 @@ class WatchService:
     def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
         impact = Impact(ticket.impact)
         state = TicketState(ticket.state)
-        b = ReplyBuilder(f"Watch ticket #{ticket.id} – {headline}", kind="watch")
+        b = ReplyBuilder(_t("Watch ticket #{id} – {headline}",
+                            id=ticket.id, headline=ticket_headline(headline)), kind="watch")
         b.ref = f"W-{ticket.id}"
-        b.field("GISC", subject_label(ticket.subject))
-        b.field("Impact", rules.target_words(impact))
-        b.field("Status", f"{STATE_WORDS[state]} ({rules.report_status(state, ticket.partial)})")
+        b.field(_t("GISC"), subject_label(ticket.subject))
+        b.field(_t("Impact"), rules.target_words(impact))
+        b.field(_t("Status"),
+                f"{STATE_WORDS[state]} "
+                f"({_report_status(rules.report_status(state, ticket.partial))})")
         if ticket.assignee:
-            b.field("Assigned to", ticket.assignee)
+            b.field(_t("Assigned to"), ticket.assignee)
         info = IMPACTS[impact]
-        b.field("Respond by", (ticket.created_at + info.respond).strftime("%Y-%m-%d %H:%M UTC"))
+        b.field(_t("Respond by"), (ticket.created_at + info.respond).strftime("%Y-%m-%d %H:%M UTC"))
         if info.resolve:
-            b.field("Resolve by",
+            b.field(_t("Resolve by"),
                     (ticket.created_at + info.resolve).strftime("%Y-%m-%d %H:%M UTC"))
-        b.line(bold("Finding: "), user(ticket.finding))
+        b.line(bold(_t("Finding: ")), user(ticket.finding))
         return b.build()
 
     def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
         now = _now_utc(self.clock)
-        reply = self._ticket_reply(ticket, headline)
-        notify(session, kind="watch-ticket", now=now, incident_id=None,
-               deliveries=[(r, reply) for r in self._ticket_rooms(session, ticket, now)])
+        replies: dict[str, Reply] = {}
+        deliveries = []
+        for room in self._ticket_rooms(session, ticket, now):  # each room in its language
+            lang = room_language(room)
+            if lang not in replies:
+                with i18n.use(lang):
+                    replies[lang] = self._ticket_reply(ticket, headline)
+            deliveries.append((room, replies[lang]))
+        notify(session, kind="watch-ticket", now=now, incident_id=None, deliveries=deliveries)
 
     def _open_ticket(self, session: Session, subject: str, finding: str, impact: Impact,
                      reporter: str, *, auto: bool, services: dict[str, bool]) -> WatchTicket:
@@ -730,13 +756,14 @@ class WatchService:
     def _may_work_tickets(self, caller: Caller) -> None:
         if caller.is_secretariat or "watch" in caller.contact.roles or caller.contact.giscs:
             return
-        raise NotAllowed("watch tickets are kept by GISC focal points, watch operators and "
-                         "the WMO Secretariat")
+        raise NotAllowed(_t("watch tickets are kept by GISC focal points, watch operators and "
+                            "the WMO Secretariat"))
 
     def _get_ticket(self, session: Session, number: int) -> WatchTicket:
         t = session.get(WatchTicket, number)
         if t is None:
-            raise NotFound(f"no watch ticket #{number}; `watch` lists the open ones")
+            raise NotFound(_t("no watch ticket #{number}; `watch` lists the open ones",
+                              number=number))
         return t
 
     async def add_ticket(self, caller: Caller, gisc: str, finding: str,
@@ -762,7 +789,7 @@ class WatchService:
             try:
                 rules.move(TicketState(t.state), to)
             except rules.WorkflowError as exc:
-                raise InvalidState(f"ticket #{number}: {exc}") from None
+                raise InvalidState(_t("ticket #{number}: {exc}", number=number, exc=exc)) from None
             reopened = t.state == TicketState.DONE.value
             t.state = to.value
             t.last_activity_at = now
@@ -790,7 +817,8 @@ class WatchService:
             try:
                 assignee = self.directory.contact(who).name
             except NotFound:
-                raise NotFound(f"{who!r} is neither a GISC nor a directory contact") from None
+                raise NotFound(_t("{who!r} is neither a GISC nor a directory contact",
+                                  who=who)) from None
 
         def work(session: Session) -> Reply:
             t = self._get_ticket(session, number)
@@ -883,9 +911,9 @@ class WatchService:
             else:
                 what = (f"the daily GISC Watch run of {day} (due {self.settings.watch_daily_time}"
                         " UTC) did not happen")
-            b = ReplyBuilder("GISC Watch dead-man's switch", kind="alert")
-            b.line(f"Alert: {what}. Check that wisbot and its scheduler are running, then "
-                   "run `watch probe` by hand.")
+            b = ReplyBuilder(_t("GISC Watch dead-man's switch"), kind="alert")
+            b.line(_t("Alert: {what}. Check that wisbot and its scheduler are running, then "
+                      "run `watch probe` by hand.", what=what))
             rooms = list(self.directory.rooms_with_role("secretariat"))
             for room in self._duty_rooms(session, now):
                 if room not in rooms:
@@ -905,32 +933,35 @@ class WatchService:
             periods = self._periods(session)
             current = rules.period_at(periods, now)
             watching = self.on_watch(session, now)
-            b = ReplyBuilder("GISC Watch", kind="watch")
+            b = ReplyBuilder(_t("GISC Watch"), kind="watch")
             if current is None:
                 nxt = rules.next_period(periods, utc_day(now))
-                b.field("Duty GISC", "none: the roster has no period for "
-                        f"{utc_day(now)}" + (f" (next: GISC {nxt.gisc} from "
-                                             f"{fmt_day(nxt.start)})" if nxt else ""))
+                b.field(_t("Duty GISC"), _t("none: the roster has no period for {day}",
+                                            day=utc_day(now))
+                        + (_t(" (next: GISC {gisc} from {day})", gisc=nxt.gisc,
+                              day=fmt_day(nxt.start)) if nxt else ""))
             else:
-                b.field("Duty GISC", f"GISC {current.gisc}")
-                b.field("Watch period", f"{fmt_day(current.start)} – {fmt_day(current.end)}"
+                b.field(_t("Duty GISC"), f"GISC {current.gisc}")
+                b.field(_t("Watch period"), f"{fmt_day(current.start)} – {fmt_day(current.end)}"
                         " (00:00–23:59 UTC)")
                 if len(watching) > 1:
-                    b.field("Also on watch", f"GISC {watching[1]} until GISC {current.gisc} "
-                            "accepts the handover")
+                    b.field(_t("Also on watch"), _t("GISC {gisc} until GISC {duty} accepts the "
+                                                    "handover", gisc=watching[1],
+                                                    duty=current.gisc))
             run = session.exec(select(ProbeRun).where(col(ProbeRun.finished_at).is_not(None))
                                .order_by(col(ProbeRun.id).desc())).first()
             if run is None:
-                b.line("No probe run yet: `watch probe`.")
+                b.line(_t("No probe run yet: `watch probe`."))
             else:
                 rows = session.exec(select(ProbeRecord).where(
                     ProbeRecord.run_id == run.id)).all()
                 counts = {s.value: sum(1 for r in rows if r.status == s.value)
                           for s in ProbeStatus}
-                b.line(bold("Last probe run: "), Span(
-                    text=f"{run.finished_at:%Y-%m-%d %H:%M} UTC ({run.trigger}): "
-                         f"{counts['ok']} ok, {counts['degraded']} degraded, "
-                         f"{counts['fail']} failing"))
+                b.line(bold(_t("Last probe run: ")), Span(
+                    text=_t("{finished_at:%Y-%m-%d %H:%M} UTC ({trigger}): {ok} ok, {degraded} "
+                            "degraded, {fail} failing",
+                            finished_at=run.finished_at, trigger=run.trigger, ok=counts['ok'],
+                            degraded=counts['degraded'], fail=counts['fail'])))
                 for r in rows:
                     if r.status != "ok":
                         b.line(Span(text=f"  • {r.centre} / {r.service}: {r.status} – "),
@@ -938,7 +969,7 @@ class WatchService:
             tickets = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)
                 .order_by(col(WatchTicket.id))).all()
-            b.line(bold(f"Open tickets: {len(tickets)}"))
+            b.line(bold(_t("Open tickets: {count}", count=len(tickets))))
             for t in tickets[:20]:
                 st = TicketState(t.state)
                 b.line(Span(text=f"  #{t.id} {subject_label(t.subject)} · "
@@ -962,7 +993,7 @@ class WatchService:
                 current = rules.period_at(periods, datetime.combine(s, time(), tzinfo=UTC))
                 e = min(current.end, utc_day(now)) if current else utc_day(now)
             if e < s:
-                raise UsageError(f"the report ends ({e}) before it starts ({s})")
+                raise UsageError(_t("the report ends ({e}) before it starts ({s})", e=e, s=s))
             lo = datetime.combine(s, time(), tzinfo=UTC)
             hi = datetime.combine(e + timedelta(days=1), time(), tzinfo=UTC)
             duty = tuple(dict.fromkeys(p.gisc for p in periods if p.start <= e and p.end >= s))
@@ -1019,28 +1050,31 @@ class WatchService:
             out.append(GlobalFigure(label, _figure_words(first[key]), _figure_words(last[key])))
         return tuple(out)
 
-    def report_reply(self, rep: WatchReport, title: str = "GISC Watch report") -> Reply:
-        b = ReplyBuilder(f"{title} {fmt_day(rep.start)} – {fmt_day(rep.end)}", kind="watch")
-        b.line(code("ID | date | GISC | result | status | reporter"))
+    def report_reply(self, rep: WatchReport, title: str | None = None) -> Reply:
+        b = ReplyBuilder(f"{title or _t('GISC Watch report')} {fmt_day(rep.start)} – "
+                         f"{fmt_day(rep.end)}", kind="watch")
+        b.line(Span(text=_t("ID | date | GISC | result | status | reporter")))
         for r in rep.rows:
+            reporter = _t("wisbot (GISC Watch probes)") if r.reporter == BOT_REPORTER \
+                else r.reporter
             b.line(Span(text=f"{r.id} | {fmt_day(r.day)} | {r.gisc} | "), user(r.result),
-                   Span(text=f" | {r.status} | {r.reporter}"))
+                   Span(text=f" | {_report_status(r.status)} | {reporter}"))
         if not rep.rows:
-            b.line("(no tickets in the period)")
+            b.line(_t("(no tickets in the period)"))
         b.line(bold(rep.footer))
-        b.line(bold("Global Services (start → end): "))
+        b.line(bold(_t("Global Services (start → end): ")))
         for f in rep.figures:
             b.line(Span(text=f"  {f.service}: {f.start} → {f.end}"))
         if not rep.figures:
-            b.line("  none probed in the period")
-        b.line(bold("Ticket activity: "), Span(text=", ".join(
-            f"{k} {v}" for k, v in rep.activity.items())))
-        b.line(bold("Tickets by status: "), Span(text=", ".join(
+            b.line(_t("  none probed in the period"))
+        b.line(bold(_t("Ticket activity: ")), Span(text=", ".join(
+            f"{_ACTIVITY[k] if k in _ACTIVITY else k} {v}" for k, v in rep.activity.items())))
+        b.line(bold(_t("Tickets by status: ")), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.by_status.items())))
         b.line(bold(rep.triage_check))
         for title, lines in rep.sections:
             b.line(bold(f"{title}:"))
-            for line in lines or ("none",):
+            for line in lines or (_t("none"),):
                 b.line(Span(text="  "), user(line))
         return b.build()
 
@@ -1053,7 +1087,7 @@ class WatchService:
         periods = await self.periods()
         current = rules.period_at(periods, now)
         if current is None:
-            raise InvalidState("no duty GISC on the roster today: nothing to hand over")
+            raise InvalidState(_t("no duty GISC on the roster today: nothing to hand over"))
         earlier = [p for p in periods if p.end < current.start]
         prev = max(earlier) if earlier else None
         mine = {g.casefold() for g in caller.contact.giscs}
@@ -1063,10 +1097,11 @@ class WatchService:
         elif prev is not None and prev.gisc.casefold() in mine:
             outgoing, nxt = prev, current  # late: the incoming period has begun
         else:
-            raise NotAllowed(f"only the duty GISC (GISC {current.gisc}) hands over the watch")
+            raise NotAllowed(_t("only the duty GISC (GISC {gisc}) hands over the watch",
+                                gisc=current.gisc))
         if nxt is None:
-            raise InvalidState("the roster has no next period: ask the Secretariat to set one "
-                               "(`watch roster set <from> <to> <GISC>`)")
+            raise InvalidState(_t("the roster has no next period: ask the Secretariat to set "
+                                  "one (`watch roster set <from> <to> <GISC>`)"))
         rep = await self.report(outgoing.start, min(outgoing.end, utc_day(now)))
         text = rep.markdown()
 
@@ -1078,8 +1113,12 @@ class WatchService:
             reply = self._handover_reply(h, rep)
             rooms = [r for r in (self._gisc_room(nxt.gisc),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
+            deliveries = []
+            for r in rooms:  # each room in its language
+                with i18n.use(room_language(r)):
+                    deliveries.append((r, self._handover_reply(h, rep)))
             notify(session, kind="watch-handover", now=now, incident_id=None,
-                   deliveries=[(r, reply) for r in rooms])
+                   deliveries=deliveries)
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}", at=now,
                 targets=((f"gisc:{nxt.gisc}", self._handover_page(h, rep, rooms)),)))
@@ -1087,48 +1126,50 @@ class WatchService:
 
         hid, reply = await self.store.tx(work)
         mail_problem = await self._mail_handover(hid, outgoing, nxt, text, note)
-        b = ReplyBuilder(f"Handover HO-{hid} sent to GISC {nxt.gisc}")
-        b.line(f"The report went to GISC {nxt.gisc}'s room and the collaboration room. "
-               f"GISC {outgoing.gisc} stays on watch until GISC {nxt.gisc} types "
-               "`watch accept`.")
-        b.line(mail_problem or "E-mailed to the next GISC, copied to the GISC operations list "
-               "and the WMO Secretariat.")
+        b = ReplyBuilder(_t("Handover HO-{hid} sent to GISC {gisc}", hid=hid, gisc=nxt.gisc))
+        b.line(_t("The report went to GISC {gisc}'s room and the collaboration room. GISC "
+                  "{gisc_b} stays on watch until GISC {gisc} types `watch accept`.",
+                  gisc=nxt.gisc, gisc_b=outgoing.gisc))
+        b.line(mail_problem or _t("E-mailed to the next GISC, copied to the GISC operations "
+                                  "list and the WMO Secretariat."))
         _ = reply
         return b.build(private=True), mail_problem
 
     def _handover_reply(self, h: Handover, rep: WatchReport) -> Reply:
-        base = self.report_reply(rep, f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
-                                      f"GISC {h.incoming}, report")
+        base = self.report_reply(rep, _t("GISC Watch handover HO-{id}: GISC {outgoing} → "
+                                         "GISC {incoming}, report", id=h.id,
+                                         outgoing=h.outgoing, incoming=h.incoming))
         lines = list(base.lines)
         if h.note:
-            lines.insert(0, (bold("Note: "), user(h.note)))
-        lines.append((bold(f"GISC {h.incoming}: "),
-                      Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. "
-                                "Please confirm with `watch accept` and review the open "
-                                "tickets.")))
+            lines.insert(0, (bold(_t("Note: ")), user(h.note)))
+        lines.append((bold(_t("GISC {incoming}: ", incoming=h.incoming)),
+                      Span(text=_t("your watch starts {fmt_day} 00:00 UTC. Please confirm with "
+                                   "`watch accept` and review the open tickets.",
+                                   fmt_day=fmt_day(h.period_start)))))
         return base.model_copy(update={"lines": tuple(lines), "ref": f"HO-{h.id}",
                                        "actions": ()})
 
     def _handover_page(self, h: Handover, rep: WatchReport, rooms: Sequence[Room]) -> Reply:
         """The page of a handover: counts and where the report is, not its ticket table
         (a page is read on a phone; the table is in the rooms and `watch report`)."""
-        b = ReplyBuilder(f"GISC Watch handover HO-{h.id}: GISC {h.outgoing} → "
-                         f"GISC {h.incoming}", kind="watch")
+        b = ReplyBuilder(_t("GISC Watch handover HO-{id}: GISC {outgoing} → GISC {incoming}",
+                            id=h.id, outgoing=h.outgoing, incoming=h.incoming), kind="watch")
         if h.note:
-            b.line(bold("Note: "), user(h.note))
+            b.line(bold(_t("Note: ")), user(h.note))
         by_status: dict[str, int] = {}
         for r in rep.rows:
             by_status[r.status] = by_status.get(r.status, 0) + 1
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-        b.line(bold("Tickets: "), Span(text=f"{len(rep.rows)} in the period"
+        counts = ", ".join(f"{n} {_report_status(status)}"
+                           for status, n in sorted(by_status.items()))
+        b.line(bold(_t("Tickets: ")), Span(text=_t("{count} in the period", count=len(rep.rows))
                                             + (f" ({counts})" if counts else "")))
-        where = " and ".join(r.key for r in rooms) or "the rooms"
-        b.line(Span(text=f"The full report is in {where}; or type "),
+        where = ", ".join(r.key for r in rooms) or _t("the rooms")
+        b.line(Span(text=_t("The full report is in {where}; or type ", where=where)),
                Span(text=f"watch report {rep.start.isoformat()} {rep.end.isoformat()}",
                     style="code"), Span(text="."))
-        b.line(bold(f"GISC {h.incoming}: "),
-               Span(text=f"your watch starts {fmt_day(h.period_start)} 00:00 UTC. Please "
-                         "confirm with `watch accept`."))
+        b.line(bold(_t("GISC {incoming}: ", incoming=h.incoming)),
+               Span(text=_t("your watch starts {fmt_day} 00:00 UTC. Please confirm with `watch "
+                            "accept`.", fmt_day=fmt_day(h.period_start))))
         return b.build()
 
     def _emails(self, role: str) -> list[str]:
@@ -1137,10 +1178,11 @@ class WatchService:
     async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, text: str,
                              note: str) -> str | None:
         if self.mailer is None:
-            return "Not e-mailed: no SMTP server is configured (smtp_host)."
+            return _t("Not e-mailed: no SMTP server is configured (smtp_host).")
         to = self._emails(f"gisc:{nxt.gisc}")
         if not to:
-            return f"Not e-mailed: GISC {nxt.gisc} has no contact e-mail in the directory."
+            return _t("Not e-mailed: GISC {gisc} has no contact e-mail in the directory.",
+                      gisc=nxt.gisc)
         cc = [e for e in [self.settings.watch_ops_email, *self._emails("secretariat")] if e]
         body = (f"GISC {outgoing.gisc} hands the GISC Watch over to GISC {nxt.gisc} "
                 f"(period starting {fmt_day(nxt.start)}).\n\n"
@@ -1151,7 +1193,8 @@ class WatchService:
                                    f"{outgoing.gisc} to GISC {nxt.gisc}", body=body)
         except Exception as exc:  # SMTP errors of every kind: the handover itself stands
             log.warning("handover e-mail HO-%s failed: %s", hid, exc)
-            return f"Not e-mailed: the SMTP server refused or failed ({type(exc).__name__})."
+            return _t("Not e-mailed: the SMTP server refused or failed ({error}).",
+                      error=type(exc).__name__)
 
         def done(session: Session) -> None:
             h = session.get(Handover, hid)
@@ -1173,11 +1216,11 @@ class WatchService:
             if not pending:
                 current = rules.period_at(self._periods(session), now)
                 if current is not None and current.gisc.casefold() in mine:
-                    return ReplyBuilder("No handover report to accept").line(
-                        f"No handover report has arrived for GISC {current.gisc}; your watch "
-                        f"started {fmt_day(current.start)} 00:00 UTC anyway. Review the open "
-                        "tickets with `watch`.").build(private=True)
-                raise InvalidState("there is no handover waiting for your GISC to accept")
+                    return ReplyBuilder(_t("No handover report to accept")).line(
+                        _t("No handover report has arrived for GISC {gisc}; your watch started "
+                           "{fmt_day} 00:00 UTC anyway. Review the open tickets with `watch`.",
+                           gisc=current.gisc, fmt_day=fmt_day(current.start))).build(private=True)
+                raise InvalidState(_t("there is no handover waiting for your GISC to accept"))
             h = pending[0]
             h.accepted_at = now
             h.accepted_by = caller.contact.id
@@ -1185,10 +1228,10 @@ class WatchService:
             if self.settle is not None:
                 for ref in (f"HO-{h.id}", f"HO-{h.id}-next"):
                     self.settle(session, ref, f"handover accepted by {caller.contact.id}")
-            b = ReplyBuilder(f"Handover HO-{h.id} accepted", kind="watch")
-            b.line(f"GISC {h.incoming} accepted the GISC Watch from GISC {h.outgoing} "
-                   f"({caller.contact.name}, {now:%Y-%m-%d %H:%M} UTC). GISC {h.outgoing}'s "
-                   "watch ends.")
+            b = ReplyBuilder(_t("Handover HO-{id} accepted", id=h.id), kind="watch")
+            b.line(_t("GISC {incoming} accepted the GISC Watch from GISC {outgoing} ({name}, "
+                      "{now:%Y-%m-%d %H:%M} UTC). GISC {outgoing}'s watch ends.",
+                      incoming=h.incoming, outgoing=h.outgoing, name=caller.contact.name, now=now))
             rooms = [r for r in (self._gisc_room(h.outgoing),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
             notify(session, kind="watch-accept", now=now, incident_id=None,
@@ -1220,7 +1263,8 @@ class WatchService:
                     got = session.exec(select(Handover).where(
                         Handover.incoming == current.gisc,
                         Handover.period_start == current.start)).first()
-                    b = ReplyBuilder(f"GISC Watch: GISC {current.gisc} is on duty", kind="watch")
+                    b = ReplyBuilder(_t("GISC Watch: GISC {gisc} is on duty",
+                                        gisc=current.gisc), kind="watch")
                     b.line(f"The watch period of GISC {current.gisc} runs {fmt_day(current.start)}"
                            f" – {fmt_day(current.end)} (00:00–23:59 UTC) and has started"
                            + (", handover report received." if got else
@@ -1245,11 +1289,12 @@ class WatchService:
                     h.reminders += 1
                     h.last_reminder_at = now
                     session.add(h)
-                    b = ReplyBuilder(f"Reminder: GISC Watch handover HO-{h.id}", kind="watch")
-                    b.line(f"GISC {h.outgoing} sent the handover report on "
-                           f"{h.sent_at:%Y-%m-%d %H:%M} UTC. GISC {h.incoming}, please "
-                           f"confirm with `watch accept`; GISC {h.outgoing} stays on watch "
-                           "until you do.")
+                    b = ReplyBuilder(_t("Reminder: GISC Watch handover HO-{id}",
+                                        id=h.id), kind="watch")
+                    b.line(_t("GISC {outgoing} sent the handover report on {sent_at:%Y-%m-%d "
+                              "%H:%M} UTC. GISC {incoming}, please confirm with `watch "
+                              "accept`; GISC {outgoing} stays on watch until you do.",
+                              outgoing=h.outgoing, sent_at=h.sent_at, incoming=h.incoming))
                     room = self._gisc_room(h.incoming)
                     if room is not None:
                         notify(session, kind="watch-reminder", now=now, incident_id=None,
@@ -1267,17 +1312,19 @@ class WatchService:
         h.last_reminder_at = now  # the incoming GISC reads this alert too
         h.escalated_to = after.gisc if after else "secretariat"
         session.add(h)
-        b = ReplyBuilder(f"GISC Watch handover HO-{h.id} not accepted", kind="alert")
+        b = ReplyBuilder(_t("GISC Watch handover HO-{id} not accepted", id=h.id), kind="alert")
         b.ref = f"HO-{h.id}"
         if after is not None:
-            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} "
-                   f"(report sent {h.sent_at:%Y-%m-%d %H:%M} UTC). GISC {after.gisc}, next "
-                   f"on the roster after GISC {h.incoming}: please agree a revised handover "
-                   f"date with GISC {h.outgoing}; the remaining period can be split (the "
-                   "Secretariat sets it with `watch roster set <from> <to> <GISC>`).")
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} (report "
+                      "sent {sent_at:%Y-%m-%d %H:%M} UTC). GISC {gisc}, next on the roster "
+                      "after GISC {incoming}: please agree a revised handover date with GISC "
+                      "{outgoing}; the remaining period can be split (the Secretariat sets it "
+                      "with `watch roster set <from> <to> <GISC>`).",
+                      incoming=h.incoming, outgoing=h.outgoing, sent_at=h.sent_at, gisc=after.gisc))
         else:
-            b.line(f"GISC {h.incoming} has not accepted the watch from GISC {h.outgoing} and "
-                   "the roster has no later GISC: the Secretariat should arrange the watch.")
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} and the "
+                      "roster has no later GISC: the Secretariat should arrange the watch.",
+                      incoming=h.incoming, outgoing=h.outgoing))
         reply = b.build()
         rooms = [r for r in ((self._gisc_room(after.gisc) if after else None),
                              self._gisc_room(h.incoming), self._gisc_room(h.outgoing))
@@ -1295,14 +1342,14 @@ class WatchService:
         s = self.settings
         if not (caller.is_secretariat or caller.contact.giscs
                 or "watch" in caller.contact.roles):
-            raise NotAllowed("GISC Watch escalation is for GISC focal points, watch operators "
-                             "and the WMO Secretariat")
+            raise NotAllowed(_t("GISC Watch escalation is for GISC focal points, watch "
+                                "operators and the WMO Secretariat"))
         if not s.watch_escalation_contact and not s.watch_escalation_room:
-            raise InvalidState("no ET-WISOP chair is configured (settings "
-                               "watch_escalation_contact / watch_escalation_room)")
+            raise InvalidState(_t("no ET-WISOP chair is configured (settings "
+                                  "watch_escalation_contact / watch_escalation_room)"))
         now = _now_utc(self.clock)
-        b = ReplyBuilder("GISC Watch escalation to the ET-WISOP chair", kind="alert")
-        b.field("From", f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
+        b = ReplyBuilder(_t("GISC Watch escalation to the ET-WISOP chair"), kind="alert")
+        b.field(_t("From"), f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
                                                      if caller.contact.giscs else ""))
         b.line(user(text))
         reply = b.build()
@@ -1316,7 +1363,7 @@ class WatchService:
             return [r.key for r in rooms] + [f"@{c}" for c, _ in direct]
 
         told = await self.store.tx(work)
-        return ReplyBuilder("Escalated").line(
+        return ReplyBuilder(_t("Escalated")).line(
             "Sent to the ET-WISOP chair: " + ", ".join(told)).build(private=True)
 
     # ----- WIS Monitor JSON ----------------------------------------------------------------
@@ -1401,9 +1448,20 @@ def _result(r: ProbeRecord) -> ProbeResult:
 def _figure_words(r: ProbeRecord) -> str:
     when = r.checked_at.strftime("%d/%m %H:%M")
     if r.status == "fail":
-        return f"unreachable ({when})"
-    fig = f"{r.figure:,.0f}" if r.figure is not None else "reachable"
+        return _t("unreachable ({when})", when=when)
+    fig = f"{r.figure:,.0f}" if r.figure is not None else _t("reachable")
     return f"{fig} ({r.status}, {when})"
+
+
+_ACTIVITY = {"opened": N_("opened"), "assigned": N_("assigned"), "closed": N_("closed"),
+             "reminders sent": N_("reminders sent"), "still open": N_("still open")}
+_REPORT_STATUS = {"open": N_("open"), "closed": N_("closed"),
+                  "partially open": N_("partially open")}
+
+
+def _report_status(status: str) -> str:
+    found = _REPORT_STATUS.get(status)
+    return str(found) if found is not None else status
 
 
 def _jsonable(details: Any) -> dict[str, object]:
@@ -1436,5 +1494,34 @@ def parse_day(text: str) -> date:
             return date(y, m, d)
         return date.fromisoformat(raw)
     except ValueError:
-        raise UsageError(f"{text!r} is not a date: use 2026-03-01 or 01/03/2026") from None
+        raise UsageError(_t("{text!r} is not a date: use 2026-03-01 or 01/03/2026",
+                            text=text)) from None
 
+
+# A ticket message's headline: the services pass English, the reader reads their language.
+_TICKET_HEADLINES = {str.__str__(h): h for h in (
+    N_("new ticket"), N_("opened"), N_("details"), N_("alert resolved – close proposed"),
+    N_("reopened: the alert fires again"), N_("the alert fires again"),
+    N_("closed: every service answers again"))}
+_MOVED_IMS = re.compile(r"^moved to (.+?) in WIS2 IMS \((.+)\)$")
+_MOVED_BY_NOTE = re.compile(r"^moved to (.+?) by ([^:]+): (.*)$", re.S)
+_MOVED_BY = re.compile(r"^moved to (.+?) by (.+)$")
+_MOVED = re.compile(r"^moved to (.+)$")
+_ASSIGNED = re.compile(r"^assigned to (.+)$")
+
+
+def ticket_headline(headline: str) -> str:
+    """A ticket headline in the reader's language (WIS2 IMS state names stay English)."""
+    if headline in _TICKET_HEADLINES:
+        return str(_TICKET_HEADLINES[headline])
+    if m := _MOVED_IMS.match(headline):
+        return _t("moved to {state} in WIS2 IMS ({key})", state=m[1], key=m[2])
+    if m := _MOVED_BY_NOTE.match(headline):
+        return _t("moved to {state} by {who}: {note}", state=m[1], who=m[2], note=m[3])
+    if m := _MOVED_BY.match(headline):
+        return _t("moved to {state} by {who}", state=m[1], who=m[2])
+    if m := _MOVED.match(headline):
+        return _t("moved to {state}", state=m[1])
+    if m := _ASSIGNED.match(headline):
+        return _t("assigned to {who}", who=m[1])
+    return headline

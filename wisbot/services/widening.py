@@ -20,7 +20,8 @@ from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import lesson_cap, lesson_seen_by, may_sit_in
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import InvalidState, NotFound
-from wisbot.i18n import _
+from wisbot.i18n import _, ngettext
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService, audience
@@ -57,13 +58,12 @@ class Reach:
     organisations: frozenset[str]
 
     def words(self) -> str:
-        anon = f" ({self.anonymised} of them anonymised)" if self.anonymised else ""
-        return (f"{_n(len(self.rooms), 'room')}{anon} by "
-                f"{_n(len(self.organisations), 'organisation')}")
-
-
-def _n(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+        rooms = ngettext("{n} room", "{n} rooms", len(self.rooms))
+        orgs = ngettext("{n} organisation", "{n} organisations", len(self.organisations))
+        if self.anonymised:
+            return _t("{rooms} ({anonymised} of them anonymised) by {organisations}",
+                      rooms=rooms, anonymised=self.anonymised, organisations=orgs)
+        return _t("{rooms} by {organisations}", rooms=rooms, organisations=orgs)
 
 
 def _reach(directory: Directory, told: Iterable[tuple[Room, Vis]]) -> Reach:
@@ -120,14 +120,15 @@ class WideningGate:
     def _take(self, row: WideningRequest | None, now: datetime, again: str) -> None:
         """Consume a pending request, or say why there is nothing to confirm."""
         if row is None:
-            raise InvalidState(f"nothing to confirm: first type `{again}` to see who will "
-                               "read it")
+            raise InvalidState(_t("nothing to confirm: first type `{again}` to see who will "
+                                  "read it", again=again))
         if row.expires_at <= now:
             row.status = "expired"
-            raise InvalidState(f"your request expired at {row.expires_at:%H:%M} UTC "
-                               f"(confirmations are valid for "
-                               f"{int(CONFIRM_WITHIN.total_seconds() // 60)} minutes); "
-                               f"nothing changed. Ask again with `{again}`")
+            raise InvalidState(_t("your request expired at {expires_at:%H:%M} UTC "
+                                  "(confirmations are valid for {minutes} minutes); nothing "
+                                  "changed. Ask again with `{again}`",
+                                  expires_at=row.expires_at,
+                                  minutes=int(CONFIRM_WITHIN.total_seconds() // 60), again=again))
         row.status = "confirmed"
 
     async def share(self, caller: Caller, number: str, level: Share, anonymous: bool | None,
@@ -165,15 +166,19 @@ class WideningGate:
             before, after = incident_reach(self.directory, old), \
                 incident_reach(self.directory, new)
             more = len({r.key for r in after.rooms} - {r.key for r in before.rooms})
-            b = ReplyBuilder(f"{inc.number} – confirm the wider sharing", kind="info")
+            b = ReplyBuilder(_t("{number} – confirm the wider sharing",
+                                number=inc.number), kind="info")
             b.reveal(inc.number)
-            than_now = (f"{_n(more, 'room')} more than now" if more else
-                        "the same rooms as now, named where they read it anonymised")
-            b.line(f"Nothing has changed yet. Shared as {level.value}"
-                   f"{', anonymous' if new_anon else ', named'}, {inc.number} will be read "
-                   f"in {after.words()} ({than_now}, shared as {share_words(inc)}).")
-            b.line("Confirm within "
-                   f"{int(CONFIRM_WITHIN.total_seconds() // 60)} minutes with ",
+            than_now = (ngettext("{n} room more than now", "{n} rooms more than now", more)
+                        if more else
+                        _t("the same rooms as now, named where they read it anonymised"))
+            b.line(_t("Nothing has changed yet. Shared as {level}, {naming}, {number} will be "
+                      "read in {words} ({than_now}, shared as {share_words}).",
+                      level=level.value, naming="anonymous" if new_anon else "named",
+                      number=inc.number, words=after.words(), than_now=than_now,
+                      share_words=share_words(inc)))
+            b.line(_t("Confirm within {minutes} minutes with ",
+                      minutes=int(CONFIRM_WITHIN.total_seconds() // 60)),
                    Span(text=f"{again} confirm", style="code"), ".")
             return b.build(private=True)
 
@@ -190,14 +195,16 @@ class WideningGate:
             self._ask(session, inc, caller, kind="lesson", level="named", anonymous=False,
                       text=text, now=now)
             reach = lesson_reach(self.directory, inc, caller.contact, "named")
-            b = ReplyBuilder(f"{inc.number} – confirm the named lesson", kind="info")
+            b = ReplyBuilder(_t("{number} – confirm the named lesson",
+                                number=inc.number), kind="info")
             b.reveal(inc.number)
-            b.line(f"Nothing is recorded yet. A named lesson names your Member and may be "
-                   f"read in {reach.words()}:")
-            b.line(bold("Lesson: "), user(text))
-            b.line(f"Record it within {int(CONFIRM_WITHIN.total_seconds() // 60)} minutes "
-                   "with ", Span(text=f"lessons confirm {inc.number}", style="code"),
-                   ", or record it share=anonymous instead.")
+            b.line(_t("Nothing is recorded yet. A named lesson names your Member and may be "
+                      "read in {words}:", words=reach.words()))
+            b.line(bold(_t("Lesson: ")), user(text))
+            b.line(_t("Record it within {minutes} minutes with ",
+                      minutes=int(CONFIRM_WITHIN.total_seconds() // 60)),
+                   Span(text=f"lessons confirm {inc.number}", style="code"),
+                   _t(", or record it share=anonymous instead."))
             return b.build(private=True)
 
         return await self.store.tx(work)

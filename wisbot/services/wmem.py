@@ -37,6 +37,7 @@ from wisbot.domain import wmem
 from wisbot.domain.watch import Impact, TicketState
 from wisbot.domain.wmem import Event, Level, Refused
 from wisbot.errors import NotAllowed, UsageError
+from wisbot.i18n import _ as _t
 from wisbot.probes.base import ProbeResult, ProbeStatus
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
@@ -77,7 +78,8 @@ class Broker:
         p = urlsplit(self.url)
         scheme = p.scheme.lower()
         if scheme not in ("mqtt", "mqtts", "tcp", "ssl", "ws", "wss"):
-            raise UsageError(f"broker URL {self.label!r}: use mqtt://, mqtts://, ws:// or wss://")
+            raise UsageError(_t("broker URL {label!r}: use mqtt://, mqtts://, ws:// or wss://",
+                                label=self.label))
         tls = scheme in ("mqtts", "ssl", "wss")
         transport: Literal["tcp", "websockets"] = "websockets" if scheme.startswith("ws") \
             else "tcp"
@@ -150,10 +152,10 @@ class WmemService:
         s = settings
         if s.wmem_publish:
             if not s.wmem_centre_id or not wmem.is_centre_id(s.wmem_centre_id):
-                raise UsageError("wmem_publish needs wmem_centre_id: the deploying GISC's "
-                                 "centre-id (e.g. de-dwd), the source of its WMEMs")
+                raise UsageError(_t("wmem_publish needs wmem_centre_id: the deploying GISC's "
+                                    "centre-id (e.g. de-dwd), the source of its WMEMs"))
             if not s.wmem_publish_brokers:
-                raise UsageError("wmem_publish needs wmem_publish_brokers (where to publish)")
+                raise UsageError(_t("wmem_publish needs wmem_publish_brokers (where to publish)"))
         watch.quiet = self.quiet
         watch.on_results.append(self._probe_results)
         watch.sections += [self._events_section, self._outages_section, self._levels_section]
@@ -367,8 +369,8 @@ class WmemService:
         if wmem.is_centre_id(word):
             return word, word
         known = ", ".join(sorted(self.directory.wis2)) or "none configured"
-        raise UsageError(f"{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
-                         "centre-id such as de-dwd-global-broker")
+        raise UsageError(_t("{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
+                            "centre-id such as de-dwd-global-broker", word=word, known=known))
 
     def plan_outage(self, session: Session, service: str, start: datetime, end: datetime,
                     text: str, *, by_id: str, by_name: str) -> tuple[Reply, bool]:
@@ -419,12 +421,12 @@ class WmemService:
     async def add_outage(self, caller: Caller, service: str, start: datetime, end: datetime,
                          text: str) -> Reply:
         if not (caller.is_secretariat or caller.contact.giscs or "watch" in caller.contact.roles):
-            raise NotAllowed("planned outages are announced by GISC focal points, watch "
-                             "operators and the WMO Secretariat")
+            raise NotAllowed(_t("planned outages are announced by GISC focal points, watch "
+                                "operators and the WMO Secretariat"))
         self._resolve_service(service)
         if end <= start:
-            raise UsageError(f"the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
-                             f"({start:%Y-%m-%d %H:%M})")
+            raise UsageError(_t("the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
+                                "({start:%Y-%m-%d %H:%M})", end=end, start=start))
         text = text.strip() or "Planned outage"
 
         def work(session: Session) -> tuple[Reply, bool]:
@@ -444,10 +446,10 @@ class WmemService:
             rows = session.exec(select(WmemOutage).where(
                 or_(col(WmemOutage.ends_at).is_(None), col(WmemOutage.ends_at) > now))
                 .order_by(col(WmemOutage.starts_at), col(WmemOutage.id)).limit(50)).all()
-            b = ReplyBuilder("Operations calendar: planned outages", kind="watch")
+            b = ReplyBuilder(_t("Operations calendar: planned outages"), kind="watch")
             if not rows:
-                b.line("No planned outage now or ahead. Announce one with `watch outage "
-                       "<service> <from> <to> <text>`.")
+                b.line(_t("No planned outage now or ahead. Announce one with `watch outage "
+                          "<service> <from> <to> <text>`."))
             for r in rows:
                 active = (r.starts_at is None or r.starts_at <= now)
                 b.line(Span(text=("NOW  " if active else "     ") + _window(r) + f"  {r.service}"
@@ -490,7 +492,8 @@ class WmemService:
             centre = self.centre_of(r.centre)
             if centre is None:
                 continue
-            words = f"{SERVICE_WORDS.get(r.service.value, r.service.value)} {r.centre}"
+            service = SERVICE_WORDS.get(r.service.value)  # a WMEM is published in English
+            words = f"{str.__str__(service) if service else r.service.value} {r.centre}"
             state = session.get(WmemProbeState, r.centre)
             if r.status is ProbeStatus.FAIL and state is None and r.centre not in quiet:
                 doc = wmem.build(source=s.wmem_centre_id or "", subject=centre,
@@ -581,8 +584,9 @@ class WmemService:
         levels = self.levels(session, lo, hi)
         if not levels:
             return None
-        title = (f"Global Service levels {lo:%Y-%m-%d} – {hi:%Y-%m-%d %H:%M} UTC "
-                 f"(target {wmem.TARGET * 100:g} %)")
+        title = _t("Global Service levels {start} – {end} UTC (target {target} %)",
+                   start=f"{lo:%Y-%m-%d}", end=f"{hi:%Y-%m-%d %H:%M}",
+                   target=f"{wmem.TARGET * 100:g}")
         return title, tuple(level.words() for level in levels)
 
     def _outages_section(self, session: Session, lo: datetime, hi: datetime,
@@ -594,8 +598,8 @@ class WmemService:
             .order_by(col(WmemOutage.starts_at)).limit(30)).all()
         if not rows and kind == "daily":
             return None
-        title = "Planned outages (operations calendar" + (", next 7 days)" if kind == "daily"
-                                                          else ")")
+        title = _t("Planned outages (operations calendar, next 7 days)") if kind == "daily" \
+            else _t("Planned outages (operations calendar)")
         return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by})"
                             for r in rows)
 
@@ -608,10 +612,11 @@ class WmemService:
             return None
         counts = Counter(r.severity for r in rows)
         lines = [", ".join(f"{counts[sv]} {sv}" for sv in reversed(wmem.SEVERITIES)
-                           if counts[sv]) + f" (from {len({r.source for r in rows})} sources)"]
+                           if counts[sv])
+                 + _t(" (from {count} sources)", count=len({r.source for r in rows}))]
         tickets = sorted({r.ticket_id for r in rows if r.ticket_id is not None})
         if tickets:
-            lines.append("tickets: " + ", ".join(f"#{n}" for n in tickets))
+            lines.append(_t("tickets: ") + ", ".join(f"#{n}" for n in tickets))
         summary = [r for r in rows if r.outcome == "summary"]
         grouped = Counter((r.severity, r.subject, r.title[:120]) for r in summary)
         for (sv, subject, title), n in sorted(grouped.items(),
@@ -619,10 +624,11 @@ class WmemService:
                                                              -x[1]))[:15]:
             lines.append(f"{sv} {subject}: {title}" + (f" (×{n})" if n > 1 else ""))
         if len(grouped) > 15:
-            lines.append(f"… and {len(grouped) - 15} more kinds of WARNING/INFO event")
+            lines.append(_t("… and {count} more kinds of WARNING/INFO event",
+                            count=len(grouped) - 15))
         if kind == "report":
-            return "WIS2 monitoring events", tuple(lines[:3])
-        return "WIS2 monitoring events (last 24 h)", tuple(lines)
+            return _t("WIS2 monitoring events"), tuple(lines[:3])
+        return _t("WIS2 monitoring events (last 24 h)"), tuple(lines)
 
 
 def _window(r: WmemOutage) -> str:
