@@ -107,8 +107,6 @@ async def test_a_grouped_error_notification_is_one_duty_post(watch_app: Any) -> 
     assert len(posts) <= 3, f"{len(posts)} duty posts for one notification"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 19 (alerts side): a deeply nested body is "
-                   "answered 503 (retry) instead of 400, so Alertmanager retries it for ever")
 async def test_a_deeply_nested_notification_is_a_400_not_a_retry(watch_app: Any) -> None:
     """json.loads raises RecursionError (not ValueError) on deep nesting; the receiver
     takes it for a database failure and asks Alertmanager to send it again."""

@@ -162,9 +162,6 @@ async def test_watch_outage_refuses_a_typo_or_asks_before_a_long_window(
 
 # ----- finding 19: one deeply nested message kicks wisbot off the broker and the replay ------
 
-@pytest.mark.xfail(strict=True, reason="finding 19: a WMEM nested deeper than Python's "
-                   "recursion limit raises RecursionError out of parse (only ValueError is "
-                   "refused): the listener drops the broker connection, a catch-up aborts")
 async def test_a_deeply_nested_message_is_refused_not_raised(wmem_app: Any,
                                                              clock: Any) -> None:
     """8,000 bytes of `[` (well under the 8192-byte limit), or a real-looking WMEM whose

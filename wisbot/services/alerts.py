@@ -108,6 +108,8 @@ def parse_notification(body: bytes | str | Any) -> tuple[list[Alert], list[str]]
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadNotification(f"the body is not JSON ({exc})") from None
+        except RecursionError:  # a 5xx would make Alertmanager retry it for ever
+            raise BadNotification("the body is JSON nested too deeply") from None
     else:
         doc = body
     if not isinstance(doc, dict):

@@ -316,7 +316,14 @@ class WmemService:
         handled = 0
         batch: list[tuple[Event, str]] = []
         async for item in (fetch or replay_items)(base, start):
-            body = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            try:
+                body = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            except (ValueError, TypeError, RecursionError) as exc:
+                # one unreadable item is skipped; the ones after it are still handled
+                self.refused["broken-json"] += 1
+                log.warning("WMEM refused from the replay: %s", str(exc)[:120] or
+                            type(exc).__name__)
+                continue
             ev = self.accept(body, "", "replay")
             if ev is not None:
                 batch.append((ev, "replay"))
