@@ -37,8 +37,6 @@ def _critical_about_gb(at: Any) -> dict[str, Any]:
 
 # ----- finding 5: anyone can announce a planned outage for someone else's service ----------
 
-@pytest.mark.xfail(strict=True, reason="finding 5: a planned outage announced by another "
-                   "centre about a Global Service silences that service's failure tickets")
 async def test_an_outage_announced_by_another_centre_does_not_silence_the_service(
         wmem_app: Any, clock: Any) -> None:
     """A planned outage suppresses tickets and probe flags for its subject. A WIS2 Node
@@ -57,8 +55,6 @@ async def test_an_outage_announced_by_another_centre_does_not_silence_the_servic
     assert out == "ticket", out
 
 
-@pytest.mark.xfail(strict=True, reason="finding 5: a follow-up (data.ref) from any source "
-                   "moves any planned outage's window, whatever its subject")
 async def test_a_follow_up_from_another_source_cannot_stretch_an_outage(
         wmem_app: Any, clock: Any) -> None:
     """The broker plans one hour of maintenance. A follow-up naming that event's id, from
@@ -81,9 +77,6 @@ async def test_a_follow_up_from_another_source_cannot_stretch_an_outage(
 
 # ----- finding 6: duplicates are told apart by id alone, not by source and id --------------
 
-@pytest.mark.xfail(strict=True, reason="finding 6: WMEMs are deduplicated by id alone; "
-                   "CloudEvents makes only source+id unique, so another centre's event "
-                   "with the same id is dropped as a duplicate")
 async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
                                                          clock: Any) -> None:
     """CloudEvents 1.0: "Producers MUST ensure that source + id is unique for each distinct

@@ -248,13 +248,22 @@ class WmemService:
             id=ev.id, received_at=now, event_time=ev.time, via=via[:160], source=ev.source,
             subject=ev.subject, severity=ev.severity, subtype=ev.subtype, title=ev.title,
             ref=ev.ref, outcome="", ticket_id=None, schema_ok=not ev.schema_errors,
-            doc=ev.doc).on_conflict_do_nothing(index_elements=["id"]).returning(t.c.id))
+            doc=ev.doc).on_conflict_do_nothing(index_elements=["source", "id"])
+            .returning(t.c.id))
         if res.first() is None:
             return "duplicate"
         outcome, ticket_id = self._decide(session, ev, now)
-        session.execute(update(t).where(t.c.id == ev.id).values(outcome=outcome,
-                                                                ticket_id=ticket_id))
+        session.execute(update(t).where(t.c.source == ev.source, t.c.id == ev.id)
+                        .values(outcome=outcome, ticket_id=ticket_id))
         return outcome
+
+    @staticmethod
+    def _referred(session: Session, ev: Event) -> WmemEvent | None:
+        """The event ``data.ref`` names: ids are unique per source only, so the follow-up's
+        own source first, then one about the same subject."""
+        rows = session.exec(select(WmemEvent).where(WmemEvent.id == ev.ref).limit(20)).all()
+        return next((r for r in rows if r.source == ev.source), None) or next(
+            (r for r in rows if r.subject == ev.subject), None)
 
     def _decide(self, session: Session, ev: Event, now: datetime) -> tuple[str, int | None]:
         actor = f"WMEM {ev.source}"[:128]
@@ -263,7 +272,7 @@ class WmemService:
             return "outage", None
         ticket: WatchTicket | None = None
         if ev.ref:
-            prev = session.get(WmemEvent, ev.ref)
+            prev = self._referred(session, ev)
             if prev is not None and prev.ticket_id is not None:
                 ticket = session.get(WatchTicket, prev.ticket_id)
         words = f"{ev.severity} from {ev.source}: {ev.title}" + (
@@ -335,23 +344,37 @@ class WmemService:
         return handled
 
     # ----- the operations calendar ---------------------------------------------------------
+    @staticmethod
+    def may_plan(source: str, subject: str) -> bool:
+        """Only a service itself or its operating centre (``de-dwd`` for
+        ``de-dwd-global-broker``) plans its outage; anyone else's notice is not binding."""
+        return source == subject or subject.startswith(source + "-")
+
     def _calendar(self, session: Session, ev: Event, now: datetime) -> None:
         assert ev.interval is not None
         a, z = ev.interval
         text = ev.title + (f": {ev.description}" if ev.description else "")
+        binding = self.may_plan(ev.source, ev.subject)
         prev = session.exec(select(WmemOutage).where(WmemOutage.event_id == ev.ref)).first() \
             if ev.ref else None
-        if prev is not None:  # a follow-up moves the window
-            prev.starts_at, prev.ends_at, prev.text = a, z, text[:2000]
+        if prev is not None and binding and ev.subject in (
+                prev.service, self.centre_of(prev.service)):
+            prev.starts_at, prev.ends_at, prev.text = a, z, text[:2000]  # a follow-up
             session.add(prev)
             return
+        if not binding:
+            log.warning("WMEM %s: outage of %s announced by %s, not its own: kept in the "
+                        "calendar, suppresses nothing", ev.id, ev.subject, ev.source)
+        taken = session.exec(select(WmemOutage.id).where(
+            WmemOutage.event_id == ev.id)).first() is not None  # the same id, another source
         session.add(WmemOutage(service=ev.subject, starts_at=a, ends_at=z, text=text[:2000],
-                               announced_by=f"WMEM {ev.source}"[:128], event_id=ev.id,
-                               created_at=now))
+                               announced_by=f"WMEM {ev.source}"[:128],
+                               event_id=None if taken else ev.id, created_at=now,
+                               binding=binding))
 
     @staticmethod
     def _active(at: datetime) -> Any:
-        return (or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
+        return (col(WmemOutage.binding), or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
                 or_(col(WmemOutage.ends_at).is_(None), col(WmemOutage.ends_at) > at))
 
     def _in_outage(self, session: Session, subject: str, at: datetime) -> bool:
@@ -439,7 +462,8 @@ class WmemService:
             for r in rows:
                 active = (r.starts_at is None or r.starts_at <= now)
                 b.line(Span(text=("NOW  " if active else "     ") + _window(r) + f"  {r.service}"
-                            f" ({r.announced_by}): "), user(r.text[:300]))
+                            f" ({r.announced_by}{_UNOWNED if not r.binding else ''}): "),
+                       user(r.text[:300]))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -548,7 +572,7 @@ class WmemService:
             samples.setdefault(self._key(e.subject), []).append(
                 (at, e.outcome == "recovery"))
         outages: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
-        for o in session.exec(select(WmemOutage)).all():
+        for o in session.exec(select(WmemOutage).where(col(WmemOutage.binding))).all():
             outages.setdefault(self._key(o.service), []).append((o.starts_at, o.ends_at))
         keys = sorted(set(samples) | {k for k in outages if k in samples
                                       or k in self.directory.wis2})
@@ -584,8 +608,8 @@ class WmemService:
             return None
         title = "Planned outages (operations calendar" + (", next 7 days)" if kind == "daily"
                                                           else ")")
-        return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by})"
-                            for r in rows)
+        return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by}"
+                            f"{_UNOWNED if not r.binding else ''})" for r in rows)
 
     def _events_section(self, session: Session, lo: datetime, hi: datetime,
                         kind: str) -> Section | None:
@@ -611,6 +635,9 @@ class WmemService:
         if kind == "report":
             return "WIS2 monitoring events", tuple(lines[:3])
         return "WIS2 monitoring events (last 24 h)", tuple(lines)
+
+
+_UNOWNED = "; not the service's own notice: suppresses nothing"
 
 
 def _window(r: WmemOutage) -> str:
