@@ -374,7 +374,8 @@ class WmemService:
 
     @staticmethod
     def _active(at: datetime) -> Any:
-        return (col(WmemOutage.binding), or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
+        return (col(WmemOutage.binding),
+                or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
                 or_(col(WmemOutage.ends_at).is_(None), col(WmemOutage.ends_at) > at))
 
     def _in_outage(self, session: Session, subject: str, at: datetime) -> bool:
