@@ -52,8 +52,6 @@ async def test_a_reply_quoting_wisbots_comment_is_still_read_back(
 
 # ----- finding 4: a resolved alert that arrives first leaves a ticket open for ever ----------
 
-@pytest.mark.xfail(strict=True, reason="finding 4: a firing notification delivered after "
-                   "the same alert's resolved one opens a ticket nothing will resolve")
 async def test_firing_after_its_own_resolved_does_not_open_a_ticket(watch_app: Any) -> None:
     """Alertmanager runs as an HA pair and both replicas send; a firing POST that got a 503
     is retried after the other replica's resolved one was accepted. The receipts then
@@ -79,8 +77,6 @@ async def test_firing_after_its_own_resolved_does_not_open_a_ticket(watch_app: A
 
 # ----- finding 12: one grouped notification of error alerts floods the duty room ------------
 
-@pytest.mark.xfail(strict=True, reason="finding 12: each error alert of a grouped "
-                   "notification is its own duty-room post (40 alerts, 40 posts)")
 async def test_a_grouped_error_notification_is_one_duty_post(watch_app: Any) -> None:
     """A Global Broker restarts: Alertmanager groups the `error` alert of every WIS2 Node it
     served into one notification (group_by alertname). The duty room receives one post

@@ -50,6 +50,9 @@ CRITICAL_IMPACT = Impact.HIGH
 unavailable"); Very High is kept for a total failure of the Global Services."""
 MAX_ALERTS = 1000
 KEEP_RECEIPTS = timedelta(days=30)
+MAX_KINDS = 10
+MAX_CENTRES = 60
+"""Limits of one grouped duty post (alert kinds, centres per kind)."""
 
 
 class BadNotification(ValueError):
@@ -89,11 +92,13 @@ class Outcome:
     posted: int = 0
     digest: int = 0
     skipped: list[str] = field(default_factory=list)
+    late: int = 0
+    """Firing alerts whose own resolved notification came first: not acted on."""
 
     def as_json(self) -> dict[str, Any]:
         return {"received": self.received, "repeats": self.repeats, "opened": self.opened,
                 "reopened": self.reopened, "noted": self.noted, "posted": self.posted,
-                "digest": self.digest, "skipped": self.skipped}
+                "digest": self.digest, "skipped": self.skipped, "late": self.late}
 
 
 def _text(value: Any, limit: int) -> str:
@@ -214,6 +219,7 @@ class AlertService:
         now = self._now()
         out = Outcome()
         seen: set[str] = set()
+        errors: list[Alert] = []
         for a in alerts:
             if a.receipt in seen or not self._first_time(session, a, now):
                 out.repeats += 1
@@ -223,13 +229,22 @@ class AlertService:
                 continue
             seen.add(a.receipt)
             out.received += 1
+            if a.status == "firing" and session.get(
+                    AlertReceipt, f"{a.fingerprint}:resolved:{a.starts_at}"[:200]) is not None:
+                # this very alert instance already resolved (HA pair, retried POST): stale
+                out.late += 1
+                continue
             if a.severity == "critical":
                 self._critical(session, a, out)
             elif a.severity == "error":
-                self._error(session, a, now)
-                out.posted += 1
+                errors.append(a)
             else:
                 out.digest += 1  # warning (or no severity): the daily digest
+        for status in ("firing", "resolved"):  # one duty post per notification and state
+            group = [a for a in errors if a.status == status]
+            if group:
+                self._error(session, group, now)
+                out.posted += 1
         return out
 
     def _critical(self, session: Session, a: Alert, out: Outcome) -> None:
@@ -284,16 +299,34 @@ class AlertService:
             receipt.ticket_id = ticket.id
             session.add(receipt)
 
-    def _error(self, session: Session, a: Alert, now: datetime) -> None:
+    def _error(self, session: Session, group: list[Alert], now: datetime) -> None:
+        a = group[0]
         firing = a.status == "firing"
-        b = ReplyBuilder(f"Global Monitor error alert {'firing' if firing else 'resolved'}",
+        state = "firing" if firing else "resolved"
+        b = ReplyBuilder(f"Global Monitor error alert {state}" if len(group) == 1 else
+                         f"Global Monitor error alerts {state} ({len(group)})",
                          kind="alert" if firing else "watch")
         # label values come from the monitor's rules: shown as quoted text, never markup
-        b.line(bold("Alert: "), user(a.alertname))
-        b.line(bold("Centre: "), user(a.centre_id or "WIS 2.0 global services"))
-        b.line(bold("Summary: "), user(a.summary))
-        if a.description:
-            b.line(user(a.description))
+        if len(group) == 1:
+            b.line(bold("Alert: "), user(a.alertname))
+            b.line(bold("Centre: "), user(a.centre_id or "WIS 2.0 global services"))
+            b.line(bold("Summary: "), user(a.summary))
+            if a.description:
+                b.line(user(a.description))
+        else:  # Alertmanager grouped them: one post listing the centres
+            kinds: dict[tuple[str, str], list[str]] = {}
+            for x in group:
+                kinds.setdefault((x.alertname, x.summary), []).append(
+                    x.centre_id or "WIS 2.0 global services")
+            for i, ((name, summary), centres) in enumerate(sorted(kinds.items())):
+                if i == MAX_KINDS:
+                    b.line(Span(text=f"… and {len(kinds) - MAX_KINDS} more alerts"))
+                    break
+                b.line(bold("Alert: "), user(name), Span(text=" – "), user(summary))
+                more = len(centres) - MAX_CENTRES
+                b.line(bold(f"Centres ({len(centres)}): "),
+                       user(", ".join(sorted(centres)[:MAX_CENTRES])),
+                       Span(text=f" … and {more} more" if more > 0 else ""))
         b.line(Span(text=("Since " + a.starts_at) if firing else
                     ("Ended " + (a.ends_at or "now"))))
         notify(session, kind="watch-alert", now=now, incident_id=None,
