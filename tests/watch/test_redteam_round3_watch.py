@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from tests._fake_jira import FakeJira
@@ -20,8 +19,6 @@ from wisbot.store.watch_tables import WatchTicketEvent
 
 # ----- finding 3: a person's JIRA comment that quotes wisbot is dropped ---------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 3: any JIRA comment whose body contains "
-                   "wisbot's marker text is taken for wisbot's own and never read back")
 async def test_a_reply_quoting_wisbots_comment_is_still_read_back(
         jira_app: Any, fake_jira: FakeJira) -> None:  # noqa: F811
     """A GISC answers wisbot's comment in JIRA the usual way: it quotes it
