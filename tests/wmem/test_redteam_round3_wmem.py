@@ -98,9 +98,6 @@ async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
 
 # ----- finding 15: a recovery heard before its failure leaves the failure's ticket open -----
 
-@pytest.mark.xfail(strict=True, reason="finding 15: a failure handled after its own "
-                   "recovery (live stream before the replay's catch-up) opens a ticket "
-                   "that nothing will ever propose to close")
 async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket(
         wmem_app: Any, clock: Any) -> None:
     """wisbot was away while the DWD Global Broker failed. On reconnection the live stream

@@ -290,6 +290,7 @@ class WmemService:
             if ticket is None or ticket.state == TicketState.DONE.value:
                 t = self.watch._open_ticket(session, ev.subject, words[:1000], impact, actor,
                                             auto=False, services={})
+                self._recovered_before(session, ev, t)
                 return "ticket", t.id
             higher = impact if RANK[impact] > RANK[Impact(ticket.impact)] else None
             self.watch.note_ticket(session, ticket, actor, "note", words[:1000],
@@ -307,6 +308,24 @@ class WmemService:
                                    f"follow-up from {ev.source}: {ev.title}"[:300])
             return "update", ticket.id
         return ("summary" if ev.severity in ("WARNING", "INFO") else "ignored"), None
+
+    def _recovered_before(self, session: Session, ev: Event, ticket: WatchTicket) -> None:
+        """A failure handled after its own recovery (the live stream ahead of a catch-up):
+        the recovery already heard is noted on the new ticket at once."""
+        later = session.exec(select(WmemEvent).where(
+            WmemEvent.ref == ev.id, WmemEvent.subject == ev.subject,
+            col(WmemEvent.severity).in_(["DEBUG", "INFO"]),
+            col(WmemEvent.ticket_id).is_(None))
+            .order_by(col(WmemEvent.received_at))).first()
+        if later is None:
+            return
+        self.watch.note_ticket(
+            session, ticket, f"WMEM {later.source}"[:128], "note",
+            f"recovery: {later.severity} from {later.source}: {later.title}"[:1000],
+            f"recovery reported by {later.source} ({later.title[:120]}) before the failure "
+            f"reached wisbot – close it with `watch ticket {ticket.id} done` once confirmed")
+        later.outcome, later.ticket_id = "recovery", ticket.id
+        session.add(later)
 
     async def catch_up(self, fetch: Any | None = None) -> int:
         """Fetch from the Global Replay what was published since the last event heard
