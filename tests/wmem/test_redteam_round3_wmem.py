@@ -127,9 +127,6 @@ async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket
 
 # ----- finding 18: `watch outage` takes a typo or a decade and publishes it to the world -----
 
-@pytest.mark.xfail(strict=True, reason="finding 18: `watch outage` publishes an outage for "
-                   "any word shaped like a centre-id (a typo of a known one too) and for "
-                   "any length (a mistyped year silences a service for one)")
 @pytest.mark.parametrize("line", [
     # a typo of the known DWD Global Broker: published to production brokers about a
     # centre that does not exist, the real broker unsuppressed, no did-you-mean

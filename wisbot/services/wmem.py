@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import functools
 import json
 import logging
@@ -53,6 +54,8 @@ COLLECTION = "wis2-monitoring-event-messages"
 HEARD = "wmem:heard"
 RANK = {Impact.MEDIUM: 0, Impact.HIGH: 1, Impact.VERY_HIGH: 2}
 BATCH = 200
+MAX_OUTAGE = timedelta(days=7)
+"""A longer `watch outage` window is asked about first (a mistyped year)."""
 
 
 def _now(clock: Clock) -> datetime:
@@ -409,26 +412,45 @@ class WmemService:
             out |= self._idents_of(service)
         return out
 
-    def _resolve_service(self, word: str) -> tuple[str, str | None]:
-        """(calendar name, centre-id to publish about) for what the user typed."""
+    def _resolve_service(self, word: str, session: Session | None = None,
+                         confirm: bool = False) -> tuple[str, str | None]:
+        """(calendar name, centre-id to publish about) for what the user typed; an unknown
+        centre-id close to a known one is refused (a typo) unless confirmed."""
         if word in self.directory.wis2:
             centre = self.centre_of(word)
             return centre or word, centre
         if wmem.is_centre_id(word):
+            names = set(self.directory.wis2) | {c for c in map(
+                self.centre_of, self.directory.wis2) if c}
+            if session is not None:
+                names |= set(session.exec(select(WmemEvent.subject).distinct()
+                                          .limit(5000)).all())
+            near = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.85)
+            if word not in names and near and not confirm:
+                raise UsageError(f"{word!r} is no service wisbot knows: did you mean "
+                                 f"{near[0]!r}? If {word!r} is right, type the command "
+                                 "again with `confirm` as its last word")
             return word, word
         known = ", ".join(sorted(self.directory.wis2)) or "none configured"
         raise UsageError(f"{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
                          "centre-id such as de-dwd-global-broker")
 
     async def add_outage(self, caller: Caller, service: str, start: datetime, end: datetime,
-                         text: str) -> Reply:
+                         text: str, confirm: bool = False) -> Reply:
         if not (caller.is_secretariat or caller.contact.giscs or "watch" in caller.contact.roles):
             raise NotAllowed("planned outages are announced by GISC focal points, watch "
                              "operators and the WMO Secretariat")
-        name, centre = self._resolve_service(service)
+        name, centre = await self.store.tx(
+            lambda session: self._resolve_service(service, session, confirm))
         if end <= start:
             raise UsageError(f"the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
                              f"({start:%Y-%m-%d %H:%M})")
+        if end - start > MAX_OUTAGE and not confirm:
+            days = (end - start) / timedelta(days=1)
+            raise UsageError(f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC is {days:.0f} "
+                             f"days: the service's tickets and flags would be suppressed all "
+                             f"that time. Check the dates; if they are right, type the command "
+                             "again with `confirm` as its last word")
         text = text.strip() or "Planned outage"
         now = _now(self.clock)
         s = self.settings
