@@ -272,6 +272,8 @@ class App:
                     # Missed by less than 6 h (the bot was down then): run once on return.
                     self.cron.daily(job.name, job.run, hour=job.hour, minute=job.minute,
                                     misfire_grace_time=6 * 3600)
+                self.cron.daily("wmem-purge", self.wmem.purge, hour=3, minute=17,
+                                misfire_grace_time=24 * 3600)
                 self.cron.start()
             await self._start_watch()
             self.wmem_workers = Workers(self.wmem, self.settings)

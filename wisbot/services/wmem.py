@@ -25,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -594,6 +594,34 @@ class WmemService:
                 session.add(row)
 
         await self.store.tx(work)
+
+    # ----- retention -------------------------------------------------------------------------
+    async def purge(self) -> int:
+        """Delete events heard and WMEMs sent more than ``wmem_keep_days`` ago (the daily
+        leader job); returns the rows deleted. Events of tickets still open stay (their
+        follow-ups find the ticket by them), as does whatever is not sent yet. Never
+        closer than the replay window, so a catch-up cannot bring a purged event back
+        as news."""
+        now = _now(self.clock)
+        keep = max(timedelta(days=self.settings.wmem_keep_days),
+                   timedelta(hours=self.settings.wmem_replay_max_hours, days=1))
+        cutoff = now - keep
+        e = WmemEvent.__table__  # type: ignore[attr-defined]
+        o = WmemOutgoing.__table__  # type: ignore[attr-defined]
+
+        def work(session: Session) -> int:
+            open_ = select(WatchTicket.id).where(WatchTicket.state != TicketState.DONE.value)
+            events: Any = session.execute(delete(e).where(
+                e.c.received_at < cutoff,
+                or_(e.c.ticket_id.is_(None), e.c.ticket_id.not_in(open_))))
+            sent: Any = session.execute(delete(o).where(
+                o.c.sent_at.is_not(None), o.c.sent_at < cutoff))
+            gone = (events.rowcount or 0) + (sent.rowcount or 0)
+            return int(gone or 0)
+
+        gone = await self.store.tx(work)
+        log.info("WMEM retention: %d rows older than %s purged", gone, cutoff.isoformat())
+        return gone
 
     # ----- service levels and report sections ----------------------------------------------
     def levels(self, session: Session, lo: datetime, hi: datetime) -> list[Level]:
