@@ -65,4 +65,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("wmem_outage") as batch:
         batch.drop_column("binding")
+    # the old key is the id alone: of one id from several sources the first heard stays
+    op.execute("DELETE FROM wmem_event WHERE EXISTS (SELECT 1 FROM wmem_event o "
+               "WHERE o.id = wmem_event.id AND (o.received_at < wmem_event.received_at "
+               "OR (o.received_at = wmem_event.received_at AND o.source < wmem_event.source)))")
     _primary_key(["id"])
