@@ -26,7 +26,7 @@ from wisbot.store.ops_tables import JobRun
 CASE = "WIS-NRT-2027-1"  # opened on the fixture's clock, 1 January 2027
 JOBS = ("watch-daily", "watch-deadman", "watch-reminders", "watch-handover",
         "exchange-daily", "annual-report", "change-cab", "audit-reminders",
-        "continuity-reminders", "drills")
+        "continuity-reminders", "drills", "wmem-purge")
 
 
 @pytest.fixture

@@ -307,6 +307,8 @@ class App:
                                 misfire_grace_time=3600)
                 self.cron.every("drills", self.services.extra["continuity"].run_due,
                                 minutes=5, misfire_grace_time=300)
+                self.cron.daily("wmem-purge", self.wmem.purge, hour=3, minute=17,
+                                misfire_grace_time=24 * 3600)
                 self.cron.start()
             await self._start_watch()
             self.wmem_workers = Workers(self.wmem, self.settings)

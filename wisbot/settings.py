@@ -349,6 +349,9 @@ class Settings(BaseSettings):
                                         "Features) base URL for catching up after a gap.")
     wmem_replay_max_hours: float = Field(default=24.0, gt=0, description="Longest gap "
                                          "caught up from the replay, h.")
+    wmem_keep_days: int = Field(default=90, ge=1, description="Days WIS2 monitoring events "
+                                "heard and WMEMs sent are kept (then purged daily; events of "
+                                "open tickets stay).")
     wmem_publish: bool = Field(default=False, description="Publish wisbot's own findings "
                                "as WMEMs (off: publishing to production brokers must be "
                                "deliberate).")

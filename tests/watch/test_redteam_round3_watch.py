@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from tests._fake_jira import FakeJira
@@ -20,8 +19,6 @@ from wisbot.store.watch_tables import WatchTicketEvent
 
 # ----- finding 3: a person's JIRA comment that quotes wisbot is dropped ---------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 3: any JIRA comment whose body contains "
-                   "wisbot's marker text is taken for wisbot's own and never read back")
 async def test_a_reply_quoting_wisbots_comment_is_still_read_back(
         jira_app: Any, fake_jira: FakeJira) -> None:  # noqa: F811
     """A GISC answers wisbot's comment in JIRA the usual way: it quotes it
@@ -52,8 +49,6 @@ async def test_a_reply_quoting_wisbots_comment_is_still_read_back(
 
 # ----- finding 4: a resolved alert that arrives first leaves a ticket open for ever ----------
 
-@pytest.mark.xfail(strict=True, reason="finding 4: a firing notification delivered after "
-                   "the same alert's resolved one opens a ticket nothing will resolve")
 async def test_firing_after_its_own_resolved_does_not_open_a_ticket(watch_app: Any) -> None:
     """Alertmanager runs as an HA pair and both replicas send; a firing POST that got a 503
     is retried after the other replica's resolved one was accepted. The receipts then
@@ -79,8 +74,6 @@ async def test_firing_after_its_own_resolved_does_not_open_a_ticket(watch_app: A
 
 # ----- finding 12: one grouped notification of error alerts floods the duty room ------------
 
-@pytest.mark.xfail(strict=True, reason="finding 12: each error alert of a grouped "
-                   "notification is its own duty-room post (40 alerts, 40 posts)")
 async def test_a_grouped_error_notification_is_one_duty_post(watch_app: Any) -> None:
     """A Global Broker restarts: Alertmanager groups the `error` alert of every WIS2 Node it
     served into one notification (group_by alertname). The duty room receives one post
@@ -107,8 +100,6 @@ async def test_a_grouped_error_notification_is_one_duty_post(watch_app: Any) -> 
     assert len(posts) <= 3, f"{len(posts)} duty posts for one notification"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 19 (alerts side): a deeply nested body is "
-                   "answered 503 (retry) instead of 400, so Alertmanager retries it for ever")
 async def test_a_deeply_nested_notification_is_a_400_not_a_retry(watch_app: Any) -> None:
     """json.loads raises RecursionError (not ValueError) on deep nesting; the receiver
     takes it for a database failure and asks Alertmanager to send it again."""

@@ -37,8 +37,6 @@ def _critical_about_gb(at: Any) -> dict[str, Any]:
 
 # ----- finding 5: anyone can announce a planned outage for someone else's service ----------
 
-@pytest.mark.xfail(strict=True, reason="finding 5: a planned outage announced by another "
-                   "centre about a Global Service silences that service's failure tickets")
 async def test_an_outage_announced_by_another_centre_does_not_silence_the_service(
         wmem_app: Any, clock: Any) -> None:
     """A planned outage suppresses tickets and probe flags for its subject. A WIS2 Node
@@ -57,8 +55,6 @@ async def test_an_outage_announced_by_another_centre_does_not_silence_the_servic
     assert out == "ticket", out
 
 
-@pytest.mark.xfail(strict=True, reason="finding 5: a follow-up (data.ref) from any source "
-                   "moves any planned outage's window, whatever its subject")
 async def test_a_follow_up_from_another_source_cannot_stretch_an_outage(
         wmem_app: Any, clock: Any) -> None:
     """The broker plans one hour of maintenance. A follow-up naming that event's id, from
@@ -81,9 +77,6 @@ async def test_a_follow_up_from_another_source_cannot_stretch_an_outage(
 
 # ----- finding 6: duplicates are told apart by id alone, not by source and id --------------
 
-@pytest.mark.xfail(strict=True, reason="finding 6: WMEMs are deduplicated by id alone; "
-                   "CloudEvents makes only source+id unique, so another centre's event "
-                   "with the same id is dropped as a duplicate")
 async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
                                                          clock: Any) -> None:
     """CloudEvents 1.0: "Producers MUST ensure that source + id is unique for each distinct
@@ -105,9 +98,6 @@ async def test_the_same_id_from_two_sources_is_two_events(wmem_app: Any,
 
 # ----- finding 15: a recovery heard before its failure leaves the failure's ticket open -----
 
-@pytest.mark.xfail(strict=True, reason="finding 15: a failure handled after its own "
-                   "recovery (live stream before the replay's catch-up) opens a ticket "
-                   "that nothing will ever propose to close")
 async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket(
         wmem_app: Any, clock: Any) -> None:
     """wisbot was away while the DWD Global Broker failed. On reconnection the live stream
@@ -137,9 +127,6 @@ async def test_a_failure_replayed_after_its_recovery_does_not_open_a_bare_ticket
 
 # ----- finding 18: `watch outage` takes a typo or a decade and publishes it to the world -----
 
-@pytest.mark.xfail(strict=True, reason="finding 18: `watch outage` publishes an outage for "
-                   "any word shaped like a centre-id (a typo of a known one too) and for "
-                   "any length (a mistyped year silences a service for one)")
 @pytest.mark.parametrize("line", [
     # a typo of the known DWD Global Broker: published to production brokers about a
     # centre that does not exist, the real broker unsuppressed, no did-you-mean
@@ -162,9 +149,6 @@ async def test_watch_outage_refuses_a_typo_or_asks_before_a_long_window(
 
 # ----- finding 19: one deeply nested message kicks wisbot off the broker and the replay ------
 
-@pytest.mark.xfail(strict=True, reason="finding 19: a WMEM nested deeper than Python's "
-                   "recursion limit raises RecursionError out of parse (only ValueError is "
-                   "refused): the listener drops the broker connection, a catch-up aborts")
 async def test_a_deeply_nested_message_is_refused_not_raised(wmem_app: Any,
                                                              clock: Any) -> None:
     """8,000 bytes of `[` (well under the 8192-byte limit), or a real-looking WMEM whose

@@ -47,13 +47,17 @@ async def outages(ctx: Ctx, a: dict[str, Any]) -> Reply:
 async def outage(ctx: Ctx, a: dict[str, Any]) -> Reply:
     raw: str = a["rest"] or ""
     tokens = tokenize(raw)
+    confirm = len(tokens) > 4 and tokens[-1].value.lower() == "confirm"
+    if confirm:  # a typo-like centre or a long window, asked about just before
+        raw = raw[:tokens[-1].start].rstrip()
+        tokens = tokens[:-1]
     if len(tokens) < 4:
         raise UsageError(_t("give the service, start, end and a text. Usage: {usage}", usage=USAGE))
     start = _when(tokens[1].value, end=False)
     end = _when(tokens[2].value, end=True)
     text = raw[tokens[3].start:].strip().strip("\"'")
     reply: Reply = await _service(ctx).add_outage(ctx.caller, tokens[0].value, start, end,
-                                                  text)
+                                                  text, confirm)
     return reply
 
 

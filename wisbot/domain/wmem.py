@@ -179,6 +179,8 @@ def parse(payload: bytes, topic: str | None = None) -> Event:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused("broken-json", str(exc)[:120]) from None
+    except RecursionError:  # nesting deeper than the parser's stack: hostile, not a crash
+        raise Refused("too-deep", "JSON nested too deeply") from None
     return parse_doc(doc, topic)
 
 

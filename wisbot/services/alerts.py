@@ -54,6 +54,9 @@ CRITICAL_IMPACT = Impact.HIGH
 unavailable"); Very High is kept for a total failure of the Global Services."""
 MAX_ALERTS = 1000
 KEEP_RECEIPTS = timedelta(days=30)
+MAX_KINDS = 10
+MAX_CENTRES = 60
+"""Limits of one grouped duty post (alert kinds, centres per kind)."""
 
 
 class BadNotification(ValueError):
@@ -93,11 +96,13 @@ class Outcome:
     posted: int = 0
     digest: int = 0
     skipped: list[str] = field(default_factory=list)
+    late: int = 0
+    """Firing alerts whose own resolved notification came first: not acted on."""
 
     def as_json(self) -> dict[str, Any]:
         return {"received": self.received, "repeats": self.repeats, "opened": self.opened,
                 "reopened": self.reopened, "noted": self.noted, "posted": self.posted,
-                "digest": self.digest, "skipped": self.skipped}
+                "digest": self.digest, "skipped": self.skipped, "late": self.late}
 
 
 def _text(value: Any, limit: int) -> str:
@@ -112,6 +117,8 @@ def parse_notification(body: bytes | str | Any) -> tuple[list[Alert], list[str]]
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadNotification(f"the body is not JSON ({exc})") from None
+        except RecursionError:  # a 5xx would make Alertmanager retry it for ever
+            raise BadNotification("the body is JSON nested too deeply") from None
     else:
         doc = body
     if not isinstance(doc, dict):
@@ -216,6 +223,7 @@ class AlertService:
         now = self._now()
         out = Outcome()
         seen: set[str] = set()
+        errors: list[Alert] = []
         for a in alerts:
             if a.receipt in seen or not self._first_time(session, a, now):
                 out.repeats += 1
@@ -225,13 +233,22 @@ class AlertService:
                 continue
             seen.add(a.receipt)
             out.received += 1
+            if a.status == "firing" and session.get(
+                    AlertReceipt, f"{a.fingerprint}:resolved:{a.starts_at}"[:200]) is not None:
+                # this very alert instance already resolved (HA pair, retried POST): stale
+                out.late += 1
+                continue
             if a.severity == "critical":
                 self._critical(session, a, out)
             elif a.severity == "error":
-                self._error(session, a, now)
-                out.posted += 1
+                errors.append(a)
             else:
                 out.digest += 1  # warning (or no severity): the daily digest
+        for status in ("firing", "resolved"):  # one duty post per notification and state
+            group = [a for a in errors if a.status == status]
+            if group:
+                self._error(session, group, now)
+                out.posted += 1
         return out
 
     def _critical(self, session: Session, a: Alert, out: Outcome) -> None:
@@ -286,19 +303,38 @@ class AlertService:
             receipt.ticket_id = ticket.id
             session.add(receipt)
 
-    def _error(self, session: Session, a: Alert, now: datetime) -> None:
+    def _error(self, session: Session, group: list[Alert], now: datetime) -> None:
+        a = group[0]
         firing = a.status == "firing"
 
         def render() -> Reply:
-            b = ReplyBuilder(_t("Global Monitor error alert firing") if firing else
-                             _t("Global Monitor error alert resolved"),
-                             kind="alert" if firing else "watch")
-            # label values come from the monitor's rules: shown as quoted text, never markup
-            b.line(bold(_t("Alert: ")), user(a.alertname))
-            b.line(bold(_t("Centre: ")), user(a.centre_id or _t("WIS 2.0 global services")))
-            b.line(bold(_t("Summary: ")), user(a.summary))
-            if a.description:
-                b.line(user(a.description))
+            if len(group) == 1:
+                b = ReplyBuilder(_t("Global Monitor error alert firing") if firing else
+                                 _t("Global Monitor error alert resolved"),
+                                 kind="alert" if firing else "watch")
+                # label values come from the monitor's rules: quoted text, never markup
+                b.line(bold(_t("Alert: ")), user(a.alertname))
+                b.line(bold(_t("Centre: ")), user(a.centre_id or _t("WIS 2.0 global services")))
+                b.line(bold(_t("Summary: ")), user(a.summary))
+                if a.description:
+                    b.line(user(a.description))
+            else:  # Alertmanager grouped them: one post listing the centres
+                state = "firing" if firing else "resolved"
+                b = ReplyBuilder(f"Global Monitor error alerts {state} ({len(group)})",
+                                 kind="alert" if firing else "watch")
+                kinds: dict[tuple[str, str], list[str]] = {}
+                for x in group:
+                    kinds.setdefault((x.alertname, x.summary), []).append(
+                        x.centre_id or "WIS 2.0 global services")
+                for i, ((name, summary), centres) in enumerate(sorted(kinds.items())):
+                    if i == MAX_KINDS:
+                        b.line(Span(text=f"… and {len(kinds) - MAX_KINDS} more alerts"))
+                        break
+                    b.line(bold(_t("Alert: ")), user(name), Span(text=" – "), user(summary))
+                    more = len(centres) - MAX_CENTRES
+                    b.line(bold(f"Centres ({len(centres)}): "),
+                           user(", ".join(sorted(centres)[:MAX_CENTRES])),
+                           Span(text=f" … and {more} more" if more > 0 else ""))
             b.line(Span(text=_t("Since {at}", at=a.starts_at) if firing else
                         _t("Ended {at}", at=a.ends_at or _t("now"))))
             return b.build()

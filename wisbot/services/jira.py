@@ -659,8 +659,8 @@ class JiraMirror:
                 continue
             seen.append(cid)
             body = str(c.get("body", ""))
-            if MARKER.search(body):
-                continue  # one of ours
+            if self._ours_unseen(session, body, link.ticket_id):
+                continue
             author = c.get("author") or {}
             name = str(author.get("displayName") or author.get("name") or "someone")
             self._event(session, ticket, f"{JIRA_ACTOR}{name}"[:128], "note", body[:2000])
@@ -673,6 +673,18 @@ class JiraMirror:
             ticket.last_activity_at = now
             session.add(ticket)
         return changes
+
+    @staticmethod
+    def _ours_unseen(session: Session, body: str, ticket_id: int) -> bool:
+        """One of wisbot's comments whose id was not recorded (a crash after posting):
+        it ends with the marker of one of this ticket's changes. A person quoting it has
+        the marker inside the text, so their comment is still read."""
+        m = MARKER.search(body.rstrip()[-40:])
+        if m is None or not body.rstrip().endswith(m.group(0)):
+            return False
+        ticket, change = (int(x) for x in re.findall(r"\d+", m.group(0)))
+        row = session.get(JiraChange, change)
+        return ticket == ticket_id and row is not None and row.ticket_id == ticket_id
 
     def _tell_text(self, session: Session, ticket: WatchTicket, headline: str,
                    text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import functools
 import json
 import logging
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -54,6 +55,8 @@ COLLECTION = "wis2-monitoring-event-messages"
 HEARD = "wmem:heard"
 RANK = {Impact.MEDIUM: 0, Impact.HIGH: 1, Impact.VERY_HIGH: 2}
 BATCH = 200
+MAX_OUTAGE = timedelta(days=7)
+"""A longer `watch outage` window is asked about first (a mistyped year)."""
 
 
 def _now(clock: Clock) -> datetime:
@@ -250,13 +253,22 @@ class WmemService:
             id=ev.id, received_at=now, event_time=ev.time, via=via[:160], source=ev.source,
             subject=ev.subject, severity=ev.severity, subtype=ev.subtype, title=ev.title,
             ref=ev.ref, outcome="", ticket_id=None, schema_ok=not ev.schema_errors,
-            doc=ev.doc).on_conflict_do_nothing(index_elements=["id"]).returning(t.c.id))
+            doc=ev.doc).on_conflict_do_nothing(index_elements=["source", "id"])
+            .returning(t.c.id))
         if res.first() is None:
             return "duplicate"
         outcome, ticket_id = self._decide(session, ev, now)
-        session.execute(update(t).where(t.c.id == ev.id).values(outcome=outcome,
-                                                                ticket_id=ticket_id))
+        session.execute(update(t).where(t.c.source == ev.source, t.c.id == ev.id)
+                        .values(outcome=outcome, ticket_id=ticket_id))
         return outcome
+
+    @staticmethod
+    def _referred(session: Session, ev: Event) -> WmemEvent | None:
+        """The event ``data.ref`` names: ids are unique per source only, so the follow-up's
+        own source first, then one about the same subject."""
+        rows = session.exec(select(WmemEvent).where(WmemEvent.id == ev.ref).limit(20)).all()
+        return next((r for r in rows if r.source == ev.source), None) or next(
+            (r for r in rows if r.subject == ev.subject), None)
 
     def _decide(self, session: Session, ev: Event, now: datetime) -> tuple[str, int | None]:
         actor = f"WMEM {ev.source}"[:128]
@@ -265,7 +277,7 @@ class WmemService:
             return "outage", None
         ticket: WatchTicket | None = None
         if ev.ref:
-            prev = session.get(WmemEvent, ev.ref)
+            prev = self._referred(session, ev)
             if prev is not None and prev.ticket_id is not None:
                 ticket = session.get(WatchTicket, prev.ticket_id)
         words = f"{ev.severity} from {ev.source}: {ev.title}" + (
@@ -283,6 +295,7 @@ class WmemService:
             if ticket is None or ticket.state == TicketState.DONE.value:
                 t = self.watch._open_ticket(session, ev.subject, words[:1000], impact, actor,
                                             auto=False, services={})
+                self._recovered_before(session, ev, t)
                 return "ticket", t.id
             higher = impact if RANK[impact] > RANK[Impact(ticket.impact)] else None
             self.watch.note_ticket(session, ticket, actor, "note", words[:1000],
@@ -301,6 +314,24 @@ class WmemService:
             return "update", ticket.id
         return ("summary" if ev.severity in ("WARNING", "INFO") else "ignored"), None
 
+    def _recovered_before(self, session: Session, ev: Event, ticket: WatchTicket) -> None:
+        """A failure handled after its own recovery (the live stream ahead of a catch-up):
+        the recovery already heard is noted on the new ticket at once."""
+        later = session.exec(select(WmemEvent).where(
+            WmemEvent.ref == ev.id, WmemEvent.subject == ev.subject,
+            col(WmemEvent.severity).in_(["DEBUG", "INFO"]),
+            col(WmemEvent.ticket_id).is_(None))
+            .order_by(col(WmemEvent.received_at))).first()
+        if later is None:
+            return
+        self.watch.note_ticket(
+            session, ticket, f"WMEM {later.source}"[:128], "note",
+            f"recovery: {later.severity} from {later.source}: {later.title}"[:1000],
+            f"recovery reported by {later.source} ({later.title[:120]}) before the failure "
+            f"reached wisbot – close it with `watch ticket {ticket.id} done` once confirmed")
+        later.outcome, later.ticket_id = "recovery", ticket.id
+        session.add(later)
+
     async def catch_up(self, fetch: Any | None = None) -> int:
         """Fetch from the Global Replay what was published since the last event heard
         (at most ``wmem_replay_max_hours`` back) and handle it; returns new events."""
@@ -318,7 +349,14 @@ class WmemService:
         handled = 0
         batch: list[tuple[Event, str]] = []
         async for item in (fetch or replay_items)(base, start):
-            body = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            try:
+                body = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            except (ValueError, TypeError, RecursionError) as exc:
+                # one unreadable item is skipped; the ones after it are still handled
+                self.refused["broken-json"] += 1
+                log.warning("WMEM refused from the replay: %s", str(exc)[:120] or
+                            type(exc).__name__)
+                continue
             ev = self.accept(body, "", "replay")
             if ev is not None:
                 batch.append((ev, "replay"))
@@ -330,23 +368,38 @@ class WmemService:
         return handled
 
     # ----- the operations calendar ---------------------------------------------------------
+    @staticmethod
+    def may_plan(source: str, subject: str) -> bool:
+        """Only a service itself or its operating centre (``de-dwd`` for
+        ``de-dwd-global-broker``) plans its outage; anyone else's notice is not binding."""
+        return source == subject or subject.startswith(source + "-")
+
     def _calendar(self, session: Session, ev: Event, now: datetime) -> None:
         assert ev.interval is not None
         a, z = ev.interval
         text = ev.title + (f": {ev.description}" if ev.description else "")
+        binding = self.may_plan(ev.source, ev.subject)
         prev = session.exec(select(WmemOutage).where(WmemOutage.event_id == ev.ref)).first() \
             if ev.ref else None
-        if prev is not None:  # a follow-up moves the window
-            prev.starts_at, prev.ends_at, prev.text = a, z, text[:2000]
+        if prev is not None and binding and ev.subject in (
+                prev.service, self.centre_of(prev.service)):
+            prev.starts_at, prev.ends_at, prev.text = a, z, text[:2000]  # a follow-up
             session.add(prev)
             return
+        if not binding:
+            log.warning("WMEM %s: outage of %s announced by %s, not its own: kept in the "
+                        "calendar, suppresses nothing", ev.id, ev.subject, ev.source)
+        taken = session.exec(select(WmemOutage.id).where(
+            WmemOutage.event_id == ev.id)).first() is not None  # the same id, another source
         session.add(WmemOutage(service=ev.subject, starts_at=a, ends_at=z, text=text[:2000],
-                               announced_by=f"WMEM {ev.source}"[:128], event_id=ev.id,
-                               created_at=now))
+                               announced_by=f"WMEM {ev.source}"[:128],
+                               event_id=None if taken else ev.id, created_at=now,
+                               binding=binding))
 
     @staticmethod
     def _active(at: datetime) -> Any:
-        return (or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
+        return (col(WmemOutage.binding),
+                or_(col(WmemOutage.starts_at).is_(None), col(WmemOutage.starts_at) <= at),
                 or_(col(WmemOutage.ends_at).is_(None), col(WmemOutage.ends_at) > at))
 
     def _in_outage(self, session: Session, subject: str, at: datetime) -> bool:
@@ -361,12 +414,24 @@ class WmemService:
             out |= self._idents_of(service)
         return out
 
-    def _resolve_service(self, word: str) -> tuple[str, str | None]:
-        """(calendar name, centre-id to publish about) for what the user typed."""
+    def _resolve_service(self, word: str, session: Session | None = None,
+                         confirm: bool = False) -> tuple[str, str | None]:
+        """(calendar name, centre-id to publish about) for what the user typed; an unknown
+        centre-id close to a known one is refused (a typo) unless confirmed."""
         if word in self.directory.wis2:
             centre = self.centre_of(word)
             return centre or word, centre
         if wmem.is_centre_id(word):
+            names = set(self.directory.wis2) | {c for c in map(
+                self.centre_of, self.directory.wis2) if c}
+            if session is not None:
+                names |= set(session.exec(select(WmemEvent.subject).distinct()
+                                          .limit(5000)).all())
+            near = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.85)
+            if word not in names and near and not confirm:
+                raise UsageError(f"{word!r} is no service wisbot knows: did you mean "
+                                 f"{near[0]!r}? If {word!r} is right, type the command "
+                                 "again with `confirm` as its last word")
             return word, word
         known = ", ".join(sorted(self.directory.wis2)) or "none configured"
         raise UsageError(_t("{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
@@ -377,7 +442,7 @@ class WmemService:
         """Record a planned outage in ``session``'s transaction (and queue its WMEM when
         publishing): the room post and the private answer, and whether a WMEM was queued
         (then call :meth:`published`). Also used by an authorised change (changes.py)."""
-        name, centre = self._resolve_service(service)
+        name, centre = self._resolve_service(service, confirm=True)  # the caller checked
         text = text.strip() or "Planned outage"
         now = _now(self.clock)
         s = self.settings
@@ -419,14 +484,21 @@ class WmemService:
         return self._resolve_service(word)[0]
 
     async def add_outage(self, caller: Caller, service: str, start: datetime, end: datetime,
-                         text: str) -> Reply:
+                         text: str, confirm: bool = False) -> Reply:
         if not (caller.is_secretariat or caller.contact.giscs or "watch" in caller.contact.roles):
             raise NotAllowed(_t("planned outages are announced by GISC focal points, watch "
                                 "operators and the WMO Secretariat"))
-        self._resolve_service(service)
+        # refuses a typo (with the nearest names) unless confirmed; plan_outage resolves again
+        await self.store.tx(lambda session: self._resolve_service(service, session, confirm))
         if end <= start:
             raise UsageError(_t("the outage ends ({end:%Y-%m-%d %H:%M}) before it starts "
                                 "({start:%Y-%m-%d %H:%M})", end=end, start=start))
+        if end - start > MAX_OUTAGE and not confirm:
+            days = (end - start) / timedelta(days=1)
+            raise UsageError(f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC is {days:.0f} "
+                             f"days: the service's tickets and flags would be suppressed all "
+                             f"that time. Check the dates; if they are right, type the command "
+                             "again with `confirm` as its last word")
         text = text.strip() or "Planned outage"
 
         def work(session: Session) -> tuple[Reply, bool]:
@@ -453,7 +525,8 @@ class WmemService:
             for r in rows:
                 active = (r.starts_at is None or r.starts_at <= now)
                 b.line(Span(text=("NOW  " if active else "     ") + _window(r) + f"  {r.service}"
-                            f" ({r.announced_by}): "), user(r.text[:300]))
+                            f" ({r.announced_by}{_UNOWNED if not r.binding else ''}): "),
+                       user(r.text[:300]))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -544,6 +617,34 @@ class WmemService:
 
         await self.store.tx(work)
 
+    # ----- retention -------------------------------------------------------------------------
+    async def purge(self) -> int:
+        """Delete events heard and WMEMs sent more than ``wmem_keep_days`` ago (the daily
+        leader job); returns the rows deleted. Events of tickets still open stay (their
+        follow-ups find the ticket by them), as does whatever is not sent yet. Never
+        closer than the replay window, so a catch-up cannot bring a purged event back
+        as news."""
+        now = _now(self.clock)
+        keep = max(timedelta(days=self.settings.wmem_keep_days),
+                   timedelta(hours=self.settings.wmem_replay_max_hours, days=1))
+        cutoff = now - keep
+        e = WmemEvent.__table__  # type: ignore[attr-defined]
+        o = WmemOutgoing.__table__  # type: ignore[attr-defined]
+
+        def work(session: Session) -> int:
+            open_ = select(WatchTicket.id).where(WatchTicket.state != TicketState.DONE.value)
+            events: Any = session.execute(delete(e).where(
+                e.c.received_at < cutoff,
+                or_(e.c.ticket_id.is_(None), e.c.ticket_id.not_in(open_))))
+            sent: Any = session.execute(delete(o).where(
+                o.c.sent_at.is_not(None), o.c.sent_at < cutoff))
+            gone = (events.rowcount or 0) + (sent.rowcount or 0)
+            return int(gone or 0)
+
+        gone = await self.store.tx(work)
+        log.info("WMEM retention: %d rows older than %s purged", gone, cutoff.isoformat())
+        return gone
+
     # ----- service levels and report sections ----------------------------------------------
     def levels(self, session: Session, lo: datetime, hi: datetime) -> list[Level]:
         """Availability of each Global Service over [lo, hi) from probes and events."""
@@ -563,7 +664,7 @@ class WmemService:
             samples.setdefault(self._key(e.subject), []).append(
                 (at, e.outcome == "recovery"))
         outages: dict[str, list[tuple[datetime | None, datetime | None]]] = {}
-        for o in session.exec(select(WmemOutage)).all():
+        for o in session.exec(select(WmemOutage).where(col(WmemOutage.binding))).all():
             outages.setdefault(self._key(o.service), []).append((o.starts_at, o.ends_at))
         keys = sorted(set(samples) | {k for k in outages if k in samples
                                       or k in self.directory.wis2})
@@ -600,8 +701,8 @@ class WmemService:
             return None
         title = _t("Planned outages (operations calendar, next 7 days)") if kind == "daily" \
             else _t("Planned outages (operations calendar)")
-        return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by})"
-                            for r in rows)
+        return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by}"
+                            f"{_UNOWNED if not r.binding else ''})" for r in rows)
 
     def _events_section(self, session: Session, lo: datetime, hi: datetime,
                         kind: str) -> Section | None:
@@ -629,6 +730,9 @@ class WmemService:
         if kind == "report":
             return _t("WIS2 monitoring events"), tuple(lines[:3])
         return _t("WIS2 monitoring events (last 24 h)"), tuple(lines)
+
+
+_UNOWNED = "; not the service's own notice: suppresses nothing"
 
 
 def _window(r: WmemOutage) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Boolean, Column, Index, Text, true
 from sqlmodel import Field, SQLModel
 
 from wisbot.store.watch_tables import UTCDateTime
@@ -18,16 +18,17 @@ def _at(nullable: bool = False) -> Any:
 
 
 class WmemEvent(SQLModel, table=True):
-    """One WMEM, by its id: inserted once whichever broker, replay or process saw it."""
+    """One WMEM, by its source and id (unique together per CloudEvents): inserted once
+    whichever broker, replay or process saw it."""
 
     __tablename__ = "wmem_event"
     __table_args__ = (Index("ix_wmem_event_received", "received_at"),
                       Index("ix_wmem_event_subject", "subject", "received_at"))
+    source: str = Field(primary_key=True, max_length=128)
     id: str = Field(primary_key=True, max_length=128)
     received_at: datetime = _at()
     event_time: datetime | None = _at(nullable=True)
     via: str = Field(max_length=160)
-    source: str = Field(max_length=128)
     subject: str = Field(max_length=128)
     severity: str = Field(max_length=10)
     subtype: str = Field(default="", max_length=64)
@@ -53,6 +54,10 @@ class WmemOutage(SQLModel, table=True):
     announced_by: str = Field(max_length=128)
     event_id: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = _at()
+    binding: bool = Field(default=True, sa_column=Column(Boolean, nullable=False,
+                                                         server_default=true()))
+    """False for a notice from neither the service nor its operating centre (shown in the
+    calendar, suppresses nothing)."""
 
 
 class WmemOutgoing(SQLModel, table=True):
