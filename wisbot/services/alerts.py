@@ -245,9 +245,9 @@ class AlertService:
             else:
                 out.digest += 1  # warning (or no severity): the daily digest
         for status in ("firing", "resolved"):  # one duty post per notification and state
-            group = [a for a in errors if a.status == status]
-            if group:
-                self._error(session, group, now)
+            batch = [a for a in errors if a.status == status]
+            if batch:
+                self._error(session, batch, now)
                 out.posted += 1
         return out
 
@@ -303,12 +303,12 @@ class AlertService:
             receipt.ticket_id = ticket.id
             session.add(receipt)
 
-    def _error(self, session: Session, group: list[Alert], now: datetime) -> None:
-        a = group[0]
+    def _error(self, session: Session, batch: list[Alert], now: datetime) -> None:
+        a = batch[0]
         firing = a.status == "firing"
 
         def render() -> Reply:
-            if len(group) == 1:
+            if len(batch) == 1:
                 b = ReplyBuilder(_t("Global Monitor error alert firing") if firing else
                                  _t("Global Monitor error alert resolved"),
                                  kind="alert" if firing else "watch")
@@ -320,10 +320,10 @@ class AlertService:
                     b.line(user(a.description))
             else:  # Alertmanager grouped them: one post listing the centres
                 state = "firing" if firing else "resolved"
-                b = ReplyBuilder(f"Global Monitor error alerts {state} ({len(group)})",
+                b = ReplyBuilder(f"Global Monitor error alerts {state} ({len(batch)})",
                                  kind="alert" if firing else "watch")
                 kinds: dict[tuple[str, str], list[str]] = {}
-                for x in group:
+                for x in batch:
                     kinds.setdefault((x.alertname, x.summary), []).append(
                         x.centre_id or "WIS 2.0 global services")
                 for i, ((name, summary), centres) in enumerate(sorted(kinds.items())):
