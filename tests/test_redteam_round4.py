@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from tests.changes.conftest import change_directory
+from tests.changes.conftest import cab_meeting, change_directory
 from tests.helpers import room_text
 from wisbot.store.wmem_tables import WmemOutage, WmemOutgoing
 
@@ -30,7 +30,7 @@ async def _say(app: Any, who: str, text: str, room: str | None = None) -> str:
 
 
 async def test_global_service_change_outage_tells_outsiders_nothing_of_the_change(
-        make_app: Any, example_directory: Any) -> None:
+        make_app: Any, example_directory: Any, clock: Any) -> None:
     app = await make_app(change_directory(example_directory), watch_enabled=False,
                          wmem_publish=True, wmem_centre_id="de-dwd",
                          wmem_publish_brokers=["mqtt://127.0.0.1:9"])
@@ -40,6 +40,7 @@ async def test_global_service_change_outage_tells_outsiders_nothing_of_the_chang
     assert "no change CHG-2026-1 that you may see" in await _say(
         app, "watch-op", "change show CHG-2026-1")
     await _say(app, "sec-maria", "change accept CHG-2026-1 priority=high risk=medium")
+    await cab_meeting(app, clock)
     assert "planned outage" in await _say(app, "cab.chair", "change decide CHG-2026-1 "
                                                             "authorise")
     await app.outbox.drain()
@@ -99,7 +100,7 @@ OWN_REQUEST = ('change request JP-GISC what="Swap the GISC Tokyo cache disks" '
 
 
 async def test_a_change_is_authorised_only_at_a_cab_meeting_and_not_by_its_requester(
-        make_app: Any, example_directory: Any) -> None:
+        make_app: Any, example_directory: Any, clock: Any) -> None:
     app = await make_app(change_directory(example_directory), watch_enabled=False)
     # cab.expert is on the CAB and a GISC Tokyo focal point: requests for JP-GISC ...
     assert "CHG-2026-1 recorded" in await _say(app, "cab.expert", OWN_REQUEST)
@@ -109,6 +110,11 @@ async def test_a_change_is_authorised_only_at_a_cab_meeting_and_not_by_its_reque
     # ... and authorises it alone, outside any meeting.
     decided = await _say(app, "cab.expert", "change decide CHG-2026-1 authorise")
     assert "authorised" not in decided, decided
+    # At a meeting whose agenda lists it, still not by its requester; another member may.
+    await cab_meeting(app, clock)
+    decided = await _say(app, "cab.expert", "change decide CHG-2026-1 authorise")
+    assert "requested by you or your centre" in decided, decided
+    assert "authorised" in await _say(app, "cab.chair", "change decide CHG-2026-1 authorise")
 
 
 AUDIT_CONDITION = "rotate the leaked operator VPN keys"  # hand-written, the report's words
