@@ -93,3 +93,15 @@ def test_schema_validates_the_example_and_rejects_a_bad_one() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
     assert json.loads(json.dumps(schema))["title"] == "wisbot directory"
+
+
+def test_an_aliased_huge_id_gets_a_short_error(tmp_path: Path) -> None:
+    """A contact id that is a YAML alias of 10**5 strings: the error names its type."""
+    lines = ['a0: &a0 ["x"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    path = tmp_path / "directory.yaml"
+    path.write_text("\n".join(lines) + "\ncontacts:\n- {id: *a5, name: n}\n", encoding="utf-8")
+    with pytest.raises(DirectoryError) as exc:
+        load_directory(path)
+    assert "contacts[0] (id list)" in str(exc.value)
+    assert len(str(exc.value)) < 10_000

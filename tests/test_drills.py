@@ -275,3 +275,21 @@ async def test_the_leader_schedules_the_reminders_and_drills_once_per_period(
     assert await app.cron.run_now("drills") == "ok"  # runs, but the drill is started
     runs = await app.store.tx(lambda s: list(s.exec(select(DrillRun)).all()))
     assert len(runs) == 1
+
+
+async def test_moving_the_first_drill_just_after_one_ran_does_not_drill_again(
+        make_app: Any, clock: Any) -> None:
+    """A new first time minutes after a scheduled drill is a new slot: the period since
+    the last scheduled drill still holds it back."""
+    clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    app = await make_app(audit_directory(EXAMPLE))
+    await app.console.type("sec-maria", "drill schedule 2026-12-07T09:00Z every=30")
+    clock.now = datetime(2026, 12, 7, 9, 1, tzinfo=UTC)
+    assert await app.services.extra["continuity"].run_due() > 0
+    await app.console.type("sec-maria", "drill schedule 2026-12-07T09:05Z every=30")
+    clock.now = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+    assert await app.services.extra["continuity"].run_due() == 0
+    clock.now = datetime(2027, 1, 6, 9, 6, tzinfo=UTC)
+    assert await app.services.extra["continuity"].run_due() > 0
+    runs = await app.store.tx(lambda s: s.exec(select(DrillRun)).all())
+    assert len(runs) == 2

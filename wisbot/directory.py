@@ -593,7 +593,11 @@ def _entry_label(data: Any, loc: Sequence[int | str]) -> str:
                 if isinstance(node, dict) and i == 1:
                     for ident in ("id", "key", "code", "name"):
                         if ident in node:
-                            parts[-1] += f" ({ident} {node[ident]!r})"
+                            # a YAML alias can make the value huge: name scalars only
+                            value = node[ident]
+                            shown = (repr(value)[:60] if isinstance(value, (str, int))
+                                     else type(value).__name__)
+                            parts[-1] += f" ({ident} {shown})"
                             break
                 continue
             node = None

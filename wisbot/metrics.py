@@ -35,14 +35,16 @@ class WisbotCollector(Collector):
         open_by_sev = dict(session.exec(
             select(Incident.severity, func.count()).where(col(Incident.status) == "open")
             .group_by(col(Incident.severity))).all())
+        # Drill pages test the chains; they are not incident paging figures.
+        not_drill = col(Page.kind) != "drill"
         pending_pages = session.exec(select(func.count()).select_from(Page)
-                                     .where(col(Page.status) == "open")).one()
+                                     .where(col(Page.status) == "open", not_drill)).one()
         outbox = dict(session.exec(select(OutboxRow.status, func.count())
                                    .group_by(col(OutboxRow.status))).all())
         deliveries = dict(session.exec(select(PageDelivery.status, func.count())
                                        .group_by(col(PageDelivery.status))).all())
         acked = session.exec(select(Page.created_at, Page.acked_at)
-                             .where(col(Page.acked_at).is_not(None))).all()
+                             .where(col(Page.acked_at).is_not(None), not_drill)).all()
         tta = [(a - c).total_seconds() for c, a in acked if a is not None]
         return {"open": open_by_sev, "pages": pending_pages, "outbox": outbox,
                 "deliveries": deliveries, "tta": tta}

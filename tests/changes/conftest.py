@@ -5,6 +5,7 @@ Clock: FakeClock's default, Monday 2026-03-02 09:00 UTC."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -45,3 +46,12 @@ def change_app(make_app: Any, example_directory: Directory) -> Any:
                               **settings)
 
     return factory
+
+
+async def cab_meeting(app: Any, clock: Any) -> None:
+    """Schedule a CAB meeting an hour ahead, post its agenda (the changes accepted so far)
+    and move the clock to it: changes are authorised only there."""
+    at = clock.now + timedelta(hours=1)
+    await app.console.type("sec-maria", f"change cab schedule {at:%Y-%m-%dT%H:%MZ}")
+    await app.services.extra["changes"].post_agendas()
+    clock.advance(hours=1)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from tests.changes.conftest import cab_meeting
 from tests.helpers import room_text
 from wisbot.store.change_tables import ChangeRequest
 from wisbot.store.tables import Notification
@@ -29,7 +30,7 @@ async def say(app: Any, who: str, text: str, room: str | None = None) -> str:
     return str(reply.plain())
 
 
-async def test_the_six_steps_with_their_refusals(change_app: Any) -> None:
+async def test_the_six_steps_with_their_refusals(change_app: Any, clock: Any) -> None:
     app = await change_app()
     # step 1: every field is required; a missing one names itself and shows the usage
     missing = await say(app, "anna.weber", REQUEST.replace('cost="Two person-days"', ""),
@@ -63,6 +64,9 @@ async def test_the_six_steps_with_their_refusals(change_app: Any) -> None:
     state = await app.store.tx(lambda s: s.exec(select(ChangeRequest)).one().state)
     assert state == "accepted"
     await say(app, "sec-maria", "change assess CHG-2026-1 risk=medium Rollback rehearsed")
+    no_meeting = await say(app, "cab.chair", "change decide CHG-2026-1 authorise")
+    assert "at a CAB meeting whose agenda listed it" in no_meeting
+    await cab_meeting(app, clock)
     authorised = await say(app, "cab.chair", "change decide CHG-2026-1 authorise "
                                              "Outside the 00 UTC run", "cab")
     assert "authorised by the CAB (Ingrid Solberg)" in authorised

@@ -6,6 +6,7 @@ through its response_url; rooms are read from what the fake Slack received."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tests._fake_slack import slack_id
@@ -29,7 +30,8 @@ def text_of(payload: dict[str, Any]) -> str:
 
 
 async def test_the_steps_on_slack_with_refusals_and_rooms(
-        start_slack: StartSlack, example_directory: Directory) -> None:  # noqa: F811
+        start_slack: StartSlack, example_directory: Directory,  # noqa: F811
+        clock: Any) -> None:
     env = await start_slack(slack_change_directory(example_directory))
     fields = REQUEST.removeprefix("change ")
 
@@ -53,6 +55,11 @@ async def test_the_steps_on_slack_with_refusals_and_rooms(
     assert "only members of the change advisory board" in \
         await change("sec-maria", "secretariat", "decide CHG-2026-1 authorise")
     await change("cab.chair", "cab", "assess CHG-2026-1 risk=low Rehearsed twice")
+    # authorised at a CAB meeting whose agenda lists it
+    at = clock.now + timedelta(hours=1)
+    assert "scheduled" in await change("cab.chair", "cab", f"cab schedule {at:%Y-%m-%dT%H:%MZ}")
+    await env.app.services.extra["changes"].post_agendas()
+    clock.advance(hours=1)
     assert "authorised by the CAB (Ingrid Solberg)" in \
         await change("cab.chair", "cab", "decide CHG-2026-1 authorise")
     assert "CHG-2026-1" in await change("anna.weber", None, "calendar")

@@ -55,6 +55,9 @@ class TeamMember:
     part: str
     experienced: bool
     regions: frozenset[str]
+    unplaced: frozenset[str] = frozenset()
+    """The person's Members with no region recorded: the own-region rule cannot be
+    checked for them, so they may not audit."""
 
 
 def team_problems(team: Sequence[TeamMember], centre_region: str) -> list[str]:
@@ -72,6 +75,10 @@ def team_problems(team: Sequence[TeamMember], centre_region: str) -> list[str]:
     if not any(m.part == "expert" for m in team):
         out.append("the team needs a subject expert")
     for m in team:
+        if m.unplaced:
+            out.append(f"the directory records no WMO region for {', '.join(sorted(m.unplaced))}"
+                       f" ({m.contact}): add `region:` to the Member, so the no-own-region "
+                       "rule can be checked")
         if centre_region in m.regions:
             out.append(f"{m.contact} is from Region {centre_region}, the audited centre's "
                        "region: no auditor audits a centre in their own region")

@@ -37,21 +37,30 @@ class IncidentModel:
     source: str
 
 
+def _show(value: Any) -> str:
+    """A value for an error message: scalars shortened, lists and mappings named by type
+    (a file of YAML aliases can expand one value to millions of strings)."""
+    if isinstance(value, (list, dict, set, tuple)):
+        return f"a {type(value).__name__}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _problems(entry: Any, where: str) -> list[str]:
     if not isinstance(entry, dict):
         return [f"{where}: each model is a mapping with {', '.join(FIELDS)}"]
     out: list[str] = []
     for name in entry:
         if name not in FIELDS:
-            close = difflib.get_close_matches(str(name), FIELDS, n=1)
-            out.append(f"{where}: unknown field {name!r}"
+            close = difflib.get_close_matches(_show(name), FIELDS, n=1)
+            out.append(f"{where}: unknown field {_show(name)}"
                        + (f" (did you mean {close[0]!r}?)" if close else ""))
     for name in FIELDS:
         if name not in entry:
             out.append(f"{where}: {name} is missing")
     key = entry.get("key")
     if "key" in entry and not (isinstance(key, str) and _KEY.match(key)):
-        out.append(f"{where}: key {key!r} must be lowercase letters, digits and hyphens "
+        out.append(f"{where}: key {_show(key)} must be lowercase letters, digits and hyphens "
                    "(2 to 40, starting with a letter), e.g. phishing")
     for name, most in (("title", 120), ("why", 300)):
         value = entry.get(name)
@@ -62,13 +71,13 @@ def _problems(entry: Any, where: str) -> list[str]:
     if "class" in entry:
         found = rsit.lookup(str(cls)) if isinstance(cls, str) else None
         if found is None:
-            near = difflib.get_close_matches(str(cls), list(rsit.taxonomy()), n=2)
-            out.append(f"{where}: class {cls!r} is not an RSIT class/type"
+            near = difflib.get_close_matches(_show(cls), list(rsit.taxonomy()), n=2)
+            out.append(f"{where}: class {_show(cls)} is not an RSIT class/type"
                        + (f" (nearest: {', '.join(near)})" if near else
                           " (see `incident classify help`)"))
     level = entry.get("severity")
     if "severity" in entry and not (type(level) is int and 0 <= level <= 5):
-        out.append(f"{where}: severity must be a whole number from 0 to 5, not {level!r}")
+        out.append(f"{where}: severity must be a whole number from 0 to 5, not {_show(level)}")
     items = entry.get("checklist")
     if "checklist" in entry:
         if not (isinstance(items, list) and 1 <= len(items) <= MAX_CHECKLIST):

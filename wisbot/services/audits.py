@@ -183,17 +183,18 @@ class AuditService:
     # ----- the team ----------------------------------------------------------------------
     def _member_of(self, contact_id: str, part: str) -> TeamMember:
         contact = self.directory.contact(contact_id)
-        regions = set()
-        for code in contact.members:
+        regions, unplaced = set(), set()
+        owners = [*contact.members, *(self.directory.gisc(g).member for g in contact.giscs)]
+        for code in owners:
+            if not code:
+                continue
             region = self.directory.member(code).region
-            if region is not None:
+            if region is None:
+                unplaced.add(code)
+            else:
                 regions.add(region)
-        for gisc in contact.giscs:
-            owner = self.directory.gisc(gisc).member
-            region = self.directory.member(owner).region if owner else None
-            if region is not None:
-                regions.add(region)
-        return TeamMember(contact.id, part, contact.audit_experience, frozenset(regions))
+        return TeamMember(contact.id, part, contact.audit_experience, frozenset(regions),
+                          frozenset(unplaced))
 
     async def team(self, caller: Caller, ref: str, lead: str, expert: str,
                    others: Sequence[str]) -> Reply:
@@ -395,7 +396,8 @@ class AuditService:
             self._event(session, a, caller.contact.id, f"evidence-{what}")
             self._close_when_done(a)
             session.add(a)
-            return self._card(a, "Evidence recorded")
+            return self._card(a, "Evidence recorded",
+                              report=self._sees_report(caller, a))
 
         return await self.store.tx(work)
 
@@ -411,7 +413,8 @@ class AuditService:
     async def show(self, caller: Caller, ref: str) -> Reply:
         def work(session: Session) -> Reply:
             a = self._get(session, caller, ref)
-            return self._card(a, "Audit", session=session)
+            return self._card(a, "Audit", session=session,
+                              report=self._sees_report(caller, a))
 
         return await self.store.tx(work)
 
@@ -430,7 +433,10 @@ class AuditService:
 
         return await self.store.tx(work)
 
-    def _card(self, a: Audit, title: str, *, session: Session | None = None) -> Reply:
+    def _card(self, a: Audit, title: str, *, session: Session | None = None,
+              report: bool = True) -> Reply:
+        """``report``: whether the reader is in the post-audit report's audience; the
+        auditors still run the case (evidence) but no longer read its outcome."""
         b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report",
                          tlp=AUDIT_TLP)
         b.ref = audit_ref(a)
@@ -449,7 +455,7 @@ class AuditService:
         if a.report_due:
             b.line(bold("Report due: "), f"{a.report_due} ({REPORT_WORKING_DAYS} working "
                    "days after the closing meeting)")
-        if a.outcome:
+        if a.outcome and report:
             b.line(bold("Outcome: "), OUTCOME_WORDS[a.outcome])
             for c in a.conditions:
                 b.line(f"  condition: {c}")

@@ -42,7 +42,7 @@ from wisbot.domain.changes import (
     priority_rank,
     transition,
 )
-from wisbot.errors import NotAllowed, NotFound, UsageError
+from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _
 from wisbot.reply import Reply, ReplyBuilder, bold, user
 from wisbot.services.context import Caller
@@ -54,6 +54,8 @@ from wisbot.store.engine import Store
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 MAX_LISTED = 50
+MEETING_EARLY = timedelta(minutes=30)
+"""A decision may be taken this long before the meeting's time (it may start early)."""
 
 
 def _next_seq(session: Session, year: int) -> int:
@@ -320,7 +322,10 @@ class ChangeService:
         def work(session: Session) -> Reply:
             row = self._get(session, caller, number)
             now = self.clock()
-            row.state = transition(self._facts(row), decision).value
+            state = transition(self._facts(row), decision).value
+            if decision == "authorise":
+                self._may_authorise(session, caller, row, now)
+            row.state = state
             row.updated_at = now
             meeting = self._current_meeting(session, now)
             if decision != "defer":
@@ -340,7 +345,9 @@ class ChangeService:
                     and not row.outage_announced:
                 _reply, queued[0] = self.wmem.plan_outage(
                     session, row.service, row.starts_at, row.ends_at,
-                    f"{row.number}: {row.what}", by_id=caller.contact.id,
+                    # The duty room, `watch outages` and the WMEM's readers are outside
+                    # the change's audience: the service and the window only.
+                    "Planned maintenance", by_id=caller.contact.id,
                     by_name=_("the CAB ({who})", who=caller.contact.name))
                 row.outage_announced = True
                 extra = _("{service} is announced as a planned outage in the operations "
@@ -497,6 +504,26 @@ class ChangeService:
     def _pending_words(self, session: Session) -> list[str]:
         n = len(self._pending(session))
         return [_("Changes waiting for a CAB decision: {n}", n=i18n.number(n))]
+
+    def _may_authorise(self, session: Session, caller: Caller, row: ChangeRequest,
+                       now: datetime) -> None:
+        """Annex 1 §4.4: authorised at a scheduled CAB meeting whose agenda listed it, and
+        not by an interested party (its requester or the requesting centre's people)."""
+        roles = person_roles(self.directory, caller.contact) - {"cab", "secretariat"}
+        if caller.contact.id == row.requested_by or any(
+                change_seen_by(r, row.member, row.gisc) for r in roles):
+            raise NotAllowed(_("{number} was requested by you or your centre: another "
+                               "member of the CAB decides on it", number=row.number))
+        listed = select(ChangeEvent.meeting_id).where(
+            ChangeEvent.change_id == row.id, ChangeEvent.kind == "on agenda")
+        meeting = session.exec(select(CabMeeting).where(
+            col(CabMeeting.id).in_(listed),
+            col(CabMeeting.at) <= now + MEETING_EARLY,
+            col(CabMeeting.at) > now - self.remind_after)).first()
+        if meeting is None:
+            raise InvalidState(_("{number} is authorised at a CAB meeting whose agenda "
+                                 "listed it: schedule one with `change cab schedule <time>` "
+                                 "(see `change cab`)", number=row.number))
 
     def _current_meeting(self, session: Session, now: datetime) -> int | None:
         """The meeting a decision belongs to: the latest one whose agenda is out."""

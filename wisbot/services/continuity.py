@@ -231,7 +231,14 @@ class ContinuityService:
             occ = self._occurrence(row, now)
             if occ is None or now - occ[1] > STALE:
                 return 0
-            slot = f"sched-{_utc(row.first_at):%Y%m%dT%H%M}-{row.every_days}-{occ[0]}"
+            # Keyed on the occurrence's time alone, and none within a period of the last
+            # scheduled one: re-setting the schedule never drills the chains twice.
+            slot = f"sched-{occ[1]:%Y%m%dT%H%M}"
+            since = now - timedelta(days=row.every_days)
+            recent = session.exec(select(DrillRun.id).where(
+                DrillRun.started_by == "schedule", col(DrillRun.started_at) > since)).first()
+            if recent is not None:
+                return 0
             roles = drill_roles(self.directory)
             run = self._start(session, slot, "schedule", roles, now)
             return len(roles) if run is not None else 0
