@@ -15,10 +15,6 @@ from wisbot.web.server import build_site
 ATTACKER = "mallory-collects-links.example.net"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4: without web_base_url (the default) the "
-                   "e-mailed sign-in link is built from the request's Host header: anyone "
-                   "asks a link for a victim's address with Host: <their server> and the "
-                   "victim's click hands them the token (password-reset poisoning)")
 async def test_emailed_link_never_points_at_the_requests_host(make_app: Any,
                                                               smtp: Any) -> None:
     inbox, port = smtp
@@ -36,10 +32,6 @@ async def test_emailed_link_never_points_at_the_requests_host(make_app: Any,
     assert ATTACKER not in body
 
 
-@pytest.mark.xfail(strict=True, reason="finding 6: the annual report (page, CSV, JSON) "
-                   "gives every signed-in reader the live drill reachability of every role "
-                   "(other Members' and GISCs' chains), which chat's `drill results` keeps "
-                   "for the Secretariat")
 async def test_drill_reachability_stays_the_secretariats_on_the_web(make_app: Any,
                                                                     clock: Any) -> None:
     from datetime import UTC, datetime, timedelta
@@ -62,16 +54,17 @@ async def test_drill_reachability_stays_the_secretariats_on_the_web(make_app: An
         shown = "\n".join([(await c.get(p)).text for p in (
             "/reports/annual/2026", "/reports/annual/2026.csv",
             "/reports/annual/2026.json")])
-    # Hand-written: the other roles' chains and how they answered the drill.
+    # Hand-written: the other roles' chains and how they answered the drill. (Not the bare
+    # "within_1h": the incidents' own timing column, every reader's, has that name too.)
     leaked = [w for w in ("gisc:Offenbach", "gisc:Tokyo", "GISC Offenbach", "GISC Tokyo",
-                          "drills, answered", "within_1h") if w in shown]
+                          "drills, answered", "secretariat/within_1h", '"answered"',
+                          "Reachability") if w in shown]
     assert leaked == []
+    async with client(app, "sec-maria") as c:  # the Secretariat still reads them
+        own = (await c.get("/reports/annual/2026.csv")).text
+    assert "gisc:Offenbach/within_1h" in own
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7: a sign-in link's page does not say "
-                   "whose account it opens, and pressing it silently ends the visitor's "
-                   "own session: anyone mails their own `web login` link to a colleague, "
-                   "who then works (and is logged in the access log) as the sender")
 async def test_a_sign_in_link_names_whose_account_it_opens(make_app: Any) -> None:
     from tests.web.conftest import OFFENBACH, chat_code, client_for, sign_in_by_chat
 
@@ -87,10 +80,6 @@ async def test_a_sign_in_link_names_whose_account_it_opens(make_app: Any) -> Non
         assert "GISC Offenbach" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11: a Matrix OpenID token signs in again "
-                   "and again while the homeserver honours it (an hour): a token handed to "
-                   "any widget or integration manager, or read over a shoulder, is replayed "
-                   "to open more sessions as its owner; wisbot keeps no record of tokens used")
 async def test_a_matrix_openid_token_signs_in_once(make_app: Any) -> None:
     """The homeserver is a local fake of exactly the one endpoint wisbot asks,
     ``GET /_matrix/federation/v1/openid/userinfo?access_token=…`` → ``{"sub": …}``, as
@@ -139,10 +128,6 @@ async def test_a_matrix_openid_token_signs_in_once(make_app: Any) -> None:
         server.server_close()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 12: the access log has gaps: the register "
-                   "(/incidents) shows each incident's number and summary, and the annual "
-                   "report downloads, yet leave no row; only the incident's own page is "
-                   "logged, so 'who knew what' misses who read it in the register")
 async def test_reading_an_incident_in_the_register_is_logged(make_app: Any) -> None:
     from sqlmodel import select
 
