@@ -29,6 +29,15 @@ async def test_emailed_link_never_points_at_the_requests_host(make_app: Any,
     mails = await inbox.wait_for(MARIA_EMAIL)
     body = mails[0].get_payload(decode=True).decode()
     assert ATTACKER not in body
+    assert "/login/link/" not in body  # no link at all without web_base_url
+    # The mail's code still signs Maria in on the real site (she loses nothing).
+    code = next(w for w in body.split() if len(w) >= 40)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(
+            app=web, client=("198.51.100.67", 40000)), base_url="https://wisbot.test",
+            follow_redirects=False) as c:
+        r = await c.post("/login/link", data={"token": code, "csrf": await csrf_of(c)})
+        assert r.status_code == 303
+        assert "Maria Rossi" in (await c.get("/")).text
 
 
 async def test_drill_reachability_stays_the_secretariats_on_the_web(make_app: Any,
@@ -143,3 +152,39 @@ async def test_reading_an_incident_in_the_register_is_logged(make_app: Any) -> N
     rows = await bot.store.tx(lambda s: s.exec(select(WebAccess)).all())
     assert [r.ref for r in rows if r.contact_id == "offenbach-desk"
             and "WIS-SEC-2026-1" in r.ref] != []
+
+
+async def test_an_openid_token_spent_twice_at_once_signs_in_once(make_app: Any) -> None:
+    """Two sign-ins with one token at the same moment (two workers or replicas on one
+    database): the database's key decides, exactly one wins."""
+    import asyncio
+
+    from wisbot.web.auth import WebAuth
+
+    app = await make_app(web_directory())
+    one, two = WebAuth(app), WebAuth(app)  # as two processes would each hold
+    results = []
+    for _ in range(5):
+        token = f"TokenSpentTwice{_}"
+        results.append(sorted(await asyncio.gather(one.spend_openid("m", token),
+                                                   two.spend_openid("m", token))))
+    assert results == [[False, True]] * 5
+    assert await one.spend_openid("m", "TokenSpentTwice0") is False
+
+
+async def test_a_link_page_warns_only_when_it_replaces_another_account(make_app: Any) -> None:
+    from tests.web.conftest import MARIA, OFFENBACH, chat_code, client_for, sign_in_by_chat
+
+    app = await make_app(web_directory())
+    web = build_site(app)
+    own = chat_code(await app.console.type(MARIA, "web login"))
+    other = chat_code(await app.console.type(OFFENBACH, "web login"))
+    async with client_for(web) as c:
+        fresh = await c.get(f"/login/link/{own}")
+        assert "Maria Rossi" in fresh.text and 'role="alert"' not in fresh.text
+        await sign_in_by_chat(app, c)
+        same = await c.get(f"/login/link/{own}")
+        assert 'role="alert"' not in same.text
+        forwarded = (await c.get(f"/login/link/{other}")).text
+        warning = forwarded.split('role="alert">', 1)[1].split("</p>", 1)[0]
+        assert "Maria Rossi" in warning and "GISC Offenbach" in warning
