@@ -188,3 +188,25 @@ async def test_a_link_page_warns_only_when_it_replaces_another_account(make_app:
         forwarded = (await c.get(f"/login/link/{other}")).text
         warning = forwarded.split('role="alert">', 1)[1].split("</p>", 1)[0]
         assert "Maria Rossi" in warning and "GISC Offenbach" in warning
+
+
+async def test_a_full_register_page_logs_every_number_whole(make_app: Any) -> None:
+    """50 numbers do not fit one access-log row: they are spread over rows, none cut."""
+    from types import SimpleNamespace
+
+    from sqlmodel import select
+
+    from wisbot.store.web_tables import WebAccess
+    from wisbot.web.access import REF_WIDTH, record_list
+
+    app = await make_app(web_directory())
+    numbers = [f"WIS-SEC-2026-{n}" for n in range(1000, 1050)]  # hand-written shape
+    request = SimpleNamespace(
+        state=SimpleNamespace(caller=SimpleNamespace(contact=SimpleNamespace(id="reader")),
+                              bot=app),
+        url=SimpleNamespace(path="/incidents"), client=SimpleNamespace(host="192.0.2.9"))
+    await record_list(request, "register", numbers)  # type: ignore[arg-type]
+    rows = await app.store.tx(lambda s: s.exec(select(WebAccess)).all())
+    assert 1 < len(rows) <= 6 and all(len(r.ref) <= REF_WIDTH for r in rows)
+    logged = [n for r in rows for n in r.ref.split(", ")]
+    assert logged == numbers
