@@ -140,6 +140,7 @@ async def test_browser_signs_in_by_email_link(make_app: Any, smtp: Any,
                          smtp_port=port)
     server = WebServer(app, host="127.0.0.1", port=0)
     url = await server.start()
+    app.settings.web_base_url = url  # e-mailed links need the configured address
     try:
         def ask() -> str:
             browser.get(url + "/")

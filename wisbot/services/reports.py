@@ -28,7 +28,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -213,14 +213,16 @@ def report_for(session: Session, caller: Caller, year: int,
     it). Chat's ``incident stats`` and the web page both ask here."""
     if caller.sees_live_statistics:
         return annual_report(session, year, now), ""
+    # Drill reachability (every role's chain and how it answered) stays the Secretariat's,
+    # as chat's `drill results` keeps it.
     published = published_report(session, year) if year < now.year else None
     if published is not None:
-        return published, _t(" (as published)")
+        return replace(published, reachability={}), _t(" (as published)")
 
     def seen(inc: Incident) -> bool:
         return caller.sees(exposure(inc)) is not Vis.NONE
 
-    return (annual_report(session, year, now, include=seen),
+    return (replace(annual_report(session, year, now, include=seen), reachability={}),
             _t(" (incidents you may see here)"))
 
 

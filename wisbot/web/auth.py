@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from wisbot.directory import Contact, Directory
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from wisbot.store.engine import Store
 
 LINK_LIFETIME = timedelta(minutes=15)
+# How long a used Matrix OpenID token is remembered: longer than Synapse honours one (1 h).
+OPENID_MEMORY = timedelta(hours=2)
 STATE_LIFETIME = timedelta(minutes=10)
 RATE_WINDOW = timedelta(minutes=15)
 
@@ -169,6 +172,26 @@ class WebAuth:
             return None if row is None else (row.contact_id, row.kind)
 
         return await self._store.tx(work)
+
+    async def spend_openid(self, contact_id: str, token: str) -> bool:
+        """True the first time this Matrix OpenID token is used, False ever after (until
+        the homeserver has long stopped honouring it): a token seen by a widget or over a
+        shoulder cannot open a second session. Kept as a used one-time token (its hash)."""
+        now, key = self.now(), digest("matrix-openid:" + token.strip())
+
+        def work(session: Session) -> bool:
+            if session.get(WebLoginToken, key) is not None:
+                return False
+            session.add(WebLoginToken(token_hash=key, contact_id=contact_id, kind="openid",
+                                      created_at=now, expires_at=now + OPENID_MEMORY,
+                                      used_at=now))
+            session.flush()
+            return True
+
+        try:
+            return await self._store.tx(work)
+        except IntegrityError:  # another process spent it at the same moment
+            return False
 
     # ----- Slack sign-in states -----------------------------------------------------------
     async def new_state(self) -> tuple[str, str]:

@@ -155,13 +155,23 @@ async def _mail_link(request: Request, contact_id: str, address: str) -> None:
         return
     try:
         raw = await auth_of(request).issue_link(contact_id, "email")
-        link = f"{base_url(request)}/login/link/{quote(raw)}"
+        configured = bot.settings.web_base_url
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
         language = await bot.store.tx(lambda s: person_language(s, bot.directory, contact_id))
         with i18n.use(language):
             subject = _("wisbot: your sign-in link")
-            body = _("Open this link to sign in to wisbot (it works once, within {minutes} "
-                     "minutes):\n\n{link}\n\nIf you did not ask for it, ignore this e-mail.",
-                     minutes=int(LINK_LIFETIME.total_seconds() // 60), link=link)
+            if configured:
+                link = f"{configured.rstrip('/')}/login/link/{quote(raw)}"
+                body = _("Open this link to sign in to wisbot (it works once, within "
+                         "{minutes} minutes):\n\n{link}\n\nIf you did not ask for it, "
+                         "ignore this e-mail.", minutes=minutes, link=link)
+            else:
+                # No configured address: a link built from the request's Host header would
+                # point wherever the asker chose, so the mail carries the code alone.
+                body = _("Paste this sign-in code on wisbot's sign-in page, under "
+                         "“Sign-in code” (it works once, within {minutes} minutes):\n\n"
+                         "{code}\n\nIf you did not ask for it, ignore this e-mail.",
+                         minutes=minutes, code=raw)
         await mailer.send(to=[address], cc=[], subject=subject, body=body)
     except Exception:
         log.exception("web: the sign-in e-mail to %s failed", contact_id)
@@ -171,11 +181,22 @@ async def link_page(request: Request) -> Response:
     """A link shows a button, and only the button's POST uses it up: a mail scanner that
     follows links does not spend it."""
     raw = request.path_params["token"]
-    if await auth_of(request).peek_link(raw) is None:
+    contact_id = await auth_of(request).peek_link(raw)
+    if contact_id is None:
         return await _link_refused(request)
+    # Name the account, and warn of the session it replaces: a link forwarded by someone
+    # else must not make the reader work as its sender unawares.
+    names = {c.id: c.name for c in request.state.bot.directory.contacts}
+    account = names.get(contact_id, contact_id)
+    caller = request.state.caller
+    current = None if caller is None or caller.contact.id == contact_id else caller.contact.name
     return await page(request, "link.html", token=raw, title=lambda: _("Sign in"),
-                      text=lambda: _("Press the button to sign in to wisbot."),
-                      go=lambda: _("Sign in"))
+                      text=lambda: _("This link signs in to wisbot as {name}. Press the "
+                                     "button only if this is you.", name=account),
+                      warning=(None if current is None else lambda: _(
+                          "You are signed in as {current}: signing in as {name} ends that "
+                          "session in this browser.", current=current, name=account)),
+                      go=lambda: _("Sign in as {name}", name=account))
 
 
 async def _link_refused(request: Request) -> Response:
@@ -214,6 +235,10 @@ async def login_matrix(request: Request) -> Response:
     contact = bot.directory.contact_by_chat("matrix", user_id)
     if contact is None:
         return await _unknown_person(request)
+    if not await auth_of(request).spend_openid(contact.id, form.get("token", "")):
+        return await _message(request, lambda: _("Not signed in"), lambda: _(
+            "Matrix sign-in refused: {reason}.", reason=_(
+                "the token was refused (expired, used or not from this server)")), 400)
     return await _signed_in(request, contact.id, "matrix")
 
 

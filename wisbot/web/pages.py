@@ -180,6 +180,10 @@ async def incidents(request: Request, caller: Caller, lang: str) -> Response:
     reg = await bot.store.tx(lambda s: register(
         s, bot.directory, caller, which=which, sev_min=sev_min, rsit_class=rsit, year=year,
         page=page))
+    # The register shows each incident's number and summary: who read them is logged too.
+    from wisbot.web import access
+
+    await access.record_list(request, "register", [row.number for row in reg.rows])
     query = {k: v for k, v in form.items() if v}
     return _html(request, "pages/incidents.html", lang, reg=reg, form=form, query=query,
                  **options)
@@ -418,6 +422,7 @@ async def _report(request: Request, caller: Caller) -> tuple[Any, str]:
 
 async def annual(request: Request, caller: Caller, lang: str) -> Response:
     rep, scope = await _report(request, caller)
+    await record_access(request, "report", f"annual {rep.year}")
     months = [str(m) for m in MONTHS]
     series = {f"{_t('severity')} {level}": [rep.by_month[m][level] for m in range(1, 13)]
               for level in range(6)}
@@ -442,6 +447,7 @@ async def annual(request: Request, caller: Caller, lang: str) -> Response:
 
 async def annual_csv(request: Request, caller: Caller, lang: str) -> Response:
     rep, _scope = await _report(request, caller)
+    await record_access(request, "report", f"annual {rep.year}.csv")
     return Response(to_csv(rep), media_type="text/csv; charset=utf-8", headers={
         **NO_STORE, "Content-Disposition":
             f'attachment; filename="wis-it-security-{rep.year}.csv"'})
@@ -449,6 +455,7 @@ async def annual_csv(request: Request, caller: Caller, lang: str) -> Response:
 
 async def annual_json(request: Request, caller: Caller, lang: str) -> Response:
     rep, _scope = await _report(request, caller)
+    await record_access(request, "report", f"annual {rep.year}.json")
     return Response(to_json(rep), media_type="application/json", headers={
         **NO_STORE, "Content-Disposition":
             f'attachment; filename="wis-it-security-{rep.year}.json"'})
