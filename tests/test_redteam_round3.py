@@ -379,9 +379,6 @@ async def test_a_red_export_file_is_readable_by_its_owner_only(make_app, db_url:
 
 # ----- finding 16: round-3 features speak English only --------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="finding 16: sighting cards, indicator replies, the "
-                   "widening question and the wrong-room warning bypass the catalogs: "
-                   "English in a French room")
 async def test_sightings_indicators_and_widening_speak_the_readers_language(make_app) -> None:  # type: ignore[no-untyped-def]
     """Issue 15: every message in the reader's language. Germany's room and Anna read
     French; the incident cascade is French (the control), but the sighting card told to
