@@ -1,7 +1,7 @@
 """Red team, round 3: failing tests for what issues 12-15 broke or left open.
 
-Each test is marked ``xfail(strict=True)`` with its finding number: it passes (and the
-suite fails) once the finding is fixed, so the mark must go with the fix. Forbidden words
+Each test was written failing (``xfail(strict=True)``, with its finding number) and its
+mark went with the fix: every one must pass now. Forbidden words
 are written here by hand; nothing is derived from the code under test.
 """
 

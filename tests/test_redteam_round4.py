@@ -1,6 +1,6 @@
 """Red team, round 4 (redteam2): the ICT operations commands (changes and the CAB, KEDB,
-incident models, audits, continuity drills). Each test is a finding, marked xfail(strict)
-until the product is fixed. Forbidden words are written here by hand."""
+incident models, audits, continuity drills). Each test is a finding, written failing (xfail
+strict) and passing since its fix. Forbidden words are written here by hand."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 of tests/watch (kept here because pytest fixtures of a sub-folder's conftest are not seen
 from tests/test_redteam_round3.py). JIRA is tests/_fake_jira.py, the local fake of exactly
 the Jira Data Center REST v2 endpoints wisbot uses; Alertmanager's notifications are its
-real webhook JSON (fixtures/alertmanager_firing.json). Each test is ``xfail(strict=True)``
-with its finding number."""
+real webhook JSON (fixtures/alertmanager_firing.json). Each test was written failing
+(``xfail(strict=True)``) and now passes with its finding's fix."""
 
 from __future__ import annotations
 

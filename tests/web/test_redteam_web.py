@@ -1,5 +1,5 @@
 """Red team, round 4 (redteam2): the web facility over HTTP against the real site (in
-process). Each test is a finding, marked xfail(strict) until the product is fixed. The
+process). Each test is a finding, written failing (xfail strict) and passing since its fix. The
 attacker's host name and forbidden words are written here by hand."""
 
 from __future__ import annotations
