@@ -1,8 +1,8 @@
 """Red team, round 3 (WIS2 monitoring events as hostile input): failing tests that need
 the wmem fixtures (tests/wmem/conftest.py: the published WMEM examples, a directory whose
-Global Services carry their centre-ids). Each test was written failing (``xfail(strict=True)``)
-and now passes with its finding's fix. Events go through ``receive_bytes``, the path every broker message and
-the replay take."""
+Global Services carry their centre-ids). Each test was written failing
+(``xfail(strict=True)``) and now passes with its finding's fix. Events go through
+``receive_bytes``, the path every broker message and the replay take."""
 
 from __future__ import annotations
 
