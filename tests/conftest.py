@@ -127,7 +127,7 @@ async def make_app(db_url: str, example_directory: Directory,
 
 # Under pytest-xdist (`make test` runs two workers) the local Mosquitto is one shared broker:
 # tests that publish or subscribe on its fixed WIS2 topics run on one worker, one after the other.
-_BROKER_WORDS = ("1883", "mosquitto", "aiomqtt", "paho")
+_BROKER_WORDS = ("1883", "mosquitto", "aiomqtt", "paho", "wmem", "mqtt://")
 _broker_files: dict[Path, bool] = {}
 
 
