@@ -29,7 +29,7 @@ from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import _ as _t
 from wisbot.i18n import ngettext
-from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.reply import Reply, ReplyBuilder, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.exchange import ScheduledJob
 from wisbot.services.languages import room_language
@@ -178,15 +178,17 @@ class ContinuityService:
 
     def _card(self, plan: ContinuityPlan, title: str) -> Reply:
         b = ReplyBuilder(f"{plan.centre} – {title}", kind="report")
-        b.field(_t("Critical services"), plan.critical_services)
         b.field(_t("Maximum tolerable outage"), _h(plan.max_outage_h))
         b.field(_t("Recovery time objective"), _h(plan.rto_h))
         b.field(_t("Recovery point objective"), _h(plan.rpo_h))
-        b.field(_t("Alternate site"), plan.alternate_site)
-        b.field(_t("Contact list"), plan.contacts)
         b.field(_t("Last tested"), _tested(plan))
         b.field(_t("Next test due"), f"{next_test(plan)} ("
                 + ngettext("every {n} day", "every {n} days", plan.test_every_days) + ")")
+        # The centre's own words, as typed (isolated in right-to-left text).
+        for label, value in ((_t("Critical services"), plan.critical_services),
+                             (_t("Alternate site"), plan.alternate_site),
+                             (_t("Contact list"), plan.contacts)):
+            b.line(bold(f"{label}: "), user(value))
         return b.build(private=True)
 
     # ----- drills ------------------------------------------------------------------------
