@@ -52,7 +52,7 @@ def drill_ref(run: DrillRun) -> str:
 def drill_card(ref: str) -> Reply:
     """A drill page's card in the current language (the paging service renders it again
     for each paged person's language)."""
-    b = ReplyBuilder(_t("reachability test {ref}", ref=ref), kind="drill")
+    b = ReplyBuilder(_t("reachability test {ref}", ref=i18n.iso(ref)), kind="drill")
     b.line(_t("DRILL: this is a test of the 24/7 on-call chain, not an incident. "
               "Acknowledge it as you would a real page; the time to answer is "
               "recorded for the service report (1-hour target)."))
@@ -248,8 +248,9 @@ class ContinuityService:
                               caller.contact.id, roles, now)
             if run is None:
                 raise InvalidState(_t("that drill was just started"))
-            b = ReplyBuilder(_t("DRILL {ref} started", ref=drill_ref(run)))
-            b.line(_t("A test page to {roles}; see `drill results`.", roles=", ".join(roles)))
+            b = ReplyBuilder(_t("DRILL {ref} started", ref=i18n.iso(drill_ref(run))))
+            b.line(_t("A test page to {roles}; see `drill results`.",
+                      roles=i18n.iso(", ".join(roles))))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -360,7 +361,8 @@ class ContinuityService:
 
 def _no_plan(code: str) -> NotFound:
     """The one answer for a centre without a plan and one the caller may not read."""
-    return NotFound(_t("no continuity plan for {centre} that you may see here", centre=code))
+    return NotFound(_t("no continuity plan for {centre} that you may see here",
+                       centre=i18n.iso(code)))
 
 
 def _tested(plan: ContinuityPlan) -> str:
@@ -368,7 +370,8 @@ def _tested(plan: ContinuityPlan) -> str:
 
 
 def _reminder(plan: ContinuityPlan, due: date) -> Reply:
-    b = ReplyBuilder(_t("{centre} – continuity test due", centre=plan.centre), kind="report")
+    b = ReplyBuilder(_t("{centre} – continuity test due", centre=i18n.iso(plan.centre)),
+                     kind="report")
     b.line(_t("The continuity plan of {centre} is due for a test by {due} (last tested "
               "{tested}). Record it with `continuity tested {centre} <date>`.",
               centre=plan.centre, due=due, tested=_tested(plan)))
@@ -384,7 +387,7 @@ def next_test(plan: ContinuityPlan) -> date:
 def drill_outcome(p: Page, now: datetime, namer: Callable[[str | None], str]) -> str:
     if p.acked_at is not None:
         took = (_utc(p.acked_at) - _utc(p.created_at)).total_seconds()
-        who, shown = namer(p.acked_by), format_duration(took)
+        who, shown = i18n.iso(namer(p.acked_by)), format_duration(took)
         if took <= TARGET.total_seconds():
             return _t("answered by {who} after {took} (within the 1-hour target)",
                       who=who, took=shown)
