@@ -203,8 +203,8 @@ async def test_agenda_before_the_meeting_then_one_reminder_of_what_is_undecided(
     await svc.tick()
     await app.outbox.drain()
     cab = room_text(app, "cab")
-    assert cab.count("left 1 change(s) undecided") == 1
-    reminder = cab[cab.index("left 1 change(s) undecided"):]
+    assert cab.count("left 1 change undecided") == 1
+    reminder = cab[cab.index("left 1 change undecided"):]
     assert "CHG-2026-2" in reminder and "CHG-2026-1" not in reminder
     notes = await app.store.tx(lambda s: [n.kind for n in s.exec(select(Notification))])
     assert notes.count("cab-agenda") == 1 and notes.count("cab-reminder") == 1

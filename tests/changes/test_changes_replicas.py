@@ -64,4 +64,4 @@ async def test_agenda_and_reminder_once_across_two_processes(two: Any) -> None:
     await a.outbox.drain()
     await b.outbox.drain()
     cab = "\n".join(app.console.transcript("cab") for app in (a, b))
-    assert cab.count("agenda") == 1 and cab.count("left 2 change(s) undecided") == 1
+    assert cab.count("agenda") == 1 and cab.count("left 2 changes undecided") == 1

@@ -12,6 +12,7 @@ from wisbot.commands.registry import Arg, Command, Registry, Token, tokenize
 from wisbot.domain.audits import OUTCOMES
 from wisbot.errors import InvalidState, UsageError
 from wisbot.i18n import N_
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 from wisbot.services.audits import parse_day
 
@@ -171,7 +172,8 @@ async def continuity(ctx: Ctx, a: dict[str, Any]) -> Reply:
     elif verb == "set":
         every = w.options.get("every", "365")
         if not (every.isascii() and every.isdigit() and 1 <= int(every) <= 3660):
-            raise w.fail(f"every= is a number of days from 1 to 3660, not {every!r}")
+            raise w.fail(_t("every= is a number of days from 1 to 3660, not {given}",
+                            given=repr(every)))
         tested = w.options.get("tested")
         reply = await svc.set_plan(
             c, w.word(1, "centre"), services=w.need("services"), mto=w.need("mto"),
@@ -179,7 +181,7 @@ async def continuity(ctx: Ctx, a: dict[str, Any]) -> Reply:
             contacts=w.need("contacts"), every=int(every),
             tested=parse_day(tested) if tested else None)
     else:
-        raise w.fail(f"unknown continuity verb {verb!r}")
+        raise w.fail(_t("unknown continuity verb {verb}", verb=repr(verb)))
     return reply
 
 
@@ -197,21 +199,23 @@ async def drill(ctx: Ctx, a: dict[str, Any]) -> Reply:
             try:
                 at = datetime.fromisoformat(first.replace("Z", "+00:00"))
             except ValueError:
-                raise w.fail(f"{first!r} is not a time: use 2026-12-07T09:00Z") from None
+                raise w.fail(_t("{given} is not a time: use 2026-12-07T09:00Z",
+                                given=repr(first))) from None
             at = at if at.tzinfo else at.replace(tzinfo=UTC)
             every = w.need("every")
             if not (every.isascii() and every.isdigit() and 1 <= int(every) <= 366):
-                raise w.fail(f"every= is a number of days from 1 to 366, not {every!r}")
+                raise w.fail(_t("every= is a number of days from 1 to 366, not {given}",
+                                given=repr(every)))
             reply = await svc.set_schedule(c, at.astimezone(UTC), int(every))
     elif verb == "now":
         reply = await svc.drill_now(c, w.word(1, "role|all"))
     elif verb == "results":
         n = w.words[1].value if len(w.words) > 1 else "5"
         if not (n.isascii() and n.isdigit() and 1 <= int(n) <= 50):
-            raise w.fail(f"count is a number from 1 to 50, not {n!r}")
+            raise w.fail(_t("count is a number from 1 to 50, not {given}", given=repr(n)))
         reply = await svc.results(c, int(n))
     else:
-        raise w.fail(f"unknown drill verb {verb!r}")
+        raise w.fail(_t("unknown drill verb {verb}", verb=repr(verb)))
     return reply
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from wisbot.errors import InvalidState, UsageError
+from wisbot.i18n import N_, Lazy
+from wisbot.i18n import _ as _t
 
 FIELDS = ("what", "why", "who", "when", "how", "risk", "impact", "cost")
 """What a request for change carries (Annex 1 §4.4 step 1)."""
@@ -64,13 +66,39 @@ TRANSITIONS: dict[str, tuple[tuple[State, ...], State | None]] = {
 }
 
 NEXT_STEP = {
-    State.REQUESTED: "filter and assess: `change accept <change> priority=… risk=…` or "
-                     "`change reject <change> <reason>`",
-    State.ACCEPTED: "a CAB meeting decides: `change decide <change> authorise|refuse|defer`",
-    State.AUTHORISED: "test it, then `change tested <change> <result>`",
-    State.TESTED: "implement it, then `change implemented <change> [note]`",
-    State.IMPLEMENTED: "review it, then `change close <change> <review>`",
+    State.REQUESTED: N_("filter and assess: `change accept <change> priority=… risk=…` or "
+                        "`change reject <change> <reason>`"),
+    State.ACCEPTED: N_("a CAB meeting decides: `change decide <change> "
+                       "authorise|refuse|defer`"),
+    State.AUTHORISED: N_("test it, then `change tested <change> <result>`"),
+    State.TESTED: N_("implement it, then `change implemented <change> [note]`"),
+    State.IMPLEMENTED: N_("review it, then `change close <change> <review>`"),
 }
+
+# A state and a timeline step as the reader reads them (the stored values stay English:
+# `change list open|all` and the database use them). Priorities and risk levels are not
+# translated: they are what `priority=` and `risk=` take.
+STATE_WORDS: dict[str, Lazy] = {
+    "requested": N_("requested"), "accepted": N_("accepted"), "rejected": N_("rejected"),
+    "authorised": N_("authorised"), "refused": N_("refused"), "tested": N_("tested"),
+    "implemented": N_("implemented"), "closed": N_("closed"),
+}
+STEP_WORDS: dict[str, Lazy] = {
+    **STATE_WORDS, "assessed": N_("assessed"), "deferred": N_("deferred"),
+    "on agenda": N_("on the agenda"),
+}
+
+
+def state_words(state: str) -> str:
+    """A state (``accepted``) in the current language."""
+    word = STATE_WORDS.get(state)
+    return str(word) if word is not None else state
+
+
+def step_words(kind: str) -> str:
+    """A timeline step's kind (``assessed``, ``on agenda``) in the current language."""
+    word = STEP_WORDS.get(kind)
+    return str(word) if word is not None else kind
 
 
 @dataclass(frozen=True)
@@ -85,28 +113,35 @@ class Facts:
 def transition(facts: Facts, action: str) -> State:
     """The state ``action`` leads to; :class:`InvalidState` with the reason otherwise."""
     if action not in TRANSITIONS:
-        raise UsageError(f"unknown change action {action!r}")
+        raise UsageError(_t("unknown change action {action}", action=repr(action)))
     sources, target = TRANSITIONS[action]
     if facts.state not in sources:
-        allowed = " or ".join(s.value for s in sources)
+        allowed = _t(" or ").join(state_words(s.value) for s in sources)
         hint = NEXT_STEP.get(facts.state)
-        raise InvalidState(
-            f"a change that is {facts.state.value} cannot be {_past(action)} (only one that "
-            f"is {allowed})" + (f"; next: {hint}" if hint else "; it is final"))
+        problem = _t("a change that is {state} cannot be {done} (only one that is {allowed})",
+                     state=state_words(facts.state.value), done=_past(action),
+                     allowed=allowed)
+        raise InvalidState(problem + (_t("; next: {hint}", hint=str(hint)) if hint
+                                      else _t("; it is final")))
     if action == "authorise" and facts.risk_level is None:
-        raise InvalidState("this change has no risk assessment, so the CAB cannot authorise "
-                           "it: assess it first (`change assess <change> risk=low|medium|high "
-                           "<assessment>`), or defer it")
+        raise InvalidState(_t("this change has no risk assessment, so the CAB cannot "
+                              "authorise it: assess it first (`change assess <change> "
+                              "risk=low|medium|high <assessment>`), or defer it"))
     if action == "authorise" and facts.priority is None:
-        raise InvalidState("this change has no priority: accept it with one first")
+        raise InvalidState(_t("this change has no priority: accept it with one first"))
     return target or facts.state
 
 
+PAST: dict[str, Lazy] = {
+    "accept": N_("accepted"), "reject": N_("rejected"), "assess": N_("assessed"),
+    "authorise": N_("authorised"), "refuse": N_("refused"), "defer": N_("deferred"),
+    "tested": N_("marked tested"), "implemented": N_("marked implemented"),
+    "close": N_("closed"),
+}
+
+
 def _past(action: str) -> str:
-    return {"accept": "accepted", "reject": "rejected", "assess": "assessed",
-            "authorise": "authorised", "refuse": "refused", "defer": "deferred",
-            "tested": "marked tested", "implemented": "marked implemented",
-            "close": "closed"}[action]
+    return str(PAST[action])
 
 
 def priority_rank(priority: str | None) -> int:
@@ -124,7 +159,8 @@ def change_number(year: int, seq: int) -> str:
 def parse_change_number(text: str) -> str:
     match = _NUMBER_RE.match(text.strip())
     if match is None:
-        raise UsageError(f"{text!r} is not a change number: they look like CHG-2026-1")
+        raise UsageError(_t("{given} is not a change number: they look like CHG-2026-1",
+                            given=repr(text)))
     return f"CHG-{match.group(1)}-{int(match.group(2))}"
 
 

@@ -40,13 +40,15 @@ from wisbot.domain.changes import (
     change_number,
     parse_change_number,
     priority_rank,
+    state_words,
+    step_words,
     transition,
 )
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
-from wisbot.i18n import _
+from wisbot.i18n import _, ngettext
 from wisbot.reply import Reply, ReplyBuilder, bold, user
 from wisbot.services.context import Caller
-from wisbot.services.languages import room_language
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import notify
 from wisbot.store.change_tables import CabMeeting, ChangeEvent, ChangeRequest
 from wisbot.store.engine import Store
@@ -167,7 +169,8 @@ class ChangeService:
         b = ReplyBuilder(f"{change.number} – {headline}", kind="change")
         b.ref = change.number
         b.field(_("Centre"), change.centre)
-        b.field(_("State"), f"{change.state} ({_('step {n} of 6', n=State(change.state).step)})")
+        b.field(_("State"), f"{state_words(change.state)} "
+                f"({_('step {n} of 6', n=State(change.state).step)})")
         if change.priority:
             b.field(_("Priority"), change.priority)
         b.field(_("Risk assessment"), change.risk_level or _("not assessed"))
@@ -188,8 +191,13 @@ class ChangeService:
             b.line(bold(_("Timeline:")))
             for e in session.exec(select(ChangeEvent).where(
                     ChangeEvent.change_id == _id(change)).order_by(col(ChangeEvent.id))).all():
-                b.line(f"  {i18n.when(e.at)} · {self._name(e.actor)} · {e.kind}",
-                       *((": ", user(e.text)) if e.text else ()))
+                head = f"  {i18n.when(e.at)} · {self._name(e.actor)} · {step_words(e.kind)}"
+                meeting = (session.get(CabMeeting, e.meeting_id)
+                           if e.kind == "on agenda" and e.meeting_id is not None else None)
+                if meeting is not None:  # wisbot's own words: the meeting, in the reader's
+                    b.line(head, ": ", i18n.when(meeting.at))
+                else:
+                    b.line(head, *((": ", user(e.text)) if e.text else ()))
         return b.build()
 
     def _tell(self, session: Session, change: ChangeRequest, kind: str,
@@ -346,9 +354,11 @@ class ChangeService:
                 _reply, queued[0] = self.wmem.plan_outage(
                     session, row.service, row.starts_at, row.ends_at,
                     # The duty room, `watch outages` and the WMEM's readers are outside
-                    # the change's audience: the service and the window only.
+                    # the change's audience: the service and the window only. The text is
+                    # the WMEM's title (WIS2 data, English); the name reads the same in
+                    # every language (the duty room's post is the outage service's).
                     "Planned maintenance", by_id=caller.contact.id,
-                    by_name=_("the CAB ({who})", who=caller.contact.name))
+                    by_name=f"CAB ({caller.contact.name})")
                 row.outage_announced = True
                 extra = _("{service} is announced as a planned outage in the operations "
                           "calendar (`watch outages`).", service=row.service)
@@ -397,7 +407,7 @@ class ChangeService:
     def _done(self, row: ChangeRequest, headline: str, extra: str | None = None) -> Reply:
         b = ReplyBuilder(f"{row.number} – {headline}", kind="change")
         b.ref = row.number
-        b.field(_("State"), row.state)
+        b.field(_("State"), state_words(row.state))
         if extra:
             b.line(extra)
         return b.build(private=True)
@@ -425,7 +435,8 @@ class ChangeService:
             b = ReplyBuilder(_("Changes ({which}): {n}", which=which, n=len(rows)),
                              kind="change")
             for r in rows[-MAX_LISTED:]:
-                b.line(f"{r.number} · {r.state} · {r.priority or '–'} · {r.centre} · "
+                b.line(f"{r.number} · {state_words(r.state)} · {r.priority or '–'} · "
+                       f"{r.centre} · "
                        f"{i18n.when(r.starts_at)} · ", user(r.what[:120]))
             if not rows:
                 b.line(_("none"))
@@ -449,7 +460,8 @@ class ChangeService:
             for r in rows[:MAX_LISTED]:
                 service = f" · {r.service}" if r.service else ""
                 b.line(bold(f"{i18n.when(r.starts_at)} – {i18n.when(r.ends_at)}"),
-                       f" · {r.number} · {r.centre} · {r.state}{service} · ", user(r.what[:120]))
+                       f" · {r.number} · {r.centre} · {state_words(r.state)}{service} · ",
+                       user(r.what[:120]))
             if not rows:
                 b.line(_("No authorised change is due."))
             return b.build(private=True)
@@ -533,8 +545,9 @@ class ChangeService:
 
     def _agenda(self, session: Session, meeting: CabMeeting, rows: Sequence[ChangeRequest], *,
                 reminder: bool) -> Reply:
-        title = (_("Reminder: the CAB meeting of {at} left {n} change(s) undecided",
-                   at=i18n.when(meeting.at), n=len(rows)) if reminder
+        title = (ngettext("Reminder: the CAB meeting of {at} left {n} change undecided",
+                          "Reminder: the CAB meeting of {at} left {n} changes undecided",
+                          len(rows), at=i18n.when(meeting.at)) if reminder
                  else _("CAB meeting {at}: agenda", at=i18n.when(meeting.at)))
         b = ReplyBuilder(title, kind="change")
         for i, r in enumerate(rows, 1):
@@ -614,7 +627,9 @@ class ChangeService:
             contact = self.directory.contact(cid)
             roles = person_roles(self.directory, contact)
             mine = [r for r in rows if change_person_reads(roles, r.member, r.gisc)]
-            direct.append((cid, self._agenda(session, meeting, mine, reminder=reminder)))
+            with i18n.use(person_language(session, self.directory, cid)):
+                direct.append((cid, self._agenda(session, meeting, mine,
+                                                 reminder=reminder)))
         notify(session, kind="cab-reminder" if reminder else "cab-agenda", now=self.clock(),
                incident_id=None, deliveries=deliveries, direct=direct)
 

@@ -5,7 +5,12 @@ A drill is a test page through a role's 24/7 chain: a page of kind ``drill`` abo
 ``DRILL-<n>``, so it escalates and stops at the first acknowledgement exactly like an
 incident page, is marked DRILL everywhere (:mod:`wisbot.services.paging`), and no incident
 figure counts it (:func:`wisbot.services.reports.annual_report`). A scheduled drill starts
-once across processes: its :class:`DrillRun` row has a unique slot."""
+once across processes: its :class:`DrillRun` row has a unique slot.
+
+Every message is in its reader's language: a reply in the room's or the person's, a
+reminder in each room's, a drill page in each paged person's (:func:`drill_card`, rendered
+again by the paging service). The word DRILL and the ref ``DRILL-<n>`` are a fixed marker,
+the same in every language (docs/continuity.md)."""
 
 from __future__ import annotations
 
@@ -15,15 +20,19 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import continuity_reader_reads
 from wisbot.domain.audits import parse_hours
 from wisbot.domain.paging import TARGET, format_duration
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
-from wisbot.reply import Reply, ReplyBuilder, bold
+from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
+from wisbot.reply import Reply, ReplyBuilder, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.exchange import ScheduledJob
+from wisbot.services.languages import room_language
 from wisbot.services.notify import ResponseHook, ResponseRequest, notify
 from wisbot.store.audit_tables import ContinuityPlan, DrillRun, DrillSchedule
 from wisbot.store.engine import Store
@@ -38,6 +47,16 @@ DRILL_PREFIX = "DRILL-"
 
 def drill_ref(run: DrillRun) -> str:
     return f"{DRILL_PREFIX}{run.id}"
+
+
+def drill_card(ref: str) -> Reply:
+    """A drill page's card in the current language (the paging service renders it again
+    for each paged person's language)."""
+    b = ReplyBuilder(_t("reachability test {ref}", ref=i18n.iso(ref)), kind="drill")
+    b.line(_t("DRILL: this is a test of the 24/7 on-call chain, not an incident. "
+              "Acknowledge it as you would a real page; the time to answer is "
+              "recorded for the service report (1-hour target)."))
+    return b.build()
 
 
 def drill_roles(directory: Directory) -> list[str]:
@@ -60,31 +79,38 @@ class ContinuityService:
         try:
             centre = self.directory.centre(code)
         except NotFound:
-            raise NotFound(f"no continuity plan for {code} that you may see here") from None
+            raise _no_plan(code) from None
         if not continuity_reader_reads(caller.roles, caller.room_role, centre.member):
             if write:
-                raise NotAllowed("a continuity plan is kept by the centre's Member focal "
-                                 "points (in their room or a direct chat) or the Secretariat")
-            raise NotFound(f"no continuity plan for {centre.code} that you may see here")
+                raise NotAllowed(_t("a continuity plan is kept by the centre's Member focal "
+                                    "points (in their room or a direct chat) or the "
+                                    "Secretariat"))
+            raise _no_plan(centre.code)
         return centre.code, centre.member
 
     async def set_plan(self, caller: Caller, code: str, *, services: str, mto: str,
                        rto: str, rpo: str, site: str, contacts: str, every: int,
                        tested: date | None) -> Reply:
         centre, member = self._centre_for(caller, code, write=True)
-        try:
-            mto_h, rto_h, rpo_h = parse_hours(mto), parse_hours(rto), parse_hours(rpo)
-        except ValueError as exc:
-            raise UsageError(f"{exc} is not a duration: use 4h, 90m or 2d") from None
+        hours = {}
+        for option, given in (("mto", mto), ("rto", rto), ("rpo", rpo)):
+            try:
+                hours[option] = parse_hours(given)
+            except ValueError:
+                raise UsageError(_t("{option}={given} is not a duration: use 4h, 90m or 2d",
+                                    option=option, given=given)) from None
+        mto_h, rto_h, rpo_h = hours["mto"], hours["rto"], hours["rpo"]
         if rto_h > mto_h:
-            raise UsageError(f"the recovery time objective ({rto}) exceeds the maximum "
-                             f"tolerable outage ({mto}): recovery would come too late")
+            raise UsageError(_t("the recovery time objective ({rto}) exceeds the maximum "
+                                "tolerable outage ({mto}): recovery would come too late",
+                                rto=rto, mto=mto))
         for name, value in (("services", services), ("site", site), ("contacts", contacts)):
             if not value.strip():
-                raise UsageError(f"{name}= is part of the plan's essentials")
+                raise UsageError(_t("{option}= is part of the plan's essentials",
+                                    option=name))
         today = self.clock().astimezone(UTC).date()
         if tested is not None and tested > today:
-            raise UsageError("tested= is a date in the past")
+            raise UsageError(_t("tested= is a date in the past"))
 
         def work(session: Session) -> Reply:
             plan = session.get(ContinuityPlan, centre)
@@ -103,23 +129,23 @@ class ContinuityService:
                 if tested is not None:
                     plan.last_tested = tested
             session.add(plan)
-            return self._card(plan, "Continuity plan recorded")
+            return self._card(plan, _t("Continuity plan recorded"))
 
         return await self.store.tx(work)
 
     async def tested(self, caller: Caller, code: str, day: date) -> Reply:
         centre, _ = self._centre_for(caller, code, write=True)
         if day > self.clock().astimezone(UTC).date():
-            raise UsageError("the test date is in the past")
+            raise UsageError(_t("the test date is in the past"))
 
         def work(session: Session) -> Reply:
             plan = session.get(ContinuityPlan, centre)
             if plan is None:
-                raise InvalidState(f"{centre} has no continuity plan yet: `continuity set "
-                                   f"{centre} …` first")
+                raise InvalidState(_t("{centre} has no continuity plan yet: `continuity set "
+                                      "{centre} …` first", centre=centre))
             plan.last_tested = day
             session.add(plan)
-            return self._card(plan, "Continuity test recorded")
+            return self._card(plan, _t("Continuity test recorded"))
 
         return await self.store.tx(work)
 
@@ -129,63 +155,70 @@ class ContinuityService:
         def work(session: Session) -> Reply:
             plan = session.get(ContinuityPlan, centre)
             if plan is None:
-                raise NotFound(f"no continuity plan for {centre} that you may see here")
-            return self._card(plan, "Continuity plan")
+                raise _no_plan(centre)
+            return self._card(plan, _t("Continuity plan"))
 
         return await self.store.tx(work)
 
     async def list_plans(self, caller: Caller) -> Reply:
         def work(session: Session) -> Reply:
-            b = ReplyBuilder("Continuity plans", kind="report")
+            b = ReplyBuilder(_t("Continuity plans"), kind="report")
             n = 0
             for plan in session.exec(select(ContinuityPlan).order_by(
                     col(ContinuityPlan.centre))):
                 if continuity_reader_reads(caller.roles, caller.room_role, plan.member):
                     n += 1
-                    b.line(bold(plan.centre), f": last tested {plan.last_tested or 'never'}"
-                           f", next test due {next_test(plan)}")
+                    b.line(bold(plan.centre), _t(": last tested {tested}, next test due {due}",
+                                                 tested=_tested(plan), due=next_test(plan)))
             if not n:
-                b.line("No continuity plans that you may see here.")
+                b.line(_t("No continuity plans that you may see here."))
             return b.build(private=True)
 
         return await self.store.tx(work)
 
     def _card(self, plan: ContinuityPlan, title: str) -> Reply:
         b = ReplyBuilder(f"{plan.centre} – {title}", kind="report")
-        b.field("Critical services", plan.critical_services)
-        b.field("Maximum tolerable outage", _h(plan.max_outage_h))
-        b.field("Recovery time objective", _h(plan.rto_h))
-        b.field("Recovery point objective", _h(plan.rpo_h))
-        b.field("Alternate site", plan.alternate_site)
-        b.field("Contact list", plan.contacts)
-        b.field("Last tested", str(plan.last_tested or "never"))
-        b.field("Next test due", f"{next_test(plan)} (every {plan.test_every_days} days)")
+        b.field(_t("Maximum tolerable outage"), _h(plan.max_outage_h))
+        b.field(_t("Recovery time objective"), _h(plan.rto_h))
+        b.field(_t("Recovery point objective"), _h(plan.rpo_h))
+        b.field(_t("Last tested"), _tested(plan))
+        b.field(_t("Next test due"), f"{next_test(plan)} ("
+                + ngettext("every {n} day", "every {n} days", plan.test_every_days) + ")")
+        # The centre's own words, as typed (isolated in right-to-left text).
+        for label, value in ((_t("Critical services"), plan.critical_services),
+                             (_t("Alternate site"), plan.alternate_site),
+                             (_t("Contact list"), plan.contacts)):
+            b.line(bold(f"{label}: "), user(value))
         return b.build(private=True)
 
     # ----- drills ------------------------------------------------------------------------
     async def set_schedule(self, caller: Caller, first: datetime | None, every: int) -> Reply:
         if not caller.is_secretariat:
-            raise NotAllowed("the WMO Secretariat sets the reachability drills")
+            raise NotAllowed(_t("the WMO Secretariat sets the reachability drills"))
 
         def work(session: Session) -> Reply:
             row = session.get(DrillSchedule, "default")
             now = self.clock()
             if first is None:
                 if row is None or not row.active:
-                    raise InvalidState("no drill schedule is set")
+                    raise InvalidState(_t("no drill schedule is set"))
                 row.active = False
                 session.add(row)
-                return ReplyBuilder("Reachability drills stopped").build(private=True)
+                return ReplyBuilder(_t("Reachability drills stopped")).build(private=True)
             if row is None:
                 row = DrillSchedule(key="default", first_at=first, every_days=every,
                                     set_by=caller.contact.id, set_at=now)
             row.first_at, row.every_days, row.active = first, every, True
             row.set_by, row.set_at = caller.contact.id, now
             session.add(row)
-            b = ReplyBuilder("Reachability drills scheduled")
+            b = ReplyBuilder(_t("Reachability drills scheduled"))
             roles = len(drill_roles(self.directory))
-            b.line(f"A test page through every role's 24/7 chain ({roles} roles) from "
-                   f"{_hm(first)}, every {every} days; next {_hm(self._next(row, now))}.")
+            b.line(ngettext("A test page through every role's 24/7 chain ({n} role) from "
+                            "{first}, {period}; next {next}.",
+                            "A test page through every role's 24/7 chain ({n} roles) from "
+                            "{first}, {period}; next {next}.", roles,
+                            first=i18n.when(first), next=i18n.when(self._next(row, now)),
+                            period=ngettext("every {n} day", "every {n} days", every)))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -205,7 +238,7 @@ class ContinuityService:
 
     async def drill_now(self, caller: Caller, role: str) -> Reply:
         if not caller.is_secretariat:
-            raise NotAllowed("the WMO Secretariat runs the reachability drills")
+            raise NotAllowed(_t("the WMO Secretariat runs the reachability drills"))
         roles = drill_roles(self.directory) if role.casefold() == "all" \
             else [self.directory.oncall_role(role)]
 
@@ -214,9 +247,10 @@ class ContinuityService:
             run = self._start(session, f"now-{now.isoformat()}-{caller.contact.id}-{role}",
                               caller.contact.id, roles, now)
             if run is None:
-                raise InvalidState("that drill was just started")
-            b = ReplyBuilder(f"DRILL {drill_ref(run)} started")
-            b.line(f"A test page to {', '.join(roles)}; see `drill results`.")
+                raise InvalidState(_t("that drill was just started"))
+            b = ReplyBuilder(_t("DRILL {ref} started", ref=i18n.iso(drill_ref(run))))
+            b.line(_t("A test page to {roles}; see `drill results`.",
+                      roles=i18n.iso(", ".join(roles))))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -257,41 +291,39 @@ class ContinuityService:
             nested.rollback()
             return None
         ref = drill_ref(run)
-        targets = []
-        for role in roles:
-            b = ReplyBuilder(f"reachability test {ref}", kind="drill")
-            b.line("DRILL: this is a test of the 24/7 on-call chain, not an incident. "
-                   "Acknowledge it as you would a real page; the time to answer is "
-                   "recorded for the service report (1-hour target).")
-            targets.append((role, b.build()))
+        with i18n.use(None):  # stored in the deployment's language; each page is
+            card = drill_card(ref)  # rendered again in its reader's (paging._card_in)
+        targets = [(role, card) for role in roles]
         self.page(session, ResponseRequest(kind="drill", ref=ref, at=now,
                                            targets=tuple(targets)))
         return run
 
     async def results(self, caller: Caller, count: int) -> Reply:
         if not caller.is_secretariat or caller.room_role not in (None, "secretariat"):
-            raise NotAllowed("drill results are the Secretariat's (its room or a direct chat)")
+            raise NotAllowed(_t("drill results are the Secretariat's (its room or a direct "
+                                "chat)"))
 
         def work(session: Session) -> Reply:
             now = self.clock()
             runs = session.exec(select(DrillRun).order_by(col(DrillRun.id).desc())
                                 .limit(count)).all()
-            b = ReplyBuilder("Reachability drills", kind="report")
+            b = ReplyBuilder(_t("Reachability drills"), kind="report")
             for run in runs:
-                b.line(bold(f"DRILL {drill_ref(run)}"), f" {_hm(run.started_at)}"
-                       f" ({'scheduled' if run.started_by == 'schedule' else run.started_by})")
+                by = (_t("scheduled") if run.started_by == "schedule"
+                      else self._name(run.started_by))
+                b.line(bold(f"DRILL {drill_ref(run)}"), f" {i18n.when(run.started_at)} ({by})")
                 for p in session.exec(select(Page).where(Page.ref == drill_ref(run))
                                       .order_by(col(Page.id))):
                     b.line(f"  {p.role}: {drill_outcome(p, now, self._name)}")
             if not runs:
-                b.line("No drills yet.")
+                b.line(_t("No drills yet."))
             return b.build(private=True)
 
         return await self.store.tx(work)
 
     def _name(self, contact_id: str | None) -> str:
         if contact_id is None:
-            return "someone"
+            return _t("someone")
         try:
             return self.directory.contact(contact_id).name
         except NotFound:
@@ -311,21 +343,39 @@ class ContinuityService:
                 due = next_test(plan)
                 if plan.reminded_for == due or today < due - TEST_NOTICE:
                     continue
-                b = ReplyBuilder(f"{plan.centre} – continuity test due", kind="report")
-                b.line(f"The continuity plan of {plan.centre} is due for a test by {due} "
-                       f"(last tested {plan.last_tested or 'never'}). Record it with "
-                       f"`continuity tested {plan.centre} <date>`.")
-                reply = b.build()
                 rooms: list[Room] = [*self.directory.rooms_with_role(f"member:{plan.member}"),
                                      *self.directory.rooms_with_role("secretariat")]
+                deliveries = []
+                for room in rooms:  # each room in its language
+                    with i18n.use(room_language(room)):
+                        deliveries.append((room, _reminder(plan, due)))
                 notify(session, kind="continuity", now=self.clock(), incident_id=None,
-                       deliveries=[(room, reply) for room in rooms])
+                       deliveries=deliveries)
                 plan.reminded_for = due
                 session.add(plan)
                 sent += 1
             return sent
 
         return await self.store.tx(work)
+
+
+def _no_plan(code: str) -> NotFound:
+    """The one answer for a centre without a plan and one the caller may not read."""
+    return NotFound(_t("no continuity plan for {centre} that you may see here",
+                       centre=i18n.iso(code)))
+
+
+def _tested(plan: ContinuityPlan) -> str:
+    return str(plan.last_tested) if plan.last_tested is not None else _t("never")
+
+
+def _reminder(plan: ContinuityPlan, due: date) -> Reply:
+    b = ReplyBuilder(_t("{centre} – continuity test due", centre=i18n.iso(plan.centre)),
+                     kind="report")
+    b.line(_t("The continuity plan of {centre} is due for a test by {due} (last tested "
+              "{tested}). Record it with `continuity tested {centre} <date>`.",
+              centre=plan.centre, due=due, tested=_tested(plan)))
+    return b.build()
 
 
 def next_test(plan: ContinuityPlan) -> date:
@@ -337,21 +387,20 @@ def next_test(plan: ContinuityPlan) -> date:
 def drill_outcome(p: Page, now: datetime, namer: Callable[[str | None], str]) -> str:
     if p.acked_at is not None:
         took = (_utc(p.acked_at) - _utc(p.created_at)).total_seconds()
-        verdict = "within" if took <= TARGET.total_seconds() else "after"
-        return (f"answered by {namer(p.acked_by)} after {format_duration(took)} "
-                f"({verdict} the 1-hour target)")
+        who, shown = i18n.iso(namer(p.acked_by)), format_duration(took)
+        if took <= TARGET.total_seconds():
+            return _t("answered by {who} after {took} (within the 1-hour target)",
+                      who=who, took=shown)
+        return _t("answered by {who} after {took} (after the 1-hour target)",
+                  who=who, took=shown)
     if p.status == "open" and _utc(p.target_at) > now:
-        return "not answered yet"
-    return "not answered within the 1-hour target"
+        return _t("not answered yet")
+    return _t("not answered within the 1-hour target")
 
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def _hm(at: datetime) -> str:
-    return _utc(at).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _h(hours: float) -> str:
-    return f"{hours:g} h"
+    return _t("{hours} h", hours=i18n.number(hours))

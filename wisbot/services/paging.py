@@ -441,8 +441,13 @@ class PagingService:
 
     def _card_in(self, session: Session, page: Page, language: str) -> Reply:
         """The page's card in ``language``: an incident card is rendered again (for what
-        the stored one shows, named or anonymised); others are as stored."""
+        the stored one shows, named or anonymised), so is a drill's; others are as stored.
+        Called inside ``i18n.use(language)``."""
         base = Reply.model_validate(page.payload)
+        if page.kind == "drill" and (base.lang or "en") != language:
+            from wisbot.services.continuity import drill_card  # (continuity pages through us)
+
+            return drill_card(page.ref)
         if (base.lang or "en") == language or page.incident_id is None \
                 or base.kind != "incident" or not base.reveals:
             return base
