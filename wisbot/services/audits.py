@@ -163,8 +163,7 @@ class AuditService:
             if lang not in done:
                 with i18n.use(lang):
                     title, lines = render()
-                    b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}",
-                                     kind="report", tlp=AUDIT_TLP)
+                    b = ReplyBuilder(_heading(a, title), kind="report", tlp=AUDIT_TLP)
                     b.ref = audit_ref(a)
                     for line in lines:
                         b.line(*line)
@@ -207,8 +206,9 @@ class AuditService:
                 [(_t("{mode} audit of {centre} ({code}) requested by {name}, with the "
                      "self-assessment questionnaire. Next: the Secretariat names the team "
                      "(`audit team {audit} lead=<contact> expert=<contact>`).",
-                     mode=str(MODE_WORDS.get(mode, mode)), centre=centre.name,
-                     code=centre.code, name=caller.contact.name, audit=audit_ref(a)),)]))
+                     mode=str(MODE_WORDS.get(mode, mode)), centre=i18n.iso(centre.name),
+                     code=i18n.iso(centre.code), name=i18n.iso(caller.contact.name),
+                     audit=i18n.iso(audit_ref(a))),)]))
             return self._card(a, _t("Audit requested"))
 
         return await self.store.tx(work)
@@ -500,8 +500,7 @@ class AuditService:
               report: bool = True) -> Reply:
         """``report``: whether the reader is in the post-audit report's audience; the
         auditors still run the case (evidence) but no longer read its outcome."""
-        b = ReplyBuilder(f"{audit_ref(a)} · {a.centre} – {title}", kind="report",
-                         tlp=AUDIT_TLP)
+        b = ReplyBuilder(_heading(a, title), kind="report", tlp=AUDIT_TLP)
         b.ref = audit_ref(a)
         b.field(_t("Phase"), str(PHASE_WORDS[a.phase]))
         b.field(_t("Mode"), str(MODE_WORDS.get(a.mode, a.mode)))
@@ -602,6 +601,11 @@ class AuditService:
             return sent
 
         return await self.store.tx(work)
+
+
+def _heading(a: Audit, title: str) -> str:
+    """``AUD-3 · DE-OF-NC – title``: the codes isolated in a right-to-left language."""
+    return f"{i18n.iso(audit_ref(a))} · {i18n.iso(a.centre)} – {title}"
 
 
 def _hm(at: datetime | None) -> str:
