@@ -277,3 +277,11 @@ async def test_a_french_room_and_a_chinese_auditor_read_their_language(
     refused = render_text(await c.type("sec-maria", "audit satisfied AUD-1", "secretariat"))
     assert "AUD-1 est en phase 4 rapport post-audit ; il faut la phase 2 évaluation " \
         "préalable à l’audit ou 2 pré-audit" in refused, refused
+    # A checklist in the French room: the command as code where French puts it.
+    year = app.clock().year
+    checklist = render_text(await c.type("sec-maria", "incident report DE-OF-NC "
+                                         "share=secretariat model=phishing Mails",
+                                         "secretariat"))
+    assert f"Liste de contrôle (cochez avec incident check WIS-SEC-{year}-1 <n>) :" \
+        in checklist, checklist
+    assert "Modèle d’incident : " in checklist, checklist

@@ -24,11 +24,9 @@ def model_for(ctx: Ctx, key: str | None) -> IncidentModel | None:
     return models_of(ctx).get(key) if key else None
 
 
-def around(message: str, command: str, **kwargs: object) -> tuple[str, str]:
-    """The translated ``message`` cut where its ``{command}`` placeholder goes, so the
-    command is shown as code wherever the language puts it."""
-    before, _sep, after = _(message, command="\x00", **kwargs).partition("\x00")
-    return before, after
+HERE = "\x00"
+"""Where a command goes in a translated sentence: the sentence is cut there and the command
+shown as code wherever the language puts it."""
 
 
 def with_model(reply: Reply, model: IncidentModel, number: str, level: int) -> Reply:
@@ -41,7 +39,7 @@ def with_model(reply: Reply, model: IncidentModel, number: str, level: int) -> R
                       Span(text=f"{severity(model.severity).words} – "), user(model.why),
                       Span(text=" " + _("To set it: ")),
                       code(f"severity {number} {model.severity} <reason>")))
-    before, after = around("Checklist (tick with {command}):", "incident check")
+    before, _here, after = _("Checklist (tick with {command}):", command=HERE).partition(HERE)
     lines.append((bold(before), code(f"incident check {number} <n>"), bold(after)))
     lines += [(Span(text=f"☐ {i}. "), user(item)) for i, item in enumerate(model.checklist, 1)]
     return reply.model_copy(update={"lines": (*reply.lines, *lines), "private": True})
