@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,25 +12,40 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry, Token, tokenize
 from wisbot.domain.audits import OUTCOMES
 from wisbot.errors import InvalidState, UsageError
-from wisbot.i18n import N_
+from wisbot.i18n import N_, Lazy
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 from wisbot.services.audits import parse_day
 
-AUDIT_USAGE = """Usage:
-  audit request <centre> [remote] [responsible=<role>] [reaudit=<years>] <questionnaire>
-  audit team <audit> lead=<contact> expert=<contact> [members=<contact,contact>]
-  audit assess <audit>            phase 2: the pre-audit assessment starts
-  audit ask <audit> <text>        the team asks the centre for more information
-  audit answer <audit> <text>     the centre answers
-  audit satisfied <audit>         the team is satisfied: the audit may proceed
-  audit stop <audit> <reasons>    the team recommends not to proceed
-  audit schedule <audit> <date>   phase 3: the two-day audit starts that working day
-  audit meeting <audit> opening|closing
-  audit report <audit> outcome=compliant|conditions|not-compliant [conditions="a; b"] <text>
-  audit evidence <audit> handed|destroyed
-  audit show <audit> | audit list
-Example: audit request DE-OF-NC remote https://example.org/de-of-nc-self-assessment.pdf"""
+# Each line: the command's words (never translated) and what it does (translated).
+AUDIT_LINES: tuple[tuple[str, Lazy | None], ...] = (
+    ("audit request <centre> [remote] [responsible=<role>] [reaudit=<years>] "
+     "<questionnaire>", None),
+    ("audit team <audit> lead=<contact> expert=<contact> [members=<contact,contact>]", None),
+    ("audit assess <audit>", N_("phase 2: the pre-audit assessment starts")),
+    ("audit ask <audit> <text>", N_("the team asks the centre for more information")),
+    ("audit answer <audit> <text>", N_("the centre answers")),
+    ("audit satisfied <audit>", N_("the team is satisfied: the audit may proceed")),
+    ("audit stop <audit> <reasons>", N_("the team recommends not to proceed")),
+    ("audit schedule <audit> <date>",
+     N_("phase 3: the two-day audit starts that working day")),
+    ("audit meeting <audit> opening|closing", None),
+    ('audit report <audit> outcome=compliant|conditions|not-compliant [conditions="a; b"] '
+     "<text>", None),
+    ("audit evidence <audit> handed|destroyed", None),
+    ("audit show <audit> | audit list", None),
+)
+AUDIT_EXAMPLE = "audit request DE-OF-NC remote https://example.org/de-of-nc-self-assessment.pdf"
+
+
+def audit_usage() -> str:
+    """The usage of ``audit`` in the current language (its command words as they are)."""
+    lines = [_t("Usage:")]
+    for words, what in AUDIT_LINES:
+        lines.append(f"  {words:<31} {what}" if what is not None else f"  {words}")
+    lines.append(_t("Example: {example}", example=AUDIT_EXAMPLE))
+    return "\n".join(lines)
+
 
 CONTINUITY_USAGE = """Usage:
   continuity set <centre> services=<text> mto=<4h> rto=<2h> rpo=<1h> site=<text> contacts=<text> [every=<days>] [tested=<date>]
@@ -48,7 +64,8 @@ Example: drill schedule 2026-12-07T09:00Z every=30"""
 class _Words:
     """Positional words and key=value options of a verb's text; the rest is free text."""
 
-    def __init__(self, raw: str, options: tuple[str, ...], usage: str) -> None:
+    def __init__(self, raw: str, options: tuple[str, ...],
+                 usage: str | Callable[[], str]) -> None:
         self.raw = raw
         self.usage = usage
         self.tokens: list[Token] = tokenize(raw)
@@ -64,17 +81,18 @@ class _Words:
                 self.words.append(tok)
 
     def fail(self, problem: str) -> UsageError:
-        return UsageError(f"{problem}\n{self.usage}")
+        usage = self.usage() if callable(self.usage) else self.usage
+        return UsageError(f"{problem}\n{usage}")
 
     def word(self, i: int, what: str) -> str:
         if len(self.words) <= i:
-            raise self.fail(f"missing <{what}>")
+            raise self.fail(_t("missing {what}", what=f"<{what}>"))
         return self.words[i].value
 
     def text(self, i: int, what: str) -> str:
         """The free text from positional word ``i`` on (options left out)."""
         if len(self.words) <= i:
-            raise self.fail(f"missing <{what}>")
+            raise self.fail(_t("missing {what}", what=f"<{what}>"))
         rest = self.words[i:]
         if len(rest) == 1:
             return rest[0].value
@@ -83,20 +101,27 @@ class _Words:
     def need(self, key: str) -> str:
         value = self.options.get(key)
         if not value:
-            raise self.fail(f"missing {key}=")
+            raise self.fail(_t("missing {what}", what=f"{key}="))
         return value
+
+
+NOT_RUNNING: dict[str, Lazy] = {
+    "audits": N_("audits are not running in this wisbot"),
+    "continuity": N_("continuity plans and drills are not running in this wisbot"),
+}
 
 
 def _svc(ctx: Ctx, name: str) -> Any:
     svc = ctx.services.extra.get(name)
     if svc is None:
-        raise InvalidState(f"{name} are not running in this wisbot")
+        raise InvalidState(str(NOT_RUNNING[name]) if name in NOT_RUNNING
+                           else _t("{service} are not running in this wisbot", service=name))
     return svc
 
 
 async def audit(ctx: Ctx, a: dict[str, Any]) -> Reply:
     w = _Words(a["what"] or "", ("responsible", "reaudit", "lead", "expert", "members",
-                                 "outcome", "conditions"), AUDIT_USAGE)
+                                 "outcome", "conditions"), audit_usage)
     svc = _svc(ctx, "audits")
     c = ctx.caller
     verb = w.word(0, "request|team|assess|ask|answer|satisfied|stop|schedule|meeting|"
@@ -112,7 +137,8 @@ async def audit(ctx: Ctx, a: dict[str, Any]) -> Reply:
             mode, start = w.words[2].value.lower(), 3
         years = w.options.get("reaudit", "4")
         if not (years.isascii() and years.isdigit() and 1 <= int(years) <= 10):
-            raise w.fail(f"reaudit= is a number of years from 1 to 10, not {years!r}")
+            raise w.fail(_t("reaudit= is a number of years from 1 to 10, not {given}",
+                            given=repr(years)))
         reply = await svc.request(c, centre, w.text(start, "questionnaire"), mode=mode,
                                   responsible=w.options.get("responsible"),
                                   reaudit_years=int(years))
@@ -138,21 +164,24 @@ async def audit(ctx: Ctx, a: dict[str, Any]) -> Reply:
         elif verb == "meeting":
             which = w.word(2, "opening|closing").lower()
             if which not in ("opening", "closing"):
-                raise w.fail(f"meeting is opening or closing, not {which!r}")
+                raise w.fail(_t("meeting is opening or closing, not {given}",
+                                given=repr(which)))
             reply = await svc.meeting(c, ref, which)
         elif verb == "report":
             outcome = w.need("outcome").lower()
             if outcome not in OUTCOMES:
-                raise w.fail(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+                raise w.fail(_t("outcome must be one of {choices}, not {given}",
+                                choices=", ".join(OUTCOMES), given=repr(outcome)))
             reply = await svc.report(c, ref, outcome, w.options.get("conditions"),
                                      w.text(2, "report text"))
         elif verb == "evidence":
             what = w.word(2, "handed|destroyed").lower()
             if what not in ("handed", "destroyed"):
-                raise w.fail(f"evidence is handed or destroyed, not {what!r}")
+                raise w.fail(_t("evidence is handed or destroyed, not {given}",
+                                given=repr(what)))
             reply = await svc.evidence(c, ref, what)
         else:
-            raise w.fail(f"unknown audit verb {verb!r}")
+            raise w.fail(_t("unknown audit verb {given}", given=repr(verb)))
     return reply
 
 

@@ -10,7 +10,7 @@ from wisbot.domain import rsit
 from wisbot.domain.incident_models import IncidentModel, IncidentModels
 from wisbot.domain.severity import severity
 from wisbot.i18n import _
-from wisbot.reply import Reply, ReplyBuilder, Span, bold, code
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.checklists import Checklists
 
 
@@ -24,18 +24,24 @@ def model_for(ctx: Ctx, key: str | None) -> IncidentModel | None:
     return models_of(ctx).get(key) if key else None
 
 
+HERE = "\x00"
+"""Where a command goes in a translated sentence: the sentence is cut there and the command
+shown as code wherever the language puts it."""
+
+
 def with_model(reply: Reply, model: IncidentModel, number: str, level: int) -> Reply:
     """The reporter's answer with the model's suggested severity (in its words, with why)
-    and the checklist to tick off."""
-    lines: list[tuple[Span, ...]] = [(bold(_("Incident model: ")), Span(text=model.title)),]
+    and the checklist to tick off. The model's title, why and checklist are data (the
+    models file, in the Secretariat's words): shown as they are written."""
+    lines: list[tuple[Span, ...]] = [(bold(_("Incident model: ")), user(model.title)),]
     if model.severity != level:
         lines.append((bold(_("Suggested severity: ")),
-                      Span(text=f"{severity(model.severity).words} – {model.why} "),
-                      Span(text=_("To set it: ")),
+                      Span(text=f"{severity(model.severity).words} – "), user(model.why),
+                      Span(text=" " + _("To set it: ")),
                       code(f"severity {number} {model.severity} <reason>")))
-    lines.append((bold(_("Checklist (tick with ")), code(f"incident check {number} <n>"),
-                  bold("):")))
-    lines += [(Span(text=f"☐ {i}. {item}"),) for i, item in enumerate(model.checklist, 1)]
+    before, _here, after = _("Checklist (tick with {command}):", command=HERE).partition(HERE)
+    lines.append((bold(before), code(f"incident check {number} <n>"), bold(after)))
+    lines += [(Span(text=f"☐ {i}. "), user(item)) for i, item in enumerate(model.checklist, 1)]
     return reply.model_copy(update={"lines": (*reply.lines, *lines), "private": True})
 
 
@@ -43,16 +49,16 @@ async def list_models(ctx: Ctx, a: dict[str, Any]) -> Reply:
     models = models_of(ctx)
     if a["model"]:
         m = models.get(a["model"])
-        b = ReplyBuilder(f"{m.key} – {m.title}")
+        b = ReplyBuilder(f"{m.key} – {m.title}")  # the title: the models file's words
         b.field(_("Classification (RSIT)"), rsit.words(m.rsit))
         b.field(_("Suggested severity"), f"{severity(m.severity).words} – {m.why}")
         for i, item in enumerate(m.checklist, 1):
-            b.line(f"{i}. {item}")
+            b.line(f"{i}. ", user(item))
         b.line(code(f"incident report <centre> share=… model={m.key} <summary>"))
         return b.build(private=True)
     b = ReplyBuilder(_("Incident models"))
     for m in models.models.values():
-        b.line(bold(m.key), Span(text=f" – {m.title} · {m.rsit} · "),
+        b.line(bold(m.key), Span(text=" – "), user(m.title), Span(text=f" · {m.rsit} · "),
                Span(text=severity(m.severity).words))
     b.line(_("Details: `models <name>`; use one: `incident report <centre> share=… "
              "model=<name> <summary>`."))

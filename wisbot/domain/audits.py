@@ -8,25 +8,32 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from wisbot.i18n import N_, Lazy
+from wisbot.i18n import _ as _t
+
 OUTCOMES = ("compliant", "conditions", "not-compliant")
-OUTCOME_WORDS = {"compliant": "compliant",
-                 "conditions": "compliant with conditions",
-                 "not-compliant": "not compliant"}
+# The outcome= and phase keys are command words; the words shown are translated (str()).
+OUTCOME_WORDS: dict[str, Lazy] = {"compliant": N_("compliant"),
+                                  "conditions": N_("compliant with conditions"),
+                                  "not-compliant": N_("not compliant")}
 PHASES = ("request", "pre-audit", "not-proceeding", "ready", "audit", "report", "closed")
-PHASE_WORDS = {
-    "request": "1 request (self-assessment questionnaire received)",
-    "pre-audit": "2 pre-audit assessment",
-    "not-proceeding": "2 pre-audit: recommended not to proceed",
-    "ready": "2 pre-audit: team satisfied, audit to be scheduled",
-    "audit": "3 audit",
-    "report": "4 post-audit report",
-    "closed": "closed",
+PHASE_WORDS: dict[str, Lazy] = {
+    "request": N_("1 request (self-assessment questionnaire received)"),
+    "pre-audit": N_("2 pre-audit assessment"),
+    "not-proceeding": N_("2 pre-audit: recommended not to proceed"),
+    "ready": N_("2 pre-audit: team satisfied, audit to be scheduled"),
+    "audit": N_("3 audit"),
+    "report": N_("4 post-audit report"),
+    "closed": N_("closed"),
 }
 AUDIT_DAYS = 2
 """An audit takes two (working) days, travel excluded (Annex 2 §2.6)."""
 REPORT_WORKING_DAYS = 5
 """The post-audit report is due within five working days of the audit (§2.24)."""
 TEAM_PARTS = ("lead", "expert", "member")
+PART_WORDS: dict[str, Lazy] = {"lead": N_("lead"), "expert": N_("expert"),
+                               "member": N_("team member")}
+"""A team member's part as shown (``lead=`` and ``expert=`` stay the command's words)."""
 
 
 def working_days_after(start: date, days: int, holidays: Iterable[date] = ()) -> date:
@@ -65,23 +72,24 @@ def team_problems(team: Sequence[TeamMember], centre_region: str) -> list[str]:
     out: list[str] = []
     people = {m.contact for m in team}
     if len(people) < 2:
-        out.append("the team needs at least two people")
+        out.append(_t("the team needs at least two people"))
     leads = [m for m in team if m.part == "lead"]
     if len(leads) != 1:
-        out.append("the team needs exactly one lead auditor")
+        out.append(_t("the team needs exactly one lead auditor"))
     elif not leads[0].experienced:
-        out.append(f"the lead auditor {leads[0].contact} has no audit experience recorded "
-                   "(audit_experience in the directory)")
+        out.append(_t("the lead auditor {contact} has no audit experience recorded "
+                      "(audit_experience in the directory)", contact=leads[0].contact))
     if not any(m.part == "expert" for m in team):
-        out.append("the team needs a subject expert")
+        out.append(_t("the team needs a subject expert"))
     for m in team:
         if m.unplaced:
-            out.append(f"the directory records no WMO region for {', '.join(sorted(m.unplaced))}"
-                       f" ({m.contact}): add `region:` to the Member, so the no-own-region "
-                       "rule can be checked")
+            out.append(_t("the directory records no WMO region for {members} ({contact}): "
+                          "add `region:` to the Member, so the no-own-region rule can be "
+                          "checked", members=", ".join(sorted(m.unplaced)), contact=m.contact))
         if centre_region in m.regions:
-            out.append(f"{m.contact} is from Region {centre_region}, the audited centre's "
-                       "region: no auditor audits a centre in their own region")
+            out.append(_t("{contact} is from Region {region}, the audited centre's region: "
+                          "no auditor audits a centre in their own region",
+                          contact=m.contact, region=centre_region))
     return out
 
 

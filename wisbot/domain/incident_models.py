@@ -17,6 +17,7 @@ import yaml
 
 from wisbot.domain import rsit
 from wisbot.errors import DirectoryError
+from wisbot.i18n import _ as _t
 
 SHIPPED = "wisbot/data/incident_models.yaml"
 FIELDS = ("key", "title", "class", "severity", "why", "checklist")
@@ -47,46 +48,54 @@ def _show(value: Any) -> str:
 
 
 def _problems(entry: Any, where: str) -> list[str]:
+    # In the reader's language (``wisbot reload`` from chat; the CLI: the default); the
+    # field names and keys are the file's own words.
     if not isinstance(entry, dict):
-        return [f"{where}: each model is a mapping with {', '.join(FIELDS)}"]
+        return [_t("{where}: each model is a mapping with {fields}", where=where,
+                   fields=", ".join(FIELDS))]
     out: list[str] = []
     for name in entry:
         if name not in FIELDS:
             close = difflib.get_close_matches(_show(name), FIELDS, n=1)
-            out.append(f"{where}: unknown field {_show(name)}"
-                       + (f" (did you mean {close[0]!r}?)" if close else ""))
+            out.append(_t("{where}: unknown field {field}", where=where, field=_show(name))
+                       + (_t(" (did you mean {word}?)", word=repr(close[0])) if close else ""))
     for name in FIELDS:
         if name not in entry:
-            out.append(f"{where}: {name} is missing")
+            out.append(_t("{where}: {field} is missing", where=where, field=name))
     key = entry.get("key")
     if "key" in entry and not (isinstance(key, str) and _KEY.match(key)):
-        out.append(f"{where}: key {_show(key)} must be lowercase letters, digits and hyphens "
-                   "(2 to 40, starting with a letter), e.g. phishing")
+        out.append(_t("{where}: key {key} must be lowercase letters, digits and hyphens "
+                      "(2 to 40, starting with a letter), e.g. phishing", where=where,
+                      key=_show(key)))
     for name, most in (("title", 120), ("why", 300)):
         value = entry.get(name)
         if name in entry and not (isinstance(value, str) and value.strip()
                                   and len(value) <= most):
-            out.append(f"{where}: {name} must be text of 1 to {most} characters")
+            out.append(_t("{where}: {field} must be text of 1 to {most} characters",
+                          where=where, field=name, most=most))
     cls = entry.get("class")
     if "class" in entry:
         found = rsit.lookup(str(cls)) if isinstance(cls, str) else None
         if found is None:
             near = difflib.get_close_matches(_show(cls), list(rsit.taxonomy()), n=2)
-            out.append(f"{where}: class {_show(cls)} is not an RSIT class/type"
-                       + (f" (nearest: {', '.join(near)})" if near else
-                          " (see `incident classify help`)"))
+            out.append(_t("{where}: class {value} is not an RSIT class/type", where=where,
+                          value=_show(cls))
+                       + (_t(" (nearest: {near})", near=", ".join(near)) if near else
+                          _t(" (see `incident classify help`)")))
     level = entry.get("severity")
     if "severity" in entry and not (type(level) is int and 0 <= level <= 5):
-        out.append(f"{where}: severity must be a whole number from 0 to 5, not {_show(level)}")
+        out.append(_t("{where}: severity must be a whole number from 0 to 5, not {value}",
+                      where=where, value=_show(level)))
     items = entry.get("checklist")
     if "checklist" in entry:
         if not (isinstance(items, list) and 1 <= len(items) <= MAX_CHECKLIST):
-            out.append(f"{where}: checklist must be a list of 1 to {MAX_CHECKLIST} items")
+            out.append(_t("{where}: checklist must be a list of 1 to {most} items",
+                          where=where, most=MAX_CHECKLIST))
         else:
             for n, item in enumerate(items, 1):
                 if not (isinstance(item, str) and item.strip() and len(item) <= 200):
-                    out.append(f"{where}: checklist item {n} must be text of 1 to 200 "
-                               "characters")
+                    out.append(_t("{where}: checklist item {n} must be text of 1 to 200 "
+                                  "characters", where=where, n=n))
     return out
 
 
@@ -96,11 +105,13 @@ def parse_models(text: str, source: str) -> dict[str, IncidentModel]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DirectoryError(source, [f"not valid YAML{line}: "
-                                      f"{getattr(exc, 'problem', None) or exc}"]) from None
+        problem = str(getattr(exc, "problem", None) or exc)  # PyYAML's words, in English
+        raise DirectoryError(source, [
+            _t("not valid YAML at line {line}: {problem}", line=mark.line + 1,
+               problem=problem) if mark is not None
+            else _t("not valid YAML: {problem}", problem=problem)]) from None
     if not (isinstance(data, dict) and isinstance(data.get("models"), list)):
-        raise DirectoryError(source, ["the file must hold `models:`, a list of models"])
+        raise DirectoryError(source, [_t("the file must hold `models:`, a list of models")])
     problems: list[str] = []
     models: dict[str, IncidentModel] = {}
     for i, entry in enumerate(data["models"]):
@@ -108,7 +119,8 @@ def parse_models(text: str, source: str) -> dict[str, IncidentModel]:
         where = f"models[{i}]" + (f" ({key})" if isinstance(key, str) else "")
         found = _problems(entry, where)
         if not found and key in models:
-            found = [f"{where}: key {key!r} is used twice in this file"]
+            found = [_t("{where}: key {key} is used twice in this file", where=where,
+                        key=repr(key))]
         problems += found
         if not found and isinstance(key, str):
             found_cls = rsit.lookup(entry["class"])
@@ -130,8 +142,9 @@ def load_models(path: Path | None) -> dict[str, IncidentModel]:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise DirectoryError(str(path), [f"cannot read the incident models file: "
-                                             f"{getattr(exc, 'strerror', None) or exc}"]) from None
+            raise DirectoryError(str(path), [_t(
+                "cannot read the incident models file: {problem}",
+                problem=str(getattr(exc, "strerror", None) or exc))]) from None
         models.update(parse_models(text, str(path)))
     return models
 
@@ -153,9 +166,11 @@ class IncidentModels:
         removed = sorted(set(old) - set(models))
         changed = sorted(k for k in set(models) & set(old) if models[k] != old[k])
         out = []
-        for what, keys in (("added", added), ("changed", changed), ("removed", removed)):
+        for keys, words in ((added, _t("incident models added: {keys}")),
+                            (changed, _t("incident models changed: {keys}")),
+                            (removed, _t("incident models removed: {keys}"))):
             if keys:
-                out.append(f"incident models {what}: {', '.join(keys)}")
+                out.append(words.format(keys=", ".join(keys)))
         return out
 
     def get(self, key: str) -> IncidentModel:

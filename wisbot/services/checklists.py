@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from wisbot.domain.confidentiality import Vis
 from wisbot.errors import InvalidState, UsageError
 from wisbot.i18n import _
-from wisbot.reply import Reply, ReplyBuilder, Span, bold
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
 from wisbot.services.render import actor_label, incident_tlp
@@ -52,7 +52,7 @@ class Checklists:
                                          n=n, number=inc.number,
                                          who=actor_label(svc.directory, ticked[n].actor, inc,
                                                          Vis.NAMED)))
-                svc._may_change(caller, inc, "tick the checklist of")
+                svc._may_change(caller, inc, _("tick the checklist of"))
                 entry = svc._timeline(session, inc, caller, "checked", f"{n}. {items[n - 1]}",
                                       {"n": n, "model": model.data.get("model")})
                 session.flush()
@@ -63,7 +63,7 @@ class Checklists:
             for i, item in enumerate(items, 1):
                 done = ticked.get(i)
                 mark = "☑" if done else "☐"
-                line: list[Span | str] = [bold(f"{mark} {i}. "), Span(text=item)]
+                line: list[Span | str] = [bold(f"{mark} {i}. "), user(item)]  # data: as written
                 if done:
                     who = actor_label(svc.directory, done.actor, inc, Vis.NAMED)
                     line.append(Span(text=f" ({who})"))
