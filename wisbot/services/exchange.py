@@ -221,11 +221,17 @@ class _PerLanguage:
 
 # The timeline's kinds, as people read them (the stored kind is the key).
 EVENT_KINDS: dict[str, str] = {
-    "opened": N_("opened"), "consult": N_("consultation"), "answer": N_("answer"),
+    "opened": N_("case opened"), "consult": N_("consultation"), "answer": N_("answer"),
     "answer changed": N_("answer changed"), "agreed": N_("agreed"),
     "resolve": N_("resolved"), "refer": N_("referred"), "reminder": N_("reminder"),
     "mailed": N_("mailed"), "mail failed": N_("mail failed"),
 }
+
+
+def _giscs(names: Sequence[str]) -> str:
+    """``GISC Beijing, GISC Tokyo`` in the reader's language."""
+    shown = [_t("GISC {gisc}", gisc=name) for name in names]
+    return ", ".join(shown)
 
 
 def _kind_words(kind: str) -> str:
@@ -824,8 +830,7 @@ class ExchangeService:
                               position=_position_words(p.position), was=was),
                            *((": ", user(p.reason)) if p.reason else ()))
                 if t.awaiting:
-                    b.line(_t("  not answered: {giscs}", giscs=", ".join(
-                        _t("GISC {gisc}", gisc=g) for g in t.awaiting)))
+                    b.line(_t("  not answered: {giscs}", giscs=_giscs(t.awaiting)))
         if case.outcome:
             b.line(bold(_t("Outcome ({outcome_kind}): ",
                            outcome_kind=_outcome_words(case.outcome_kind))),
@@ -1354,8 +1359,7 @@ class ExchangeService:
                 out.append(f"| {p.gisc} | {_position_words(p.position)} | {esc(p.reason)} | "
                            f"{_when(p.at)} | {_t('yes') if p.current else _t('replaced')} |")
             if t.awaiting:
-                out += ["", _t("Not answered: {giscs}", giscs=", ".join(
-                    _t("GISC {gisc}", gisc=g) for g in t.awaiting))]
+                out += ["", _t("Not answered: {giscs}", giscs=_giscs(t.awaiting))]
         out += ["", _t("## Timeline"), "",
                 "| {} | {} | {} | {} |".format(_t("when"), _t("who"), _t("what"), _t("note")),
                 "|---|---|---|---|"]

@@ -111,7 +111,7 @@ class IndicatorService:
 
         def work(session: Session) -> Reply:
             inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
-            self.incidents._may_change(caller, inc, "add indicators to")
+            self.incidents._may_change(caller, inc, _t("add indicators to"))
             if inc.status == "closed":
                 raise InvalidState(_t("{number} is closed: reopen it first", number=inc.number))
             same = session.exec(select(IncidentIndicator).where(
