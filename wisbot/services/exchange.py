@@ -804,7 +804,7 @@ class ExchangeService:
     def _case_reply(self, session: Session, case: ExchangeCase, headline: str, *,
                     note: str | None = None, full: bool = False) -> Reply:
         """The case card in the current language (``headline`` and ``note`` already in it)."""
-        b = ReplyBuilder(f"{case.number} – {headline}", kind="exchange")
+        b = ReplyBuilder(f"{i18n.iso(case.number)} – {headline}", kind="exchange")
         b.ref = case.number
         b.field(_t("Record"), case.metadata_id)
         b.field(_t("Title"), case.title)
@@ -1068,7 +1068,7 @@ class ExchangeService:
             each = _PerLanguage(session, self.directory, lambda: self._case_reply(
                 session, case, said(), note=reason.strip() or None))
             self._tell(session, case, "exchange-answer", each, all_giscs=False)
-            return ReplyBuilder(f"{case.number} – {said()}").line(
+            return ReplyBuilder(f"{i18n.iso(case.number)} – {said()}").line(
                 bold(_t("Tally: ")), t.words()).build(private=True)
 
         return await self.store.tx(work)
