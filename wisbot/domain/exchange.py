@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from babel.numbers import format_decimal
+
+from wisbot import i18n
 from wisbot.errors import InvalidState, NotFound
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 
 GLOBAL = "GlobalExchange"
@@ -52,10 +56,16 @@ def offer_reason(previous_scope: str | None, scope: str, *, known: bool) -> str 
 # ----- volume figures ---------------------------------------------------------------------
 
 METRIC_LABELS: Mapping[str, str] = {
-    "messages_24h": "Global Broker messages received, 24 h",
-    "products_24h": "products in the GISC cache, 24 h",
-    "bytes_24h": "bytes in the GISC cache, 24 h",
+    "messages_24h": N_("Global Broker messages received, 24 h"),
+    "products_24h": N_("products in the GISC cache, 24 h"),
+    "bytes_24h": N_("bytes in the GISC cache, 24 h"),
 }
+"""Shown to people (``str(label)`` translates); the metric keys stay as they are."""
+
+
+def metric_label(metric: str) -> str:
+    """The metric's label in the reader's language (an unknown metric: its key)."""
+    return str(METRIC_LABELS.get(metric, metric))
 
 
 @dataclass(frozen=True)
@@ -74,23 +84,36 @@ class Figure:
         return (self.value - self.previous) / self.previous * 100.0
 
     def words(self) -> str:
-        label = METRIC_LABELS.get(self.metric, self.metric)
-        text = f"{label}: {_number(self.value, self.metric)}"
+        text = _t("{label}: {value}", label=metric_label(self.metric),
+                  value=_number(self.value, self.metric))
         change = self.change_pct
         if change is not None:
-            text += f" ({change:+.0f} % day on day)"
+            text += _t(" ({change} % day on day)", change=_pct(change))
         elif self.previous is None:
-            text += " (no figure yesterday)"
+            text += _t(" (no figure yesterday)")
         return text
 
 
 def _number(value: float, metric: str) -> str:
+    """A figure formatted for the reader's language (units are SI symbols, kept)."""
     if metric == "bytes_24h":
         for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
             if value >= size:
-                return f"{value / size:.1f} {unit}"
-        return f"{value:.0f} B"
-    return f"{value:,.0f}"
+                return f"{_decimal(value / size, '#,##0.0')} {unit}"
+        return f"{i18n.number(round(value))} B"
+    return i18n.number(round(value))
+
+
+def _decimal(value: float, pattern: str) -> str:
+    lang = i18n.current()
+    return format_decimal(value, format=pattern,
+                          locale="en" if lang == i18n.PSEUDO else lang)
+
+
+def _pct(change: float) -> str:
+    """A signed whole percentage (``+150``), digits for the reader's language."""
+    sign = "+" if change >= 0 else "-"
+    return f"{sign}{i18n.number(abs(round(change)))}"
 
 
 @dataclass(frozen=True)
@@ -112,15 +135,17 @@ def review_flags(figures: Iterable[Figure], thresholds: Thresholds) -> list[str]
     flags: list[str] = []
     for fig in figures:
         limit = thresholds.limit(fig.metric)
-        label = METRIC_LABELS.get(fig.metric, fig.metric)
+        label = metric_label(fig.metric)
         if limit is not None and fig.value > limit:
-            flags.append(f"{label} {_number(fig.value, fig.metric)} above the threshold of "
-                         f"{_number(limit, fig.metric)}")
+            flags.append(_t("{label} {value} above the threshold of {limit}", label=label,
+                            value=_number(fig.value, fig.metric),
+                            limit=_number(limit, fig.metric)))
         change = fig.change_pct
         if thresholds.change_pct is not None and change is not None \
                 and abs(change) > thresholds.change_pct:
-            flags.append(f"{label} changed {change:+.0f} % day on day (threshold "
-                         f"±{thresholds.change_pct:.0f} %)")
+            flags.append(_t("{label} changed {change} % day on day (threshold ±{limit} %)",
+                            label=label, change=_pct(change),
+                            limit=i18n.number(round(thresholds.change_pct))))
     return flags
 
 
@@ -158,10 +183,10 @@ NEXT_STAGE: Mapping[str, Stage] = {
     "resolve": Stage.CLOSED,
 }
 _HINT: Mapping[Stage, str] = {
-    Stage.DISCUSSION: "`agreed <text>` or `consult`",
-    Stage.CONSULTATION: "`accept|object [reason]` (GISCs), `agreed <text>` or `refer`",
-    Stage.REFERRAL: "`resolve <outcome>`",
-    Stage.CLOSED: "nothing: the case is closed",
+    Stage.DISCUSSION: N_("`agreed <text>` or `consult`"),
+    Stage.CONSULTATION: N_("`accept|object [reason]` (GISCs), `agreed <text>` or `refer`"),
+    Stage.REFERRAL: N_("`resolve <outcome>`"),
+    Stage.CLOSED: N_("nothing: the case is closed"),
 }
 
 
@@ -172,7 +197,8 @@ def check_transition(number: str, stage: Stage, action: str) -> Stage:
         raise InvalidState(_t("{number} is at {words}: `{action}` is possible only at {value}. "
                               "Possible now: {hint}",
                               number=number, words=stage.words, action=action,
-                              value=' or '.join(s.words for s in allowed), hint=_HINT[stage]))
+                              value=_t(" or ").join(s.words for s in allowed),
+                              hint=str(_HINT[stage])))
     return NEXT_STAGE.get(action, stage)
 
 
@@ -185,9 +211,9 @@ class Tally:
     awaiting: tuple[str, ...] = ()
 
     def words(self) -> str:
-        text = f"{len(self.accept)} accept, {len(self.object)} object, " \
-               f"{len(self.awaiting)} not answered"
-        return text
+        return _t("{accept} accept, {object} object, {awaiting} not answered",
+                  accept=i18n.number(len(self.accept)), object=i18n.number(len(self.object)),
+                  awaiting=i18n.number(len(self.awaiting)))
 
     @property
     def unanimous_accept(self) -> bool:

@@ -18,17 +18,18 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 
 from wisbot.errors import UsageError
+from wisbot.i18n import N_, number
 from wisbot.i18n import _ as _t
 
 TYPES = ("domain", "url", "ipv4", "ipv6", "email", "hash", "cve")
 TYPE_HELP = {
-    "domain": "a host or domain name, e.g. evil.example",
-    "url": "an http, https or ftp URL",
-    "ipv4": "an IPv4 address, e.g. 203.0.113.7",
-    "ipv6": "an IPv6 address, e.g. 2001:db8::7",
-    "email": "an e-mail address",
-    "hash": "a file hash: MD5, SHA-1, SHA-256 or SHA-512 in hex (told apart by length)",
-    "cve": "a CVE identifier, e.g. CVE-2024-3400",
+    "domain": N_("a host or domain name, e.g. evil.example"),
+    "url": N_("an http, https or ftp URL"),
+    "ipv4": N_("an IPv4 address, e.g. 203.0.113.7"),
+    "ipv6": N_("an IPv6 address, e.g. 2001:db8::7"),
+    "email": N_("an e-mail address"),
+    "hash": N_("a file hash: MD5, SHA-1, SHA-256 or SHA-512 in hex (told apart by length)"),
+    "cve": N_("a CVE identifier, e.g. CVE-2024-3400"),
 }
 HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 MAX_LENGTH = {"domain": 253, "url": 2048, "ipv4": 15, "ipv6": 45, "email": 320,
@@ -62,20 +63,22 @@ class Ioc:
 
 
 def _refuse(kind: str, why: str) -> UsageError:
-    return UsageError(f"not a valid {kind} indicator: {why}")
+    return UsageError(_t("not a valid {kind} indicator: {why}", kind=kind, why=why))
 
 
 def _check_characters(kind: str, raw: str) -> None:
     limit = MAX_LENGTH[kind]
     if len(raw) > limit:
-        raise _refuse(kind, f"{len(raw):,} characters long (the limit is {limit})")
+        raise _refuse(kind, _t("{length} characters long (the limit is {limit})",
+                               length=number(len(raw)), limit=number(limit)))
     for ch in raw:
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cf", "Cs", "Co", "Cn") or cat.startswith("Z"):
-            what = "whitespace" if ch.isspace() or cat.startswith("Z") else \
-                "a control or invisible character"
-            raise _refuse(kind, f"it contains {what} (U+{ord(ch):04X}); "
-                                "paste the value alone, without spaces or formatting")
+            what = _t("whitespace") if ch.isspace() or cat.startswith("Z") else \
+                _t("a control or invisible character")
+            raise _refuse(kind, _t("it contains {what} ({code}); paste the value alone, "
+                                   "without spaces or formatting",
+                                   what=what, code=f"U+{ord(ch):04X}"))
 
 
 def refang(raw: str) -> str:
@@ -93,21 +96,23 @@ def refang(raw: str) -> str:
 def _domain(raw: str, kind: str = "domain") -> str:
     name = raw.rstrip(".")
     if not name:
-        raise _refuse(kind, "empty host name")
+        raise _refuse(kind, _t("empty host name"))
     try:
         ascii_name = idna.encode(name, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError) as exc:
         raise _refuse(kind, f"{exc}") from None
     labels = ascii_name.split(".")
     if len(labels) < 2:
-        raise _refuse(kind, "a domain has at least two labels (evil.example)")
+        raise _refuse(kind, _t("a domain has at least two labels (evil.example)"))
     if len(ascii_name) > 253:
-        raise _refuse(kind, "longer than 253 characters once encoded")
+        raise _refuse(kind, _t("longer than 253 characters once encoded"))
     for label in labels:
         if not _LABEL.match(label):
-            raise _refuse(kind, f"label {label[:40]!r} is not a valid host name label")
+            raise _refuse(kind, _t("label {label} is not a valid host name label",
+                                   label=repr(label[:40])))
     if labels[-1].isdigit():
-        raise _refuse(kind, "the last label is a number: use type ipv4 for addresses")
+        raise _refuse(kind, _t("the last label is a number: use type ipv4 for "
+                                   "addresses"))
     return ascii_name
 
 
@@ -126,14 +131,15 @@ def parse(kind: str, raw: str) -> Ioc:
         return Ioc(kind, _url(value))
     if kind == "ipv4":
         if not _IPV4.match(value):
-            raise _refuse(kind, "four decimal numbers separated by dots, e.g. 203.0.113.7")
+            raise _refuse(kind, _t("four decimal numbers separated by dots, e.g. "
+                                   "203.0.113.7"))
         try:
             return Ioc(kind, str(ipaddress.IPv4Address(value)))
         except ValueError as exc:
             raise _refuse(kind, str(exc)) from None
     if kind == "ipv6":
         if "%" in value or not re.fullmatch(r"[0-9A-Fa-f:.]+", value):
-            raise _refuse(kind, "hexadecimal groups separated by colons, no zone")
+            raise _refuse(kind, _t("hexadecimal groups separated by colons, no zone"))
         try:
             return Ioc(kind, ipaddress.IPv6Address(value).compressed)
         except ValueError as exc:
@@ -141,36 +147,39 @@ def parse(kind: str, raw: str) -> Ioc:
     if kind == "email":
         local, at, host = value.rpartition("@")
         if not at or not local:
-            raise _refuse(kind, "an address looks like name@example.org")
+            raise _refuse(kind, _t("an address looks like name@example.org"))
         if len(local) > 64 or not _LOCAL.match(local):
-            raise _refuse(kind, "the part before @ has characters an address may not have")
+            raise _refuse(kind, _t("the part before @ has characters an address may not "
+                                   "have"))
         return Ioc(kind, f"{local}@{_domain(host, kind)}")
     if kind == "hash":
         if not _HEX.match(value) or len(value) not in HASH_KINDS:
-            raise _refuse(kind, "hexadecimal of 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 "
-                                f"(SHA-512) characters; this has {len(value)}")
+            raise _refuse(kind, _t("hexadecimal of 32 (MD5), 40 (SHA-1), 64 (SHA-256) or 128 "
+                                   "(SHA-512) characters; this has {length}",
+                                   length=number(len(value))))
         return Ioc(kind, value.lower())
     m = _CVE.match(value)
     if not m:
-        raise _refuse(kind, "CVE identifiers look like CVE-2024-3400")
+        raise _refuse(kind, _t("CVE identifiers look like CVE-2024-3400"))
     return Ioc(kind, f"CVE-{m.group(1)}-{m.group(2)}")
 
 
 def _url(value: str) -> str:
     scheme, sep, _ = value.partition(":")
     if not sep or scheme.lower() not in URL_SCHEMES:
-        shown = scheme[:20] + ":" if sep else "no scheme"
-        raise _refuse("url", f"only {', '.join(URL_SCHEMES)} URLs are indicators, not "
-                             f"{shown!s}")
+        shown = scheme[:20] + ":" if sep else _t("no scheme")
+        raise _refuse("url", _t("only {schemes} URLs are indicators, not {shown}",
+                                schemes=', '.join(URL_SCHEMES), shown=shown))
     if not value.isascii():
         # The host may be an international name (encoded below); the rest must be
         # percent-encoded, as a browser sends it.
         head = urlsplit(value)
         if not (head.path + head.query + head.fragment).isascii():
-            raise _refuse("url", "characters outside ASCII in the path: percent-encode them")
+            raise _refuse("url", _t("characters outside ASCII in the path: percent-encode "
+                                    "them"))
     parts = urlsplit(value)
     if not value.lower().startswith(f"{parts.scheme}://") or not parts.hostname:
-        raise _refuse("url", "a URL looks like https://evil.example/path")
+        raise _refuse("url", _t("a URL looks like https://evil.example/path"))
     host = parts.hostname
     try:
         addr = ipaddress.ip_address(host.strip("[]"))
@@ -180,7 +189,7 @@ def _url(value: str) -> str:
     try:
         port = parts.port
     except ValueError:
-        raise _refuse("url", "the port is not a number from 0 to 65535") from None
+        raise _refuse("url", _t("the port is not a number from 0 to 65535")) from None
     netloc = shown_host + (f":{port}" if port is not None else "")
     if parts.username is not None:
         netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"

@@ -40,6 +40,7 @@ from sqlalchemy import text as sql
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Centre, Directory, Room, fold
 from wisbot.domain.audience import case_person_reads, case_seen_by, person_roles
@@ -59,8 +60,8 @@ from wisbot.domain.exchange import (
     tally,
 )
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import N_, ngettext
 from wisbot.i18n import _ as _t
-from wisbot.i18n import ngettext
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.harvest import HarvestStats, harvest_core, iter_gdc_records
 from wisbot.probes.http import describe_http_error, make_client
@@ -71,6 +72,7 @@ from wisbot.probes.wmocore import CoreRecord
 from wisbot.reply import Reply, ReplyBuilder, bold, code, user
 from wisbot.services.context import Caller
 from wisbot.services.exchange_mail import Mailer, MailError
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.settings import Settings
 from wisbot.store.engine import Store
@@ -143,6 +145,7 @@ class SpotReport:
     figure_errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        # The operator's log and `wisbot exchange spot` output: English.
         out = []
         for src, status, st in self.harvests:
             skipped = ", ".join(f"{k} {v}" for k, v in sorted(st.skipped.items())) or "none"
@@ -187,7 +190,91 @@ def _day(when: datetime) -> str:
 
 
 def _when(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
+    return i18n.when(when) if when else "—"
+
+
+Render = Callable[[], Reply]
+"""Builds a message in the current language; called once per reader's language."""
+
+
+class _PerLanguage:
+    """One message rendered for each reader in their language: a room its own, a person
+    theirs (each language rendered once)."""
+
+    def __init__(self, session: Session, directory: Directory, render: Render) -> None:
+        self.session, self.directory, self.render = session, directory, render
+        self.done: dict[str, Reply] = {}
+
+    def in_(self, language: str | None) -> Reply:
+        lang = language or i18n.default()
+        if lang not in self.done:
+            with i18n.use(lang):
+                self.done[lang] = self.render()
+        return self.done[lang]
+
+    def room(self, room: Room) -> Reply:
+        return self.in_(room_language(room))
+
+    def person(self, contact_id: str) -> Reply:
+        return self.in_(person_language(self.session, self.directory, contact_id))
+
+
+# The timeline's kinds, as people read them (the stored kind is the key).
+EVENT_KINDS: dict[str, str] = {
+    "opened": N_("case opened"), "consult": N_("consultation"), "answer": N_("answer"),
+    "answer changed": N_("answer changed"), "agreed": N_("agreed"),
+    "resolve": N_("resolved"), "refer": N_("referred"), "reminder": N_("reminder"),
+    "mailed": N_("mailed"), "mail failed": N_("mail failed"),
+}
+
+
+def _giscs(names: Sequence[str]) -> str:
+    """``GISC Beijing, GISC Tokyo`` in the reader's language."""
+    shown = [_t("GISC {gisc}", gisc=name) for name in names]
+    return ", ".join(shown)
+
+
+def _kind_words(kind: str) -> str:
+    return str(EVENT_KINDS[kind]) if kind in EVENT_KINDS else kind
+
+
+def _position_words(position: str) -> str:
+    """A GISC's answer is shown as its command word (accept, object): never translated."""
+    return position
+
+
+def _event_words(e: ExchangeCaseEvent) -> str:
+    """wisbot's own wording of a timeline entry in the reader's language, from the key and
+    values stored with it (``data["say"]``, ``data["with"]``); else the stored text (older
+    entries, and what a person typed)."""
+    say = e.data.get("say") if isinstance(e.data, dict) else None
+    values = e.data.get("with") if isinstance(e.data, dict) else None
+    values = values if isinstance(values, dict) else {}
+    if not isinstance(say, str):
+        return e.text
+    v = {str(k): str(x) for k, x in values.items()}
+    note = v.get("note", "")
+    if say == "consulted":
+        return _t("the provider maintains its position; the other GISCs are consulted")
+    if say == "answer":
+        text = _t("GISC {gisc}: {position}", gisc=v.get("gisc", ""),
+                  position=_position_words(v.get("position", "")))
+        if v.get("earlier"):
+            text += _t(" (replaces its earlier '{position}')", position=v["earlier"])
+        return text + (f" – {note}" if note else "")
+    if say == "referred":
+        where = ", ".join(x for x in (
+            _t("room {room}", room=v["room"]) if v.get("room") else "", v.get("email", ""))
+            if x)
+        text = _t("referred to {name} ({where})", name=v.get("name", ""), where=where)
+        return text + (f": {note}" if note else "")
+    if say == "reminded":
+        return _t("GISC {gisc} reminded", gisc=v.get("gisc", ""))
+    if say == "mailed":
+        return _t("case file to {to}", to=v.get("to", ""))
+    if say == "mail failed":
+        return _t("case file to {to}: {error}", to=v.get("to", ""), error=v.get("error", ""))
+    return e.text
 
 
 def _id(row: ExchangeCase) -> int:
@@ -472,12 +559,18 @@ class ExchangeService:
     async def daily_section(self, gisc: str, since: datetime | None = None) -> Reply | None:
         """The records offered for global exchange (WIS2: core) from centres in ``gisc``'s
         area since ``since`` (default: the last 24 h), with their centre's figures; those
-        above the thresholds are flagged as needing review. None when there are none."""
+        above the thresholds are flagged as needing review. None when there are none.
+        Rendered in the current language."""
+        section = await self._daily_section(gisc, since)
+        return section() if section is not None else None
+
+    async def _daily_section(self, gisc: str, since: datetime | None = None) -> Render | None:
+        """:meth:`daily_section` as a renderer, for each reader's language."""
         name = self.directory.gisc(gisc).name
         now = self.clock()
         start = since or now - timedelta(days=1)
 
-        def work(session: Session) -> Reply | None:
+        def work(session: Session) -> Render | None:
             rows = session.exec(select(ExchangeRecord).where(
                 ExchangeRecord.principal_gisc == name, ExchangeRecord.scope == GLOBAL,
                 col(ExchangeRecord.offered_at) > start,
@@ -487,41 +580,48 @@ class ExchangeService:
             by_centre: dict[str, list[ExchangeRecord]] = {}
             for r in rows:
                 by_centre.setdefault(r.centre or "?", []).append(r)
-            review = 0
-            b = ReplyBuilder(ngettext("GISC {name} – {n} new record offered for global "
-                                      "exchange", "GISC {name} – {n} new records offered for "
-                                      "global exchange", len(rows), name=name),
-                             kind="exchange")
-            b.line(_t("Offered since {when} by centres in the area of GISC {name} "
-                      "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).",
-                      when=_when(start), name=name))
-            listed = 0
-            for centre_code, recs in by_centre.items():
-                figures = self._figures(session, centre_code, now)
-                flags = review_flags(figures, self.config.thresholds)
-                b.line(bold(self._centre_label(centre_code)))
-                if figures:
-                    for fig in figures:
-                        b.line(f"  {fig.words()}")
-                else:
-                    b.line(_t("  no volume figures for this centre yet"))
-                if flags:
-                    review += len(recs)
-                    b.line(bold(_t("  ⚠ needs review: ")), "; ".join(flags))
-                for r in recs:
-                    if listed >= MAX_LISTED:
-                        break
-                    listed += 1
-                    b.line("  • ", code(r.identifier), " – ", user(r.title), f" ({_facts(r)})")
-            if listed < len(rows):
-                b.line(_t('… and {value} more: `wisbot exchange spot --gisc "{name}"` lists '
-                          "them all.", value=len(rows) - listed, name=name))
-            b.field(_t("Need review"), str(review))
-            b.line(_t("To discuss a record with its provider: "),
-                   code("escalate exchange <metadata-id> <centre> <concern>"))
-            return b.build()
+            figures_of = {c: self._figures(session, c, now) for c in by_centre}
+            return functools.partial(self._render_section, name, start, rows, by_centre,
+                                     figures_of)
 
         return await self.store.tx(work)
+
+    def _render_section(self, name: str, start: datetime, rows: Sequence[ExchangeRecord],
+                        by_centre: dict[str, list[ExchangeRecord]],
+                        figures_of: dict[str, list[Figure]]) -> Reply:
+        review = 0
+        b = ReplyBuilder(ngettext("GISC {name} – {n} new record offered for global "
+                                  "exchange", "GISC {name} – {n} new records offered for "
+                                  "global exchange", len(rows), name=name),
+                         kind="exchange")
+        b.line(_t("Offered since {when} by centres in the area of GISC {name} "
+                  "(WMO_DistributionScopeCode GlobalExchange; WIS2: wmo:dataPolicy core).",
+                  when=_when(start), name=name))
+        listed = 0
+        for centre_code, recs in by_centre.items():
+            figures = figures_of[centre_code]
+            flags = review_flags(figures, self.config.thresholds)
+            b.line(bold(self._centre_label(centre_code)))
+            if figures:
+                for fig in figures:
+                    b.line(f"  {fig.words()}")
+            else:
+                b.line(_t("  no volume figures for this centre yet"))
+            if flags:
+                review += len(recs)
+                b.line(bold(_t("  ⚠ needs review: ")), "; ".join(flags))
+            for r in recs:
+                if listed >= MAX_LISTED:
+                    break
+                listed += 1
+                b.line("  • ", code(r.identifier), " – ", user(r.title), f" ({_facts(r)})")
+        if listed < len(rows):
+            b.line(_t('… and {value} more: `wisbot exchange spot --gisc "{name}"` lists '
+                      "them all.", value=len(rows) - listed, name=name))
+        b.field(_t("Need review"), str(review))
+        b.line(_t("To discuss a record with its provider: "),
+               code("escalate exchange <metadata-id> <centre> <concern>"))
+        return b.build()
 
     async def offered(self, gisc: str | None = None,
                       since: datetime | None = None) -> list[ExchangeRecord]:
@@ -539,17 +639,20 @@ class ExchangeService:
     async def post_daily_sections(self, since: datetime | None = None) -> list[str]:
         """Post each GISC's section to its ``gisc:<G>`` rooms (until the watch daily post
         includes :meth:`daily_section`); the GISCs posted to."""
-        sections: list[tuple[str, Reply]] = []
+        sections: list[tuple[str, Render]] = []
         for g in self.directory.giscs:
-            section = await self.daily_section(g.name, since)
+            section = await self._daily_section(g.name, since)
             if section is not None:
                 sections.append((g.name, section))
         if not sections:
             return []
 
         def work(session: Session) -> None:
-            deliveries = [(room, reply) for name, reply in sections
-                          for room in self.directory.rooms_with_role(f"gisc:{name}")]
+            deliveries = []
+            for name, render in sections:  # each room reads its own language
+                each = _PerLanguage(session, self.directory, render)
+                deliveries += [(room, each.room(room))
+                               for room in self.directory.rooms_with_role(f"gisc:{name}")]
             notify(session, kind="exchange-daily", now=self.clock(), incident_id=None,
                    deliveries=deliveries)
 
@@ -573,24 +676,34 @@ class ExchangeService:
         cut = [(src, st) for src, status, st in report.harvests if status == "timeout"]
         if not cut:
             return
-        b = ReplyBuilder(_t("Exchange daily run: harvest cut at its deadline"), kind="alert")
-        b.line(ngettext("{cut} of {n} catalogue harvest did not finish within {deadline} s; "
-                        "the other sources were harvested, and the next run goes on where "
-                        "these stopped.",
-                        "{cut} of {n} catalogue harvests did not finish within {deadline} s; "
-                        "the other sources were harvested, and the next run goes on where "
-                        "these stopped.", len(report.harvests), cut=len(cut),
-                        deadline=f"{self.config.harvest_deadline:g}"))
-        for src, st in cut:
-            b.line("  • ", code(src.key), _t(": {pages} pages, {records} records; {stopped}",
-                                             pages=st.pages, records=st.records,
-                                             stopped=st.stopped))
-        reply = b.build()
+        deadline = f"{self.config.harvest_deadline:g}"
+
+        def render() -> Reply:
+            b = ReplyBuilder(_t("Exchange daily run: harvest cut at its deadline"),
+                             kind="alert")
+            b.line(ngettext("{cut} of {n} catalogue harvest did not finish within {deadline} "
+                            "s; the other sources were harvested, and the next run goes on "
+                            "where these stopped.",
+                            "{cut} of {n} catalogue harvests did not finish within {deadline} "
+                            "s; the other sources were harvested, and the next run goes on "
+                            "where these stopped.", len(report.harvests),
+                            cut=i18n.number(len(cut)), deadline=deadline))
+            for src, st in cut:
+                where = (_t("page {n}", n=i18n.number(st.pages + 1)) if st.resume
+                         else _t("the first page"))
+                stopped = _t("no end within {deadline} s (overall deadline); the next run "
+                             "goes on from {where}", deadline=deadline, where=where)
+                b.line("  • ", code(src.key),
+                       _t(": {pages} pages, {records} records; {stopped}",
+                          pages=i18n.number(st.pages), records=i18n.number(st.records),
+                          stopped=stopped))
+            return b.build()
 
         def work(session: Session) -> None:
             rooms = self.directory.rooms_with_role("secretariat")
+            each = _PerLanguage(session, self.directory, render)
             notify(session, kind="exchange-overrun", now=self.clock(), incident_id=None,
-                   deliveries=[(room, reply) for room in rooms])
+                   deliveries=[(room, each.room(room)) for room in rooms])
 
         await self.store.tx(work)
 
@@ -690,20 +803,22 @@ class ExchangeService:
 
     def _case_reply(self, session: Session, case: ExchangeCase, headline: str, *,
                     note: str | None = None, full: bool = False) -> Reply:
-        b = ReplyBuilder(f"{case.number} – {headline}", kind="exchange")
+        """The case card in the current language (``headline`` and ``note`` already in it)."""
+        b = ReplyBuilder(f"{i18n.iso(case.number)} – {headline}", kind="exchange")
         b.ref = case.number
         b.field(_t("Record"), case.metadata_id)
         b.field(_t("Title"), case.title)
         b.field(_t("Provider"), self._centre_label(case.provider_centre))
-        b.field(_t("Owner"), f"GISC {case.owner_gisc} (principal GISC of the provider)")
+        b.field(_t("Owner"), _t("GISC {gisc} (principal GISC of the provider)",
+                                gisc=case.owner_gisc))
         b.field(_t("Scope"), case.scope)
         b.field(_t("Stage"), Stage(case.stage).words)
         b.line(bold(_t("Concern: ")), user(case.concern))
         if note:
             b.line(bold(_t("Note: ")), user(note))
-        figures = case.figures.get("figures")
-        if isinstance(figures, list) and figures:
-            b.line(bold(_t("Figures when opened: ")), "; ".join(str(f) for f in figures))
+        figures = self._opened_figures(case)
+        if figures:
+            b.line(bold(_t("Figures when opened: ")), "; ".join(figures))
         if case.stage != Stage.DISCUSSION.value and case.consulted_at is not None:
             t = self._tally(session, case)
             b.line(bold(_t("Tally: ")), t.words())
@@ -711,20 +826,54 @@ class ExchangeService:
                 for p in self._positions(session, case):
                     was = "" if p.current else _t(" (replaced by a later answer)")
                     b.line(_t("  {when} · GISC {gisc} · {position}{was}",
-                              when=_when(p.at), gisc=p.gisc, position=p.position, was=was),
+                              when=_when(p.at), gisc=p.gisc,
+                              position=_position_words(p.position), was=was),
                            *((": ", user(p.reason)) if p.reason else ()))
                 if t.awaiting:
-                    b.line("  not answered: " + ", ".join(f"GISC {g}" for g in t.awaiting))
+                    b.line(_t("  not answered: {giscs}", giscs=_giscs(t.awaiting)))
         if case.outcome:
             b.line(bold(_t("Outcome ({outcome_kind}): ",
-                           outcome_kind=case.outcome_kind)), user(case.outcome))
+                           outcome_kind=_outcome_words(case.outcome_kind))),
+                   user(case.outcome))
         if full:
             b.line(bold(_t("Timeline:")))
             for e in self._events(session, case):
                 who = self._actor(e.actor)
-                b.line(f"  {_when(e.at)} · {who} · {e.kind}",
-                       *((": ", user(e.text)) if e.text else ()))
+                text = _event_words(e)
+                b.line(f"  {_when(e.at)} · {who} · {_kind_words(e.kind)}",
+                       *((": ", user(text)) if text else ()))
         return b.build()
+
+    def _opened_figures(self, case: ExchangeCase) -> list[str]:
+        """The figures stored when the case was opened, in the current language (from their
+        values; else the stored words)."""
+        values = case.figures.get("values")
+        if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
+            try:
+                return [Figure(str(v["metric"]), float(v["value"]),
+                               None if v.get("previous") is None else float(v["previous"]),
+                               str(v.get("source") or "")).words() for v in values]
+            except (KeyError, TypeError, ValueError):
+                pass
+        figures = case.figures.get("figures")
+        return [str(f) for f in figures] if isinstance(figures, list) else []
+
+    def _opened_flags(self, case: ExchangeCase) -> list[str]:
+        """Why the figures needed review when opened, in the current language (from the
+        values and the thresholds then; else the stored words)."""
+        values = case.figures.get("values")
+        limits = case.figures.get("thresholds")
+        if isinstance(values, list) and isinstance(limits, dict):
+            try:
+                figures = [Figure(str(v["metric"]), float(v["value"]),
+                                  None if v.get("previous") is None else float(v["previous"]),
+                                  str(v.get("source") or "")) for v in values]
+                return review_flags(figures, Thresholds(**{
+                    k: (None if x is None else float(x)) for k, x in limits.items()}))
+            except (KeyError, TypeError, ValueError):
+                pass
+        flags = case.figures.get("flags")
+        return [str(f) for f in flags] if isinstance(flags, list) else []
 
     def _events(self, session: Session, case: ExchangeCase) -> list[ExchangeCaseEvent]:
         return list(session.exec(select(ExchangeCaseEvent).where(
@@ -736,14 +885,17 @@ class ExchangeService:
         try:
             return self.directory.contact(actor).name
         except NotFound:
-            return "a former contact"
+            return _t("a former contact")
 
-    def _tell(self, session: Session, case: ExchangeCase, kind: str, reply: Reply, *,
+    def _tell(self, session: Session, case: ExchangeCase, kind: str, each: _PerLanguage, *,
               all_giscs: bool, member_direct: bool = False,
-              extra: Sequence[tuple[Room, Reply]] = ()) -> None:
-        deliveries = [(room, reply) for room in self._case_rooms(case, all_giscs=all_giscs)]
-        deliveries.extend(extra)
-        direct = [(cid, reply) for cid in self._member_contacts(case)] if member_direct else []
+              extra: Sequence[Room] = ()) -> None:
+        """The case's rooms (and ``extra`` ones) and, if asked, the provider Member's focal
+        points, each in its own language."""
+        rooms = [*self._case_rooms(case, all_giscs=all_giscs), *extra]
+        deliveries = [(room, each.room(room)) for room in rooms]
+        direct = ([(cid, each.person(cid)) for cid in self._member_contacts(case)]
+                  if member_direct else [])
         notify(session, kind=kind, now=self.clock(), incident_id=None, deliveries=deliveries,
                direct=direct)
 
@@ -770,74 +922,89 @@ class ExchangeService:
                 ExchangeRecord.identifier == metadata_id)).first()
             case_scope = parse_scope(scope) if scope else (rec.scope if rec else GLOBAL)
             figures = self._figures(session, centre.code, now)
+            # The record's facts as data (JSON keys); shown as they are.
             record_json: dict[str, object] = {"identifier": metadata_id, "seen": rec is not None}
             if rec is not None:
                 record_json.update(title=rec.title, scope=rec.scope, licence=rec.licence,
                                    gts_category=rec.gts_category, data_policy=rec.data_policy,
                                    originator=rec.originator, centre=rec.centre,
-                                   first_seen_at=_when(rec.first_seen_at),
-                                   offered_at=_when(rec.offered_at),
+                                   first_seen_at=_stamp(rec.first_seen_at),
+                                   offered_at=_stamp(rec.offered_at),
                                    harvested_from=rec.harvested_from)
             seq = _next_seq(session, now.year)
+            limits = self.config.thresholds
+            with i18n.use("en"):  # the stored words: the fallback, in the source language
+                words = [f.words() for f in figures]
+                flags = review_flags(figures, limits)
             case = ExchangeCase(
                 number=case_number(now.year, seq), year=now.year, seq=seq,
                 metadata_id=metadata_id, title=rec.title if rec else metadata_id,
                 provider_centre=centre.code, member=centre.member, owner_gisc=owner,
                 scope=case_scope, concern=concern.strip(), stage=Stage.DISCUSSION.value,
                 record=record_json,
-                figures={"figures": [f.words() for f in figures],
-                         "flags": review_flags(figures, self.config.thresholds),
+                figures={"figures": words, "flags": flags,
                          "values": [{"metric": f.metric, "value": f.value,
                                      "previous": f.previous, "source": f.source}
-                                    for f in figures]},
+                                    for f in figures],
+                         "thresholds": {"messages_24h": limits.messages_24h,
+                                        "products_24h": limits.products_24h,
+                                        "bytes_24h": limits.bytes_24h,
+                                        "change_pct": limits.change_pct}},
                 opened_by=caller.contact.id, opened_at=now, updated_at=now)
             session.add(case)
             session.flush()
             self._event(session, case, caller.contact.id, "opened", case.concern,
                         data={"scope": case_scope})
-            reply = self._case_reply(session, case, "exchange dispute opened (stage 1)",
-                                     note=f"GISC {owner} discusses with {centre.member} whether "
-                                          "routine exchange of all of it is needed. Outcome: "
-                                          f"`escalate exchange {case.number} agreed <text>` or "
-                                          f"`escalate exchange {case.number} consult`.")
-            self._tell(session, case, "exchange-opened", reply, all_giscs=False,
+
+            def render() -> Reply:
+                return self._case_reply(
+                    session, case, _t("exchange dispute opened (stage 1)"),
+                    note=_t("GISC {owner} discusses with {member} whether routine exchange of "
+                            "all of it is needed. Outcome: `escalate exchange {number} agreed "
+                            "<text>` or `escalate exchange {number} consult`.",
+                            owner=owner, member=centre.member, number=case.number))
+
+            each = _PerLanguage(session, self.directory, render)
+            self._tell(session, case, "exchange-opened", each, all_giscs=False,
                        member_direct=True)
             self.on_response(session, ResponseRequest(
                 kind="exchange", ref=case.number, at=now,
-                targets=((f"member:{case.member}", reply),)))
-            return reply.model_copy(update={"private": True})
+                targets=((f"member:{case.member}", each.in_(None)),)))
+            return each.in_(i18n.current()).model_copy(update={"private": True})
 
         return await self.store.tx(work)
 
     async def consult(self, caller: Caller, number: str) -> Reply:
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
-            self._may_run(caller, case, "start the consultation")
+            self._may_run(caller, case, _t("start the consultation"))
             case.stage = check_transition(case.number, Stage(case.stage), "consult").value
             now = self.clock()
             case.consulted_at = case.updated_at = now
             self._event(session, case, caller.contact.id, "consult",
-                        "the provider maintains its position; the other GISCs are consulted")
+                        "the provider maintains its position; the other GISCs are consulted",
+                        data={"say": "consulted"})
             asked = self._consulted(case)
-            ask = self._case_reply(
-                session, case, "your GISC is consulted (stage 2)",
-                note=f"The provider maintains that this exchange is appropriate. Does your "
-                     f"GISC accept it for near-real-time exchange? Answer once with "
-                     f"`escalate exchange {case.number} accept [reason]` or "
-                     f"`escalate exchange {case.number} object <reason>`; a later answer "
-                     "replaces the earlier one.")
-            status = self._case_reply(session, case, "consultation started (stage 2)",
-                                      note=f"{len(asked)} GISCs asked.")
-            asked_rooms = [(room, ask) for g in asked
+            ask = _PerLanguage(session, self.directory, lambda: self._case_reply(
+                session, case, _t("your GISC is consulted (stage 2)"),
+                note=_t("The provider maintains that this exchange is appropriate. Does your "
+                        "GISC accept it for near-real-time exchange? Answer once with "
+                        "`escalate exchange {number} accept [reason]` or "
+                        "`escalate exchange {number} object <reason>`; a later answer "
+                        "replaces the earlier one.", number=case.number)))
+            status = _PerLanguage(session, self.directory, lambda: self._case_reply(
+                session, case, _t("consultation started (stage 2)"),
+                note=ngettext("{n} GISC asked.", "{n} GISCs asked.", len(asked))))
+            asked_rooms = [(room, ask.room(room)) for g in asked
                            for room in self.directory.rooms_with_role(f"gisc:{g}")]
-            own = [room for room in self._case_rooms(case, all_giscs=False)]
+            own = self._case_rooms(case, all_giscs=False)
             notify(session, kind="exchange-consult", now=now, incident_id=None,
-                   deliveries=[(room, status) for room in own] + asked_rooms,
-                   direct=[(cid, status) for cid in self._member_contacts(case)])
+                   deliveries=[(room, status.room(room)) for room in own] + asked_rooms,
+                   direct=[(cid, status.person(cid)) for cid in self._member_contacts(case)])
             self.on_response(session, ResponseRequest(
                 kind="exchange", ref=case.number, at=now,
-                targets=tuple((f"gisc:{g}", ask) for g in asked)))
-            return status.model_copy(update={"private": True})
+                targets=tuple((f"gisc:{g}", ask.in_(None)) for g in asked)))
+            return status.in_(i18n.current()).model_copy(update={"private": True})
 
         return await self.store.tx(work)
 
@@ -845,8 +1012,9 @@ class ExchangeService:
         giscs = list(caller.contact.giscs)
         if not giscs:
             member = ", ".join(caller.contact.members)
-            who = f"a focal point of Member {member}" if member else (
-                "the WMO Secretariat" if caller.is_secretariat else "not a GISC focal point")
+            who = _t("a focal point of Member {member}", member=member) if member else (
+                _t("the WMO Secretariat") if caller.is_secretariat
+                else _t("not a GISC focal point"))
             raise NotAllowed(_t("only GISCs answer a consultation; you are {who}, not a GISC's "
                                 "focal point", who=who))
         room = caller.room
@@ -878,24 +1046,29 @@ class ExchangeService:
                                          reason=reason.strip(), by=caller.contact.id, at=now))
             session.flush()
             case.updated_at = now
-            was = f" (replaces its earlier '{earlier[-1].position}')" if earlier else ""
+            before = earlier[-1].position if earlier else ""
+            was = f" (replaces its earlier '{before}')" if earlier else ""
             self._event(session, case, caller.contact.id,
                         "answer changed" if earlier else "answer",
                         f"GISC {gisc}: {position}{was}" + (f" – {reason.strip()}"
                                                            if reason.strip() else ""),
-                        gisc=gisc, data={"position": position})
+                        gisc=gisc, data={"position": position, "say": "answer",
+                                         "with": {"gisc": gisc, "position": position,
+                                                  "earlier": before,
+                                                  "note": reason.strip()}})
             t = self._tally(session, case)
-            verb = "accepts" if position == "accept" else "objects"
-            reply = self._case_reply(session, case, f"GISC {gisc} {verb}{was}",
-                                     note=reason.strip() or None)
-            self._tell(session, case, "exchange-answer", reply, all_giscs=False)
-            said = (_t("{number} – GISC {gisc} accepts", number=case.number, gisc=gisc)
-                    if position == "accept" else
-                    _t("{number} – GISC {gisc} objects", number=case.number, gisc=gisc))
-            if earlier:
-                said += _t(" (replaces its earlier '{position}')",
-                           position=earlier[-1].position)
-            return ReplyBuilder(said).line(
+
+            def said() -> str:
+                text = (_t("GISC {gisc} accepts", gisc=gisc) if position == "accept"
+                        else _t("GISC {gisc} objects", gisc=gisc))
+                if earlier:
+                    text += _t(" (replaces its earlier '{position}')", position=before)
+                return text
+
+            each = _PerLanguage(session, self.directory, lambda: self._case_reply(
+                session, case, said(), note=reason.strip() or None))
+            self._tell(session, case, "exchange-answer", each, all_giscs=False)
+            return ReplyBuilder(f"{i18n.iso(case.number)} – {said()}").line(
                 bold(_t("Tally: ")), t.words()).build(private=True)
 
         return await self.store.tx(work)
@@ -903,35 +1076,44 @@ class ExchangeService:
     async def agreed(self, caller: Caller, number: str, text: str) -> Reply:
         if not text.strip():
             raise UsageError(_t("say what was agreed, e.g. `agreed hourly subset only`"))
-        return await self._close(caller, number, "agreed", text, "agreed with the provider")
+        return await self._close(caller, number, "agreed", text,
+                                 N_("closed: agreed with the provider"))
 
     async def resolve(self, caller: Caller, number: str, outcome: str) -> Reply:
         if not outcome.strip():
             raise UsageError(_t("give the working group's conclusion, as reported to the "
                                 "constituent body"))
-        return await self._close(caller, number, "resolve", outcome, "resolved")
+        return await self._close(caller, number, "resolve", outcome, N_("closed: resolved"))
 
     async def _close(self, caller: Caller, number: str, action: str, text: str,
                      headline: str) -> Reply:
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
-            self._may_run(caller, case, f"record the outcome ({action})")
+            self._may_run(caller, case, _t("record the outcome ({action})", action=action))
             case.stage = check_transition(case.number, Stage(case.stage), action).value
             now = self.clock()
             case.closed_at = case.updated_at = now
             case.outcome_kind = "agreed" if action == "agreed" else "resolved"
             case.outcome = text.strip()
             self._event(session, case, caller.contact.id, action, text.strip())
-            reply = self._case_reply(session, case, f"closed: {headline}")
-            extra = []
+            each = _PerLanguage(session, self.directory,
+                                lambda: self._case_reply(session, case, str(headline)))
+            extra: list[Room] = []
             if case.referred_at is not None:
-                extra = [(room, reply) for room in self.directory.rooms_with_role(
-                    "working-group")]
-            self._tell(session, case, f"exchange-{action}", reply,
+                extra = list(self.directory.rooms_with_role("working-group"))
+            self._tell(session, case, f"exchange-{action}", each,
                        all_giscs=case.consulted_at is not None, member_direct=True, extra=extra)
-            return reply.model_copy(update={"private": True})
+            return each.in_(i18n.current()).model_copy(update={"private": True})
 
         return await self.store.tx(work)
+
+    def _mail_language(self, session: Session, address: str) -> str:
+        """An address's reader: the directory contact with that e-mail reads their own
+        language; an address of no contact, the deployment default."""
+        for contact in self.directory.contacts:
+            if contact.email and contact.email.strip().casefold() == address.strip().casefold():
+                return person_language(session, self.directory, contact.id)
+        return i18n.default()
 
     async def refer(self, caller: Caller, number: str, note: str = "") -> Reply:
         wg = self.directory.working_group
@@ -941,28 +1123,32 @@ class ExchangeService:
 
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
-            self._may_run(caller, case, "refer the case to the working group")
+            self._may_run(caller, case, _t("refer the case to the working group"))
             case.stage = check_transition(case.number, Stage(case.stage), "refer").value
             now = self.clock()
             case.referred_at = case.updated_at = now
             where = ", ".join(x for x in (wg.room and f"room {wg.room}", wg.email) if x)
             self._event(session, case, caller.contact.id, "refer",
-                        f"referred to {wg.name} ({where})" + (f": {note}" if note else ""))
+                        f"referred to {wg.name} ({where})" + (f": {note}" if note else ""),
+                        data={"say": "referred", "with": {"name": wg.name, "room": wg.room or "",
+                                                          "email": wg.email or "",
+                                                          "note": note}})
             session.flush()
-            file = self._case_reply(session, case, f"referred to {wg.name} (stage 3)",
-                                    note=note or None, full=True)
-            extra = []
-            if wg.room:
-                extra = [(self.directory.room(wg.room), file)]
-            self._tell(session, case, "exchange-refer", file, all_giscs=True,
+            each = _PerLanguage(session, self.directory, lambda: self._case_reply(
+                session, case, _t("referred to {name} (stage 3)", name=wg.name),
+                note=note or None, full=True))
+            extra = [self.directory.room(wg.room)] if wg.room else []
+            self._tell(session, case, "exchange-refer", each, all_giscs=True,
                        member_direct=True, extra=extra)
             if wg.email:
-                session.add(ExchangeMail(
-                    case_id=_id(case), to=wg.email,
-                    subject=f"[WIS] {case.number}: near-real-time exchange of {case.metadata_id}"
-                            f" referred to {wg.name}"[:255],
-                    body=self._markdown(session, case), created_at=now))
-            return file.model_copy(update={"private": True})
+                with i18n.use(self._mail_language(session, wg.email)):  # the reader's
+                    subject = _t("[WIS] {number}: near-real-time exchange of {metadata_id} "
+                                 "referred to {name}", number=case.number,
+                                 metadata_id=case.metadata_id, name=wg.name)
+                    body = self._markdown(session, case)
+                session.add(ExchangeMail(case_id=_id(case), to=wg.email, subject=subject[:255],
+                                         body=body, created_at=now))
+            return each.in_(i18n.current()).model_copy(update={"private": True})
 
         reply = await self.store.tx(work)
         await self.deliver_mail()
@@ -1001,7 +1187,7 @@ class ExchangeService:
                 continue  # another caller has it
             error: str | None = None
             if self.mailer is None:
-                error = "no mailer configured"
+                error = "no mailer configured"  # the operator's words (log, timeline)
             else:
                 try:
                     await self.mailer.send(mail.to, mail.subject, mail.body)
@@ -1026,7 +1212,9 @@ class ExchangeService:
                 case = session.get(ExchangeCase, row.case_id)
                 if case is not None:
                     self._event(session, case, "wisbot", "mail failed" if error else "mailed",
-                                f"case file to {row.to}" + (f": {error}" if error else ""))
+                                f"case file to {row.to}" + (f": {error}" if error else ""),
+                                data={"say": "mail failed" if error else "mailed",
+                                      "with": {"to": row.to, "error": error or ""}})
 
             await self.store.tx(done)
         return sent, failed
@@ -1053,14 +1241,13 @@ class ExchangeService:
                     continue
                 deliveries: list[tuple[Room, Reply]] = []
                 for gisc in due:
-                    reply = self._case_reply(
-                        session, case, f"reminder: GISC {gisc} has not answered",
-                        note=f"Consulted {_when(case.consulted_at)}. Answer with "
-                             f"`escalate exchange {case.number} accept|object [reason]`.")
-                    deliveries += [(room, reply) for room in
+                    each = _PerLanguage(session, self.directory, functools.partial(
+                        self._reminder, session, case, gisc))
+                    deliveries += [(room, each.room(room)) for room in
                                    self.directory.rooms_with_role(f"gisc:{gisc}")]
                     self._event(session, case, "wisbot", "reminder",
-                                f"GISC {gisc} reminded", gisc=gisc)
+                                f"GISC {gisc} reminded", gisc=gisc,
+                                data={"say": "reminded", "with": {"gisc": gisc}})
                     sent += 1
                 notify(session, kind="exchange-reminder", now=now, incident_id=None,
                        deliveries=deliveries)
@@ -1068,10 +1255,17 @@ class ExchangeService:
 
         return await self.store.tx(work)
 
+    def _reminder(self, session: Session, case: ExchangeCase, gisc: str) -> Reply:
+        assert case.consulted_at is not None
+        return self._case_reply(
+            session, case, _t("reminder: GISC {gisc} has not answered", gisc=gisc),
+            note=_t("Consulted {when}. Answer with `escalate exchange {number} accept|object "
+                    "[reason]`.", when=_when(case.consulted_at), number=case.number))
+
     async def show(self, caller: Caller, number: str) -> Reply:
         def work(session: Session) -> Reply:
             case = self._get(session, caller, number)
-            return self._case_reply(session, case, "case file", full=True).model_copy(
+            return self._case_reply(session, case, _t("case file"), full=True).model_copy(
                 update={"private": True})
 
         return await self.store.tx(work)
@@ -1103,7 +1297,8 @@ class ExchangeService:
         return await self.store.tx(work)
 
     async def report_markdown(self, number: str) -> str:
-        """The case file as Markdown (CLI; the operator's view, not a chat audience's)."""
+        """The case file as Markdown (CLI; the operator's view, not a chat audience's), in
+        the current language (the deployment default unless set)."""
         def work(session: Session) -> str:
             return self._markdown(session, self._get(session, None, number))
 
@@ -1113,54 +1308,77 @@ class ExchangeService:
         def esc(text: str) -> str:
             return text.replace("|", "\\|").replace("\n", " ")
 
-        out = [f"# {case.number}: near-real-time exchange of `{case.metadata_id}`", ""]
+        def row(label: str, value: str) -> str:
+            return f"| {label} | {value} |"
+
+        by = esc(self._actor(case.opened_by))
+        out = [_t("# {number}: near-real-time exchange of `{metadata_id}`",
+                  number=case.number, metadata_id=case.metadata_id), ""]
         out += [
             "| | |", "|---|---|",
-            f"| Record | `{esc(case.metadata_id)}` |",
-            f"| Title | {esc(case.title)} |",
-            f"| Provider | {esc(self._centre_label(case.provider_centre))} |",
-            f"| Owner | GISC {case.owner_gisc} (principal GISC) |",
-            f"| Scope | {case.scope} |",
-            f"| Stage | {Stage(case.stage).words} |",
-            f"| Opened | {_when(case.opened_at)} by {esc(self._actor(case.opened_by))} |",
-            f"| Consultation | {_when(case.consulted_at)} |",
-            f"| Referred | {_when(case.referred_at)} |",
-            f"| Closed | {_when(case.closed_at)} |",
-            "", "## Concern", "", case.concern, "",
+            row(_t("Record"), f"`{esc(case.metadata_id)}`"),
+            row(_t("Title"), esc(case.title)),
+            row(_t("Provider"), esc(self._centre_label(case.provider_centre))),
+            row(_t("Owner"), _t("GISC {gisc} (principal GISC)", gisc=case.owner_gisc)),
+            row(_t("Scope"), case.scope),
+            row(_t("Stage"), Stage(case.stage).words),
+            row(_t("Opened"), _t("{when} by {who}", when=_when(case.opened_at), who=by)),
+            row(_t("Consultation"), _when(case.consulted_at)),
+            row(_t("Referred"), _when(case.referred_at)),
+            row(_t("Closed"), _when(case.closed_at)),
+            "", _t("## Concern"), "", case.concern, "",
         ]
         if case.outcome:
-            out += [f"## Outcome ({case.outcome_kind})", "", case.outcome, ""]
-        out += ["## Record", ""]
+            out += [_t("## Outcome ({outcome_kind})",
+                       outcome_kind=_outcome_words(case.outcome_kind)), "", case.outcome, ""]
+        # The record's facts: their keys are data (as stored), their values as harvested.
+        out += [_t("## Record"), ""]
         for key, value in case.record.items():
             shown = ("—" if value is None or value == ""
-                     else "yes" if value is True else "no" if value is False else value)
+                     else _t("yes") if value is True else _t("no") if value is False
+                     else value)
             out.append(f"- {key}: {esc(str(shown))}")
-        out += ["", "## Figures when opened", ""]
-        figures = case.figures.get("figures")
-        flags = case.figures.get("flags")
-        if isinstance(figures, list) and figures:
+        out += ["", _t("## Figures when opened"), ""]
+        figures = self._opened_figures(case)
+        flags = self._opened_flags(case)
+        if figures:
             out += [f"- {f}" for f in figures]
         else:
-            out.append("- none available")
-        if isinstance(flags, list) and flags:
-            out += [f"- needs review: {f}" for f in flags]
-        out += ["", "## Positions of the GISCs", ""]
+            out.append(_t("- none available"))
+        out += [_t("- needs review: {flag}", flag=f) for f in flags]
+        out += ["", _t("## Positions of the GISCs"), ""]
         if case.consulted_at is None:
-            out.append("Not consulted.")
+            out.append(_t("Not consulted."))
         else:
             t = self._tally(session, case)
-            out += [f"Tally: {t.words()}.", "", "| GISC | answer | reason | when | current |",
+            out += [_t("Tally: {tally}.", tally=t.words()), "",
+                    "| GISC | {} | {} | {} | {} |".format(_t("answer"), _t("reason"), _t("when"),
+                                                         _t("current")),
                     "|---|---|---|---|---|"]
             for p in self._positions(session, case):
-                out.append(f"| {p.gisc} | {p.position} | {esc(p.reason)} | {_when(p.at)} | "
-                           f"{'yes' if p.current else 'replaced'} |")
+                out.append(f"| {p.gisc} | {_position_words(p.position)} | {esc(p.reason)} | "
+                           f"{_when(p.at)} | {_t('yes') if p.current else _t('replaced')} |")
             if t.awaiting:
-                out += ["", "Not answered: " + ", ".join(f"GISC {g}" for g in t.awaiting)]
-        out += ["", "## Timeline", "", "| when | who | what | note |", "|---|---|---|---|"]
+                out += ["", _t("Not answered: {giscs}", giscs=_giscs(t.awaiting))]
+        out += ["", _t("## Timeline"), "",
+                "| {} | {} | {} | {} |".format(_t("when"), _t("who"), _t("what"), _t("note")),
+                "|---|---|---|---|"]
         for e in self._events(session, case):
-            out.append(f"| {_when(e.at)} | {esc(self._actor(e.actor))} | {e.kind} | "
-                       f"{esc(e.text)} |")
+            out.append(f"| {_when(e.at)} | {esc(self._actor(e.actor))} | "
+                       f"{_kind_words(e.kind)} | {esc(_event_words(e))} |")
         return "\n".join(out) + "\n"
+
+
+def _stamp(when: datetime | None) -> str:
+    """A moment as stored in the record's facts (data: one format for every reader)."""
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "—"
+
+
+OUTCOMES: dict[str, str] = {"agreed": N_("agreed"), "resolved": N_("resolved")}
+
+
+def _outcome_words(kind: str | None) -> str:
+    return str(OUTCOMES[kind]) if kind in OUTCOMES else (kind or "")
 
 
 def _facts(r: ExchangeRecord) -> str:
@@ -1170,9 +1388,9 @@ def _facts(r: ExchangeRecord) -> str:
     if r.gts_category:
         parts.append(r.gts_category)
     if r.previous_scope and r.previous_scope != r.scope:
-        parts.append(f"was {r.previous_scope}")
+        parts.append(_t("was {scope}", scope=r.previous_scope))
     else:
-        parts.append("new")
+        parts.append(_t("new"))
     return "; ".join(parts)
 
 

@@ -25,6 +25,7 @@ import stix2
 from pymisp import MISPEvent
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.directory import Directory
 from wisbot.domain.audience import lesson_cap
 from wisbot.domain.confidentiality import Share, Vis
@@ -32,6 +33,7 @@ from wisbot.domain.severity import severity
 from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for, view_tlp
 from wisbot.errors import NotFound
 from wisbot.i18n import _ as _t
+from wisbot.i18n import ngettext
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
@@ -391,13 +393,19 @@ class ExportService:
 
     def incident_document(self, session: Session, caller: Caller, number: str,
                           fmt: str) -> tuple[IncidentView, str]:
-        view = incident_view(session, self.directory, self.incidents, caller, number)
-        return view, (stix_incident(view) if fmt == "stix" else misp_incident(view))
+        # MISP and STIX are machine formats a CSIRT tool ingests: written in English
+        # whatever the asker reads (the chat reply around the file is in their language).
+        self.incidents._visible(session, caller, number)  # refusals in the asker's language
+        with i18n.use("en"):
+            view = incident_view(session, self.directory, self.incidents, caller, number)
+            return view, (stix_incident(view) if fmt == "stix" else misp_incident(view))
 
     def lesson_document(self, session: Session, caller: Caller, ref: str,
                         fmt: str) -> tuple[LessonView, str]:
-        view = lesson_view(session, self.directory, caller, ref)
-        return view, (stix_lesson(view) if fmt == "stix" else misp_lesson(view))
+        lesson_view(session, self.directory, caller, ref)  # refusals in the asker's language
+        with i18n.use("en"):  # a machine format: English (see incident_document)
+            view = lesson_view(session, self.directory, caller, ref)
+            return view, (stix_lesson(view) if fmt == "stix" else misp_lesson(view))
 
     async def incident_file(self, caller: Caller, number: str, fmt: str) -> Reply:
         view, text = await self.store.tx(
@@ -406,10 +414,11 @@ class ExportService:
                             number=view.number, format_name=_format_name(fmt)))
         b.reveal(view.number, named=view.vis is Vis.NAMED)
         b.line(bold(view.tlp.label), Span(text=_t(" – pass it on only as the label allows.")))
-        b.line(_t("As you may see it here ({value}): {count} indicator(s), {count_b} "
-                  "sighting(s).",
-                  value='named' if view.vis is Vis.NAMED else 'anonymised',
-                  count=len(view.indicators), count_b=len(view.sightings)))
+        b.line(_t("As you may see it here ({value}): {indicators}, {sightings}.",
+                  value=_t("named") if view.vis is Vis.NAMED else _t("anonymised"),
+                  indicators=ngettext("{n} indicator", "{n} indicators",
+                                      len(view.indicators)),
+                  sightings=ngettext("{n} sighting", "{n} sightings", len(view.sightings))))
         b.attach(Attachment.from_bytes(f"{view.number}.{fmt}.json", "application/json",
                                        text.encode("utf-8")))
         return b.build(private=True)

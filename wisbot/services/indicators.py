@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import room_sees
@@ -110,7 +111,7 @@ class IndicatorService:
 
         def work(session: Session) -> Reply:
             inc, _ = self.incidents._visible(session, caller, number, Vis.NAMED, lock=True)
-            self.incidents._may_change(caller, inc, "add indicators to")
+            self.incidents._may_change(caller, inc, _t("add indicators to"))
             if inc.status == "closed":
                 raise InvalidState(_t("{number} is closed: reopen it first", number=inc.number))
             same = session.exec(select(IncidentIndicator).where(
@@ -167,7 +168,7 @@ class IndicatorService:
             for seen in shown:
                 if vis is Vis.NAMED:
                     who = actor_label(self.directory, seen.row.added_by, inc, vis)
-                    when = seen.row.added_at.strftime("%Y-%m-%d %H:%M UTC")
+                    when = i18n.when(seen.row.added_at)
                     b.line(user(seen.wording), Span(text=f" · {when} · {who}"))
                 else:
                     b.line(user(seen.wording))
@@ -175,7 +176,7 @@ class IndicatorService:
                 b.line(_t("None that you may see here."))
             counts = sighting_counts(session, [inc.id or 0])
             if counts:
-                b.line(bold(_t("Sightings: ")), Span(text=str(counts[inc.id or 0])))
+                b.line(bold(_t("Sightings: ")), Span(text=i18n.number(counts[inc.id or 0])))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -288,7 +289,7 @@ class IndicatorService:
         b.ref = inc.number
         b.reveal(inc.number)
         b.field(_t("Centre"), centre_label(self.directory, inc, Vis.NAMED))
-        b.field(_t("Sightings"), f"{count} ({centres_phrase(count)})")
+        b.field(_t("Sightings"), f"{i18n.number(count)} ({centres_phrase(count)})")
         if ind is not None:
             b.line(bold(_t("Indicator I-{n_text}: ",
                            n_text=ind.n)), user(defang(ind.type, ind.value)))

@@ -15,12 +15,14 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from wisbot import i18n
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import lesson_seen_by, room_sees
 from wisbot.domain.confidentiality import Vis
 from wisbot.domain.tlp import Tlp
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, user
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import notify
 from wisbot.services.render import exposure, lesson_spans, redactor_for
 from wisbot.store.tables import ConsentReview, Incident, Lesson
@@ -46,27 +48,39 @@ def request_release(session: Session, directory: Directory, inc: Incident, lesso
                            created_at=now)
     session.add(review)
     session.flush()
-    b = ReplyBuilder(_t("L-{id} – release to the public? (review #{n_text})",
-                        id=lesson.id, n_text=review.n),
-                     kind="review", tlp=Tlp.RED)
-    b.ref = inc.number
-    b.reveal(inc.number)
-    b.line(_t("Lesson L-{id} of {number} was asked to be public: once released it is marked "
-              "TLP:CLEAR, may be passed on without limit and is read in every room, as:",
-              id=lesson.id, number=inc.number))
-    b.line(user(review.proposed))
-    b.line(_t("Until released it stays with the affected Member and the WMO Secretariat. "
-              "Release it: "), Span(text=f"lessons release L-{lesson.id}", style="code"),
-           _t(" (or give your own wording: "),
-           Span(text=f"incident anon-text {inc.number} {review.n} <text>", style="code"),
-           ").")
-    reply = b.build()
+
+    def card() -> Reply:  # in the current language
+        b = ReplyBuilder(_t("L-{id} – release to the public? (review #{n_text})",
+                            id=lesson.id, n_text=review.n),
+                         kind="review", tlp=Tlp.RED)
+        b.ref = inc.number
+        b.reveal(inc.number)
+        b.line(_t("Lesson L-{id} of {number} was asked to be public: once released it is marked "
+                  "TLP:CLEAR, may be passed on without limit and is read in every room, as:",
+                  id=lesson.id, number=inc.number))
+        b.line(user(review.proposed))
+        b.line(_t("Until released it stays with the affected Member and the WMO Secretariat. "
+                  "Release it: "), Span(text=f"lessons release L-{lesson.id}", style="code"),
+               _t(" (or give your own wording: "),
+               Span(text=f"incident anon-text {inc.number} {review.n} <text>", style="code"),
+               ").")
+        return b.build()
+
     rooms = list(directory.rooms_with_role(f"member:{inc.member}"))
     if by_member:
         rooms += directory.rooms_with_role("secretariat")
-    direct = [] if rooms else [(c.id, reply) for c in directory.contacts_of_member(inc.member)]
+    rendered: dict[str, Reply] = {}
+
+    def in_(language: str) -> Reply:  # each reader in their language, each rendered once
+        if language not in rendered:
+            with i18n.use(language):
+                rendered[language] = card()
+        return rendered[language]
+
+    direct = [] if rooms else [(c.id, in_(person_language(session, directory, c.id)))
+                               for c in directory.contacts_of_member(inc.member)]
     notify(session, kind="review", now=now, incident_id=iid,
-           deliveries=[(room, reply) for room in rooms], direct=direct)
+           deliveries=[(room, in_(room_language(room))) for room in rooms], direct=direct)
     return review
 
 
@@ -83,7 +97,8 @@ def release(session: Session, directory: Directory, inc: Incident, lesson: Lesso
         vis = lesson_seen_by(room.role, lesson.share, inc.member)
         if vis is Vis.NONE or not room.role.startswith(POSTED_KINDS):
             continue
-        b = ReplyBuilder(_t("Lesson learned (public)"), kind="lesson", tlp=Tlp.CLEAR)
-        b.line(*lesson_spans(directory, lesson, inc, vis, room_sees(room.role, exp)))
-        out.append((room, b.build()))
+        with i18n.use(room_language(room)):  # each room reads its own language
+            b = ReplyBuilder(_t("Lesson learned (public)"), kind="lesson", tlp=Tlp.CLEAR)
+            b.line(*lesson_spans(directory, lesson, inc, vis, room_sees(room.role, exp)))
+            out.append((room, b.build()))
     return out

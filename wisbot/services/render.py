@@ -201,7 +201,8 @@ KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("res
          "reopened": N_("reopened"), "closed": N_("closed"), "severity": N_("severity"),
          "share": N_("share"), "escalated": N_("escalated"), "acknowledged": N_("acknowledged"),
          "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
-         "summary": N_("summary"), "model": N_("model"), "checked": N_("checked")}
+         "summary": N_("summary"), "model": N_("model"), "checked": N_("checked"),
+         "ioc": N_("indicator")}
 """Timeline kinds and statuses as words (the command words stay as they are)."""
 HEADLINES = {str.__str__(h): h for h in (
     N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
@@ -213,6 +214,7 @@ _SEVERITY_HEADLINE = re.compile(r"^severity (\d) → (\d)$")
 _SHARED_HEADLINE = re.compile(r"^now shared as (.+)$")
 _RELEASED_HEADLINE = re.compile(r"^(\w+) released by the affected Member$")
 _CLASSIFIED_HEADLINE = re.compile(r"^classified (.+)$")  # RSIT names stay English
+_INDICATOR_HEADLINE = re.compile(r"^indicator (I-\d+) added$")
 
 
 def word(kind: str) -> str:
@@ -236,6 +238,8 @@ def headline_words(headline: str) -> str:
         return _("{kind} released by the affected Member", kind=kind)
     if m := _CLASSIFIED_HEADLINE.match(headline):
         return _("classified {classification}", classification=i18n.iso(m[1]))
+    if m := _INDICATOR_HEADLINE.match(headline):
+        return _("indicator {ref} added", ref=i18n.iso(m[1]))
     return headline
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.directory import Directory
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.domain.indicators import defang_text
@@ -58,7 +59,7 @@ def sighting_lines(session: Session, directory: Directory, caller: Caller,
     n = len({s.member for s in rows})
     lines: list[tuple[Span, ...]] = [(bold(_t("Sightings: ")), Span(
         text=_t("{count} (seen at {centres_phrase} besides the affected one)",
-                count=n, centres_phrase=centres_phrase(n))),)]
+                count=i18n.number(n), centres_phrase=centres_phrase(n))),)]
     for s in rows:
         if caller.sees(sighter_exposure(directory, s.member)) is Vis.NAMED:
             lines.append(_sighting_line(directory, s))
@@ -70,7 +71,7 @@ def centres_phrase(n: int) -> str:
 
 
 def _sighting_line(directory: Directory, s: Sighting) -> tuple[Span, ...]:
-    when = s.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = i18n.when(s.created_at)
     who = actor_label(directory, s.reported_by, None, Vis.NAMED)
     spans: list[Span] = [Span(text=f"  {when} · {member_name(directory, s.member)} · {who}")]
     if s.note:
