@@ -72,7 +72,9 @@ def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
     headers and the CSRF check on everything (``wisbot.web.security``), ``/static``."""
     secure = not getattr(bot.settings, "web_dev", False)
     static = Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")
+    # The caller is known before the CSRF check, so a refused form is explained in the
+    # signed-in person's language (the check itself does not depend on who it is).
     return Starlette(routes=[*routes, static], exception_handlers={404: _not_found},
                      middleware=[
-        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1]),
-        Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])
+        Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody),
+        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1])])

@@ -77,9 +77,11 @@ def hbars(title: str, rows: Sequence[tuple[str, float | None]], *, target: float
     return Markup("".join(out))  # noqa: S704 every text above is escaped
 
 
-def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str, str]]) -> Markup:
+def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str, str]],
+                *, words: Mapping[str, str] | None = None) -> Markup:
     """One row per subject, one cell per day: ok (green), degraded (amber), fail (red),
-    none (grey); each cell carries its status in a ``<title>`` for a screen reader."""
+    none (grey); each cell carries its status in a ``<title>`` for a screen reader, in
+    the reader's ``words`` (status key: words) when given."""
     colours = {"ok": "#1b7837", "degraded": "#e08214", "fail": "#b2182b"}
     cell, left = 16, 220
     width = left + cell * len(days) + 8
@@ -94,7 +96,8 @@ def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str,
             status = by_day.get(day, "")
             out.append(f'<rect x="{left + d * cell}" y="{y}" width="{cell - 2}" '
                        f'height="{cell - 2}" fill="{colours.get(status, "#ccc")}">'
-                       f"<title>{_esc(subject)} {_esc(day)}: {_esc(status or '–')}</title>"
+                       f"<title>{_esc(subject)} {_esc(day)}: "
+                       f"{_esc((words or {}).get(status, status) or '–')}</title>"
                        "</rect>")
     if days:
         out.append(f'<text x="{left}" y="{height - 6}" font-size="11">{_esc(days[0])}</text>'
