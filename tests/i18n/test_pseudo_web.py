@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.i18n.test_catalogs import NEVER_TRANSLATED
-from tests.web.conftest import Inbox, chat_code, client_for, csrf_of
+from tests.web.conftest import Inbox, chat_code, client_for, csrf_of, smtp  # noqa: F401
 from tests.web.pages_fixture import (
     CH_LESSON,
     CH_SUMMARY,
@@ -59,7 +59,6 @@ KEPT_WEB = [
     # Ids, formats and machine words.
     r"L-\d+", r"P-\d+", r"#\d+", r"WIS-SEC-\d+-\d+", r"\bUTC\b", r"\bCSV\b", r"\bJSON\b",
     r"\bOpenID\b", r"\bMatrix\b", r"\bSlack\b", r"\bwisbot\b", r"\bWMO\b", r"\bWIS2?\b",
-    r"\bmin\b",  # the minutes unit on the chart's bars (a symbol, as in SI)
     # The access log's references as recorded (ids, search words, report names).
     r"^annual \d{4}(\.csv|\.json)?$", r"^(MFA|keys|a)$",
     # RSIT classes and types (the filter's options, the classified incident).
@@ -68,7 +67,8 @@ KEPT_WEB = [
     r"(/[a-z\-]+)?\b", "Intrusions: system compromise",
     # Role keys, a probe's service key and status as chat's watch summary names them, and
     # the WIS2 IMS (JIRA) ticket states and impact levels.
-    r"\((secretariat|gisc:[A-Z]\w+|member:[A-Z]{2})\)", r"\b(oaipmh|sru|broker|csw): (ok|degraded|fail)\b",
+    r"\((secretariat|gisc:[A-Z]\w+|member:[A-Z]{2})\)",
+    r"\b(oaipmh|sru|broker|csw): (ok|degraded|fail)\b",
     r"\b(Triage|To Do|In Progress|In Review|Done)\b", r"\b(Very High|High|Medium)\b",
     # Paths and addresses.
     r"(?<![\w⟧])/[\w/.\-?=&]+", r"https?://\S+",
@@ -267,3 +267,86 @@ async def test_signed_out_pages_in_the_pseudo_locale(site: Any) -> None:
         if left := english_left(r.text):
             bad["POST /login/email without csrf"] = left
     assert not bad, bad
+
+
+# ----- real languages -------------------------------------------------------------------
+
+FSI, PDI = "\u2068", "\u2069"  # written here by hand
+
+
+async def test_an_arabic_reader_reads_right_to_left_with_codes_isolated(site: Any) -> None:
+    """Layla Haddad's directory entry says ``language: ar``."""
+    app, web = site
+    async with client_for(web) as c:
+        await signed_in(app, c, "layla.haddad")
+        pages = {path: (await c.get(path)).text for path in (
+            "/incidents", "/incidents/WIS-SEC-2026-1", "/oncall", "/oncall/pages/P-1",
+            "/access-log", "/watch", "/lessons/L-1", "/no-such-page")}
+        for path, text in pages.items():
+            assert '<html lang="ar" dir="rtl">' in text, path
+            assert "<bdi>Layla Haddad</bdi>" in text, path  # the signed-in name
+            assert "Sign out" not in text and "تسجيل الخروج" in text, path
+        assert "سجل الحوادث" in pages["/incidents"]  # Incident register
+        incident = pages["/incidents/WIS-SEC-2026-1"]
+        assert re.search(f"<bdi>{FSI}?DWD National Centre", incident)  # a card value
+        assert "<h1>الحادث <bdi>WIS-SEC-2026-1</bdi></h1>" in incident  # Incident
+        assert "<bdi>DWDs mail relay" in pages["/incidents"]  # the summary, isolated
+        assert f"{FSI}P-1{PDI}" in pages["/oncall/pages/P-1"]  # the heading's id
+        assert "خطوات التصعيد" in pages["/oncall/pages/P-1"]  # Escalation steps
+        assert "<bdi>layla.haddad</bdi>" in pages["/access-log"]
+        assert "سجل الوصول" in pages["/access-log"]  # Access log
+        assert "غير موجود" in pages["/no-such-page"]  # Not found
+        # A form from elsewhere, refused in Arabic.
+        r = await c.post("/logout", data={})
+        assert r.status_code == 403 and "انتهت صلاحية هذا النموذج" in r.text, r.text
+
+
+async def test_a_chinese_reader_reads_chinese(site: Any) -> None:
+    app, web = site
+    r = await app.console.type("hiro.sato", "language zh")
+    assert r.kind != "error", r.plain()
+    async with client_for(web) as c:
+        await signed_in(app, c, "hiro.sato")
+        pages = {path: (await c.get(path)).text for path in (
+            "/incidents", "/lessons", "/oncall", "/reports/annual/2026", "/watch")}
+        for path, text in pages.items():
+            assert '<html lang="zh" dir="ltr">' in text, path
+            assert "已登录：<bdi>Hiro Sato</bdi>" in text, path  # Signed in as
+            for english in ("Incident register", "Lessons library", "Sign out", "On call"):
+                assert english not in text, (path, english)
+        assert "事件登记册" in pages["/incidents"] and "状态" in pages["/incidents"]
+        assert "经验教训库" in pages["/lessons"]
+        assert "值班" in pages["/oncall"]
+        assert "2026年度服务报告" in pages["/reports/annual/2026"]
+        assert "严重程度 3" in pages["/reports/annual/2026"]  # the chart's series, the table
+        assert pages["/watch"].count("GISC值守") >= 1  # the 403 page's menu still names it
+
+
+@pytest.mark.parametrize("language", ["fr", "zh", i18n.PSEUDO])
+async def test_the_sign_in_mail_speaks_the_persons_language(
+        make_app: Any, smtp: Any, language: str) -> None:  # noqa: F811
+    from email.header import decode_header, make_header
+
+    inbox, port = smtp
+    app = await make_app(directory(), smtp_host="127.0.0.1", smtp_port=port,
+                         web_base_url="https://wisbot.example.org")
+    await set_language(app, "anna.weber", language)
+    web = build_site(app)
+    async with client_for(web) as c:
+        r = await c.post("/login/email", data={"email": "anna.weber@dwd.example.de",
+                                               "csrf": await csrf_of(c)})
+        assert r.status_code == 200
+    mail = (await Inbox.wait_for(inbox, "anna.weber@dwd.example.de"))[0]
+    subject = str(make_header(decode_header(mail["Subject"])))
+    body = mail.get_payload(decode=True).decode()
+    assert "/login/link/" in body
+    if language == "fr":
+        assert subject == "wisbot : votre lien de connexion", subject
+        assert "Si vous ne l’avez pas demandé, ignorez ce courriel." in body, body
+    elif language == "zh":
+        assert subject == "wisbot：您的登录链接", subject
+        assert "sign in" not in body and "登录" in body, body
+    else:
+        flat = " ".join(body.split())  # one line: the ⟦…⟧ spans the paragraphs
+        assert not english_left(subject) and not english_left(flat), (subject, body)
+        assert flat.startswith("⟦") and flat.endswith("⟧"), body

@@ -463,7 +463,8 @@ async def annual(request: Request, caller: Caller, lang: str) -> Response:
         (_t("notify, 90th percentile"), mins(rep.time_to_notify.p90_s)),
         (_t("acknowledge, median"), mins(rep.time_to_acknowledge.median_s)),
         (_t("acknowledge, 90th percentile"), mins(rep.time_to_acknowledge.p90_s)),
-    ], target=TARGET.total_seconds() / minutes, target_label=_t("1-hour target"), unit=" min")
+    ], target=TARGET.total_seconds() / minutes, target_label=_t("1-hour target"),
+       shown=lambda v: _t("{minutes} min", minutes=f"{v:.0f}"))
     return _html(request, "pages/annual.html", lang, rep=rep, scope=scope.strip(" ()"),
                  months=months, by_month=by_month, timing=timing,
                  fmt=lambda v: "–" if v is None else format_duration(v),
