@@ -293,7 +293,7 @@ async def test_an_arabic_reader_reads_right_to_left_with_codes_isolated(site: An
         assert "<bdi>DWDs mail relay" in pages["/incidents"]  # the summary, isolated
         assert f"{FSI}P-1{PDI}" in pages["/oncall/pages/P-1"]  # the heading's id
         assert "خطوات التصعيد" in pages["/oncall/pages/P-1"]  # Escalation steps
-        assert "<bdi>layla.haddad</bdi>" in pages["/access-log"]
+        assert "<bdi>Layla Haddad (layla.haddad)</bdi>" in pages["/access-log"]
         assert "سجل الوصول" in pages["/access-log"]  # Access log
         assert "غير موجود" in pages["/no-such-page"]  # Not found
         # A form from elsewhere, refused in Arabic.
