@@ -224,6 +224,14 @@ async def test_every_page_of_a_pseudo_locale_reader_is_marked(site: Any) -> None
             r = await c.get(path)
             if left := english_left(visible(r.text)):
                 bad[path] = left
+        # A form's address opened as a page, a page sent a form: refused in their words.
+        for method, path in (("GET", "/logout"), ("GET", "/login/email"),
+                             ("POST", "/incidents")):
+            r = await c.request(method, path, data={"csrf": csrf} if method == "POST"
+                                else None)
+            assert r.status_code == 405 and r.headers["allow"], (method, path)
+            if left := english_left(visible(r.text)):
+                bad[f"{method} {path}"] = left
         # A form from elsewhere (no CSRF token): refused in the reader's language.
         r = await c.post("/logout", data={"everywhere": "1"})
         assert r.status_code == 403
@@ -350,3 +358,28 @@ async def test_the_sign_in_mail_speaks_the_persons_language(
         flat = " ".join(body.split())  # one line: the ⟦…⟧ spans the paragraphs
         assert not english_left(subject) and not english_left(flat), (subject, body)
         assert flat.startswith("⟦") and flat.endswith("⟧"), body
+
+
+async def test_signed_out_browsers_read_their_accept_language(make_app: Any) -> None:
+    """Nobody signed in: the browser's first language wisbot writes; too many attempts
+    are refused in it too."""
+    app = await make_app(directory(), web_login_limit_ip=1)
+    web = build_site(app)
+    async with client_for(web) as c:
+        c.headers["accept-language"] = "de-CH, zh-CN;q=0.8, en;q=0.5"
+        page = (await c.get("/login")).text
+        assert '<html lang="zh" dir="ltr">' in page and "Sign in" not in page
+        csrf = await csrf_of(c)
+        statuses = [(await c.post("/login/email", data={"email": "x@example.org",
+                                                        "csrf": csrf})).status_code
+                    for _ in range(2)]
+        assert statuses == [200, 429]
+        r = await c.post("/login/email", data={"email": "x@example.org", "csrf": csrf})
+        assert r.status_code == 429 and "Too many" not in r.text
+        assert '<html lang="zh" dir="ltr">' in r.text
+    i18n.set_default(i18n.PSEUDO)
+    async with client_for(web, ip="203.0.113.9") as c:
+        csrf = await csrf_of(c)
+        for _ in range(2):
+            r = await c.post("/login/email", data={"email": "x@example.org", "csrf": csrf})
+        assert r.status_code == 429 and not english_left(visible(r.text)), r.text

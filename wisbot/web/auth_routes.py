@@ -344,6 +344,12 @@ async def not_found(request: Request) -> Response:
                           lambda: _("There is no such page."), 404)
 
 
+async def not_allowed(request: Request) -> Response:
+    return await _message(request, lambda: _("Not possible here"), lambda: _(
+        "This address does not answer this kind of request: use the site's links and "
+        "forms."), 405)
+
+
 def auth_routes() -> list[BaseRoute]:
     return [
         Route("/", home),
