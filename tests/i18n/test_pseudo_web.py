@@ -299,7 +299,7 @@ async def test_an_arabic_reader_reads_right_to_left_with_codes_isolated(site: An
         assert re.search(f"<bdi>{FSI}?DWD National Centre", incident)  # a card value
         assert "<h1>الحادث <bdi>WIS-SEC-2026-1</bdi></h1>" in incident  # Incident
         assert "<bdi>DWDs mail relay" in pages["/incidents"]  # the summary, isolated
-        assert f"{FSI}P-1{PDI}" in pages["/oncall/pages/P-1"]  # the heading's id
+        assert f"<h1>نداء المناوبة {FSI}P-1{PDI}</h1>" in pages["/oncall/pages/P-1"]
         assert "خطوات التصعيد" in pages["/oncall/pages/P-1"]  # Escalation steps
         assert "<bdi>Layla Haddad (layla.haddad)</bdi>" in pages["/access-log"]
         assert "سجل الوصول" in pages["/access-log"]  # Access log
