@@ -66,13 +66,25 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return await not_found(request)
 
 
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    """A GET of a form's address (or a POST to a page): said in the reader's language,
+    with the methods the address takes."""
+    from wisbot.web.auth_routes import not_allowed
+
+    response = await not_allowed(request)
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response
+
+
 def build_web_app(bot: App, routes: Sequence[BaseRoute] = (), *,
                   authenticate: Authenticate | None = None) -> Starlette:
     """The web facility over a running (or started) :class:`~wisbot.app.App`: security
     headers and the CSRF check on everything (``wisbot.web.security``), ``/static``."""
     secure = not getattr(bot.settings, "web_dev", False)
     static = Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")
-    return Starlette(routes=[*routes, static], exception_handlers={404: _not_found},
-                     middleware=[
-        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1]),
-        Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody)])
+    # The caller is known before the CSRF check, so a refused form is explained in the
+    # signed-in person's language (the check itself does not depend on who it is).
+    return Starlette(routes=[*routes, static],
+                     exception_handlers={404: _not_found, 405: _not_allowed}, middleware=[
+        Middleware(CallerMiddleware, bot=bot, authenticate=authenticate or _nobody),
+        Middleware(SecurityMiddleware, secure=secure, csrf_cookie=cookie_names(secure)[1])])

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from wisbot import i18n
 from wisbot.domain.audience import holds_role
-from wisbot.i18n import _
+from wisbot.i18n import N_, _
 from wisbot.store.web_tables import WebAccess
 from wisbot.web.auth import LINK_LIFETIME, WebAuth, contact_by_email
 from wisbot.web.providers import (
@@ -34,6 +34,11 @@ from wisbot.web.ui import page
 
 log = logging.getLogger(__name__)
 SLACK_STATE_COOKIE = "wisbot-slack-state"
+ACCESS_KINDS = {"incident": N_("Incident"), "register": N_("Incident register"),
+                "lesson": N_("Lesson"), "lessons": N_("Lessons library"),
+                "ticket": N_("Watch ticket"), "page": N_("On-call page"),
+                "report": N_("Annual report")}
+"""What the access log's rows record (``wisbot.web.access``), in the reader's words."""
 _mails: set[asyncio.Task[None]] = set()
 
 
@@ -92,7 +97,7 @@ async def home(request: Request) -> Response:
     if caller is None:
         return RedirectResponse("/login", status_code=303)
     return await page(request, "home.html", title=lambda: _("Home"),
-                      greeting=lambda: _("Signed in as {name}", name=caller.contact.name),
+                      greeting=lambda: _("Signed in as {name}", name=i18n.iso(caller.contact.name)),
                       other_sessions=lambda: _("Sign out everywhere (every browser)"))
 
 
@@ -192,11 +197,12 @@ async def link_page(request: Request) -> Response:
     current = None if caller is None or caller.contact.id == contact_id else caller.contact.name
     return await page(request, "link.html", token=raw, title=lambda: _("Sign in"),
                       text=lambda: _("This link signs in to wisbot as {name}. Press the "
-                                     "button only if this is you.", name=account),
+                                     "button only if this is you.", name=i18n.iso(account)),
                       warning=(None if current is None else lambda: _(
                           "You are signed in as {current}: signing in as {name} ends that "
-                          "session in this browser.", current=current, name=account)),
-                      go=lambda: _("Sign in as {name}", name=account))
+                          "session in this browser.", current=i18n.iso(current),
+                          name=i18n.iso(account))),
+                      go=lambda: _("Sign in as {name}", name=i18n.iso(account)))
 
 
 async def _link_refused(request: Request) -> Response:
@@ -323,6 +329,7 @@ async def access_log(request: Request) -> Response:
     rows = await bot.store.tx(work)
     names = {c.id: c.name for c in bot.directory.contacts}
     return await page(request, "access_log.html", rows=rows, names=names, who=who,
+                      kinds=lambda: {k: str(v) for k, v in ACCESS_KINDS.items()},
                       words=lambda: {
                           "title": _("Access log"),
                           "intro": _("Who opened which incident or page, and when (the "
@@ -335,6 +342,12 @@ async def access_log(request: Request) -> Response:
 async def not_found(request: Request) -> Response:
     return await _message(request, lambda: _("Not found"),
                           lambda: _("There is no such page."), 404)
+
+
+async def not_allowed(request: Request) -> Response:
+    return await _message(request, lambda: _("Not possible here"), lambda: _(
+        "This address does not answer this kind of request: use the site's links and "
+        "forms."), 405)
 
 
 def auth_routes() -> list[BaseRoute]:

@@ -27,6 +27,7 @@ from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.rsit import parse_filter
 from wisbot.domain.watch import IMPACTS, STATE_WORDS, Impact, TicketState, target_words
 from wisbot.errors import NotFound, UsageError, WisbotError
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Reveal
 from wisbot.services.consent import person_may_read
@@ -34,7 +35,7 @@ from wisbot.services.context import Caller
 from wisbot.services.languages import person_language
 from wisbot.services.lessons import lesson_visibility
 from wisbot.services.lists import WHICH
-from wisbot.services.paging import page_verdict, role_label, time_to_notify
+from wisbot.services.paging import page_verdict, role_words, time_to_notify
 from wisbot.services.render import STATUS, exposure, lesson_label, lesson_spans
 from wisbot.services.reports import MONTHS, report_for, to_csv, to_json
 from wisbot.services.watch import SERVICE_WORDS, subject_label
@@ -48,10 +49,28 @@ from wisbot.web.render import reply_html
 TEMPLATES = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
     autoescape=True))
-TEMPLATES.env.globals.update(_t=_t, reply_html=reply_html)
+TEMPLATES.env.globals.update(_t=_t, reply_html=reply_html, iso=i18n.iso)
 
 HISTORY_DAYS = 30
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+
+# What the pages show of stored keys (a page's state, its steps, a probe's status), in the
+# reader's words; an unknown key is shown as it is.
+PAGE_STATUS = {"open": N_("open"), "acked": N_("acknowledged"), "stopped": N_("stopped")}
+VERDICTS = {"met": N_("met"), "missed": N_("missed"), "pending": N_("pending"),
+            "stopped": N_("stopped")}
+STEP_ACTIONS = {"page": N_("page"), "repeat": N_("repeat"), "next": N_("next on the chain"),
+                "secretariat": N_("Secretariat step"), "missed": N_("target missed")}
+STEP_STATUS = {"pending": N_("pending"), "fired": N_("fired"), "skipped": N_("skipped")}
+PROBE_STATUS = {"ok": N_("ok"), "degraded": N_("degraded"), "fail": N_("failing")}
+
+
+def words_of(table: dict[str, Any], key: str | None) -> str:
+    """``key`` in the reader's words (``table`` of :func:`N_` strings), else as it is."""
+    if key is None:
+        return ""
+    found = table.get(key)
+    return str(found) if found is not None else key
 
 
 async def record_access(request: Request, kind: str, ref: str) -> None:
@@ -301,9 +320,11 @@ async def watch(request: Request, caller: Caller, lang: str) -> Response:
 
     data = await bot.store.tx(work)
     chart = svg.status_grid(_t("Worst status per day, last {n} days", n=HISTORY_DAYS),
-                            data["days"], data["grid"])
+                            data["days"], data["grid"],
+                            words={k: str(v) for k, v in PROBE_STATUS.items()})
     return _html(request, "pages/watch.html", lang, summary=summary, roster=roster,
-                 chart=chart, services=SERVICE_WORDS, **data)
+                 chart=chart, services=SERVICE_WORDS,
+                 statuses={k: str(v) for k, v in PROBE_STATUS.items()}, **data)
 
 
 async def watch_ticket(request: Request, caller: Caller, lang: str) -> Response:
@@ -342,10 +363,12 @@ def _page_row(bot: Any, session: Session, page: Page, now: datetime) -> dict[str
         except NotFound:
             name = paged
     return {"id": page.id, "ref": inc.number if inc is not None else page.ref,
-            "incident": inc is not None, "role": role_label(page.role), "status": page.status,
+            "incident": inc is not None, "role": role_words(page.role),
+            "status": words_of(PAGE_STATUS, page.status),
             "created": i18n.when(page.created_at), "target": i18n.when(page.target_at),
-            "verdict": page_verdict(page, now), "paged": name,
-            "next": None if step is None else (step.action, i18n.when(step.due_at))}
+            "verdict": words_of(VERDICTS, page_verdict(page, now)), "paged": name,
+            "next": None if step is None else (words_of(STEP_ACTIONS, step.action),
+                                               i18n.when(step.due_at))}
 
 
 def _pages_reader(caller: Caller) -> bool:
@@ -377,7 +400,7 @@ async def oncall(request: Request, caller: Caller, lang: str) -> Response:
                 "number": inc.number, "reported": i18n.when(inc.created_at),
                 "notified": None if notified is None else format_duration(notified),
                 "met": None if notified is None else notified <= TARGET.total_seconds(),
-                "ack": None if first is None else page_verdict(first, now)})
+                "ack": None if first is None else words_of(VERDICTS, page_verdict(first, now))})
         return {"pages": pages, "targets": targets}
 
     data = await bot.store.tx(work)
@@ -401,7 +424,8 @@ async def oncall_page(request: Request, caller: Caller, lang: str) -> Response:
         steps = session.exec(select(PageStep).where(PageStep.page_id == page.id)
                              .order_by(col(PageStep.seq))).all()
         return {"page": _page_row(bot, session, page, bot.clock()),
-                "steps": [(s.seq, s.action, i18n.when(s.due_at), s.status) for s in steps]}
+                "steps": [(s.seq, words_of(STEP_ACTIONS, s.action), i18n.when(s.due_at),
+                           words_of(STEP_STATUS, s.status)) for s in steps]}
 
     data = await bot.store.tx(work)
     await record_access(request, "page", f"P-{int(raw)}")
@@ -424,7 +448,8 @@ async def annual(request: Request, caller: Caller, lang: str) -> Response:
     rep, scope = await _report(request, caller)
     await record_access(request, "report", f"annual {rep.year}")
     months = [str(m) for m in MONTHS]
-    series = {f"{_t('severity')} {level}": [rep.by_month[m][level] for m in range(1, 13)]
+    series = {_t("severity {level}", level=level): [rep.by_month[m][level]
+                                                    for m in range(1, 13)]
               for level in range(6)}
     by_month = svg.stacked_bars(_t("Incidents per month, by the highest severity reached"),
                                 months, series)
@@ -438,7 +463,8 @@ async def annual(request: Request, caller: Caller, lang: str) -> Response:
         (_t("notify, 90th percentile"), mins(rep.time_to_notify.p90_s)),
         (_t("acknowledge, median"), mins(rep.time_to_acknowledge.median_s)),
         (_t("acknowledge, 90th percentile"), mins(rep.time_to_acknowledge.p90_s)),
-    ], target=TARGET.total_seconds() / minutes, target_label=_t("1-hour target"), unit=" min")
+    ], target=TARGET.total_seconds() / minutes, target_label=_t("1-hour target"),
+       shown=lambda v: _t("{minutes} min", minutes=f"{v:.0f}"))
     return _html(request, "pages/annual.html", lang, rep=rep, scope=scope.strip(" ()"),
                  months=months, by_month=by_month, timing=timing,
                  fmt=lambda v: "–" if v is None else format_duration(v),

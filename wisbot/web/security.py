@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from wisbot import i18n
 from wisbot.i18n import _
-from wisbot.web.ui import request_language
+from wisbot.web.ui import resolve_language
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -45,7 +45,7 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             length = request.headers.get("content-length", "")
             if not length.isdigit() or int(length) > MAX_FORM:
-                with i18n.use(request_language(request)):
+                with i18n.use(await resolve_language(request)):
                     return self._finish(request, PlainTextResponse(_(
                         "This form is too large (or its length was not given)."),
                         status_code=413), token, known)
@@ -57,7 +57,7 @@ class SecurityMiddleware(BaseHTTPMiddleware):
                 value = form.get("csrf")
                 sent = value if isinstance(value, str) else ""
             if not known or not sent or not hmac.compare_digest(sent, known):
-                with i18n.use(request_language(request)):
+                with i18n.use(await resolve_language(request)):
                     response: Response = PlainTextResponse(_(
                         "This form has expired or did not come from this site: go back, "
                         "reload the page and send it again."), status_code=403)

@@ -4,7 +4,7 @@ a screen reader (a ``<title>`` and a ``<desc>``; every chart has a table beside 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup
 
@@ -49,8 +49,13 @@ def stacked_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequenc
 
 
 def hbars(title: str, rows: Sequence[tuple[str, float | None]], *, target: float,
-          target_label: str, unit: str = "", width: int = 640) -> Markup:
-    """Horizontal bars (``None``: no value) against a dashed target line."""
+          target_label: str, unit: str = "", width: int = 640,
+          shown: Callable[[float], str] | None = None) -> Markup:
+    """Horizontal bars (``None``: no value) against a dashed target line; ``shown`` writes
+    a value for the reader (e.g. ``12 min`` in their language), else ``{value}{unit}``."""
+    def say(value: float) -> str:
+        return shown(value) if shown is not None else f"{value:.0f}{unit}"
+
     row_h, left, right = 26, 180, 60
     height = row_h * len(rows) + 24
     peak = max([target * 1.2, *(v for _, v in rows if v is not None)])
@@ -58,7 +63,7 @@ def hbars(title: str, rows: Sequence[tuple[str, float | None]], *, target: float
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} '
            f'{height}" class="chart"><title>{_esc(title)}</title>',
            f"<desc>{_esc(title)}: " + "; ".join(
-               f"{_esc(lb)} {'–' if v is None else f'{v:.0f}{unit}'}" for lb, v in rows)
+               f"{_esc(lb)} {'–' if v is None else _esc(say(v))}" for lb, v in rows)
            + f"; {_esc(target_label)}</desc>"]
     for i, (label, value) in enumerate(rows):
         y = 8 + i * row_h
@@ -69,7 +74,7 @@ def hbars(title: str, rows: Sequence[tuple[str, float | None]], *, target: float
             out.append(f'<rect x="{left}" y="{y + 3}" width="{max(value * scale, 1):.1f}" '
                        f'height="{row_h - 8}" fill="{colour}"/>'
                        f'<text x="{left + value * scale + 4:.1f}" y="{y + 15}" '
-                       f'font-size="11">{value:.0f}{_esc(unit)}</text>')
+                       f'font-size="11">{_esc(say(value))}</text>')
     x = left + target * scale
     out.append(f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{height - 14}" stroke="#333" '
                f'stroke-dasharray="4 3"/><text x="{x:.1f}" y="{height - 2}" '
@@ -77,9 +82,11 @@ def hbars(title: str, rows: Sequence[tuple[str, float | None]], *, target: float
     return Markup("".join(out))  # noqa: S704 every text above is escaped
 
 
-def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str, str]]) -> Markup:
+def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str, str]],
+                *, words: Mapping[str, str] | None = None) -> Markup:
     """One row per subject, one cell per day: ok (green), degraded (amber), fail (red),
-    none (grey); each cell carries its status in a ``<title>`` for a screen reader."""
+    none (grey); each cell carries its status in a ``<title>`` for a screen reader, in
+    the reader's ``words`` (status key: words) when given."""
     colours = {"ok": "#1b7837", "degraded": "#e08214", "fail": "#b2182b"}
     cell, left = 16, 220
     width = left + cell * len(days) + 8
@@ -94,7 +101,8 @@ def status_grid(title: str, days: Sequence[str], rows: Mapping[str, Mapping[str,
             status = by_day.get(day, "")
             out.append(f'<rect x="{left + d * cell}" y="{y}" width="{cell - 2}" '
                        f'height="{cell - 2}" fill="{colours.get(status, "#ccc")}">'
-                       f"<title>{_esc(subject)} {_esc(day)}: {_esc(status or '–')}</title>"
+                       f"<title>{_esc(subject)} {_esc(day)}: "
+                       f"{_esc((words or {}).get(status, status) or '–')}</title>"
                        "</rect>")
     if days:
         out.append(f'<text x="{left}" y="{height - 6}" font-size="11">{_esc(days[0])}</text>'
