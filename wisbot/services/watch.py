@@ -103,7 +103,8 @@ def subject_label(subject: str) -> str:
     if subject == GLOBAL:
         return "WIS 2.0 Global Services"
     # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
-    return f"WIS2 centre {subject}" if is_centre_id(subject) else f"GISC {subject}"
+    return _t("WIS2 centre {centre}", centre=subject) if is_centre_id(subject) \
+        else f"GISC {subject}"
 
 
 @dataclass(frozen=True)
