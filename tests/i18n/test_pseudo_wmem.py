@@ -273,3 +273,21 @@ async def test_a_chinese_duty_room_reads_monitoring_posts_in_chinese(
     washington = room_text(app, "gisc-washington")
     assert "recovery reported by ca-eccc-msc-global-discovery-catalogue" in washington
     assert "follow-up from" in washington and "报告" not in washington
+
+
+async def test_an_arabic_duty_room_reads_arabic_with_latin_codes_isolated(
+        monitoring_app: Any, clock: Any) -> None:
+    app = await monitoring_app(duty_language="ar")
+    await _monitoring_events(app, clock)
+    await app.console.type("watch-op", "watch outage gb-dwd 2026-03-05T09:00Z "
+                           "2026-03-05T11:00Z broker software upgrade", "duty")
+    await app.outbox.drain()
+    # what the message holds (the console shows an isolate as U+FFFD)
+    posts = ["\n".join([r.title or "", *("".join(x.text for x in line) for line in r.lines)])
+             for r in app.console.rooms.get("duty", [])]
+    fsi, pdi = i18n.FSI, i18n.PDI
+    # written by hand: the Arabic drafts' words around the isolated codes
+    assert any(f"أبلغ {fsi}ca-eccc-msc-global-discovery-catalogue{pdi} عن ERROR" in p
+               for p in posts), posts
+    assert any("انقطاع مخطط في تقويم العمليات" in p and
+               f"{fsi}de-dwd-global-broker{pdi}" in p for p in posts), posts

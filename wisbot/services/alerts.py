@@ -87,7 +87,8 @@ class Alert:
 
 @dataclass
 class Outcome:
-    """What one notification did (the HTTP answer, logs and tests)."""
+    """What one notification did (the HTTP answer, logs and tests): JSON keys for
+    Alertmanager and its operators, never translated."""
 
     received: int = 0
     repeats: int = 0

@@ -656,9 +656,7 @@ class JiraMirror:
             if ticket.assignee != shown:
                 ticket.assignee = shown[:128]
                 self._event(session, ticket, f"{JIRA_ACTOR}{key}", "assigned", shown)
-                self._tell_text(session, ticket,
-                                Words(lambda: _t("assigned in WIS2 IMS ({key})", key=key)),
-                                Words(lambda: _t("assigned to {who}", who=shown)))
+                self._tell_text(session, ticket, _assigned_in(key), _assigned_to(shown))
                 changes += 1
         comments = ((f.get("comment") or {}).get("comments")) or []
         seen = list(link.seen_comments)
@@ -750,8 +748,18 @@ def _id(obj: Any) -> int:
     return value
 
 
+# Told to a ticket's rooms, each in its language (WIS2 IMS keys and names isolated in
+# right-to-left text).
+def _assigned_in(key: str) -> Words:
+    return Words(lambda: _t("assigned in WIS2 IMS ({key})", key=i18n.iso(key)))
+
+
+def _assigned_to(who: str) -> Words:
+    return Words(lambda: _t("assigned to {who}", who=i18n.iso(who)))
+
+
 def _commented(key: str) -> Words:
-    return Words(lambda: _t("comment in WIS2 IMS ({key})", key=key))
+    return Words(lambda: _t("comment in WIS2 IMS ({key})", key=i18n.iso(key)))
 
 
 def counts_by_status(tickets: list[WatchTicket]) -> dict[str, int]:

@@ -49,6 +49,6 @@ def finding_words(reporter: str, finding: str) -> str:
     stay as stored."""
     m = _WMEM_FINDING.match(finding)
     if m is not None and reporter == f"WMEM {m[2]}"[:128]:
-        return _t("{severity} from {source}: {title}", severity=m[1], source=m[2],
-                  title=m[3])
+        return _t("{severity} from {source}: {title}", severity=i18n.iso(m[1]),
+                  source=i18n.iso(m[2]), title=i18n.iso(m[3]))
     return finding

@@ -470,7 +470,7 @@ class WmemService:
                 return _t("not published: set `centre_id` for wis2.{service} in the directory "
                           "(the WMEM's subject)", service=service)
             if queued:
-                return _t("published on {topic}", topic=topic)
+                return _t("published on {topic}", topic=i18n.iso(topic))
             return _t("not published: the message would not be a valid WMEM (see the log)")
 
         session.add(row)
@@ -478,8 +478,8 @@ class WmemService:
         def post() -> ReplyBuilder:
             b = ReplyBuilder(_t("Planned outage in the operations calendar"), kind="watch")
             b.line(bold(_t("{service}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
-                           "announced by {who}", service=name, start=start, end=end,
-                           who=by_name)))
+                           "announced by {who}", service=i18n.iso(name), start=start,
+                           end=end, who=i18n.iso(by_name))))
             b.line(user(_outage_text(text)[:500]))
             return b
 
@@ -494,7 +494,7 @@ class WmemService:
         notify(session, kind="watch-outage", now=now, incident_id=None, deliveries=deliveries)
         b = post()  # the answer: in the caller's language
         b.line(_t("Tickets and anomaly flags for {service} are suppressed in the window; "
-                  "WMEM {note}.", service=name, note=note()))
+                  "WMEM {note}.", service=i18n.iso(name), note=note()))
         return b.build(private=True), queued
 
     def published(self) -> None:
@@ -788,26 +788,27 @@ def _id(ticket: WatchTicket) -> int:
 
 
 # Ticket headlines told to the ticket's rooms, each in its language (the event's own
-# words, source and title, are quoted as they came).
+# words, source and title, are quoted as they came; isolated in right-to-left text).
 def _reported(severity: str, source: str, title: str) -> Words:
     return Words(lambda: _t("{severity} reported by {source}: {title}", severity=severity,
-                            source=source, title=title[:250]))
+                            source=i18n.iso(source), title=i18n.iso(title[:250])))
 
 
 def _follow_up(source: str, title: str) -> Words:
-    return Words(lambda: _t("follow-up from {source}: {title}", source=source,
-                            title=title[:250]))
+    return Words(lambda: _t("follow-up from {source}: {title}", source=i18n.iso(source),
+                            title=i18n.iso(title[:250])))
 
 
 def _recovery(source: str, title: str, number: int, *, before: bool) -> Words:
     if before:
         return Words(lambda: _t("recovery reported by {source} ({title}) before the failure "
                                 "reached wisbot – close it with `watch ticket {number} done` "
-                                "once confirmed", source=source, title=title[:120],
-                                number=number))
+                                "once confirmed", source=i18n.iso(source),
+                                title=i18n.iso(title[:120]), number=number))
     return Words(lambda: _t("recovery reported by {source} ({title}) – close it with "
-                            "`watch ticket {number} done` once confirmed", source=source,
-                            title=title[:120], number=number))
+                            "`watch ticket {number} done` once confirmed",
+                            source=i18n.iso(source), title=i18n.iso(title[:120]),
+                            number=number))
 
 
 # ----- the Global Replay ---------------------------------------------------------------------
