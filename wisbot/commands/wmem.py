@@ -10,11 +10,14 @@ from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry, tokenize
 from wisbot.domain.wmem import Refused, parse_instant
 from wisbot.errors import InvalidState, NotAllowed, UsageError
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply
 
-USAGE = ("watch outage <service> <from> <to> <text>, e.g. `watch outage gb-dwd "
-         "2026-03-05T09:00Z 2026-03-05T11:00Z broker upgrade`")
+USAGE = N_("watch outage <service> <from> <to> <text>, e.g. `watch outage gb-dwd "
+           "2026-03-05T09:00Z 2026-03-05T11:00Z broker upgrade`")
+"""Translated where shown in a refusal; the help adds it in English and translates the
+whole help (wisbot/i18n_runtime.py)."""
 
 
 def _service(ctx: Ctx) -> Any:

@@ -60,7 +60,8 @@ MAX_CENTRES = 60
 
 
 class BadNotification(ValueError):
-    """The body is not an Alertmanager webhook notification (answered 400)."""
+    """The body is not an Alertmanager webhook notification (answered 400). Its words are
+    read by Alertmanager's operators in its logs, not by a chat reader: English."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class Alert:
 
 @dataclass
 class Outcome:
-    """What one notification did (the HTTP answer, logs and tests)."""
+    """What one notification did (the HTTP answer, logs and tests): JSON keys for
+    Alertmanager and its operators, never translated."""
 
     received: int = 0
     repeats: int = 0
@@ -260,6 +262,8 @@ class AlertService:
         if a.status == "resolved":
             if ticket is None or ticket.state == TicketState.DONE.value:
                 return
+            # ticket timeline entries are stored and mirrored to WIS2 IMS in English; the
+            # rooms read the headline in their language (watch.ticket_headline)
             text = (f"Global Monitor: {a.alertname} resolved"
                     + (f" at {a.ends_at}" if a.ends_at else "")
                     + f". Proposal: close it with `watch ticket {ticket.id} done <evidence>` "
@@ -319,22 +323,29 @@ class AlertService:
                 if a.description:
                     b.line(user(a.description))
             else:  # Alertmanager grouped them: one post listing the centres
-                state = "firing" if firing else "resolved"
-                b = ReplyBuilder(f"Global Monitor error alerts {state} ({len(batch)})",
-                                 kind="alert" if firing else "watch")
+                title = i18n.ngettext("Global Monitor error alert firing ({n})",
+                                      "Global Monitor error alerts firing ({n})", len(batch)) \
+                    if firing else \
+                    i18n.ngettext("Global Monitor error alert resolved ({n})",
+                                  "Global Monitor error alerts resolved ({n})", len(batch))
+                b = ReplyBuilder(title, kind="alert" if firing else "watch")
                 kinds: dict[tuple[str, str], list[str]] = {}
                 for x in batch:
                     kinds.setdefault((x.alertname, x.summary), []).append(
-                        x.centre_id or "WIS 2.0 global services")
+                        x.centre_id or _t("WIS 2.0 global services"))
                 for i, ((name, summary), centres) in enumerate(sorted(kinds.items())):
                     if i == MAX_KINDS:
-                        b.line(Span(text=f"… and {len(kinds) - MAX_KINDS} more alerts"))
+                        b.line(Span(text=i18n.ngettext("… and {n} more alert",
+                                                       "… and {n} more alerts",
+                                                       len(kinds) - MAX_KINDS)))
                         break
                     b.line(bold(_t("Alert: ")), user(name), Span(text=" – "), user(summary))
                     more = len(centres) - MAX_CENTRES
-                    b.line(bold(f"Centres ({len(centres)}): "),
+                    b.line(bold(i18n.ngettext("Centre ({n}): ", "Centres ({n}): ",
+                                              len(centres))),
                            user(", ".join(sorted(centres)[:MAX_CENTRES])),
-                           Span(text=f" … and {more} more" if more > 0 else ""))
+                           Span(text=i18n.ngettext(" … and {n} more", " … and {n} more", more)
+                                if more > 0 else ""))
             b.line(Span(text=_t("Since {at}", at=a.starts_at) if firing else
                         _t("Ended {at}", at=a.ends_at or _t("now"))))
             return b.build()

@@ -38,15 +38,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory
 from wisbot.domain import aor
 from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotFound
+from wisbot.i18n import _ as _t
 from wisbot.leader import new_holder
 from wisbot.outbox import db_now
-from wisbot.reply import user
+from wisbot.reply import Reply, user
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
+from wisbot.services.ticket_words import Words
 from wisbot.services.watch import GLOBAL, WatchService
 from wisbot.settings import Settings
 from wisbot.store.alerts_jira_tables import AlertTicket, JiraChange, JiraLease, JiraLink
@@ -255,6 +259,8 @@ class JiraMirror:
 
     def fields(self, ticket_id: int, centre: str, p: dict[str, Any],
                alert_summary: str = "") -> dict[str, Any]:
+        """The WIS2 IMS issue's fields: English (summary and description are WIS2 IMS's
+        shared record, not a chat reader's message)."""
         s = self.settings
         finding = str(p["finding"])
         summary = f"{centre} : {alert_summary or finding}"
@@ -457,6 +463,8 @@ class JiraMirror:
         return self._account(name) if name else ""
 
     def _comment_text(self, row: Pending) -> str:
+        """The comment written in WIS2 IMS: English, the language of the WIS2 IMS board
+        (JIRA issue bodies and comments are read by WMO's systems and every GISC)."""
         p = row.payload
         actor = str(p.get("actor", ""))
         try:
@@ -648,8 +656,7 @@ class JiraMirror:
             if ticket.assignee != shown:
                 ticket.assignee = shown[:128]
                 self._event(session, ticket, f"{JIRA_ACTOR}{key}", "assigned", shown)
-                self._tell_text(session, ticket, f"assigned in WIS2 IMS ({key})",
-                                f"assigned to {shown}")
+                self._tell_text(session, ticket, _assigned_in(key), _assigned_to(shown))
                 changes += 1
         comments = ((f.get("comment") or {}).get("comments")) or []
         seen = list(link.seen_comments)
@@ -664,8 +671,8 @@ class JiraMirror:
             author = c.get("author") or {}
             name = str(author.get("displayName") or author.get("name") or "someone")
             self._event(session, ticket, f"{JIRA_ACTOR}{name}"[:128], "note", body[:2000])
-            self._tell_text(session, ticket, f"comment in WIS2 IMS ({key})",
-                            f"{name}: {body[:500]}")
+            self._tell_text(session, ticket,
+                            _commented(key), f"{name}: {body[:500]}")
             changes += 1
         link.seen_comments = seen
         session.add(link)
@@ -688,13 +695,21 @@ class JiraMirror:
 
     def _tell_text(self, session: Session, ticket: WatchTicket, headline: str,
                    text: str) -> None:
-        """Tell the ticket's rooms; ``text`` came from JIRA's people, shown as user text
-        (never a mention or markup)."""
+        """Tell the ticket's rooms, each in its language; ``text`` came from JIRA's people,
+        shown as user text (never a mention or markup)."""
         now = self.clock().astimezone(UTC)
-        base = self.watch._ticket_reply(ticket, headline)
-        reply = base.model_copy(update={"lines": (*base.lines, (user(text),))})
-        notify(session, kind="watch-ticket", now=now, incident_id=None,
-               deliveries=[(r, reply) for r in self.watch._ticket_rooms(session, ticket, now)])
+        replies: dict[str, Reply] = {}
+        deliveries = []
+        for room in self.watch._ticket_rooms(session, ticket, now):
+            lang = room_language(room)
+            if lang not in replies:
+                with i18n.use(lang):
+                    base = self.watch._ticket_reply(ticket, headline)
+                    shown = text.text() if isinstance(text, Words) else text
+                    replies[lang] = base.model_copy(
+                        update={"lines": (*base.lines, (user(shown),))})
+            deliveries.append((room, replies[lang]))
+        notify(session, kind="watch-ticket", now=now, incident_id=None, deliveries=deliveries)
 
     def _event(self, session: Session, ticket: WatchTicket, actor: str, kind: str,
                text: str) -> None:
@@ -731,6 +746,20 @@ def _id(obj: Any) -> int:
     value = obj.id if not isinstance(obj, int) else obj
     assert isinstance(value, int)
     return value
+
+
+# Told to a ticket's rooms, each in its language (WIS2 IMS keys and names isolated in
+# right-to-left text).
+def _assigned_in(key: str) -> Words:
+    return Words(lambda: _t("assigned in WIS2 IMS ({key})", key=i18n.iso(key)))
+
+
+def _assigned_to(who: str) -> Words:
+    return Words(lambda: _t("assigned to {who}", who=i18n.iso(who)))
+
+
+def _commented(key: str) -> Words:
+    return Words(lambda: _t("comment in WIS2 IMS ({key})", key=i18n.iso(key)))
 
 
 def counts_by_status(tickets: list[WatchTicket]) -> dict[str, int]:

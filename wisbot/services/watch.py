@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import functools
 import io
 import logging
 import os
@@ -60,6 +61,7 @@ from wisbot.services.context import Caller
 from wisbot.services.languages import room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
+from wisbot.services.ticket_words import Words, finding_words
 from wisbot.settings import Settings
 from wisbot.store.engine import Store
 from wisbot.store.watch_tables import (
@@ -101,7 +103,8 @@ def subject_label(subject: str) -> str:
     if subject == GLOBAL:
         return "WIS 2.0 Global Services"
     # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
-    return f"WIS2 centre {subject}" if is_centre_id(subject) else f"GISC {subject}"
+    return _t("WIS2 centre {centre}", centre=subject) if is_centre_id(subject) \
+        else f"GISC {subject}"
 
 
 @dataclass(frozen=True)
@@ -726,7 +729,7 @@ class WatchService:
         if info.resolve:
             b.field(_t("Resolve by"),
                     (ticket.created_at + info.resolve).strftime("%Y-%m-%d %H:%M UTC"))
-        b.line(bold(_t("Finding: ")), user(ticket.finding))
+        b.line(bold(_t("Finding: ")), user(finding_words(ticket.reporter, ticket.finding)))
         return b.build()
 
     def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
@@ -866,8 +869,7 @@ class WatchService:
                 t.last_reminder_at = now
                 session.add(t)
                 self._event(session, t, BOT, "reminder", f"no activity for {quiet} days")
-                self._tell(session, t, f"reminder: no activity for {quiet} days – please "
-                                       "update it (`watch ticket <n> progress|review|done`)")
+                self._tell(session, t, Words(functools.partial(_stalled_words, quiet)))
                 reminded.append(_id(t))
             return reminded
 
@@ -1512,6 +1514,8 @@ _ASSIGNED = re.compile(r"^assigned to (.+)$")
 
 def ticket_headline(headline: str) -> str:
     """A ticket headline in the reader's language (WIS2 IMS state names stay English)."""
+    if isinstance(headline, Words):  # made by a service for every reader
+        return headline.text()
     if headline in _TICKET_HEADLINES:
         return str(_TICKET_HEADLINES[headline])
     if m := _MOVED_IMS.match(headline):
@@ -1525,3 +1529,11 @@ def ticket_headline(headline: str) -> str:
     if m := _ASSIGNED.match(headline):
         return _t("assigned to {who}", who=m[1])
     return headline
+
+
+def _stalled_words(days: int) -> str:
+    """The 14-day (``watch_stalled_days``) reminder told to a ticket's rooms."""
+    return i18n.ngettext("reminder: no activity for {n} day – please update it "
+                         "(`watch ticket <n> progress|review|done`)",
+                         "reminder: no activity for {n} days – please update it "
+                         "(`watch ticket <n> progress|review|done`)", days)

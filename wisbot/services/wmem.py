@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from wisbot import i18n
 from wisbot.clock import Clock
 from wisbot.directory import Directory
 from wisbot.domain import watch as rules
@@ -38,11 +39,14 @@ from wisbot.domain import wmem
 from wisbot.domain.watch import Impact, TicketState
 from wisbot.domain.wmem import Event, Level, Refused
 from wisbot.errors import NotAllowed, UsageError
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.probes.base import ProbeResult, ProbeStatus
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
+from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
+from wisbot.services.ticket_words import Words
 from wisbot.services.watch import SERVICE_WORDS, WIS1, Section, WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store
@@ -280,6 +284,8 @@ class WmemService:
             prev = self._referred(session, ev)
             if prev is not None and prev.ticket_id is not None:
                 ticket = session.get(WatchTicket, prev.ticket_id)
+        # stored on the ticket (and mirrored to WIS2 IMS) in English; the chat renders
+        # "from" in the reader's language (ticket_words.finding_words)
         words = f"{ev.severity} from {ev.source}: {ev.title}" + (
             f" – {ev.description}" if ev.description else "")
         if ev.failing:
@@ -299,18 +305,16 @@ class WmemService:
                 return "ticket", t.id
             higher = impact if RANK[impact] > RANK[Impact(ticket.impact)] else None
             self.watch.note_ticket(session, ticket, actor, "note", words[:1000],
-                                   f"{ev.severity} reported by {ev.source}: {ev.title}"[:300],
-                                   impact=higher)
+                                   _reported(ev.severity, ev.source, ev.title), impact=higher)
             return "update", ticket.id
         if ticket is not None and ticket.state != TicketState.DONE.value:
             if ev.severity in ("DEBUG", "INFO"):
                 self.watch.note_ticket(
                     session, ticket, actor, "note", f"recovery: {words}"[:1000],
-                    f"recovery reported by {ev.source} ({ev.title[:120]}) – close it with "
-                    f"`watch ticket {ticket.id} done` once confirmed")
+                    _recovery(ev.source, ev.title, _id(ticket), before=False))
                 return "recovery", ticket.id
             self.watch.note_ticket(session, ticket, actor, "note", words[:1000],
-                                   f"follow-up from {ev.source}: {ev.title}"[:300])
+                                   _follow_up(ev.source, ev.title))
             return "update", ticket.id
         return ("summary" if ev.severity in ("WARNING", "INFO") else "ignored"), None
 
@@ -327,8 +331,7 @@ class WmemService:
         self.watch.note_ticket(
             session, ticket, f"WMEM {later.source}"[:128], "note",
             f"recovery: {later.severity} from {later.source}: {later.title}"[:1000],
-            f"recovery reported by {later.source} ({later.title[:120]}) before the failure "
-            f"reached wisbot – close it with `watch ticket {ticket.id} done` once confirmed")
+            _recovery(later.source, later.title, _id(ticket), before=True))
         later.outcome, later.ticket_id = "recovery", ticket.id
         session.add(later)
 
@@ -429,9 +432,10 @@ class WmemService:
                                           .limit(5000)).all())
             near = difflib.get_close_matches(word, sorted(names), n=1, cutoff=0.85)
             if word not in names and near and not confirm:
-                raise UsageError(f"{word!r} is no service wisbot knows: did you mean "
-                                 f"{near[0]!r}? If {word!r} is right, type the command "
-                                 "again with `confirm` as its last word")
+                raise UsageError(_t("{word!r} is no service wisbot knows: did you mean "
+                                    "{near!r}? If {word!r} is right, type the command again "
+                                    "with `confirm` as its last word", word=word,
+                                    near=near[0]))
             return word, word
         known = ", ".join(sorted(self.directory.wis2)) or "none configured"
         raise UsageError(_t("{word!r} is neither a WIS 2.0 service id ({known}) nor a WIS2 "
@@ -449,29 +453,48 @@ class WmemService:
         row = WmemOutage(service=name, starts_at=start, ends_at=end, text=text[:2000],
                          announced_by=by_id[:128], created_at=now)
         queued = False
-        note = "not published (wmem_publish is off)"
-        if s.wmem_publish and centre is None:
-            note = (f"not published: set `centre_id` for wis2.{service} in the directory "
-                    "(the WMEM's subject)")
-        elif s.wmem_publish and centre is not None:
+        topic = ""
+        if s.wmem_publish and centre is not None:
+            # the published WMEM is read by other systems: English
             doc = wmem.build(source=s.wmem_centre_id or "", subject=centre,
                              severity="INFO", title=text[:300], now=now,
                              interval=(start, end), subtype="planned-outage")
             queued = self._queue(session, doc, now)
             row.event_id = doc["id"] if queued else None
-            note = f"published on {wmem.publish_topic(centre)}" if queued else \
-                "not published: the message would not be a valid WMEM (see the log)"
+            topic = wmem.publish_topic(centre)
+
+        def note() -> str:
+            if not s.wmem_publish:
+                return _t("not published (wmem_publish is off)")
+            if centre is None:
+                return _t("not published: set `centre_id` for wis2.{service} in the directory "
+                          "(the WMEM's subject)", service=service)
+            if queued:
+                return _t("published on {topic}", topic=i18n.iso(topic))
+            return _t("not published: the message would not be a valid WMEM (see the log)")
+
         session.add(row)
-        words = (f"{name}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
-                 f"announced by {by_name}")
-        b = ReplyBuilder("Planned outage in the operations calendar", kind="watch")
-        b.line(bold(words))
-        b.line(user(text[:500]))
-        rooms = self.watch._duty_rooms(session, now)
-        notify(session, kind="watch-outage", now=now, incident_id=None,
-               deliveries=[(r, b.build()) for r in rooms])
-        b.line(f"Tickets and anomaly flags for {name} are suppressed in the window; "
-               f"WMEM {note}.")
+
+        def post() -> ReplyBuilder:
+            b = ReplyBuilder(_t("Planned outage in the operations calendar"), kind="watch")
+            b.line(bold(_t("{service}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, "
+                           "announced by {who}", service=i18n.iso(name), start=start,
+                           end=end, who=i18n.iso(by_name))))
+            b.line(user(_outage_text(text)[:500]))
+            return b
+
+        posts: dict[str, Reply] = {}
+        deliveries = []
+        for room in self.watch._duty_rooms(session, now):  # each room in its language
+            lang = room_language(room)
+            if lang not in posts:
+                with i18n.use(lang):
+                    posts[lang] = post().build()
+            deliveries.append((room, posts[lang]))
+        notify(session, kind="watch-outage", now=now, incident_id=None, deliveries=deliveries)
+        b = post()  # the answer: in the caller's language
+        b.line(_t("Tickets and anomaly flags for {service} are suppressed in the window; "
+                  "WMEM {note}.", service=i18n.iso(name), note=note()))
         return b.build(private=True), queued
 
     def published(self) -> None:
@@ -495,10 +518,14 @@ class WmemService:
                                 "({start:%Y-%m-%d %H:%M})", end=end, start=start))
         if end - start > MAX_OUTAGE and not confirm:
             days = (end - start) / timedelta(days=1)
-            raise UsageError(f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC is {days:.0f} "
-                             f"days: the service's tickets and flags would be suppressed all "
-                             f"that time. Check the dates; if they are right, type the command "
-                             "again with `confirm` as its last word")
+            raise UsageError(i18n.ngettext(
+                "{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC is {n} day: the service's "
+                "tickets and flags would be suppressed all that time. Check the dates; if "
+                "they are right, type the command again with `confirm` as its last word",
+                "{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC is {n} days: the "
+                "service's tickets and flags would be suppressed all that time. Check the "
+                "dates; if they are right, type the command again with `confirm` as its last "
+                "word", round(days), start=start, end=end))
         text = text.strip() or "Planned outage"
 
         def work(session: Session) -> tuple[Reply, bool]:
@@ -524,9 +551,10 @@ class WmemService:
                           "<service> <from> <to> <text>`."))
             for r in rows:
                 active = (r.starts_at is None or r.starts_at <= now)
-                b.line(Span(text=("NOW  " if active else "     ") + _window(r) + f"  {r.service}"
-                            f" ({r.announced_by}{_UNOWNED if not r.binding else ''}): "),
-                       user(r.text[:300]))
+                now_mark = _t("NOW") if active else ""
+                b.line(Span(text=f"{now_mark:<5}" + _window(r) + f"  {r.service}"
+                            f" ({r.announced_by}{_unowned(r)}): "),
+                       user(_outage_text(r.text)[:300]))
             return b.build(private=True)
 
         return await self.store.tx(work)
@@ -701,8 +729,8 @@ class WmemService:
             return None
         title = _t("Planned outages (operations calendar, next 7 days)") if kind == "daily" \
             else _t("Planned outages (operations calendar)")
-        return title, tuple(f"{_window(r)} {r.service}: {r.text[:200]} ({r.announced_by}"
-                            f"{_UNOWNED if not r.binding else ''})" for r in rows)
+        return title, tuple(f"{_window(r)} {r.service}: {_outage_text(r.text)[:200]} "
+                            f"({r.announced_by}{_unowned(r)})" for r in rows)
 
     def _events_section(self, session: Session, lo: datetime, hi: datetime,
                         kind: str) -> Section | None:
@@ -732,13 +760,55 @@ class WmemService:
         return _t("WIS2 monitoring events (last 24 h)"), tuple(lines)
 
 
-_UNOWNED = "; not the service's own notice: suppresses nothing"
+_UNOWNED = N_("; not the service's own notice: suppresses nothing")
+"""Shown after who announced an outage that is not the service's own (str() translates)."""
+DEFAULT_TEXTS = {str.__str__(t): t for t in (N_("Planned outage"), N_("Planned maintenance"))}
+"""The text given to an outage announced without one: stored and published in English
+(it is the WMEM's title), shown in the reader's language."""
+
+
+def _unowned(r: WmemOutage) -> str:
+    return "" if r.binding else str(_UNOWNED)
+
+
+def _outage_text(text: str) -> str:
+    default = DEFAULT_TEXTS.get(text)
+    return str(default) if default is not None else text
 
 
 def _window(r: WmemOutage) -> str:
     a = f"{r.starts_at:%Y-%m-%d %H:%M}" if r.starts_at else ".."
     z = f"{r.ends_at:%Y-%m-%d %H:%M}" if r.ends_at else ".."
     return f"{a} – {z} UTC"
+
+
+def _id(ticket: WatchTicket) -> int:
+    assert ticket.id is not None
+    return ticket.id
+
+
+# Ticket headlines told to the ticket's rooms, each in its language (the event's own
+# words, source and title, are quoted as they came; isolated in right-to-left text).
+def _reported(severity: str, source: str, title: str) -> Words:
+    return Words(lambda: _t("{severity} reported by {source}: {title}", severity=severity,
+                            source=i18n.iso(source), title=i18n.iso(title[:250])))
+
+
+def _follow_up(source: str, title: str) -> Words:
+    return Words(lambda: _t("follow-up from {source}: {title}", source=i18n.iso(source),
+                            title=i18n.iso(title[:250])))
+
+
+def _recovery(source: str, title: str, number: int, *, before: bool) -> Words:
+    if before:
+        return Words(lambda: _t("recovery reported by {source} ({title}) before the failure "
+                                "reached wisbot – close it with `watch ticket {number} done` "
+                                "once confirmed", source=i18n.iso(source),
+                                title=i18n.iso(title[:120]), number=number))
+    return Words(lambda: _t("recovery reported by {source} ({title}) – close it with "
+                            "`watch ticket {number} done` once confirmed",
+                            source=i18n.iso(source), title=i18n.iso(title[:120]),
+                            number=number))
 
 
 # ----- the Global Replay ---------------------------------------------------------------------
