@@ -254,3 +254,36 @@ def test_finding7_short_date_in_chinese_is_month_then_day() -> None:
     with i18n.use("zh"):
         shown = i18n.when_short(datetime(2026, 12, 2, 21, 30, tzinfo=UTC))
     assert shown.endswith("UTC") and ("12月2日" in shown or "12月02日" in shown), shown
+
+
+# ----- finding 8: a Member's aliases in Chinese or Arabic are never withheld in a sentence ----
+# An operator who adds the Member's names in Chinese and Arabic to the directory (as a
+# Chinese- or Arabic-writing focal point will use them) gains nothing: Chinese has no spaces,
+# so "德国气象局的…" ("DWD's …") has a letter after the alias, and Arabic attaches "و"
+# ("and") to the word before it. Only the alias standing between punctuation is withheld.
+def _directory_with_local_aliases() -> Any:
+    import yaml
+
+    from wisbot.directory import parse_directory
+
+    text = fx.DIRECTORY.replace("aliases: [DWD, Deutscher Wetterdienst, Deutschland]",
+                                "aliases: [DWD, Deutscher Wetterdienst, Deutschland, "
+                                "德国气象局, ألمانيا]")
+    assert "德国气象局" in text
+    return parse_directory(yaml.safe_load(text), "hand-written: aliases in other scripts")
+
+
+@pytest.mark.xfail(strict=True, reason="finding 8: Chinese/Arabic aliases in the directory "
+                   "are not withheld inside running Chinese/Arabic text")
+async def test_finding8_local_script_aliases_are_withheld_in_running_text(
+        make_app: Any) -> None:
+    app = await make_app(_directory_with_local_aliases())
+    await _cascade(app, "德国气象局的邮件中继被攻破。 تعطل خادم البريد وألمانيا تحقق")
+    leaked = {}
+    for key in ANON_ROOMS:
+        text = flat(room(app, key))
+        assert text, key
+        found = [w for w in ("德国气象局", "ألمانيا") if w in text]
+        if found:
+            leaked[key] = found
+    assert not leaked, leaked
