@@ -150,7 +150,8 @@ def test_finding3_catalog_check_sees_a_stray_brace() -> None:
 FRENCH_LESSON = "Renforcer la sécurité du serveur de messagerie après l'hameçonnage."
 
 
-async def _search_on(url: str, clock: Any, queries: list[str]) -> dict[str, set[int]]:
+async def _search_on(url: str, clock: Any, queries: list[str],
+                     lesson: str = FRENCH_LESSON) -> dict[str, set[int]]:
     from tests.conftest import EXAMPLE
     from wisbot.adapters.console import ConsoleAdapter
     from wisbot.app import App
@@ -164,7 +165,7 @@ async def _search_on(url: str, clock: Any, queries: list[str]) -> dict[str, set[
         r = await c.type("li.wei", "incident report CN-BJ-NC share=secretariat sev=1 case")
         assert r.kind == "incident", r.plain()
         await c.type("li.wei", "incident resolve WIS-SEC-2026-1")
-        r = await c.type("li.wei", f"lessons add WIS-SEC-2026-1 share=none {FRENCH_LESSON}")
+        r = await c.type("li.wei", f"lessons add WIS-SEC-2026-1 share=none {lesson}")
         assert r.kind != "error", r.plain()
         out = {}
         for q in queries:
@@ -287,3 +288,23 @@ async def test_finding8_local_script_aliases_are_withheld_in_running_text(
         if found:
             leaked[key] = found
     assert not leaked, leaked
+
+
+# Same promise, English words: SQLite's first pass stems with Porter, PostgreSQL's with the
+# Snowball "english" configuration, so "generate" or "communism" find a lesson about a
+# "general ... generic" gateway or "communication" on SQLite only.
+ENGLISH_LESSON = "General hardening of the generic gateway; communication with the community."
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4: English stemming differs between SQLite "
+                   "(porter) and PostgreSQL (snowball english)")
+async def test_finding4_english_stems_same_on_both_databases(
+        sqlite_url: str, postgres_database: str, clock: Any) -> None:
+    from tests.conftest import _truncate
+
+    _truncate(postgres_database)
+    queries = ["generate", "communism", "general"]
+    on_sqlite = await _search_on(sqlite_url, clock, queries, ENGLISH_LESSON)
+    on_postgres = await _search_on(postgres_database, clock, queries, ENGLISH_LESSON)
+    assert on_sqlite["general"] == {1} == on_postgres["general"]  # the control
+    assert on_sqlite == on_postgres
