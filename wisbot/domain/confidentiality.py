@@ -183,11 +183,18 @@ _SUFFIX = r"(?P<suffix>(?:['\u2019\u02bc\u2018`\u00b4]s|s)?)"
 # ("+49 69 8062 0", "0049 (0)69 8062-0"), a national form with a keyword ("tel. 069
 # 80620"), and a national trunk-prefix form with groups ("069 8062 0", "(069) 8062-0").
 _SEP = r"[ \t().\-/]{0,3}"
+_SPACED = "a-z\u00df-\u024f\u0370-\u03ff\u0400-\u052f"
+"""Letters of the scripts that separate words with spaces (Latin, Greek, Cyrillic, as
+folded). Chinese and Japanese have no spaces and Arabic glues its prefixes ("لـ", "و") to
+the next word: a name or a number written right against those letters is still a word."""
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:" + _SEP + r"\d){6,14}(?!\d)"
-    r"|(?<![a-z])(?:tel(?:ephone)?|phone|fax|mobile|mob|cell|call|ring)[ \t.:]{0,3}"
+    r"(?<![\d" + _SPACED + r"_+])(?:\+|00)[1-9]\d{0,2}(?:" + _SEP + r"\d){6,14}(?!\d)"
+    r"|(?<![" + _SPACED + r"])(?:tel(?:ephone|efono|efone|efon)?|phone|fax|mobile?|mob|cell"
+    r"|call|ring|movil|portable|telefonu?|тел(?:ефон)?|моб|факс|هاتف|جوال|فاكس"
+    r"|电话|手机|致电|传真|電話)[ \t.:：]{0,3}"
     r"\(?(?P<kw>\d(?:" + _SEP + r"\d){5,14})(?!\d)"
-    r"|(?<![\w.:])\(?0[1-9]\d{0,4}\)?(?:[ \t\-/]{1,3}\d+){1,4}(?![\w.:])"
+    r"|(?<![\d" + _SPACED + r"_.:])\(?0[1-9]\d{0,4}\)?(?:[ \t\-/]{1,3}\d+){1,4}"
+    r"(?![\d" + _SPACED + r"_.:])"
 )
 _DATE = re.compile(r"^\d{1,4}[-./ ]\d{1,2}[-./ ]\d{1,4}$")
 
@@ -246,7 +253,8 @@ class Redactor:
     letters, invisible characters, and any separators (or none) between its parts
     (``DE-OF-NC``, ``de_of_nc``, ``DEOFNC``; ``Anna Weber``, ``anna.weber``), with a
     plural or possessive after it (``DWDs``, ``DWD's``, ``DWD’s``). It is bounded by
-    letters only, so ``dwd01`` and ``DWD_backup`` are caught too. A term of one or two
+    letters of space-separated scripts only, so ``dwd01``, ``DWD_backup``, ``DWD的`` and
+    ``لـDWD`` are caught too, and a Chinese or Arabic name inside running text. A term of one or two
     letters (a Member code such as ``IT`` or ``DE``) matches only written in capitals:
     withholding every "it" or "de" would itself point at the Member.
     """
@@ -274,8 +282,8 @@ class Redactor:
         # One trie-shaped alternation: at each position the engine follows one branch per
         # character instead of trying every term (thousands at WMO scale).
         self._pattern = (
-            re.compile(r"(?<![^\W\d_])(?P<core>" + _trie_regex(trie) + r")" + _SUFFIX
-                       + r"(?![^\W\d_])")
+            re.compile(r"(?<![" + _SPACED + r"])(?P<core>" + _trie_regex(trie) + r")"
+                       + _SUFFIX + r"(?![" + _SPACED + r"])")
             if trie else None
         )
         shared_terms: tuple[str, ...] = shared._terms if shared is not None else ()
