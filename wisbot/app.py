@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -597,16 +597,21 @@ class App:
         if hasattr(self, "outbox"):
             self.outbox.wake()
 
-    async def alert_secretariat(self, reply: Reply) -> None:
-        """Tell every Secretariat room (room integrity, operations alerts), via the outbox."""
+    async def alert_secretariat(self, reply: Reply | Callable[[], Reply]) -> None:
+        """Tell every Secretariat room (room integrity, operations alerts), via the outbox;
+        ``reply`` may be a function building the notice, called in each room's language."""
+        from wisbot.services.integrity import in_room_languages, rendered
+
         assert self.store is not None
         rooms = self.directory.rooms_with_role("secretariat")
         if not rooms:
-            log.critical("no Secretariat room to alert: %s", reply.plain())
+            log.critical("no Secretariat room to alert: %s",
+                         rendered(reply, "en").plain())  # the operator's log: English
             return
         now = self.clock()
+        deliveries = in_room_languages(rooms, reply)
         await self.store.tx(lambda s: notify(s, kind="alert", now=now, incident_id=None,
-                                             deliveries=[(room, reply) for room in rooms]))
+                                             deliveries=deliveries))
         self._wake_outbox()
 
     async def direct_answer(self, contact_id: str, reply: Reply) -> None:

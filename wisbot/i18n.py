@@ -198,3 +198,44 @@ def when_long(value: datetime) -> str:
     """A moment in words for the language (``2 déc. 2026, 11:08``), in UTC, saying so."""
     at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return f"{_format_datetime(at, format='medium', tzinfo=UTC, locale=_babel_locale())} UTC"
+
+
+class Said(str):
+    """English text that is stored, logged and compared as it is (a hold's detail, an
+    operator's check), and that knows its message: :meth:`text` renders it in the current
+    language for a reader. Made with :func:`said` from an ``N_`` message (so it is
+    extracted); placeholder values that are ``Said`` themselves are rendered too, and a
+    list or tuple of values is joined with commas."""
+
+    message: str
+    values: dict[str, object]
+
+    def text(self) -> str:
+        return _(self.message, **{k: _shown(v) for k, v in self.values.items()})
+
+
+def _shown(value: object) -> object:
+    if isinstance(value, Said):
+        return value.text()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(_shown(v)) for v in value)
+    return value
+
+
+def _english(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def said(message: str, **kwargs: object) -> Said:
+    """``message`` (marked with ``N_``) filled in English, translatable later."""
+    text = Said(str.__str__(message).format(**{k: _english(v) for k, v in kwargs.items()}))
+    text.message = str.__str__(message)
+    text.values = kwargs
+    return text
+
+
+def shown(value: str) -> str:
+    """``value`` for a reader: a :class:`Said` in the current language, else as it is."""
+    return value.text() if isinstance(value, Said) else value

@@ -40,13 +40,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
+from wisbot import i18n
 from wisbot.adapters.base import ChatAdapter, DeliveryError, MessageRef, RoomRef, UserRef
 from wisbot.clock import Clock
 from wisbot.directory import Contact, Directory
 from wisbot.domain.reach import direct_platform, unreachable
 from wisbot.errors import NotFound
+from wisbot.i18n import N_, said, shown
+from wisbot.i18n import _ as _t
 from wisbot.loop import WakeableLoop
 from wisbot.reply import Reply, ReplyBuilder
+from wisbot.services.integrity import in_room_languages
 from wisbot.services.notify import notify
 from wisbot.store.engine import Store
 from wisbot.store.tables import OutboxRow, RoomLease
@@ -577,8 +581,9 @@ class OutboxWorker(WakeableLoop):
         # reported, and giving up would only turn its queue into dead letters one by one.
         if kind == "permanent" or (kind != "no access" and now - first >= self.give_up):
             fresh.status = "dead"
-            why = "a permanent error" if kind == "permanent" else \
-                f"failing for {(now - first).total_seconds() / 3600:.1f} h"
+            why = said(N_("a permanent error")) if kind == "permanent" else \
+                said(N_("failing for {hours} h"),
+                     hours=f"{(now - first).total_seconds() / 3600:.1f}")
             log.error("outbox: %s to %s is a dead letter (id %s) after %s: %s",
                       fresh.key, fresh.room_key, fresh.id, why, fresh.last_error)
             alert = self._alert_dead(session, fresh, platform, now, why)
@@ -615,15 +620,23 @@ class OutboxWorker(WakeableLoop):
         session.add(lease)
         log.error("outbox: wisbot cannot post in %s: %s; its messages wait (retried every "
                   "%.0fs)", row.room_key, row.last_error, self.blocked_retry)
-        b = ReplyBuilder("Delivery blocked: no access to a room", kind="alert")
-        b.line(f"wisbot cannot post in {row.room_key}: {row.last_error}")
-        b.line(f"Its messages wait and are retried every {self.blocked_retry / 60:g} min; "
-               "nothing is lost. "
-               + ("Invite the bot back or fix the room binding." if not
-                  row.room_key.startswith("@") else
-                  _fix_for(self.directory, row.room_key, tuple(self.adapters))))
-        return self._alert(session, b.build(), failing=row, platform=platform, now=now,
-                           subject=f"wisbot cannot post in {row.room_key}")
+        room_key, error = row.room_key, row.last_error or ""
+        directory, running = self.directory, tuple(self.adapters)
+        minutes = f"{self.blocked_retry / 60:g}"
+
+        def blocked() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Delivery blocked: no access to a room"), kind="alert")
+            # the platform's error stays as it gave it (stored on the row, logged)
+            b.line(_t("wisbot cannot post in {room}: {error}", room=room_key, error=error))
+            b.line(_t("Its messages wait and are retried every {minutes} min; nothing is "
+                      "lost.", minutes=minutes) + " "
+                   + (_t("Invite the bot back or fix the room binding.") if not
+                      room_key.startswith("@") else
+                      _fix_for(directory, room_key, running)))
+            return b.build()
+
+        return self._alert(session, blocked, failing=row, platform=platform, now=now,
+                           subject=lambda: _t("wisbot cannot post in {room}", room=room_key))
 
     def _unblock(self, session: Session, *, room_key: str) -> None:
         lease = session.get(RoomLease, room_key)
@@ -636,17 +649,25 @@ class OutboxWorker(WakeableLoop):
 
     def _alert_dead(self, session: Session, row: OutboxRow, platform: str, now: datetime,
                     why: str) -> _Alert | None:
-        b = ReplyBuilder("Delivery failed: dead letter", kind="alert")
-        b.line(f"A message for {row.room_key} was given up after {why} and is kept as "
-               f"dead letter {row.key} (id {row.id}).")
-        b.line(f"Last error: {row.last_error}")
-        b.line(f"{_fix_for(self.directory, row.room_key, tuple(self.adapters))} The message "
-               f"is not lost: `wisbot outbox retry {row.id}` resends it.")
-        return self._alert(session, b.build(), failing=row, platform=platform, now=now,
-                           subject=f"wisbot dead letter for {row.room_key}")
+        room_key, key, row_id, error = row.room_key, row.key, row.id, row.last_error or ""
+        directory, running = self.directory, tuple(self.adapters)
 
-    def _alert(self, session: Session, reply: Reply, *, failing: OutboxRow, platform: str,
-               now: datetime, subject: str) -> _Alert | None:
+        def dead() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Delivery failed: dead letter"), kind="alert")
+            b.line(_t("A message for {room} was given up after {why} and is kept as dead "
+                      "letter {key} (id {id}).", room=room_key, why=shown(why), key=key,
+                      id=row_id))
+            b.line(_t("Last error: {error}", error=error))  # the platform's, as it gave it
+            b.line(_fix_for(directory, room_key, running) + " "
+                   + _t("The message is not lost: `wisbot outbox retry {id}` resends it.",
+                        id=row_id))
+            return b.build()
+
+        return self._alert(session, dead, failing=row, platform=platform, now=now,
+                           subject=lambda: _t("wisbot dead letter for {room}", room=room_key))
+
+    def _alert(self, session: Session, reply: Callable[[], Reply], *, failing: OutboxRow,
+               platform: str, now: datetime, subject: Callable[[], str]) -> _Alert | None:
         """Tell the Secretariat by another path than the failing one: the Secretariat
         rooms on other running adapters, else e-mail to the Secretariat contacts, else the
         log at CRITICAL. Other Secretariat rooms on the same adapter get it too (queued:
@@ -660,14 +681,16 @@ class OutboxWorker(WakeableLoop):
         other = [r for r in rooms if r.platform != platform]
         if rooms:
             note = notify(session, kind="dead-letter", now=now, incident_id=None,
-                          deliveries=[(room, reply) for room in rooms])
+                          deliveries=in_room_languages(rooms, reply))
             for alert in session.exec(select(OutboxRow)
                                       .where(OutboxRow.notification_id == note.id)):
                 alert.key = f"{ALERT_PREFIX}{alert.key}"
                 session.add(alert)
         if other:
             return None
-        return _Alert(subject=subject, reply=reply)
+        # One e-mail to every Secretariat contact: the deployment's language.
+        with i18n.use(None):
+            return _Alert(subject=subject(), reply=reply())
 
     def _send_alert_mail(self, alert: _Alert) -> None:
         to = [c.email for c in self.directory.contacts if c.is_secretariat and c.email]
@@ -695,17 +718,19 @@ class OutboxWorker(WakeableLoop):
 def _fix_for(directory: Directory, room_key: str, running: tuple[str, ...]) -> str:
     """The operator's fix for a failing destination, in words."""
     if not room_key.startswith("@"):
-        return "Check the room binding and the bot's access."
+        return _t("Check the room binding and the bot's access.")
     try:
         contact = directory.contact(room_key[1:])
     except NotFound:
-        return f"Contact {room_key[1:]} is no longer in the directory."
+        return _t("Contact {id} is no longer in the directory.", id=room_key[1:])
     gap = unreachable(contact, "direct messages", running, email=False)
     if gap is not None:
-        return f"Contact {contact.id} has {gap.missing}: {gap.fix}."
+        return _t("Contact {id} has {missing}: {fix}.", id=contact.id, missing=gap.missing,
+                  fix=gap.fix)
     platform = direct_platform(contact, running)
-    return (f"Check contact {contact.id}'s {platform} id ({contact.chat_id(platform)}) in "
-            "the directory and that the person can receive direct messages from the bot.")
+    return _t("Check contact {id}'s {platform} id ({address}) in the directory and that the "
+              "person can receive direct messages from the bot.", id=contact.id,
+              platform=platform, address=contact.chat_id(platform))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wisbot import i18n
 from wisbot.domain.tlp import Tlp, labelled
+from wisbot.i18n import _ as _t
 
 Style = Literal["plain", "bold", "code", "user", "italic"]
 
@@ -76,8 +77,11 @@ class Attachment(BaseModel):
     def content(self) -> bytes:
         return base64.b64decode(self.data)
 
-    def label(self) -> str:
-        return f"[attachment {self.name}, {self.size} bytes]"
+    def label(self, lang: str | None = None) -> str:
+        """``[attachment chart.png, 1,234 bytes]`` in ``lang`` (default: the current)."""
+        with i18n.use(lang or i18n.current()):
+            return _t("[attachment {name}, {size} bytes]", name=i18n.iso(self.name),
+                      size=self.size)
 
 
 class Reveal(BaseModel):
@@ -138,7 +142,7 @@ class Reply(BaseModel):
         for action in self.actions:
             out.append(f"[{action.label}: {action.command}]")
         for attachment in self.attachments:
-            out.append(attachment.label())
+            out.append(attachment.label(self.lang))
         return "\n".join(out)
 
 

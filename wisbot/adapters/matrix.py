@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp.client_exceptions import ClientError
 from nio import (
@@ -88,15 +88,18 @@ from wisbot.adapters.base import (
 )
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.tlp import room_topic
-from wisbot.i18n import FSI, PDI, RTL
+from wisbot.i18n import FSI, N_, PDI, RTL, said
 from wisbot.i18n import _ as _t
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, text_reply
 from wisbot.services.holds import held_reply
-from wisbot.services.languages import room_language
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import ANSWERING, Answering
 from wisbot.settings import Settings
 from wisbot.store.tables import AdapterState, OutboxRow
+
+if TYPE_CHECKING:
+    from wisbot.services.integrity import Render
 
 log = logging.getLogger(__name__)
 PLATFORM = Platform("matrix")
@@ -172,21 +175,28 @@ def _segments(reply: Reply) -> list[tuple[str, str]]:
         out.append(("".join(_span_plain(s, rtl) for s in line),
                     "".join(_span_html(s, rtl) for s in line)))
     page = is_page(reply)
-    for action in reply.actions:
-        if page and action.command.strip().lower().startswith("ack "):
-            # A page says once how to acknowledge it: the reaction, the reply, the command.
-            cmd = action.command.strip()
-            out.append((f"Acknowledge: react with ✅ or reply 'ack' to this message, or "
-                        f"type '{cmd}'.",
-                        f"<i>Acknowledge: react with ✅ or reply <code>ack</code> to this "
-                        f"message, or type <code>{html.escape(cmd)}</code>.</i>"))
-            continue
-        out.append((f"[{action.label}: {action.command}]",
-                    f"<i>{html.escape(action.label)}</i>: "
-                    f"<code>{html.escape(action.command)}</code>"))
-    if reply.attachments:
-        names = ", ".join(a.name for a in reply.attachments)
-        out.append((f"Attached below: {names}", f"<i>Attached below: {html.escape(names)}</i>"))
+    with i18n.use(reply.lang):  # wisbot's own words here: the message's language
+        for action in reply.actions:
+            if page and action.command.strip().lower().startswith("ack "):
+                # A page says once how to acknowledge it: the reaction, the reply, the
+                # command.
+                cmd = action.command.strip()
+                how = _t("Acknowledge: react with ✅ or reply {ack} to this message, or "
+                         "type {command}.", ack="\x00A", command="\x00C")
+                out.append((how.replace("\x00A", i18n.iso("'ack'"))
+                             .replace("\x00C", i18n.iso(f"'{cmd}'")),
+                            "<i>" + html.escape(how).replace("\x00A", "<code>ack</code>")
+                            .replace("\x00C", f"<code>{html.escape(cmd)}</code>") + "</i>"))
+                continue
+            out.append((f"[{action.label}: {action.command}]",
+                        f"<i>{html.escape(action.label)}</i>: "
+                        f"<code>{html.escape(action.command)}</code>"))
+        if reply.attachments:
+            names = ", ".join(a.name for a in reply.attachments)
+            note = _t("Attached below: {names}", names="\x00N")
+            out.append((note.replace("\x00N", i18n.iso(names)),
+                        "<i>" + html.escape(note).replace("\x00N", html.escape(names))
+                        + "</i>"))
     return out
 
 
@@ -820,8 +830,8 @@ class MatrixAdapter:
             log.info("matrix: joined %s (%s) on %s's invitation", room_id,
                      room.key if room else "direct", inviter)
             return
-        why = ("the inviter is not in the directory" if contact is None
-               else "the room is not bound in the directory")
+        why = (said(N_("the inviter is not in the directory")) if contact is None
+               else said(N_("the room is not bound in the directory")))
         log.warning("matrix: refusing the invitation to %s from %s: %s", room_id, inviter, why)
         with contextlib.suppress(DeliveryError):
             await self._call("leave", client.room_leave(room_id))
@@ -843,14 +853,18 @@ class MatrixAdapter:
 
         if not await host.store.tx(first_in_period):
             return
-        b = ReplyBuilder(_t("Matrix: invitation refused"), kind="alert")
-        b.line(_t("wisbot was invited to {room_id} by ",
-                  room_id=room_id), Span(text=inviter or "?", style="user"),
-               _t(" and refused: {why}.", why=why))
         hours = int(INVITE_ALERT_PERIOD.total_seconds() // 3600)
-        b.line(_t("Further invitations from this account are refused without an alert for "
-                  "{hours} h.", hours=hours))
-        await self._alert(b.build())
+
+        def refused() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Matrix: invitation refused"), kind="alert")
+            b.line(_t("wisbot was invited to {room_id} by ",
+                      room_id=room_id), Span(text=inviter or "?", style="user"),
+                   _t(" and refused: {why}.", why=why.text()))
+            b.line(_t("Further invitations from this account are refused without an alert "
+                      "for {hours} h.", hours=hours))
+            return b.build()
+
+        await self._alert(refused)
 
     # ----- commands: a queue per room, handled beside the sync ----------------------------
     def _enqueue(self, item: _Pending) -> None:
@@ -919,7 +933,9 @@ class MatrixAdapter:
             if not pair:
                 if item.room_id in self._dm_rooms.values():
                     # once a direct chat, now with someone else in it: nothing shown there
-                    await self._send_now(item, _not_direct_reply())
+                    with i18n.use(await self._language(None, contact)):
+                        notice = _not_direct_reply()
+                    await self._send_now(item, notice)
                 log.info("matrix: ignoring %s in %s: not bound, not a direct chat",
                          item.event_id, item.room_id)
                 return []
@@ -934,7 +950,9 @@ class MatrixAdapter:
                 log.info("matrix: %s acknowledges %s, which is no page: nothing done",
                          item.sender, target)
                 if item.text:  # a typed "ack" reply on a notice gets a hint
-                    return self._rows(item, room, contact, _not_a_page_reply())
+                    with i18n.use(await self._language(room, contact)):
+                        hint = _not_a_page_reply()
+                    return self._rows(item, room, contact, hint)
                 return []
             text = f"ack {ref}"
             extra = {"ack_message": target}
@@ -959,9 +977,10 @@ class MatrixAdapter:
         if room is None and not trusted and contact is not None:
             # A direct chat the person made (they may invite anyone, open its history):
             # the answer goes to the closed direct chat wisbot makes; here only a pointer.
-            await self._send_now(item, _made_by_you_reply())
-            intro = (Span(text=_t("In answer to your command in the direct chat you opened:"),
-                          style="italic"),)
+            with i18n.use(reply.lang):  # the person's, as the answer
+                await self._send_now(item, _made_by_you_reply())
+                intro = (Span(text=_t("In answer to your command in the direct chat you "
+                                      "opened:"), style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
             return [_Row(f"@{contact.id}", _reply_key(item.event_id, "d"), private)]
         return await self._placed(item, room, contact, reply,
@@ -986,7 +1005,9 @@ class MatrixAdapter:
                 if not told and asyncio.get_running_loop().time() - started \
                         >= self.progress_after:
                     told = True
-                    for row in self._rows(item, room, contact, _working_reply(), part="w"):
+                    with i18n.use(await self._language(room, contact)):
+                        working = _working_reply()
+                    for row in self._rows(item, room, contact, working, part="w"):
                         await host.store.tx(functools.partial(_enqueue_reply, row=row,
                                                               now=host.clock()))
                     host.wake_outbox()
@@ -1031,6 +1052,19 @@ class MatrixAdapter:
             return [_Row(f"@{contact.id}", _reply_key(item.event_id, part), threaded)]
         return []
 
+    async def _language(self, room: Room | None, contact: Contact | None) -> str:
+        """Who reads a notice about a command: the room, else the person (their stored
+        choice), else the deployment default (never fails)."""
+        if room is not None or contact is None:
+            return room_language(room)
+        directory = self.directory
+        try:
+            return str(await self._host.store.tx(
+                lambda s: person_language(s, directory, contact.id)))
+        except Exception:
+            log.warning("matrix: could not look up %s's language", contact.id, exc_info=True)
+            return i18n.default()
+
     async def _send_now(self, item: _Pending, reply: Reply) -> None:
         """A notice straight to the room, not through the outbox (held or unbound rooms,
         which the outbox serves no more): best effort, it reveals nothing."""
@@ -1070,7 +1104,9 @@ class MatrixAdapter:
                 found += 1
                 room = self.directory.room_by_address(PLATFORM, item.room_id)
                 contact = self.directory.contact_by_chat(PLATFORM, item.sender)
-                out = self._rows(item, room, contact, _interrupted_reply())
+                with i18n.use(await self._language(room, contact)):
+                    interrupted = _interrupted_reply()
+                out = self._rows(item, room, contact, interrupted)
 
                 def settle(s: Session, item: _Pending = item, out: list[_Row] = out) -> bool:
                     if not _take(s, item, "claimed", "done", now):
@@ -1181,8 +1217,9 @@ class MatrixAdapter:
             return await self._deliver(room_id, reply, key, mention=mention)
         except DeliveryError as exc:
             if exc.permanent and reply.reply_to:
-                notice = _undelivered_reply().model_copy(
-                    update={"reply_to": reply.reply_to, "thread": reply.thread})
+                with i18n.use(reply.lang):  # read instead of the answer, by its reader
+                    notice = _undelivered_reply().model_copy(
+                        update={"reply_to": reply.reply_to, "thread": reply.thread})
                 with contextlib.suppress(DeliveryError):
                     await self._deliver(room_id, notice, key + "#lost")
             raise
@@ -1337,14 +1374,19 @@ class MatrixAdapter:
             return
         host = self._host
         if nio_room is None:
-            why = (f"wisbot is not a member of {room.key} ({room_id}): invite it, or fix the "
-                   "room's address in the directory")
+            why = said(N_("wisbot is not a member of {key} ({room_id}): invite it, or fix the "
+                          "room's address in the directory"), key=room.key, room_id=room_id)
             before = await host.holds.hold(room.key, "no-access", why)
             if before is None or before.reason != "no-access":
                 log.warning("matrix: room %s held: %s", room.key, why)
-                b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key), kind="alert")
-                b.line(why + "; its posts wait, nothing is lost.")
-                await self._alert(b.build())
+
+                def no_access() -> Reply:  # in each Secretariat room's language
+                    b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key),
+                                     kind="alert")
+                    b.line(_t("{why}; its posts wait, nothing is lost.", why=why.text()))
+                    return b.build()
+
+                await self._alert(no_access)
             return
         found = strangers(self.directory, room, PLATFORM, self._present(room_id))
         weak = weak_settings(bot=self.user_id, moderators=self._moderators(),
@@ -1360,23 +1402,28 @@ class MatrixAdapter:
             if before is not None and (before.reason, before.detail) == (reason, detail):
                 return  # told already (this process or an earlier one)
             log.warning("matrix: room %s held: %s", room.key, detail.replace("\n", "; "))
-            b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key), kind="alert")
-            if found:
-                b.line(_t("{key} ({room_id}) has members or invitations that are not in its "
-                          "directory audience:", key=room.key, room_id=room_id))
-                for who in found:
-                    b.line("• ", Span(text=who, style="user"))
-            if weak:
-                b.line(_t("Room settings: the closed room {key} ({room_id}) is weaker than "
-                          "invite-only with history for members since their join:",
-                          key=room.key, room_id=room_id))
-                for w in weak:
-                    b.line("• ", Span(text=w, style="user"))
-                b.line(_t("Run `wisbot matrix provision --tighten` (or restore the settings "
-                          "listed in docs/matrix.md)."))
-            b.line(_t("wisbot holds every protected post to this room and answers no command "
-                      "there until this is fixed; nothing is lost."))
-            await self._alert(b.build())
+
+            def held() -> Reply:  # in each Secretariat room's language
+                b = ReplyBuilder(_t("Room integrity: {key} is on hold", key=room.key),
+                                 kind="alert")
+                if found:
+                    b.line(_t("{key} ({room_id}) has members or invitations that are not in "
+                              "its directory audience:", key=room.key, room_id=room_id))
+                    for who in found:
+                        b.line("• ", Span(text=who, style="user"))
+                if weak:
+                    b.line(_t("Room settings: the closed room {key} ({room_id}) is weaker "
+                              "than invite-only with history for members since their join:",
+                              key=room.key, room_id=room_id))
+                    for w in weak:  # the setting's values stay as Matrix names them
+                        b.line("• ", Span(text=i18n.shown(w), style="user"))
+                    b.line(_t("Run `wisbot matrix provision --tighten` (or restore the "
+                              "settings listed in docs/matrix.md)."))
+                b.line(_t("wisbot holds every protected post to this room and answers no "
+                          "command there until this is fixed; nothing is lost."))
+                return b.build()
+
+            await self._alert(held)
             return
         before = await host.holds.passed(room.key)
         if before is None:
@@ -1384,11 +1431,15 @@ class MatrixAdapter:
         host.wake_outbox()
         if before.reason in ("unchecked", "api-error"):
             return
-        b = ReplyBuilder(_t("Room integrity: {key} is clean again", key=room.key), kind="alert")
-        b.line(_t("Only directory members remain in {key} and its settings are closed; held "
-                  "posts are delivered now.", key=room.key))
+        def clean() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Room integrity: {key} is clean again", key=room.key),
+                             kind="alert")
+            b.line(_t("Only directory members remain in {key} and its settings are closed; "
+                      "held posts are delivered now.", key=room.key))
+            return b.build()
+
         log.info("matrix: room %s released", room.key)
-        await self._alert(b.build())
+        await self._alert(clean)
 
     async def _check_unbound(self, room_id: str) -> None:
         """A room not in the directory: a direct chat while it has exactly two people;
@@ -1438,27 +1489,38 @@ class MatrixAdapter:
         from wisbot.services.notify import notify
 
         host = self._host
-        b = ReplyBuilder(_t("Direct chat closed"), kind="alert")
-        b.line(_t("A direct chat with wisbot ({room_id}) of ",
-                  room_id=room_id), Span(text=owner, style="user"),
-               _t(" had other people in it:"))
-        for who in others:
-            b.line("• ", Span(text=who, style="user"))
-        b.line(_t("wisbot left it; nothing more is sent there."))
-        await self._alert(b.build())
+
+        def closed() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Direct chat closed"), kind="alert")
+            b.line(_t("A direct chat with wisbot ({room_id}) of ",
+                      room_id=room_id), Span(text=owner, style="user"),
+                   _t(" had other people in it:"))
+            for who in others:
+                b.line("• ", Span(text=who, style="user"))
+            b.line(_t("wisbot left it; nothing more is sent there."))
+            return b.build()
+
+        await self._alert(closed)
         contact = self.directory.contact_by_chat(PLATFORM, owner)
         if contact is None:
             return
-        t = ReplyBuilder(_t("Direct chat closed"), kind="alert")
-        t.line(_t("Someone else joined or was invited to your direct chat with wisbot "
-                  "({room_id}), so wisbot left it. This is your new direct chat.", room_id=room_id))
-        reply = t.build()
-        await host.store.tx(lambda s: notify(s, kind="alert", now=host.clock(),
-                                             incident_id=None, deliveries=[],
-                                             direct=[(contact.id, reply)]))
+
+        def tell(s: Session) -> None:  # in the person's language
+            with i18n.use(person_language(s, self.directory, contact.id)):
+                t = ReplyBuilder(_t("Direct chat closed"), kind="alert")
+                t.line(_t("Someone else joined or was invited to your direct chat with wisbot "
+                          "({room_id}), so wisbot left it. This is your new direct chat.",
+                          room_id=room_id))
+                reply = t.build()
+            notify(s, kind="alert", now=host.clock(), incident_id=None, deliveries=[],
+                   direct=[(contact.id, reply)])
+
+        await host.store.tx(tell)
         host.wake_outbox()
 
-    async def _alert(self, reply: Reply) -> None:
+    async def _alert(self, reply: Render) -> None:
+        """Tell the Secretariat; ``reply``: a function building the notice, called in each
+        Secretariat room's language."""
         from wisbot.services.holds import WEAK_REASONS
         from wisbot.services.integrity import alert_secretariat
 
@@ -1769,9 +1831,11 @@ def _is_ack(item: _Pending) -> bool:
 
 def _late(reply: Reply, sent: datetime, late: timedelta) -> Reply:
     minutes = max(1, int(late.total_seconds() // 60))
-    note = (Span(text=_t("Note: this command was sent at {sent:%Y-%m-%d %H:%M} UTC and reached "
-                         "wisbot {minutes} min late (wisbot was unavailable); it was processed "
-                         "now.", sent=sent, minutes=minutes), style="italic"),)
+    with i18n.use(reply.lang):  # the answer's reader's
+        note = (Span(text=_t("Note: this command was sent at {sent:%Y-%m-%d %H:%M} UTC and "
+                             "reached wisbot {minutes} min late (wisbot was unavailable); it "
+                             "was processed now.", sent=sent, minutes=minutes),
+                     style="italic"),)
     return reply.model_copy(update={"lines": (note, *reply.lines)})
 
 

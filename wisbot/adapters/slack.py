@@ -62,6 +62,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from wisbot import i18n
 from wisbot.adapters.base import (
     DeliveryError,
     Dispatch,
@@ -77,6 +78,7 @@ from wisbot.clock import utcnow
 from wisbot.commands import build_registry
 from wisbot.directory import Directory, Room
 from wisbot.errors import WisbotError
+from wisbot.i18n import N_, said
 from wisbot.i18n import _ as _t
 from wisbot.ids import Platform
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span
@@ -227,7 +229,9 @@ class SlackConfig:
     """Seconds between periodic room-integrity checks; 0 turns the periodic check off."""
 
 
-Alert = Callable[[Reply], Awaitable[None]]
+Alert = Callable[[Reply | Callable[[], Reply]], Awaitable[None]]
+"""Tells the Secretariat: a Reply, or a function that builds it in the current language
+(called once per language of the Secretariat's rooms)."""
 DirectAnswer = Callable[[str, Reply], Awaitable[None]]
 """Enqueues a reply to a directory contact's direct chat through the outbox."""
 
@@ -493,8 +497,9 @@ class SlackAdapter:
         where = inv.room.key or inv.room.address if inv.room else None
         private = reply
         if where:
-            intro = (Span(text=_t("In answer to your command in {where}:",
-                                  where=where), style="italic"),)
+            with i18n.use(reply.lang):  # the answer's language: the room's, read by one
+                intro = (Span(text=_t("In answer to your command in {where}:",
+                                      where=where), style="italic"),)
             private = reply.model_copy(update={"lines": (intro, *reply.lines)})
         try:
             await self.direct_answer(contact.id, private.model_copy(update={"private": True}))
@@ -758,7 +763,8 @@ class SlackAdapter:
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             error = delivery_error(exc, room.key)
             reason = "no-access" if error.permanent else "api-error"
-            why = f"wisbot cannot check the channel's members: {error}"
+            why = said(N_("wisbot cannot check the channel's members: {error}"),
+                       error=str(error))  # the platform's error stays as Slack gave it
             log.warning("slack: holding %s (%s): %s", room.key, room.target, why)
             self.problems[room.key] = why
             if self.holds is not None:
@@ -813,9 +819,9 @@ class SlackAdapter:
         channel = info.get("channel") or {}
         if room.closed and not (channel.get("is_private") or channel.get("is_im")
                                 or channel.get("is_mpim")):
-            return ("it is a public channel, which anyone in the workspace can join, but the "
-                    "directory binds it as a closed room: make it private (or bind a private "
-                    "channel)")
+            return said(N_("it is a public channel, which anyone in the workspace can join, "
+                           "but the directory binds it as a closed room: make it private (or "
+                           "bind a private channel)"))
         if not self.directory or not room.closed:
             return None
         members = await self.room_members(RoomRef(platform=PLATFORM, address=room.target,
@@ -830,27 +836,39 @@ class SlackAdapter:
                 strangers.append(m.address)
             elif not may_be_in_room(self.directory, contact, room.role):
                 outsiders.append(m.address)
-        problems = []
+        problems: list[str] = []
         if strangers:
             strangers.sort()
-            problems.append(f"{len(strangers)} member(s) not in the directory: "
-                            f"{', '.join(strangers[:10])}{' …' if len(strangers) > 10 else ''}")
+            problems.append(said(N_("members not in the directory ({count}): {who}"),
+                                 count=len(strangers), who=", ".join(strangers[:10])
+                                 + (" …" if len(strangers) > 10 else "")))
         if outsiders:
             outsiders.sort()
-            problems.append(f"{len(outsiders)} member(s) in the directory but outside this "
-                            f"room's audience ({room.role}): {', '.join(outsiders[:10])}"
-                            f"{' …' if len(outsiders) > 10 else ''}")
-        return "; ".join(problems) or None
+            problems.append(said(N_("members in the directory but outside this room's "
+                                    "audience ({role}) ({count}): {who}"),
+                                 role=room.role, count=len(outsiders),
+                                 who=", ".join(outsiders[:10])
+                                 + (" …" if len(outsiders) > 10 else "")))
+        if not problems:
+            return None
+        if len(problems) == 1:
+            return problems[0]
+        return said(N_("{first}; {second}"), first=problems[0], second=problems[1])
 
     async def _alert(self, room: Room, problem: str) -> None:
         if self.alert is None:
             return
-        b = ReplyBuilder(_t("Room integrity: protected posts held"), kind="alert")
-        b.line(_t("Slack channel {key} ({target}, {role}): {problem}.",
-                  key=room.key, target=room.target, role=room.role, problem=problem))
-        b.line(_t("wisbot keeps this room's messages until the channel passes the check again; "
-                  "nothing is lost."))
+
+        def held() -> Reply:  # in each Secretariat room's language
+            b = ReplyBuilder(_t("Room integrity: protected posts held"), kind="alert")
+            b.line(_t("Slack channel {key} ({target}, {role}): {problem}.",
+                      key=room.key, target=room.target, role=room.role,
+                      problem=i18n.shown(problem)))
+            b.line(_t("wisbot keeps this room's messages until the channel passes the check "
+                      "again; nothing is lost."))
+            return b.build()
+
         try:
-            await self.alert(b.build())
+            await self.alert(held)
         except Exception:
             log.exception("slack: could not alert the Secretariat about %s", room.key)

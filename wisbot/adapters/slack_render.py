@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from wisbot import i18n
 from wisbot.i18n import FSI, PDI, RTL
+from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, Span, neutral
 
 SECTION_LIMIT = 3000
@@ -119,10 +121,12 @@ def attachment_note(reply: Reply, *, files_follow: bool) -> str:
     """What the message says of its files: uploaded in its thread (``files_follow``, the
     adapter's channel posts), or only named (a ``response_url`` answer cannot carry
     files)."""
-    if files_follow:
-        names = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in reply.attachments)
-        return f"Attached in this message's thread: {names}"
-    return " ".join(a.label() for a in reply.attachments)
+    with i18n.use(reply.lang or i18n.current()):  # the message's language
+        if files_follow:
+            names = ", ".join(_t("{name} ({size} bytes)", name=i18n.iso(a.name),
+                                 size=i18n.number(a.size)) for a in reply.attachments)
+            return _t("Attached in this message's thread: {names}", names=names)
+        return " ".join(a.label() for a in reply.attachments)
 
 
 def render_blocks(reply: Reply, *, files_follow: bool = False) -> list[dict[str, Any]]:
@@ -160,8 +164,13 @@ def render_blocks(reply: Reply, *, files_follow: bool = False) -> list[dict[str,
             _mrkdwn(escape(attachment_note(reply, files_follow=files_follow)))]})
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1],
-                  {"type": "context", "elements": [_mrkdwn("(message shortened)")]}]
+                  {"type": "context", "elements": [_mrkdwn(_shortened(reply))]}]
     return blocks
+
+
+def _shortened(reply: Reply) -> str:
+    with i18n.use(reply.lang or i18n.current()):
+        return _t("(message shortened)")
 
 
 def render_text(reply: Reply, *, files_follow: bool = False) -> str:

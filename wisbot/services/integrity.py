@@ -9,16 +9,23 @@ operators. Anyone else present or invited in a closed room is a stranger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
+from wisbot import i18n
 from wisbot.directory import Contact, Directory, Room
 from wisbot.domain.audience import may_sit_in
+from wisbot.i18n import N_, said
 from wisbot.reply import Reply
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import notify
+
+Render = Reply | Callable[[], Reply]
+"""A notice for several readers: a function that builds it in the current language (called
+once per language of its readers), or a Reply already built (read as it is)."""
 
 
 def may_be_in(directory: Directory, contact: Contact, room: Room) -> bool:
@@ -51,16 +58,38 @@ def strangers(directory: Directory, room: Room, platform: str,
     return out
 
 
+def rendered(render: Render, language: str | None) -> Reply:
+    """``render`` in ``language`` (a Reply already built stays as it is)."""
+    if isinstance(render, Reply):
+        return render
+    with i18n.use(language):
+        return render()
+
+
+def in_room_languages(rooms: Sequence[Room], render: Render) -> list[tuple[Room, Reply]]:
+    """Each room with the notice in its own language (rendered once per language)."""
+    done: dict[str, Reply] = {}
+    out = []
+    for room in rooms:
+        lang = room_language(room)
+        if lang not in done:
+            done[lang] = rendered(render, lang)
+        out.append((room, done[lang]))
+    return out
+
+
 def alert_secretariat(session: Session, directory: Directory, *, kind: str,
-                      reply: Reply, held: set[str], now: datetime) -> None:
-    """Tell the Secretariat room(s) that are not held; when every Secretariat room is
-    held (the stranger is there), message each Secretariat contact directly."""
+                      reply: Render, held: set[str], now: datetime) -> None:
+    """Tell the Secretariat room(s) that are not held, each in its language; when every
+    Secretariat room is held (the stranger is there), message each Secretariat contact
+    directly, in their language."""
     rooms = [r for r in directory.rooms_with_role("secretariat") if r.key not in held]
     direct: list[tuple[str, Reply]] = []
     if not rooms:
-        direct = [(c.id, reply) for c in directory.contacts if c.is_secretariat]
+        direct = [(c.id, rendered(reply, person_language(session, directory, c.id)))
+                  for c in directory.contacts if c.is_secretariat]
     notify(session, kind=kind, now=now, incident_id=None,
-           deliveries=[(r, reply) for r in rooms], direct=direct)
+           deliveries=in_room_languages(rooms, reply), direct=direct)
 
 
 # ----- closed Matrix rooms: who holds power, who may join, who reads history ------------
@@ -99,16 +128,24 @@ def weak_settings(*, bot: str, moderators: Iterable[str], join_rule: str | None,
                   histories: Iterable[str] = ("joined",)) -> list[str]:
     """What makes a bound closed room weaker than :func:`closed_power_levels` and
     invite-only, members-since-join history (``histories``: the settings allowed), no
-    guests (one line each; empty: closed)."""
+    guests (one line each; empty: closed). Each line is English (stored as a hold's
+    detail, compared, logged) and is shown to a reader in their language
+    (:func:`wisbot.i18n.shown`)."""
     out: list[str] = []
     if join_rule not in CLOSED_JOIN_RULES:
-        out.append(f"join rule {join_rule!r} (must be 'invite')")
+        out.append(said(N_("join rule {rule} (must be 'invite')"), rule=repr(join_rule)))
     allowed = tuple(histories)
     if history_visibility not in allowed:
-        out.append(f"history visibility {history_visibility!r} (must be "
-                   f"{' or '.join(repr(h) for h in allowed)})")
+        if len(allowed) == 1:
+            out.append(said(N_("history visibility {setting} (must be {allowed})"),
+                            setting=repr(history_visibility), allowed=repr(allowed[0])))
+        else:
+            out.append(said(N_("history visibility {setting} (must be {allowed} or {last})"),
+                            setting=repr(history_visibility),
+                            allowed=", ".join(repr(h) for h in allowed[:-1]),
+                            last=repr(allowed[-1])))
     if guest_access == "can_join":
-        out.append("guest access 'can_join' (must be 'forbidden')")
+        out.append(said(N_("guest access 'can_join' (must be 'forbidden')")))
     mods = set(moderators) - {bot}
 
     def level(name: str, default: int) -> int:
@@ -131,13 +168,14 @@ def weak_settings(*, bot: str, moderators: Iterable[str], join_rule: str | None,
     for user, p in sorted(who.items()):
         can: list[str] = []
         if p >= invite:
-            can.append("invite")
+            can.append(said(N_("invite")))
         if p >= settings:
-            can.append("change settings")
+            can.append(said(N_("change settings")))
         if user not in mods and (p >= kick or p >= ban or p >= redact):
-            can.append("kick, ban or redact")
+            can.append(said(N_("kick, ban or redact")))
         if can:
-            out.append(f"{user} (power {p}) can {', '.join(can)}")
+            out.append(said(N_("{user} (power {power}) can {abilities}"), user=user, power=p,
+                            abilities=can))
     return out
 
 
