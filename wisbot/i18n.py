@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +29,7 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -38,6 +40,7 @@ PSEUDO = "qps"
 """The pseudo-locale: every translated string in ⟦…⟧ (tests and translators' previews)."""
 RTL = frozenset({"ar"})
 DOMAIN = "wisbot"
+log = logging.getLogger(__name__)
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 FSI, PDI = "\u2068", "\u2069"
@@ -118,8 +121,26 @@ def _pseudo(text: str) -> str:
     return f"⟦{text}⟧"
 
 
-def _fill(text: str, kwargs: dict[str, object]) -> str:
-    return text.format(**kwargs) if kwargs else text
+def _fill(text: str, kwargs: dict[str, object], source: str | None = None) -> str:
+    """``text`` with its placeholders filled. A translation that does not format (a
+    translator's stray brace or renamed placeholder) must not lose the message: the
+    English ``source`` is used instead, and the slip is logged."""
+    if not kwargs:
+        return text
+    try:
+        return text.format(**kwargs)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        if source is None or source == text:
+            raise
+        log.error("catalog %s: %r does not format (%s); shown in English", current(), text,
+                  exc)
+        return source.format(**kwargs)
+
+
+def fill(translated: str, source: str, values: dict[str, object]) -> str:
+    """A translation already looked up, filled; its English ``source`` if it does not
+    format (see :func:`_fill`)."""
+    return _fill(translated, values, source)
 
 
 def _(message: str, **kwargs: object) -> str:
@@ -129,7 +150,7 @@ def _(message: str, **kwargs: object) -> str:
         return _fill(_pseudo(message), kwargs)
     if lang == "en":
         return _fill(message, kwargs)
-    return _fill(_catalog(lang).gettext(message), kwargs)
+    return _fill(_catalog(lang).gettext(message), kwargs, message)
 
 
 def ngettext(singular: str, plural: str, n: int, **kwargs: object) -> str:
@@ -141,7 +162,8 @@ def ngettext(singular: str, plural: str, n: int, **kwargs: object) -> str:
         return _fill(_pseudo(singular if n == 1 else plural), values)
     if lang == "en":
         return _fill(singular if n == 1 else plural, values)
-    return _fill(_catalog(lang).ngettext(singular, plural, n), values)
+    return _fill(_catalog(lang).ngettext(singular, plural, n), values,
+                 singular if n == 1 else plural)
 
 
 class Lazy(str):
@@ -191,7 +213,12 @@ def when(value: datetime) -> str:
 def when_short(value: datetime) -> str:
     """A day and time without the year (``02 Mar 09:00 UTC``), in UTC, saying so."""
     at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return f"{_format_datetime(at, 'dd MMM HH:mm', tzinfo=UTC, locale=_babel_locale())} UTC"
+    loc = _babel_locale()
+    if loc.language == "en":
+        return f"{_format_datetime(at, 'dd MMM HH:mm', tzinfo=UTC, locale=loc)} UTC"
+    # The language's own order of day and month ("12月2日", "2 déc.").
+    shown = format_skeleton("MMMd", at, tzinfo=UTC, locale=loc)
+    return f"{shown} {_format_datetime(at, 'HH:mm', tzinfo=UTC, locale=loc)} UTC"
 
 
 def when_long(value: datetime) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from wisbot import i18n
 from wisbot.i18n import Lazy, _
 
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -41,12 +42,18 @@ class Phrases:
         self._phrases.append(phrase)
         return phrase
 
-    def words(self, text: str) -> str:
-        """``text`` in the current language if a template produced it, else as it is."""
+    def words(self, text: str, *, depth: int = 0) -> str:
+        """``text`` in the current language if a template produced it, else as it is.
+        A value inside is translated too, up to three levels down: a server's message
+        may look like a phrase nested a thousand times."""
+        if depth > 3 or len(text) > 4000:
+            return text
         for phrase in self._phrases:
             if m := phrase.pattern.fullmatch(text):
-                values = {k: self.words(v) for k, v in m.groupdict().items()}
-                return _(str.__str__(phrase.template)).format(**values)
+                values: dict[str, object] = {k: self.words(v, depth=depth + 1)
+                                             for k, v in m.groupdict().items()}
+                english = str.__str__(phrase.template)
+                return i18n.fill(_(english), english, values)
         return text
 
 

@@ -22,7 +22,8 @@ from wisbot.domain.severity import SCALE, severity
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "wisbot" / "locale"
 LANGS = ("ar", "zh", "fr", "ru", "es")
-PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}]")
+"""Placeholders and every other brace: a stray one in a translation would not format."""
 
 
 def catalog(lang: str) -> Any:

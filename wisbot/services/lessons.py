@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
+import snowballstemmer
 from sqlalchemy import text as sql
 from sqlmodel import Session, col, select
 
@@ -36,21 +38,40 @@ _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
                        "\uf900-\ufaff\uff66-\uff9f]")
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def fold(text: str) -> str:
+    """``text`` as search compares it: any case, without accents or Arabic short vowels
+    ("securite" finds "sécurité")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", bare).casefold()
+
+
 def contains_all(text: str, terms: Sequence[str]) -> bool:
-    """Whether ``text`` holds every term, in any case: anywhere for Chinese, Japanese and
-    Korean; at the start of a word for a term of three letters or more (a prefix:
-    "phish", "المصادق"); as a whole word for a shorter one (a search for "DE" does not
-    find "detected")."""
-    folded = text.casefold()
+    """Whether ``text`` holds every term, in any case and without accents: anywhere for
+    Chinese, Japanese and Korean; at the start of a word for a term of three letters or
+    more (a prefix: "phish", "المصادق"); as a whole word for a shorter one (a search for
+    "DE" does not find "detected"); or, for an English word, as another form of it
+    ("backups" finds "backup"). This one function decides on both databases."""
+    folded = fold(text)
+    stems: set[str] | None = None
     for term in terms:
-        t = term.casefold()
+        t = fold(term)
         if _UNSPACED.search(t):
             if t not in folded:
                 return False
             continue
         tail = "" if len(t) >= 3 else r"(?!\w)"
-        if not re.search(rf"(?<!\w){re.escape(t)}{tail}", folded):
-            return False
+        if re.search(rf"(?<!\w){re.escape(t)}{tail}", folded):
+            continue
+        if len(t) >= 3 and t.isascii() and t.isalpha():
+            if stems is None:
+                stems = set(_STEMMER.stemWords(re.findall(r"[a-z]+", folded)))
+            if _STEMMER.stemWord(t) in stems:
+                continue
+        return False
     return True
 
 
@@ -186,10 +207,11 @@ class LessonService:
                     "plainto_tsquery('english', :q) ORDER BY ts_rank(to_tsvector('english', "
                     "text), plainto_tsquery('english', :q)) DESC, id LIMIT 200"),
                     {"q": " ".join(terms)}).scalars().all()
-            # Then every script: Chinese, Japanese and Arabic have no spaces between words
-            # (or attach articles), and a word's beginning should find it.
-            seen = set(ids)
-            ids = [*ids, *(i for i in self._substring_ids(session, terms) if i not in seen)]
+            # The index ranks; one matcher decides, over every lesson, so both databases
+            # give the same answer in every script (Chinese, Japanese and Arabic have no
+            # spaces or attach articles; accents and word forms differ).
+            hits = set(self._matching_ids(session, terms))
+            ids = [i for i in ids if i in hits] + sorted(hits - set(ids), reverse=True)
             b = ReplyBuilder(_t("Lessons matching {words}", words=repr(" ".join(terms))))
             labels: list[Tlp] = []
             shown = 0
@@ -262,48 +284,15 @@ class LessonService:
 
         return await self.store.tx(work)
 
-    def _substring_ids(self, session: Session, terms: Sequence[str]) -> Sequence[int]:
-        """Lessons containing every term (any case), in id order: the trigram index finds
-        the candidates (FTS5 ``trigram`` on SQLite, ``pg_trgm`` on PostgreSQL; terms under
-        three characters, a two-character Chinese word say, need a scan), and one Python
-        check decides, so both databases give the same answer."""
-        long_terms = [t for t in terms if len(t) >= 3]
-        if self.store.sqlite:
-            if long_terms:
-                match = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
-                rows = session.execute(sql(
-                    "SELECT l.id, l.text FROM lesson_trgm JOIN lesson l ON l.id = "
-                    "lesson_trgm.rowid WHERE lesson_trgm MATCH :q ORDER BY l.id LIMIT 2000"),
-                    {"q": match}).all()
-            else:
-                rows = session.execute(sql(
-                    "SELECT id, text FROM lesson ORDER BY id LIMIT 20000")).all()
-        else:
-            patterns = ["%" + t.replace("\\", "\\\\").replace("%", "\\%")
-                        .replace("_", "\\_") + "%" for t in terms]
-            rows = session.execute(sql(
-                "SELECT id, text FROM lesson WHERE text ILIKE ALL(:p) ORDER BY id "
-                "LIMIT 2000"), {"p": patterns}).all()
-        return [int(i) for i, text in rows if contains_all(str(text), terms)][:200]
+    def _matching_ids(self, session: Session, terms: Sequence[str]) -> Sequence[int]:
+        """Lessons that :func:`contains_all` terms, newest first (the last 20,000)."""
+        rows = session.execute(sql(
+            "SELECT id, text FROM lesson ORDER BY id DESC LIMIT 20000")).all()
+        return [int(i) for i, text in rows if contains_all(str(text), terms)]
 
     def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
-        """Whether ``text`` alone matches the search, as the full-text index would."""
-        if contains_all(text, terms):
-            return True
-        if self.store.sqlite:
-            session.execute(sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lesson_probe "
-                                "USING fts5(text, tokenize='porter unicode61')"))
-            session.execute(sql("DELETE FROM temp.lesson_probe"))
-            session.execute(sql("INSERT INTO temp.lesson_probe(rowid, text) VALUES (1, :t)"),
-                            {"t": text})
-            match = " ".join('"' + t.replace('"', '""') + '"' for t in terms)
-            hit = session.execute(sql("SELECT rowid FROM temp.lesson_probe "
-                                      "WHERE lesson_probe MATCH :q"), {"q": match}).first()
-            session.execute(sql("DELETE FROM temp.lesson_probe"))
-            return hit is not None
-        return bool(session.execute(sql(
-            "SELECT to_tsvector('english', :t) @@ plainto_tsquery('english', :q)"),
-            {"t": text, "q": " ".join(terms)}).scalar())
+        """Whether ``text`` alone matches the search (the same matcher as the search)."""
+        return contains_all(text, terms)
 
 
 __all__ = ["LESSON_SHARES", "LessonService", "exposure"]
