@@ -137,6 +137,10 @@ class PagingService:
         everyone counts as reachable."""
         self.on_fired: list[Any] = []
         """Callbacks run (without arguments) after a transaction that fired steps commits."""
+        self.cards: dict[str, Callable[[Session, str], Reply | None]] = {}
+        """By page kind: renders the card of a page's ref again in the current language
+        (e.g. ``handover``: the GISC Watch), so each person paged reads their own; None
+        keeps the stored card."""
 
     # ----- on-call resolution ---------------------------------------------------------
     def chain_at(self, session: Session, role: str, at: datetime) -> list[str]:
@@ -443,6 +447,12 @@ class PagingService:
         """The page's card in ``language``: an incident card is rendered again (for what
         the stored one shows, named or anonymised); others are as stored."""
         base = Reply.model_validate(page.payload)
+        card = self.cards.get(page.kind)
+        if card is not None:
+            with i18n.use(language):
+                again = card(session, page.ref)
+            if again is not None:
+                return again
         if (base.lang or "en") == language or page.incident_id is None \
                 or base.kind != "incident" or not base.reveals:
             return base
