@@ -445,7 +445,8 @@ class PagingService:
 
     def _card_in(self, session: Session, page: Page, language: str) -> Reply:
         """The page's card in ``language``: an incident card is rendered again (for what
-        the stored one shows, named or anonymised); others are as stored."""
+        the stored one shows, named or anonymised), a kind with a renderer in
+        :attr:`cards` by it; others are as stored."""
         base = Reply.model_validate(page.payload)
         card = self.cards.get(page.kind)
         if card is not None:
