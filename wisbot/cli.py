@@ -16,6 +16,7 @@ from rich.table import Table
 
 from wisbot import cli_help
 from wisbot.errors import WisbotError
+from wisbot.i18n import _ as _t
 
 if TYPE_CHECKING:
     from wisbot.services.exchange import ExchangeService
@@ -89,7 +90,10 @@ def _settings(directory: Path | None = None, database_url: str | None = None):  
     if database_url is not None:
         overrides["database_url"] = database_url
     settings = load_settings(**overrides)
+    from wisbot import i18n
     from wisbot.settings_errors import unknown_environment
+
+    i18n.set_default(settings.language)  # the terminal reads the deployment's language
 
     for warning in unknown_environment(type(settings).model_fields):
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
@@ -229,7 +233,8 @@ def shell(as_: Annotated[str, typer.Option("--as", help="The directory contact y
     except WisbotError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:  # Ctrl-C while a command ran, or in a pipe
-        console.print(f"\n{sh.LEAVE_WORD} (interrupted)", highlight=False, markup=False)
+        console.print("\n" + _t("{left} (interrupted)", left=sh.LEAVE_WORD), highlight=False,
+                      markup=False)
         raise typer.Exit(code=130) from None
     raise typer.Exit(code=code)
 

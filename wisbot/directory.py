@@ -33,6 +33,8 @@ from wisbot.domain.paging import (
     parse_when,
 )
 from wisbot.errors import DirectoryError, NotFound
+from wisbot.i18n import N_
+from wisbot.i18n import _ as _t
 from wisbot.ids import CentreCode, ContactId, GiscName, MemberCode, Platform, RoomKey, RoomRole
 
 PLATFORMS: tuple[str, ...] = ("console", "matrix", "slack")
@@ -387,17 +389,17 @@ class Directory(_Model):
         known = [c.code for c in self.centres] + list(also)
         message = _unknown(what, code, known)
         member = self.find_member(code) or self.find_member(code.split("-")[0])
-        if "did you mean" in message:
-            pass
+        folded = {k.casefold(): k for k in known}
+        if difflib.get_close_matches(code.casefold(), list(folded), n=1, cutoff=0.6):
+            pass  # the message already says "did you mean"
         elif member is not None and self.centres_of(member.code):
             codes = ", ".join(c.code for c in self.centres_of(member.code))
-            message += f" ({member.name}'s centres: {codes})"
+            message += _t(" ({name}'s centres: {codes})", name=member.name, codes=codes)
         else:
-            folded = {k.casefold(): k for k in known}
             near = difflib.get_close_matches(code.casefold(), list(folded), n=3, cutoff=0.3)
             if near:
-                message += f" (nearest: {', '.join(folded[n] for n in near)})"
-        return message + "; `incident centres <Member>` lists a Member's centres"
+                message += _t(" (nearest: {codes})", codes=", ".join(folded[n] for n in near))
+        return message + _t("; `incident centres <Member>` lists a Member's centres")
 
     def gisc(self, name: str) -> Gisc:
         key = fold(name).strip().removeprefix("gisc-").removeprefix("gisc ").strip()
@@ -513,7 +515,7 @@ class Directory(_Model):
                     raise
         known = ["secretariat", *(g.name for g in self.giscs), *(m.code for m in self.members)]
         raise NotFound(_unknown("on-call role", name if sep else text, known)
-                       + "; roles are secretariat, gisc:<GISC> or member:<Member>")
+                       + _t("; roles are secretariat, gisc:<GISC> or member:<Member>"))
 
     @cached_property
     def _oncall_by_role(self) -> dict[str, tuple[tuple[ContactId, ...], list[Rotation],
@@ -572,12 +574,21 @@ def describe_change(old: Directory, new: Directory) -> list[str]:
     return lines
 
 
+_WHAT = {"Member": N_("Member"), "centre": N_("centre"), "centre or Member": N_("centre or Member"),
+         "GISC": N_("GISC"), "contact": N_("contact"), "room": N_("room"),
+         "on-call role": N_("on-call role")}
+"""What a name was meant to be, in the reader's language."""
+
+
 def _unknown(what: str, given: str, known: Iterable[str]) -> str:
     known = list(known)
     folded = {k.casefold(): k for k in known}
     close = difflib.get_close_matches(given.casefold(), list(folded), n=3, cutoff=0.6)
-    hint = f" (did you mean {', '.join(repr(folded[c]) for c in close)}?)" if close else ""
-    return f"unknown {what} {given!r}{hint}"
+    names = ", ".join(repr(folded[c]) for c in close)
+    hint = _t(" (did you mean {names}?)", names=names) if close else ""
+    shown = _WHAT.get(what)
+    return _t("unknown {what} {given}{hint}", what=str(shown) if shown is not None else what,
+             given=repr(given), hint=hint)
 
 
 # ----- loading and cross-checks ---------------------------------------------------------

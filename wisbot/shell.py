@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from wisbot.directory import Contact, Directory, Room
 from wisbot.errors import NotFound
+from wisbot.i18n import N_, ngettext
+from wisbot.i18n import _ as _t
 
 if TYPE_CHECKING:
     from wisbot.app import App
 
-LEAVE_WORD = "Left the wisbot shell."
-CTRL_C_HINT = "(Ctrl-C again or Ctrl-D to leave the shell)"
+LEAVE_WORD = N_("Left the wisbot shell.")
+CTRL_C_HINT = N_("(Ctrl-C again or Ctrl-D to leave the shell)")
 
 
 @dataclass
@@ -45,27 +47,30 @@ def preflight(directory: Directory, source: Path | str, as_: str,
         contact = directory.contact(as_)
     except NotFound:
         near = near_contacts(directory, as_)
-        known = (f"near matches: {', '.join(near)}" if near else
-                 f"{len(directory.contacts)} contacts, e.g. "
-                 f"{', '.join(c.id for c in directory.contacts[:5])}")
-        raise NotFound(f"no contact {as_!r} ({known}). Contacts are the `contacts:` "
-                       f"entries (their `id`) of the directory file {source} "
-                       "(WISBOT_DIRECTORY or --directory); `wisbot directory check` "
-                       "validates it and `wisbot directory preview <centre> share=group` "
-                       "shows who reads what") from None
+        known = (_t("near matches: {ids}", ids=", ".join(near)) if near else
+                 ngettext("{n} contact, e.g. {ids}", "{n} contacts, e.g. {ids}",
+                          len(directory.contacts),
+                          ids=", ".join(c.id for c in directory.contacts[:5])))
+        raise NotFound(_t("no contact {given} ({known}). Contacts are the `contacts:` entries "
+                          "(their `id`) of the directory file {source} (WISBOT_DIRECTORY or "
+                          "--directory); `wisbot directory check` validates it and `wisbot "
+                          "directory preview <centre> share=group` shows who reads what",
+                          given=repr(as_), known=known, source=source)) from None
     room: Room | None = None
     warnings: list[str] = []
     if room_key:
         try:
             room = directory.room(room_key)
         except NotFound as exc:
-            raise NotFound(f"{exc}. Rooms are the `rooms:` entries (their `key`) of "
-                           f"{source}; leave --room out for a direct conversation") from None
+            raise NotFound(_t("{error}. Rooms are the `rooms:` entries (their `key`) of "
+                              "{source}; leave --room out for a direct conversation",
+                              error=exc, source=source)) from None
         if not may_sit_in(directory, contact, room.role):
-            warnings.append(
-                f"{contact.id} ({contact.name}) is outside the audience of room {room.key} "
-                f"(role {room.role}): on a real chat server the bot would refuse the room "
-                "as holding a stranger. Commands typed here act as if they were there.")
+            warnings.append(_t(
+                "{id} ({name}) is outside the audience of room {room} (role {role}): on a "
+                "real chat server the bot would refuse the room as holding a stranger. "
+                "Commands typed here act as if they were there.", id=contact.id,
+                name=contact.name, room=room.key, role=room.role))
     return Preflight(contact, room, warnings)
 
 
@@ -184,7 +189,8 @@ async def run_tty(bot: App, pre: Preflight, echo: Callable[[str], None], *,
             await asyncio.to_thread(_touch, history)
             store = FileHistory(str(history))
         except OSError as exc:
-            echo(f"(no history file: cannot write {history}: {exc.strerror or exc})")
+            echo(_t("(no history file: cannot write {path}: {error})", path=history,
+                    error=exc.strerror or exc))
     session: PromptSession[str] = PromptSession(history=store, key_bindings=keys,
                                                 input=input, output=output)
     armed = False
@@ -196,7 +202,7 @@ async def run_tty(bot: App, pre: Preflight, echo: Callable[[str], None], *,
                 if armed:
                     break
                 armed = True
-                echo(CTRL_C_HINT)
+                echo(str(CTRL_C_HINT))
                 continue
             except EOFError:
                 break
@@ -204,5 +210,5 @@ async def run_tty(bot: App, pre: Preflight, echo: Callable[[str], None], *,
             if not line.strip():
                 continue
             await _run_line(bot, pre, line, echo)  # deliveries follow, above the prompt
-    echo(LEAVE_WORD)
+    echo(str(LEAVE_WORD))
     return 0

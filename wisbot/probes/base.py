@@ -16,6 +16,7 @@ from datetime import datetime
 
 import httpx
 
+from wisbot.probes import reasons as r
 from wisbot.probes.broker import probe_broker
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import describe_http_error, make_client
@@ -98,10 +99,7 @@ async def probe(
         details.update(exc.details)
     except TimeoutError:
         status = ProbeStatus.FAIL
-        reason = (
-            f"no complete answer within {limits.total_timeout:g} s "
-            "(total timeout: server too slow or trickling data)"
-        )
+        reason = r.TOTAL_TIMEOUT.en(seconds=f"{limits.total_timeout:g}")
     except httpx.HTTPError as exc:
         status, reason = ProbeStatus.FAIL, describe_http_error(exc, limits)
     except Exception as exc:  # the contract: a probe never raises
@@ -110,7 +108,7 @@ async def probe(
             "probe of %s %s failed [error id %s]", target.centre, target.service, error_id
         )
         status = ProbeStatus.FAIL
-        reason = f"probe error {error_id}: {type(exc).__name__}: {exc}"
+        reason = r.PROBE_ERROR.en(id=error_id, kind=type(exc).__name__, error=exc)
     elapsed_ms = (time.monotonic() - started) * 1000.0
     details["elapsed_ms"] = round(elapsed_ms, 1)
     return ProbeResult(

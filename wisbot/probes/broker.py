@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.model import Outcome, ProbeLimits, ProbeStatus, ProbeTarget
 
@@ -80,10 +81,10 @@ def _connection(target: ProbeTarget) -> dict[str, Any]:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if "ertificate" in text:
-        return f"TLS certificate verification failed: {text}"
+        return r.CERT.en(error=text)
     if isinstance(exc, aiomqtt.MqttCodeError) and exc.rc is not None:
-        return f"broker refused the connection ({text})"
-    return f"cannot connect to the broker: {text}"
+        return r.BROKER_REFUSED.en(error=text)
+    return r.BROKER_CONNECT.en(error=text)
 
 
 async def probe_broker(target: ProbeTarget, limits: ProbeLimits) -> Outcome:
@@ -105,7 +106,7 @@ async def probe_broker(target: ProbeTarget, limits: ProbeLimits) -> Outcome:
             await client.__aenter__()
     except TimeoutError as exc:
         raise ProbeError(
-            f"could not connect to the broker within {limits.connect_timeout:g} s"
+            r.BROKER_TIMEOUT.en(seconds=f"{limits.connect_timeout:g}")
         ) from exc
     except (aiomqtt.MqttError, OSError) as exc:
         raise ProbeError(_describe(exc)) from exc
@@ -129,7 +130,7 @@ async def probe_broker(target: ProbeTarget, limits: ProbeLimits) -> Outcome:
         except TimeoutError:
             pass  # the window is over
         if time.monotonic() < deadline - 0.05:
-            raise ProbeError("broker closed the subscription before the window ended")
+            raise ProbeError(r.BROKER_CLOSED.en())
         if check_publish:
             marker = f"wisbot publish check {uuid.uuid4()}".encode()
             await client.subscribe(publish_topic, qos=1)
@@ -148,7 +149,7 @@ async def probe_broker(target: ProbeTarget, limits: ProbeLimits) -> Outcome:
                 except TimeoutError:
                     pass
     except aiomqtt.MqttError as exc:
-        raise ProbeError(f"broker connection failed during the probe: {exc}") from exc
+        raise ProbeError(r.BROKER_FAILED.en(error=exc)) from exc
     finally:
         try:
             await client.__aexit__(None, None, None)
@@ -169,10 +170,11 @@ async def probe_broker(target: ProbeTarget, limits: ProbeLimits) -> Outcome:
     }
     if accepted:
         return Outcome(
-            ProbeStatus.DEGRADED, count, "broker accepted a publish from everyone", details
+            ProbeStatus.DEGRADED, count, r.BROKER_OPEN.en(), details
         )
     if count == 0:
         return Outcome(
-            ProbeStatus.DEGRADED, 0, f"no messages on {topic} within {window:g} s", details
+            ProbeStatus.DEGRADED, 0, r.BROKER_QUIET.en(topic=topic, seconds=f"{window:g}"),
+            details
         )
     return Outcome(ProbeStatus.OK, count, None, details)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError, ResponseTooLarge
 from wisbot.probes.model import ProbeLimits
 
@@ -70,11 +71,11 @@ async def open_stream(
         current = request.url.join(location)
         if str(current) in visited:
             chain = " → ".join([*visited[visited.index(str(current)) :], str(current)])
-            raise ProbeError(f"redirect loop: {chain}", {"redirects": visited})
+            raise ProbeError(r.LOOP.en(chain=chain), {"redirects": visited})
         visited.append(str(current))
         if len(visited) - 1 > limits.max_redirects:
             raise ProbeError(
-                f"more than {limits.max_redirects} redirects (last to {current})",
+                r.REDIRECTS.en(n=limits.max_redirects, last=current),
                 {"redirects": visited},
             )
     try:
@@ -82,8 +83,7 @@ async def open_stream(
         if (refuse_declared_oversize and declared and declared.isdigit()
                 and int(declared) > limits.max_bytes):
             raise ResponseTooLarge(
-                f"response of {int(declared):,} bytes declared, over the "
-                f"{limits.max_bytes:,}-byte cap; not downloaded"
+                r.DECLARED.en(size=f"{int(declared):,}", cap=f"{limits.max_bytes:,}")
             )
         response.extensions["wisbot_redirects"] = visited[1:]
         yield response
@@ -98,7 +98,7 @@ async def iter_body(response: httpx.Response, limits: ProbeLimits) -> AsyncItera
         total += len(chunk)
         if total > limits.max_bytes:
             raise ResponseTooLarge(
-                f"response exceeded the {limits.max_bytes:,}-byte cap; download aborted"
+                r.EXCEEDED.en(cap=f"{limits.max_bytes:,}")
             )
         yield chunk
 
@@ -124,7 +124,7 @@ def require_content_type(response: httpx.Response, marker: str, expected: str) -
     an undeclared type is let through to the parser."""
     ctype = content_type(response)
     if ctype and marker not in ctype:
-        raise ProbeError(f"expected {expected} but the server sent {ctype}")
+        raise ProbeError(r.CTYPE.en(expected=expected, ctype=ctype))
 
 
 def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -141,28 +141,28 @@ def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseExcepti
 def describe_http_error(exc: httpx.HTTPError, limits: ProbeLimits) -> str:
     """The reason a duty operator reads for a transport failure."""
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return f"could not connect within {limits.connect_timeout:g} s (connect timeout)"
+        return r.CONNECT_TIMEOUT.en(seconds=f"{limits.connect_timeout:g}")
     if isinstance(exc, httpx.ReadTimeout):
-        return f"server sent nothing for {limits.read_timeout:g} s (read timeout)"
+        return r.READ_TIMEOUT.en(seconds=f"{limits.read_timeout:g}")
     if isinstance(exc, httpx.TimeoutException):
-        return f"timed out: {exc}"
+        return r.TIMED_OUT.en(error=exc)
     if isinstance(exc, httpx.ConnectError | httpx.ReadError):
         cert = _find_in_chain(exc, ssl.SSLCertVerificationError)
         if isinstance(cert, ssl.SSLCertVerificationError):
             why = cert.verify_message or str(cert)
-            return f"TLS certificate verification failed: {why}"
+            return r.CERT.en(error=why)
         tls = _find_in_chain(exc, ssl.SSLError)
         if isinstance(tls, ssl.SSLError):
-            return f"TLS handshake failed: {tls.reason or tls}"
+            return r.TLS.en(error=tls.reason or tls)
         if _find_in_chain(exc, ConnectionRefusedError):
-            return "connection refused (nothing listening on that port)"
+            return r.REFUSED.en()
         if _find_in_chain(exc, socket.gaierror):
-            return "host name does not resolve (DNS)"
-        return f"cannot connect: {exc or type(exc).__name__}"
+            return r.DNS.en()
+        return r.CONNECT.en(error=exc or type(exc).__name__)
     if isinstance(exc, httpx.RemoteProtocolError):
-        return f"server broke the HTTP exchange: {exc}"
+        return r.PROTOCOL.en(error=exc)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return f"invalid URL: {exc}"
+        return r.URL.en(error=exc)
     if isinstance(exc, httpx.DecodingError):
-        return f"undecodable response body: {exc}"
-    return f"HTTP failure ({type(exc).__name__}): {exc}"
+        return r.DECODING.en(error=exc)
+    return r.HTTP.en(kind=type(exc).__name__, error=exc)

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import (
     iter_body,
@@ -61,7 +62,7 @@ class ListPage:
 def _oai_root_check(tag: str, ns: str | None) -> None:
     if ns != OAI_NS or tag != "OAI-PMH":
         where = f"{{{ns}}}{tag}" if ns else tag
-        raise ProbeError(f"not an OAI-PMH response (root element {where})")
+        raise ProbeError(r.NOT_OAI.en(root=where))
 
 
 async def identify(
@@ -75,12 +76,11 @@ async def identify(
     error = root.find(f"{_OAI}error")
     if error is not None:
         raise ProbeError(
-            f"Identify answered with OAI-PMH error {error.get('code', '?')}: "
-            f"{(error.text or '').strip()}"
+            r.OAI_IDENTIFY_ERROR.en(code=error.get('code', '?'), error=(error.text or '').strip())
         )
     ident = root.find(f"{_OAI}Identify")
     if ident is None:
-        raise ProbeError("OAI-PMH answer to Identify has no Identify element")
+        raise ProbeError(r.OAI_NO_IDENTIFY.en())
     info: dict[str, Any] = {}
     for key in (
         "repositoryName",
@@ -172,7 +172,7 @@ async def probe_oaipmh(
     while True:
         if pages >= limits.max_pages:
             status = ProbeStatus.DEGRADED
-            reason = f"list did not end within {limits.max_pages} pages; counted {listed} so far"
+            reason = r.OAI_ENDLESS.en(pages=limits.max_pages, listed=listed)
             break
         page = await list_page(client, target.url, params, limits)
         if page.error_code is not None:
@@ -189,10 +189,10 @@ async def probe_oaipmh(
                 quirks.append("resumption requests need metadataPrefix too (non-standard)")
                 params = {**params, "metadataPrefix": prefix}
                 continue
-            where = f" on page {pages + 1}" if pages else ""
             raise ProbeError(
-                f"ListIdentifiers{where} answered with OAI-PMH error "
-                f"{page.error_code}: {page.error_message}",
+                (r.OAI_LIST_ERROR_PAGE.en(page=pages + 1, code=page.error_code,
+                                          error=page.error_message) if pages else
+                 r.OAI_LIST_ERROR.en(code=page.error_code, error=page.error_message)),
                 {**details, "pages": pages, "listed": listed},
             )
         pages += 1
@@ -212,10 +212,8 @@ async def probe_oaipmh(
             break
         if token in seen_tokens:
             status = ProbeStatus.DEGRADED
-            reason = (
-                f"resumption token {token!r} came back after {pages} pages; paging stopped, "
-                f"count of {listed - deleted} may be incomplete"
-            )
+            reason = r.OAI_TOKEN_AGAIN.en(token=repr(token), pages=pages,
+                                          count=listed - deleted)
             quirks.append("resumption token repeated")
             break
         seen_tokens.add(token)

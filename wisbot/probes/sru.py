@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import open_stream, read_capped, require_content_type, require_success
 from wisbot.probes.model import Outcome, ProbeLimits, ProbeStatus, ProbeTarget
@@ -49,7 +50,7 @@ async def probe_sru(target: ProbeTarget, client: httpx.AsyncClient, limits: Prob
 
     ns = namespace(root)
     if ns not in (SRU_1_NS, SRU_2_NS) or localname(root) != "searchRetrieveResponse":
-        raise ProbeError(f"not an SRU searchRetrieve response (root element {root.tag})")
+        raise ProbeError(r.NOT_SRU.en(root=root.tag))
     sru = {"s": ns}
     details: dict[str, Any] = {
         "sru_version": _text(root, "s:version", sru) or ("2.0" if ns == SRU_2_NS else version),
@@ -68,10 +69,10 @@ async def probe_sru(target: ProbeTarget, client: httpx.AsyncClient, limits: Prob
         if extra:
             words += f" ({extra})"
         raise ProbeError(
-            f"SRU diagnostic {uri or '?'}: {words}",
+            r.SRU_DIAGNOSTIC.en(uri=uri or "?", message=words),
             {**details, "diagnostic_uri": uri, "diagnostic_message": message},
         )
     count = _text(root, "s:numberOfRecords", sru)
     if not count.isdigit():
-        raise ProbeError(f"SRU answer has no usable numberOfRecords ({count!r})", details)
+        raise ProbeError(r.SRU_NO_COUNT.en(count=repr(count)), details)
     return Outcome(ProbeStatus.OK, int(count), None, details)

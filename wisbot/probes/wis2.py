@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import (
     content_type,
@@ -91,7 +92,7 @@ async def _get_json(
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise ProbeError(f"answer is not valid JSON: {exc}") from exc
+        raise ProbeError(r.NOT_JSON.en(error=exc)) from exc
 
 
 def gdc_items_url(url: str) -> str:
@@ -105,10 +106,10 @@ async def probe_gdc(target: ProbeTarget, client: httpx.AsyncClient, limits: Prob
     url = gdc_items_url(target.url)
     doc = await _get_json(client, url, limits, params={"limit": "0"})
     if not isinstance(doc, dict):
-        raise ProbeError("catalogue answer is not a JSON object")
+        raise ProbeError(r.GDC_NOT_OBJECT.en())
     matched = doc.get("numberMatched")
     if isinstance(matched, bool) or not isinstance(matched, int) or matched < 0:
-        raise ProbeError(f"catalogue answer has no usable numberMatched ({matched!r})")
+        raise ProbeError(r.GDC_NO_COUNT.en(count=repr(matched)))
     details = {"items_url": url, "numberReturned": doc.get("numberReturned")}
     return Outcome(ProbeStatus.OK, matched, None, details)
 
@@ -127,7 +128,7 @@ async def probe_cache(
     if isinstance(integrity, Mapping) and integrity.get("method"):
         method = str(integrity["method"]).lower()
         if method not in hashlib.algorithms_available:
-            raise ProbeError(f"unknown integrity method {method!r} in the notification")
+            raise ProbeError(r.CACHE_METHOD.en(method=repr(method)))
         hasher = hashlib.new(method)
     size = 0
     async with open_stream(client, target.url, limits) as resp:
@@ -141,30 +142,29 @@ async def probe_cache(
     details: dict[str, Any] = {"bytes": size, "content_length": declared}
     if declared and declared.isdigit() and encoding == "identity" and int(declared) != size:
         raise ProbeError(
-            f"download incomplete: Content-Length {declared} but {size} bytes arrived", details
+            r.CACHE_INCOMPLETE.en(declared=declared, size=size), details
         )
     expected = opts.get("expected_size")
     if expected is not None and int(expected) != size:
-        raise ProbeError(f"downloaded {size} bytes, the notification says {expected}", details)
+        raise ProbeError(r.CACHE_SIZE.en(size=size, expected=expected), details)
     if hasher is not None and isinstance(integrity, Mapping):
         digest = base64.b64encode(hasher.digest()).decode()
         if digest != str(integrity.get("value", "")):
-            raise ProbeError(f"integrity check failed ({hasher.name} differs)", details)
+            raise ProbeError(r.CACHE_INTEGRITY.en(method=hasher.name), details)
         details["integrity"] = "verified"
     return Outcome(ProbeStatus.OK, size, None, details)
 
 
 def _vector(doc: Any, query: str) -> list[tuple[dict[str, str], float]]:
     if not isinstance(doc, dict):
-        raise ProbeError("Prometheus answer is not a JSON object")
+        raise ProbeError(r.PROM_NOT_OBJECT.en())
     if doc.get("status") != "success":
         raise ProbeError(
-            f"Prometheus refused the query ({doc.get('errorType', '?')}: "
-            f"{doc.get('error', 'no error text')})"
+            r.PROM_REFUSED.en(kind=doc.get('errorType', '?'), error=doc.get('error', '–'))
         )
     data = doc.get("data")
     if not isinstance(data, dict) or data.get("resultType") not in ("vector", "scalar"):
-        raise ProbeError(f"unexpected Prometheus result for {query!r}")
+        raise ProbeError(r.PROM_UNEXPECTED.en(query=repr(query)))
     result = data.get("result")
     if data["resultType"] == "scalar":
         return [({}, float(result[1]))] if isinstance(result, list) else []
@@ -173,7 +173,7 @@ def _vector(doc: Any, query: str) -> list[tuple[dict[str, str], float]]:
         try:
             value = float(sample["value"][1])
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ProbeError(f"malformed Prometheus sample for {query!r}") from exc
+            raise ProbeError(r.PROM_MALFORMED.en(query=repr(query))) from exc
         if math.isfinite(value):
             out.append(({str(k): str(v) for k, v in dict(sample.get("metric", {})).items()}, value))
     return out
@@ -214,8 +214,8 @@ async def probe_monitor(
         return Outcome(
             ProbeStatus.DEGRADED,
             figure,
-            f"monitor reachable but {len(errors)} of {len(indicators)} indicators failed "
-            f"({first[0]}: {first[1]})",
+            r.MONITOR_PARTLY.en(failed=len(errors), total=len(indicators), name=first[0],
+                                error=first[1]),
             details,
         )
     return Outcome(ProbeStatus.OK, figure, None, details)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from wisbot.probes import reasons as rs
 from wisbot.probes.errors import ProbeError
 from wisbot.probes.http import open_stream, read_capped, require_content_type, require_success
 from wisbot.probes.model import Outcome, ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service
@@ -242,7 +243,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 def _require(cond: bool, what: str) -> None:
     if not cond:
-        raise ProbeError(f"monitor.json does not follow WIS Monitor JSON 1.0: {what}")
+        raise ProbeError(rs.WISMON_INVALID.en(what=what))
 
 
 def validate_monitor(doc: Any) -> None:
@@ -285,7 +286,7 @@ async def fetch_monitor(
     try:
         doc = json.loads(body)
     except ValueError as exc:
-        raise ProbeError(f"monitor.json is not valid JSON: {exc}") from exc
+        raise ProbeError(rs.WISMON_NOT_JSON.en(error=exc)) from exc
     validate_monitor(doc)
     return dict(doc)
 
@@ -312,18 +313,18 @@ async def probe_wismon(
         "document": doc,
     }
     if stamp is None:
-        return Outcome(ProbeStatus.DEGRADED, figure, "monitor.json timestamp unreadable", details)
+        return Outcome(ProbeStatus.DEGRADED, figure, rs.WISMON_NO_TIME.en(), details)
     if now - stamp > STALE_AFTER:
         return Outcome(
             ProbeStatus.DEGRADED,
             figure,
-            f"monitor.json is stale: last updated {doc['timestamp']}",
+            rs.WISMON_STALE.en(at=doc['timestamp']),
             details,
         )
     down = [k for k, up in services.items() if not up]
     if down:
         return Outcome(
-            ProbeStatus.DEGRADED, figure, f"GISC reports down: {', '.join(down)}", details
+            ProbeStatus.DEGRADED, figure, rs.WISMON_DOWN.en(services=', '.join(down)), details
         )
     return Outcome(ProbeStatus.OK, figure, None, details)
 
@@ -347,7 +348,7 @@ def results_from_monitor(
                 status=ProbeStatus.OK if up else ProbeStatus.FAIL,
                 latency_ms=None,
                 figure=figure,
-                reason=None if up else f"reported down in {centre}'s monitor.json",
+                reason=None if up else rs.WISMON_REPORTED_DOWN.en(centre=centre),
                 checked_at=checked_at,
                 details={"source": "monitor.json", "key": key},
             )

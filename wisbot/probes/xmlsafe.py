@@ -12,13 +12,11 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from wisbot.probes import reasons as r
 from wisbot.probes.errors import ProbeError, UnsafeXML
 
 _DOCTYPE = b"<!DOCTYPE"
-_DTD_REASON = (
-    "XML with a document type declaration (DTD) refused: entity declarations can read "
-    "local files (XXE) or exhaust memory (billion laughs)"
-)
+_DTD_REASON = r.XML_DTD.en()
 
 
 def safe_parser_options() -> dict[str, bool]:
@@ -53,7 +51,7 @@ class SafeXMLStream:
             self._parser.feed(data)
             yield from self._events()
         except etree.XMLSyntaxError as exc:
-            raise ProbeError(f"malformed XML: {exc}") from exc
+            raise ProbeError(r.XML_MALFORMED.en(error=exc)) from exc
 
     def close(self) -> Iterator[tuple[str, etree._Element]]:
         try:
@@ -64,7 +62,7 @@ class SafeXMLStream:
                     raise UnsafeXML(_DTD_REASON)
             yield from self._events()
         except etree.XMLSyntaxError as exc:
-            raise ProbeError(f"malformed or truncated XML: {exc}") from exc
+            raise ProbeError(r.XML_TRUNCATED.en(error=exc)) from exc
 
     def _events(self) -> Iterator[tuple[str, etree._Element]]:
         for event, element in self._parser.read_events():
@@ -87,7 +85,7 @@ def parse_document(data: bytes) -> etree._Element:
         if root is None:
             root = el
     if root is None:
-        raise ProbeError("empty XML document")
+        raise ProbeError(r.XML_EMPTY.en())
     return root
 
 
