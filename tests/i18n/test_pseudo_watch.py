@@ -27,6 +27,7 @@ from tests.watch.test_handover import Inbox, smtp, smtp_settings  # noqa: F401 (
 from wisbot import i18n
 from wisbot.adapters.console import render_text
 from wisbot.directory import parse_directory
+from wisbot.probes import reasons
 from wisbot.store.watch_tables import Handover
 
 # Written by hand: the example directory's GISCs, people and rooms; WIS2 service ids and
@@ -270,3 +271,12 @@ async def test_handover_page_and_mail_in_each_readers_language_and_the_chart_tit
     # the handover in the rooms: each in its own language (Tokyo's Spanish typist aside,
     # Exeter's room has none set: English)
     assert "GISC Watch handover HO-1: GISC Tokyo → GISC Exeter" in room_text(app, "gisc-exeter")
+
+    # a probe's reason (a catalogued phrase, stored in English) in the room's language
+    fake_sweep.set("Exeter", "sru", "fail", reason=reasons.REFUSED.en())
+    probed = (await c.type("watch-op", "watch probe Exeter", "gisc-tokyo")).plain()
+    with i18n.use("es"):
+        refused = i18n._(str.__str__(reasons.REFUSED.template))
+        title = i18n._("Probe results ({sum}/{count} OK)", sum=7, count=8)
+    assert refused in probed and "connection refused" not in probed, probed
+    assert probed.startswith(title.split("(")[0]) and "Probe results" not in probed, probed

@@ -10,6 +10,7 @@ from wisbot.domain.numbers import whole_number
 from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotAllowed, UsageError
 from wisbot.i18n import _ as _t
+from wisbot.i18n_stored import REASONS
 from wisbot.reply import Reply, ReplyBuilder, Span, user
 from wisbot.services.watch import parse_day
 
@@ -47,8 +48,9 @@ async def probe(ctx: Ctx, a: dict[str, Any]) -> Reply:
         latency = _t("{ms} ms", ms=round(r.latency_ms)) if r.latency_ms is not None else "–"
         figure = f", {r.figure:,.0f}" if r.figure is not None else ""
         line = f"{r.centre} / {r.service.value}: {r.status.value} ({latency}{figure})"
-        # the probe's reason is the server's own words, shown as they came
-        b.line(*((Span(text=line + " – "), user(r.reason)) if r.reason else (line,)))
+        # the probe's reason in the reader's language (a server's own words as they came)
+        b.line(*((Span(text=line + " – "), user(REASONS.words(r.reason))) if r.reason
+                 else (line,)))
     if outcome.opened:
         b.line(_t("Tickets opened: ") + ", ".join(f"#{n}" for n in outcome.opened))
     return b.build(private=True)

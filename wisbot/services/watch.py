@@ -52,6 +52,7 @@ from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
+from wisbot.i18n_stored import REASONS
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
 from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
@@ -666,7 +667,7 @@ class WatchService:
             b.line(code(f"{label[:34]:<34} {r.status.value:<9} {latency:>9} {count:>10} "
                         f"{change:>8}"))
             if r.reason and r.status is not ProbeStatus.OK:
-                b.line(Span(text="    ↳ "), user(r.reason[:300]))
+                b.line(Span(text="    ↳ "), user(REASONS.words(r.reason)[:300]))
         if anomalies:
             b.line(bold(_t("Anomalies ({count}):", count=len(anomalies))))
             for a in anomalies:
@@ -1048,7 +1049,7 @@ class WatchService:
                 for r in rows:
                     if r.status != "ok":
                         b.line(Span(text=f"  • {r.centre} / {r.service}: {r.status} – "),
-                               user((r.reason or "")[:200]))
+                               user(REASONS.words(r.reason or "")[:200]))
             tickets = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)
                 .order_by(col(WatchTicket.id))).all()
