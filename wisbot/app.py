@@ -152,6 +152,7 @@ class App:
             watch = WatchService(self.store, self.directory, s, self.clock,
                                  on_response=hook, mailer=make_mailer(s),
                                  settle=self.paging.settle)
+            self.paging.cards["handover"] = watch.page_card  # each person paged: theirs
             self.wmem = WmemService(self.store, self.directory, s, self.clock, watch)
         except Exception:
             self.store.close()

@@ -58,7 +58,7 @@ async def reload(ctx: Ctx, a: dict[str, Any]) -> Reply:
     b.line(bold(_t("{count} Members, {count_b} centres, {count_c} contacts, {count_d} rooms.",
                    count=len(d.members), count_b=len(d.centres), count_c=len(d.contacts),
                    count_d=len(d.rooms))))
-    for line in changes or ["No change."]:
+    for line in changes or [_t("No change.")]:
         b.line(line)
     return b.build(private=True)
 

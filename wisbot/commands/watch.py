@@ -10,7 +10,8 @@ from wisbot.domain.numbers import whole_number
 from wisbot.domain.watch import STATE_WORDS, Impact, TicketState
 from wisbot.errors import NotAllowed, UsageError
 from wisbot.i18n import _ as _t
-from wisbot.reply import Reply, ReplyBuilder
+from wisbot.i18n_stored import REASONS
+from wisbot.reply import Reply, ReplyBuilder, Span, user
 from wisbot.services.watch import parse_day
 
 MOVES = {"triage": TicketState.TRIAGE, "todo": TicketState.TODO,
@@ -44,12 +45,14 @@ async def probe(ctx: Ctx, a: dict[str, Any]) -> Reply:
     b = ReplyBuilder(_t("Probe results ({sum}/{count} OK)",
                         sum=sum(r.ok for r in results), count=len(results)))
     for r in results:
-        latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
+        latency = _t("{ms} ms", ms=round(r.latency_ms)) if r.latency_ms is not None else "–"
         figure = f", {r.figure:,.0f}" if r.figure is not None else ""
-        why = f" – {r.reason}" if r.reason else ""
-        b.line(f"{r.centre} / {r.service.value}: {r.status.value} ({latency}{figure}){why}")
+        line = f"{r.centre} / {r.service.value}: {r.status.value} ({latency}{figure})"
+        # the probe's reason in the reader's language (a server's own words as they came)
+        b.line(*((Span(text=line + " – "), user(REASONS.words(r.reason))) if r.reason
+                 else (line,)))
     if outcome.opened:
-        b.line("Tickets opened: " + ", ".join(f"#{n}" for n in outcome.opened))
+        b.line(_t("Tickets opened: ") + ", ".join(f"#{n}" for n in outcome.opened))
     return b.build(private=True)
 
 
@@ -99,9 +102,9 @@ async def ticket(ctx: Ctx, a: dict[str, Any]) -> Reply:
         assigned: Reply = await svc.assign_ticket(ctx.caller, number, rest)
         return assigned
     if verb not in MOVES:
-        raise UsageError(f"unknown ticket action {verb!r}: use "
-                         + ", ".join(f"{k} ({STATE_WORDS[v]})" for k, v in MOVES.items())
-                         + " or assign")
+        raise UsageError(_t("unknown ticket action {verb!r}: use {moves} or assign", verb=verb,
+                            moves=", ".join(f"{k} ({STATE_WORDS[v]})"
+                                            for k, v in MOVES.items())))
     moved: Reply = await svc.move_ticket(ctx.caller, number, MOVES[verb], rest)
     return moved
 

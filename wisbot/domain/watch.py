@@ -213,7 +213,8 @@ class Impact(StrEnum):
         for level in cls:
             if key in (level.value, level.value.replace("-", "")):
                 return level
-        raise ValueError(f"impact must be very-high, high or medium, not {text!r}")
+        raise ValueError(_t("impact must be very-high, high or medium, not {given!r}",
+                            given=text))
 
 
 @dataclass(frozen=True)
@@ -294,12 +295,13 @@ class WorkflowError(ValueError):
 
 
 def move(state: TicketState, to: TicketState) -> TicketState:
+    # The WIS2 IMS state names (Triage, To Do...) stay English inside the words.
     if to is state:
-        raise WorkflowError(f"the ticket is already {STATE_WORDS[state]}")
+        raise WorkflowError(_t("the ticket is already {state}", state=STATE_WORDS[state]))
     if to not in allowed_moves(state):
         options = ", ".join(f"{STATE_WORDS[m]} ({m.value})" for m in allowed_moves(state))
-        raise WorkflowError(f"a ticket in {STATE_WORDS[state]} can move to {options}, "
-                            f"not {STATE_WORDS[to]}")
+        raise WorkflowError(_t("a ticket in {state} can move to {options}, not {to}",
+                               state=STATE_WORDS[state], options=options, to=STATE_WORDS[to]))
     return to
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from wisbot.i18n import _
+
 
 @dataclass(frozen=True)
 class Point:
@@ -20,7 +22,8 @@ class Point:
 
 
 def chart_png(points: Iterable[Point], *, title: str) -> bytes | None:
-    """None when matplotlib is not installed (the post then says so)."""
+    """None when matplotlib is not installed (the post then says so). The axis labels
+    are in the current language (``title`` is the caller's)."""
     try:
         import matplotlib
 
@@ -40,7 +43,8 @@ def chart_png(points: Iterable[Point], *, title: str) -> bytes | None:
         days = sorted(counts[centre])
         top.plot(days, [counts[centre][d] for d in days], marker="o", markersize=3,
                  label=centre)
-    top.set_ylabel("metadata records (OAI-PMH)")
+    _fonts()
+    top.set_ylabel(_("metadata records (OAI-PMH)"))
     top.set_title(title)
     if counts:
         top.legend(fontsize="x-small", ncol=3, loc="best")
@@ -48,10 +52,24 @@ def chart_png(points: Iterable[Point], *, title: str) -> bytes | None:
     days = sorted(ok)
     bottom.bar(days, [100.0 * sum(ok[d]) / len(ok[d]) for d in days], color="tab:green")
     bottom.set_ylim(0, 100)
-    bottom.set_ylabel("% services OK")
+    bottom.set_ylabel(_("% services OK"))
     bottom.grid(True, alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+FALLBACK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Noto Sans Arabic")
+"""Tried after the default font for the glyphs it lacks (Chinese, Arabic), when installed
+(matplotlib does not join Arabic letters: an Arabic title shows them unjoined)."""
+
+
+def _fonts() -> None:
+    from matplotlib import font_manager, rcParams
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    extra = [f for f in FALLBACK_FONTS if f in installed]
+    if extra:
+        rcParams["font.family"] = ["DejaVu Sans", *extra, "sans-serif"]

@@ -137,6 +137,10 @@ class PagingService:
         everyone counts as reachable."""
         self.on_fired: list[Any] = []
         """Callbacks run (without arguments) after a transaction that fired steps commits."""
+        self.cards: dict[str, Callable[[Session, str], Reply | None]] = {}
+        """By page kind: renders the card of a page's ref again in the current language
+        (e.g. ``handover``: the GISC Watch), so each person paged reads their own; None
+        keeps the stored card."""
 
     # ----- on-call resolution ---------------------------------------------------------
     def chain_at(self, session: Session, role: str, at: datetime) -> list[str]:
@@ -441,13 +445,20 @@ class PagingService:
 
     def _card_in(self, session: Session, page: Page, language: str) -> Reply:
         """The page's card in ``language``: an incident card is rendered again (for what
-        the stored one shows, named or anonymised), so is a drill's; others are as stored.
-        Called inside ``i18n.use(language)``."""
+        the stored one shows, named or anonymised), so is a drill's, and a kind with a
+        renderer in :attr:`cards` by it; others are as stored. Called inside
+        ``i18n.use(language)``."""
         base = Reply.model_validate(page.payload)
         if page.kind == "drill" and (base.lang or "en") != language:
             from wisbot.services.continuity import drill_card  # (continuity pages through us)
 
             return drill_card(page.ref)
+        card = self.cards.get(page.kind)
+        if card is not None:
+            with i18n.use(language):
+                again = card(session, page.ref)
+            if again is not None:
+                return again
         if (base.lang or "en") == language or page.incident_id is None \
                 or base.kind != "incident" or not base.reveals:
             return base

@@ -42,7 +42,7 @@ from wisbot.domain.confidentiality import Vis
 from wisbot.domain.paging import TARGET, format_duration, percentile, share_within
 from wisbot.domain.rsit import classes as rsit_classes
 from wisbot.domain.severity import severity
-from wisbot.i18n import N_
+from wisbot.i18n import N_, ngettext
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.services.context import Caller
@@ -198,13 +198,15 @@ def reachability(session: Session, start: datetime, end: datetime,
 
 
 def reachability_lines(r: AnnualReport) -> list[str]:
-    return [f"{_role_name(role)}: {v['drills']} drills, answered {v['answered']}, median "
-            f"{format_duration(v['median_s'])}, within 1 hour {_pct(v['within_1h'])}"
-            for role, v in r.reachability.items()]
+    return [_role_name(role) + ": " + ngettext(
+        "{n} drill, answered {answered}, median {median}, within 1 hour {within}",
+        "{n} drills, answered {answered}, median {median}, within 1 hour {within}",
+        int(v["drills"] or 0), answered=v["answered"], median=format_duration(v["median_s"]),
+        within=_pct(v["within_1h"])) for role, v in r.reachability.items()]
 
 
 def _role_name(role: str) -> str:
-    return "Secretariat" if role == "secretariat" else f"GISC {role.partition(':')[2]}"
+    return _t("Secretariat") if role == "secretariat" else f"GISC {role.partition(':')[2]}"
 def report_for(session: Session, caller: Caller, year: int,
                now: datetime) -> tuple[AnnualReport, str]:
     """The report ``caller`` may read, and what it covers: live figures for the
@@ -282,8 +284,8 @@ def to_markdown(r: AnnualReport) -> str:
         out.append(f"| {severity(level).words} | {n} |")
     out += ["", _t("## Incidents by RSIT class"), "", _t("| class | incidents |"), "|---|---|"]
     out += [f"| {cls} | {n} |" for cls, n in r.by_class.items()] or ["| – | 0 |"]
-    out += ["", "## Reachability (drills, 1-hour target)", ""]
-    out += [f"- {line}" for line in reachability_lines(r)] or ["- no drills"]
+    out += ["", "## " + _t("Reachability (drills, 1-hour target)"), ""]
+    out += [f"- {line}" for line in reachability_lines(r)] or ["- " + _t("no drills")]
     out += ["", _t("## Incidents by month and severity"), "",
             _t("| month | ") + " | ".join(_t("sev {level}", level=s) for s in range(6))
             + _t(" | total |"),
@@ -383,7 +385,7 @@ def to_reply(r: AnnualReport, scope: str = "") -> Reply:
     if r.by_class:
         b.line(bold(_t("By RSIT class: ")), ", ".join(f"{c}: {n}" for c, n in r.by_class.items()))
     if r.reachability:
-        b.line(bold("Reachability (drills, 1-hour target):"))
+        b.line(bold(_t("Reachability (drills, 1-hour target)") + ":"))
         for line in reachability_lines(r):
             b.line(f"  {line}")
     b.line(bold(_t("By month (sev 0–5):")))

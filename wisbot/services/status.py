@@ -8,6 +8,7 @@ chat ``status`` command passes its own, ``wisbot status`` shows the replica rows
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from wisbot.directory import Directory
 from wisbot.domain.paging import Override, resolve_chain
+from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
 from wisbot.settings import Settings
@@ -186,15 +188,17 @@ class Status:
         else:
             out.append(_t("Replicas: none recorded"))
         if self.adapters is not None:
-            words = ", ".join(f"{p} {_t('connected') if ok else _t('DISCONNECTED')}"
+            up, down = _t("connected"), _t("DISCONNECTED")
+            words = ", ".join(f"{p} {up if ok else down}"
                               for p, ok in sorted(self.adapters.items()))
             out.append(_t("Adapters (this process): {words}", words=words or _t("none")))
-        depth = ", ".join(f"{k} {v}" for k, v in sorted(self.outbox.items())) or _t("empty")
+        depth = ", ".join(f"{_state(k)} {v}" for k, v in sorted(self.outbox.items())) \
+            or _t("empty")
         oldest = (_t("; oldest pending {ago}", ago=_ago(now, self.oldest_pending_at))
                   if self.oldest_pending_at else "")
         out.append(_t("Outbox: {depth}", depth=depth) + oldest)
         if self.deliveries:
-            depth = ", ".join(f"{k} {v}" for k, v in sorted(self.deliveries.items()))
+            depth = ", ".join(f"{_state(k)} {v}" for k, v in sorted(self.deliveries.items()))
             oldest = (_t("; oldest pending {ago}", ago=_ago(now, self.oldest_delivery_at))
                       if self.oldest_delivery_at else "")
             out.append(_t("Page e-mail/webhook deliveries: {depth}", depth=depth) + oldest)
@@ -224,11 +228,12 @@ class Status:
         for j in self.jobs:
             last = (_t("never run") if j.last_started_at is None else
                     _t("last {period} {status} {ago}", period=j.last_period,
-                       status=j.last_status, ago=_ago(now, j.last_started_at))
+                       status=_state(j.last_status or ""), ago=_ago(now, j.last_started_at))
                     + (_t(" by {holder}", holder=j.last_holder) if j.last_holder else ""))
             nxt = _t("next {at} UTC", at=f"{j.next_at:%Y-%m-%d %H:%M}") if j.next_at \
                 else _t("not scheduled")
-            out.append(f"  {j.job} ({j.schedule or _t('no schedule here')}): {last}; {nxt}")
+            plan = _schedule_words(j.schedule) if j.schedule else _t("no schedule here")
+            out.append(f"  {j.job} ({plan}): {last}; {nxt}")
         if self.jira is not None:
             mq = self.jira
             oldest = (_t("; oldest pending {ago}", ago=_ago(now, mq["oldest_pending_at"]))
@@ -250,6 +255,28 @@ class Status:
         for i, text in enumerate(self.lines(names)):
             b.line(bold(text) if i == 0 else text)
         return b.build(private=True)
+
+
+_STATES = {"pending": N_("pending"), "delivered": N_("delivered"), "dead": N_("dead"),
+           "sent": N_("sent"), "failed": N_("failed"), "running": N_("running"),
+           "discarded": N_("discarded"), "ok": N_("ok")}
+"""Outbox, delivery and job states as the report shows them (the JSON keeps the codes)."""
+
+
+def _state(code: str) -> str:
+    found = _STATES.get(code)
+    return str(found) if found is not None else code
+
+
+def _schedule_words(plan: str) -> str:
+    """A job's schedule (:func:`schedule`'s English words) in the current language."""
+    if m := re.fullmatch(r"daily (\d\d:\d\d)", plan):
+        return _t("daily {at}", at=m[1])
+    if m := re.fullmatch(r"every (\d+) min", plan):
+        return _t("every {n} min", n=m[1])
+    if m := re.fullmatch(r"1 January (\d\d:\d\d)", plan):
+        return _t("1 January {at}", at=m[1])
+    return plan
 
 
 # ----- schedule ------------------------------------------------------------------------

@@ -52,13 +52,14 @@ from wisbot.domain.wmem import is_centre_id
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
+from wisbot.i18n_stored import REASONS
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
 from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.chart import Point, chart_png
 from wisbot.services.context import Caller
-from wisbot.services.languages import room_language
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.ticket_words import Words, finding_words
@@ -92,6 +93,9 @@ Settle = Callable[[Session, str, str], object]
 TicketHook = Callable[[Session, WatchTicket, str, str, str], None]
 """(session, ticket, event kind, actor, text): a ticket changed, in the same transaction."""
 Section = tuple[str, tuple[str, ...]]
+Headline = str | Callable[[], str]
+"""A ticket message's headline: English words :func:`ticket_headline` knows, or a
+function that says it in the current language (called once per reader language)."""
 """A titled block of lines another service adds to the daily post and reports."""
 
 
@@ -100,11 +104,26 @@ def _now_utc(clock: Clock) -> datetime:
 
 
 def subject_label(subject: str) -> str:
+    """A ticket's subject in the current language (GISC names and centre-ids stay)."""
     if subject == GLOBAL:
-        return "WIS 2.0 Global Services"
+        return _t("WIS 2.0 Global Services")
     # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
     return _t("WIS2 centre {centre}", centre=subject) if is_centre_id(subject) \
         else f"GISC {subject}"
+
+
+def _each_language(rooms: Sequence[Room], make: Callable[[], Reply]) -> list[tuple[Room, Reply]]:
+    """(room, message) for every room, each message rendered in its room's language (once
+    per language)."""
+    made: dict[str, Reply] = {}
+    out = []
+    for room in rooms:
+        lang = room_language(room)
+        if lang not in made:
+            with i18n.use(lang):
+                made[lang] = make()
+        out.append((room, made[lang]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -121,17 +140,60 @@ class RunOutcome:
 class ReportRow:
     id: int
     day: date
-    gisc: str
+    subject: str
+    """The ticket's subject (a GISC, ``WIS2`` or a centre-id): :attr:`gisc` says it in
+    the current language."""
     result: str
     status: str
     reporter: str
 
+    @property
+    def gisc(self) -> str:
+        return subject_label(self.subject)
+
+    @property
+    def reporter_words(self) -> str:
+        return _t("wisbot (GISC Watch probes)") if self.reporter == BOT_REPORTER \
+            else self.reporter
+
+
+@dataclass(frozen=True)
+class FigureAt:
+    """One probe of a global service as the report shows it (status, figure, when)."""
+
+    status: str
+    figure: float | None
+    at: datetime
+
+    @property
+    def words(self) -> str:
+        when = self.at.strftime("%d/%m %H:%M")
+        if self.status == "fail":
+            return _t("unreachable ({when})", when=when)
+        fig = i18n.number(round(self.figure)) if self.figure is not None else _t("reachable")
+        return f"{fig} ({self.status}, {when})"
+
 
 @dataclass(frozen=True)
 class GlobalFigure:
-    service: str
-    start: str
-    end: str
+    kind: str
+    centre: str
+    first: FigureAt
+    last: FigureAt
+
+    @property
+    def service(self) -> str:
+        """The service in the current language, then its id (``Global Broker gb-one``)."""
+        words = SERVICE_WORDS.get(self.kind)
+        return f"{words if words is not None else self.kind} {self.centre}"
+
+    @property
+    def start(self) -> str:
+        return self.first.words
+
+    @property
+    def end(self) -> str:
+        return self.last.words
 
 
 @dataclass(frozen=True)
@@ -163,30 +225,39 @@ class WatchReport:
                   start=fmt_day(self.start), end=fmt_day(self.end))
 
     def markdown(self) -> str:
-        out = [f"# GISC Watch report {fmt_day(self.start)} – {fmt_day(self.end)}", "",
-               "| ID | date | GISC | result | status | reporter |",
+        """The report in the current language (the handover e-mail); the copy kept with
+        a handover is rendered in English."""
+        # (the words are translated outside the f-strings: the extractor reads no f-string)
+        title, header = _t("GISC Watch report"), _t("ID | date | GISC | result | status | reporter")
+        out = [f"# {title} {fmt_day(self.start)} – {fmt_day(self.end)}", "", f"| {header} |",
                "|---|---|---|---|---|---|"]
         for r in self.rows:
-            cells = [str(r.id), fmt_day(r.day), r.gisc, r.result, r.status, r.reporter]
+            cells = [str(r.id), fmt_day(r.day), r.gisc, r.result, _report_status(r.status),
+                     r.reporter_words]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         if not self.rows:
-            out.append("| – | – | – | no tickets in the period | – | – |")
-        out += ["", self.footer, "", "## Global Services (start → end of period)", ""]
+            out.append("| – | – | – | " + _t("no tickets in the period") + " | – | – |")
+        out += ["", self.footer, "", "## " + _t("Global Services (start → end of period)"), ""]
         if self.figures:
-            out += ["| service | start | end |", "|---|---|---|"]
+            out += ["| " + _t("service | start | end") + " |", "|---|---|---|"]
             out += [f"| {f.service} | {f.start} | {f.end} |" for f in self.figures]
         else:
-            out.append("No WIS 2.0 global service was probed in the period.")
-        out += ["", "## Ticket activity", ""]
-        out += [f"- {k}: {v}" for k, v in self.activity.items()]
-        out += ["", "## Tickets by status", ""]
-        out += [f"- {k}: {v}" for k, v in self.by_status.items()]
+            out.append(_t("No WIS 2.0 global service was probed in the period."))
+        out += ["", "## " + _t("Ticket activity"), ""]
+        out += [f"- {_activity_words(k)}: {v}" for k, v in self.activity.items()]
+        out += ["", "## " + _t("Tickets by status"), ""]
+        out += [f"- {k}: {v}" for k, v in self.by_status.items()]  # WIS2 IMS states: kept
         out += ["", self.triage_check]
         for title, lines in self.sections:
-            out += ["", f"## {title}", "", *(f"- {line}" for line in lines or ("none",))]
+            out += ["", f"## {title}", "", *(f"- {line}" for line in lines or (_t("none"),))]
         return "\n".join(out) + "\n"
 
     def csv(self) -> str:
+        """CSV for other tools: its keys and words stay English in every language."""
+        with i18n.use("en"):
+            return self._csv()
+
+    def _csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["ID", "date", "GISC", "result", "status", "reporter"])
@@ -364,16 +435,19 @@ class WatchService:
             for p in periods:
                 session.add(RosterEntry(gisc=p.gisc, start_date=p.start, end_date=p.end,
                                         source=f"set by {caller.contact.id}"[:64]))
-            text = (f"GISC Watch roster: GISC {name} is on duty from {fmt_day(start)} to "
-                    f"{fmt_day(end)} (00:00–23:59 UTC), set by {caller.contact.name}.")
+            def text() -> str:
+                return _t("GISC Watch roster: GISC {gisc} is on duty from {start} to {end} "
+                          "(00:00–23:59 UTC), set by {name}.", gisc=name, start=fmt_day(start),
+                          end=fmt_day(end), name=caller.contact.name)
+
             rooms = list(self.directory.rooms_with_role("secretariat"))
             room = self._gisc_room(name)
             if room is not None:
                 rooms.append(room)
-            b = ReplyBuilder(_t("GISC Watch roster changed")).line(text)
             notify(session, kind="watch-roster", now=_now_utc(self.clock), incident_id=None,
-                   deliveries=[(r, b.build()) for r in rooms])
-            return ReplyBuilder(_t("Roster set")).line(text).build(private=True)
+                   deliveries=_each_language(rooms, lambda: ReplyBuilder(
+                       _t("GISC Watch roster changed")).line(text()).build()))
+            return ReplyBuilder(_t("Roster set")).line(text()).build(private=True)
 
         return await self.store.tx(work)
 
@@ -464,13 +538,21 @@ class WatchService:
         anomalies = tuple(self._anomalies([r for r in results if r.centre not in quiet],
                                           previous))
         reply: Reply | None = None
+        pngs: dict[str, bytes | None] = {}
         if post:
             points = await self.store.tx(lambda s: self._history(s, started - timedelta(days=30)))
-            png = await asyncio.to_thread(
-                chart_png, points, title=f"GISC Watch, 30 days to {started:%Y-%m-%d}")
+            # the chart's words in each duty room's language (and the caller's)
+            langs = await self.store.tx(lambda s: [room_language(r) for r in
+                                                   self._duty_rooms(s, started)])
+            for lang in dict.fromkeys([i18n.current(), *langs]):
+                with i18n.use(lang):  # the worker thread keeps the language (a copied context)
+                    pngs[lang] = await asyncio.to_thread(
+                        chart_png, points, title=_t("GISC Watch, 30 days to {day}",
+                                                    day=i18n.day(utc_day(started))))
             extra = await self.store.tx(
                 lambda s: self._sections(s, started - timedelta(days=1), started, "daily"))
-            reply = self._daily_reply(started, results, previous, anomalies, opened, png, extra)
+            reply = self._daily_reply(started, results, previous, anomalies, opened,
+                                      pngs[i18n.current()], extra)
         finished = _now_utc(self.clock)
         retention = timedelta(days=self.settings.watch_retention_days)
 
@@ -486,6 +568,7 @@ class WatchService:
                 for room in rooms:  # each room in its language
                     lang = room_language(room)
                     if lang not in posts:
+                        png = pngs[lang] if lang in pngs else next(iter(pngs.values()))
                         with i18n.use(lang):
                             posts[lang] = self._daily_reply(
                                 started, results, previous, anomalies, opened, png,
@@ -568,8 +651,8 @@ class WatchService:
         b = ReplyBuilder(_t("GISC Watch daily report – {when:%Y-%m-%d} ({ok}/{count} OK)",
                             when=when, ok=ok, count=len(results)),
                          kind="watch")
-        b.line(code(f"{_t('GISC / service'):<34} {_t('status'):<9} {_t('latency'):>9} "
-                    f"{_t('count'):>10} {_t('change'):>8}"))
+        head = (_t("GISC / service"), _t("status"), _t("latency"), _t("count"), _t("change"))
+        b.line(code(f"{head[0]:<34} {head[1]:<9} {head[2]:>9} {head[3]:>10} {head[4]:>8}"))
         for r in sorted(results, key=lambda x: (self._is_global(x), x.centre, x.service.value)):
             who = r.centre if self._is_global(r) else f"GISC {r.centre}"
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
@@ -585,11 +668,13 @@ class WatchService:
             b.line(code(f"{label[:34]:<34} {r.status.value:<9} {latency:>9} {count:>10} "
                         f"{change:>8}"))
             if r.reason and r.status is not ProbeStatus.OK:
-                b.line(Span(text="    ↳ "), user(r.reason[:300]))
+                b.line(Span(text="    ↳ "), user(REASONS.words(r.reason)[:300]))
         if anomalies:
             b.line(bold(_t("Anomalies ({count}):", count=len(anomalies))))
             for a in anomalies:
-                b.line(Span(text=f"  • [{a.kind.value}] "), user(a.message))
+                kind = _ANOMALY.get(a.kind.value)
+                b.line(Span(text=f"  • [{kind if kind is not None else a.kind.value}] "),
+                       user(a.message))
         else:
             b.line(bold(_t("Anomalies: ")), Span(text=_t("none")))
         if opened:
@@ -647,22 +732,13 @@ class WatchService:
                     continue
                 ticket.services = after
                 ticket.partial = change.partial
-                words = []
-                if change.more:
-                    words.append("now also failing: " + ", ".join(
-                        self._svc_words(k) for k in sorted(change.more)))
                 again = sorted(k for k in before if before[k] and not after[k])
-                if again:
-                    words.append("answering again: " + ", ".join(
-                        self._svc_words(k) for k in again))
                 relapse = sorted(k for k in before if not before[k] and after[k])
-                if relapse:
-                    words.append("failing again: " + ", ".join(
-                        self._svc_words(k) for k in relapse))
-                text = "; ".join(words)
+                with i18n.use("en"):  # the ticket's event, stored as written: English
+                    text = _change_words(sorted(change.more), again, relapse, False)
                 self._event(session, ticket, BOT, "partial" if change.partial else "note", text)
-                self._tell(session, ticket, ("partially open – " if ticket.partial else "")
-                           + text)
+                self._tell(session, ticket, functools.partial(
+                    _change_words, sorted(change.more), again, relapse, ticket.partial))
             ticket.last_activity_at = now
             session.add(ticket)
             updated.append(_id(ticket))
@@ -670,9 +746,7 @@ class WatchService:
 
     @staticmethod
     def _svc_words(key: str) -> str:
-        centre, _, svc = key.rpartition(":")
-        words = str.__str__(SERVICE_WORDS[svc]) if svc in SERVICE_WORDS else svc  # stored: English
-        return f"{words} {centre}" if centre else words
+        return _svc_words(key, english=True)  # stored: English
 
     def _finding(self, subject: str, found: dict[str, ProbeResult], failing: set[str]) -> str:
         if subject != GLOBAL and failing == set(found):
@@ -711,11 +785,12 @@ class WatchService:
         for hook in self.on_ticket_change:
             hook(session, ticket, kind, actor, text)
 
-    def _ticket_reply(self, ticket: WatchTicket, headline: str) -> Reply:
+    def _ticket_reply(self, ticket: WatchTicket, headline: Headline) -> Reply:
         impact = Impact(ticket.impact)
         state = TicketState(ticket.state)
+        words = headline() if callable(headline) else ticket_headline(headline)
         b = ReplyBuilder(_t("Watch ticket #{id} – {headline}",
-                            id=ticket.id, headline=ticket_headline(headline)), kind="watch")
+                            id=ticket.id, headline=words), kind="watch")
         b.ref = f"W-{ticket.id}"
         b.field(_t("GISC"), subject_label(ticket.subject))
         b.field(_t("Impact"), rules.target_words(impact))
@@ -732,7 +807,7 @@ class WatchService:
         b.line(bold(_t("Finding: ")), user(finding_words(ticket.reporter, ticket.finding)))
         return b.build()
 
-    def _tell(self, session: Session, ticket: WatchTicket, headline: str) -> None:
+    def _tell(self, session: Session, ticket: WatchTicket, headline: Headline) -> None:
         now = _now_utc(self.clock)
         replies: dict[str, Reply] = {}
         deliveries = []
@@ -847,8 +922,10 @@ class WatchService:
                 WatchTicketEvent.ticket_id == number).order_by(col(WatchTicketEvent.id))).all()
             base = self._ticket_reply(t, "details")
             lines = list(base.lines)
-            for e in events:
-                lines.append((Span(text=f"{e.at:%Y-%m-%d %H:%M} · {e.actor} · {e.kind}: "),
+            for e in events:  # the event's text is stored as written
+                kind = _EVENTS.get(e.kind)
+                lines.append((Span(text=f"{e.at:%Y-%m-%d %H:%M} · {e.actor} · "
+                                        f"{kind if kind is not None else e.kind}: "),
                               user(e.text)))
             return base.model_copy(update={"lines": tuple(lines), "private": True})
 
@@ -907,21 +984,26 @@ class WatchService:
                                                        ProbeRun.day == day)).all()
             if any(r.finished_at is not None for r in runs):
                 return []
-            if runs:
-                what = (f"the daily GISC Watch run of {day} started at "
-                        f"{runs[0].started_at:%H:%M} UTC and did not finish")
-            else:
-                what = (f"the daily GISC Watch run of {day} (due {self.settings.watch_daily_time}"
-                        " UTC) did not happen")
-            b = ReplyBuilder(_t("GISC Watch dead-man's switch"), kind="alert")
-            b.line(_t("Alert: {what}. Check that wisbot and its scheduler are running, then "
-                      "run `watch probe` by hand.", what=what))
+            first = runs[0] if runs else None
+
+            def alert() -> Reply:
+                if first is not None:
+                    what = _t("the daily GISC Watch run of {day} started at {at} UTC and did "
+                              "not finish", day=day, at=first.started_at.strftime("%H:%M"))
+                else:
+                    what = _t("the daily GISC Watch run of {day} (due {at} UTC) did not "
+                              "happen", day=day, at=self.settings.watch_daily_time)
+                b = ReplyBuilder(_t("GISC Watch dead-man's switch"), kind="alert")
+                b.line(_t("Alert: {what}. Check that wisbot and its scheduler are running, "
+                          "then run `watch probe` by hand.", what=what))
+                return b.build()
+
             rooms = list(self.directory.rooms_with_role("secretariat"))
             for room in self._duty_rooms(session, now):
                 if room not in rooms:
                     rooms.append(room)
             notify(session, kind="watch-deadman", now=now, incident_id=None,
-                   deliveries=[(r, b.build()) for r in rooms])
+                   deliveries=_each_language(rooms, alert))
             session.add(WatchMark(key=key, at=now))
             return [r.key for r in rooms]
 
@@ -967,7 +1049,7 @@ class WatchService:
                 for r in rows:
                     if r.status != "ok":
                         b.line(Span(text=f"  • {r.centre} / {r.service}: {r.status} – "),
-                               user((r.reason or "")[:200]))
+                               user(REASONS.words(r.reason or "")[:200]))
             tickets = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)
                 .order_by(col(WatchTicket.id))).all()
@@ -984,50 +1066,50 @@ class WatchService:
     # ----- reports -------------------------------------------------------------------------
     async def report(self, start: date | None = None, end: date | None = None) -> WatchReport:
         now = _now_utc(self.clock)
+        return await self.store.tx(lambda session: self._report(session, now, start, end))
 
-        def work(session: Session) -> WatchReport:
-            periods = self._periods(session)
-            s, e = start, end
-            if s is None:
-                current = rules.period_at(periods, now)
-                s = current.start if current else utc_day(now) - timedelta(days=14)
-            if e is None:
-                current = rules.period_at(periods, datetime.combine(s, time(), tzinfo=UTC))
-                e = min(current.end, utc_day(now)) if current else utc_day(now)
-            if e < s:
-                raise UsageError(_t("the report ends ({e}) before it starts ({s})", e=e, s=s))
-            lo = datetime.combine(s, time(), tzinfo=UTC)
-            hi = datetime.combine(e + timedelta(days=1), time(), tzinfo=UTC)
-            duty = tuple(dict.fromkeys(p.gisc for p in periods if p.start <= e and p.end >= s))
-            tickets = session.exec(select(WatchTicket).where(
-                col(WatchTicket.created_at) < hi).order_by(col(WatchTicket.id))).all()
-            rows = []
-            for t in tickets:
-                if t.closed_at is not None and t.closed_at < lo:
-                    continue
-                reporter = BOT_REPORTER if t.reporter == BOT else self._contact_name(t.reporter)
-                rows.append(ReportRow(_id(t), t.created_at.date(), subject_label(t.subject),
-                                      t.finding, rules.report_status(TicketState(t.state),
-                                                                     t.partial), reporter))
-            figures = self._global_figures(session, lo, hi)
-            sections = self._sections(session, lo, hi, "report")
-            events = session.exec(select(WatchTicketEvent).where(
-                col(WatchTicketEvent.at) >= lo, col(WatchTicketEvent.at) < hi)).all()
-            activity = {
-                "opened": sum(1 for ev in events if ev.kind == "opened"),
-                "assigned": sum(1 for ev in events if ev.kind == "assigned"),
-                "closed": sum(1 for ev in events if ev.kind == "closed"),
-                "reminders sent": sum(1 for ev in events if ev.kind == "reminder"),
-                "still open": sum(1 for r in rows if r.status != "closed"),
-            }
-            kept = [t for t in tickets if t.closed_at is None or t.closed_at >= lo]
-            by_status = {STATE_WORDS[st].upper(): sum(1 for t in kept if t.state == st.value)
-                         for st in TicketState}
-            in_triage = tuple(_id(t) for t in kept if t.state == TicketState.TRIAGE.value)
-            return WatchReport(s, e, duty, tuple(rows), figures, activity, by_status,
-                               in_triage, sections)
-
-        return await self.store.tx(work)
+    def _report(self, session: Session, now: datetime, start: date | None = None,
+                end: date | None = None) -> WatchReport:
+        periods = self._periods(session)
+        s, e = start, end
+        if s is None:
+            current = rules.period_at(periods, now)
+            s = current.start if current else utc_day(now) - timedelta(days=14)
+        if e is None:
+            current = rules.period_at(periods, datetime.combine(s, time(), tzinfo=UTC))
+            e = min(current.end, utc_day(now)) if current else utc_day(now)
+        if e < s:
+            raise UsageError(_t("the report ends ({e}) before it starts ({s})", e=e, s=s))
+        lo = datetime.combine(s, time(), tzinfo=UTC)
+        hi = datetime.combine(e + timedelta(days=1), time(), tzinfo=UTC)
+        duty = tuple(dict.fromkeys(p.gisc for p in periods if p.start <= e and p.end >= s))
+        tickets = session.exec(select(WatchTicket).where(
+            col(WatchTicket.created_at) < hi).order_by(col(WatchTicket.id))).all()
+        rows = []
+        for t in tickets:
+            if t.closed_at is not None and t.closed_at < lo:
+                continue
+            reporter = BOT_REPORTER if t.reporter == BOT else self._contact_name(t.reporter)
+            rows.append(ReportRow(_id(t), t.created_at.date(), t.subject, t.finding,
+                                  rules.report_status(TicketState(t.state), t.partial),
+                                  reporter))
+        figures = self._global_figures(session, lo, hi)
+        sections = self._sections(session, lo, hi, "report")
+        events = session.exec(select(WatchTicketEvent).where(
+            col(WatchTicketEvent.at) >= lo, col(WatchTicketEvent.at) < hi)).all()
+        activity = {
+            "opened": sum(1 for ev in events if ev.kind == "opened"),
+            "assigned": sum(1 for ev in events if ev.kind == "assigned"),
+            "closed": sum(1 for ev in events if ev.kind == "closed"),
+            "reminders sent": sum(1 for ev in events if ev.kind == "reminder"),
+            "still open": sum(1 for r in rows if r.status != "closed"),
+        }
+        kept = [t for t in tickets if t.closed_at is None or t.closed_at >= lo]
+        by_status = {STATE_WORDS[st].upper(): sum(1 for t in kept if t.state == st.value)
+                     for st in TicketState}
+        in_triage = tuple(_id(t) for t in kept if t.state == TicketState.TRIAGE.value)
+        return WatchReport(s, e, duty, tuple(rows), figures, activity, by_status,
+                           in_triage, sections)
 
     def _contact_name(self, contact_id: str) -> str:
         try:
@@ -1048,19 +1130,17 @@ class WatchService:
             last[(r.centre, r.service)] = r
         out = []
         for key in sorted(first):
-            label = f"{SERVICE_WORDS.get(key[1], key[1])} {key[0]}"
-            out.append(GlobalFigure(label, _figure_words(first[key]), _figure_words(last[key])))
+            out.append(GlobalFigure(key[1], key[0], _figure_at(first[key]),
+                                    _figure_at(last[key])))
         return tuple(out)
 
     def report_reply(self, rep: WatchReport, title: str | None = None) -> Reply:
-        b = ReplyBuilder(f"{title or _t('GISC Watch report')} {fmt_day(rep.start)} – "
-                         f"{fmt_day(rep.end)}", kind="watch")
+        title = title or _t("GISC Watch report")
+        b = ReplyBuilder(f"{title} {fmt_day(rep.start)} – {fmt_day(rep.end)}", kind="watch")
         b.line(Span(text=_t("ID | date | GISC | result | status | reporter")))
         for r in rep.rows:
-            reporter = _t("wisbot (GISC Watch probes)") if r.reporter == BOT_REPORTER \
-                else r.reporter
             b.line(Span(text=f"{r.id} | {fmt_day(r.day)} | {r.gisc} | "), user(r.result),
-                   Span(text=f" | {_report_status(r.status)} | {reporter}"))
+                   Span(text=f" | {_report_status(r.status)} | {r.reporter_words}"))
         if not rep.rows:
             b.line(_t("(no tickets in the period)"))
         b.line(bold(rep.footer))
@@ -1070,7 +1150,7 @@ class WatchService:
         if not rep.figures:
             b.line(_t("  none probed in the period"))
         b.line(bold(_t("Ticket activity: ")), Span(text=", ".join(
-            f"{_ACTIVITY[k] if k in _ACTIVITY else k} {v}" for k, v in rep.activity.items())))
+            f"{_activity_words(k)} {v}" for k, v in rep.activity.items())))
         b.line(bold(_t("Tickets by status: ")), Span(text=", ".join(
             f"{k} {v}" for k, v in rep.by_status.items())))
         b.line(bold(rep.triage_check))
@@ -1084,7 +1164,11 @@ class WatchService:
     async def handover(self, caller: Caller, note: str = "") -> tuple[Reply, str | None]:
         """The outgoing duty GISC hands over: report to the next GISC's room and the
         collaboration room, a page (or reminder) to the next GISC, e-mail when configured.
-        Returns the reply and, if e-mail failed, why."""
+        Returns the reply and, if e-mail failed, why.
+
+        Each room reads the report in its language, each paged person theirs (the page is
+        rendered again for them: :meth:`page_card`), each e-mail recipient theirs; the copy
+        kept with the handover is English."""
         now = _now_utc(self.clock)
         periods = await self.periods()
         current = rules.period_at(periods, now)
@@ -1104,37 +1188,35 @@ class WatchService:
         if nxt is None:
             raise InvalidState(_t("the roster has no next period: ask the Secretariat to set "
                                   "one (`watch roster set <from> <to> <GISC>`)"))
-        rep = await self.report(outgoing.start, min(outgoing.end, utc_day(now)))
-        text = rep.markdown()
+        start, end = outgoing.start, min(outgoing.end, utc_day(now))
+        await self.report(start, end)  # a wrong period is refused before anything is sent
 
-        def work(session: Session) -> tuple[int, Reply]:
+        def work(session: Session) -> int:
+            with i18n.use("en"):  # the record kept with the handover: English
+                text = self._report(session, now, start, end).markdown()
             h = Handover(outgoing=outgoing.gisc, incoming=nxt.gisc, period_start=nxt.start,
                          sent_at=now, sent_by=caller.contact.id, note=note, report=text)
             session.add(h)
             session.flush()
-            reply = self._handover_reply(h, rep)
             rooms = [r for r in (self._gisc_room(nxt.gisc),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
-            deliveries = []
-            for r in rooms:  # each room in its language
-                with i18n.use(room_language(r)):
-                    deliveries.append((r, self._handover_reply(h, rep)))
             notify(session, kind="watch-handover", now=now, incident_id=None,
-                   deliveries=deliveries)
+                   deliveries=_each_language(rooms, lambda: self._handover_reply(
+                       h, self._report(session, now, start, end))))
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}", at=now,
-                targets=((f"gisc:{nxt.gisc}", self._handover_page(h, rep, rooms)),)))
-            return _id(h), reply
+                targets=((f"gisc:{nxt.gisc}", self._handover_page(
+                    h, self._report(session, now, start, end), rooms)),)))
+            return _id(h)
 
-        hid, reply = await self.store.tx(work)
-        mail_problem = await self._mail_handover(hid, outgoing, nxt, text, note)
+        hid = await self.store.tx(work)
+        mail_problem = await self._mail_handover(hid, outgoing, nxt, start, end, note)
         b = ReplyBuilder(_t("Handover HO-{hid} sent to GISC {gisc}", hid=hid, gisc=nxt.gisc))
         b.line(_t("The report went to GISC {gisc}'s room and the collaboration room. GISC "
                   "{gisc_b} stays on watch until GISC {gisc} types `watch accept`.",
                   gisc=nxt.gisc, gisc_b=outgoing.gisc))
         b.line(mail_problem or _t("E-mailed to the next GISC, copied to the GISC operations "
                                   "list and the WMO Secretariat."))
-        _ = reply
         return b.build(private=True), mail_problem
 
     def _handover_reply(self, h: Handover, rep: WatchReport) -> Reply:
@@ -1174,29 +1256,88 @@ class WatchService:
                             "accept`.", fmt_day=fmt_day(h.period_start))))
         return b.build()
 
+    def _handover_span(self, session: Session, h: Handover) -> tuple[date, date]:
+        """The period a handover reported on: the outgoing GISC's period before the incoming
+        one, up to the day it was sent."""
+        before = [p for p in self._periods(session)
+                  if p.gisc == h.outgoing and p.end < h.period_start]
+        sent = utc_day(h.sent_at if h.sent_at.tzinfo else h.sent_at.replace(tzinfo=UTC))
+        start = max(before).start if before else h.period_start - timedelta(days=14)
+        end = min(max(before).end, sent) if before else sent
+        return start, max(start, end)
+
+    def page_card(self, session: Session, ref: str) -> Reply | None:
+        """A handover page (``HO-3``) or its escalation (``HO-3-next``) rendered again in
+        the current language, for the person paged (PagingService.cards)."""
+        m = re.fullmatch(r"HO-(\d+)(-next)?", ref)
+        h = session.get(Handover, int(m[1])) if m else None
+        if m is None or h is None:
+            return None
+        if m[2]:
+            periods = self._periods(session)
+            incoming = next((p for p in periods if p.start == h.period_start), None)
+            after = rules.next_period(periods, incoming.end) if incoming else None
+            return self._escalation_reply(h, after.gisc if after else None)
+        start, end = self._handover_span(session, h)
+        rooms = [r for r in (self._gisc_room(h.incoming),) if r is not None]
+        rooms += self.directory.rooms_with_role("collaboration")
+        return self._handover_page(h, self._report(session, _now_utc(self.clock), start, end),
+                                   rooms)
+
     def _emails(self, role: str) -> list[str]:
         return [c.email for c in self.directory.contacts_with_role(role) if c.email]
 
-    async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, text: str,
-                             note: str) -> str | None:
+    def _handover_mail(self, hid: int, outgoing: Period, nxt: Period, rep: WatchReport,
+                       note: str) -> tuple[str, str]:
+        """The handover e-mail's subject and body in the current language."""
+        subject = _t("GISC Watch handover HO-{id}: GISC {outgoing} to GISC {incoming}",
+                     id=hid, outgoing=outgoing.gisc, incoming=nxt.gisc)
+        body = (_t("GISC {outgoing} hands the GISC Watch over to GISC {incoming} (period "
+                   "starting {start}).", outgoing=outgoing.gisc, incoming=nxt.gisc,
+                   start=fmt_day(nxt.start)) + "\n\n"
+                + (_t("Note: ") + note + "\n\n" if note else "") + rep.markdown() + "\n"
+                + _t("Please confirm by typing `watch accept` in GISC {incoming}'s room.",
+                     incoming=nxt.gisc) + "\n")
+        return subject, body
+
+    async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, start: date,
+                             end: date, note: str) -> str | None:
+        """One e-mail per language of the next GISC's contacts (each reads theirs); the
+        copies (GISC operations list, Secretariat) go with the first contact's."""
         if self.mailer is None:
             return _t("Not e-mailed: no SMTP server is configured (smtp_host).")
-        to = self._emails(f"gisc:{nxt.gisc}")
-        if not to:
+        contacts = [c for c in self.directory.contacts_with_role(f"gisc:{nxt.gisc}")
+                    if c.email]
+        if not contacts:
             return _t("Not e-mailed: GISC {gisc} has no contact e-mail in the directory.",
                       gisc=nxt.gisc)
         cc = [e for e in [self.settings.watch_ops_email, *self._emails("secretariat")] if e]
-        body = (f"GISC {outgoing.gisc} hands the GISC Watch over to GISC {nxt.gisc} "
-                f"(period starting {fmt_day(nxt.start)}).\n\n"
-                + (f"Note: {note}\n\n" if note else "") + text +
-                f"\nPlease confirm by typing `watch accept` in GISC {nxt.gisc}'s room.\n")
-        try:
-            await self.mailer.send(to=to, cc=cc, subject=f"GISC Watch handover HO-{hid}: GISC "
-                                   f"{outgoing.gisc} to GISC {nxt.gisc}", body=body)
-        except Exception as exc:  # SMTP errors of every kind: the handover itself stands
-            log.warning("handover e-mail HO-%s failed: %s", hid, exc)
+        now = _now_utc(self.clock)
+
+        def render(session: Session) -> list[tuple[list[str], str, str]]:
+            groups: dict[str, list[str]] = {}
+            for c in contacts:
+                lang = person_language(session, self.directory, c.id)
+                groups.setdefault(lang, []).append(str(c.email))
+            out = []
+            for lang, to in groups.items():
+                with i18n.use(lang):
+                    subject, body = self._handover_mail(
+                        hid, outgoing, nxt, self._report(session, now, start, end), note)
+                out.append((to, subject, body))
+            return out
+
+        failed: Exception | None = None
+        for i, (to, subject, body) in enumerate(await self.store.tx(render)):
+            try:
+                await self.mailer.send(to=to, cc=cc if i == 0 else [], subject=subject,
+                                       body=body)
+            except Exception as exc:  # SMTP errors of every kind: the handover itself stands
+                log.warning("handover e-mail HO-%s failed: %s", hid, exc)
+                failed = failed or exc
+        if failed is not None:
             return _t("Not e-mailed: the SMTP server refused or failed ({error}).",
-                      error=type(exc).__name__)
+                      error=type(failed).__name__)
 
         def done(session: Session) -> None:
             h = session.get(Handover, hid)
@@ -1230,17 +1371,23 @@ class WatchService:
             if self.settle is not None:
                 for ref in (f"HO-{h.id}", f"HO-{h.id}-next"):
                     self.settle(session, ref, f"handover accepted by {caller.contact.id}")
-            b = ReplyBuilder(_t("Handover HO-{id} accepted", id=h.id), kind="watch")
-            b.line(_t("GISC {incoming} accepted the GISC Watch from GISC {outgoing} ({name}, "
-                      "{now:%Y-%m-%d %H:%M} UTC). GISC {outgoing}'s watch ends.",
-                      incoming=h.incoming, outgoing=h.outgoing, name=caller.contact.name, now=now))
+
+            def accepted() -> ReplyBuilder:
+                b = ReplyBuilder(_t("Handover HO-{id} accepted", id=h.id), kind="watch")
+                b.line(_t("GISC {incoming} accepted the GISC Watch from GISC {outgoing} "
+                          "({name}, {now:%Y-%m-%d %H:%M} UTC). GISC {outgoing}'s watch ends.",
+                          incoming=h.incoming, outgoing=h.outgoing, name=caller.contact.name,
+                          now=now))
+                return b
+
             rooms = [r for r in (self._gisc_room(h.outgoing),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
             notify(session, kind="watch-accept", now=now, incident_id=None,
-                   deliveries=[(r, b.build()) for r in rooms])
+                   deliveries=_each_language(rooms, lambda: accepted().build()))
             opened = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)).all()
-            b.line(f"Open tickets to review: {len(opened)}" + (
+            b = accepted()
+            b.line(_t("Open tickets to review: {count}", count=len(opened)) + (
                 " (" + ", ".join(f"#{t.id}" for t in opened[:20]) + ")" if opened else ""))
             return b.build(private=True)
 
@@ -1265,16 +1412,25 @@ class WatchService:
                     got = session.exec(select(Handover).where(
                         Handover.incoming == current.gisc,
                         Handover.period_start == current.start)).first()
-                    b = ReplyBuilder(_t("GISC Watch: GISC {gisc} is on duty",
-                                        gisc=current.gisc), kind="watch")
-                    b.line(f"The watch period of GISC {current.gisc} runs {fmt_day(current.start)}"
-                           f" – {fmt_day(current.end)} (00:00–23:59 UTC) and has started"
-                           + (", handover report received." if got else
-                              ", although no handover report has arrived yet."))
+                    period = current
+
+                    def started() -> Reply:
+                        b = ReplyBuilder(_t("GISC Watch: GISC {gisc} is on duty",
+                                            gisc=period.gisc), kind="watch")
+                        words = {"gisc": period.gisc, "start": fmt_day(period.start),
+                                 "end": fmt_day(period.end)}
+                        b.line(_t("The watch period of GISC {gisc} runs {start} – {end} "
+                                  "(00:00–23:59 UTC) and has started, handover report "
+                                  "received.", **words) if got else
+                               _t("The watch period of GISC {gisc} runs {start} – {end} "
+                                  "(00:00–23:59 UTC) and has started, although no handover "
+                                  "report has arrived yet.", **words))
+                        return b.build()
+
                     room = self._gisc_room(current.gisc)
                     if room is not None:
                         notify(session, kind="watch-period", now=now, incident_id=None,
-                               deliveries=[(room, b.build())])
+                               deliveries=_each_language([room], started))
                     done.append(f"period-start {current.gisc}")
             for h in session.exec(select(Handover).where(
                     col(Handover.accepted_at).is_(None))).all():
@@ -1291,20 +1447,43 @@ class WatchService:
                     h.reminders += 1
                     h.last_reminder_at = now
                     session.add(h)
-                    b = ReplyBuilder(_t("Reminder: GISC Watch handover HO-{id}",
-                                        id=h.id), kind="watch")
-                    b.line(_t("GISC {outgoing} sent the handover report on {sent_at:%Y-%m-%d "
-                              "%H:%M} UTC. GISC {incoming}, please confirm with `watch "
-                              "accept`; GISC {outgoing} stays on watch until you do.",
-                              outgoing=h.outgoing, sent_at=h.sent_at, incoming=h.incoming))
                     room = self._gisc_room(h.incoming)
                     if room is not None:
                         notify(session, kind="watch-reminder", now=now, incident_id=None,
-                               deliveries=[(room, b.build())])
+                               deliveries=_each_language(
+                                   [room], functools.partial(self._reminder_reply, h)))
                     done.append(f"remind HO-{h.id}")
             return done
 
         return await self.store.tx(work)
+
+    @staticmethod
+    def _reminder_reply(h: Handover) -> Reply:
+        b = ReplyBuilder(_t("Reminder: GISC Watch handover HO-{id}", id=h.id), kind="watch")
+        b.line(_t("GISC {outgoing} sent the handover report on {sent_at:%Y-%m-%d "
+                  "%H:%M} UTC. GISC {incoming}, please confirm with `watch "
+                  "accept`; GISC {outgoing} stays on watch until you do.",
+                  outgoing=h.outgoing, sent_at=h.sent_at, incoming=h.incoming))
+        return b.build()
+
+    @staticmethod
+    def _escalation_reply(h: Handover, after: str | None) -> Reply:
+        """The alert that a handover was not accepted, in the current language (``after``:
+        the GISC next on the roster after the incoming one)."""
+        b = ReplyBuilder(_t("GISC Watch handover HO-{id} not accepted", id=h.id), kind="alert")
+        b.ref = f"HO-{h.id}"
+        if after is not None:
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} (report "
+                      "sent {sent_at:%Y-%m-%d %H:%M} UTC). GISC {gisc}, next on the roster "
+                      "after GISC {incoming}: please agree a revised handover date with GISC "
+                      "{outgoing}; the remaining period can be split (the Secretariat sets it "
+                      "with `watch roster set <from> <to> <GISC>`).",
+                      incoming=h.incoming, outgoing=h.outgoing, sent_at=h.sent_at, gisc=after))
+        else:
+            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} and the "
+                      "roster has no later GISC: the Secretariat should arrange the watch.",
+                      incoming=h.incoming, outgoing=h.outgoing))
+        return b.build()
 
     def _escalate_handover(self, session: Session, h: Handover, periods: Sequence[Period],
                            now: datetime) -> None:
@@ -1314,30 +1493,17 @@ class WatchService:
         h.last_reminder_at = now  # the incoming GISC reads this alert too
         h.escalated_to = after.gisc if after else "secretariat"
         session.add(h)
-        b = ReplyBuilder(_t("GISC Watch handover HO-{id} not accepted", id=h.id), kind="alert")
-        b.ref = f"HO-{h.id}"
-        if after is not None:
-            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} (report "
-                      "sent {sent_at:%Y-%m-%d %H:%M} UTC). GISC {gisc}, next on the roster "
-                      "after GISC {incoming}: please agree a revised handover date with GISC "
-                      "{outgoing}; the remaining period can be split (the Secretariat sets it "
-                      "with `watch roster set <from> <to> <GISC>`).",
-                      incoming=h.incoming, outgoing=h.outgoing, sent_at=h.sent_at, gisc=after.gisc))
-        else:
-            b.line(_t("GISC {incoming} has not accepted the watch from GISC {outgoing} and the "
-                      "roster has no later GISC: the Secretariat should arrange the watch.",
-                      incoming=h.incoming, outgoing=h.outgoing))
-        reply = b.build()
+        gisc = after.gisc if after else None
         rooms = [r for r in ((self._gisc_room(after.gisc) if after else None),
                              self._gisc_room(h.incoming), self._gisc_room(h.outgoing))
                  if r is not None]
         rooms += self.directory.rooms_with_role("secretariat")
         notify(session, kind="watch-escalate", now=now, incident_id=None,
-               deliveries=[(r, reply) for r in rooms])
-        if after is not None:
+               deliveries=_each_language(rooms, lambda: self._escalation_reply(h, gisc)))
+        if after is not None:  # the page is rendered again for each person paged
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}-next", at=now,
-                targets=((f"gisc:{after.gisc}", reply),)))
+                targets=((f"gisc:{after.gisc}", self._escalation_reply(h, gisc)),)))
 
     # ----- escalation ----------------------------------------------------------------------
     async def escalate(self, caller: Caller, text: str) -> Reply:
@@ -1350,23 +1516,29 @@ class WatchService:
             raise InvalidState(_t("no ET-WISOP chair is configured (settings "
                                   "watch_escalation_contact / watch_escalation_room)"))
         now = _now_utc(self.clock)
-        b = ReplyBuilder(_t("GISC Watch escalation to the ET-WISOP chair"), kind="alert")
-        b.field(_t("From"), f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
-                                                     if caller.contact.giscs else ""))
-        b.line(user(text))
-        reply = b.build()
+
+        def escalation() -> Reply:
+            b = ReplyBuilder(_t("GISC Watch escalation to the ET-WISOP chair"), kind="alert")
+            b.field(_t("From"), f"{caller.contact.name}" + (f" (GISC {caller.contact.giscs[0]})"
+                                                         if caller.contact.giscs else ""))
+            b.line(user(text))
+            return b.build()
 
         def work(session: Session) -> list[str]:
             rooms = [self.directory.room(s.watch_escalation_room)] \
                 if s.watch_escalation_room else []
-            direct = [(s.watch_escalation_contact, reply)] if s.watch_escalation_contact else []
+            direct = []
+            if s.watch_escalation_contact:  # the chair reads it in their language
+                with i18n.use(person_language(session, self.directory,
+                                              s.watch_escalation_contact)):
+                    direct.append((s.watch_escalation_contact, escalation()))
             notify(session, kind="watch-escalation", now=now, incident_id=None,
-                   deliveries=[(r, reply) for r in rooms], direct=direct)
+                   deliveries=_each_language(rooms, escalation), direct=direct)
             return [r.key for r in rooms] + [f"@{c}" for c, _ in direct]
 
         told = await self.store.tx(work)
         return ReplyBuilder(_t("Escalated")).line(
-            "Sent to the ET-WISOP chair: " + ", ".join(told)).build(private=True)
+            _t("Sent to the ET-WISOP chair: {where}", where=", ".join(told))).build(private=True)
 
     # ----- WIS Monitor JSON ----------------------------------------------------------------
     async def wismon_documents(self) -> dict[str, dict[str, Any]]:
@@ -1447,16 +1619,44 @@ def _result(r: ProbeRecord) -> ProbeResult:
                        r.figure, r.reason, r.checked_at, dict(r.details))
 
 
-def _figure_words(r: ProbeRecord) -> str:
-    when = r.checked_at.strftime("%d/%m %H:%M")
-    if r.status == "fail":
-        return _t("unreachable ({when})", when=when)
-    fig = f"{r.figure:,.0f}" if r.figure is not None else _t("reachable")
-    return f"{fig} ({r.status}, {when})"
+def _figure_at(r: ProbeRecord) -> FigureAt:
+    return FigureAt(r.status, r.figure, r.checked_at)
+
+
+def _svc_words(key: str, *, english: bool = False) -> str:
+    """A ticket's service key (``oaipmh``, ``gb-one:broker``) in words: the current
+    language's, or English for stored text."""
+    centre, _, svc = key.rpartition(":")
+    found = SERVICE_WORDS.get(svc)
+    words = svc if found is None else str.__str__(found) if english else str(found)
+    return f"{words} {centre}" if centre else words
+
+
+def _change_words(more: Sequence[str], again: Sequence[str], relapse: Sequence[str],
+                  partial: bool) -> str:
+    """What a probe run changed on an automatic ticket, in the current language."""
+    parts = []
+    for keys, words in ((more, N_("now also failing: {services}")),
+                        (again, N_("answering again: {services}")),
+                        (relapse, N_("failing again: {services}"))):
+        if keys:
+            parts.append(words.text(services=", ".join(_svc_words(k) for k in keys)))
+    text = "; ".join(parts)
+    return _t("partially open – {changes}", changes=text) if partial else text
 
 
 _ACTIVITY = {"opened": N_("opened"), "assigned": N_("assigned"), "closed": N_("closed"),
              "reminders sent": N_("reminders sent"), "still open": N_("still open")}
+_EVENTS = {"opened": N_("opened"), "assigned": N_("assigned"), "closed": N_("closed"),
+           "moved": N_("moved"), "reopened": N_("reopened"), "reminder": N_("reminder"),
+           "partial": N_("partly recovered"), "note": N_("note")}
+"""A ticket event's kind as the ticket's history shows it."""
+_ANOMALY = {"outlier": N_("outlier"), "change": N_("change"), "collapse": N_("collapse")}
+
+
+def _activity_words(key: str) -> str:
+    found = _ACTIVITY.get(key)
+    return str(found) if found is not None else key
 _REPORT_STATUS = {"open": N_("open"), "closed": N_("closed"),
                   "partially open": N_("partially open")}
 
