@@ -1,5 +1,6 @@
-"""Red-team findings (redteam-i18n): each a failing test, marked xfail(strict=True) until
-fixed. Forbidden words and inputs are written by hand, never derived from the code."""
+"""Red-team findings (redteam-i18n): each was written as a failing test, marked
+xfail(strict=True), before the code was fixed; the markers went with the fixes. Forbidden
+words and inputs are written by hand, never derived from the code."""
 
 from __future__ import annotations
 
@@ -52,8 +53,6 @@ ARABIC_SUMMARY = "تعطل خادم البريد لـDWD وEDZW"
 FORBIDDEN_1 = ["DWD", "EDZW", "AnnaWeber"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1: Latin identifiers adjacent to CJK/Arabic "
-                   "letters escape the anonymiser in anonymised rooms")
 async def test_finding1_identifiers_glued_to_cjk_or_arabic_are_withheld(
         make_app: Any) -> None:
     app = await make_app(fx.directory())
@@ -81,8 +80,6 @@ async def test_finding1_control_english_spelling_is_withheld(make_app: Any) -> N
 # "Any phone number at all" is withheld from anonymised text, but the international form
 # must not follow a letter: "电话+49 30 1234567" ("phone +49…", no space, as Chinese is
 # written) and "致电0301234567" pass through. The number below is nobody's in the directory.
-@pytest.mark.xfail(strict=True, reason="finding 2: phone numbers glued to CJK text are "
-                   "not withheld in anonymised rooms")
 async def test_finding2_phone_after_chinese_word_is_withheld(make_app: Any) -> None:
     app = await make_app(fx.directory())
     await _cascade(app, "邮件中继被攻破，值班电话+49 30 1234567，或致电030 7654321")
@@ -120,8 +117,6 @@ def _break_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda lang: Broken(real(lang)) if lang == "zh" else real(lang))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: a stray brace in one .po entry makes "
-                   "`incident report` fail for everyone (format error, transaction lost)")
 async def test_finding3_stray_brace_in_a_translation_loses_no_report(
         make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _break_chinese(monkeypatch)
@@ -134,8 +129,6 @@ async def test_finding3_stray_brace_in_a_translation_loses_no_report(
     assert "Security incident severity 3" in room(app, "gisc-offenbach")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: the catalog placeholder check does not "
-                   "see a stray brace (or an extra {0}/{GISC}) that str.format rejects")
 def test_finding3_catalog_check_sees_a_stray_brace() -> None:
     from tests.i18n.test_catalogs import PLACEHOLDER
 
@@ -176,8 +169,6 @@ async def _search_on(url: str, clock: Any, queries: list[str],
         await app.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4: accent-less search finds a lesson on "
-                   "SQLite and not on PostgreSQL")
 async def test_finding4_search_without_accents_same_on_both_databases(
         sqlite_url: str, postgres_database: str, clock: Any) -> None:
     from tests.conftest import _truncate
@@ -230,8 +221,6 @@ async def test_finding5_arabic_lines_isolate_ids_and_dates(make_app: Any) -> Non
 # looping server can send inside an SRU diagnostic or an exception message) exhausts the
 # stack: RecursionError instead of the text. Latent: ``REASONS.words`` is the API the
 # GISC Watch renderers are meant to call on a stored probe reason.
-@pytest.mark.xfail(strict=True, reason="finding 6: Phrases.words recursion on a nested "
-                   "server message raises RecursionError")
 def test_finding6_nested_server_message_does_not_crash_the_translation() -> None:
     import wisbot.probes.reasons  # noqa: F401  (registers the templates)
     from wisbot.i18n_stored import REASONS
@@ -247,8 +236,6 @@ def test_finding6_nested_server_message_does_not_crash_the_translation() -> None
 # ----- finding 7: the short date in Chinese reads "02 12月" -----------------------------------
 # ``when_short`` uses the fixed pattern "dd MMM HH:mm" in every language; Chinese writes the
 # month first with 日 ("12月2日"), so a Chinese reader gets "02 12月 21:30 UTC".
-@pytest.mark.xfail(strict=True, reason="finding 7: when_short is not localised for Chinese "
-                   "(day before month, no 日)")
 def test_finding7_short_date_in_chinese_is_month_then_day() -> None:
     from datetime import UTC, datetime
 
@@ -274,8 +261,6 @@ def _directory_with_local_aliases() -> Any:
     return parse_directory(yaml.safe_load(text), "hand-written: aliases in other scripts")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8: Chinese/Arabic aliases in the directory "
-                   "are not withheld inside running Chinese/Arabic text")
 async def test_finding8_local_script_aliases_are_withheld_in_running_text(
         make_app: Any) -> None:
     app = await make_app(_directory_with_local_aliases())
@@ -296,8 +281,6 @@ async def test_finding8_local_script_aliases_are_withheld_in_running_text(
 ENGLISH_LESSON = "General hardening of the generic gateway; communication with the community."
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4: English stemming differs between SQLite "
-                   "(porter) and PostgreSQL (snowball english)")
 async def test_finding4_english_stems_same_on_both_databases(
         sqlite_url: str, postgres_database: str, clock: Any) -> None:
     from tests.conftest import _truncate
