@@ -47,18 +47,28 @@ def audit_usage() -> str:
     return "\n".join(lines)
 
 
-CONTINUITY_USAGE = """Usage:
-  continuity set <centre> services=<text> mto=<4h> rto=<2h> rpo=<1h> site=<text> contacts=<text> [every=<days>] [tested=<date>]
-  continuity tested <centre> <date>
-  continuity show <centre> | continuity list
-Example: continuity set DE-OF-NC services="GTS switch, OAI-PMH" mto=8h rto=4h rpo=1h site="Offenbach backup hall" contacts="24/7 desk +49 69 0000"
-"""  # noqa: E501
+def _usage(lines: tuple[str, ...], example: str) -> Callable[[], str]:
+    """A usage in the current language: "Usage:" and "Example:" translated, the command
+    lines as typed."""
+    def text() -> str:
+        return "\n".join([_t("Usage:"), *(f"  {line}" for line in lines),
+                          _t("Example: {example}", example=example)])
+    return text
 
-DRILL_USAGE = """Usage:
-  drill schedule <first YYYY-MM-DDTHH:MMZ> every=<days> | drill schedule off
-  drill now <role|all>
-  drill results [count]
-Example: drill schedule 2026-12-07T09:00Z every=30"""
+
+CONTINUITY_USAGE = _usage((
+    "continuity set <centre> services=<text> mto=<4h> rto=<2h> rpo=<1h> site=<text> "
+    "contacts=<text> [every=<days>] [tested=<date>]",
+    "continuity tested <centre> <date>",
+    "continuity show <centre> | continuity list"),
+    'continuity set DE-OF-NC services="GTS switch, OAI-PMH" mto=8h rto=4h rpo=1h '
+    'site="Offenbach backup hall" contacts="24/7 desk +49 69 0000"')
+
+DRILL_USAGE = _usage((
+    "drill schedule <first YYYY-MM-DDTHH:MMZ> every=<days> | drill schedule off",
+    "drill now <role|all>",
+    "drill results [count]"),
+    "drill schedule 2026-12-07T09:00Z every=30")
 
 
 class _Words:
