@@ -28,8 +28,11 @@ KEPT = [r"\b(member|gisc|area):[\w-]+", r"(?m)^\s+[a-z][\w-]*(=[\w-]+)?:",
         r"(?m)^\s*(audit|drill|continuity|change|kedb|exchange|models)\b[^\n⟦]*",
         # Job ids, the example directory's people and GISCs, probe service keys.
         r"\b[a-z0-9]+(?:-[a-z0-9]+)+\b", "Jonas Keller", "Claire Martin",
+        r"\bportal\b"]
+LAST = [r"\b[A-Z]{2}\b",
         r"\b(Beijing|Brasilia|Casablanca|Exeter|Jeddah|Melbourne|Moscow|New Delhi|Offenbach"
-        r"|Pretoria|Seoul|Tehran|Tokyo|Toulouse|Washington)\b", r"\bportal\b"]
+        r"|Pretoria|Seoul|Tehran|Tokyo|Toulouse|Washington)\b"]
+"""Applied after the shared list (which names whole phrases such as a desk's name)."""
 
 # What the commands are typed with: nothing that exists.
 BAD_ARGS = ["", "WIS-SEC-1999-99", "nosuchthing 7 zzz=1", "P-999", "HO-999", "L-999",
@@ -45,7 +48,7 @@ def english_default() -> Any:
 
 async def test_every_command_typed_wrong_reads_in_the_catalogs(make_app: Any,
                                                               monkeypatch: Any) -> None:
-    monkeypatch.setattr(rest, "KEPT", [*KEPT, *rest.KEPT, r"\b[A-Z]{2}\b"])  # codes: last
+    monkeypatch.setattr(rest, "KEPT", [*KEPT, *rest.KEPT, *LAST])
     app = await make_app()
     i18n.set_default("qps")
     c = app.console
