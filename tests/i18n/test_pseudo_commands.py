@@ -31,7 +31,7 @@ KEPT = [r"\b(member|gisc|area):[\w-]+", r"(?m)^\s+[a-z][\w-]*(=[\w-]+)?:",
         r"\bportal\b"]
 LAST = [r"\b[A-Z]{2}\b",
         r"\b(Beijing|Brasilia|Casablanca|Exeter|Jeddah|Melbourne|Moscow|New Delhi|Offenbach"
-        r"|Pretoria|Seoul|Tehran|Tokyo|Toulouse|Washington)\b"]
+        r"|Pretoria|Seoul|Tehran|Tokyo|Toulouse|Washington|Delhi)\b"]
 """Applied after the shared list (which names whole phrases such as a desk's name)."""
 
 # What the commands are typed with: nothing that exists.
