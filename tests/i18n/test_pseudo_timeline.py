@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,9 @@ from tests.reach_fixture import MatrixLike, mxid, room_id
 from wisbot import i18n
 from wisbot.adapters.console import render_text
 from wisbot.directory import Directory, parse_directory
-from wisbot.store.tables import TimelineEntry
+from wisbot.domain.confidentiality import Vis
+from wisbot.services.render import timeline_lines
+from wisbot.store.tables import Incident, TimelineEntry
 
 # A small directory on "Matrix" (the console adapter under that name): every contact has a
 # Matrix user id except Karl Schmidt, first on call for GISC Offenbach, so his page is
@@ -146,6 +149,9 @@ async def test_pseudo_locale_timeline_of_every_kind_named_and_anonymised(
     assert not left([named, anonymised]), left([named, anonymised])[:3]
     anon = render_text(anonymised)
     assert "⟦" in anon and [w for w in FORBIDDEN if w.casefold() in anon.casefold()] == [], anon
+    # Every card, page and alert the rooms and people received on the way.
+    received = [r for rs in [*adapter.rooms.values(), *adapter.direct.values()] for r in rs]
+    assert received and not left(received), left(received)[:3]
 
 
 async def test_english_timeline_reads_as_before_and_anonymised_names_nobody(
@@ -184,4 +190,23 @@ async def test_a_chinese_room_reads_the_chinese_kind_words(make_app: Any, clock:
     for english in ("acknowledged", "skipped", "not acknowledged", "classified", "checked",
                     "was "):
         assert english not in anon, (english, anon)
+    assert [w for w in FORBIDDEN if w.casefold() in anon.casefold()] == [], anon
+
+
+def test_an_old_row_without_a_message_key_shows_its_stored_text_redacted_anonymised() -> None:
+    d = directory(languages=False)
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    inc = Incident(id=1, number="WIS-SEC-2026-1", year=2026, seq=1, centre="DE-OF-NC",
+                   member="DE", principal_gisc="Offenbach", share="group", anonymous=True,
+                   summary="x", reported_by="anna.weber", created_at=at, updated_at=at)
+    old = TimelineEntry(incident_id=1, at=at, actor="wisbot", kind="page-skipped",
+                        text="P-1 (Member DE): anna.weber skipped (no Matrix user id); "
+                             "nobody else on the chain can be reached")
+
+    def shown(vis: Vis) -> str:
+        return "".join(s.text for s in timeline_lines(d, inc, vis, [old])[0])
+
+    assert "on-call contact skipped: P-1 (Member DE): anna.weber skipped" in shown(Vis.NAMED)
+    anon = shown(Vis.ANONYMOUS)
+    assert "on-call contact skipped: P-1" in anon, anon
     assert [w for w in FORBIDDEN if w.casefold() in anon.casefold()] == [], anon
