@@ -17,10 +17,12 @@ import pytest
 import yaml
 from sqlmodel import select
 
+from tests.i18n import fixtures as fx
 from tests.i18n.test_pseudo_rest import unmarked, wisbot_words
 from tests.reach_fixture import MatrixLike, mxid, room_id
 from wisbot import i18n
-from wisbot.adapters.console import render_text
+from wisbot.adapters.base import Invocation, MessageRef, RoomRef, UserRef
+from wisbot.adapters.console import ConsoleAdapter, render_text
 from wisbot.directory import Directory, parse_directory
 from wisbot.domain.confidentiality import Vis
 from wisbot.services.render import timeline_lines
@@ -210,3 +212,26 @@ def test_an_old_row_without_a_message_key_shows_its_stored_text_redacted_anonymi
     anon = shown(Vis.ANONYMOUS)
     assert "on-call contact skipped: P-1" in anon, anon
     assert [w for w in FORBIDDEN if w.casefold() in anon.casefold()] == [], anon
+
+
+async def test_a_removed_message_says_why_in_the_rooms_language(make_app: Any) -> None:
+    """The redaction reason everyone in the room reads: the collaboration room is Spanish
+    (the hand-written language fixture); the text is written by hand."""
+    class Redacting(ConsoleAdapter):
+        def __init__(self) -> None:
+            super().__init__(echo=False)
+            self.reasons: list[str] = []
+
+        async def redact(self, message: MessageRef, reason: str) -> bool:
+            self.reasons.append(reason)
+            return True
+
+    adapter = Redacting()
+    app = await make_app(fx.directory(), adapters=[adapter])
+    adapter.members["collaboration"] |= {"anna.weber", "li.wei"}
+    inv = Invocation(platform="console", sender=UserRef("console", "anna.weber"),
+                     text="!incident report DE-OF-NC share=secretariat Relay hit",
+                     room=RoomRef("console", "collaboration", "collaboration"),
+                     reply_to=MessageRef("console", "collaboration", "m1"))
+    await app.dispatch(inv)
+    assert adapter.reasons == ["eliminado por wisbot: no es para esta sala"], adapter.reasons
