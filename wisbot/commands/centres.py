@@ -3,11 +3,11 @@ who typed an unknown centre finds the right one without the directory file."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from wisbot.commands.dispatch import Ctx
 from wisbot.commands.registry import Arg, Command, Registry
-from wisbot.directory import _unknown
 from wisbot.errors import NotFound
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, bold
@@ -22,9 +22,11 @@ async def centres(ctx: Ctx, a: dict[str, Any]) -> Reply:
         found = next((c for c in directory.centres if c.code.casefold() == text.casefold()),
                      None)
         if found is None:
-            raise NotFound(_unknown("Member", text,
-                                    [x for m in directory.members
-                                     for x in (m.code, m.name)]))
+            known = {x.casefold(): x for m in directory.members for x in (m.code, m.name)}
+            close = difflib.get_close_matches(text.casefold(), list(known), n=3, cutoff=0.6)
+            hint = _t(" (did you mean {code}?)",
+                      code=", ".join(repr(known[c]) for c in close)) if close else ""
+            raise NotFound(_t("unknown Member {given}{hint}", given=repr(text), hint=hint))
         member = directory.member(found.member)
     own = directory.centres_of(member.code)
     b = ReplyBuilder(_t("Centres of {name} ({code})", name=member.name, code=member.code))

@@ -18,7 +18,7 @@ from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.incidents import Told
 from wisbot.services.limits import summary_refusal
 from wisbot.services.lists import WHICH
-from wisbot.services.render import exposure, incident_reply, incident_tlp
+from wisbot.services.render import exposure, headline_words, incident_reply, incident_tlp
 
 SHARES = tuple(s.value for s in Share)
 SHARE_ARG = Arg("share", "option", "who may be told; required, there is no default",
@@ -34,7 +34,8 @@ def told_reply(ctx: Ctx, told: Told, verb: str) -> Reply:
     vis = ctx.caller.sees(exposure(inc))
     if vis is Vis.NONE:
         # Typed where the incident may not be shown: confirm without any detail.
-        return ReplyBuilder(f"{inc.number} – {verb}", tlp=incident_tlp(inc)).reveal(
+        return ReplyBuilder(f"{inc.number} – {headline_words(verb)}",
+                            tlp=incident_tlp(inc)).reveal(
             inc.number, named=False).line(
             _t("This room may not see this incident; the rooms entitled to it were told.")
         ).build(private=True)

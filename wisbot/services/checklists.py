@@ -12,7 +12,7 @@ from wisbot.i18n import _
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
-from wisbot.services.render import actor_label, incident_tlp
+from wisbot.services.render import actor_label, incident_tlp, timeline_msg
 from wisbot.store.tables import Incident, TimelineEntry
 
 
@@ -54,7 +54,8 @@ class Checklists:
                                                          Vis.NAMED)))
                 svc._may_change(caller, inc, _("tick the checklist of"))
                 entry = svc._timeline(session, inc, caller, "checked", f"{n}. {items[n - 1]}",
-                                      {"n": n, "model": model.data.get("model")})
+                                      {"n": n, "model": model.data.get("model"),
+                                       **timeline_msg("checked", n=n, item=items[n - 1])})
                 session.flush()
                 ticked[n] = entry
             b = ReplyBuilder(_("{number} – checklist: {model}", number=inc.number,

@@ -366,8 +366,10 @@ def _rerender_page(session: Session, directory: Directory, inc: Incident, old: R
 
 
 def _without_number(reply: Reply, number: str) -> Reply:
+    with i18n.use(reply.lang):  # the words the message was rendered in
+        instead = _("an incident")
     lines = tuple(tuple(span.model_copy(update={"text": span.text.replace(f"{number} · ", "")
-                                                 .replace(number, "an incident")})
+                                                 .replace(number, instead)})
                         for span in line) for line in reply.lines)
     return reply.model_copy(update={"lines": lines})
 

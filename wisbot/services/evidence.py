@@ -125,7 +125,8 @@ def group_words(targets: Sequence[tuple[str, str, datetime | None]],
 
 def evidence_reply(session: Session, directory: Directory, inc: Incident, now: datetime,
                    *, details: bool = False) -> Reply:
-    from wisbot.services.paging import page_verdict, role_words, time_to_notify
+    from wisbot.services.paging import page_verdict, time_to_notify
+    from wisbot.services.render import missing_words, role_words
 
     at = _Clock(inc.created_at)
     b = ReplyBuilder(_t("{number} – service evidence", number=inc.number), kind="report",
@@ -192,7 +193,8 @@ def evidence_reply(session: Session, directory: Directory, inc: Incident, now: d
             head = (_t(" (escalated by {name})", name=_name(directory, s.escalated_by))
                     if s.escalated_by else "")
             head += "".join(_t(" · skipped {contact} ({missing})", contact=g.get("contact"),
-                               missing=g.get("missing")) for g in s.skipped or [])
+                               missing=missing_words(str(g.get("missing") or "")))
+                        for g in s.skipped or [])
             if details:
                 b.line(when, _event(s.action), head)
                 for where, status, delivered_at in targets:

@@ -16,14 +16,16 @@ from typing import Any
 
 from sqlmodel import select
 
+from wisbot import i18n
 from wisbot.adapters.base import Invocation, RoomRef
 from wisbot.directory import Directory, Room
 from wisbot.domain.audience import person_sees, room_sees
 from wisbot.domain.confidentiality import Exposure, Share, Vis
 from wisbot.errors import NotFound
-from wisbot.i18n import _, ngettext
+from wisbot.i18n import N_, _, ngettext
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, Span
+from wisbot.services.languages import room_language
 from wisbot.services.render import exposure
 from wisbot.store.engine import Store
 from wisbot.store.tables import Incident
@@ -35,8 +37,8 @@ TEXT_COMMANDS = {("incident", "report"), ("incident", "update"), ("incident", "r
                  ("severity",), ("lessons", "add"), ("escalate",), ("incident", "ioc", "add"),
                  ("incident", "seen")}
 """Commands whose words carry an incident's free text (what a room must not read)."""
-REDACT_REASON = "removed by wisbot: not for this room"
-"""Shown to everyone in the room: says nothing of the incident."""
+REDACT_REASON = N_("removed by wisbot: not for this room")
+"""Shown to everyone in the room, in the room's language: says nothing of the incident."""
 
 
 def _command(text: str) -> tuple[tuple[str, ...], list[str]] | None:
@@ -141,7 +143,9 @@ async def warn_exposed(store: Store | None, directory: Directory,
     redact = getattr(adapter, "redact", None)
     if redact is not None:
         try:
-            removed = bool(await redact(inv.reply_to, REDACT_REASON))
+            with i18n.use(room_language(room)):
+                reason = str(REDACT_REASON)
+            removed = bool(await redact(inv.reply_to, reason))
         except Exception as exc:
             log.warning("exposed: could not remove a message in %s: %s", room.key, exc)
     where = room.name or room.key

@@ -28,8 +28,8 @@ from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
 from wisbot.domain.tlp import SIGHTER_TLP, Tlp, strictest, tlp_for
 from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
+from wisbot.i18n import N_, ngettext
 from wisbot.i18n import _ as _t
-from wisbot.i18n import ngettext
 from wisbot.reply import Reply, ReplyBuilder, Reveal, Span, bold, user
 from wisbot.services.consent import (
     has_anonymised_audience,
@@ -50,6 +50,7 @@ from wisbot.services.render import (
     redactor_for,
     share_words,
     timeline_lines,
+    timeline_msg,
     word,
 )
 from wisbot.services.sightings import sighting_counts, sighting_lines
@@ -213,9 +214,12 @@ class IncidentService:
         if caller.is_secretariat or caller.is_member_focal(inc.member) \
                 or caller.is_gisc_focal(inc.principal_gisc):
             return
+        found = _MAY.get(what)
         raise NotAllowed(_t("only the affected Member's focal points, its principal GISC (GISC "
                             "{principal_gisc}) or the WMO Secretariat may {what} {number}",
-                            principal_gisc=inc.principal_gisc, what=what, number=inc.number))
+                            principal_gisc=inc.principal_gisc,
+                            what=str(found) if found is not None else what,
+                            number=inc.number))
 
     # ----- commands ---------------------------------------------------------------------
     async def report(self, caller: Caller, centre_code: str, share: Share, level: int,
@@ -256,7 +260,8 @@ class IncidentService:
             if model is not None:  # its checklist, as it was when reported
                 self._timeline(session, inc, caller, "model", model.title,
                                {"model": model.key, "checklist": list(model.checklist),
-                                "severity": model.severity})
+                                "severity": model.severity,
+                                **timeline_msg("model", title=model.title)})
             told = self._cascade(session, inc, "reported", "new incident reported")
             self._page_if_severe(session, inc, None)
             request_reviews(session, self.directory, inc, now)
@@ -353,9 +358,12 @@ class IncidentService:
             inc.rsit = rsit.value
             inc.updated_at = self.clock()
             session.add(inc)
+            # ``text``: the English as stored before (exports); ``msg``: what the
+            # timeline renders in the reader's language.
             self._timeline(session, inc, caller, "classified",
                            f"{rsit.value} (was {previous or 'not classified'})",
-                           {"from": previous, "to": rsit.value})
+                           {"from": previous, "to": rsit.value,
+                            **timeline_msg("classified", to=rsit.value, **{"from": previous})})
             told = self._cascade(session, inc, "classified",
                                  f"classified {rsit_words(rsit.value)}")
             return Told(inc, told)
@@ -388,9 +396,11 @@ class IncidentService:
             inc.anonymous = new_anon
             inc.updated_at = self.clock()
             session.add(inc)
+            was = f"{old.share.value}{', anonymous' if old.anonymous else ''}"
             self._timeline(session, inc, caller, "share", share_words(inc),
                            {"from": old.share.value, "to": level.value,
-                            "anonymous": new_anon})
+                            "anonymous": new_anon,
+                            **timeline_msg("share", share=share_words(inc), previous=was)})
             after = audience(self.directory, new)
             # What is still queued for a room that now may read less was written for the
             # old consent: withdraw it (the cascade below tells the room what it may read).
@@ -434,7 +444,7 @@ class IncidentService:
                 if waiting:
                     lines.append((bold(_t("Waiting for your review (anonymised rooms read none "
                                           "of it until then)")),))
-                    lines += [(Span(text=f"#{r.n} {r.subject}: "), user(r.proposed))
+                    lines += [(Span(text=f"#{r.n} {word(r.subject)}: "), user(r.proposed))
                               for r in waiting]
             return reply.model_copy(update={"lines": tuple(lines), "reveals": (
                 Reveal(incident=inc.number, named=vis is Vis.NAMED),)})
@@ -509,8 +519,8 @@ class IncidentService:
                                  tlp=strictest(incident_tlp(i) for i in visible))
                 for inc in visible:
                     b.reveal(inc.number)
-                    b.line(bold(f"{incident_tlp(inc).label} {inc.number}"), f" · {inc.status} · "
-                           f"{severity(inc.severity).words} · "
+                    b.line(bold(f"{incident_tlp(inc).label} {inc.number}"),
+                           f" · {word(inc.status)} · {severity(inc.severity).words} · "
                            f"{centre_label(self.directory, inc, Vis.NAMED)}")
                 b.line(_t("Check the lessons learned too: `lessons list <number>`."))
                 return b.build()
@@ -604,8 +614,8 @@ class IncidentService:
     @staticmethod
     def _released_line(b: ReplyBuilder, review: ConsentReview, wording: str,
                        rooms: Sequence[Room]) -> None:
-        where = ", ".join(r.key for r in rooms) or "no room reads it anonymised now"
-        b.line(bold(f"#{review.n} ({review.subject}): "), user(wording), f" → {where}")
+        where = ", ".join(r.key for r in rooms) or _t("no room reads it anonymised now")
+        b.line(bold(f"#{review.n} ({word(review.subject)}): "), user(wording), f" → {where}")
 
     def _check_query_rate(self, session: Session, caller: Caller, now: datetime) -> None:
         """Each query pages the Secretariat: one person may open only so many per window.
@@ -689,6 +699,14 @@ def withdrawn_note(number: str, by_member: bool, language: str, tlp: Tlp | None 
                   _t("The WMO Secretariat narrowed who is told; this room will receive no "
                      "further updates on it."))
         return note.build()
+
+
+_MAY = {"update": N_("add an update to"), "resolve": N_("resolve"), "reopen": N_("reopen"),
+        "close": N_("close"), "classify": N_("classify"),
+        "change the severity of": N_("change the severity of"),
+        "tick the checklist of": N_("tick the checklist of"),
+        "add indicators to": N_("add indicators to")}
+"""What a refusal says the caller may not do (``_may_change``), in the reader's language."""
 
 
 def _minutes(span: timedelta) -> str:

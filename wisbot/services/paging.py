@@ -55,7 +55,14 @@ from wisbot.services.context import Caller
 from wisbot.services.incidents import QUERY_RE, parse_number
 from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import ResponseRequest, notify
-from wisbot.services.render import exposure, incident_reply, incident_tlp, word
+from wisbot.services.render import (
+    exposure,
+    incident_reply,
+    incident_tlp,
+    role_words,
+    timeline_msg,
+    word,
+)
 from wisbot.store.engine import Store
 from wisbot.store.paging_tables import (
     OnCallOverrideRow,
@@ -94,16 +101,10 @@ def role_label(role: str) -> str:
     return role
 
 
-def role_words(role: str) -> str:
-    """:func:`role_label` in the reader's language."""
-    kind, _, name = role.partition(":")
-    if kind == "secretariat":
-        return _t("the WMO Secretariat")
-    if kind == "gisc":
-        return _t("GISC {name}", name=name)
-    if kind == "member":
-        return _t("Member {name}", name=name)
-    return role
+def english_duration(seconds: float) -> str:
+    """A duration as the stored (English) timeline text says it, whoever acknowledged."""
+    with i18n.use("en"):
+        return format_duration(seconds)
 
 
 def hhmm(at: datetime) -> str:
@@ -343,10 +344,14 @@ class PagingService:
                    "target; recorded for the service report.", ref=_ref(page),
                    role=role_words(page.role), about=page.ref)))
             if page.incident_id is not None:
+                # ``text``: the English as stored before (exports, old readers); ``data``:
+                # the message the timeline renders in each reader's language.
                 session.add(TimelineEntry(incident_id=page.incident_id, at=now, actor="wisbot",
                                           kind="target-missed",
                                           text=f"{_ref(page)} ({role_label(page.role)}) not "
-                                               "acknowledged within 1 hour"))
+                                               "acknowledged within 1 hour",
+                                          data=timeline_msg("target-missed", ref=_ref(page),
+                                                            role=page.role)))
         step.status = "fired"
         step.fired_at = now
         step.fired_by = self.holder
@@ -393,7 +398,11 @@ class PagingService:
                 incident_id=page.incident_id, at=now, actor="wisbot", kind="page-skipped",
                 text=f"{_ref(page)} ({role_label(page.role)}): "
                      + "; ".join(f"{g.contact.id} skipped ({g.missing})" for g in skipped)
-                     + f"; {then}"))
+                     + f"; {then}",
+                data=timeline_msg("page-skipped", ref=_ref(page), role=page.role,
+                                  skipped=[{"contact": g.contact.id, "missing": g.missing}
+                                           for g in skipped],
+                                  paged=list(paged))))
 
     def _may_be_paged(self, contact_id: str, role: str, exp: Exposure | None) -> bool:
         try:
@@ -666,7 +675,9 @@ class PagingService:
                                           actor=caller.contact.id, kind="ack",
                                           text=f"{_ref(p)} ({role_label(p.role)}) "
                                                f"acknowledged after "
-                                               f"{format_duration(took)}"))
+                                               f"{english_duration(took)}",
+                                          data=timeline_msg("ack", ref=_ref(p), role=p.role,
+                                                            seconds=round(took))))
             self._tell_chain(session, p, caller, now)
         b.line(_t("The page is stopped for everyone on the chain."))
         return b.build()

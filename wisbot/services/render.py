@@ -12,12 +12,13 @@ from wisbot import i18n
 from wisbot.directory import Contact, Directory
 from wisbot.domain.audience import lesson_cap
 from wisbot.domain.confidentiality import Exposure, Redactor, Share, Vis
+from wisbot.domain.paging import format_duration
 from wisbot.domain.rsit import words as rsit_words
 from wisbot.domain.severity import severity
 from wisbot.domain.tlp import Tlp, lesson_tlp, view_tlp
 from wisbot.errors import NotFound
 from wisbot.i18n import N_, _
-from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
+from wisbot.reply import Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.limits import clip
 from wisbot.store.tables import Incident, Lesson, TimelineEntry
 
@@ -202,7 +203,9 @@ KINDS = {"reported": N_("reported"), "update": N_("update"), "resolved": N_("res
          "share": N_("share"), "escalated": N_("escalated"), "acknowledged": N_("acknowledged"),
          "confirmed": N_("confirmed"), "replaced": N_("replaced"), "lesson": N_("lesson"),
          "summary": N_("summary"), "model": N_("model"), "checked": N_("checked"),
-         "ioc": N_("indicator")}
+         "classified": N_("classified"), "ioc": N_("indicator"),
+         "ack": N_("page acknowledged"), "target-missed": N_("1-hour target missed"),
+         "page-skipped": N_("on-call contact skipped")}
 """Timeline kinds and statuses as words (the command words stay as they are)."""
 HEADLINES = {str.__str__(h): h for h in (
     N_("new incident reported"), N_("update"), N_("resolved"), N_("reopened"), N_("closed"),
@@ -285,16 +288,158 @@ def timeline_lines(directory: Directory, inc: Incident, vis: Vis,
         when = i18n.when(e.at)
         who = actor_label(directory, e.actor, inc, vis)
         spans: list[Span] = [Span(text=f"{when} · {who} · {word(e.kind)}")]
-        if e.text:
+        own = entry_spans(directory, inc, vis, e)
+        if own is not None:  # wisbot's own wording, in the reader's language
+            spans.append(Span(text=": "))
+            spans += own
+        elif e.text:
             spans.append(Span(text=": "))
             if e.kind in FREE_TEXT_KINDS:
                 reviewed = inc.anon_summary if e.kind == "reported" else anon_of(e)
                 spans.append(_free(text_for(directory, inc, vis, e.text, reviewed)))
-            else:  # wisbot's own wording (sharing, acknowledgements): redacted only
+            else:  # an old row of wisbot's own wording, stored in English: redacted only
                 spans.append(user(redactor_for(directory, inc.member)(e.text)
                                   if vis is Vis.ANONYMOUS else e.text))
         out.append(tuple(spans))
     return out
+
+
+# ----- wisbot's own timeline wording ----------------------------------------------------
+# A timeline entry wisbot writes itself keeps its English in ``text`` (old readers, exports)
+# and a message key with its arguments in ``data`` (``{"msg": "ack", "args": {...}}``),
+# rendered here in the reader's language. People are arguments (contact ids), rendered with
+# actor_label, so an anonymised reader never reads a name.
+
+
+def timeline_msg(msg: str, **args: object) -> dict[str, object]:
+    """What a timeline entry's ``data`` holds for wisbot's own wording."""
+    return {"msg": msg, "args": args}
+
+
+def role_words(role: str) -> str:
+    """An on-call role (``gisc:Offenbach``) in the reader's language."""
+    kind, _sep, name = role.partition(":")
+    if kind == "secretariat":
+        return _("the WMO Secretariat")
+    if kind == "gisc":
+        return _("GISC {name}", name=name)
+    if kind == "member":
+        return _("Member {name}", name=name)
+    return role
+
+
+def _role_for(role: str, inc: Incident, vis: Vis) -> str:
+    """A role as ``vis`` may read it: anonymised, the affected Member's is not named."""
+    kind, _sep, name = role.partition(":")
+    if vis is Vis.ANONYMOUS and kind == "member":
+        return _("the affected Member") if name.casefold() == inc.member.casefold() \
+            else _("a Member")
+    return i18n.iso(role_words(role))
+
+
+_MISSING = re.compile(r"^no (.+)$")
+
+
+def missing_words(missing: str) -> str:
+    """What a skipped contact lacks ("no Matrix user id", as the pager stored it) in the
+    reader's language; platform names stay as they are."""
+    m = _MISSING.match(missing)
+    if m is None:
+        return missing
+    names: list[str] = []
+    for part in m[1].split(" or "):
+        if part == "chat id":
+            names.append(_("chat id"))
+        elif part.endswith(" user id"):
+            names.append(_("{platform} user id", platform=part[:-len(" user id")]))
+        elif part.endswith(" id"):
+            names.append(_("{platform} id", platform=part[:-len(" id")]))
+        else:
+            names.append(part)
+    what = names[0]
+    for more in names[1:]:
+        what = _("{first} or {second}", first=what, second=more)
+    return _("no {what}", what=what)
+
+
+_SLOT = "\ue000"
+
+
+def _filled(template: str, *values: Span) -> list[Span]:
+    """A translated sentence whose ``_SLOT`` marks are replaced by ``values`` (a person's
+    or the configuration's words keep their own style)."""
+    out: list[Span] = []
+    for i, part in enumerate(template.split(_SLOT)):
+        if part:
+            out.append(Span(text=part))
+        if i < len(values):
+            out.append(values[i])
+    return out
+
+
+def _str(args: dict[str, Any], key: str) -> str:
+    value = args.get(key)
+    return "" if value is None else str(value)
+
+
+def entry_spans(directory: Directory, inc: Incident, vis: Vis,
+                entry: TimelineEntry) -> list[Span] | None:
+    """wisbot's own wording of ``entry`` in the reader's language, or None (a person's
+    text, or an old row stored before the message key: its ``text`` is shown)."""
+    data = entry.data or {}
+    msg = data.get("msg")
+    raw = data.get("args")
+    if not isinstance(msg, str) or not isinstance(raw, dict):
+        return None
+    args: dict[str, Any] = raw
+
+    def who(contact: object) -> str:
+        return actor_label(directory, str(contact), inc, vis)
+
+    spans: list[Span]
+    if msg == "target-missed":
+        spans = [Span(text=_("{ref} ({role}) not acknowledged within 1 hour",
+                             ref=i18n.iso(_str(args, "ref")),
+                             role=_role_for(_str(args, "role"), inc, vis)))]
+    elif msg == "ack":
+        seconds = args.get("seconds")
+        spans = [Span(text=_("{ref} ({role}) acknowledged after {took}",
+                             ref=i18n.iso(_str(args, "ref")),
+                             role=_role_for(_str(args, "role"), inc, vis),
+                             took=format_duration(float(seconds)
+                                                  if isinstance(seconds, (int, float))
+                                                  else None)))]
+    elif msg == "page-skipped":
+        skipped = args.get("skipped") if isinstance(args.get("skipped"), list) else []
+        paged = args.get("paged") if isinstance(args.get("paged"), list) else []
+        parts = [_("{who} skipped ({missing})", who=who(g.get("contact")),
+                   missing=missing_words(str(g.get("missing") or "")))
+                 for g in skipped or [] if isinstance(g, dict)]
+        parts.append(_("{people} paged at once", people=", ".join(who(p) for p in paged or []))
+                     if paged else _("nobody else on the chain can be reached"))
+        spans = [Span(text=_("{ref} ({role}): {what}", ref=i18n.iso(_str(args, "ref")),
+                             role=_role_for(_str(args, "role"), inc, vis),
+                             what=_("; ").join(parts)))]
+    elif msg == "classified":
+        now_ = code(_str(args, "to"))  # RSIT names stay as they are
+        spans = _filled(_("{classification} (was {previous})", classification=_SLOT,
+                          previous=_SLOT), now_, code(_str(args, "from"))) \
+            if args.get("from") else \
+            _filled(_("{classification} (was not classified)", classification=_SLOT), now_)
+    elif msg == "share":  # share levels are command words
+        spans = [Span(text=_("{share} (was {previous})", share=i18n.iso(_str(args, "share")),
+                             previous=i18n.iso(_str(args, "previous"))))]
+    elif msg == "model":  # the kind says it; the title is the Secretariat's configuration
+        spans = [user(_str(args, "title"))]
+    elif msg == "checked":  # the item: the model's checklist, as configured (not translated)
+        spans = [Span(text=f"{_str(args, 'n')}. "),
+                 user(_str(args, "item"))]
+    else:
+        return None
+    if vis is Vis.ANONYMOUS:  # what names the Member or its people never reaches them
+        redact = redactor_for(directory, inc.member)
+        spans = [s.model_copy(update={"text": redact(s.text)}) for s in spans]
+    return spans
 
 
 def lesson_spans(directory: Directory, lesson: Lesson, inc: Incident, vis: Vis,

@@ -35,8 +35,8 @@ from wisbot.services.context import Caller
 from wisbot.services.languages import person_language
 from wisbot.services.lessons import lesson_visibility
 from wisbot.services.lists import WHICH
-from wisbot.services.paging import page_verdict, role_words, time_to_notify
-from wisbot.services.render import STATUS, exposure, lesson_label, lesson_spans
+from wisbot.services.paging import page_verdict, time_to_notify
+from wisbot.services.render import STATUS, exposure, lesson_label, lesson_spans, role_words
 from wisbot.services.reports import MONTHS, report_for, to_csv, to_json
 from wisbot.services.watch import SERVICE_WORDS, subject_label
 from wisbot.store.paging_tables import Page, PageStep
