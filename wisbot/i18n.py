@@ -207,7 +207,7 @@ def when(value: datetime) -> str:
     at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     shown = _format_datetime(at, format="yyyy-MM-dd HH:mm", tzinfo=UTC,
                              locale=_babel_locale())
-    return f"{shown} UTC"
+    return iso(f"{shown} UTC")  # a right-to-left line keeps the date in order
 
 
 def when_short(value: datetime) -> str:
@@ -218,13 +218,13 @@ def when_short(value: datetime) -> str:
         return f"{_format_datetime(at, 'dd MMM HH:mm', tzinfo=UTC, locale=loc)} UTC"
     # The language's own order of day and month ("12月2日", "2 déc.").
     shown = format_skeleton("MMMd", at, tzinfo=UTC, locale=loc)
-    return f"{shown} {_format_datetime(at, 'HH:mm', tzinfo=UTC, locale=loc)} UTC"
+    return iso(f"{shown} {_format_datetime(at, 'HH:mm', tzinfo=UTC, locale=loc)} UTC")
 
 
 def when_long(value: datetime) -> str:
     """A moment in words for the language (``2 déc. 2026, 11:08``), in UTC, saying so."""
     at = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return f"{_format_datetime(at, format='medium', tzinfo=UTC, locale=_babel_locale())} UTC"
+    return iso(f"{_format_datetime(at, format='medium', tzinfo=UTC, locale=_babel_locale())} UTC")
 
 
 class Said(str):

@@ -197,8 +197,6 @@ def _outside_isolates(body: str) -> str:
     return body
 
 
-@pytest.mark.xfail(strict=True, reason="finding 5: Arabic incident list / timeline lines "
-                   "leave the incident id and the UTC date unisolated")
 async def test_finding5_arabic_lines_isolate_ids_and_dates(make_app: Any) -> None:
     from wisbot.adapters.matrix import render
 

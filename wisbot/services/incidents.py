@@ -492,7 +492,7 @@ class IncidentService:
             for inc, vis in rows:
                 b.reveal(inc.number, named=vis is Vis.NAMED)
                 sightings = seen.get(inc.id or 0, 0)
-                b.line(bold(f"{incident_tlp(inc, vis).label} {inc.number}"),
+                b.line(bold(i18n.iso(f"{incident_tlp(inc, vis).label} {inc.number}")),
                        f" · {word(inc.status)} · "
                        + _t("severity {level}", level=inc.severity) + " · ",
                        Span(text=f"{inc.rsit}", style="code") if inc.rsit else "",
