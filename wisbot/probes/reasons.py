@@ -87,3 +87,8 @@ XML_DTD = add(N_("XML with a document type declaration (DTD) refused: entity dec
 XML_MALFORMED = add(N_("malformed XML: {error}"))
 XML_TRUNCATED = add(N_("malformed or truncated XML: {error}"))
 XML_EMPTY = add(N_("empty XML document"))
+
+# GISC Watch ticket findings made from probe results (wisbot.services.watch)
+FINDING_UNREACHABLE = add(N_("GISC {gisc} unreachable: no service answers"))
+FINDING_NOT_ACTIVE = add(N_("{service} not active ({reason})"))
+FAILED = add(N_("failed"))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from wisbot import i18n
 from wisbot.i18n import _ as _t
+from wisbot.i18n_stored import REASONS
 
 
 class Words(str):
@@ -51,4 +52,12 @@ def finding_words(reporter: str, finding: str) -> str:
     if m is not None and reporter == f"WMEM {m[2]}"[:128]:
         return _t("{severity} from {source}: {title}", severity=i18n.iso(m[1]),
                   source=i18n.iso(m[2]), title=i18n.iso(m[3]))
-    return finding
+    # A finding from the probes: its parts (";" outside parentheses) are stored phrases.
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(finding):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and finding.startswith("; ", i):
+            parts.append(finding[start:i])
+            start = i + 2
+    parts.append(finding[start:])
+    return _t("; ").join(REASONS.words(p) for p in parts)

@@ -53,6 +53,7 @@ from wisbot.errors import InvalidState, NotAllowed, NotFound, UsageError
 from wisbot.i18n import N_
 from wisbot.i18n import _ as _t
 from wisbot.i18n_stored import REASONS
+from wisbot.probes import reasons
 from wisbot.probes.anomalies import Anomaly, broker_collapse, day_on_day, record_count_outliers
 from wisbot.probes.base import ProbeLimits, ProbeResult, ProbeStatus, ProbeTarget, Service, sweep
 from wisbot.probes.wismon import GiscProperties, build_centres, build_events, build_monitor, dumps
@@ -87,6 +88,8 @@ SERVICE_WORDS = {
     "wismon": N_("WIS Monitor JSON"), "gdc": N_("Global Discovery Catalogue"),
     "broker": N_("Global Broker"), "cache": N_("Global Cache"), "monitor": N_("Global Monitor"),
 }
+for _words in SERVICE_WORDS.values():
+    REASONS.add(_words)  # a stored finding names the service in English
 Sweep = Callable[..., Any]
 Settle = Callable[[Session, str, str], object]
 """Stops the pages about a ref once it is answered (``PagingService.settle``)."""
@@ -749,12 +752,14 @@ class WatchService:
         return _svc_words(key, english=True)  # stored: English
 
     def _finding(self, subject: str, found: dict[str, ProbeResult], failing: set[str]) -> str:
+        # Stored in English; shown in each reader's language (ticket_words.finding_words).
         if subject != GLOBAL and failing == set(found):
-            return f"GISC {subject} unreachable: no service answers"
+            return reasons.FINDING_UNREACHABLE.en(gisc=subject)
         parts = []
         for key in sorted(failing):
-            reason = found[key].reason or "failed"
-            parts.append(f"{self._svc_words(key)} not active ({reason[:160]})")
+            reason = found[key].reason or reasons.FAILED.en()
+            parts.append(reasons.FINDING_NOT_ACTIVE.en(service=self._svc_words(key),
+                                                       reason=reason[:160]))
         return "; ".join(parts)
 
     def _sections(self, session: Session, lo: datetime, hi: datetime,
