@@ -11,7 +11,6 @@ a Chinese person's reminder."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import yaml
 from tests.audit_fixture import audit_data, audit_directory
 from tests.conftest import EXAMPLE
 from tests.helpers import room_text
-from tests.i18n.test_pseudo_rest import everything, unmarked, wisbot_words
+from tests.i18n.test_pseudo_rest import everything, problems
 from wisbot import i18n
 from wisbot.adapters.console import render_text
 from wisbot.directory import parse_directory
@@ -71,15 +70,7 @@ def english_default() -> Any:
 
 
 def leftovers(replies: list[Any]) -> list[tuple[list[str], str]]:
-    found = []
-    for reply in replies:
-        words = wisbot_words(reply)
-        for pattern in MINE:
-            words = re.sub(pattern, " ", words)
-        left = unmarked(words)
-        if left:
-            found.append((left, render_text(reply)))
-    return found
+    return problems(replies, MINE)
 
 
 async def test_pseudo_locale_audit_four_phases_reminders_report_evidence(

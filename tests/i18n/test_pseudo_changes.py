@@ -9,7 +9,6 @@ take), the example directory's names and codes, the fixed marker DRILL."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,8 +19,7 @@ from tests.helpers import room_text
 from tests.i18n.test_pseudo_rest import (
     english_default,  # noqa: F401 (fixture)
     everything,
-    unmarked,
-    wisbot_words,
+    problems,
 )
 from wisbot import i18n
 from wisbot.adapters.console import render_text
@@ -46,15 +44,7 @@ PLAN = ('continuity set DE-OF-NC services="GTS message switch, OAI-PMH portal" m
 def left_english(replies: list[Any]) -> list[tuple[list[str], str]]:
     """English words outside ⟦…⟧ (as ``problems`` in test_pseudo_rest), with this file's
     own kept words taken out first."""
-    found = []
-    for reply in replies:
-        text = wisbot_words(reply)
-        for pattern in KEPT_HERE:
-            text = re.sub(pattern, " ", text)
-        left = unmarked(text)
-        if left:
-            found.append((left, render_text(reply)))
-    return found
+    return problems(replies, KEPT_HERE)
 
 
 def with_languages(directory: Directory, rooms: dict[str, str]) -> Directory:

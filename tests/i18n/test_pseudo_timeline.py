@@ -8,7 +8,6 @@ Chinese room reads the Chinese kind words. Everything expected is written by han
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,7 @@ import yaml
 from sqlmodel import select
 
 from tests.i18n import fixtures as fx
-from tests.i18n.test_pseudo_rest import unmarked, wisbot_words
+from tests.i18n.test_pseudo_rest import problems
 from tests.reach_fixture import MatrixLike, mxid, room_id
 from wisbot import i18n
 from wisbot.adapters.base import Invocation, MessageRef, RoomRef, UserRef
@@ -92,15 +91,7 @@ def directory(*, languages: bool) -> Directory:
 
 
 def left(replies: list[Any]) -> list[tuple[list[str], str]]:
-    found = []
-    for reply in replies:
-        text = wisbot_words(reply)
-        for pattern in KEPT:
-            text = re.sub(pattern, " ", text)
-        words = unmarked(text)
-        if words:
-            found.append((words, render_text(reply)))
-    return found
+    return problems(replies, KEPT)
 
 
 async def every_kind(make_app: Any, clock: Any, *, languages: bool,

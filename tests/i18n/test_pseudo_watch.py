@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from tests.helpers import room_text
 from tests.i18n.test_pseudo_rest import KEPT as REST_KEPT
-from tests.i18n.test_pseudo_rest import everything, unmarked, wisbot_words
+from tests.i18n.test_pseudo_rest import everything, problems, unmarked, wisbot_words
 from tests.watch.conftest import MARCH, THREE, WIS2, fake_sweep, watch_app, watch_directory  # noqa: F401
 from tests.watch.test_handover import Inbox, smtp, smtp_settings  # noqa: F401 (fixture)
 from wisbot import i18n
@@ -68,15 +68,7 @@ def left_in(text: str) -> list[str]:
 def watch_problems(replies: list[Any]) -> list[tuple[list[str], str]]:
     """``problems`` of test_pseudo_rest (what wisbot wrote, not a person's text nor code
     spans), with this file's kept words too."""
-    found = []
-    for reply in replies:
-        text = wisbot_words(reply)
-        for pattern in WATCH_KEPT:
-            text = re.sub(pattern, " ", text)
-        left = unmarked(text)
-        if left:
-            found.append((left, render_text(reply)))
-    return found
+    return problems(replies, WATCH_KEPT)
 
 
 async def _mails(inbox: Inbox, count: int) -> list[Message]:

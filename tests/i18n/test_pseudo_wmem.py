@@ -15,8 +15,6 @@ English."""
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -25,7 +23,7 @@ import pytest
 
 from tests._fake_jira import FakeJira
 from tests.helpers import room_text
-from tests.i18n.test_pseudo_rest import everything, unmarked, wisbot_words
+from tests.i18n.test_pseudo_rest import everything, problems
 from tests.watch.conftest import MARCH, THREE, watch_directory
 from tests.watch.test_alerts import load
 from tests.watch.test_jira import PAT, fake_jira, jira_directory  # noqa: F401 (fixture)
@@ -65,18 +63,7 @@ def english_default() -> Iterator[None]:
 
 def left(replies: list[Any]) -> list[tuple[list[str], str]]:
     """English wisbot wrote outside ⟦…⟧, once this file's KEPT words are set aside."""
-    found = []
-    for reply in replies:
-        text = wisbot_words(reply)
-        for pattern in KEPT:
-            text = re.sub(pattern, " ", text)
-        words = unmarked(text)
-        if words:
-            found.append((words, render_text(reply)))
-    if found and (dump := os.environ.get("WISBOT_I18N_DUMP")):
-        with open(dump, "a", encoding="utf-8") as fh:
-            fh.writelines(f"{words}\n{text}\n\n" for words, text in found)
-    return found
+    return problems(replies, KEPT)
 
 
 def _directory(example: Directory, duty_language: str | None = None,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,13 +30,13 @@ from sqlmodel import Session, col, select
 
 from wisbot import i18n
 from wisbot.clock import Clock
-from wisbot.directory import Directory, Room
+from wisbot.directory import Directory
 from wisbot.domain import aor
 from wisbot.domain.watch import Impact, TicketState, utc_day
 from wisbot.errors import NotFound
 from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
-from wisbot.services.languages import room_language
+from wisbot.services.languages import each_in_its_language
 from wisbot.services.notify import notify
 from wisbot.services.watch import GLOBAL, WatchService
 from wisbot.store.alerts_jira_tables import AlertReceipt, AlertTicket
@@ -351,7 +350,7 @@ class AlertService:
             return b.build()
 
         notify(session, kind="watch-alert", now=now, incident_id=None,
-               deliveries=_each_in_its_language(self.watch._duty_rooms(session, now), render))
+               deliveries=each_in_its_language(self.watch._duty_rooms(session, now), render))
 
     # ----- the daily digest of warnings --------------------------------------------------
     async def digest(self) -> int:
@@ -398,7 +397,7 @@ class AlertService:
                 return b.build()
 
             notify(session, kind="watch-alert-digest", now=now, incident_id=None,
-                   deliveries=_each_in_its_language(self.watch._duty_rooms(session, now),
+                   deliveries=each_in_its_language(self.watch._duty_rooms(session, now),
                                                     render))
             return len(rows)
 
@@ -410,15 +409,3 @@ def _id(ticket: WatchTicket) -> int:
     return ticket.id
 
 
-def _each_in_its_language(rooms: Sequence[Room], render: Callable[[], Reply],
-                          ) -> list[tuple[Room, Reply]]:
-    """``render()`` once per language of ``rooms``, each room given its own."""
-    done: dict[str, Reply] = {}
-    out = []
-    for room in rooms:
-        lang = room_language(room)
-        if lang not in done:
-            with i18n.use(lang):
-                done[lang] = render()
-        out.append((room, done[lang]))
-    return out

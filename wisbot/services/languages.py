@@ -4,6 +4,8 @@ they chose (``language fr``, stored), else their directory entry's; else the dep
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from sqlmodel import Session
 
 from wisbot import i18n
@@ -15,6 +17,20 @@ from wisbot.reply import Reply, ReplyBuilder, code
 from wisbot.services.context import Caller
 from wisbot.store.engine import Store
 from wisbot.store.language_tables import PersonLanguage
+
+
+def each_in_its_language(rooms: Sequence[Room], render: Callable[[], Reply],
+                         ) -> list[tuple[Room, Reply]]:
+    """``render()`` once per language of ``rooms``, each room given its own."""
+    done: dict[str, Reply] = {}
+    out = []
+    for room in rooms:
+        lang = room_language(room)
+        if lang not in done:
+            with i18n.use(lang):
+                done[lang] = render()
+        out.append((room, done[lang]))
+    return out
 
 
 def room_language(room: Room | None) -> str:

@@ -60,7 +60,7 @@ from wisbot.probes.wismon import GiscProperties, build_centres, build_events, bu
 from wisbot.reply import Attachment, Reply, ReplyBuilder, Span, bold, code, user
 from wisbot.services.chart import Point, chart_png
 from wisbot.services.context import Caller
-from wisbot.services.languages import person_language, room_language
+from wisbot.services.languages import each_in_its_language, person_language, room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.ticket_words import Words, finding_words
@@ -113,20 +113,6 @@ def subject_label(subject: str) -> str:
     # tickets from WIS2 monitoring events are about a centre-id (lower case, hyphens)
     return _t("WIS2 centre {centre}", centre=subject) if is_centre_id(subject) \
         else f"GISC {subject}"
-
-
-def _each_language(rooms: Sequence[Room], make: Callable[[], Reply]) -> list[tuple[Room, Reply]]:
-    """(room, message) for every room, each message rendered in its room's language (once
-    per language)."""
-    made: dict[str, Reply] = {}
-    out = []
-    for room in rooms:
-        lang = room_language(room)
-        if lang not in made:
-            with i18n.use(lang):
-                made[lang] = make()
-        out.append((room, made[lang]))
-    return out
 
 
 @dataclass(frozen=True)
@@ -448,7 +434,7 @@ class WatchService:
             if room is not None:
                 rooms.append(room)
             notify(session, kind="watch-roster", now=_now_utc(self.clock), incident_id=None,
-                   deliveries=_each_language(rooms, lambda: ReplyBuilder(
+                   deliveries=each_in_its_language(rooms, lambda: ReplyBuilder(
                        _t("GISC Watch roster changed")).line(text()).build()))
             return ReplyBuilder(_t("Roster set")).line(text()).build(private=True)
 
@@ -1008,7 +994,7 @@ class WatchService:
                 if room not in rooms:
                     rooms.append(room)
             notify(session, kind="watch-deadman", now=now, incident_id=None,
-                   deliveries=_each_language(rooms, alert))
+                   deliveries=each_in_its_language(rooms, alert))
             session.add(WatchMark(key=key, at=now))
             return [r.key for r in rooms]
 
@@ -1206,7 +1192,7 @@ class WatchService:
             rooms = [r for r in (self._gisc_room(nxt.gisc),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
             notify(session, kind="watch-handover", now=now, incident_id=None,
-                   deliveries=_each_language(rooms, lambda: self._handover_reply(
+                   deliveries=each_in_its_language(rooms, lambda: self._handover_reply(
                        h, self._report(session, now, start, end))))
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}", at=now,
@@ -1388,7 +1374,7 @@ class WatchService:
             rooms = [r for r in (self._gisc_room(h.outgoing),) if r is not None]
             rooms += self.directory.rooms_with_role("collaboration")
             notify(session, kind="watch-accept", now=now, incident_id=None,
-                   deliveries=_each_language(rooms, lambda: accepted().build()))
+                   deliveries=each_in_its_language(rooms, lambda: accepted().build()))
             opened = session.exec(select(WatchTicket).where(
                 WatchTicket.state != TicketState.DONE.value)).all()
             b = accepted()
@@ -1435,7 +1421,7 @@ class WatchService:
                     room = self._gisc_room(current.gisc)
                     if room is not None:
                         notify(session, kind="watch-period", now=now, incident_id=None,
-                               deliveries=_each_language([room], started))
+                               deliveries=each_in_its_language([room], started))
                     done.append(f"period-start {current.gisc}")
             for h in session.exec(select(Handover).where(
                     col(Handover.accepted_at).is_(None))).all():
@@ -1455,7 +1441,7 @@ class WatchService:
                     room = self._gisc_room(h.incoming)
                     if room is not None:
                         notify(session, kind="watch-reminder", now=now, incident_id=None,
-                               deliveries=_each_language(
+                               deliveries=each_in_its_language(
                                    [room], functools.partial(self._reminder_reply, h)))
                     done.append(f"remind HO-{h.id}")
             return done
@@ -1504,7 +1490,7 @@ class WatchService:
                  if r is not None]
         rooms += self.directory.rooms_with_role("secretariat")
         notify(session, kind="watch-escalate", now=now, incident_id=None,
-               deliveries=_each_language(rooms, lambda: self._escalation_reply(h, gisc)))
+               deliveries=each_in_its_language(rooms, lambda: self._escalation_reply(h, gisc)))
         if after is not None:  # the page is rendered again for each person paged
             self.on_response(session, ResponseRequest(
                 kind="handover", ref=f"HO-{h.id}-next", at=now,
@@ -1538,7 +1524,7 @@ class WatchService:
                                               s.watch_escalation_contact)):
                     direct.append((s.watch_escalation_contact, escalation()))
             notify(session, kind="watch-escalation", now=now, incident_id=None,
-                   deliveries=_each_language(rooms, escalation), direct=direct)
+                   deliveries=each_in_its_language(rooms, escalation), direct=direct)
             return [r.key for r in rooms] + [f"@{c}" for c, _ in direct]
 
         told = await self.store.tx(work)
