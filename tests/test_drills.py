@@ -134,7 +134,7 @@ async def test_drills_never_alter_incident_statistics(make_app: Any, clock: Any)
     assert not any(r.startswith("member:") for r in after.reachability)
     stats = render_text(await c.type("sec-maria", "incident stats 2026", "secretariat"))
     assert "Incidents: 1" in stats
-    assert "GISC Offenbach: 1 drills, answered 1, median 7 min" in stats, stats
+    assert "GISC Offenbach: 1 drill, answered 1, median 7 min" in stats, stats
 
 
 async def test_scheduled_drill_starts_once_across_two_apps(make_app: Any, clock: Any) -> None:
