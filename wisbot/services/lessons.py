@@ -285,10 +285,16 @@ class LessonService:
         return await self.store.tx(work)
 
     def _matching_ids(self, session: Session, terms: Sequence[str]) -> Sequence[int]:
-        """Lessons that :func:`contains_all` terms, newest first (the last 20,000)."""
+        """The newest 200 lessons that :func:`contains_all` terms (of the last 20,000)."""
         rows = session.execute(sql(
             "SELECT id, text FROM lesson ORDER BY id DESC LIMIT 20000")).all()
-        return [int(i) for i, text in rows if contains_all(str(text), terms)]
+        out: list[int] = []
+        for i, text in rows:
+            if contains_all(str(text), terms):
+                out.append(int(i))
+                if len(out) == 200:
+                    break
+        return out
 
     def _matches(self, session: Session, text: str, terms: Sequence[str]) -> bool:
         """Whether ``text`` alone matches the search (the same matcher as the search)."""
