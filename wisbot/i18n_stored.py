@@ -19,18 +19,43 @@ _FIELD = re.compile(r"\{(\w+)\}")
 
 
 class Phrase:
-    __slots__ = ("pattern", "template")
+    __slots__ = ("literals", "names", "template")
 
     def __init__(self, template: Lazy) -> None:
         self.template = template
         parts = _FIELD.split(str.__str__(template))
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)"
-                        for i, p in enumerate(parts))
-        self.pattern = re.compile(regex, re.DOTALL)
+        self.literals: list[str] = parts[0::2]
+        self.names: list[str] = parts[1::2]
 
     def en(self, **values: object) -> str:
         """The English text stored (and shown to English readers)."""
         return str.__str__(self.template).format(**values)
+
+    def parse(self, text: str) -> dict[str, str] | None:
+        """The values of ``text`` if this template wrote it. One pass, left to right: a
+        value ends at the first place the next words of the template appear (the last one
+        where the template's own ending begins), so a server's text cannot make it slow."""
+        first, *rest = self.literals
+        if not self.names:
+            return {} if text == first else None
+        if not text.startswith(first):
+            return None
+        values: dict[str, str] = {}
+        pos = len(first)
+        for k, (name, literal) in enumerate(zip(self.names, rest, strict=True)):
+            if k == len(self.names) - 1:
+                end = len(text) - len(literal)
+                if end < pos or not text.endswith(literal):
+                    return None
+            else:
+                if not literal:
+                    return None  # two values side by side: no way to tell where one ends
+                end = text.find(literal, pos)
+                if end < 0:
+                    return None
+            values[name] = text[pos:end]
+            pos = end + len(literal)
+        return values
 
 
 class Phrases:
@@ -49,9 +74,9 @@ class Phrases:
         if depth > 3 or len(text) > 4000:
             return text
         for phrase in self._phrases:
-            if m := phrase.pattern.fullmatch(text):
+            if (found := phrase.parse(text)) is not None:
                 values: dict[str, object] = {k: self.words(v, depth=depth + 1)
-                                             for k, v in m.groupdict().items()}
+                                             for k, v in found.items()}
                 english = str.__str__(phrase.template)
                 return i18n.fill(_(english), english, values)
         return text

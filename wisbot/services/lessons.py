@@ -191,7 +191,7 @@ class LessonService:
         return await self.store.tx(work)
 
     async def search(self, caller: Caller, words: str) -> Reply:
-        terms = _WORD.findall(words)
+        terms = _WORD.findall(fold(words))  # a combining mark would split a word
         if not terms:
             raise UsageError(_t("give at least one word to search for"))
 
