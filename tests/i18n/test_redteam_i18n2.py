@@ -1,0 +1,151 @@
+"""Red-team findings, second round on languages (redteam-i18n2): each is a failing test
+marked xfail(strict=True) until the code is fixed. Forbidden words and inputs are written
+by hand, never derived from the code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.i18n import fixtures as fx
+from tests.i18n.test_pseudo_wmem import VIA, fake_sweep, monitoring_app  # noqa: F401
+from tests.wmem.conftest import event, raw
+from wisbot import i18n
+
+RLO = "\u202e"  # right-to-left override
+PDF = "\u202c"
+LRI, PDI = "\u2066", "\u2069"
+
+
+@pytest.fixture(autouse=True)
+def english_default() -> Iterator[None]:
+    yield
+    i18n.set_default("en")
+
+
+def _matrix_plain(reply: Any) -> str:
+    from wisbot.adapters.matrix import render
+
+    return str(render(reply)["body"])
+
+
+@pytest.mark.xfail(strict=True, reason="finding 1: a WMEM title keeps bidi controls and @room in the ticket message title")
+# ----- finding 1: a WIS2 monitoring event's title keeps its bidi controls (and @room) -------
+# A WMEM follow-up's title becomes the ticket headline, rendered per room language into the
+# message *title* (a plain string, not a person's span): bidi overrides are not removed and,
+# on Matrix, "@room" is not neutralised, in every language. Any WIS2 centre publishing a
+# monitoring event can reorder what GISC duty rooms read ("…ERROR reported by X: <RLO>…").
+async def test_finding1_wmem_title_bidi_controls_never_reach_a_room(
+        monitoring_app: Any) -> None:  # noqa: F811
+    for duty_language in ("en", "ar"):
+        app = await monitoring_app(duty_language)
+        first = event("gc-alert-report")
+        assert await app.wmem.receive_bytes(raw(first), "", VIA) == "ticket"
+        again = event("gc-alert-report", data_ref=first["id"], data_severity="ERROR")
+        again["data"]["content"]["title"] = f"archive {RLO}ok llits{PDF} {LRI}x{PDI} @room"
+        assert await app.wmem.receive_bytes(raw(again), "", VIA) == "update"
+        await app.outbox.drain()
+        seen = False
+        for key, msgs in app.console.rooms.items():
+            for m in msgs:
+                body = _matrix_plain(m)
+                if "llits" not in body:
+                    continue
+                seen = True
+                assert RLO not in body and LRI not in body, (duty_language, key, body)
+                assert "@room" not in body, (duty_language, key, body)
+        assert seen
+        i18n.set_default("en")
+
+
+@pytest.mark.xfail(strict=True, reason="finding 2: Arabic WMEM headline leaves the severity word unisolated")
+# ----- finding 2: Arabic WMEM headline leaves the Latin severity word unisolated ------------
+# "{severity} reported by {source}: {title}": source and title are isolated in a right-to-
+# left line, the event's severity ("ERROR", kept in English) is not.
+async def test_finding2_arabic_wmem_headline_isolates_the_severity(
+        monitoring_app: Any) -> None:  # noqa: F811
+    app = await monitoring_app("ar")
+    first = event("gc-alert-report")
+    assert await app.wmem.receive_bytes(raw(first), "", VIA) == "ticket"
+    again = event("gc-alert-report", data_ref=first["id"], data_severity="ERROR")
+    again["data"]["content"]["title"] = "archive still stale"
+    assert await app.wmem.receive_bytes(raw(again), "", VIA) == "update"
+    await app.outbox.drain()
+    titles = [m.title for m in app.console.rooms.get("duty", [])
+              if m.title and "archive still stale" in m.title]
+    assert titles
+    for title in titles:
+        assert "\u2068ERROR\u2069" in title, repr(title)
+
+
+# ----- finding 3: a query with Arabic short vowels or a decomposed accent finds nothing ------
+# docs/i18n.md: "Case and accents do not matter (… Arabic short vowels are ignored)". The
+# lesson's text is folded, but the query is cut into words *before* folding, on \w: a short
+# vowel (a combining mark) is not \w, so "المُصادقة" becomes "الم" + "صادقة" and "se\u0301curite"
+# (an accent typed as a combining mark, as macOS input and copy-paste from PDFs give) becomes
+# "se" + "curite": the lesson that holds the word is not found, on both databases.
+SEARCH_LESSON = "فعّلنا المصادقة متعددة العوامل؛ Renforcer la sécurité du serveur."
+
+
+@pytest.mark.xfail(strict=True, reason="finding 3: a query with Arabic short vowels or a combining accent finds nothing")
+@pytest.mark.parametrize("query", ["المُصادقة", "المصادَقة", "se\u0301curite", "SE\u0301CURITE"])
+async def test_finding3_search_ignores_short_vowels_and_combining_accents(
+        make_app: Any, query: str) -> None:
+    import re
+
+    app = await make_app(fx.directory())
+    c = app.console
+    r = await c.type("li.wei", "incident report CN-BJ-NC share=secretariat sev=1 case", None)
+    assert r.kind == "incident", r.plain()
+    assert (await c.type("li.wei", "incident resolve WIS-SEC-2026-1")).kind == "incident"
+    r = await c.type("li.wei", f"lessons add WIS-SEC-2026-1 share=none {SEARCH_LESSON}")
+    assert r.kind != "error", r.plain()
+    control = await c.type("sec-desk", "lessons search المصادقة securite")
+    assert re.findall(r"L-(\d+)", control.plain()) == ["1"], control.plain()
+    reply = await c.type("sec-desk", f"lessons search {query}")
+    assert re.findall(r"L-(\d+)", reply.plain()) == ["1"], reply.plain()
+
+
+# ----- finding 4: a server's error text makes a stored reason take minutes to show ----------
+# A probe reason is stored English and recognised again when shown (REASONS.words): each of
+# the 61 templates is compiled into a regex with one lazy ``(.*?)`` per placeholder, and a
+# value is matched again, three levels down. A Global Monitor's Prometheus answers
+# {"status": "error", "errorType": "bad_data", "error": <text>}; the probe stores
+# "monitor reachable but 1 of 3 indicators failed (<name>: Prometheus refused the query
+# (bad_data: <text>))" (wisbot/probes/wis2.py). If <text> starts like that template and is
+# full of its separators, matching it backtracks polynomially (four lazy groups): under 4,000
+# characters take ~100 s of CPU, holding the GIL, for every language of every duty room's
+# daily report, `watch status` and `watch` (all render the reason).
+_SLOW_REASON = r"""
+import sys
+from wisbot import i18n
+from wisbot.i18n_stored import REASONS
+from wisbot.probes import reasons as r
+text = ("monitor reachable but " + " of " * 300 + " indicators failed (" * 60 + ": " * 700
+        + "x")
+error = r.PROM_REFUSED.en(kind="bad_data", error=text)
+stored = r.MONITOR_PARTLY.en(failed=1, total=3, name="availability", error=error)
+assert len(stored) < 4000, len(stored)
+with i18n.use(sys.argv[1]):
+    REASONS.words(stored)
+print("done")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4: a server error text makes REASONS.words backtrack for minutes")
+@pytest.mark.parametrize("language", ["fr"])
+def test_finding4_a_servers_error_text_is_shown_in_a_second(language: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        done = subprocess.run([sys.executable, "-c", _SLOW_REASON, language], cwd=root,
+                              capture_output=True, text=True, timeout=5,
+                              env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    except subprocess.TimeoutExpired:
+        pytest.fail("REASONS.words took over 5 s on one stored reason")
+    assert done.stdout.strip() == "done", done.stderr
