@@ -31,12 +31,13 @@ def _matrix_plain(reply: Any) -> str:
     return str(render(reply)["body"])
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1: a WMEM title keeps bidi controls and @room in the ticket message title")
 # ----- finding 1: a WIS2 monitoring event's title keeps its bidi controls (and @room) -------
 # A WMEM follow-up's title becomes the ticket headline, rendered per room language into the
 # message *title* (a plain string, not a person's span): bidi overrides are not removed and,
 # on Matrix, "@room" is not neutralised, in every language. Any WIS2 centre publishing a
 # monitoring event can reorder what GISC duty rooms read ("…ERROR reported by X: <RLO>…").
+@pytest.mark.xfail(strict=True, reason=(
+    "finding 1: a WMEM title keeps bidi controls and @room in the ticket title"))
 async def test_finding1_wmem_title_bidi_controls_never_reach_a_room(
         monitoring_app: Any) -> None:  # noqa: F811
     for duty_language in ("en", "ar"):
@@ -60,10 +61,11 @@ async def test_finding1_wmem_title_bidi_controls_never_reach_a_room(
         i18n.set_default("en")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2: Arabic WMEM headline leaves the severity word unisolated")
 # ----- finding 2: Arabic WMEM headline leaves the Latin severity word unisolated ------------
 # "{severity} reported by {source}: {title}": source and title are isolated in a right-to-
 # left line, the event's severity ("ERROR", kept in English) is not.
+@pytest.mark.xfail(strict=True, reason=(
+    "finding 2: Arabic WMEM headline leaves the severity word unisolated"))
 async def test_finding2_arabic_wmem_headline_isolates_the_severity(
         monitoring_app: Any) -> None:  # noqa: F811
     app = await monitoring_app("ar")
@@ -89,7 +91,8 @@ async def test_finding2_arabic_wmem_headline_isolates_the_severity(
 SEARCH_LESSON = "فعّلنا المصادقة متعددة العوامل؛ Renforcer la sécurité du serveur."
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: a query with Arabic short vowels or a combining accent finds nothing")
+@pytest.mark.xfail(strict=True, reason=(
+    "finding 3: a query with Arabic short vowels or a combining accent finds nothing"))
 @pytest.mark.parametrize("query", ["المُصادقة", "المصادَقة", "se\u0301curite", "SE\u0301CURITE"])
 async def test_finding3_search_ignores_short_vowels_and_combining_accents(
         make_app: Any, query: str) -> None:
@@ -134,7 +137,8 @@ print("done")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4: a server error text makes REASONS.words backtrack for minutes")
+@pytest.mark.xfail(strict=True, reason=(
+    "finding 4: a server error text makes REASONS.words backtrack for minutes"))
 @pytest.mark.parametrize("language", ["fr"])
 def test_finding4_a_servers_error_text_is_shown_in_a_second(language: str) -> None:
     import subprocess
