@@ -263,3 +263,38 @@ async def test_finding8_a_sighting_reads_in_each_rooms_language(make_app: Any) -
     assert "another" in member.casefold(), member  # English: the room's language
     secretariat = [m for m in c.rooms.get("secretariat", []) if m.ref == "WIS-SEC-2026-1"][-1]
     assert secretariat.lang == "fr", render_text(secretariat)
+
+
+# ----- finding 9: an exchange dispute page reaches its reader in the deployment's language --
+# A dispute opened about a Member's record pages the Member's on-call ("member:DE"). The
+# page's card is rendered once in WISBOT_LANGUAGE (``each.in_(None)``) and PagingService
+# re-renders only incident, drill and handover cards (``_card_in``): an Arabic-reading focal
+# point gets an English card, flagged ``lang: ar`` (laid out right to left), next to the
+# same case's direct message in Arabic. docs/i18n.md: a person reads pages in their language.
+@pytest.mark.xfail(strict=True, reason=(
+    "finding 9: an exchange dispute page is not rendered in the paged person's language"))
+async def test_finding9_exchange_page_in_the_paged_persons_language(
+        make_app: Any, clock: Any) -> None:
+    import yaml
+
+    from tests.exchange.test_dispute import RECORD, seed
+    from tests.i18n.test_pseudo_exchange import EXAMPLE
+    from wisbot.directory import parse_directory
+
+    data = yaml.safe_load(EXAMPLE.read_text("utf-8"))
+    for contact in data["contacts"]:
+        if contact["id"] == "anna.weber":
+            contact["language"] = "ar"
+    app = await make_app(parse_directory(data))
+    await seed(app, clock)
+    c = app.console
+    r = await c.type("gisc-offenbach", f"escalate exchange {RECORD} DE-OF-NC 42 GB a day",
+                     "gisc-offenbach")
+    assert r.kind != "error", r.plain()
+    await app.outbox.drain()
+    pages = [m for m in c.direct.get("anna.weber", []) if m.kind == "page"]
+    assert pages
+    for m in pages:
+        # Hand-written English words of the card that an Arabic reader must not get.
+        text = (m.title or "") + "\n".join("".join(s.text for s in line) for line in m.lines)
+        assert "exchange dispute opened" not in text and "Record:" not in text, text
