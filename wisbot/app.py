@@ -37,7 +37,7 @@ from wisbot.services.exchange import ExchangeConfig, ExchangeService
 from wisbot.services.exchange_mail import Mailer, SmtpMailer
 from wisbot.services.exposed import warn_exposed
 from wisbot.services.holds import HoldRegistry, held_reply
-from wisbot.services.incidents import IncidentService
+from wisbot.services.incidents import IncidentService, query_page_card
 from wisbot.services.kedb import KedbService
 from wisbot.services.lessons import LessonService
 from wisbot.services.mail import make_mailer
@@ -153,6 +153,8 @@ class App:
                                  on_response=hook, mailer=make_mailer(s),
                                  settle=self.paging.settle)
             self.paging.cards["handover"] = watch.page_card  # each person paged: theirs
+            self.paging.cards["query"] = (  # the directory as reloaded
+                lambda session, ref: query_page_card(self.directory, session, ref))
             self.wmem = WmemService(self.store, self.directory, s, self.clock, watch)
         except Exception:
             self.store.close()
@@ -168,6 +170,7 @@ class App:
                                      on_response=hook),
             paging=self.paging,
         )
+        self.paging.cards["exchange"] = self.services.exchange.page_card
         self.services.extra["adapter_states"] = self._adapter_states
         self.services.extra["incident_models"] = self.incident_models
         self.services.extra["kedb"] = KedbService(self.store, self.directory, self.clock,

@@ -273,8 +273,8 @@ async def test_an_arabic_duty_room_reads_arabic_with_latin_codes_isolated(
     posts = ["\n".join([r.title or "", *("".join(x.text for x in line) for line in r.lines)])
              for r in app.console.rooms.get("duty", [])]
     fsi, pdi = i18n.FSI, i18n.PDI
-    # written by hand: the Arabic drafts' words around the isolated codes
-    assert any(f"أبلغ {fsi}ca-eccc-msc-global-discovery-catalogue{pdi} عن ERROR" in p
+    # written by hand: the Arabic drafts' words around the isolated codes and severity
+    assert any(f"أبلغ {fsi}ca-eccc-msc-global-discovery-catalogue{pdi} عن {fsi}ERROR{pdi}" in p
                for p in posts), posts
     assert any("انقطاع مخطط في تقويم العمليات" in p and
                f"{fsi}de-dwd-global-broker{pdi}" in p for p in posts), posts

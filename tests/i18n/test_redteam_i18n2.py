@@ -1,6 +1,6 @@
-"""Red-team findings, second round on languages (redteam-i18n2): each is a failing test
-marked xfail(strict=True) until the code is fixed. Forbidden words and inputs are written
-by hand, never derived from the code."""
+"""Red-team findings, second round on languages (redteam-i18n2): each was written as a
+failing test marked xfail(strict=True) before the code was fixed; the markers went with the
+fixes. Forbidden words and inputs are written by hand, never derived from the code."""
 
 from __future__ import annotations
 
@@ -36,36 +36,31 @@ def _matrix_plain(reply: Any) -> str:
 # message *title* (a plain string, not a person's span): bidi overrides are not removed and,
 # on Matrix, "@room" is not neutralised, in every language. Any WIS2 centre publishing a
 # monitoring event can reorder what GISC duty rooms read ("…ERROR reported by X: <RLO>…").
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 1: a WMEM title keeps bidi controls and @room in the ticket title"))
+@pytest.mark.parametrize("duty_language", ["en", "ar"])
 async def test_finding1_wmem_title_bidi_controls_never_reach_a_room(
-        monitoring_app: Any) -> None:  # noqa: F811
-    for duty_language in ("en", "ar"):
-        app = await monitoring_app(duty_language)
-        first = event("gc-alert-report")
-        assert await app.wmem.receive_bytes(raw(first), "", VIA) == "ticket"
-        again = event("gc-alert-report", data_ref=first["id"], data_severity="ERROR")
-        again["data"]["content"]["title"] = f"archive {RLO}ok llits{PDF} {LRI}x{PDI} @room"
-        assert await app.wmem.receive_bytes(raw(again), "", VIA) == "update"
-        await app.outbox.drain()
-        seen = False
-        for key, msgs in app.console.rooms.items():
-            for m in msgs:
-                body = _matrix_plain(m)
-                if "llits" not in body:
-                    continue
-                seen = True
-                assert RLO not in body and LRI not in body, (duty_language, key, body)
-                assert "@room" not in body, (duty_language, key, body)
-        assert seen
-        i18n.set_default("en")
+        monitoring_app: Any, duty_language: str) -> None:  # noqa: F811
+    app = await monitoring_app(duty_language)
+    first = event("gc-alert-report")
+    assert await app.wmem.receive_bytes(raw(first), "", VIA) == "ticket"
+    again = event("gc-alert-report", data_ref=first["id"], data_severity="ERROR")
+    again["data"]["content"]["title"] = f"archive {RLO}ok llits{PDF} {LRI}x{PDI} @room"
+    assert await app.wmem.receive_bytes(raw(again), "", VIA) == "update"
+    await app.outbox.drain()
+    seen = False
+    for key, msgs in app.console.rooms.items():
+        for m in msgs:
+            body = _matrix_plain(m)
+            if "llits" not in body:
+                continue
+            seen = True
+            assert RLO not in body and LRI not in body, (duty_language, key, body)
+            assert "@room" not in body, (duty_language, key, body)
+    assert seen
 
 
 # ----- finding 2: Arabic WMEM headline leaves the Latin severity word unisolated ------------
 # "{severity} reported by {source}: {title}": source and title are isolated in a right-to-
 # left line, the event's severity ("ERROR", kept in English) is not.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 2: Arabic WMEM headline leaves the severity word unisolated"))
 async def test_finding2_arabic_wmem_headline_isolates_the_severity(
         monitoring_app: Any) -> None:  # noqa: F811
     app = await monitoring_app("ar")
@@ -91,8 +86,6 @@ async def test_finding2_arabic_wmem_headline_isolates_the_severity(
 SEARCH_LESSON = "فعّلنا المصادقة متعددة العوامل؛ Renforcer la sécurité du serveur."
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 3: a query with Arabic short vowels or a combining accent finds nothing"))
 @pytest.mark.parametrize("query", ["المُصادقة", "المصادَقة", "se\u0301curite", "SE\u0301CURITE"])
 async def test_finding3_search_ignores_short_vowels_and_combining_accents(
         make_app: Any, query: str) -> None:
@@ -137,8 +130,6 @@ print("done")
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 4: a server error text makes REASONS.words backtrack for minutes"))
 @pytest.mark.parametrize("language", ["fr"])
 def test_finding4_a_servers_error_text_is_shown_in_a_second(language: str) -> None:
     import subprocess
@@ -169,8 +160,6 @@ async def _ticket_moved_with(monitoring_app: Any, language: str, note: str) -> A
     return app
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 5: a person's ticket note keeps bidi controls and @room in the ticket title"))
 @pytest.mark.parametrize("language", ["en", "ar"])
 async def test_finding5_a_ticket_note_cannot_break_out_of_the_title(
         monitoring_app: Any, language: str) -> None:  # noqa: F811
@@ -190,8 +179,6 @@ async def test_finding5_a_ticket_note_cannot_break_out_of_the_title(
 # makes a French or Arabic room read wisbot's own words "moved to … in WIS2 IMS
 # (WIS2IMS-99)" — a change the WIS2 incident management system never made — with the
 # English "by Watch Operator" left in the sentence. The English room reads the note as typed.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 6: a ticket note is re-parsed as a WIS2 IMS move in non-English rooms"))
 @pytest.mark.parametrize("language", ["fr", "ar"])
 async def test_finding6_a_note_is_not_read_as_a_wis2_ims_move(
         monitoring_app: Any, language: str) -> None:  # noqa: F811
@@ -213,8 +200,6 @@ async def test_finding6_a_note_is_not_read_as_a_wis2_ims_move(
 # cards): an Arabic Member room's query reaches the French Secretariat room in Arabic, laid
 # out right to left, and the French on-call person's page mixes French and Arabic. The
 # answer, built in the Secretariat's language, is posted to the Arabic room in French.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 7: a query is posted in the asker's language, its answer in the answerer's"))
 async def test_finding7_query_and_answer_in_each_readers_language(make_app: Any) -> None:
     app = await make_app(fx.directory())
     c = app.console
@@ -243,8 +228,6 @@ async def test_finding7_query_and_answer_in_each_readers_language(make_app: Any)
 # but is written in Chinese when a Chinese reader saw it: the language itself points at the
 # sighter (a Chinese-, Arabic- or Russian-writing Member is one of few). The English Member
 # room and the French Secretariat room read Chinese.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 8: a sighting is posted in the sighter's language, naming it by its script"))
 async def test_finding8_a_sighting_reads_in_each_rooms_language(make_app: Any) -> None:
     app = await make_app(fx.directory())
     c = app.console
@@ -271,8 +254,6 @@ async def test_finding8_a_sighting_reads_in_each_rooms_language(make_app: Any) -
 # re-renders only incident, drill and handover cards (``_card_in``): an Arabic-reading focal
 # point gets an English card, flagged ``lang: ar`` (laid out right to left), next to the
 # same case's direct message in Arabic. docs/i18n.md: a person reads pages in their language.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 9: an exchange dispute page is not rendered in the paged person's language"))
 async def test_finding9_exchange_page_in_the_paged_persons_language(
         make_app: Any, clock: Any) -> None:
     import yaml
@@ -304,8 +285,6 @@ async def test_finding9_exchange_page_in_the_paged_persons_language(
 # The daily post's table formats a count with Python's "{:,.0f}" in every language: a French,
 # Spanish or Russian duty room reads "12,345" records as twelve point three (their decimal
 # comma) — the day-on-day figures the watch compares. i18n.number() ("12 345") is not used.
-@pytest.mark.xfail(strict=True, reason=(
-    "finding 10: daily report counts use an English thousands comma in every language"))
 @pytest.mark.parametrize("language", ["fr", "es", "ru"])
 async def test_finding10_daily_report_counts_in_the_rooms_number_format(
         monitoring_app: Any, fake_sweep: Any, language: str) -> None:  # noqa: F811

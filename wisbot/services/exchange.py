@@ -741,6 +741,36 @@ class ExchangeService:
         """Whether the caller may be shown ``case`` where they are (the one predicate)."""
         return caller.sees_case(case.member, case.referred_at is not None)
 
+    def _opened_card(self, session: Session, case: ExchangeCase) -> Reply:
+        return self._case_reply(
+            session, case, _t("exchange dispute opened (stage 1)"),
+            note=_t("GISC {owner} discusses with {member} whether routine exchange of "
+                    "all of it is needed. Outcome: `escalate exchange {number} agreed "
+                    "<text>` or `escalate exchange {number} consult`.",
+                    owner=case.owner_gisc, member=case.member, number=case.number))
+
+    def _consulted_card(self, session: Session, case: ExchangeCase) -> Reply:
+        return self._case_reply(
+            session, case, _t("your GISC is consulted (stage 2)"),
+            note=_t("The provider maintains that this exchange is appropriate. Does your "
+                    "GISC accept it for near-real-time exchange? Answer once with "
+                    "`escalate exchange {number} accept [reason]` or "
+                    "`escalate exchange {number} object <reason>`; a later answer "
+                    "replaces the earlier one.", number=case.number))
+
+    def page_card(self, session: Session, ref: str) -> Reply | None:
+        """A case's page, rendered again for the paged person (``PagingService.cards``):
+        stage 1 pages the provider's Member, stage 2 the consulted GISCs."""
+        try:
+            case = self._get(session, None, ref)
+        except (NotFound, UsageError):
+            return None
+        if case.stage == Stage.DISCUSSION.value:
+            return self._opened_card(session, case)
+        if case.stage == Stage.CONSULTATION.value:
+            return self._consulted_card(session, case)
+        return None
+
     def _get(self, session: Session, caller: Caller | None, number: str) -> ExchangeCase:
         number = parse_case_number(number)
         case = session.exec(select(ExchangeCase).where(ExchangeCase.number == number)).first()
@@ -956,15 +986,8 @@ class ExchangeService:
             self._event(session, case, caller.contact.id, "opened", case.concern,
                         data={"scope": case_scope})
 
-            def render() -> Reply:
-                return self._case_reply(
-                    session, case, _t("exchange dispute opened (stage 1)"),
-                    note=_t("GISC {owner} discusses with {member} whether routine exchange of "
-                            "all of it is needed. Outcome: `escalate exchange {number} agreed "
-                            "<text>` or `escalate exchange {number} consult`.",
-                            owner=owner, member=centre.member, number=case.number))
-
-            each = _PerLanguage(session, self.directory, render)
+            each = _PerLanguage(session, self.directory,
+                                lambda: self._opened_card(session, case))
             self._tell(session, case, "exchange-opened", each, all_giscs=False,
                        member_direct=True)
             self.on_response(session, ResponseRequest(
@@ -985,13 +1008,8 @@ class ExchangeService:
                         "the provider maintains its position; the other GISCs are consulted",
                         data={"say": "consulted"})
             asked = self._consulted(case)
-            ask = _PerLanguage(session, self.directory, lambda: self._case_reply(
-                session, case, _t("your GISC is consulted (stage 2)"),
-                note=_t("The provider maintains that this exchange is appropriate. Does your "
-                        "GISC accept it for near-real-time exchange? Answer once with "
-                        "`escalate exchange {number} accept [reason]` or "
-                        "`escalate exchange {number} object <reason>`; a later answer "
-                        "replaces the earlier one.", number=case.number)))
+            ask = _PerLanguage(session, self.directory,
+                               lambda: self._consulted_card(session, case))
             status = _PerLanguage(session, self.directory, lambda: self._case_reply(
                 session, case, _t("consultation started (stage 2)"),
                 note=ngettext("{n} GISC asked.", "{n} GISCs asked.", len(asked))))

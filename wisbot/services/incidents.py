@@ -39,7 +39,7 @@ from wisbot.services.consent import (
     withdraw_for_consent,
 )
 from wisbot.services.context import Caller
-from wisbot.services.languages import room_language
+from wisbot.services.languages import each_in_its_language, person_language, room_language
 from wisbot.services.lists import WHICH, centre_short, list_title, summary_span
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
 from wisbot.services.render import (
@@ -532,18 +532,19 @@ class IncidentService:
             session.add(row)
             session.flush()
             qid = f"Q-{row.id}"
-            ask = ReplyBuilder(_t("{qid} – query about {value}",
-                                  qid=qid, value=centre or member), kind="query")
-            ask.ref = qid
-            ask.line(_t("{name} ({where}) asks whether there is an incident at ",
-                        name=caller.contact.name, where=caller.where), user(subject), ".")
-            ask.line(_t("Answer with `incident answer {qid} <text>`; the answer is posted "
-                        "where they asked.", qid=qid))
+
+            def ask() -> Reply:
+                return query_card(qid, centre or member, caller.contact.name, caller.where,
+                                  subject)
+
             secretariat = self.directory.rooms_with_role("secretariat")
+            # Each Secretariat room reads its own language (the page: the paged person's).
             notify(session, kind="query", now=now, incident_id=None,
-                   deliveries=[(room, ask.build()) for room in secretariat])
+                   deliveries=each_in_its_language(secretariat, ask))
+            with i18n.use(None):
+                card = ask()
             self.on_response(session, ResponseRequest(kind="query", ref=qid, at=now,
-                                                      targets=(("secretariat", ask.build()),)))
+                                                      targets=(("secretariat", card),)))
             b = ReplyBuilder(_t("{qid} – query opened", qid=qid))
             b.line(_t("Nothing about {value} that you may see here. The WMO Secretariat focal "
                       "point has been asked ({qid}); the answer will be posted here.",
@@ -670,22 +671,53 @@ class IncidentService:
             row.answered_by = caller.contact.id
             row.answered_at = now
             session.add(row)
-            b = ReplyBuilder(_t("Q-{qid} – answer from the WMO Secretariat", qid=qid), kind="query")
-            b.ref = f"Q-{qid}"
-            b.line(_t("You asked about "), user(row.subject), ".")
-            b.line(bold(_t("Answer: ")), user(text))
-            reply = b.build()
+            def reply() -> Reply:
+                b = ReplyBuilder(_t("Q-{qid} – answer from the WMO Secretariat", qid=qid),
+                                 kind="query")
+                b.ref = f"Q-{qid}"
+                b.line(_t("You asked about "), user(row.subject), ".")
+                b.line(bold(_t("Answer: ")), user(text))
+                return b.build()
+
+            # In the language of whoever asked: their room's, or their own.
             if row.asker_room:
+                room = self.directory.room(row.asker_room)
                 notify(session, kind="answer", now=now, incident_id=None,
-                       deliveries=[(self.directory.room(row.asker_room), reply)])
+                       deliveries=each_in_its_language([room], reply))
             else:
-                notify(session, kind="answer", now=now, incident_id=None, deliveries=[],
-                       direct=[(row.asker, reply)])
+                with i18n.use(person_language(session, self.directory, row.asker)):
+                    notify(session, kind="answer", now=now, incident_id=None, deliveries=[],
+                           direct=[(row.asker, reply())])
             where = row.asker_room or f"@{row.asker}"
             return ReplyBuilder(_t("Q-{qid} answered", qid=qid)).line(
                 _t("Posted to {where}.", where=where)).build()
 
         return await self.store.tx(work)
+
+
+def query_card(qid: str, value: str, name: str, where: str, subject: str) -> Reply:
+    """The Secretariat's card for a query, in the current language."""
+    ask = ReplyBuilder(_t("{qid} – query about {value}", qid=qid, value=value), kind="query")
+    ask.ref = qid
+    ask.line(_t("{name} ({where}) asks whether there is an incident at ",
+                name=name, where=where), user(subject), ".")
+    ask.line(_t("Answer with `incident answer {qid} <text>`; the answer is posted "
+                "where they asked.", qid=qid))
+    return ask.build()
+
+
+def query_page_card(directory: Directory, session: Session, ref: str) -> Reply | None:
+    """A query's page, rendered again for the paged person (``PagingService.cards``)."""
+    qid = parse_query_id(ref)
+    row = session.get(IncidentQuery, qid)
+    if row is None:
+        return None
+    try:
+        name = directory.contact(row.asker).name
+    except NotFound:
+        name = row.asker
+    where = row.asker_room or f"@{row.asker}"
+    return query_card(f"Q-{qid}", row.subject, name, where, row.subject)
 
 
 def withdrawn_note(number: str, by_member: bool, language: str, tlp: Tlp | None = None) -> Reply:

@@ -30,6 +30,7 @@ from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.consent import has_anonymised_audience
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
+from wisbot.services.languages import person_language, room_language
 from wisbot.services.notify import notify
 from wisbot.services.render import (
     actor_label,
@@ -269,12 +270,16 @@ class IndicatorService:
         for room in rooms:
             if room_sees(room.role, exp) is Vis.NONE:
                 continue
-            deliveries.append((room, self._card(inc, room_sees(room.role, sighter), member,
-                                                ind, note, count, by)))
+            # In the room's language, never the sighter's: that would point at the sighter.
+            with i18n.use(room_language(room)):
+                deliveries.append((room, self._card(inc, room_sees(room.role, sighter),
+                                                    member, ind, note, count, by)))
         direct: list[tuple[str, Reply]] = []
         if not any(r.role.casefold() == own for r in rooms):
-            card = self._card(inc, Vis.NONE, member, ind, note, count, by)
-            direct = [(c.id, card) for c in self.directory.contacts_of_member(inc.member)]
+            for c in self.directory.contacts_of_member(inc.member):
+                with i18n.use(person_language(session, self.directory, c.id)):
+                    direct.append((c.id, self._card(inc, Vis.NONE, member, ind, note, count,
+                                                    by)))
         notify(session, kind="sighting", now=self.clock(), incident_id=inc.id,
                deliveries=deliveries, direct=direct)
 

@@ -50,7 +50,7 @@ from wisbot.outbox import db_now
 from wisbot.reply import Reply, user
 from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
-from wisbot.services.ticket_words import Words
+from wisbot.services.ticket_words import Words, theirs
 from wisbot.services.watch import GLOBAL, WatchService
 from wisbot.settings import Settings
 from wisbot.store.alerts_jira_tables import AlertTicket, JiraChange, JiraLease, JiraLink
@@ -643,8 +643,7 @@ class JiraMirror:
                     "reopened" if was_done else "moved"
                 self._event(session, ticket, f"{JIRA_ACTOR}{key}", kind,
                             f"moved to {STATE_WORDS[state]} in WIS2 IMS")
-                self.watch._tell(session, ticket, f"moved to {STATE_WORDS[state]} in WIS2 IMS "
-                                                  f"({key})")
+                self.watch._tell(session, ticket, _moved_in_ims(STATE_WORDS[state], key))
                 changes += 1
         who = f.get("assignee") or {}
         account = str(who.get("name") or who.get("key") or "")
@@ -755,7 +754,7 @@ def _assigned_in(key: str) -> Words:
 
 
 def _assigned_to(who: str) -> Words:
-    return Words(lambda: _t("assigned to {who}", who=i18n.iso(who)))
+    return Words(lambda: _t("assigned to {who}", who=theirs(who)))
 
 
 def _commented(key: str) -> Words:
@@ -768,3 +767,8 @@ def counts_by_status(tickets: list[WatchTicket]) -> dict[str, int]:
     for t in tickets:
         out[STATUS[TicketState(t.state)]] += 1
     return out
+
+
+def _moved_in_ims(state: str, key: str) -> Words:
+    return Words(lambda: _t("moved to {state} in WIS2 IMS ({key})", state=state,
+                            key=theirs(key)))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from wisbot import i18n
 from wisbot.i18n import _ as _t
 from wisbot.i18n_stored import REASONS
+from wisbot.reply import neutral
 
 
 class Words(str):
@@ -38,6 +39,17 @@ class Words(str):
 
     def __format__(self, spec: str) -> str:
         return format(self._render(), spec)
+
+
+_MENTION = re.compile(r"@(?=[\w.=\-/+]|\Z)")
+
+
+def theirs(text: str, limit: int | None = None) -> str:
+    """Words someone else wrote (a monitoring event's title, a person's note, a name)
+    inside wisbot's own sentence: unable to pass for wisbot's (no line breaks, bidi
+    controls, or mentions that would notify a room), isolated in right-to-left text."""
+    shown = neutral(text if limit is None else text[:limit])
+    return i18n.iso(_MENTION.sub("@\u2060", shown))
 
 
 _WMEM_FINDING = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) from (\S+?): (.*)$", re.S)

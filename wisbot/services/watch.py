@@ -63,7 +63,7 @@ from wisbot.services.context import Caller
 from wisbot.services.languages import each_in_its_language, person_language, room_language
 from wisbot.services.mail import Mailer
 from wisbot.services.notify import ResponseHook, ResponseRequest, no_paging, notify
-from wisbot.services.ticket_words import Words, finding_words
+from wisbot.services.ticket_words import Words, finding_words, theirs
 from wisbot.settings import Settings
 from wisbot.store.engine import Store
 from wisbot.store.watch_tables import (
@@ -645,7 +645,7 @@ class WatchService:
         for r in sorted(results, key=lambda x: (self._is_global(x), x.centre, x.service.value)):
             who = r.centre if self._is_global(r) else f"GISC {r.centre}"
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "–"
-            count = f"{r.figure:,.0f}" if r.figure is not None else "–"
+            count = i18n.number(round(r.figure)) if r.figure is not None else "–"
             before = previous.get((r.centre, r.service.value))
             if r.figure is None or before is None:
                 change = "–"
@@ -872,8 +872,12 @@ class WatchService:
                         "closed" if to is TicketState.DONE else
                         "reopened" if reopened else "moved", note or words)
             session.add(t)
-            self._tell(session, t, words + (f" by {caller.contact.name}: {note}" if note else
-                                            f" by {caller.contact.name}"))
+            state, name = STATE_WORDS[to], caller.contact.name
+            # Built here, not parsed back from English: a note cannot pass for wisbot's words.
+            self._tell(session, t, Words(
+                (lambda: _t("moved to {state} by {who}: {note}", state=state,
+                            who=theirs(name), note=theirs(note))) if note else
+                (lambda: _t("moved to {state} by {who}", state=state, who=theirs(name)))))
             return self._ticket_reply(t, words).model_copy(update={"private": True})
 
         return await self.store.tx(work)
@@ -900,7 +904,7 @@ class WatchService:
                 t.responded_at = now
             self._event(session, t, caller.contact.id, "assigned", assignee)
             session.add(t)
-            self._tell(session, t, f"assigned to {assignee}")
+            self._tell(session, t, Words(lambda: _t("assigned to {who}", who=theirs(assignee))))
             return self._ticket_reply(t, f"assigned to {assignee}").model_copy(
                 update={"private": True})
 

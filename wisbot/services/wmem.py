@@ -46,7 +46,7 @@ from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.languages import room_language
 from wisbot.services.notify import notify
-from wisbot.services.ticket_words import Words
+from wisbot.services.ticket_words import Words, theirs
 from wisbot.services.watch import SERVICE_WORDS, WIS1, Section, WatchService
 from wisbot.settings import Settings
 from wisbot.store.engine import Store
@@ -790,24 +790,25 @@ def _id(ticket: WatchTicket) -> int:
 # Ticket headlines told to the ticket's rooms, each in its language (the event's own
 # words, source and title, are quoted as they came; isolated in right-to-left text).
 def _reported(severity: str, source: str, title: str) -> Words:
-    return Words(lambda: _t("{severity} reported by {source}: {title}", severity=severity,
-                            source=i18n.iso(source), title=i18n.iso(title[:250])))
+    return Words(lambda: _t("{severity} reported by {source}: {title}",
+                            severity=theirs(severity), source=theirs(source),
+                            title=theirs(title, 250)))
 
 
 def _follow_up(source: str, title: str) -> Words:
-    return Words(lambda: _t("follow-up from {source}: {title}", source=i18n.iso(source),
-                            title=i18n.iso(title[:250])))
+    return Words(lambda: _t("follow-up from {source}: {title}", source=theirs(source),
+                            title=theirs(title, 250)))
 
 
 def _recovery(source: str, title: str, number: int, *, before: bool) -> Words:
     if before:
         return Words(lambda: _t("recovery reported by {source} ({title}) before the failure "
                                 "reached wisbot – close it with `watch ticket {number} done` "
-                                "once confirmed", source=i18n.iso(source),
-                                title=i18n.iso(title[:120]), number=number))
+                                "once confirmed", source=theirs(source),
+                                title=theirs(title, 120), number=number))
     return Words(lambda: _t("recovery reported by {source} ({title}) – close it with "
                             "`watch ticket {number} done` once confirmed",
-                            source=i18n.iso(source), title=i18n.iso(title[:120]),
+                            source=theirs(source), title=theirs(title, 120),
                             number=number))
 
 
