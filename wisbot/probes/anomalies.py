@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wisbot.probes import reasons as r
 from wisbot.probes.model import Service
 
 
@@ -57,14 +58,14 @@ def record_count_outliers(
             continue
         value = clean[centre]
         if value < median * ratio:
-            how = "only " if value > 0 else ""
             found.append(
                 Anomaly(
                     centre,
                     service,
                     AnomalyKind.OUTLIER,
-                    f"{centre} has {how}{_fmt(value)} records; the other {len(others)} centres' "
-                    f"median is {_fmt(median)} ({value / median:.0%} of it)",
+                    (r.OUTLIER_LOW_ONLY if value > 0 else r.OUTLIER_LOW).en(
+                        centre=centre, value=_fmt(value), others=len(others),
+                        median=_fmt(median), share=f"{value / median:.0%}"),
                 )
             )
         elif value > median / ratio:
@@ -73,8 +74,8 @@ def record_count_outliers(
                     centre,
                     service,
                     AnomalyKind.OUTLIER,
-                    f"{centre} has {_fmt(value)} records; the other {len(others)} centres' "
-                    f"median is {_fmt(median)} ({value / median:.1f}× it)",
+                    r.OUTLIER_HIGH.en(centre=centre, value=_fmt(value), others=len(others),
+                                      median=_fmt(median), times=f"{value / median:.1f}"),
                 )
             )
     return found
@@ -100,7 +101,7 @@ def day_on_day(
                     centre,
                     service,
                     AnomalyKind.CHANGE,
-                    f"{centre}: no figure today (yesterday {_fmt(before)})",
+                    r.NO_FIGURE.en(centre=centre, before=_fmt(before)),
                 )
             )
             continue
@@ -110,20 +111,21 @@ def day_on_day(
         if before == 0:
             found.append(
                 Anomaly(
-                    centre, service, AnomalyKind.CHANGE, f"{centre}: from 0 to {_fmt(now)}"
+                    centre, service, AnomalyKind.CHANGE,
+                    r.FROM_ZERO.en(centre=centre, now=_fmt(now))
                 )
             )
             continue
         change = (now - before) / abs(before) * 100.0
         if abs(change) > pct:
-            verb = "rose" if change > 0 else "fell"
             found.append(
                 Anomaly(
                     centre,
                     service,
                     AnomalyKind.CHANGE,
-                    f"{centre}: {verb} {abs(change):.0f}% in a day, "
-                    f"from {_fmt(before)} to {_fmt(now)} (threshold {pct:g}%)",
+                    (r.ROSE if change > 0 else r.FELL).en(
+                        centre=centre, pct=f"{abs(change):.0f}", before=_fmt(before),
+                        now=_fmt(now), threshold=f"{pct:g}"),
                 )
             )
     return found
@@ -144,14 +146,15 @@ def broker_collapse(
             continue
         drop = (before - now) / before * 100.0
         if drop >= drop_pct:
-            tail = "no messages at all" if now <= 0 else f"{_fmt(now)} messages"
             found.append(
                 Anomaly(
                     broker,
                     Service.BROKER,
                     AnomalyKind.COLLAPSE,
-                    f"Global Broker {broker}: message count collapsed by {drop:.0f}%, "
-                    f"from {_fmt(before)} to {tail} in 24 h",
+                    (r.COLLAPSED_TO_NONE.en(broker=broker, pct=f"{drop:.0f}",
+                                            before=_fmt(before)) if now <= 0 else
+                     r.COLLAPSED.en(broker=broker, pct=f"{drop:.0f}", before=_fmt(before),
+                                    now=_fmt(now))),
                 )
             )
     return found

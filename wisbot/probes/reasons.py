@@ -92,3 +92,19 @@ XML_EMPTY = add(N_("empty XML document"))
 FINDING_UNREACHABLE = add(N_("GISC {gisc} unreachable: no service answers"))
 FINDING_NOT_ACTIVE = add(N_("{service} not active ({reason})"))
 FAILED = add(N_("failed"))
+
+# GISC Watch anomalies (wisbot.probes.anomalies), in the daily post
+OUTLIER_LOW_ONLY = add(N_("{centre} has only {value} records; the other {others} centres' median "
+                          "is {median} ({share} of it)"))
+OUTLIER_LOW = add(N_("{centre} has {value} records; the other {others} centres' median is "
+                     "{median} ({share} of it)"))
+OUTLIER_HIGH = add(N_("{centre} has {value} records; the other {others} centres' median is "
+                      "{median} ({times}× it)"))
+NO_FIGURE = add(N_("{centre}: no figure today (yesterday {before})"))
+FROM_ZERO = add(N_("{centre}: from 0 to {now}"))
+ROSE = add(N_("{centre}: rose {pct}% in a day, from {before} to {now} (threshold {threshold}%)"))
+FELL = add(N_("{centre}: fell {pct}% in a day, from {before} to {now} (threshold {threshold}%)"))
+COLLAPSED = add(N_("Global Broker {broker}: message count collapsed by {pct}%, from {before} "
+                   "to {now} messages in 24 h"))
+COLLAPSED_TO_NONE = add(N_("Global Broker {broker}: message count collapsed by {pct}%, from "
+                           "{before} to no messages at all in 24 h"))

@@ -663,7 +663,7 @@ class WatchService:
             for a in anomalies:
                 kind = _ANOMALY.get(a.kind.value)
                 b.line(Span(text=f"  • [{kind if kind is not None else a.kind.value}] "),
-                       user(a.message))
+                       Span(text=REASONS.words(a.message)))  # wisbot's words, stored English
         else:
             b.line(bold(_t("Anomalies: ")), Span(text=_t("none")))
         if opened:
