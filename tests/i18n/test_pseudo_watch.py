@@ -272,3 +272,34 @@ async def test_handover_page_and_mail_in_each_readers_language_and_the_chart_tit
         title = i18n._("Probe results ({sum}/{count} OK)", sum=7, count=8)
     assert refused in probed and "connection refused" not in probed, probed
     assert probed.startswith(title.split("(")[0]) and "Probe results" not in probed, probed
+
+
+async def test_a_failed_language_group_does_not_take_the_copies_with_it(
+        make_app: Any, example_directory: Any, fake_sweep: Any, clock: Any) -> None:  # noqa: F811
+    """The first language group's e-mail fails (the SMTP server refuses it): the next one
+    still carries the copies to the GISC operations list and the Secretariat, and the typist
+    is told who was not e-mailed. A stub of the one mailer method used stands for SMTP."""
+    sent: list[tuple[list[str], list[str]]] = []
+
+    class Refusing:
+        async def send(self, *, to: list[str], cc: list[str], subject: str,
+                       body: str) -> None:
+            if "ops@gisc-exeter.example.org" in to:  # hand-written: the French group
+                raise ConnectionRefusedError("550 mailbox unavailable")
+            sent.append((to, cc))
+
+    app = await make_app(_languages_directory(example_directory), watch_enabled=False,
+                         watch_ops_email="gisc-ops@lists.example.org")
+    w = app.services.watch
+    w.sweeper = fake_sweep
+    w.mailer = Refusing()
+    await w.import_roster(MARCH)
+    await app.console.type("gisc-exeter", "language fr")
+    clock.advance(days=12)
+    reply = await app.console.type("gisc-tokyo", "watch handover all quiet", "gisc-tokyo")
+    text = reply.plain()
+    assert "ops@gisc-exeter.example.org" in text and "li@gisc-exeter.example.org" not in text, \
+        text
+    ((to, cc),) = sent
+    assert to == ["li@gisc-exeter.example.org"], sent
+    assert {"gisc-ops@lists.example.org", "wis-security@example.org"} <= set(cc), sent

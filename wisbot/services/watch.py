@@ -1298,7 +1298,7 @@ class WatchService:
     async def _mail_handover(self, hid: int, outgoing: Period, nxt: Period, start: date,
                              end: date, note: str) -> str | None:
         """One e-mail per language of the next GISC's contacts (each reads theirs); the
-        copies (GISC operations list, Secretariat) go with the first contact's."""
+        copies (GISC operations list, Secretariat) go with the first one that leaves."""
         if self.mailer is None:
             return _t("Not e-mailed: no SMTP server is configured (smtp_host).")
         contacts = [c for c in self.directory.contacts_with_role(f"gisc:{nxt.gisc}")
@@ -1323,16 +1323,24 @@ class WatchService:
             return out
 
         failed: Exception | None = None
-        for i, (to, subject, body) in enumerate(await self.store.tx(render)):
+        missed: list[str] = []
+        copied = False  # the copies go with the first e-mail that leaves
+        for to, subject, body in await self.store.tx(render):
             try:
-                await self.mailer.send(to=to, cc=cc if i == 0 else [], subject=subject,
+                await self.mailer.send(to=to, cc=[] if copied else cc, subject=subject,
                                        body=body)
+                copied = True
             except Exception as exc:  # SMTP errors of every kind: the handover itself stands
-                log.warning("handover e-mail HO-%s failed: %s", hid, exc)
+                log.warning("handover e-mail HO-%s to %s failed: %s", hid, to, exc)
                 failed = failed or exc
-        if failed is not None:
+                missed += to
+        if failed is not None and not copied:
             return _t("Not e-mailed: the SMTP server refused or failed ({error}).",
                       error=type(failed).__name__)
+        if failed is not None:
+            return _t("E-mailed in part: not to {addresses} (the SMTP server refused or "
+                      "failed: {error}); tell them in the chat.",
+                      addresses=", ".join(missed), error=type(failed).__name__)
 
         def done(session: Session) -> None:
             h = session.get(Handover, hid)
