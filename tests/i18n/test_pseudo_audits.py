@@ -50,17 +50,7 @@ MINE = [
     r"(DWD|\[withheld\]) mail relay at (EDZW|\[withheld\])",
 ]
 
-MODELS = """
-models:
-- key: gts-link-flood
-  title: Flood of bulletins on a GTS link
-  class: availability/dos
-  severity: 3
-  why: The link's queue grows until real bulletins are late.
-  checklist:
-  - Find the originating heading
-  - Ask the sending centre to stop it
-"""
+from tests.test_incident_models import EXTRA as MODELS  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

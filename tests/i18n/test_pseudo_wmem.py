@@ -26,6 +26,7 @@ from tests.helpers import room_text
 from tests.i18n.test_pseudo_rest import everything, problems
 from tests.watch.conftest import MARCH, THREE, watch_directory
 from tests.watch.test_alerts import load
+from tests.watch.test_alerts_grouping import _errors
 from tests.watch.test_jira import PAT, fake_jira, jira_directory  # noqa: F401 (fixture)
 from tests.wmem.conftest import WIS2M, event, raw
 from wisbot import i18n
@@ -96,18 +97,6 @@ def fake_sweep() -> Any:
     from tests.watch.conftest import FakeSweep
 
     return FakeSweep()
-
-
-def _errors(status: str, centres: list[str]) -> dict[str, Any]:
-    body = load("alertmanager_firing.json")
-    proto = body["alerts"][0]
-    body["status"] = status
-    body["alerts"] = [{**proto, "status": status,
-                       "labels": {"alertname": "Download_errors", "severity": "error",
-                                  "centre_id": c},
-                       "annotations": {"summary": "Download errors above 10 %"},
-                       "fingerprint": f"f{i:015x}"} for i, c in enumerate(centres)]
-    return body
 
 
 async def _monitoring_events(app: Any, clock: Any) -> None:
