@@ -9,6 +9,7 @@ known_error_seen_by`); a refusal for a hidden one is the same as for a missing o
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -26,7 +27,7 @@ from wisbot.i18n import _ as _t
 from wisbot.reply import Reply, ReplyBuilder, Span, bold, user
 from wisbot.services.context import Caller
 from wisbot.services.incidents import IncidentService
-from wisbot.services.lessons import _UNSPACED, contains_all, fold, lesson_visibility
+from wisbot.services.lessons import _UNSPACED, contains_all, lesson_visibility
 from wisbot.services.render import anonymous_label, exposure, redactor_for
 from wisbot.store.engine import Store
 from wisbot.store.kedb_tables import KnownError, KnownErrorLink
@@ -244,7 +245,7 @@ class KedbService:
         return b.build(private=True)
 
     async def search(self, caller: Caller, words: str) -> Reply:
-        terms = _WORD.findall(fold(words))  # a combining mark would split a word
+        terms = _WORD.findall(unicodedata.normalize("NFC", words))  # one word, accents kept
         if not terms:
             raise UsageError(_t("give at least one word to search for"))
 
